@@ -1,0 +1,3 @@
+"""Retouch: the shared layer of the AI photo-editing backend."""
+
+__version__ = "0.1.0"

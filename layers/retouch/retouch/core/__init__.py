@@ -1,0 +1,1 @@
+"""Cross-cutting building blocks: settings, clients, errors, logging, metrics, ids."""

@@ -1,0 +1,163 @@
+"""The one registry of error codes, and the exceptions that carry them.
+
+A code fixes the HTTP status, the category and the message in each language. Domains raise
+subclasses of `AppError`; one handler turns any of them into RFC 9457 problem+json, so no
+route maps errors itself and nothing matches on message text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+class Category(StrEnum):
+    CLIENT = "client"
+    BUSINESS = "business"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    code: str
+    status: int
+    category: Category
+    zh_cn: str
+    en: str
+
+    def message(self, language: str) -> str:
+        return self.en if language == "en" else self.zh_cn
+
+
+def _codes(*codes: ErrorCode) -> dict[str, ErrorCode]:
+    return {code.code: code for code in codes}
+
+
+C, B, S = Category.CLIENT, Category.BUSINESS, Category.SYSTEM
+
+REGISTRY: Mapping[str, ErrorCode] = _codes(
+    ErrorCode("MALFORMED_REQUEST", 400, C, "请求格式错误", "The request is malformed"),
+    ErrorCode("UNAUTHENTICATED", 401, C, "未登录或登录凭证无效", "Authentication required"),
+    ErrorCode("TOKEN_EXPIRED", 401, C, "登录已过期，请重新登录", "The access token has expired"),
+    ErrorCode("QUOTA_EXCEEDED", 402, B, "额度不足", "Not enough credits"),
+    ErrorCode("FORBIDDEN", 403, C, "没有权限执行此操作", "You may not do this"),
+    ErrorCode("NOT_FOUND", 404, C, "资源不存在", "Not found"),
+    ErrorCode("METHOD_NOT_ALLOWED", 405, C, "不支持该请求方法", "Method not allowed"),
+    ErrorCode(
+        "IDEMPOTENCY_KEY_IN_USE",
+        409,
+        C,
+        "相同幂等键的请求正在处理中",
+        "A request with this Idempotency-Key is still in progress",
+    ),
+    ErrorCode("FEATURE_UNAVAILABLE", 409, B, "该功能暂不可用", "This feature is unavailable"),
+    ErrorCode(
+        "TASK_NOT_CANCELABLE",
+        409,
+        B,
+        "任务已结束，无法取消",
+        "The task has finished and cannot be canceled",
+    ),
+    ErrorCode("PAYLOAD_TOO_LARGE", 413, C, "请求体过大", "The request body is too large"),
+    ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, C, "不支持的内容类型", "Unsupported content type"),
+    ErrorCode("VALIDATION_FAILED", 422, C, "请求参数校验失败", "The request is invalid"),
+    ErrorCode(
+        "IDEMPOTENCY_KEY_REUSED",
+        422,
+        C,
+        "幂等键已用于不同的请求",
+        "This Idempotency-Key was used for a different request",
+    ),
+    ErrorCode("RATE_LIMITED", 429, C, "请求过于频繁，请稍后再试", "Too many requests"),
+    ErrorCode("INTERNAL", 500, S, "服务器内部错误", "Internal server error"),
+    ErrorCode(
+        "SERVICE_UNAVAILABLE",
+        503,
+        S,
+        "服务暂时不可用，请稍后再试",
+        "The service is temporarily unavailable",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid input field, as listed in a problem's `errors`."""
+
+    field: str
+    message: str
+    type: str
+
+
+class AppError(Exception):
+    """Base of every failure reported to a client; `code` selects the registry entry."""
+
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[FieldError] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **context: Any,
+    ) -> None:
+        super().__init__(detail or self.code)
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = dict(headers or {})
+        self.context = context
+
+    @property
+    def error_code(self) -> ErrorCode:
+        return REGISTRY[self.code]
+
+
+class MalformedRequest(AppError):
+    """The body could not be parsed (for example, broken JSON)."""
+
+    code = "MALFORMED_REQUEST"
+
+
+class NotFound(AppError):
+    """No such route or resource, or one the caller may not see."""
+
+    code = "NOT_FOUND"
+
+
+class MethodNotAllowed(AppError):
+    """The route exists but not for this method; `headers` carries `Allow`."""
+
+    code = "METHOD_NOT_ALLOWED"
+
+
+class PayloadTooLarge(AppError):
+    """The body is larger than the configured limit."""
+
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(AppError):
+    """A JSON route received a body of another content type."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class ValidationFailed(AppError):
+    """The input breaks the schema; `errors` lists each field."""
+
+    code = "VALIDATION_FAILED"
+
+
+class ServiceUnavailable(AppError):
+    """A dependency (database, cache, vendor) cannot be reached right now; retry later."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
+class InternalError(AppError):
+    """An unexpected failure; the client sees only the generic message."""
+
+    code = "INTERNAL"

@@ -1,0 +1,74 @@
+"""Every setting the backend reads, parsed once from environment variables.
+
+This is the only module that knows environment variable names. Nothing is read at import
+time: `get_settings()` parses and validates on first use and caches the result, so a bad
+value fails the first caller with one line naming the variable.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "RETOUCH_"
+
+#: Variables owned by Powertools itself; listed here so the configuration table is complete.
+POWERTOOLS_VARIABLES = {
+    "POWERTOOLS_SERVICE_NAME": "service name on every log line and metric",
+    "POWERTOOLS_LOG_LEVEL": "log level (default INFO)",
+    "POWERTOOLS_METRICS_NAMESPACE": "CloudWatch namespace of the EMF metrics",
+    "POWERTOOLS_METRICS_DISABLED": "set to true to stop emitting metrics (local use)",
+}
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """The typed view of the environment. Field `x` is read from `RETOUCH_X`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    stage: Literal["local", "test", "dev", "staging", "prod"] = Field(
+        "local", description="deployment stage"
+    )
+
+    db_host: str = Field(min_length=1, description="MySQL host")
+    db_port: int = Field(3306, ge=1, le=65535, description="MySQL port")
+    db_user: str = Field(min_length=1, description="MySQL user")
+    db_password: SecretStr = Field(SecretStr(""), description="MySQL password (secret)")
+    db_name: str = Field(min_length=1, description="MySQL database")
+    db_tls: bool = Field(False, description="use TLS to MySQL, verified against the system CAs")
+    db_connect_timeout_s: float = Field(2.0, gt=0, le=30, description="MySQL connect timeout")
+    db_read_timeout_s: float = Field(5.0, gt=0, le=300, description="MySQL read/write timeout")
+    db_retry_after_failure_s: float = Field(
+        0.5, ge=0, le=30, description="after a failed connect, fail fast for this long"
+    )
+
+    redis_url: str = Field(pattern=r"^rediss?://", description="Redis URL")
+    redis_timeout_s: float = Field(0.5, gt=0, le=30, description="Redis connect/read timeout")
+
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="largest request body accepted on JSON routes"
+    )
+
+
+def _variable_of(error_location: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + str(error_location[0]).upper() if error_location else ENV_PREFIX
+
+
+@cache
+def get_settings() -> Settings:
+    """Parse and validate the environment once; raise SettingsError naming the bad variable."""
+    try:
+        return Settings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        kind = "missing" if first["type"] == "missing" else "invalid"
+        raise SettingsError(
+            f"{kind} setting {_variable_of(first['loc'])}: {first['msg']}"
+        ) from None

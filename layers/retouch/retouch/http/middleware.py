@@ -1,0 +1,137 @@
+"""The one ASGI middleware every function runs: request id, body limit, access log, metrics,
+and the last-resort 500.
+
+Written as plain ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from retouch.core.errors import AppError, InternalError, PayloadTooLarge
+from retouch.core.ids import is_valid_request_id, new_request_id
+from retouch.core.logging import logger, metrics
+from retouch.core.settings import get_settings
+from retouch.http.problems import negotiate_language, problem_response, to_app_error
+
+REQUEST_ID_HEADER = "x-request-id"
+UNMATCHED_ROUTE = "unmatched"
+
+
+def _request_id(headers: Headers, scope: Scope) -> str:
+    sent = headers.get(REQUEST_ID_HEADER)
+    if sent and is_valid_request_id(sent):
+        return sent
+    # Behind API Gateway, reuse its id so our logs join the platform's.
+    event = scope.get("aws.event") or {}
+    platform_id = (event.get("requestContext") or {}).get("requestId")
+    if isinstance(platform_id, str) and is_valid_request_id(platform_id):
+        return platform_id
+    return new_request_id()
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    return getattr(route, "path", None) or UNMATCHED_ROUTE
+
+
+class RequestContextMiddleware:
+    """Outermost application middleware; see the module docstring."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        request_id = _request_id(headers, scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        logger.append_keys(request_id=request_id)
+        response: dict[str, Any] = {"status": 500, "started": False}
+        encoded_request_id = request_id.encode()
+
+        async def send_with_request_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response["status"] = message["status"]
+                response["started"] = True
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", encoded_request_id),
+                ]
+            await send(message)
+
+        try:
+            limit = get_settings().max_body_bytes
+            declared = headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise PayloadTooLarge(f"The request body exceeds {limit} bytes")
+            await self.app(scope, _limited(receive, limit), send_with_request_id)
+        except Exception as exc:  # noqa: BLE001 - the last resort: nothing escapes as a raw 500
+            error = to_app_error(exc)
+            if not isinstance(exc, AppError) or isinstance(error, InternalError):
+                logger.exception("unhandled exception", extra={"exception": type(exc).__name__})
+            if response["started"]:
+                return
+            await _send_problem(error, request_id, headers, send_with_request_id)
+        finally:
+            _record(scope, response["status"], started)
+            logger.remove_keys(["request_id", "user_id"])
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise PayloadTooLarge(f"The request body exceeds {limit} bytes")
+        return message
+
+    return receive_within_limit
+
+
+async def _send_problem(error: AppError, request_id: str, headers: Headers, send: Send) -> None:
+    response = problem_response(
+        error, request_id=request_id, language=negotiate_language(headers.get("accept-language"))
+    )
+    await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def _record(scope: Scope, status: int, started: float) -> None:
+    """One access log line and one EMF metric set per request."""
+    latency_ms = round((time.perf_counter() - started) * 1000, 3)
+    route = f"{scope['method']} {route_template(scope)}"
+    user = (scope.get("state") or {}).get("user_id")
+    logger.info(
+        "request",
+        extra={
+            "method": scope["method"],
+            "route": route_template(scope),
+            "status": status,
+            "latency_ms": latency_ms,
+            **({"user_id": user} if user else {}),
+        },
+    )
+    metrics.add_dimension(name="route", value=route)
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
+    metrics.add_metric(name="Errors4xx", unit=MetricUnit.Count, value=int(400 <= status < 500))
+    metrics.add_metric(name="Errors5xx", unit=MetricUnit.Count, value=int(status >= 500))
+    metrics.flush_metrics()
+    # Powertools keeps the set when metrics are disabled; clear it so nothing accumulates.
+    metrics.clear_metrics()

@@ -1,0 +1,1 @@
+"""Health checks now; metrics, alerts and dashboards as they arrive."""

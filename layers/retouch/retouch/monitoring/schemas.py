@@ -1,0 +1,20 @@
+"""Health check DTOs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+HealthStatus = Literal["ok", "down"]
+
+
+class HealthRead(BaseModel):
+    """The body of every health endpoint; `code` is set when the dependency is down."""
+
+    status: HealthStatus
+    check: str
+    version: str | None = None
+    latency_ms: float | None = None
+    code: str | None = None
+    detail: str | None = None

@@ -1,0 +1,1 @@
+"""Membership plans now; quota accounts, reservations and the ledger as they arrive."""
