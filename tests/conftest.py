@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import io
 import json
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -73,6 +75,35 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+class LogLines:
+    """JSON log lines written by the retouch logger during a test, parsed."""
+
+    def __init__(self, stream: io.StringIO) -> None:
+        self._stream = stream
+
+    def all(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self._stream.getvalue().splitlines() if line]
+
+    def with_message(self, message: str) -> list[dict[str, Any]]:
+        return [line for line in self.all() if line.get("message") == message]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[LogLines]:
+    """Observe the structured log through an extra handler using the Powertools formatter."""
+    from retouch.core.logging import logger
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    underlying = logging.getLogger(logger.name)
+    underlying.addHandler(handler)
+    try:
+        yield LogLines(stream)
+    finally:
+        underlying.removeHandler(handler)
 
 
 @pytest.fixture(autouse=True)

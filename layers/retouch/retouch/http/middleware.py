@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from retouch.core.errors import AppError, InternalError, PayloadTooLarge
+from retouch.core.errors import AppError, InternalError, PayloadTooLarge, UnsupportedMediaType
 from retouch.core.ids import is_valid_request_id, new_request_id
 from retouch.core.logging import logger, metrics
 from retouch.core.settings import get_settings
@@ -21,6 +21,15 @@ from retouch.http.problems import negotiate_language, problem_response, to_app_e
 
 REQUEST_ID_HEADER = "x-request-id"
 UNMATCHED_ROUTE = "unmatched"
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _is_json(content_type: str | None) -> bool:
+    """JSON is the API's only body type; a missing type is read as JSON."""
+    if content_type is None:
+        return True
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def _request_id(headers: Headers, scope: Scope) -> str:
@@ -73,11 +82,13 @@ class RequestContextMiddleware:
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 raise PayloadTooLarge(f"The request body exceeds {limit} bytes")
+            if scope["method"] in _BODY_METHODS and not _is_json(headers.get("content-type")):
+                raise UnsupportedMediaType("Send the request body as application/json")
             await self.app(scope, _limited(receive, limit), send_with_request_id)
         except Exception as exc:  # noqa: BLE001 - the last resort: nothing escapes as a raw 500
             error = to_app_error(exc)
             if not isinstance(exc, AppError) or isinstance(error, InternalError):
-                logger.exception("unhandled exception", extra={"exception": type(exc).__name__})
+                logger.exception("unhandled exception")
             if response["started"]:
                 return
             await _send_problem(error, request_id, headers, send_with_request_id)

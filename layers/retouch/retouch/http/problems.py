@@ -111,6 +111,9 @@ def _from_validation_error(exc: RequestValidationError) -> AppError:
 
 
 def _from_http_exception(exc: StarletteHTTPException) -> AppError:
+    if isinstance(exc.__cause__, AppError):
+        # FastAPI wraps any failure while reading the body (our size limit included) in a 400.
+        return exc.__cause__
     error_class = _HTTP_STATUS_ERRORS.get(exc.status_code)
     if error_class is None:
         if exc.status_code >= 500:
@@ -136,7 +139,5 @@ async def handle_exception(request: Request, exc: Exception) -> Response:
     """The single exception handler registered for every error type."""
     error = to_app_error(exc)
     if error.error_code.status >= 500:
-        logger.exception(
-            "request failed", extra={"error_code": error.code, "exception": type(exc).__name__}
-        )
+        logger.exception("request failed", extra={"error_code": error.code})
     return _request_problem(request, error)

@@ -1,0 +1,56 @@
+"""A small app built with the real factory, with routes that exercise each error path."""
+
+from __future__ import annotations
+
+import redis
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel, Field
+
+from retouch.core.db import get_database
+from retouch.core.redis import get_redis
+from retouch.http import create_app
+
+router = APIRouter(prefix="/probe")
+
+
+class EchoIn(BaseModel):
+    name: str = Field(min_length=1, max_length=20)
+    count: int = Field(ge=0)
+
+
+@router.post("/echo")
+def echo(body: EchoIn) -> EchoIn:
+    return body
+
+
+@router.get("/items/{item_id}")
+def item(item_id: int) -> dict[str, int]:
+    return {"id": item_id}
+
+
+@router.get("/boom")
+def boom() -> None:
+    raise RuntimeError("secret internals: SELECT password FROM users")
+
+
+@router.get("/db")
+def database_read() -> dict[str, int]:
+    with get_database().unit_of_work() as uow:
+        row = uow.fetch_one("SELECT COUNT(*) AS plans FROM plans")
+    assert row is not None
+    return {"plans": int(row["plans"])}
+
+
+@router.get("/cache")
+def cache_read() -> dict[str, str | None]:
+    value = get_redis().get("probe")
+    return {"value": value if isinstance(value, str) else None}
+
+
+@router.get("/cache-broken")
+def cache_broken() -> None:
+    raise redis.exceptions.ConnectionError("Error 111 connecting to 10.0.0.9:6379")
+
+
+def build_probe_app() -> FastAPI:
+    return create_app([router], title="probe")

@@ -1,0 +1,22 @@
+"""Unit tests run without servers: settings point at a closed port and never connect."""
+
+from __future__ import annotations
+
+import pytest
+
+UNIT_ENV = {
+    "RETOUCH_STAGE": "test",
+    "RETOUCH_DB_HOST": "127.0.0.1",
+    "RETOUCH_DB_PORT": "9",
+    "RETOUCH_DB_USER": "unit",
+    "RETOUCH_DB_NAME": "unit",
+    "RETOUCH_REDIS_URL": "redis://127.0.0.1:9/0",
+    "RETOUCH_MAX_BODY_BYTES": "4096",
+    "POWERTOOLS_SERVICE_NAME": "retouch-unit",
+}
+
+
+@pytest.fixture(autouse=True)
+def unit_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in UNIT_ENV.items():
+        monkeypatch.setenv(name, value)
