@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -45,21 +46,21 @@ class Stack:
         return {**BASE_ENV, **self.mariadb.env(), **self.redis.env()}
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """MariaDB + Redis for the whole session, migrated and seeded, env vars set."""
+@contextmanager
+def running_stack(root: Path) -> Iterator[Stack]:
+    """Start MariaDB + Redis under `root`, point the environment at them, migrate and seed;
+    stop both and restore the environment on the way out, whatever happened."""
     from retouch.core.settings import get_settings
     from scripts.migrate import apply_migrations, load_seed
 
-    root = tmp_path_factory.mktemp("stack")
     mariadb, redis = MariaDBServer(root / "mariadb"), RedisServer(root / "redis")
     atexit.register(mariadb.stop)
     atexit.register(redis.stop)
+    running = Stack(mariadb=mariadb, redis=redis)
+    saved = {key: os.environ.get(key) for key in running.env()}
     try:
         mariadb.start()
         redis.start()
-        running = Stack(mariadb=mariadb, redis=redis)
-        saved = {key: os.environ.get(key) for key in running.env()}
         os.environ.update(running.env())
         reset_clients()
         apply_migrations(get_settings())
@@ -70,11 +71,25 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         reset_clients()
         redis.stop()
         mariadb.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """MariaDB + Redis shared by the whole session; tests must not stop them."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """MariaDB + Redis of one test module, which may stop and restart them."""
+    with running_stack(tmp_path_factory.mktemp("private-stack")) as running:
+        yield running
 
 
 class LogLines:
