@@ -7,7 +7,6 @@ whatever happens (fixture finalizer, plus an atexit guard for an interrupted run
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import io
 import json
 import logging
@@ -16,13 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from retouch.core.clients import reset_clients
+from scripts.lambda_runtime import FakeLambdaContext, load_function
 from scripts.servers import MariaDBServer, RedisServer
+
+# Re-exported: tests import these helpers from here.
+__all__ = ["FakeLambdaContext", "Stack", "load_event", "load_function"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -132,30 +134,6 @@ def _fresh_clients() -> Iterator[None]:
 def load_event(name: str) -> dict[str, Any]:
     """A canonical event from events/ by file name."""
     return json.loads((EVENTS / name).read_text())  # type: ignore[no-any-return]
-
-
-def load_function(relative_path: str) -> ModuleType:
-    """Import a function's app.py (every function file is called app.py) under a unique name."""
-    path = ROOT / relative_path
-    name = "fn_" + "_".join(path.parent.relative_to(ROOT).parts)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class FakeLambdaContext:
-    """The attributes Powertools and Mangum read from a Lambda context."""
-
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:ap-east-1:123456789012:function:test-function"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 @pytest.fixture
