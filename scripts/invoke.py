@@ -1,0 +1,74 @@
+"""`scripts/invoke <LogicalId> <event.json>`: what `sam local invoke` does, without Docker.
+
+Validates the settings, imports the function named in template.yaml, calls its handler with the
+event and a fake Lambda context, and prints the response JSON on stdout. Whatever the function
+itself writes (JSON logs, EMF metric lines) goes to stderr, as with `sam local invoke`.
+
+When the local stack runs, it leaves `.local/env`; variables from there that are not already
+set are loaded first, so the function talks to the stack's MariaDB and Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from retouch.core.settings import SettingsError, get_settings
+from scripts.lambda_runtime import LOCAL_ENV_FILE, FakeLambdaContext, load_local_env
+from scripts.sam import TEMPLATE, TemplateError, load_handler, load_template
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/invoke", description=__doc__.splitlines()[0])
+    parser.add_argument("function", help="logical id in template.yaml, e.g. HealthFunction")
+    parser.add_argument("event", help="event JSON file, or - for stdin")
+    parser.add_argument("--template", type=Path, default=TEMPLATE, help="SAM template")
+    parser.add_argument("--env-file", type=Path, default=LOCAL_ENV_FILE, help="KEY=VALUE file")
+    return parser.parse_args(argv)
+
+
+@contextmanager
+def _function_output_to_stderr() -> Iterator[TextIO]:
+    """Send file descriptor 1 to stderr while the function runs; yield the real stdout.
+
+    Works at the descriptor level because the Powertools logger keeps the stdout stream it saw
+    when it was built, which a `sys.stdout` swap would not reach.
+    """
+    sys.stdout.flush()
+    real_stdout = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    try:
+        yield real_stdout
+    finally:
+        sys.stdout.flush()
+        os.dup2(real_stdout.fileno(), 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    load_local_env(arguments.env_file)
+    try:
+        get_settings()
+        spec = load_template(arguments.template).function(arguments.function)
+        text = sys.stdin.read() if arguments.event == "-" else Path(arguments.event).read_text()
+        event: dict[str, Any] = json.loads(text)
+    except (SettingsError, TemplateError, OSError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    context = FakeLambdaContext.for_function(spec.logical_id, str(uuid.uuid4()))
+    with _function_output_to_stderr() as stdout:
+        response = load_handler(spec)(event, context)
+        print(json.dumps(response, ensure_ascii=False), file=stdout)
+        stdout.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

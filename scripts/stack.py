@@ -1,0 +1,175 @@
+"""The local stack (`scripts/run`): MariaDB, Redis, migrations and seed, then every function of
+template.yaml behind the local gateway on http://127.0.0.1:8000, with its schedules.
+
+    python -m scripts.stack [--data-dir .local] [--host 127.0.0.1] [--port 8000]
+                            [--db-port 3307] [--redis-port 6380] [--workers 4]
+
+Defaults can also come from STACK_DATA_DIR, STACK_HOST, STACK_PORT, STACK_DB_PORT,
+STACK_REDIS_PORT. The data of MariaDB (`<data-dir>/mariadb`) survives restarts; Redis holds
+only disposable state. While the stack runs, `<data-dir>/env` holds the RETOUCH_* variables
+that point at it (`scripts/invoke` reads them); it is removed on a clean stop.
+
+The stack owns the connection settings (RETOUCH_DB_HOST/PORT/USER/PASSWORD/NAME and
+RETOUCH_REDIS_URL); every other RETOUCH_* variable set in the shell applies and is validated
+first: an invalid one stops the stack with one line naming it (exit status 2).
+
+Metrics stay on, as in the cloud: each request also prints its EMF metric line, so what
+CloudWatch would receive is visible. Set POWERTOOLS_METRICS_DISABLED=true for a quieter console.
+
+Ctrl-C or SIGTERM stops the HTTP server, then Redis, then MariaDB, whatever state start-up
+reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import uvicorn
+
+from retouch.core.clients import reset_clients
+from retouch.core.settings import SettingsError, get_settings
+from scripts.gateway import create_gateway
+from scripts.lambda_runtime import ROOT, write_env_file
+from scripts.migrate import apply_migrations, load_seed
+from scripts.sam import FunctionSpec, load_template
+from scripts.servers import MariaDBServer, RedisServer
+
+
+class StopRequested(Exception):
+    """SIGINT or SIGTERM arrived: unwind and stop the servers."""
+
+
+def _log(message: str) -> None:
+    print(f"stack: {message}", file=sys.stderr, flush=True)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    environment = os.environ
+    parser = argparse.ArgumentParser(prog="scripts/run", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(environment.get("STACK_DATA_DIR", ROOT / ".local")),
+        help="where MariaDB and Redis keep their data (default .local)",
+    )
+    parser.add_argument("--host", default=environment.get("STACK_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(environment.get("STACK_PORT", "8000")))
+    parser.add_argument(
+        "--db-port", type=int, default=int(environment.get("STACK_DB_PORT", "3307"))
+    )
+    parser.add_argument(
+        "--redis-port", type=int, default=int(environment.get("STACK_REDIS_PORT", "6380"))
+    )
+    parser.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
+    return parser.parse_args(argv)
+
+
+def _raise_stop(signal_number: int, _frame: FrameType | None) -> None:
+    raise StopRequested(signal.Signals(signal_number).name)
+
+
+def _say_still_stopping(_signal_number: int, _frame: FrameType | None) -> None:
+    _log("still stopping the servers...")
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def report_queue_consumers(functions: Sequence[FunctionSpec]) -> None:
+    """Hook point for the local queue consumers (Redis Streams, DESIGN §5). None run yet: list
+    what the template declares so a missing consumer is never silent."""
+    triggers = [(spec, queue) for spec in functions for queue in spec.queues]
+    if not triggers:
+        _log("queue consumers: none (no SQS-triggered function in template.yaml)")
+    for spec, queue in triggers:
+        _log(
+            f"queue consumer NOT started for {spec.logical_id} <- {queue.queue_name}: "
+            "the local queue adapter does not exist yet"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = _arguments(argv)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, _raise_stop)
+
+    data_dir: Path = arguments.data_dir.resolve()
+    mariadb = MariaDBServer(data_dir / "mariadb", port=arguments.db_port)
+    redis = RedisServer(data_dir / "redis", port=arguments.redis_port)
+    os.environ.setdefault("RETOUCH_STAGE", "local")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "retouch")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Retouch")
+    os.environ.update({**mariadb.env(), **redis.env()})
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for what, port in (("HTTP", arguments.port), ("MariaDB", mariadb.port), ("Redis", redis.port)):
+        if _port_in_use(arguments.host if what == "HTTP" else "127.0.0.1", port):
+            _log(f"the {what} port {port} is in use (another stack running?); choose another")
+            return 1
+
+    env_file = data_dir / "env"
+    try:
+        _log(f"MariaDB on 127.0.0.1:{mariadb.port}, data in {mariadb.data_dir}")
+        mariadb.start()
+        _log(f"Redis on 127.0.0.1:{redis.port}")
+        redis.start()
+        applied, seeded = apply_migrations(settings), load_seed()
+        reset_clients()
+        _log(f"migrations applied: {applied}; seed rows: {seeded}")
+        write_env_file(env_file, {"RETOUCH_STAGE": settings.stage, **mariadb.env(), **redis.env()})
+
+        template = load_template()
+        app = create_gateway(template, workers=arguments.workers, schedules=True)
+        gateway = app.state.gateway
+        for target in gateway.targets:
+            route = target.route
+            _log(f"route {route.method} {route.path} -> {target.function.spec.logical_id}")
+        for job in gateway.jobs:
+            _log(f"schedule {job.schedule.expression} -> {job.function.logical_id}")
+        if not gateway.jobs:
+            _log("schedules: none")
+        report_queue_consumers(template.functions)
+        _log(f"serving on http://{arguments.host}:{arguments.port} (API docs at /docs)")
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host=arguments.host, port=arguments.port, lifespan="on", log_level="info"
+            )
+        )
+        # uvicorn handles the signal itself, shuts down gracefully, then raises it again,
+        # which lands in _raise_stop once uvicorn has put our handler back.
+        server.run()
+    except StopRequested as stop:
+        _log(f"{stop} received")
+    except RuntimeError as exc:  # a server did not come up; its log is in the data folder
+        _log(f"failed: {exc}")
+        return 1
+    finally:
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, _say_still_stopping)
+        _log("stopping")
+        env_file.unlink(missing_ok=True)
+        reset_clients()
+        redis.stop()
+        mariadb.stop()
+        _log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""template.yaml, serverless.yml, the routes in code and the files in events/ agree."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint_file
+from fastapi import FastAPI
+
+from scripts.lambda_runtime import ROOT, FakeLambdaContext
+from scripts.sam import (
+    EVENT_SHAPES,
+    EVENTS,
+    TEMPLATE,
+    FunctionSpec,
+    load_handler,
+    load_module,
+    load_template,
+    read_yaml,
+)
+from tests.conftest import Stack
+
+SERVERLESS = ROOT / "serverless.yml"
+EVENT_FILES = sorted(EVENTS.glob("*.json"))
+TEMPLATE_FUNCTIONS = load_template().functions
+HTTP_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.routes]
+Routes = set[tuple[str, str]]
+
+
+def _pins(requirements: Path) -> set[str]:
+    lines = (line.split("#")[0].strip() for line in requirements.read_text().splitlines())
+    return {line.lower() for line in lines if line}
+
+
+def _normalised(path: str) -> str:
+    # OpenAPI writes a greedy FastAPI `{name:path}` as `{name}`; API Gateway writes `{name+}`.
+    return path.replace("+}", "}")
+
+
+def _template_routes(spec: FunctionSpec, event_type: str) -> Routes:
+    return {
+        (route.method, _normalised(route.path))
+        for route in spec.routes
+        if route.event_type == event_type
+    }
+
+
+def _code_routes(spec: FunctionSpec) -> Routes:
+    """The (method, path) pairs the function's FastAPI app serves, read from its OpenAPI
+    document (the public view of the routes; a route hidden from the schema is not seen)."""
+    app = getattr(load_module(spec), "app", None)
+    assert isinstance(app, FastAPI), f"{spec.logical_id} has routes but no FastAPI `app`"
+    return {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+
+
+def _scf_functions() -> dict[Path, tuple[str, dict[str, Any]]]:
+    """SCF functions by code folder: (function key, config)."""
+    inputs = read_yaml(SERVERLESS)["inputs"]
+    shared_src = inputs["src"]["src"] if isinstance(inputs["src"], dict) else inputs["src"]
+    functions = {}
+    for key, config in inputs["functions"].items():
+        src = config.get("src", shared_src)
+        functions[(ROOT / src).resolve()] = (key, config)
+    return functions
+
+
+def _scf_routes(function_key: str) -> Routes:
+    inputs = read_yaml(SERVERLESS)["inputs"]
+    return {
+        (api["method"].upper(), _normalised(api["path"]))
+        for trigger in inputs.get("triggers", [])
+        if trigger["type"] == "apigw"
+        for api in trigger["parameters"]["apis"]
+        if api["function"] == function_key
+    }
+
+
+def test_template_passes_cfn_lint() -> None:
+    # GIVEN the SAM template WHEN cfn-lint checks it (offline, with the SAM transform)
+    matches = lint_file(TEMPLATE)
+
+    # THEN it reports nothing
+    assert [str(match) for match in matches] == []
+
+
+def test_layer_requirements_are_exactly_the_pins_of_requirements_layer_txt() -> None:
+    # GIVEN the file SAM builds the layer from and the pinned lock file
+    layer = _pins(ROOT / "layers" / "retouch" / "requirements.txt")
+    locked = _pins(ROOT / "requirements" / "layer.txt")
+
+    # THEN they pin the same packages at the same versions, and only pins
+    assert layer == locked
+    assert all(re.fullmatch(r"[a-z0-9_.-]+==[\w.+-]+", pin) for pin in layer)
+
+
+def test_template_declares_at_least_one_function() -> None:
+    assert [spec.logical_id for spec in TEMPLATE_FUNCTIONS]
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_function_has_events_and_a_loadable_handler(spec: FunctionSpec) -> None:
+    # GIVEN a function of the template
+    # THEN something triggers it, and its handler resolves as Lambda would resolve it
+    assert spec.has_events
+    assert spec.module_file.is_file()
+    assert callable(load_handler(spec))
+
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_rest_and_http_api_routes_are_exactly_the_routes_in_code(spec: FunctionSpec) -> None:
+    # GIVEN the routes the function's app serves
+    in_code = _code_routes(spec)
+
+    # THEN the REST API and the HTTP API route exactly those to it
+    assert _template_routes(spec, "Api") == in_code
+    assert _template_routes(spec, "HttpApi") == in_code
+
+
+def test_serverless_yml_declares_the_same_functions_as_the_template() -> None:
+    # GIVEN the functions of both descriptors, keyed by their code folder
+    scf = _scf_functions()
+    sam = {spec.code_uri: spec for spec in TEMPLATE_FUNCTIONS}
+
+    # THEN both deploy the same code folders
+    assert set(scf) == set(sam)
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_handler_is_in_the_same_file_as_the_lambda_handler(spec: FunctionSpec) -> None:
+    # GIVEN the SCF handler of the function's code folder
+    _, config = _scf_functions()[spec.code_uri]
+    scf_module, _, scf_attribute = config["handler"].rpartition(".")
+
+    # THEN it lives in the Lambda handler's file and exists there
+    assert scf_module == spec.handler.rpartition(".")[0]
+    assert callable(getattr(load_module(spec), scf_attribute, None))
+
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_api_gateway_routes_are_exactly_the_routes_in_code(spec: FunctionSpec) -> None:
+    key, _ = _scf_functions()[spec.code_uri]
+
+    assert _scf_routes(key) == _code_routes(spec)
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_sets_the_same_environment_variables_as_the_template(spec: FunctionSpec) -> None:
+    # GIVEN the variables the template gives the function (Globals plus its own)
+    template = read_yaml(TEMPLATE)
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][spec.logical_id]["Properties"].get("Environment") or {}
+    variables.update(own.get("Variables") or {})
+    _, config = _scf_functions()[spec.code_uri]
+
+    # THEN SCF sets the same names
+    assert set(config["environment"]["variables"]) == set(variables)
+
+
+def test_every_event_file_names_a_function_and_a_shape() -> None:
+    template = load_template()
+
+    resolved = [template.function_for_event(path) for path in EVENT_FILES]
+
+    assert EVENT_FILES
+    assert all(shape in EVENT_SHAPES for _, shape in resolved)
+
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_http_function_has_a_sample_event_of_each_shape(spec: FunctionSpec) -> None:
+    template = load_template()
+
+    shapes = {
+        shape
+        for path in EVENT_FILES
+        for function, shape in [template.function_for_event(path)]
+        if function.logical_id == spec.logical_id
+    }
+
+    assert shapes == set(EVENT_SHAPES)
+
+
+def _header(headers: dict[str, Any], name: str) -> Any:
+    return {key.lower(): value for key, value in headers.items()}.get(name)
+
+
+def _check_rest(event: dict[str, Any], response: dict[str, Any]) -> None:
+    assert set(response) == {
+        "statusCode",
+        "headers",
+        "multiValueHeaders",
+        "body",
+        "isBase64Encoded",
+    }
+    assert response["isBase64Encoded"] is False
+    # A well-formed API Gateway request id becomes the response's request id.
+    assert _header(response["headers"], "x-request-id") == event["requestContext"]["requestId"]
+
+
+def _check_http(event: dict[str, Any], response: dict[str, Any]) -> None:
+    assert {"statusCode", "headers", "body", "isBase64Encoded"} <= set(response)
+    assert "multiValueHeaders" not in response
+    assert response["isBase64Encoded"] is False
+    assert _header(response["headers"], "x-request-id")
+
+
+def _check_scf(event: dict[str, Any], response: dict[str, Any]) -> None:
+    # The integrated response: exactly these four keys, or SCF answers 403 "Invalid scf response".
+    assert set(response) == {"isBase64Encoded", "statusCode", "headers", "body"}
+    assert response["isBase64Encoded"] is False
+    assert all(isinstance(value, str | list) for value in response["headers"].values())
+    assert _header(response["headers"], "x-request-id") == event["requestContext"]["requestId"]
+
+
+SHAPE_CHECKS = {"aws_rest": _check_rest, "aws_http": _check_http, "scf_apigw": _check_scf}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("event_file", EVENT_FILES, ids=lambda path: path.name)
+def test_every_sample_event_invokes_its_function(stack: Stack, event_file: Path) -> None:
+    # GIVEN a sample event and the function its name points to
+    spec, shape = load_template().function_for_event(event_file)
+    event = json.loads(event_file.read_text())
+
+    # WHEN the function's real handler receives it
+    response = load_handler(spec)(event, FakeLambdaContext())
+
+    # THEN it succeeds, in the response shape of that platform
+    assert response["statusCode"] == 200, response["body"]
+    SHAPE_CHECKS[shape](event, response)
+    assert json.loads(response["body"])["status"] == "ok"
