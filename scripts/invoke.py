@@ -48,7 +48,9 @@ def _function_output_to_stderr() -> Iterator[TextIO]:
         yield real_stdout
     finally:
         sys.stdout.flush()
+        real_stdout.flush()
         os.dup2(real_stdout.fileno(), 1)
+        real_stdout.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     with _function_output_to_stderr() as stdout:
         response = load_handler(spec)(event, context)
         print(json.dumps(response, ensure_ascii=False), file=stdout)
-        stdout.close()
     return 0
 
 

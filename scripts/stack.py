@@ -80,7 +80,10 @@ def _say_still_stopping(_signal_number: int, _frame: FrameType | None) -> None:
 
 
 def _port_in_use(host: str, port: int) -> bool:
+    """Whether something listens there. SO_REUSEADDR, as the servers use it, so connections
+    of a just-stopped server (TIME_WAIT) do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -137,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         template = load_template()
         app = create_gateway(template, workers=arguments.workers, schedules=True)
         gateway = app.state.gateway
-        for target in gateway.targets:
+        for target in sorted(gateway.targets, key=lambda item: item.route.path):
             route = target.route
             _log(f"route {route.method} {route.path} -> {target.function.spec.logical_id}")
         for job in gateway.jobs:
