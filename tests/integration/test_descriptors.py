@@ -101,6 +101,28 @@ def test_layer_requirements_are_exactly_the_pins_of_requirements_layer_txt() -> 
     assert all(re.fullmatch(r"[a-z0-9_.-]+==[\w.+-]+", pin) for pin in layer)
 
 
+def test_template_reader_reads_short_intrinsic_tags_as_their_long_form(tmp_path: Path) -> None:
+    # GIVEN YAML with CloudFormation's short tags, which a plain safe loader rejects
+    source = tmp_path / "tags.yaml"
+    source.write_text(
+        "ref: !Ref Stage\n"
+        "attribute: !GetAtt Queue.Arn\n"
+        "text: !Sub 'https://${Api}.example.com/'\n"
+        "choice: !If [HasVpc, !Ref Subnets, !Ref AWS::NoValue]\n"
+    )
+
+    # WHEN the template reader parses it
+    document = read_yaml(source)
+
+    # THEN each tag is its JSON long form
+    assert document == {
+        "ref": {"Ref": "Stage"},
+        "attribute": {"Fn::GetAtt": ["Queue", "Arn"]},
+        "text": {"Fn::Sub": "https://${Api}.example.com/"},
+        "choice": {"Fn::If": ["HasVpc", {"Ref": "Subnets"}, {"Ref": "AWS::NoValue"}]},
+    }
+
+
 def test_template_declares_at_least_one_function() -> None:
     assert [spec.logical_id for spec in TEMPLATE_FUNCTIONS]
 
