@@ -14,7 +14,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from scripts.sam import FunctionSpec, Schedule
@@ -65,7 +65,9 @@ class Cron:
                 continue
             for hour in sorted(self.hours):
                 for minute in sorted(self.minutes):
-                    candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+                    candidate = datetime(
+                        day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc
+                    )
                     if candidate >= start:
                         return candidate
         return None
@@ -203,7 +205,7 @@ async def run_schedules(
     jobs: Sequence[ScheduledJob],
     invoke: Invoke,
     *,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> None:
     """Invoke each job when it is due, until cancelled. A failed invocation is reported and
     the schedule goes on, as EventBridge would retry and move on."""

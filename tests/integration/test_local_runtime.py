@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -367,7 +367,9 @@ def test_schedule_parser_finds_the_next_run_of_a_cron_expression(
 ) -> None:
     timing = parse_schedule(expression)
 
-    assert timing.next_after(after.replace(tzinfo=UTC)) == expected.replace(tzinfo=UTC)
+    assert timing.next_after(after.replace(tzinfo=timezone.utc)) == expected.replace(
+        tzinfo=timezone.utc
+    )
 
 
 def test_scheduler_invokes_the_function_with_a_scheduled_event_when_due(
@@ -376,7 +378,7 @@ def test_scheduler_invokes_the_function_with_a_scheduled_event_when_due(
     # GIVEN the echo function's rate(1 minute) schedule and a clock already past its first run
     jobs = scheduled_jobs(echo_template.functions)
     handler = load_handler(echo_template.function("EchoFunction"))
-    start = datetime(2024, 3, 16, 12, 0, tzinfo=UTC)
+    start = datetime(2024, 3, 16, 12, 0, tzinfo=timezone.utc)
     readings = iter([start, start + timedelta(seconds=61)])
     answers: list[Any] = []
 

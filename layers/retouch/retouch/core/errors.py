@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from typing import Any, ClassVar
 
 
-class Category(StrEnum):
+class Category(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
     CLIENT = "client"
     BUSINESS = "business"
     SYSTEM = "system"

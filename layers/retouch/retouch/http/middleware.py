@@ -63,7 +63,8 @@ class RequestContextMiddleware:
         headers = Headers(scope=scope)
         request_id = _request_id(headers, scope)
         scope.setdefault("state", {})["request_id"] = request_id
-        logger.append_keys(request_id=request_id)
+        # Context-local keys: the local gateway serves several requests at once in threads.
+        logger.thread_safe_append_keys(request_id=request_id)
         response: dict[str, Any] = {"status": 500, "started": False}
         encoded_request_id = request_id.encode()
 
@@ -94,7 +95,7 @@ class RequestContextMiddleware:
             await _send_problem(error, request_id, headers, send_with_request_id)
         finally:
             _record(scope, response["status"], started)
-            logger.remove_keys(["request_id", "user_id"])
+            logger.thread_safe_remove_keys(["request_id", "user_id"])
 
 
 def _limited(receive: Receive, limit: int) -> Receive:
