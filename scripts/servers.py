@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,14 +42,16 @@ def _binary(*names: str) -> str:
     raise RuntimeError(f"none of {names} is installed (run scripts/setup)")
 
 
-def _wait(check: object, what: str, timeout_s: float, process: subprocess.Popen[bytes]) -> None:
+def _wait(
+    check: Callable[[], object], what: str, timeout_s: float, process: subprocess.Popen[bytes]
+) -> None:
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with code {process.returncode}")
         try:
-            check()  # type: ignore[operator]
+            check()
             return
         except Exception as exc:  # noqa: BLE001 - keep polling until ready or timed out
             last_error = exc

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from retouch.http import create_app, make_handler
 from scripts.lambda_runtime import FakeLambdaContext
-from tests.conftest import Stack
+from tests.conftest import LogLines, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +138,7 @@ def platform_event(
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    return handler(event, FakeLambdaContext())  # type: ignore[no-any-return]
+    return handler(event, FakeLambdaContext())
 
 
 def body_of(response: dict[str, Any]) -> Any:
@@ -272,3 +272,25 @@ def test_unknown_route_is_a_problem_json_404_in_every_shape(stack: Stack, shape:
     assert problem["code"] == "NOT_FOUND"
     assert problem["title"] == "Not found"
     assert problem["request_id"] == header(response, "x-request-id")
+
+
+def test_log_lines_name_the_function_and_the_cold_start(stack: Stack, log_lines: LogLines) -> None:
+    # GIVEN a fresh handler (a new instance, as after a cold start)
+    fresh = make_handler(create_app([router], title="cold start probe"))
+
+    # WHEN it serves a Lambda invocation, then an SCF one (whose context is a dict)
+    fresh(platform_event("aws_rest", "GET", "/echo"), FakeLambdaContext())
+    fresh(
+        platform_event("scf_apigw", "GET", "/echo"),
+        {"function_name": "retouch-health-dev", "request_id": "scf-request-0001"},
+    )
+
+    # THEN each access line carries the function, the platform request id and cold_start
+    first, second = log_lines.with_message("request")
+    assert (first["function_name"], first["cold_start"]) == (
+        FakeLambdaContext.function_name,
+        True,
+    )
+    assert first["function_request_id"] == FakeLambdaContext.aws_request_id
+    assert (second["function_name"], second["cold_start"]) == ("retouch-health-dev", False)
+    assert second["function_request_id"] == "scf-request-0001"

@@ -4,6 +4,7 @@ through Mangum's own handlers) and Tencent SCF API Gateway events (our handler b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,10 @@ from mangum.handlers.utils import (
 )
 from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Scope
 
-LambdaHandler = Any  # Mangum instance: (event, context) -> response dict
+from retouch.core.logging import logger
+
+# Lambda passes a context object, SCF a dict; both reach Mangum unchanged.
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class ScfApiGateway:
@@ -100,11 +104,34 @@ class ScfApiGateway:
         }
 
 
+def invocation_keys(context: Any) -> dict[str, Any]:
+    """Log keys naming the function and the platform's request id, from either context.
+
+    Lambda passes an object (`function_name`, `aws_request_id`); SCF passes a dict
+    (`function_name`, `request_id`). Powertools' `inject_lambda_context` reads only the former.
+    """
+    if isinstance(context, dict):
+        name, request_id = context.get("function_name"), context.get("request_id")
+    else:
+        name = getattr(context, "function_name", None)
+        request_id = getattr(context, "aws_request_id", None)
+    return {"function_name": name, "function_request_id": request_id}
+
+
 def make_handler(app: FastAPI) -> LambdaHandler:
     """The function entry point for both clouds: `handler(event, context) -> response`."""
-    return Mangum(
+    adapter = Mangum(
         app,
         lifespan="off",
         custom_handlers=[ScfApiGateway],
         text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"],
     )
+    cold_start = True
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        nonlocal cold_start
+        logger.append_keys(cold_start=cold_start, **invocation_keys(context))
+        cold_start = False
+        return adapter(event, context)
+
+    return handler
