@@ -1,0 +1,37 @@
+"""Fixtures of the local-runtime tests: the gateway over the real functions or an echo function."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from scripts.gateway import create_gateway
+from scripts.sam import Template, load_template
+from tests.conftest import Stack
+from tests.integration.local_runtime import (
+    ECHO_APP,
+    ECHO_TEMPLATE,
+)
+
+
+@pytest.fixture
+def echo_template(tmp_path: Path) -> Template:
+    (tmp_path / "echo").mkdir()
+    (tmp_path / "echo" / "app.py").write_text(ECHO_APP)
+    (tmp_path / "template.yaml").write_text(ECHO_TEMPLATE)
+    return load_template(tmp_path / "template.yaml")
+
+
+@pytest.fixture
+def echo_client(stack: Stack, echo_template: Template) -> Iterator[TestClient]:
+    with TestClient(create_gateway(echo_template), client=("198.51.100.9", 50000)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def health_client(stack: Stack) -> Iterator[TestClient]:
+    with TestClient(create_gateway(load_template())) as client:
+        yield client

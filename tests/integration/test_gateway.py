@@ -1,0 +1,153 @@
+"""The local API gateway: real handlers behind REST proxy events, one OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from tests.integration.local_runtime import (
+    HEALTH_PATHS,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_gateway_routes_a_request_to_the_real_handler(health_client: TestClient) -> None:
+    # WHEN a client asks the gateway for the database health
+    response = health_client.get("/health/db")
+
+    # THEN HealthFunction answered it, through the same middleware as in the cloud
+    assert response.status_code == 200
+    assert response.json()["check"] == "db"
+    assert response.headers["x-request-id"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_gateway_keeps_a_well_formed_client_request_id(health_client: TestClient) -> None:
+    response = health_client.get("/health", headers={"X-Request-ID": "client-request-0001"})
+
+    assert response.headers["x-request-id"] == "client-request-0001"
+
+
+def test_gateway_answers_an_unknown_path_with_a_problem_json_404(
+    health_client: TestClient,
+) -> None:
+    response = health_client.get(
+        "/no/such/path", headers={"Accept-Language": "en", "X-Request-ID": "client-request-0002"}
+    )
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "client-request-0002"
+    problem = response.json()
+    assert problem["code"] == "NOT_FOUND"
+    assert problem["title"] == "Not found"
+    assert problem["request_id"] == "client-request-0002"
+
+
+def test_gateway_answers_a_wrong_method_with_405_and_allow(health_client: TestClient) -> None:
+    response = health_client.delete("/health/db")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_gateway_serves_one_openapi_document_for_every_function(
+    health_client: TestClient,
+) -> None:
+    document = health_client.get("/openapi.json").json()
+
+    assert set(document["paths"]) >= HEALTH_PATHS
+    assert "HealthRead" in document["components"]["schemas"]
+
+
+def test_gateway_serves_swagger_ui_at_docs(health_client: TestClient) -> None:
+    response = health_client.get("/docs")
+
+    assert response.status_code == 200
+    assert "swagger-ui" in response.text
+    assert "/openapi.json" in response.text
+
+
+# --- the gateway's events and responses, seen by a function that echoes its event --------
+
+
+def echoed_event(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    return response.json()["event"]  # type: ignore[no-any-return]
+
+
+def test_gateway_builds_a_rest_proxy_event_from_the_http_request(echo_client: TestClient) -> None:
+    # WHEN a request with repeated query parameters and headers comes in
+    response = echo_client.get(
+        "/items/42?tag=a&tag=b&empty=",
+        headers=[("X-Probe", "one"), ("X-Probe", "two"), ("X-Request-ID", "client-request-0003")],
+    )
+
+    # THEN the function received API Gateway's REST v1 proxy event for it
+    event = echoed_event(response)
+    assert event["resource"] == "/items/{id}"
+    assert event["path"] == "/items/42"
+    assert event["httpMethod"] == "GET"
+    assert event["pathParameters"] == {"id": "42"}
+    assert event["queryStringParameters"] == {"tag": "b", "empty": ""}
+    assert event["multiValueQueryStringParameters"] == {"tag": ["a", "b"], "empty": [""]}
+    assert event["headers"]["x-probe"] == "two"
+    assert event["multiValueHeaders"]["x-probe"] == ["one", "two"]
+    assert event["body"] is None
+    assert event["isBase64Encoded"] is False
+    context = event["requestContext"]
+    assert context["stage"] == "local"
+    assert context["resourcePath"] == "/items/{id}"
+    assert context["requestId"] == "client-request-0003"
+    assert context["identity"]["sourceIp"] == "198.51.100.9"
+    assert response.json()["function"] == "EchoFunction"
+
+
+def test_gateway_prefers_a_static_route_over_a_path_parameter(echo_client: TestClient) -> None:
+    event = echoed_event(echo_client.get("/items/special"))
+
+    assert event["resource"] == "/items/special"
+    assert event["pathParameters"] is None
+
+
+def test_gateway_passes_a_json_body_as_text(echo_client: TestClient) -> None:
+    event = echoed_event(echo_client.post("/items", json={"name": "猫"}))
+
+    assert event["isBase64Encoded"] is False
+    assert json.loads(event["body"]) == {"name": "猫"}
+
+
+def test_gateway_passes_a_binary_body_base64_encoded(echo_client: TestClient) -> None:
+    payload = bytes(range(256))
+
+    event = echoed_event(
+        echo_client.post("/items", content=payload, headers={"Content-Type": "image/png"})
+    )
+
+    assert event["isBase64Encoded"] is True
+    assert base64.b64decode(event["body"]) == payload
+
+
+def test_gateway_merges_multi_value_headers_of_the_response(echo_client: TestClient) -> None:
+    response = echo_client.get("/items/7")
+
+    # multiValueHeaders win over headers for the same name, as on API Gateway
+    assert response.headers.get_list("x-multi") == ["a", "b"]
+    assert response.headers["x-single"] == "one"
+
+
+def test_gateway_serves_a_greedy_route_and_decodes_a_binary_response(
+    echo_client: TestClient,
+) -> None:
+    response = echo_client.put("/files/a/b/c.png")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content == b"\x89PNG\r\n\x1a\n\x00\xff"
