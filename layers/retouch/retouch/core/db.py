@@ -47,9 +47,9 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 @cache
-def _tls_context() -> ssl.SSLContext:
-    # Built once: pymysql would otherwise load the system CA store on every connect (~20 ms).
-    return ssl.create_default_context()
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    # Built once: pymysql would otherwise load the CA store on every connect (~20 ms).
+    return ssl.create_default_context(cafile=ca_file)
 
 
 class Database:
@@ -64,7 +64,11 @@ class Database:
         settings = self._settings
         if time.monotonic() < self._down_until:
             raise DatabaseUnavailable("database unreachable (recent connect failed)")
-        tls: dict[str, Any] = {"ssl": _tls_context()} if settings.db_tls else {"ssl_disabled": True}
+        tls: dict[str, Any] = (
+            {"ssl": _tls_context(settings.db_tls_ca_file)}
+            if settings.db_tls
+            else {"ssl_disabled": True}
+        )
         try:
             connection = pymysql.connect(
                 host=settings.db_host,

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     db_password: SecretStr = Field(SecretStr(""), description="MySQL password (secret)")
     db_name: str = Field(min_length=1, description="MySQL database")
     db_tls: bool = Field(False, description="use TLS to MySQL, verified against the system CAs")
+    db_tls_ca_file: str | None = Field(
+        None, description="CA bundle for MySQL TLS instead of the system CAs (e.g. the RDS bundle)"
+    )
     db_connect_timeout_s: float = Field(2.0, gt=0, le=30, description="MySQL connect timeout")
     db_read_timeout_s: float = Field(5.0, gt=0, le=300, description="MySQL read/write timeout")
     db_retry_after_failure_s: float = Field(
