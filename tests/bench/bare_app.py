@@ -1,0 +1,45 @@
+"""The benchmark baseline: a bare FastAPI app with one plain `def` route doing one Redis GET.
+
+No middleware, no logging, no metrics, no exception handlers: only what FastAPI and Mangum do
+themselves. The Redis client is created lazily on first use with the same URL, timeouts and
+retry policy as `retouch.core.redis.get_redis`, so both apps pay the same connect on their
+first request. `scripts/bench_health.py` compares the health function against this.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+import redis
+from fastapi import FastAPI
+from mangum import Mangum
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+app = FastAPI()
+
+
+@cache
+def _redis() -> redis.Redis:
+    timeout_s = float(os.environ.get("RETOUCH_REDIS_TIMEOUT_S", "0.5"))
+    return redis.Redis.from_url(
+        os.environ["RETOUCH_REDIS_URL"],
+        socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s,
+        retry=Retry(NoBackoff(), retries=1),
+        retry_on_error=[redis.exceptions.ConnectionError],
+        health_check_interval=30,
+        decode_responses=True,
+    )
+
+
+# `response_model=None`: the annotation is for mypy only; an unannotated route (the barest
+# FastAPI) skips response validation, and so does this one.
+@app.get("/health/redis", response_model=None)
+def health_redis() -> dict[str, Any]:
+    return {"status": "ok", "value": _redis().get("bench:bare")}
+
+
+handler = Mangum(app, lifespan="off")

@@ -1,0 +1,139 @@
+"""Child process of `scripts/bench_health.py`: invoke Lambda handlers in a fresh interpreter.
+
+Run by file path, never imported by the benchmark itself:
+
+    python tests/bench/invoke.py cold FUNCTION_FILE EVENT_FILE RESULT_FILE
+    python tests/bench/invoke.py warm OURS_FILE BARE_FILE EVENT_FILE RESULT_FILE \
+        WARMUP ROUNDS CALLS_PER_ROUND
+
+Only the standard library is imported before the timed import of the function module, so
+nothing of the function's own stack is loaded early and both apps start from the same state.
+Clocks: `time.monotonic_ns()` (CLOCK_MONOTONIC, shared with the parent process) for cold
+starts, `time.perf_counter_ns()` per call for warm invocations. Results go to RESULT_FILE as
+JSON; stdout belongs to the functions (the parent points it at a file).
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED_NS = time.monotonic_ns()  # the child's first statement: its own clock starts here
+
+import importlib.util  # noqa: E402 - deliberately after the start timestamp
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import ModuleType  # noqa: E402
+from typing import Any  # noqa: E402
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class LambdaContext:
+    """The attributes of the AWS Lambda context object that Mangum and Powertools read."""
+
+    function_name = "bench-health"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-health"
+    memory_limit_in_mb = 512
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+    log_group_name = "/aws/lambda/bench-health"
+    log_stream_name = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def load_module(name: str, path: str) -> ModuleType:
+    """Import a function's entry file by path, as the Lambda runtime imports `app.py`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def cold(function_file: str, event_file: str, result_file: str) -> None:
+    """Import one function module and answer one event: the cold start."""
+    event = json.loads(Path(event_file).read_text())
+    context = LambdaContext()
+    import_started_ns = time.monotonic_ns()
+    handler: Handler = load_module("function_under_test", function_file).handler
+    imported_ns = time.monotonic_ns()
+    response = handler(event, context)
+    answered_ns = time.monotonic_ns()
+    result = {
+        "started_ns": STARTED_NS,
+        "import_started_ns": import_started_ns,
+        "imported_ns": imported_ns,
+        "answered_ns": answered_ns,
+        "status": response["statusCode"],
+        "body": response["body"],
+    }
+    Path(result_file).write_text(json.dumps(result))
+
+
+def _stdout_size() -> int:
+    sys.stdout.flush()
+    return os.fstat(sys.stdout.fileno()).st_size
+
+
+def warm(
+    ours_file: str,
+    bare_file: str,
+    event_file: str,
+    result_file: str,
+    warmup: int,
+    rounds: int,
+    calls_per_round: int,
+) -> None:
+    """Both handlers in this process: warm up, then interleaved timed rounds of each."""
+    event = json.loads(Path(event_file).read_text())
+    context = LambdaContext()
+    handlers: dict[str, Handler] = {
+        "ours": load_module("ours_function", ours_file).handler,
+        "bare": load_module("bare_function", bare_file).handler,
+    }
+    for handler in handlers.values():
+        for _ in range(warmup):
+            handler(event, context)
+    samples: dict[str, list[int]] = {name: [] for name in handlers}
+    failures = dict.fromkeys(handlers, 0)
+    output_bytes = dict.fromkeys(handlers, 0)
+    names = list(handlers)
+    clock = time.perf_counter_ns
+    for round_number in range(rounds):
+        # Alternate which app goes first so drift and ordering effects hit both alike.
+        for name in names if round_number % 2 == 0 else names[::-1]:
+            handler, timings = handlers[name], samples[name]
+            size_before = _stdout_size()
+            for _ in range(calls_per_round):
+                started = clock()
+                response = handler(event, context)
+                timings.append(clock() - started)
+                if response["statusCode"] != 200:
+                    failures[name] += 1
+            output_bytes[name] += _stdout_size() - size_before
+    result = {"samples_ns": samples, "failures": failures, "stdout_bytes": output_bytes}
+    Path(result_file).write_text(json.dumps(result))
+
+
+def main(argv: list[str]) -> None:
+    mode, *args = argv
+    if mode == "cold":
+        cold(*args)
+    elif mode == "warm":
+        ours_file, bare_file, event_file, result_file, warmup, rounds, per_round = args
+        warm(
+            ours_file, bare_file, event_file, result_file, int(warmup), int(rounds), int(per_round)
+        )
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
