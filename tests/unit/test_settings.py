@@ -46,6 +46,15 @@ def test_missing_value_names_the_variable(environment: pytest.MonkeyPatch) -> No
         get_settings()
 
 
+def test_unknown_variable_with_our_prefix_is_refused_by_name(
+    environment: pytest.MonkeyPatch,
+) -> None:
+    environment.setenv("RETOUCH_DB_PROT", "3307")
+
+    with pytest.raises(SettingsError, match=r"^unknown setting RETOUCH_DB_PROT: "):
+        get_settings()
+
+
 def test_password_never_appears_in_the_settings_repr(environment: pytest.MonkeyPatch) -> None:
     environment.setenv("RETOUCH_DB_PASSWORD", "hunter2-very-secret")
 

@@ -31,7 +31,8 @@ class SettingsError(RuntimeError):
 class Settings(BaseModel):
     """The typed view of the environment. Field `x` is read from `RETOUCH_X`."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # An unknown RETOUCH_* variable is a typo or a stale deploy: refuse it by name.
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     stage: Literal["local", "test", "dev", "staging", "prod"] = Field(
         "local", description="deployment stage"
@@ -85,7 +86,7 @@ def get_settings() -> Settings:
         return Settings.model_validate(_environment())
     except ValidationError as exc:
         first = exc.errors()[0]
-        kind = "missing" if first["type"] == "missing" else "invalid"
+        kind = {"missing": "missing", "extra_forbidden": "unknown"}.get(first["type"], "invalid")
         raise SettingsError(
             f"{kind} setting {_variable_of(first['loc'])}: {first['msg']}"
         ) from None
