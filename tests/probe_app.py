@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import redis
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
-from retouch.http import create_app
+from retouch.http import api_router, create_app
 
-router = APIRouter(prefix="/probe")
+router = api_router(prefix="/probe")
 
 
 class EchoIn(BaseModel):

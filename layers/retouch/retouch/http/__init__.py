@@ -2,5 +2,6 @@
 
 from retouch.http.adapters import ScfApiGateway, make_handler
 from retouch.http.app import create_app
+from retouch.http.routing import InlineRoute, api_router
 
-__all__ = ["ScfApiGateway", "create_app", "make_handler"]
+__all__ = ["InlineRoute", "ScfApiGateway", "api_router", "create_app", "make_handler"]
