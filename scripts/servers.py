@@ -66,6 +66,7 @@ class MariaDBServer:
     data_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    extra_options: list[str] = field(default_factory=list)
 
     @property
     def socket_path(self) -> Path:
@@ -113,6 +114,7 @@ class MariaDBServer:
                 "--innodb-buffer-pool-size=64M",
                 "--innodb-flush-log-at-trx-commit=2",
                 f"--pid-file={self.data_dir / 'mysqld.pid'}",
+                *self.extra_options,
             ],
             stdout=log,
             stderr=log,
