@@ -60,6 +60,22 @@ class Settings(BaseModel):
         1_048_576, ge=1024, description="largest request body accepted on JSON routes"
     )
 
+    rate_limit_per_ip_per_min: int = Field(
+        100, ge=1, description="requests per minute per client IP, on every route"
+    )
+    rate_limit_tasks_per_user_per_min: int = Field(
+        20, ge=1, description="task creations per minute per user (POST /v1/tasks)"
+    )
+    rate_limit_login_per_account_ip_per_min: int = Field(
+        5, ge=1, description="login attempts per minute per account and client IP"
+    )
+    rate_limit_login_per_ip_per_min: int = Field(
+        20, ge=1, description="login attempts per minute per client IP, any account"
+    )
+    rate_limit_retry_after_failure_s: float = Field(
+        1.0, ge=0, le=30, description="after Redis failed, skip the rate limiter for this long"
+    )
+
 
 def _variable_of(error_location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + str(error_location[0]).upper() if error_location else ENV_PREFIX

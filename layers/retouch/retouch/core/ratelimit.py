@@ -1,0 +1,273 @@
+"""Rate limits: GCRA in one atomic Redis script, and the error a caller raises when denied.
+
+    limiter = get_rate_limiter()
+    decision = limiter.hit(configured_limits().login_per_account_ip, f"{email}|{ip}")
+    if not decision.allowed:
+        raise RateLimited.from_decision(decision)
+
+GCRA (the generic cell rate algorithm, as in redis-cell) keeps one number per key, the
+theoretical arrival time (TAT): each request moves it `period_s / rate` further into the
+future, and a request is refused when that would put it more than one period ahead of now.
+So a quiet client may send a burst of `rate` requests at once, then one every
+`period_s / rate`; the allowance refills continuously, not at window edges. The script reads
+Redis's own clock (`TIME`), so instances with skewed clocks agree, and sets the key to expire
+when its TAT passes, so an idle key costs nothing. One `EVALSHA` per hit.
+
+Keys are `rl:<limit name>:<digest of the caller's key>`: the caller's key may hold an email
+or an address, which neither leaks into Redis nor breaks the key's shape.
+
+When Redis fails, `hit` raises `RateLimiterUnavailable` (503) — fail closed, the default, for
+limits that guard against abuse such as login — or, with `fail_open=True`, allows the request
+with a decision whose `enforced` is False (no headers). After a failure the limiter skips
+Redis for `RETOUCH_RATE_LIMIT_RETRY_AFTER_FAILURE_S`, so an outage costs requests one client
+timeout per second per instance, not one each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+
+from retouch.core.errors import AppError, ServiceUnavailable
+from retouch.core.logging import logger
+from retouch.core.redis import RedisClient, get_redis
+from retouch.core.settings import Settings, get_settings
+
+KEY_PREFIX = "rl"
+_MICROSECONDS = 1_000_000
+
+#: A clock in whole microseconds; tests inject one to move time without sleeping.
+Clock = Callable[[], int]
+
+# The reply of one hit: allowed (0/1), remaining, retry after (µs), reset after (µs).
+_Reply = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """`rate` requests per `period_s` seconds under the name `name`, bursts of up to `rate`."""
+
+    name: str
+    rate: int
+    period_s: int
+
+    def __post_init__(self) -> None:
+        if self.rate < 1 or self.period_s < 1 or not self.name or ":" in self.name:
+            raise ValueError(f"invalid rate limit {self!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to one hit. Times are whole seconds, rounded up.
+
+    `reset_s` is when the full burst is available again; `retry_after_s` is when the refused
+    request would be allowed (0 when allowed). `enforced` is False when the limiter could not
+    reach its store and let the request through (`fail_open`); such a decision has no headers.
+    """
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_s: int
+    retry_after_s: int
+    enforced: bool = True
+
+    def headers(self) -> dict[str, str]:
+        """`RateLimit-Limit/-Remaining/-Reset`, and `Retry-After` when refused."""
+        if not self.enforced:
+            return {}
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_s),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_after_s)
+        return headers
+
+
+class RateLimited(AppError):
+    """A rate limit refused the request; `headers` carry `Retry-After` and `RateLimit-*`."""
+
+    code = "RATE_LIMITED"
+
+    @classmethod
+    def from_decision(cls, decision: Decision, detail: str | None = None) -> RateLimited:
+        return cls(
+            detail or f"Too many requests; retry in {decision.retry_after_s} s",
+            headers=decision.headers(),
+        )
+
+
+class RateLimiterUnavailable(ServiceUnavailable):
+    """The limiter's store (Redis) cannot be reached, and the caller asked to fail closed."""
+
+
+def _ceil_seconds(microseconds: int) -> int:
+    return -(-microseconds // _MICROSECONDS)
+
+
+def storage_key(limit: Limit, key: str) -> str:
+    """`rl:<limit>:<digest>`: the caller's key may be an email, so only its digest is stored."""
+    digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    return f"{KEY_PREFIX}:{limit.name}:{digest}"
+
+
+class RateLimiter(ABC):
+    """GCRA limiter; backends store the TAT and apply one step atomically (`_apply`)."""
+
+    def hit(self, limit: Limit, key: str, *, cost: int = 1, fail_open: bool = False) -> Decision:
+        """Count `cost` requests of `key` against `limit` and say whether they may proceed.
+
+        Refused requests are not counted. When the store is unreachable: raise
+        `RateLimiterUnavailable`, or with `fail_open` allow with an unenforced decision.
+        """
+        if not 1 <= cost <= limit.rate:
+            raise ValueError(f"cost {cost} outside 1..{limit.rate} for limit {limit.name}")
+        # Whole microseconds per request, rounded up: integer arithmetic in Lua and here.
+        interval = -(-limit.period_s * _MICROSECONDS // limit.rate)
+        try:
+            allowed, remaining, retry_after, reset = self._apply(
+                storage_key(limit, key), interval, interval * limit.rate, cost
+            )
+        except RateLimiterUnavailable:
+            if not fail_open:
+                raise
+            return Decision(
+                allowed=True,
+                limit=limit.rate,
+                remaining=limit.rate,
+                reset_s=0,
+                retry_after_s=0,
+                enforced=False,
+            )
+        return Decision(
+            allowed=bool(allowed),
+            limit=limit.rate,
+            remaining=remaining,
+            reset_s=_ceil_seconds(reset),
+            retry_after_s=0 if allowed else max(1, _ceil_seconds(retry_after)),
+        )
+
+    @abstractmethod
+    def _apply(self, key: str, interval: int, window: int, cost: int) -> _Reply:
+        """One GCRA step on `key`, atomically; raise RateLimiterUnavailable if unreachable."""
+
+
+# KEYS[1]: the TAT in µs. ARGV: interval (µs per request), window (µs: burst × interval),
+# cost, and optionally now (µs; tests only). Mirrored by MemoryRateLimiter._apply.
+_GCRA_SCRIPT = """
+if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME, then SET
+local interval = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+if not now then
+  local clock = redis.call("TIME")
+  now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+end
+local tat = math.max(tonumber(redis.call("GET", KEYS[1])) or now, now)
+local new_tat = tat + cost * interval
+local allow_at = new_tat - window
+if now < allow_at then
+  return {0, math.floor((now - tat + window) / interval), allow_at - now, tat - now}
+end
+redis.call("SET", KEYS[1], string.format("%.0f", new_tat), "PX", math.ceil((new_tat - now) / 1000))
+return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
+"""
+
+
+class RedisRateLimiter(RateLimiter):
+    """The production limiter: the GCRA script on the process's Redis client."""
+
+    def __init__(
+        self,
+        client: RedisClient,
+        *,
+        retry_after_failure_s: float = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self._script = client.register_script(_GCRA_SCRIPT)  # hashes locally, no round trip
+        self._retry_after_failure_s = retry_after_failure_s
+        self._clock = clock
+        self._skip_until = 0.0
+
+    def _apply(self, key: str, interval: int, window: int, cost: int) -> _Reply:
+        if time.monotonic() < self._skip_until:
+            raise RateLimiterUnavailable("rate limiter skipped: Redis failed moments ago")
+        args = [interval, window, cost]
+        if self._clock is not None:
+            args.append(self._clock())
+        try:
+            reply = self._script(keys=[key], args=args)
+        except redis.RedisError as exc:
+            self._skip_until = time.monotonic() + self._retry_after_failure_s
+            logger.warning(
+                "rate limiter unavailable; skipping it",
+                extra={"error": type(exc).__name__, "skip_s": self._retry_after_failure_s},
+            )
+            raise RateLimiterUnavailable("rate limiter unreachable") from exc
+        allowed, remaining, retry_after, reset = (int(value) for value in reply)
+        return allowed, remaining, retry_after, reset
+
+
+class MemoryRateLimiter(RateLimiter):
+    """The same GCRA in process memory: a working fake for tests, never unavailable."""
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock or (lambda: time.monotonic_ns() // 1000)
+        self._tats: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _apply(self, key: str, interval: int, window: int, cost: int) -> _Reply:
+        with self._lock:
+            now = self._clock()
+            tat = max(self._tats.get(key, now), now)
+            new_tat = tat + cost * interval
+            allow_at = new_tat - window
+            if now < allow_at:
+                return 0, (now - tat + window) // interval, allow_at - now, tat - now
+            self._tats[key] = new_tat
+            return 1, (now - allow_at) // interval, 0, new_tat - now
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every configured limit (`RETOUCH_RATE_LIMIT_*`), each per minute."""
+
+    per_ip: Limit
+    tasks_per_user: Limit
+    login_per_account_ip: Limit
+    login_per_ip: Limit
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            per_ip=Limit("ip", settings.rate_limit_per_ip_per_min, 60),
+            tasks_per_user=Limit("tasks_user", settings.rate_limit_tasks_per_user_per_min, 60),
+            login_per_account_ip=Limit(
+                "login_account_ip", settings.rate_limit_login_per_account_ip_per_min, 60
+            ),
+            login_per_ip=Limit("login_ip", settings.rate_limit_login_per_ip_per_min, 60),
+        )
+
+
+@cache
+def configured_limits() -> Limits:
+    """The limits from settings, built once (forgotten by `reset_clients()`)."""
+    return Limits.from_settings(get_settings())
+
+
+@cache
+def get_rate_limiter() -> RateLimiter:
+    """The process's limiter on `get_redis()`, created on first use (no round trip)."""
+    return RedisRateLimiter(
+        get_redis(), retry_after_failure_s=get_settings().rate_limit_retry_after_failure_s
+    )
