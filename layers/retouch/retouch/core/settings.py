@@ -60,6 +60,10 @@ class Settings(BaseModel):
         1_048_576, ge=1024, description="largest request body accepted on JSON routes"
     )
 
+    default_plan: str = Field(
+        "free", pattern=r"^[a-z][a-z0-9_]{1,31}$", description="plan code every new account holds"
+    )
+
     rate_limit_per_ip_per_min: int = Field(
         100, ge=1, description="requests per minute per client IP, on every route"
     )

@@ -1,1 +1,1 @@
-"""Membership plans now; quota accounts, reservations and the ledger as they arrive."""
+"""Membership plans, quota accounts, credit reservations and the ledger."""

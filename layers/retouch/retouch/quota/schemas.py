@@ -1,10 +1,21 @@
-"""Plan DTOs."""
+"""Plan, quota and ledger DTOs, and the records the repositories return."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 FeatureKey = str
+
+#: Signed ledger amounts: period_grant +n, grant +n, reserve -n, refund +n, charge 0.
+LedgerKind = Literal["period_grant", "grant", "reserve", "charge", "refund"]
+ReservationStatus = Literal["reserved", "charged", "refunded"]
+SettledStatus = Literal["charged", "refunded"]
+
+MAX_PAGE_SIZE = 100
 
 
 class PlanWrite(BaseModel):
@@ -21,3 +32,58 @@ class PlanWrite(BaseModel):
 
 class PlanRead(PlanWrite):
     pass
+
+
+class QuotaRead(BaseModel):
+    """A user's credits: spendable `balance`, `reserved` by unfinished tasks, current plan."""
+
+    model_config = ConfigDict(frozen=True)
+
+    balance: int
+    reserved: int
+    plan: str
+    period_end: datetime
+
+
+class LedgerEntryRead(BaseModel):
+    """One change of the balance as the user sees it (no internal ids or refs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: LedgerKind
+    amount: int
+    balance_after: int
+    reason: str | None
+    created_at: datetime
+
+
+class LedgerPage(BaseModel):
+    """Newest first; pass `next_cursor` back to get the following page (null at the end)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[LedgerEntryRead]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    user_id: int
+    balance: int
+    reserved: int
+    period_start: datetime
+    period_end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    task_ref: str
+    user_id: int
+    amount: int
+    status: ReservationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRow:
+    id: int
+    entry: LedgerEntryRead

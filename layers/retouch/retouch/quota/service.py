@@ -1,12 +1,31 @@
-"""Plan use cases."""
+"""Plans, membership and credits: the account-level use cases.
+
+Credits live in `quota_accounts.balance` (spendable) and `reserved` (held by unfinished
+tasks, see `reservations.py`). Every change of the balance writes one ledger row in the same
+transaction carrying the signed amount by which the balance moved, so a user's ledger always
+sums to the balance. Periods and their grants: `periods.py`.
+
+Functions taking `uow` run in the caller's transaction and never commit (register and the
+admin endpoints compose them); those taking `database` are use cases with their own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from retouch.core.db import Database
-from retouch.quota.repository import MySQLPlanRepository
-from retouch.quota.schemas import PlanWrite
+from retouch.core.db import Database, UnitOfWork
+from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from retouch.core.time import Clock, utc_now
+from retouch.quota.errors import QuotaAccountNotFound, RefReused
+from retouch.quota.periods import current_plan, default_plan, grant_period, locked_account, month_of
+from retouch.quota.repository import (
+    MySQLAccountRepository,
+    MySQLLedgerRepository,
+    MySQLMembershipRepository,
+    MySQLPlanRepository,
+)
+from retouch.quota.reservations import require_positive
+from retouch.quota.schemas import MAX_PAGE_SIZE, LedgerPage, PlanWrite, QuotaRead
 
 
 def load_plans(*, database: Database, plans: Iterable[PlanWrite]) -> int:
@@ -19,3 +38,87 @@ def load_plans(*, database: Database, plans: Iterable[PlanWrite]) -> int:
             count += 1
         uow.commit()
     return count
+
+
+def open_account(*, uow: UnitOfWork, user_id: int, clock: Clock = utc_now) -> None:
+    """Give a new user the default plan (open-ended) and the first period's credits.
+
+    Runs in the caller's transaction, once per user (register calls it beside the insert).
+    """
+    now = clock()
+    plan = default_plan(uow)
+    MySQLMembershipRepository(uow).add(
+        user_id=user_id, plan_code=plan.code, starts_at=now, expires_at=None
+    )
+    start, end = month_of(now)
+    MySQLAccountRepository(uow).add(user_id=user_id, period_start=start, period_end=end)
+    MySQLAccountRepository(uow).add_credits(user_id=user_id, amount=plan.monthly_credits)
+    grant_period(uow, user_id=user_id, plan=plan, start=start, amount=plan.monthly_credits, now=now)
+
+
+def grant_credits(
+    *, uow: UnitOfWork, user_id: int, amount: int, reason: str, ref: str, clock: Clock = utc_now
+) -> int:
+    """Add `amount` credits to the balance (an admin grant) once per `ref`; return the balance.
+
+    A `ref` seen before with the same user and amount changes nothing; with another user or
+    amount it raises RefReused. Runs in the caller's transaction.
+    """
+    require_positive(amount)
+    now = clock()
+    # Roll an ended period over first, or its top-up would swallow this grant.
+    account = locked_account(uow, user_id=user_id, now=now)
+    ledger = MySQLLedgerRepository(uow)
+    earlier = ledger.find(ref=ref, kind="grant")
+    if earlier is not None:
+        if earlier != (user_id, amount):
+            raise RefReused(ref=ref)
+        return account.balance
+    MySQLAccountRepository(uow).add_credits(user_id=user_id, amount=amount)
+    ledger.add(user_id=user_id, kind="grant", amount=amount, ref=ref, reason=reason, now=now)
+    return account.balance + amount
+
+
+def get_quota(*, database: Database, user_id: int, clock: Clock = utc_now) -> QuotaRead:
+    """The user's balance, reserved credits, current plan and period end."""
+    now = clock()
+    with database.unit_of_work() as uow:
+        account = MySQLAccountRepository(uow).get(user_id)
+        if account is None:
+            raise QuotaAccountNotFound(user_id=user_id)
+        if account.period_end <= now:
+            account = locked_account(uow, user_id=user_id, now=now)
+            uow.commit()
+        plan = current_plan(uow, user_id=user_id, now=now)
+    return QuotaRead(
+        balance=account.balance,
+        reserved=account.reserved,
+        plan=plan.code,
+        period_end=account.period_end,
+    )
+
+
+def list_ledger(
+    *, database: Database, user_id: int, cursor: str | None, limit: int = 20
+) -> LedgerPage:
+    """One page of the user's ledger, newest first, keyset on the row id.
+
+    `cursor` is the previous page's `next_cursor`; a malformed one raises InvalidCursor (422).
+    """
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE}, not {limit}")
+    before_id: int | None = None
+    if cursor is not None:
+        (key,) = decode_cursor(cursor, (int,))
+        if not isinstance(key, int) or key < 1:
+            raise InvalidCursor
+        before_id = key
+    with database.unit_of_work() as uow:
+        rows = MySQLLedgerRepository(uow).page(
+            user_id=user_id, before_id=before_id, limit=limit + 1
+        )
+    page = rows[:limit]
+    return LedgerPage(
+        items=[row.entry for row in page],
+        next_cursor=encode_cursor((page[-1].id,)) if len(rows) > limit else None,
+    )

@@ -1,0 +1,27 @@
+"""Time: one clock type, so use cases take an injectable clock and tests never sleep.
+
+MySQL `DATETIME` columns hold UTC without a zone; these helpers are the only place that
+strips the zone on the way in and puts it back on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (the default `Clock`)."""
+    return datetime.now(timezone.utc)
+
+
+def to_db(moment: datetime) -> datetime:
+    """An aware datetime as the naive UTC value a `DATETIME` column stores."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def from_db(value: datetime) -> datetime:
+    """A naive UTC value read from a `DATETIME` column, made aware."""
+    return value.replace(tzinfo=timezone.utc)

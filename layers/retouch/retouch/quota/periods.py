@@ -1,0 +1,86 @@
+"""Credit periods: calendar months (UTC), rolled over lazily.
+
+The first reserve, quota read or admin grant after an account's `period_end` starts the
+period holding "now" (months nobody used are skipped, not granted) and tops the balance up
+to the current plan's monthly credits. Topping up, not resetting: unused credits never pile
+up beyond the monthly allowance, and credits above it (admin grants, late refunds) are kept,
+so a roll-over never takes credits away and needs no negative "expire" row.
+
+Exactly once under concurrency: callers lock the account row first, the update is
+conditional on the old `period_end`, and the grant's ledger ref (`period:<user>:<YYYY-MM>`)
+is unique.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from retouch.core.db import UnitOfWork
+from retouch.core.settings import get_settings
+from retouch.quota.errors import PlanNotConfigured, QuotaAccountNotFound
+from retouch.quota.repository import (
+    MySQLAccountRepository,
+    MySQLLedgerRepository,
+    MySQLMembershipRepository,
+    MySQLPlanRepository,
+)
+from retouch.quota.schemas import Account, PlanRead
+
+
+def month_of(moment: datetime) -> tuple[datetime, datetime]:
+    """The calendar month (UTC) holding `moment`, as [start, end)."""
+    moment = moment.astimezone(timezone.utc)
+    start = datetime(moment.year, moment.month, 1, tzinfo=timezone.utc)
+    if moment.month == 12:
+        return start, datetime(moment.year + 1, 1, 1, tzinfo=timezone.utc)
+    return start, datetime(moment.year, moment.month + 1, 1, tzinfo=timezone.utc)
+
+
+def locked_account(uow: UnitOfWork, *, user_id: int, now: datetime) -> Account:
+    """The account, locked for this transaction, its period rolled over first if it ended."""
+    accounts = MySQLAccountRepository(uow)
+    account = accounts.get(user_id, for_update=True)
+    if account is None:
+        raise QuotaAccountNotFound(user_id=user_id)
+    if account.period_end > now:
+        return account
+    plan = current_plan(uow, user_id=user_id, now=now)
+    start, end = month_of(now)
+    top_up = max(0, plan.monthly_credits - account.balance)
+    if accounts.start_period(
+        user_id=user_id, ended=account.period_end, start=start, end=end, top_up=top_up
+    ):
+        grant_period(uow, user_id=user_id, plan=plan, start=start, amount=top_up, now=now)
+    rolled = accounts.get(user_id, for_update=True)
+    if rolled is None:  # pragma: no cover - the row is locked by this transaction
+        raise QuotaAccountNotFound(user_id=user_id)
+    return rolled
+
+
+def grant_period(
+    uow: UnitOfWork, *, user_id: int, plan: PlanRead, start: datetime, amount: int, now: datetime
+) -> None:
+    """The ledger row of a period's grant (the balance was already raised by `amount`)."""
+    MySQLLedgerRepository(uow).add(
+        user_id=user_id,
+        kind="period_grant",
+        amount=amount,
+        ref=f"period:{user_id}:{start:%Y-%m}",
+        reason=f"{plan.code} plan, {start:%Y-%m}",
+        now=now,
+    )
+
+
+def current_plan(uow: UnitOfWork, *, user_id: int, now: datetime) -> PlanRead:
+    """The highest-priority plan in force; the default plan once every membership expired."""
+    plan = MySQLMembershipRepository(uow).current_plan(user_id=user_id, at=now)
+    return plan if plan is not None else default_plan(uow)
+
+
+def default_plan(uow: UnitOfWork) -> PlanRead:
+    """The plan named by RETOUCH_DEFAULT_PLAN (configuration, loaded from the seed)."""
+    code = get_settings().default_plan
+    plan = MySQLPlanRepository(uow).get(code)
+    if plan is None:
+        raise PlanNotConfigured(plan_code=code)
+    return plan

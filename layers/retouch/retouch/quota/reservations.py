@@ -1,0 +1,129 @@
+"""Reserve credits for a task, then settle the reservation exactly once.
+
+`reserve_in`, `charge_in` and `refund_in` run in the caller's unit of work (task creation
+reserves in the transaction that writes the task); `reserve`, `charge` and `refund` are the
+same use cases in a transaction of their own. The ledger amounts: reserve -n (the credits
+leave the balance for `reserved`), refund +n, charge 0 (they were already gone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from retouch.core.db import Database, UnitOfWork
+from retouch.core.time import Clock, utc_now
+from retouch.quota.errors import QuotaExceeded, RefReused, ReservationNotFound
+from retouch.quota.periods import locked_account
+from retouch.quota.repository import (
+    MySQLAccountRepository,
+    MySQLLedgerRepository,
+    MySQLReservationRepository,
+)
+from retouch.quota.schemas import SettledStatus
+
+T = TypeVar("T")
+
+
+def reserve_in(
+    *, uow: UnitOfWork, user_id: int, amount: int, task_ref: str, clock: Clock = utc_now
+) -> bool:
+    """Hold `amount` credits for `task_ref` in the caller's transaction.
+
+    True if this call reserved them, False if `task_ref` already holds the same credits
+    (nothing changes). Raises QuotaExceeded, leaving the transaction as it found it.
+    """
+    require_positive(amount)
+    now = clock()
+    reservations = MySQLReservationRepository(uow)
+    # The reservation row goes first: a concurrent reserve of the same task_ref waits on its
+    # key, then finds it, so no task_ref takes credits twice.
+    if not reservations.add(task_ref=task_ref, user_id=user_id, amount=amount, now=now):
+        earlier = reservations.get(task_ref)
+        if earlier is None or (earlier.user_id, earlier.amount) != (user_id, amount):
+            raise RefReused(ref=task_ref)
+        return False
+    accounts = MySQLAccountRepository(uow)
+    # Usually this one conditional update is all. It matches nothing when the balance is
+    # short, the period has ended (roll it over, then try once more) or there is no account.
+    if not accounts.take(user_id=user_id, amount=amount, now=now):
+        account = locked_account(uow, user_id=user_id, now=now)
+        if account.balance < amount or not accounts.take(user_id=user_id, amount=amount, now=now):
+            reservations.delete(task_ref)
+            raise QuotaExceeded(user_id=user_id, amount=amount)
+    MySQLLedgerRepository(uow).add(
+        user_id=user_id, kind="reserve", amount=-amount, ref=task_ref, reason=None, now=now
+    )
+    return True
+
+
+def charge_in(*, uow: UnitOfWork, task_ref: str, clock: Clock = utc_now) -> bool:
+    """Spend the credits reserved for `task_ref`. True if this call settled the reservation;
+    False if it was already charged or refunded (then nothing changes)."""
+    return _settle(uow, task_ref=task_ref, status="charged", now=clock())
+
+
+def refund_in(*, uow: UnitOfWork, task_ref: str, clock: Clock = utc_now) -> bool:
+    """Give the credits reserved for `task_ref` back. True if this call settled the
+    reservation; False if it was already charged or refunded (then nothing changes)."""
+    return _settle(uow, task_ref=task_ref, status="refunded", now=clock())
+
+
+def reserve(
+    *, database: Database, user_id: int, amount: int, task_ref: str, clock: Clock = utc_now
+) -> bool:
+    """`reserve_in` in a transaction of its own."""
+    return _committed(
+        database,
+        lambda uow: reserve_in(
+            uow=uow, user_id=user_id, amount=amount, task_ref=task_ref, clock=clock
+        ),
+    )
+
+
+def charge(*, database: Database, task_ref: str, clock: Clock = utc_now) -> bool:
+    """`charge_in` in a transaction of its own."""
+    return _committed(database, lambda uow: charge_in(uow=uow, task_ref=task_ref, clock=clock))
+
+
+def refund(*, database: Database, task_ref: str, clock: Clock = utc_now) -> bool:
+    """`refund_in` in a transaction of its own."""
+    return _committed(database, lambda uow: refund_in(uow=uow, task_ref=task_ref, clock=clock))
+
+
+def require_positive(amount: int) -> None:
+    if amount < 1:
+        raise ValueError(f"credit amounts are positive whole numbers, not {amount}")
+
+
+def _committed(database: Database, use_case: Callable[[UnitOfWork], T]) -> T:
+    with database.unit_of_work() as uow:
+        result = use_case(uow)
+        uow.commit()
+    return result
+
+
+def _settle(uow: UnitOfWork, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
+    reservations = MySQLReservationRepository(uow)
+    # Concurrent settlers queue on the reservation row; the first flips its status, and the
+    # update of every later one matches nothing.
+    settled = reservations.settle(task_ref=task_ref, status=status, now=now)
+    reservation = reservations.get(task_ref)
+    if reservation is None:
+        raise ReservationNotFound(task_ref=task_ref)
+    if not settled:
+        return False
+    returned = reservation.amount if status == "refunded" else 0
+    MySQLAccountRepository(uow).release(
+        user_id=reservation.user_id, reserved=reservation.amount, returned=returned
+    )
+    MySQLLedgerRepository(uow).add(
+        user_id=reservation.user_id,
+        kind="refund" if status == "refunded" else "charge",
+        amount=returned,
+        ref=task_ref,
+        reason=None,
+        now=now,
+    )
+    return True
