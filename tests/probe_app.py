@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from retouch.core.db import get_database
+from retouch.core.ratelimit import RateLimiter
 from retouch.core.redis import get_redis
 from retouch.http import api_router, create_app
 
@@ -52,5 +53,6 @@ def cache_broken() -> None:
     raise redis.exceptions.ConnectionError("Error 111 connecting to 10.0.0.9:6379")
 
 
-def build_probe_app() -> FastAPI:
-    return create_app([router], title="probe")
+def build_probe_app(rate_limiter: RateLimiter | None = None) -> FastAPI:
+    """The probe app; unit tests pass an in-memory limiter (the default one needs Redis)."""
+    return create_app([router], title="probe", rate_limiter=rate_limiter)

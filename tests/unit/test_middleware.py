@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from retouch.core.ratelimit import MemoryRateLimiter
 from tests.conftest import LogLines
 from tests.probe_app import build_probe_app
 
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(build_probe_app(), raise_server_exceptions=False) as test_client:
+    app = build_probe_app(rate_limiter=MemoryRateLimiter())
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retouch.core.errors import REGISTRY, Category
+from retouch.core.ratelimit import MemoryRateLimiter
 from retouch.http.problems import PROBLEM_CONTENT_TYPE, negotiate_language
 from tests.conftest import LogLines
 from tests.probe_app import build_probe_app
@@ -34,7 +35,8 @@ REQUIRED_CODES = {
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    with TestClient(build_probe_app(), raise_server_exceptions=False) as test_client:
+    app = build_probe_app(rate_limiter=MemoryRateLimiter())
+    with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 

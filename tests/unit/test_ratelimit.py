@@ -145,6 +145,7 @@ def test_storage_key_is_namespaced_and_hides_the_callers_key() -> None:
 
 
 def test_configured_limits_come_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RETOUCH_RATE_LIMIT_PER_IP_PER_MIN", raising=False)  # the default
     monkeypatch.setenv("RETOUCH_RATE_LIMIT_TASKS_PER_USER_PER_MIN", "7")
 
     limits = configured_limits()

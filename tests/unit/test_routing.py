@@ -8,6 +8,7 @@ import inspect
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from retouch.core.ratelimit import MemoryRateLimiter
 from retouch.http import api_router, create_app
 from scripts.lambda_runtime import load_function
 
@@ -24,7 +25,7 @@ def where_am_i() -> dict[str, bool]:
 
 
 def test_def_endpoint_runs_on_the_event_loop_thread() -> None:
-    with TestClient(create_app([router])) as client:
+    with TestClient(create_app([router], rate_limiter=MemoryRateLimiter())) as client:
         response = client.get("/where")
 
     assert response.json() == {"on_event_loop": True}

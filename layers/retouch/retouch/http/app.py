@@ -10,9 +10,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import retouch
 from retouch.core.errors import AppError
+from retouch.core.ratelimit import RateLimiter
 from retouch.core.redis import REDIS_UNAVAILABLE_ERRORS
 from retouch.http.middleware import RequestContextMiddleware
 from retouch.http.problems import handle_exception
+from retouch.http.rate_limits import check_route_limits
 
 _HANDLED_ERRORS = (
     AppError,
@@ -22,11 +24,23 @@ _HANDLED_ERRORS = (
 )
 
 
-def create_app(routers: Iterable[APIRouter], *, title: str = "Retouch API") -> FastAPI:
-    """Build an app serving `routers` with the request-context middleware and problem errors."""
+def create_app(
+    routers: Iterable[APIRouter],
+    *,
+    title: str = "Retouch API",
+    rate_limiter: RateLimiter | None = None,
+) -> FastAPI:
+    """Build an app serving `routers` with the request-context middleware and problem errors.
+
+    Requests are rate limited by `rate_limiter`, by default the process's Redis limiter
+    (`get_rate_limiter()`, resolved per request, so nothing connects here).
+    """
+    routers = list(routers)
+    check_route_limits(route for router in routers for route in router.routes)
     app = FastAPI(title=title, version=retouch.__version__)
     for router in routers:
         app.include_router(router)
+    app.state.rate_limiter = rate_limiter
     for error_type in _HANDLED_ERRORS:
         app.add_exception_handler(error_type, handle_exception)
     app.add_middleware(RequestContextMiddleware)

@@ -1,5 +1,5 @@
-"""The one ASGI middleware every function runs: request id, body limit, access log, metrics,
-and the last-resort 500.
+"""The one ASGI middleware every function runs: request id, per-IP rate limit, body limit,
+access log, metrics, and the last-resort 500.
 
 Written as plain ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
 """
@@ -18,6 +18,7 @@ from retouch.core.ids import is_valid_request_id, new_request_id
 from retouch.core.logging import logger, metrics
 from retouch.core.settings import get_settings
 from retouch.http.problems import negotiate_language, problem_response, to_app_error
+from retouch.http.rate_limits import add_rate_limit_headers, enforce_client_limit
 
 REQUEST_ID_HEADER = "x-request-id"
 UNMATCHED_ROUTE = "unmatched"
@@ -72,13 +73,14 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
                 response["started"] = True
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", encoded_request_id),
-                ]
+                sent = [*message.get("headers", []), (b"x-request-id", encoded_request_id)]
+                add_rate_limit_headers(sent, scope)
+                message["headers"] = sent
             await send(message)
 
         try:
+            # Before anything else, so that every request counts, refused ones included.
+            enforce_client_limit(scope)
             limit = get_settings().max_body_bytes
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:

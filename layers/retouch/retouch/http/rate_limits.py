@@ -1,0 +1,143 @@
+"""HTTP rate limits: every request per client IP, and some routes per caller on top.
+
+The per-IP limit (`RETOUCH_RATE_LIMIT_PER_IP_PER_MIN`) is counted by the request-context
+middleware before routing, for every route, health checks and unknown paths included. A route
+listed in `ROUTE_LIMITS` is also limited per caller — the user, known only once authentication
+has run — so it declares `Depends(rate_limit(key=<dependency giving the caller's id>))`;
+`create_app` refuses an app where the table and the declarations disagree.
+
+Both fail open: with Redis unreachable the request proceeds without RateLimit headers and the
+limiter logs a warning (login, which must fail closed, calls the limiter itself). A response
+carries the headers of the request's tightest decision; a 429 carries those of the limit that
+refused it, with `Retry-After`.
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the dependency's signature at
+# route creation, and a string annotation could not see the closure's `key`.
+
+import ipaddress
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+from starlette.types import Scope
+
+from retouch.core.ratelimit import (
+    Decision,
+    Limit,
+    Limits,
+    RateLimited,
+    RateLimiter,
+    configured_limits,
+    get_rate_limiter,
+)
+
+#: Limits on top of the per-IP one, by "METHOD /route/template"; the key is the route's caller.
+ROUTE_LIMITS: Mapping[str, Callable[[Limits], Limit]] = {
+    "POST /v1/tasks": lambda limits: limits.tasks_per_user,
+}
+
+DECISION_STATE = "rate_limit"  # scope["state"] entry: the request's tightest decision
+UNKNOWN_CLIENT = "unknown"
+_LIMIT_HEADER = b"ratelimit-limit"
+_route_limit_dependencies: set[Callable[..., Awaitable[None]]] = set()
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def limiter_for(scope: Scope) -> RateLimiter:
+    """The limiter given to `create_app`, else the process's Redis limiter."""
+    injected: RateLimiter | None = scope["app"].state.rate_limiter
+    return injected if injected is not None else get_rate_limiter()
+
+
+def client_address(scope: Scope) -> str:
+    """The peer address the gateway saw (API Gateway's `sourceIp`, put in scope["client"]).
+
+    X-Forwarded-For is not read: behind API Gateway the peer is the client, and the header is
+    whatever the client wrote. IPv6 clients are counted per /64, the block one subscriber holds.
+    """
+    client = scope.get("client")
+    host: str | None = client[0] if client else None
+    if not host:
+        return UNKNOWN_CLIENT
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Network((host, 64), strict=False))
+        except ValueError:
+            return host
+    return host
+
+
+def _note(scope: Scope, decision: Decision) -> None:
+    """Keep the decision closest to refusal; its headers go on the response."""
+    state = scope["state"]
+    current: Decision | None = state.get(DECISION_STATE)
+    if decision.enforced and (current is None or decision.remaining < current.remaining):
+        state[DECISION_STATE] = decision
+
+
+def _enforce(scope: Scope, limit: Limit, key: str) -> None:
+    decision = limiter_for(scope).hit(limit, key, fail_open=True)
+    _note(scope, decision)
+    if not decision.allowed:
+        raise RateLimited.from_decision(decision)
+
+
+def enforce_client_limit(scope: Scope) -> None:
+    """Count the request against the per-IP limit; raise RateLimited when it is spent."""
+    _enforce(scope, configured_limits().per_ip, client_address(scope))
+
+
+def add_rate_limit_headers(headers: RawHeaders, scope: Scope) -> None:
+    """Append RateLimit-* of the request's decision, unless the response (a 429) has them."""
+    decision: Decision | None = scope["state"].get(DECISION_STATE)
+    if decision is None or any(name.lower() == _LIMIT_HEADER for name, _ in headers):
+        return
+    headers.extend(
+        (name.lower().encode(), value.encode()) for name, value in decision.headers().items()
+    )
+
+
+def rate_limit(*, key: Callable[..., Any]) -> Callable[..., Awaitable[None]]:
+    """A dependency limiting its route per caller, by the route's entry in ROUTE_LIMITS.
+
+    `key` is a dependency returning the caller's id as a string (e.g. the user's public id);
+    make it `async def` or an inline one, since a sync dependency runs in a worker thread.
+    """
+
+    async def limit_route(request: Request, caller: str = Depends(key)) -> None:
+        scope = request.scope
+        limit = ROUTE_LIMITS[f"{scope['method']} {scope['route'].path}"](configured_limits())
+        _enforce(scope, limit, caller)
+
+    _route_limit_dependencies.add(limit_route)
+    return limit_route
+
+
+def _declares_route_limit(dependant: Dependant) -> bool:
+    return any(
+        sub.call in _route_limit_dependencies or _declares_route_limit(sub)
+        for sub in dependant.dependencies
+    )
+
+
+def check_route_limits(routes: Iterable[BaseRoute]) -> None:
+    """Raise unless the routes in ROUTE_LIMITS, and only they, declare `rate_limit(...)`.
+
+    Given a domain router's own routes (FastAPI includes routers lazily, so an app's routes
+    are not all listed on the app).
+    """
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        declared = _declares_route_limit(route.dependant)
+        for method in route.methods or ():
+            listed = f"{method} {route.path}" in ROUTE_LIMITS
+            if listed and not declared:
+                raise RuntimeError(f"{method} {route.path} is in ROUTE_LIMITS: add rate_limit()")
+            if declared and not listed:
+                raise RuntimeError(f"{method} {route.path} declares rate_limit(): list it")
