@@ -24,7 +24,7 @@ from retouch.quota.repository import (
     MySQLMembershipRepository,
     MySQLPlanRepository,
 )
-from retouch.quota.schemas import Account, PlanRead
+from retouch.quota.schemas import Account, Membership, PlanRead
 
 
 def month_of(moment: datetime) -> tuple[datetime, datetime]:
@@ -72,9 +72,15 @@ def grant_period(
 
 
 def current_plan(uow: UnitOfWork, *, user_id: int, now: datetime) -> PlanRead:
-    """The highest-priority plan in force; the default plan once every membership expired."""
-    plan = MySQLMembershipRepository(uow).current_plan(user_id=user_id, at=now)
-    return plan if plan is not None else default_plan(uow)
+    """The plan the user holds at `now` (see `current_membership`)."""
+    return current_membership(uow, user_id=user_id, now=now).plan
+
+
+def current_membership(uow: UnitOfWork, *, user_id: int, now: datetime) -> Membership:
+    """The membership in force with the highest-priority plan; once every membership has
+    expired, the default plan, open-ended."""
+    membership = MySQLMembershipRepository(uow).current(user_id=user_id, at=now)
+    return membership or Membership(plan=default_plan(uow), expires_at=None)
 
 
 def default_plan(uow: UnitOfWork) -> PlanRead:

@@ -17,6 +17,7 @@ from retouch.quota.schemas import (
     LedgerEntryRead,
     LedgerKind,
     LedgerRow,
+    Membership,
     PlanRead,
     PlanWrite,
     Reservation,
@@ -75,19 +76,24 @@ class MySQLMembershipRepository:
             ),
         )
 
-    def current_plan(self, *, user_id: int, at: datetime) -> PlanRead | None:
-        """The highest-priority plan of the memberships in force at `at`."""
+    def current(self, *, user_id: int, at: datetime) -> Membership | None:
+        """The membership in force at `at` with the highest-priority plan (latest start
+        breaks ties)."""
         moment = to_db(at)
         row = self._uow.fetch_one(
-            "SELECT p.code, p.name, p.monthly_credits, p.features, p.priority "
-            "FROM memberships m "
-            "JOIN plans p ON p.code = m.plan_code "
+            "SELECT p.code, p.name, p.monthly_credits, p.features, p.priority, m.expires_at "
+            "FROM memberships m JOIN plans p ON p.code = m.plan_code "
             "WHERE m.user_id = %s AND m.starts_at <= %s "
             "AND (m.expires_at IS NULL OR m.expires_at > %s) "
             "ORDER BY p.priority DESC, m.starts_at DESC LIMIT 1",
             (user_id, moment, moment),
         )
-        return None if row is None else _plan(row)
+        if row is None:
+            return None
+        expires_at = row.pop("expires_at")
+        return Membership(
+            plan=_plan(row), expires_at=None if expires_at is None else from_db(expires_at)
+        )
 
 
 def _account(row: Row) -> Account:

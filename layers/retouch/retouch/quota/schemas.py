@@ -76,6 +76,14 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class Membership:
+    """The plan a user holds now, and when that membership ends (None: open-ended)."""
+
+    plan: PlanRead
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     task_ref: str
     user_id: int

@@ -17,7 +17,14 @@ from retouch.core.db import Database, UnitOfWork
 from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from retouch.core.time import Clock, utc_now
 from retouch.quota.errors import QuotaAccountNotFound, RefReused
-from retouch.quota.periods import current_plan, default_plan, grant_period, locked_account, month_of
+from retouch.quota.periods import (
+    current_membership,
+    current_plan,
+    default_plan,
+    grant_period,
+    locked_account,
+    month_of,
+)
 from retouch.quota.repository import (
     MySQLAccountRepository,
     MySQLLedgerRepository,
@@ -25,7 +32,7 @@ from retouch.quota.repository import (
     MySQLPlanRepository,
 )
 from retouch.quota.reservations import require_positive
-from retouch.quota.schemas import MAX_PAGE_SIZE, LedgerPage, PlanWrite, QuotaRead
+from retouch.quota.schemas import MAX_PAGE_SIZE, LedgerPage, Membership, PlanWrite, QuotaRead
 
 
 def load_plans(*, database: Database, plans: Iterable[PlanWrite]) -> int:
@@ -77,6 +84,12 @@ def grant_credits(
     MySQLAccountRepository(uow).add_credits(user_id=user_id, amount=amount)
     ledger.add(user_id=user_id, kind="grant", amount=amount, ref=ref, reason=reason, now=now)
     return account.balance + amount
+
+
+def get_membership(*, uow: UnitOfWork, user_id: int, clock: Clock = utc_now) -> Membership:
+    """The plan the user holds now and when that membership ends (None: open-ended); the
+    default plan once every membership has expired. Runs in the caller's transaction."""
+    return current_membership(uow, user_id=user_id, now=clock())
 
 
 def get_quota(*, database: Database, user_id: int, clock: Clock = utc_now) -> QuotaRead:
