@@ -11,7 +11,9 @@ that point at it (`scripts/invoke` reads them); it is removed on a clean stop.
 
 The stack owns the connection settings (RETOUCH_DB_HOST/PORT/USER/PASSWORD/NAME and
 RETOUCH_REDIS_URL); every other RETOUCH_* variable set in the shell applies and is validated
-first: an invalid one stops the stack with one line naming it (exit status 2).
+first: an invalid one stops the stack with one line naming it (exit status 2). Unless the
+shell sets RETOUCH_JWT_KEYS, tokens are signed with a random key kept in
+`<data-dir>/jwt-keys.json`.
 
 Metrics stay on, as in the cloud: each request also prints its EMF metric line, so what
 CloudWatch would receive is visible. Set POWERTOOLS_METRICS_DISABLED=true for a quieter console.
@@ -23,7 +25,9 @@ reached.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -104,6 +108,24 @@ def report_queue_consumers(functions: Sequence[FunctionSpec]) -> None:
         )
 
 
+def local_jwt_keys(path: Path) -> str:
+    """RETOUCH_JWT_KEYS of the local stack: the key kept in `path` (`<data-dir>/jwt-keys.json`)
+    since the first start, so tokens outlive a restart; else a new random one."""
+    if path.exists():
+        return path.read_text().strip()
+    return json.dumps({"local-1": secrets.token_urlsafe(48)})
+
+
+def keep_local_jwt_keys(path: Path, keys: str) -> None:
+    """Save a new local key (mode 600) once the settings proved valid."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(keys)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _arguments(argv)
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -116,6 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "retouch")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Retouch")
     os.environ.update({**mariadb.env(), **redis.env()})
+    keys_file = data_dir / "jwt-keys.json"
+    own_keys = "RETOUCH_JWT_KEYS" not in os.environ
+    if own_keys:
+        os.environ["RETOUCH_JWT_KEYS"] = local_jwt_keys(keys_file)
     try:
         settings = get_settings()
     except SettingsError as exc:
@@ -128,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     env_file = data_dir / "env"
     try:
+        if own_keys:
+            keep_local_jwt_keys(keys_file, os.environ["RETOUCH_JWT_KEYS"])
         _log(f"MariaDB on 127.0.0.1:{mariadb.port}, data in {mariadb.data_dir}")
         mariadb.start()
         _log(f"Redis on 127.0.0.1:{redis.port}")
@@ -135,7 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         applied, seeded = apply_migrations(settings), load_seed()
         reset_clients()
         _log(f"migrations applied: {applied}; seed rows: {seeded}")
-        write_env_file(env_file, {"RETOUCH_STAGE": settings.stage, **mariadb.env(), **redis.env()})
+        write_env_file(
+            env_file,
+            {
+                "RETOUCH_STAGE": settings.stage,
+                "RETOUCH_JWT_KEYS": os.environ["RETOUCH_JWT_KEYS"],
+                "RETOUCH_JWT_ACTIVE_KID": settings.jwt_active_kid,
+                **mariadb.env(),
+                **redis.env(),
+            },
+        )
 
         template = load_template()
         app = create_gateway(template, workers=arguments.workers, schedules=True)

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,11 +30,15 @@ __all__ = ["FakeLambdaContext", "Stack", "load_event", "load_function"]
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 
+TEST_JWT_KID = "test-1"
+
 # Settings every test process sees; servers add their own addresses.
 BASE_ENV = {
     "RETOUCH_STAGE": "test",
     # No test is refused by the per-IP limit by accident; rate-limit tests set their own.
     "RETOUCH_RATE_LIMIT_PER_IP_PER_MIN": "100000",
+    # A random signing key per test run: no token outlives the run.
+    "RETOUCH_JWT_KEYS": json.dumps({TEST_JWT_KID: secrets.token_urlsafe(32)}),
     "POWERTOOLS_SERVICE_NAME": "retouch-test",
     "POWERTOOLS_METRICS_NAMESPACE": "RetouchTest",
 }

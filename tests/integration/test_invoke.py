@@ -19,7 +19,12 @@ from tests.integration.local_runtime import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("event_file", EVENT_FILES, ids=lambda path: path.name)
+# The events of HealthFunction: the others need their own function, a fresh email or a token
+# (test_descriptors invokes every event against its function).
+HEALTH_EVENT_FILES = [path for path in EVENT_FILES if path.name.startswith("health_")]
+
+
+@pytest.mark.parametrize("event_file", HEALTH_EVENT_FILES, ids=lambda path: path.name)
 def test_invoke_prints_the_functions_response_for_each_sample_event(
     stack: Stack, event_file: Path, tmp_path: Path
 ) -> None:

@@ -12,6 +12,7 @@ UNIT_ENV = {
     "RETOUCH_DB_NAME": "unit",
     "RETOUCH_REDIS_URL": "redis://127.0.0.1:9/0",
     "RETOUCH_MAX_BODY_BYTES": "4096",
+    "RETOUCH_JWT_KEYS": '{"unit-1": "unit-test-signing-key-0123456789abcdef"}',
     "POWERTOOLS_SERVICE_NAME": "retouch-unit",
 }
 

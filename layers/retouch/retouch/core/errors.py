@@ -52,6 +52,7 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "相同幂等键的请求正在处理中",
         "A request with this Idempotency-Key is still in progress",
     ),
+    ErrorCode("EMAIL_TAKEN", 409, C, "该邮箱已注册", "This email is already registered"),
     ErrorCode("FEATURE_UNAVAILABLE", 409, B, "该功能暂不可用", "This feature is unavailable"),
     ErrorCode(
         "TASK_NOT_CANCELABLE",
@@ -119,6 +120,27 @@ class MalformedRequest(AppError):
     """The body could not be parsed (for example, broken JSON)."""
 
     code = "MALFORMED_REQUEST"
+
+
+class Unauthenticated(AppError):
+    """No credentials, or credentials that do not verify; `headers` carries WWW-Authenticate."""
+
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, detail: str | None = None, **context: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **context)
+
+
+class TokenExpired(Unauthenticated):
+    """A well-signed access token past its `exp`: the client should refresh."""
+
+    code = "TOKEN_EXPIRED"
+
+
+class Forbidden(AppError):
+    """The caller is known but their role does not allow this."""
+
+    code = "FORBIDDEN"
 
 
 class NotFound(AppError):

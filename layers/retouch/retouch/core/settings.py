@@ -7,11 +7,23 @@ value fails the first caller with one line naming the variable.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import secrets
 from functools import cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 ENV_PREFIX = "RETOUCH_"
 
@@ -22,6 +34,9 @@ POWERTOOLS_VARIABLES = {
     "POWERTOOLS_METRICS_NAMESPACE": "CloudWatch namespace of the EMF metrics",
     "POWERTOOLS_METRICS_DISABLED": "set to true to stop emitting metrics (local use)",
 }
+
+
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class SettingsError(RuntimeError):
@@ -63,6 +78,66 @@ class Settings(BaseModel):
     default_plan: str = Field(
         "free", pattern=r"^[a-z][a-z0-9_]{1,31}$", description="plan code every new account holds"
     )
+
+    # Identity: access JWTs (HS256, key chosen by `kid`) and refresh tokens.
+    jwt_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        validate_default=True,
+        description="JSON object kid -> HS256 secret (32+ bytes each); keep retired kids until "
+        "their tokens expire. Required outside the local stage",
+    )
+    jwt_active_kid: str = Field(
+        "", validate_default=True, description="kid that signs new tokens (optional with one key)"
+    )
+    jwt_issuer: str = Field("retouch", min_length=1, description="access token `iss`")
+    jwt_audience: str = Field("retouch-api", min_length=1, description="access token `aud`")
+    access_token_ttl_s: int = Field(900, ge=60, le=86_400, description="access token lifetime")
+    refresh_token_ttl_s: int = Field(
+        2_592_000, ge=3600, le=31_536_000, description="refresh token lifetime (30 days)"
+    )
+    refresh_reuse_grace_s: int = Field(
+        10, ge=0, le=60, description="a just-rotated refresh token is refused without revoking"
+    )
+
+    @field_validator("jwt_keys", mode="before")
+    @classmethod
+    def _parse_jwt_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("jwt_keys")
+    @classmethod
+    def _check_jwt_keys(
+        cls, keys: dict[str, SecretStr], info: ValidationInfo
+    ) -> dict[str, SecretStr]:
+        if not keys:
+            if info.data.get("stage") != "local":
+                raise PydanticCustomError("missing", "required outside the local stage")
+            # A local process started without the stack's key file: a random key that lives
+            # as long as the process, so nothing guessable ever signs a token.
+            return {"local-ephemeral": SecretStr(secrets.token_urlsafe(32))}
+        for kid, secret in keys.items():
+            if not _KEY_ID.fullmatch(kid):
+                raise ValueError(f"key id {kid!r} must be 1-64 of [A-Za-z0-9._-]")
+            if len(secret.get_secret_value().encode()) < 32:
+                raise ValueError(f"the key {kid!r} is shorter than 32 bytes")
+        return keys
+
+    @field_validator("jwt_active_kid")
+    @classmethod
+    def _check_active_kid(cls, kid: str, info: ValidationInfo) -> str:
+        keys = info.data.get("jwt_keys")
+        if keys is None:  # RETOUCH_JWT_KEYS itself is invalid and reported
+            return kid
+        if not kid and len(keys) == 1:
+            only: str = next(iter(keys))
+            return only
+        if not kid:
+            raise PydanticCustomError("missing", "required when there are several keys")
+        if kid not in keys:
+            raise ValueError(f"{kid!r} is not a key id of RETOUCH_JWT_KEYS")
+        return kid
 
     rate_limit_per_ip_per_min: int = Field(
         100, ge=1, description="requests per minute per client IP, on every route"

@@ -1,0 +1,85 @@
+"""`/v1/auth`: register, login, refresh, logout."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+
+from retouch.auth import service
+from retouch.auth.repository import RedisDenyList
+from retouch.auth.schemas import LoginRequest, Principal, RefreshRequest, RegisterRequest, TokenPair
+from retouch.core.db import get_database
+from retouch.core.ratelimit import get_rate_limiter
+from retouch.core.redis import get_redis
+from retouch.core.settings import get_settings
+from retouch.http.dependencies import current_user
+from retouch.http.routing import api_router
+
+router = api_router(prefix="/v1/auth", tags=["auth"])
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Wrong credentials or token (problem+json)"},
+    422: {"description": "Invalid body (problem+json)"},
+}
+
+
+def _no_store(response: Response) -> None:
+    # Tokens must not sit in any cache (RFC 6749 §5.1).
+    response.headers["Cache-Control"] = "no-store"
+
+
+@router.post(
+    "/register",
+    status_code=201,
+    response_model=TokenPair,
+    responses={409: {"description": "EMAIL_TAKEN"}, **_PROBLEMS},
+)
+def register(body: RegisterRequest, response: Response) -> TokenPair:
+    """Create an account; answers with its first token pair."""
+    _no_store(response)
+    return service.register(
+        database=get_database(), settings=get_settings(), email=body.email, password=body.password
+    )
+
+
+@router.post(
+    "/login",
+    response_model=TokenPair,
+    responses={429: {"description": "RATE_LIMITED, with Retry-After"}, **_PROBLEMS},
+)
+def login(body: LoginRequest, request: Request, response: Response) -> TokenPair:
+    """Sign in with email and password."""
+    _no_store(response)
+    return service.login(
+        database=get_database(),
+        limiter=get_rate_limiter(),
+        settings=get_settings(),
+        email=body.email,
+        password=body.password,
+        client_ip=request.client.host if request.client else "unknown",
+    )
+
+
+@router.post("/refresh", response_model=TokenPair, responses=_PROBLEMS)
+def refresh(body: RefreshRequest, response: Response) -> TokenPair:
+    """Spend a refresh token for a new pair."""
+    _no_store(response)
+    return service.refresh(
+        database=get_database(),
+        deny_list=RedisDenyList(get_redis()),
+        settings=get_settings(),
+        refresh_token=body.refresh_token,
+    )
+
+
+@router.post("/logout", status_code=204, response_class=Response, responses=_PROBLEMS)
+def logout(principal: Annotated[Principal, Depends(current_user)]) -> Response:
+    """End this session: its refresh tokens and access tokens stop working."""
+    service.logout(
+        database=get_database(),
+        deny_list=RedisDenyList(get_redis()),
+        settings=get_settings(),
+        principal=principal,
+    )
+    return Response(status_code=204)

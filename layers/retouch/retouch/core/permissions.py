@@ -1,0 +1,45 @@
+"""Roles and the one permission table: which role may do what.
+
+Routes never name roles directly; they require a permission (`require_permission` in
+retouch.http.dependencies), and this table alone decides which roles hold it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+Role = Literal["user", "operator", "admin"]
+ROLES: tuple[Role, ...] = ("user", "operator", "admin")
+
+
+class Permission(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"  # role and status
+    CREDITS_GRANT = "credits:grant"
+    CONFIG_READ = "config:read"  # features, forms, pipelines, providers
+    CONFIG_WRITE = "config:write"
+    METRICS_READ = "metrics:read"
+    CACHE_INVALIDATE = "cache:invalidate"
+    AUDIT_READ = "audit:read"
+
+
+# Operators run the product (config, read-only user data, metrics); admins do everything.
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    "user": frozenset(),
+    "operator": frozenset(
+        {
+            Permission.USERS_READ,
+            Permission.CONFIG_READ,
+            Permission.CONFIG_WRITE,
+            Permission.METRICS_READ,
+            Permission.CACHE_INVALIDATE,
+        }
+    ),
+    "admin": frozenset(Permission),
+}
+
+
+def roles_with(permission: Permission) -> tuple[Role, ...]:
+    """The roles that hold `permission`, in ROLES order."""
+    return tuple(role for role in ROLES if permission in PERMISSIONS[role])

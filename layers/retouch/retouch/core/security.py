@@ -1,0 +1,217 @@
+"""Security primitives: password hashing (Argon2id) and access tokens (HS256 JWT, RFC 8725).
+
+Generic: nothing here knows users, tables or HTTP. Access tokens are signed with the key named
+by the `kid` header; every key of `RETOUCH_JWT_KEYS` verifies, only the active one signs, so a
+key can be rotated while tokens signed with the old one live out their short lives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from retouch.core.errors import TokenExpired, Unauthenticated
+from retouch.core.settings import Settings
+
+ALGORITHM = "HS256"
+#: RFC 9068 media type of an access token, sent in the JOSE `typ` header (RFC 8725 §3.11).
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti", "role", "sid"]
+
+
+# --- passwords ---------------------------------------------------------------------------
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    # argon2-cffi's defaults are RFC 9106's second recommended profile: Argon2id, t=3,
+    # m=64 MiB, p=4 (about 40-60 ms on a Lambda core).
+    return PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """An Argon2id PHC string (salt and parameters inside) for `password`."""
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether `password` matches; a malformed hash is a mismatch, never an error."""
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def verify_password_for_unknown_account(password: str) -> None:
+    """Spend the time a real check spends, so an unknown email answers as slowly as a known one."""
+    verify_password(_dummy_hash(), password)
+
+
+@cache
+def _dummy_hash() -> str:
+    # Hashed with the live parameters, so its check costs exactly what a user's does.
+    return _hasher().hash(secrets.token_urlsafe(32))
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with weaker parameters than today's."""
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+# --- opaque tokens -----------------------------------------------------------------------
+
+
+def new_opaque_token() -> str:
+    """A random bearer secret (256 bits), for refresh tokens and the like."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """What is stored instead of an opaque token: its SHA-256, hex (the token has 256 bits of
+    entropy, so a fast hash is enough; a stolen table yields nothing usable)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- access tokens -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    """Keys and claims of access tokens."""
+
+    keys: Mapping[str, bytes]
+    active_kid: str
+    issuer: str
+    audience: str
+    ttl_s: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenConfig:
+        return cls(
+            keys={kid: key.get_secret_value().encode() for kid, key in settings.jwt_keys.items()},
+            active_kid=settings.jwt_active_kid,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_s=settings.access_token_ttl_s,
+        )
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """The verified content of an access token."""
+
+    subject: str  # the user's public id
+    role: str
+    jti: str
+    session_id: str  # the refresh token family this token was issued with
+    issued_at: int
+    expires_at: int
+
+    def remaining_s(self, now: float | None = None) -> int:
+        """Seconds until expiry (at least 1, so a deny-list entry always has a TTL)."""
+        return max(1, self.expires_at - int(time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class IssuedAccessToken:
+    token: str
+    claims: AccessClaims
+
+
+def issue_access_token(
+    *, config: TokenConfig, subject: str, role: str, session_id: str, now: int | None = None
+) -> IssuedAccessToken:
+    """Sign a new access token with the active key."""
+    issued_at = int(time.time()) if now is None else now
+    claims = AccessClaims(
+        subject=subject,
+        role=role,
+        jti=uuid.uuid4().hex,
+        session_id=session_id,
+        issued_at=issued_at,
+        expires_at=issued_at + config.ttl_s,
+    )
+    payload = {
+        "iss": config.issuer,
+        "aud": config.audience,
+        "sub": subject,
+        "iat": claims.issued_at,
+        "exp": claims.expires_at,
+        "jti": claims.jti,
+        "role": role,
+        "sid": session_id,
+    }
+    token = jwt.encode(
+        payload,
+        config.keys[config.active_kid],
+        algorithm=ALGORITHM,
+        headers={"kid": config.active_kid, "typ": ACCESS_TOKEN_TYPE},
+    )
+    return IssuedAccessToken(token=token, claims=claims)
+
+
+def verify_access_token(token: str, *, config: TokenConfig) -> AccessClaims:
+    """The claims of a valid access token; TokenExpired or Unauthenticated otherwise.
+
+    RFC 8725: the algorithm comes from our allowlist, never from the token (so `none` and
+    algorithm confusion fail); the key is looked up by `kid` in our own map (never fetched);
+    `typ`, `iss` and `aud` must be ours and every claim we rely on must be present.
+    """
+    header = _header(token)
+    kid = header.get("kid")
+    if header.get("alg") != ALGORITHM or not isinstance(kid, str) or kid not in config.keys:
+        raise Unauthenticated("The access token is invalid")
+    if header.get("typ") != ACCESS_TOKEN_TYPE:
+        raise Unauthenticated("The token is not an access token")
+    try:
+        payload = jwt.decode(
+            token,
+            config.keys[kid],
+            algorithms=[ALGORITHM],
+            audience=config.audience,
+            issuer=config.issuer,
+            options={"require": _REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenExpired("The access token has expired") from None
+    except jwt.InvalidTokenError:
+        raise Unauthenticated("The access token is invalid") from None
+    return _claims(payload)
+
+
+def _header(token: str) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise Unauthenticated("The access token is invalid") from None
+    return header
+
+
+def _claims(payload: dict[str, Any]) -> AccessClaims:
+    texts: dict[str, str] = {}
+    for name in ("sub", "role", "jti", "sid"):
+        value = payload.get(name)
+        if not isinstance(value, str) or not value:
+            raise Unauthenticated("The access token is invalid")
+        texts[name] = value
+    return AccessClaims(
+        subject=texts["sub"],
+        role=texts["role"],
+        jti=texts["jti"],
+        session_id=texts["sid"],
+        issued_at=int(payload["iat"]),
+        expires_at=int(payload["exp"]),
+    )

@@ -1,0 +1,98 @@
+"""`/v1/me` and `/v1/admin/users`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query
+
+from retouch.auth.schemas import Principal
+from retouch.core.db import get_database
+from retouch.core.permissions import Permission, Role
+from retouch.http.dependencies import current_user, request_id, require_permission
+from retouch.http.routing import api_router
+from retouch.users import service
+from retouch.users.schemas import (
+    MAX_PAGE_SIZE,
+    CreditGrant,
+    CreditGrantRead,
+    MeRead,
+    PublicUserId,
+    UserAdminRead,
+    UserPage,
+    UserPatch,
+    UserStatus,
+)
+
+me_router = api_router(prefix="/v1/me", tags=["me"])
+admin_router = api_router(prefix="/v1/admin/users", tags=["admin"])
+
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
+    403: {"description": "FORBIDDEN: the role does not allow this (problem+json)"},
+}
+_TARGET: dict[int | str, dict[str, Any]] = {**_AUTH, 404: {"description": "No such user"}}
+
+UserId = Annotated[PublicUserId, Path(description="the user's public id (usr_...)")]
+RequestId = Annotated[str | None, Depends(request_id)]
+
+
+@me_router.get("", response_model=MeRead, responses=_AUTH)
+def me(principal: Annotated[Principal, Depends(current_user)]) -> MeRead:
+    """The signed-in user's profile and membership."""
+    return service.get_me(database=get_database(), principal=principal)
+
+
+@admin_router.get("", response_model=UserPage, responses=_AUTH)
+def list_users(
+    _caller: Annotated[Principal, Depends(require_permission(Permission.USERS_READ))],
+    role: Role | None = None,
+    status: UserStatus | None = None,
+    email_prefix: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> UserPage:
+    """Users newest first, filtered by role, status and email prefix; keyset pages."""
+    return service.list_users(
+        database=get_database(),
+        role=role,
+        status=status,
+        email_prefix=None if email_prefix is None else email_prefix.strip().lower(),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@admin_router.get("/{user_id}", response_model=UserAdminRead, responses=_TARGET)
+def get_user(
+    user_id: UserId,
+    _caller: Annotated[Principal, Depends(require_permission(Permission.USERS_READ))],
+) -> UserAdminRead:
+    """One user."""
+    return service.get_user(database=get_database(), public_id=user_id)
+
+
+@admin_router.patch("/{user_id}", response_model=UserAdminRead, responses=_TARGET)
+def update_user(
+    user_id: UserId,
+    patch: UserPatch,
+    caller: Annotated[Principal, Depends(require_permission(Permission.USERS_WRITE))],
+    request: RequestId,
+) -> UserAdminRead:
+    """Change a user's role or status (admins only; audited)."""
+    return service.update_user(
+        database=get_database(), actor=caller, public_id=user_id, patch=patch, request_id=request
+    )
+
+
+@admin_router.post("/{user_id}/credits", response_model=CreditGrantRead, responses=_TARGET)
+def grant_credits(
+    user_id: UserId,
+    grant: CreditGrant,
+    caller: Annotated[Principal, Depends(require_permission(Permission.CREDITS_GRANT))],
+    request: RequestId,
+) -> CreditGrantRead:
+    """Grant credits with a reason (admins only; audited, and in the user's ledger)."""
+    return service.grant_credits(
+        database=get_database(), actor=caller, public_id=user_id, grant=grant, request_id=request
+    )

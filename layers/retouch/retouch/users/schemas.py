@@ -1,0 +1,136 @@
+"""User DTOs, the internal user record and the shared constrained types."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from retouch.core.permissions import Role
+
+UserStatus = Literal["active", "disabled"]
+MAX_PAGE_SIZE = 100
+
+# The shape of an address (no deliverability check: a confirmation mail is the real test).
+_EMAIL = re.compile(
+    r"[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}"
+    r"@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]"
+)
+
+
+def normalise_email(value: object) -> object:
+    """Trim and lower-case, so one address has one account whatever the client typed."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value) or ".." in value or value.startswith("."):
+        raise ValueError("not a valid email address")
+    return value
+
+
+Email = Annotated[
+    str,
+    BeforeValidator(normalise_email),
+    Field(min_length=3, max_length=254),
+    AfterValidator(_check_email),
+]
+PublicUserId = Annotated[str, Field(pattern=r"^usr_[A-Za-z0-9_-]{10,40}$")]
+
+
+@dataclass(frozen=True)
+class User:
+    """A `users` row. Internal: `id` and `password_hash` never leave the server."""
+
+    id: int
+    public_id: str
+    email: str
+    password_hash: str
+    role: Role
+    status: UserStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class UserRead(ReadModel):
+    """A user as the user sees themself."""
+
+    id: str
+    email: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserRead:
+        return cls(id=user.public_id, email=user.email, role=user.role, created_at=user.created_at)
+
+
+class MembershipRead(ReadModel):
+    plan: str
+    expires_at: datetime | None
+
+
+class MeRead(UserRead):
+    """`GET /v1/me`: the profile with the membership in force."""
+
+    membership: MembershipRead
+
+
+class UserAdminRead(UserRead):
+    """A user as operators and admins see them."""
+
+    status: UserStatus
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserAdminRead:
+        return cls(
+            id=user.public_id,
+            email=user.email,
+            role=user.role,
+            status=user.status,
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+        )
+
+
+class UserPage(ReadModel):
+    items: list[UserAdminRead]
+    next_cursor: str | None
+
+
+class UserPatch(BaseModel):
+    """`PATCH /v1/admin/users/{id}`: only these fields exist; anything else is a 422."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role | None = None
+    status: UserStatus | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UserPatch:
+        if self.role is None and self.status is None:
+            raise ValueError("give role, status or both")
+        return self
+
+
+class CreditGrant(BaseModel):
+    """`POST /v1/admin/users/{id}/credits`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    amount: int = Field(ge=1, le=1_000_000)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class CreditGrantRead(ReadModel):
+    user_id: str
+    amount: int
+    balance: int

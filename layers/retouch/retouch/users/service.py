@@ -1,0 +1,190 @@
+"""User use cases: the caller's profile, and the admin user list, changes and credit grants.
+
+Every admin write records an audit row (actor, action, target, before/after, request id) in
+the transaction of the write, so a change without its audit row cannot exist.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from retouch.audit.repository import MySQLAuditRepository
+from retouch.audit.schemas import AuditEntry
+from retouch.auth.repository import MySQLRefreshTokenRepository
+from retouch.auth.schemas import Principal
+from retouch.core.db import Database, UnitOfWork
+from retouch.core.ids import new_public_id
+from retouch.core.logging import logger
+from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from retouch.core.permissions import Role
+from retouch.core.time import Clock, utc_now
+from retouch.quota.service import get_membership
+from retouch.quota.service import grant_credits as grant_quota_credits
+from retouch.users.errors import CannotChangeOwnAccess, UserNotFound
+from retouch.users.repository import MySQLUserRepository
+from retouch.users.schemas import (
+    CreditGrant,
+    CreditGrantRead,
+    MembershipRead,
+    MeRead,
+    User,
+    UserAdminRead,
+    UserPage,
+    UserPatch,
+    UserStatus,
+)
+
+
+def get_me(*, database: Database, principal: Principal, clock: Clock = utc_now) -> MeRead:
+    """The caller's profile with the membership in force."""
+    user = principal.user
+    with database.unit_of_work() as uow:
+        membership = get_membership(uow=uow, user_id=user.id, clock=clock)
+    return MeRead(
+        id=user.public_id,
+        email=user.email,
+        role=user.role,
+        created_at=user.created_at,
+        membership=MembershipRead(plan=membership.plan.code, expires_at=membership.expires_at),
+    )
+
+
+def list_users(
+    *,
+    database: Database,
+    role: Role | None,
+    status: UserStatus | None,
+    email_prefix: str | None,
+    cursor: str | None,
+    limit: int,
+) -> UserPage:
+    """One page of users, newest first, with the cursor of the next page."""
+    after = None if cursor is None else _after(cursor)
+    with database.unit_of_work() as uow:
+        users = MySQLUserRepository(uow).page(
+            role=role, status=status, email_prefix=email_prefix, after=after, limit=limit + 1
+        )
+    page = users[:limit]
+    last = page[-1] if page else None
+    return UserPage(
+        items=[UserAdminRead.of(user) for user in page],
+        next_cursor=(
+            encode_cursor((last.created_at.isoformat(), last.public_id))
+            if last is not None and len(users) > limit
+            else None
+        ),
+    )
+
+
+def get_user(*, database: Database, public_id: str) -> UserAdminRead:
+    """One user as operators and admins see them; 404 when there is none."""
+    with database.unit_of_work() as uow:
+        user = MySQLUserRepository(uow).get_by_public_id(public_id)
+    if user is None:
+        raise UserNotFound
+    return UserAdminRead.of(user)
+
+
+def update_user(
+    *,
+    database: Database,
+    actor: Principal,
+    public_id: str,
+    patch: UserPatch,
+    request_id: str | None,
+    clock: Clock = utc_now,
+) -> UserAdminRead:
+    """Change a user's role and/or status. Disabling also ends all their sessions; their
+    access tokens stop at once because every request reads the account's status."""
+    if public_id == actor.public_id:
+        raise CannotChangeOwnAccess("Another admin must change your role or status")
+    now = clock()
+    with database.unit_of_work() as uow:
+        users = MySQLUserRepository(uow)
+        before = _locked_user(uow, public_id)
+        role, status = patch.role or before.role, patch.status or before.status
+        users.update_access(before.id, role=role, status=status)
+        if status == "disabled" and before.status != "disabled":
+            MySQLRefreshTokenRepository(uow).revoke_all_of_user(before.id, at=now)
+        _audit(
+            uow,
+            actor=actor,
+            action="user.update",
+            target=before,
+            request_id=request_id,
+            before={"role": before.role, "status": before.status},
+            after={"role": role, "status": status},
+        )
+        after = users.get_by_public_id(public_id)
+        uow.commit()
+    logger.info("user updated", extra={"target": public_id, "role": role, "status": status})
+    return UserAdminRead.of(after or before)
+
+
+def grant_credits(
+    *,
+    database: Database,
+    actor: Principal,
+    public_id: str,
+    grant: CreditGrant,
+    request_id: str | None,
+) -> CreditGrantRead:
+    """Add credits to a user's balance, with the reason in the ledger and the audit log."""
+    with database.unit_of_work() as uow:
+        target = _locked_user(uow, public_id)
+        ref = new_public_id("grt")
+        balance = grant_quota_credits(
+            uow=uow, user_id=target.id, amount=grant.amount, reason=grant.reason, ref=ref
+        )
+        _audit(
+            uow,
+            actor=actor,
+            action="user.grant_credits",
+            target=target,
+            request_id=request_id,
+            before={"balance": balance - grant.amount},
+            after={"balance": balance, "amount": grant.amount, "reason": grant.reason, "ref": ref},
+        )
+        uow.commit()
+    return CreditGrantRead(user_id=target.public_id, amount=grant.amount, balance=balance)
+
+
+def _locked_user(uow: UnitOfWork, public_id: str) -> User:
+    user = MySQLUserRepository(uow).get_by_public_id(public_id, for_update=True)
+    if user is None:
+        raise UserNotFound
+    return user
+
+
+def _audit(
+    uow: UnitOfWork,
+    *,
+    actor: Principal,
+    action: str,
+    target: User,
+    request_id: str | None,
+    before: dict[str, object],
+    after: dict[str, object],
+) -> None:
+    MySQLAuditRepository(uow).add(
+        AuditEntry(
+            actor_user_id=actor.user.id,
+            action=action,
+            target_type="user",
+            target_id=target.public_id,
+            request_id=request_id,
+            before=before,
+            after=after,
+        )
+    )
+
+
+def _after(cursor: str) -> tuple[datetime, str]:
+    created_at, public_id = decode_cursor(cursor, (str, str))
+    try:
+        moment = datetime.fromisoformat(str(created_at))
+    except ValueError:
+        raise InvalidCursor from None
+    if moment.tzinfo is None:
+        raise InvalidCursor
+    return moment, str(public_id)
