@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -11,6 +12,7 @@ from starlette.testclient import TestClient
 from scripts.gateway import create_gateway
 from scripts.sam import Template, load_template
 from tests.conftest import Stack
+from tests.integration.identity_support import Api, apps, new_client_ip
 from tests.integration.local_runtime import (
     ECHO_APP,
     ECHO_TEMPLATE,
@@ -35,3 +37,21 @@ def echo_client(stack: Stack, echo_template: Template) -> Iterator[TestClient]:
 def health_client(stack: Stack) -> Iterator[TestClient]:
     with TestClient(create_gateway(load_template())) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def identity_apps(stack: Stack) -> tuple[Any, Any]:
+    """The auth and users functions' apps, loaded once per module."""
+    return apps()
+
+
+@pytest.fixture
+def api(identity_apps: tuple[Any, Any]) -> Iterator[Api]:
+    """Clients of the auth and users functions, calling from an address of this test alone."""
+    auth, users = identity_apps
+    client = (new_client_ip(), 50000)
+    with (
+        TestClient(auth, client=client, raise_server_exceptions=False) as auth_client,
+        TestClient(users, client=client, raise_server_exceptions=False) as users_client,
+    ):
+        yield Api(auth=auth_client, users=users_client)

@@ -10,10 +10,10 @@ from retouch.auth import service
 from retouch.auth.repository import RedisDenyList
 from retouch.auth.schemas import LoginRequest, Principal, RefreshRequest, RegisterRequest, TokenPair
 from retouch.core.db import get_database
-from retouch.core.ratelimit import get_rate_limiter
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.http.dependencies import current_user
+from retouch.http.rate_limits import client_address, limiter_for
 from retouch.http.routing import api_router
 
 router = api_router(prefix="/v1/auth", tags=["auth"])
@@ -53,11 +53,11 @@ def login(body: LoginRequest, request: Request, response: Response) -> TokenPair
     _no_store(response)
     return service.login(
         database=get_database(),
-        limiter=get_rate_limiter(),
+        limiter=limiter_for(request.scope),
         settings=get_settings(),
         email=body.email,
         password=body.password,
-        client_ip=request.client.host if request.client else "unknown",
+        client_ip=client_address(request.scope),
     )
 
 

@@ -1,0 +1,152 @@
+"""Helpers of the identity tests: the auth and users functions behind one client, fresh
+accounts, roles set the way an operator would (SQL: there is no route that makes an admin),
+and forged tokens signed with the test run's key."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import httpx
+import jwt
+from fastapi.testclient import TestClient
+
+from retouch.core.db import get_database
+from retouch.core.ids import new_public_id
+from retouch.core.security import TokenConfig, hash_password, issue_access_token
+from retouch.core.settings import get_settings
+from retouch.core.time import utc_now
+from retouch.quota.service import open_account
+from retouch.users.repository import MySQLUserRepository
+from tests.conftest import TEST_JWT_KID, load_function
+
+PASSWORD = "Correct-Horse-7"
+
+
+def new_email(prefix: str = "id") -> str:
+    return f"{prefix}-{secrets.token_hex(6)}@example.com"
+
+
+def new_client_ip() -> str:
+    """A documentation-range address per test, so login limits of one test never touch
+    another's (addresses are labels here; nothing is sent to them)."""
+    return f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+@dataclass
+class Api:
+    """The auth and users functions, called from one client address."""
+
+    auth: TestClient
+    users: TestClient
+
+    def register(self, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+        response = self.auth.post(
+            "/v1/auth/register", json={"email": email or new_email(), "password": password}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
+        body = {"email": email, "password": password}
+        response: httpx.Response = self.auth.post("/v1/auth/login", json=body)
+        return response
+
+    def refresh(self, refresh_token: str) -> httpx.Response:
+        body = {"refresh_token": refresh_token}
+        response: httpx.Response = self.auth.post("/v1/auth/refresh", json=body)
+        return response
+
+    def me(self, access_token: str) -> httpx.Response:
+        response: httpx.Response = self.users.get("/v1/me", headers=bearer(access_token))
+        return response
+
+    def signed_in(self, role: str = "user") -> tuple[dict[str, Any], dict[str, str]]:
+        """A new account with `role`: its user fields and an Authorization header."""
+        return new_account(role)
+
+
+def new_account(role: str = "user") -> tuple[dict[str, Any], dict[str, str]]:
+    """An account made without the register route (which its own tests cover), so the many
+    callers of the admin tests do not each pay an Argon2 hash; its token is a real one."""
+    with get_database().unit_of_work() as uow:
+        user = MySQLUserRepository(uow).add(
+            public_id=new_public_id("usr"), email=new_email(), password_hash=_hash(), now=utc_now()
+        )
+        open_account(uow=uow, user_id=user.id)
+        uow.execute("UPDATE users SET role = %s WHERE id = %s", (role, user.id))
+        uow.commit()
+    token = issue_access_token(
+        config=TokenConfig.from_settings(get_settings()),
+        subject=user.public_id,
+        role=role,
+        session_id=new_public_id("ses"),
+    )
+    fields = {"id": user.public_id, "email": user.email, "role": role}
+    return fields, bearer(token.token)
+
+
+@cache
+def _hash() -> str:
+    return hash_password(PASSWORD)
+
+
+def apps() -> tuple[Any, Any]:
+    auth = load_function("functions/http/auth/app.py").app
+    users = load_function("functions/http/users/app.py").app
+    return auth, users
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def set_access(public_id: str, *, role: str | None = None, status: str | None = None) -> None:
+    with get_database().unit_of_work() as uow:
+        if role is not None:
+            uow.execute("UPDATE users SET role = %s WHERE public_id = %s", (role, public_id))
+        if status is not None:
+            uow.execute("UPDATE users SET status = %s WHERE public_id = %s", (status, public_id))
+        uow.commit()
+
+
+def internal_id(public_id: str) -> int:
+    with get_database().unit_of_work() as uow:
+        row = uow.fetch_one("SELECT id FROM users WHERE public_id = %s", (public_id,))
+    assert row is not None
+    return int(row["id"])
+
+
+def signing_key() -> bytes:
+    """The run's signing key (tests/conftest.py BASE_ENV, in the environment by now)."""
+    return str(json.loads(os.environ["RETOUCH_JWT_KEYS"])[TEST_JWT_KID]).encode()
+
+
+def forged(
+    subject: str,
+    *,
+    key: bytes | None = None,
+    algorithm: str = "HS256",
+    header: dict[str, Any] | None = None,
+    **claims: Any,
+) -> str:
+    """An access token for `subject` as our issuer would sign it, with any part overridden."""
+    now = int(time.time())
+    payload = {
+        "iss": "retouch",
+        "aud": "retouch-api",
+        "sub": subject,
+        "role": "user",
+        "sid": "ses_forged",
+        "jti": secrets.token_hex(16),
+        "iat": now,
+        "exp": now + 600,
+        **claims,
+    }
+    headers = {"kid": TEST_JWT_KID, "typ": "at+jwt", **(header or {})}
+    return jwt.encode(payload, key or signing_key(), algorithm=algorithm, headers=headers)

@@ -1,0 +1,151 @@
+"""Refresh rotation, reuse detection with its grace window, and logout, against the real
+auth and users functions, MariaDB and Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from retouch.core.redis import get_redis
+from tests.conftest import LogLines
+from tests.integration.identity_support import Api, bearer
+
+pytestmark = pytest.mark.integration
+
+
+def test_refresh_answers_a_new_pair_and_spends_the_old_token(api: Api) -> None:
+    # GIVEN a session
+    first = api.register()
+
+    # WHEN its refresh token is spent
+    response = api.refresh(first["refresh_token"])
+
+    # THEN a new pair comes back and works, and the old token does not work again
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    second = response.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
+    assert second["user"] == first["user"]
+    assert api.me(second["access_token"]).status_code == 200
+    assert api.refresh(first["refresh_token"]).status_code == 401
+    assert api.refresh(second["refresh_token"]).status_code == 200
+
+
+def test_reuse_of_a_spent_token_revokes_the_whole_family_and_is_logged(
+    api: Api, monkeypatch: pytest.MonkeyPatch, log_lines: LogLines
+) -> None:
+    # GIVEN no grace window, and a session rotated twice: R1 -> R2 -> R3
+    monkeypatch.setenv("RETOUCH_REFRESH_REUSE_GRACE_S", "0")
+    first = api.register()
+    second = api.refresh(first["refresh_token"]).json()
+    third = api.refresh(second["refresh_token"]).json()
+
+    # WHEN the spent R1 is presented again (a thief, or the victim after the thief)
+    reused = api.refresh(first["refresh_token"])
+
+    # THEN it is refused, and so is everything else of the family, the newest included
+    assert reused.status_code == 401
+    assert reused.json()["code"] == "UNAUTHENTICATED"
+    assert api.refresh(third["refresh_token"]).status_code == 401
+    assert api.me(third["access_token"]).status_code == 401
+    assert api.me(first["access_token"]).status_code == 401
+    # AND a security event names the family (never the token)
+    events = [line for line in log_lines.all() if line.get("security_event")]
+    assert [event["security_event"] for event in events] == ["refresh_token_reuse"]
+    assert events[0]["level"] == "WARNING"
+    assert first["refresh_token"] not in str(log_lines.all())
+
+
+def test_the_just_rotated_token_within_the_grace_is_refused_without_revoking(
+    api: Api, log_lines: LogLines
+) -> None:
+    # GIVEN a token just rotated (two tabs refreshing at once: one won)
+    first = api.register()
+    second = api.refresh(first["refresh_token"]).json()
+
+    # WHEN the loser presents the same token within the grace window (10 s by default)
+    late = api.refresh(first["refresh_token"])
+
+    # THEN it is refused, but the winner's pair keeps working and nothing is revoked
+    assert late.status_code == 401
+    assert api.me(second["access_token"]).status_code == 200
+    assert api.refresh(second["refresh_token"]).status_code == 200
+    assert not [line for line in log_lines.all() if line.get("security_event")]
+
+
+def test_a_token_older_than_the_previous_one_revokes_even_within_the_grace(api: Api) -> None:
+    # GIVEN R1 -> R2 -> R3 within seconds
+    first = api.register()
+    second = api.refresh(first["refresh_token"]).json()
+    third = api.refresh(second["refresh_token"]).json()
+
+    # WHEN R1, whose child R2 is spent too, comes back
+    assert api.refresh(first["refresh_token"]).status_code == 401
+
+    # THEN the family is revoked: the grace covers only the immediately previous token
+    assert api.refresh(third["refresh_token"]).status_code == 401
+
+
+def test_a_refresh_token_is_not_an_access_token(api: Api) -> None:
+    pair = api.register()
+
+    response = api.users.get("/v1/me", headers=bearer(pair["refresh_token"]))
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "UNAUTHENTICATED"
+
+
+def test_an_access_token_is_not_a_refresh_token(api: Api) -> None:
+    pair = api.register()
+
+    response = api.refresh(pair["access_token"])
+
+    # A JWT is longer than any refresh token: the schema refuses it, and it could not match
+    assert response.status_code in (401, 422)
+    assert api.refresh(pair["access_token"][:100]).status_code == 401
+
+
+@pytest.mark.parametrize("token", ["", "x" * 15, "x" * 129])
+def test_malformed_refresh_tokens_are_422(api: Api, token: str) -> None:
+    assert api.refresh(token).status_code == 422
+
+
+def test_logout_revokes_the_session_and_denies_its_access_token_until_expiry(api: Api) -> None:
+    # GIVEN a session whose access token works
+    pair = api.register()
+    assert api.me(pair["access_token"]).status_code == 200
+
+    # WHEN the user signs out
+    response = api.auth.post("/v1/auth/logout", headers=bearer(pair["access_token"]))
+
+    # THEN 204; the access token and the refresh token stop working
+    assert response.status_code == 204
+    assert response.content == b""
+    assert api.me(pair["access_token"]).status_code == 401
+    assert api.refresh(pair["refresh_token"]).status_code == 401
+    # AND the deny-list entry lives no longer than the token would have
+    ttls = [get_redis().ttl(key) for key in get_redis().scan_iter("auth:deny:*")]
+    assert ttls and all(0 < ttl <= 900 for ttl in ttls)
+
+
+def test_logout_ends_only_its_own_session(api: Api) -> None:
+    # GIVEN the same user signed in twice (phone and laptop)
+    registered = api.register()
+    laptop = api.login(registered["user"]["email"]).json()
+
+    # WHEN the phone signs out
+    assert (
+        api.auth.post("/v1/auth/logout", headers=bearer(registered["access_token"])).status_code
+        == 204
+    )
+
+    # THEN the laptop stays signed in
+    assert api.me(laptop["access_token"]).status_code == 200
+    assert api.refresh(laptop["refresh_token"]).status_code == 200
+
+
+def test_logout_needs_an_access_token(api: Api) -> None:
+    response = api.auth.post("/v1/auth/logout")
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
