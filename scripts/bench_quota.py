@@ -160,11 +160,12 @@ def run(args: argparse.Namespace, database: Database) -> tuple[dict[str, Samples
     return samples, check_ledgers(get_database(), [shared, *own])
 
 
-def report(samples: dict[str, Samples], mismatched: list[int], args: argparse.Namespace) -> str:
+def report(
+    samples: dict[str, Samples], mismatched: list[int], args: argparse.Namespace, load: str
+) -> str:
     one, many = samples["one account"], samples["N accounts"]
     with get_database().unit_of_work() as uow:
         version = uow.fetch_one("SELECT VERSION() AS v")
-    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     n = args.workers
 
     def line(metric: str, a: float, b: float, unit: str, digits: int) -> str:
@@ -173,7 +174,7 @@ def report(samples: dict[str, Samples], mismatched: list[int], args: argparse.Na
 
     lines = [
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"load average {load}",
+        f"load average before the run {load}",
         f"MariaDB {version['v'] if version else '?'}, "
         f"pymysql {importlib.metadata.version('pymysql')}",
         f"{n} worker processes, one connection each; {args.rounds} rounds x {args.seconds:g} s per "
@@ -214,6 +215,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-quota-") as folder:
         server = MariaDBServer(Path(folder) / "mariadb")
         print("starting MariaDB …", file=sys.stderr)
@@ -230,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             samples, mismatched = run(args, get_database())
-            print(report(samples, mismatched, args))
+            print(report(samples, mismatched, args, load))
         finally:
             reset_clients()
             server.stop()
