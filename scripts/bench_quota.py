@@ -43,9 +43,12 @@ sys.path.insert(0, str(ROOT / "layers" / "retouch"))
 
 from retouch.core.clients import reset_clients
 from retouch.core.db import Database, get_database
+from retouch.core.ids import new_public_id
 from retouch.core.settings import get_settings
+from retouch.core.time import utc_now
 from retouch.quota.reservations import reserve
 from retouch.quota.service import grant_credits, open_account
+from retouch.users.repository import MySQLUserRepository
 from scripts.bench_health import percentile
 from scripts.migrate import apply_migrations, load_seed
 from scripts.servers import MariaDBServer
@@ -73,11 +76,16 @@ def open_accounts(database: Database, count: int) -> list[int]:
     user_ids = []
     with database.unit_of_work() as uow:
         for _ in range(count):
-            uow.execute(
-                "INSERT INTO users (public_id, email, password_hash) VALUES (%s, %s, %s)",
-                (f"usr_{secrets.token_hex(8)}", f"{secrets.token_hex(8)}@bench.test", "-"),
+            user_id = (
+                MySQLUserRepository(uow)
+                .add(
+                    public_id=new_public_id("usr"),
+                    email=f"{secrets.token_hex(8)}@bench.test",
+                    password_hash="-",  # noqa: S106 - no hash: the account never signs in
+                    now=utc_now(),
+                )
+                .id
             )
-            user_id = uow.last_insert_id()
             open_account(uow=uow, user_id=user_id)
             grant_credits(
                 uow=uow, user_id=user_id, amount=BALANCE, reason="bench", ref=f"bench:{user_id}"

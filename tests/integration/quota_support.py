@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from retouch.core.db import Database
+from retouch.core.ids import new_public_id
 from retouch.core.time import utc_now
 from retouch.quota import reservations
 from retouch.quota.service import open_account
+from retouch.users.repository import MySQLUserRepository
 
 
 @dataclass
@@ -35,15 +37,17 @@ def new_ref(prefix: str = "task") -> str:
 
 def new_user(database: Database, *, clock: FakeClock | None = None) -> int:
     """A fresh user row with its quota account opened (default plan, first credits)."""
+    clock = clock or FakeClock()
     with database.unit_of_work() as uow:
-        uow.execute(
-            "INSERT INTO users (public_id, email, password_hash) VALUES (%s, %s, %s)",
-            (f"usr_{secrets.token_hex(8)}", f"{secrets.token_hex(8)}@example.test", "x"),
+        user = MySQLUserRepository(uow).add(
+            public_id=new_public_id("usr"),
+            email=f"quota-{secrets.token_hex(8)}@example.test",
+            password_hash="-",  # never signs in
+            now=clock(),
         )
-        user_id = uow.last_insert_id()
-        open_account(uow=uow, user_id=user_id, clock=clock or utc_now)
+        open_account(uow=uow, user_id=user.id, clock=clock)
         uow.commit()
-    return user_id
+    return user.id
 
 
 def spend_down_to(
