@@ -113,7 +113,7 @@ def local_jwt_keys(path: Path) -> str:
     since the first start, so tokens outlive a restart; else a new random one."""
     if path.exists():
         return path.read_text().strip()
-    return json.dumps({"local-1": secrets.token_urlsafe(48)})
+    return json.dumps({"local-1": secrets.token_urlsafe(48)}, separators=(",", ":"))
 
 
 def keep_local_jwt_keys(path: Path, keys: str) -> None:

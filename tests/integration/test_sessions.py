@@ -3,9 +3,16 @@ auth and users functions, MariaDB and Redis."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from retouch.auth.errors import InvalidRefreshToken
+from retouch.auth.repository import RedisDenyList
+from retouch.auth.service import refresh
+from retouch.core.db import get_database
 from retouch.core.redis import get_redis
+from retouch.core.settings import get_settings
 from tests.conftest import LogLines
 from tests.integration.identity_support import Api, bearer
 
@@ -149,3 +156,27 @@ def test_logout_needs_an_access_token(api: Api) -> None:
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_concurrent_refreshes_of_one_token_issue_exactly_one_child(api: Api) -> None:
+    # GIVEN one refresh token, sent by eight clients at once on separate connections
+    pair = api.register()
+
+    def attempt(_: int) -> str | None:
+        try:
+            return refresh(
+                database=get_database(),
+                deny_list=RedisDenyList(get_redis()),
+                settings=get_settings(),
+                refresh_token=pair["refresh_token"],
+            ).refresh_token
+        except InvalidRefreshToken:
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, range(8)))
+
+    # THEN exactly one wins; the others lost within the grace window, so the session lives
+    winners = [token for token in results if token is not None]
+    assert len(winners) == 1
+    assert api.refresh(winners[0]).status_code == 200

@@ -75,7 +75,7 @@ class MySQLUserRepository:
                 (public_id, email, password_hash, to_db(now), to_db(now)),
             )
         except pymysql.err.IntegrityError as exc:
-            if exc.args and exc.args[0] == _DUPLICATE_KEY and "email" in str(exc.args[-1]):
+            if exc.args and exc.args[0] == _DUPLICATE_KEY and "uq_users_email" in str(exc.args[-1]):
                 raise EmailTaken from None
             raise
         return User(
