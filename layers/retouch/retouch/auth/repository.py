@@ -1,5 +1,8 @@
-"""Refresh tokens (MySQL, the source of truth for sessions) and the access-token deny list
-(Redis, each entry expiring when the tokens it denies would have expired anyway)."""
+"""Refresh tokens and sessions (refresh families), in MySQL.
+
+A revoked family is also how access tokens are denied: every access token names its family
+(`sid`), and the request's one lookup of the caller reads the family's revocation with the
+account (`caller`), so sign-out and reuse detection need no second store."""
 
 from __future__ import annotations
 
@@ -7,12 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from retouch.core.db import Row, UnitOfWork
-from retouch.core.redis import RedisClient
 from retouch.core.time import from_db, to_db
+from retouch.users.repository import user_from_row
+from retouch.users.schemas import User
 
 _BY_HASH = (
     "SELECT id, family_id, parent_id, user_id, expires_at, used_at, revoked_at "
     "FROM refresh_tokens WHERE token_hash = %s FOR UPDATE"
+)
+# The caller of a request: the account, and whether the session of its token was revoked
+# (uq_users_public_id, then ix_refresh_tokens_family: two index lookups, one round trip).
+_CALLER = (
+    "SELECT u.id, u.public_id, u.email, u.password_hash, u.role, u.status, u.created_at, "
+    "u.updated_at, EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = %s "
+    "AND t.revoked_at IS NOT NULL) AS session_revoked "
+    "FROM users u WHERE u.public_id = %s"
 )
 _BY_PARENT = (
     "SELECT id, family_id, parent_id, user_id, expires_at, used_at, revoked_at "
@@ -103,29 +115,10 @@ class MySQLRefreshTokenRepository:
             (to_db(at), user_id),
         )
 
-
-class RedisDenyList:
-    """Access tokens refused before their expiry: by `jti` (this token) or by session (every
-    access token issued with one refresh family). One round trip to check both."""
-
-    def __init__(self, redis: RedisClient) -> None:
-        self._redis = redis
-
-    @staticmethod
-    def _token_key(jti: str) -> str:
-        return f"auth:deny:jti:{jti}"
-
-    @staticmethod
-    def _session_key(session_id: str) -> str:
-        return f"auth:deny:sid:{session_id}"
-
-    def deny(self, *, jti: str | None, jti_ttl_s: int, session_id: str, session_ttl_s: int) -> None:
-        pipeline = self._redis.pipeline(transaction=False)
-        if jti is not None:
-            pipeline.set(self._token_key(jti), "1", ex=jti_ttl_s)
-        pipeline.set(self._session_key(session_id), "1", ex=session_ttl_s)
-        pipeline.execute()
-
-    def is_denied(self, *, jti: str, session_id: str) -> bool:
-        denied = self._redis.exists(self._token_key(jti), self._session_key(session_id))
-        return int(denied) > 0
+    def caller(self, *, public_id: str, session_id: str) -> tuple[User | None, bool]:
+        """The account with `public_id`, and whether the session `session_id` is revoked."""
+        row = self._uow.fetch_one(_CALLER, (session_id, public_id))
+        if row is None:
+            return None, False
+        revoked = bool(row.pop("session_revoked"))
+        return user_from_row(row), revoked

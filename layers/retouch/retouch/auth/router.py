@@ -7,10 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 
 from retouch.auth import service
-from retouch.auth.repository import RedisDenyList
 from retouch.auth.schemas import LoginRequest, Principal, RefreshRequest, RegisterRequest, TokenPair
 from retouch.core.db import get_database
-from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.http.dependencies import current_user
 from retouch.http.rate_limits import client_address, limiter_for
@@ -66,20 +64,12 @@ def refresh(body: RefreshRequest, response: Response) -> TokenPair:
     """Spend a refresh token for a new pair."""
     _no_store(response)
     return service.refresh(
-        database=get_database(),
-        deny_list=RedisDenyList(get_redis()),
-        settings=get_settings(),
-        refresh_token=body.refresh_token,
+        database=get_database(), settings=get_settings(), refresh_token=body.refresh_token
     )
 
 
 @router.post("/logout", status_code=204, response_class=Response, responses=_PROBLEMS)
 def logout(principal: Annotated[Principal, Depends(current_user)]) -> Response:
     """End this session: its refresh tokens and access tokens stop working."""
-    service.logout(
-        database=get_database(),
-        deny_list=RedisDenyList(get_redis()),
-        settings=get_settings(),
-        principal=principal,
-    )
+    service.logout(database=get_database(), principal=principal)
     return Response(status_code=204)

@@ -3,7 +3,9 @@ authenticate (what every authenticated request runs).
 
 A session is a refresh token family, started by register or login. Each refresh spends the
 presented token and issues its child. Presenting a spent token again means two parties hold
-it (RFC 9700 §4.14.2): the family is revoked, its access tokens denied, and the event logged.
+it (RFC 9700 §4.14.2): the family is revoked and the event logged. Revoking a family also
+denies its access tokens: each names its family (`sid`), and `authenticate` reads the
+family's revocation in the same statement as the account.
 One exception, the grace window: the token rotated less than RETOUCH_REFRESH_REUSE_GRACE_S ago
 whose child is still unused (two tabs refreshing at once) is refused with 401 but revokes
 nothing — the client keeps the pair the winning request received.
@@ -20,7 +22,7 @@ from retouch.auth.errors import (
     InvalidRefreshToken,
     RevokedAccessToken,
 )
-from retouch.auth.repository import MySQLRefreshTokenRepository, RedisDenyList, RefreshToken
+from retouch.auth.repository import MySQLRefreshTokenRepository, RefreshToken
 from retouch.auth.schemas import Principal, TokenPair
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.ids import new_public_id
@@ -92,7 +94,6 @@ def login(
 def refresh(
     *,
     database: Database,
-    deny_list: RedisDenyList,
     settings: Settings,
     refresh_token: str,
     clock: Clock = utc_now,
@@ -105,9 +106,7 @@ def refresh(
         if current is None or current.revoked_at is not None:
             raise InvalidRefreshToken
         if current.used_at is not None:
-            _reject_reuse(
-                uow, tokens, deny_list, settings, spent=current, used_at=current.used_at, now=now
-            )
+            _reject_reuse(uow, tokens, settings, spent=current, used_at=current.used_at, now=now)
         user = MySQLUserRepository(uow).get_by_id(current.user_id)
         if current.expires_at <= now or user is None or user.status != "active":
             raise InvalidRefreshToken
@@ -119,37 +118,25 @@ def refresh(
     return _pair(settings, user, refresh_token=next_token, session_id=current.family_id)
 
 
-def logout(
-    *,
-    database: Database,
-    deny_list: RedisDenyList,
-    settings: Settings,
-    principal: Principal,
-    clock: Clock = utc_now,
-) -> None:
-    """End the caller's session: revoke its refresh family and deny its access tokens."""
+def logout(*, database: Database, principal: Principal, clock: Clock = utc_now) -> None:
+    """End the caller's session: its refresh tokens and, with them, its access tokens (the
+    one presented included) stop working at once."""
     with database.unit_of_work() as uow:
         MySQLRefreshTokenRepository(uow).revoke_family(principal.claims.session_id, at=clock())
         uow.commit()
-    deny_list.deny(
-        jti=principal.claims.jti,
-        jti_ttl_s=principal.claims.remaining_s(),
-        session_id=principal.claims.session_id,
-        session_ttl_s=settings.access_token_ttl_s,
-    )
     logger.info("user signed out", extra={"user_id": principal.public_id})
 
 
-def authenticate(
-    *, database: Database, deny_list: RedisDenyList, config: TokenConfig, access_token: str
-) -> Principal:
-    """The caller behind an access token, checked against the deny list and the account's
-    current status (read per request, so disabling a user takes effect at once)."""
+def authenticate(*, database: Database, config: TokenConfig, access_token: str) -> Principal:
+    """The caller behind an access token. One statement reads the account and its session,
+    per request, so a disabled account or a revoked session is refused at once."""
     claims = verify_access_token(access_token, config=config)
-    if deny_list.is_denied(jti=claims.jti, session_id=claims.session_id):
-        raise RevokedAccessToken
     with database.unit_of_work() as uow:
-        user = MySQLUserRepository(uow).get_by_public_id(claims.subject)
+        user, session_revoked = MySQLRefreshTokenRepository(uow).caller(
+            public_id=claims.subject, session_id=claims.session_id
+        )
+    if session_revoked:
+        raise RevokedAccessToken
     if user is None or user.status != "active":
         raise InactiveAccount
     return Principal(user=user, claims=claims)
@@ -171,7 +158,6 @@ def _limit_login_attempts(limiter: RateLimiter, *, email: str, client_ip: str) -
 def _reject_reuse(
     uow: UnitOfWork,
     tokens: MySQLRefreshTokenRepository,
-    deny_list: RedisDenyList,
     settings: Settings,
     *,
     spent: RefreshToken,
@@ -189,12 +175,6 @@ def _reject_reuse(
         raise InvalidRefreshToken
     tokens.revoke_family(spent.family_id, at=now)
     uow.commit()  # the revocation must stand although the request fails
-    deny_list.deny(
-        jti=None,
-        jti_ttl_s=0,
-        session_id=spent.family_id,
-        session_ttl_s=settings.access_token_ttl_s,
-    )
     logger.warning(
         "security event: refresh token reuse, session revoked",
         extra={"security_event": "refresh_token_reuse", "family": spent.family_id},

@@ -2,7 +2,7 @@
 
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread,
 which under Mangum costs a thread start per invocation (see retouch.http.routing). The work
-inside is synchronous and short (a JWT check, one Redis EXISTS, one primary-key SELECT), so
+inside is synchronous and short (a JWT check and one indexed SELECT), so
 it runs inline on the invocation's loop, like the inline routes.
 """
 
@@ -14,14 +14,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from retouch.auth.repository import RedisDenyList
 from retouch.auth.schemas import Principal
 from retouch.auth.service import authenticate
 from retouch.core.db import get_database
 from retouch.core.errors import Forbidden, Unauthenticated
 from retouch.core.logging import logger
 from retouch.core.permissions import Permission, Role, roles_with
-from retouch.core.redis import get_redis
 from retouch.core.security import TokenConfig
 from retouch.core.settings import get_settings
 
@@ -31,12 +29,11 @@ _bearer = HTTPBearer(auto_error=False, description="Access token from /v1/auth/l
 async def current_user(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """The caller of this request; 401 without a valid, unrevoked token of an active user."""
+    """The caller of this request; 401 without a valid token of an active user's live session."""
     if credentials is None:
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>")
     principal = authenticate(
         database=get_database(),
-        deny_list=RedisDenyList(get_redis()),
         config=TokenConfig.from_settings(get_settings()),
         access_token=credentials.credentials,
     )

@@ -43,7 +43,8 @@ _PAGE = (
 )
 
 
-def _user(row: Row) -> User:
+def user_from_row(row: Row) -> User:
+    """A `users` row (all its columns) as the internal record."""
     return User(
         id=int(row["id"]),
         public_id=row["public_id"],
@@ -91,16 +92,16 @@ class MySQLUserRepository:
 
     def get_by_email(self, email: str) -> User | None:
         row = self._uow.fetch_one(_BY_EMAIL, (email,))
-        return None if row is None else _user(row)
+        return None if row is None else user_from_row(row)
 
     def get_by_id(self, user_id: int) -> User | None:
         row = self._uow.fetch_one(_BY_ID, (user_id,))
-        return None if row is None else _user(row)
+        return None if row is None else user_from_row(row)
 
     def get_by_public_id(self, public_id: str, *, for_update: bool = False) -> User | None:
         sql = _BY_PUBLIC_ID_FOR_UPDATE if for_update else _BY_PUBLIC_ID
         row = self._uow.fetch_one(sql, (public_id,))
-        return None if row is None else _user(row)
+        return None if row is None else user_from_row(row)
 
     def update_access(self, user_id: int, *, role: Role, status: UserStatus) -> None:
         self._uow.execute(
@@ -130,4 +131,4 @@ class MySQLUserRepository:
             "after_id": None if after is None else after[1],
             "limit": limit,
         }
-        return [_user(row) for row in self._uow.fetch_all(_PAGE, params)]
+        return [user_from_row(row) for row in self._uow.fetch_all(_PAGE, params)]
