@@ -127,6 +127,22 @@ def signing_key() -> bytes:
     return str(json.loads(os.environ["RETOUCH_JWT_KEYS"])[TEST_JWT_KID]).encode()
 
 
+def access_claims(subject: str, **overrides: Any) -> dict[str, Any]:
+    """The claims our issuer puts in an access token for `subject`, with `overrides`."""
+    now = int(time.time())
+    return {
+        "iss": "retouch",
+        "aud": "retouch-api",
+        "sub": subject,
+        "role": "user",
+        "sid": "ses_forged",
+        "jti": secrets.token_hex(16),
+        "iat": now,
+        "exp": now + 600,
+        **overrides,
+    }
+
+
 def forged(
     subject: str,
     *,
@@ -136,17 +152,6 @@ def forged(
     **claims: Any,
 ) -> str:
     """An access token for `subject` as our issuer would sign it, with any part overridden."""
-    now = int(time.time())
-    payload = {
-        "iss": "retouch",
-        "aud": "retouch-api",
-        "sub": subject,
-        "role": "user",
-        "sid": "ses_forged",
-        "jti": secrets.token_hex(16),
-        "iat": now,
-        "exp": now + 600,
-        **claims,
-    }
     headers = {"kid": TEST_JWT_KID, "typ": "at+jwt", **(header or {})}
+    payload = access_claims(subject, **claims)
     return jwt.encode(payload, key or signing_key(), algorithm=algorithm, headers=headers)

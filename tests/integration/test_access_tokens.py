@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import LogLines
-from tests.integration.identity_support import Api, bearer, forged, set_access, signing_key
+from tests.integration.identity_support import (
+    Api,
+    access_claims,
+    bearer,
+    forged,
+    set_access,
+    signing_key,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -24,35 +31,13 @@ def _b64(data: dict[str, Any]) -> str:
 
 
 def _alg_none(subject: str) -> str:
-    now = int(time.time())
     header = {"alg": "none", "kid": "test-1", "typ": "at+jwt"}
-    payload = {
-        "iss": "retouch",
-        "aud": "retouch-api",
-        "sub": subject,
-        "role": "admin",
-        "sid": "s",
-        "jti": "j",
-        "iat": now,
-        "exp": now + 600,
-    }
-    return f"{_b64(header)}.{_b64(payload)}."
+    return f"{_b64(header)}.{_b64(access_claims(subject, role='admin'))}."
 
 
 def _tampered_payload(subject: str) -> str:
     header, _, signature = forged(subject).split(".")
-    now = int(time.time())
-    payload = {
-        "iss": "retouch",
-        "aud": "retouch-api",
-        "sub": subject,
-        "role": "admin",
-        "sid": "s",
-        "jti": "j",
-        "iat": now,
-        "exp": now + 600,
-    }
-    return f"{header}.{_b64(payload)}.{signature}"
+    return f"{header}.{_b64(access_claims(subject, role='admin'))}.{signature}"
 
 
 def _hmac_under_an_rs256_header(subject: str) -> str:
