@@ -122,6 +122,25 @@ def internal_id(public_id: str) -> int:
     return int(row["id"])
 
 
+def audit_rows(target: str) -> list[dict[str, Any]]:
+    """The audit rows about `target`, oldest first, with the actor's public id."""
+    with get_database().unit_of_work() as uow:
+        rows = uow.fetch_all(
+            "SELECT a.action, a.target_type, a.target_id, a.before_state, a.after_state, "
+            "a.request_id, u.public_id AS actor FROM audit_logs a "
+            "JOIN users u ON u.id = a.actor_user_id WHERE a.target_id = %s ORDER BY a.id",
+            (target,),
+        )
+    return [
+        {
+            **row,
+            "before_state": json.loads(row["before_state"]),
+            "after_state": json.loads(row["after_state"]),
+        }
+        for row in rows
+    ]
+
+
 def signing_key() -> bytes:
     """The run's signing key (tests/conftest.py BASE_ENV, in the environment by now)."""
     return str(json.loads(os.environ["RETOUCH_JWT_KEYS"])[TEST_JWT_KID]).encode()

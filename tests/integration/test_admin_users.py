@@ -1,17 +1,14 @@
-"""Admin user routes: who may call what, filters and keyset pages, changes and credit
-grants with their audit rows, against the real users function, MariaDB and Redis."""
+"""Admin user routes: who may call what, filters and keyset pages, changes with their audit
+rows, against the real users function, MariaDB and Redis (credit grants: test_admin_credits)."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
 import pytest
 
-from retouch.core.db import get_database
-from retouch.quota.service import get_quota
-from tests.integration.identity_support import Api, internal_id
+from tests.integration.identity_support import Api, audit_rows, internal_id
 
 pytestmark = pytest.mark.integration
 
@@ -30,24 +27,6 @@ def _call(api: Api, route: tuple[str, str, Any], target: str, headers: dict[str,
     return api.users.request(method, path.format(id=target), json=body, headers=headers)
 
 
-def _audit_rows(target: str) -> list[dict[str, Any]]:
-    with get_database().unit_of_work() as uow:
-        rows = uow.fetch_all(
-            "SELECT a.action, a.target_type, a.target_id, a.before_state, a.after_state, "
-            "a.request_id, u.public_id AS actor FROM audit_logs a "
-            "JOIN users u ON u.id = a.actor_user_id WHERE a.target_id = %s ORDER BY a.id",
-            (target,),
-        )
-    return [
-        {
-            **row,
-            "before_state": json.loads(row["before_state"]),
-            "after_state": json.loads(row["after_state"]),
-        }
-        for row in rows
-    ]
-
-
 @pytest.mark.parametrize("route", ADMIN_ROUTES, ids=lambda route: f"{route[0]} {route[1]}")
 def test_a_user_gets_403_on_every_admin_route(api: Api, route: tuple[str, str, Any]) -> None:
     _, headers = api.signed_in("user")
@@ -57,7 +36,7 @@ def test_a_user_gets_403_on_every_admin_route(api: Api, route: tuple[str, str, A
 
     assert response.status_code == 403
     assert response.json()["code"] == "FORBIDDEN"
-    assert _audit_rows(target["id"]) == []
+    assert audit_rows(target["id"]) == []
 
 
 @pytest.mark.parametrize("route", ADMIN_ONLY, ids=lambda route: f"{route[0]} {route[1]}")
@@ -68,7 +47,7 @@ def test_an_operator_gets_403_on_admin_only_routes(api: Api, route: tuple[str, s
     response = _call(api, route, target["id"], headers)
 
     assert response.status_code == 403
-    assert _audit_rows(target["id"]) == []
+    assert audit_rows(target["id"]) == []
 
 
 @pytest.mark.parametrize("route", READS, ids=lambda route: f"{route[0]} {route[1]}")
@@ -183,7 +162,7 @@ def test_an_admin_change_is_applied_and_audited_with_before_after_and_request_id
     # THEN the user is an operator and one audit row tells who, what, before/after and request
     assert response.status_code == 200
     assert (response.json()["role"], response.json()["status"]) == ("operator", "active")
-    assert _audit_rows(target["id"]) == [
+    assert audit_rows(target["id"]) == [
         {
             "action": "user.update",
             "target_type": "user",
@@ -229,7 +208,7 @@ def test_a_patch_with_other_fields_is_422_and_changes_nothing(
     assert response.status_code == 422
     after = api.users.get(f"/v1/admin/users/{target['id']}", headers=admin).json()
     assert (after["role"], after["status"], after["email"]) == ("user", "active", target["email"])
-    assert _audit_rows(target["id"]) == []
+    assert audit_rows(target["id"]) == []
 
 
 def test_an_admin_cannot_change_their_own_access(api: Api) -> None:
@@ -251,53 +230,3 @@ def test_an_unknown_user_is_404(api: Api) -> None:
             method, path.format(id="usr_doesnotexist0000"), json=body, headers=admin
         )
         assert response.status_code == 404, (method, path)
-
-
-def test_a_credit_grant_adds_to_the_balance_and_is_audited(api: Api) -> None:
-    # GIVEN a user with the free plan's credits
-    actor, admin = api.signed_in("admin")
-    target, _ = api.signed_in("user")
-    user_id = internal_id(target["id"])
-    before = get_quota(database=get_database(), user_id=user_id).balance
-
-    # WHEN an admin grants 50 credits with a reason
-    response = api.users.post(
-        f"/v1/admin/users/{target['id']}/credits",
-        json={"amount": 50, "reason": "support ticket 42"},
-        headers={**admin, "X-Request-ID": "grant-test-0001"},
-    )
-
-    # THEN the balance grew by 50, and the audit row says so
-    assert response.status_code == 200
-    assert response.json() == {"user_id": target["id"], "amount": 50, "balance": before + 50}
-    assert get_quota(database=get_database(), user_id=user_id).balance == before + 50
-    (row,) = _audit_rows(target["id"])
-    assert (row["action"], row["actor"], row["request_id"]) == (
-        "user.grant_credits",
-        actor["id"],
-        "grant-test-0001",
-    )
-    assert row["before_state"] == {"balance": before}
-    assert row["after_state"]["balance"] == before + 50
-    assert row["after_state"]["reason"] == "support ticket 42"
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {"amount": 0, "reason": "x"},
-        {"amount": -5, "reason": "x"},
-        {"amount": 5},
-        {"amount": 5, "reason": "x", "balance": 1},
-    ],
-)
-def test_bad_credit_grants_are_422_and_change_nothing(api: Api, body: dict[str, Any]) -> None:
-    _, admin = api.signed_in("admin")
-    target, _ = api.signed_in("user")
-    user_id = internal_id(target["id"])
-    before = get_quota(database=get_database(), user_id=user_id).balance
-
-    response = api.users.post(f"/v1/admin/users/{target['id']}/credits", json=body, headers=admin)
-
-    assert response.status_code == 422
-    assert get_quota(database=get_database(), user_id=user_id).balance == before

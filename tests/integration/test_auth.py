@@ -5,9 +5,19 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 
+from retouch.auth.router import router
 from retouch.core.db import get_database
-from tests.integration.identity_support import PASSWORD, Api, new_email, set_access
+from retouch.core.ratelimit import RateLimiter, RateLimiterUnavailable
+from retouch.http import create_app
+from tests.integration.identity_support import (
+    PASSWORD,
+    Api,
+    new_client_ip,
+    new_email,
+    set_access,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -191,3 +201,29 @@ def test_login_attempts_from_one_address_are_limited_across_accounts(
     statuses = [api.login(new_email("spray"), "Wrong-Password-1").status_code for _ in range(4)]
 
     assert statuses == [401, 401, 401, 429]
+
+
+class _UnreachableLimiter(RateLimiter):
+    """A limiter whose store is down, as RedisRateLimiter reports it."""
+
+    def _apply(self, key: str, interval: int, window: int, cost: int) -> tuple[int, int, int, int]:
+        raise RateLimiterUnavailable("rate limiter unreachable")
+
+
+def test_login_fails_closed_when_the_limiter_is_unreachable(api: Api) -> None:
+    # GIVEN an account, and an auth app whose rate limiter cannot reach Redis
+    email = api.register()["user"]["email"]
+    app = create_app([router], rate_limiter=_UnreachableLimiter())
+
+    # WHEN someone logs in with the right password
+    with TestClient(app, client=(new_client_ip(), 50000)) as client:
+        login = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
+        register = client.post(
+            "/v1/auth/register", json={"email": new_email(), "password": PASSWORD}
+        )
+
+    # THEN login is refused with 503 rather than let guesses through unlimited; routes with
+    # no login limit still work (the per-IP limit fails open)
+    assert login.status_code == 503
+    assert login.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert register.status_code == 201
