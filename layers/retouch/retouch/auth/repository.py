@@ -14,9 +14,10 @@ from retouch.core.time import from_db, to_db
 from retouch.users.repository import user_from_row
 from retouch.users.schemas import User
 
-_BY_HASH = (
+_ID_BY_HASH = "SELECT id FROM refresh_tokens WHERE token_hash = %s"
+_BY_ID_FOR_UPDATE = (
     "SELECT id, family_id, parent_id, user_id, expires_at, used_at, revoked_at "
-    "FROM refresh_tokens WHERE token_hash = %s FOR UPDATE"
+    "FROM refresh_tokens WHERE id = %s FOR UPDATE"
 )
 # The caller of a request: the account, and whether the session of its token was revoked
 # (uq_users_public_id, then ix_refresh_tokens_family: two index lookups, one round trip).
@@ -26,9 +27,11 @@ _CALLER = (
     "AND t.revoked_at IS NOT NULL) AS session_revoked "
     "FROM users u WHERE u.public_id = %s"
 )
+# A locking read: it sees the child a concurrent rotation has just committed, whatever the
+# transaction's snapshot.
 _BY_PARENT = (
     "SELECT id, family_id, parent_id, user_id, expires_at, used_at, revoked_at "
-    "FROM refresh_tokens WHERE parent_id = %s"
+    "FROM refresh_tokens WHERE parent_id = %s LOCK IN SHARE MODE"
 )
 
 
@@ -84,8 +87,16 @@ class MySQLRefreshTokenRepository:
         return self._uow.last_insert_id()
 
     def get_for_update(self, token_hash: str) -> RefreshToken | None:
-        """The token with this digest, locked: concurrent refreshes of it queue up here."""
-        row = self._uow.fetch_one(_BY_HASH, (token_hash,))
+        """The token with this digest, locked: concurrent refreshes of it queue up here.
+
+        Found by digest first, then locked by primary key. Locked through the digest index,
+        the waiting refreshes' locks conflicted with the winner's insert of the child's digest
+        into that index (InnoDB gap locking): concurrent refreshes of one token deadlocked.
+        """
+        found = self._uow.fetch_one(_ID_BY_HASH, (token_hash,))
+        if found is None:
+            return None
+        row = self._uow.fetch_one(_BY_ID_FOR_UPDATE, (found["id"],))
         return None if row is None else _token(row)
 
     def child_of(self, token_id: int) -> RefreshToken | None:

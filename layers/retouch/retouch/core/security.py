@@ -17,14 +17,15 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from retouch.core.errors import TokenExpired, Unauthenticated
 from retouch.core.settings import Settings
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 ALGORITHM = "HS256"
 #: RFC 9068 media type of an access token, sent in the JOSE `typ` header (RFC 8725 §3.11).
@@ -37,8 +38,11 @@ _REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti", "role", "sid"]
 
 @cache
 def _hasher() -> PasswordHasher:
-    # argon2-cffi's defaults are RFC 9106's second recommended profile: Argon2id, t=3,
-    # m=64 MiB, p=4 (about 40-60 ms on a Lambda core).
+    # Imported here: only the auth function hashes, and argon2's CFFI bindings cost every
+    # other function's cold start about 2.5 ms. argon2-cffi's defaults are RFC 9106's second
+    # recommended profile: Argon2id, t=3, m=64 MiB, p=4 (about 40-60 ms on a Lambda core).
+    from argon2 import PasswordHasher
+
     return PasswordHasher()
 
 
@@ -49,6 +53,8 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Whether `password` matches; a malformed hash is a mismatch, never an error."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
         return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -68,6 +74,8 @@ def _dummy_hash() -> str:
 
 def password_needs_rehash(password_hash: str) -> bool:
     """True when the hash was made with weaker parameters than today's."""
+    from argon2.exceptions import InvalidHashError
+
     try:
         return _hasher().check_needs_rehash(password_hash)
     except InvalidHashError:

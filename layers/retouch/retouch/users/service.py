@@ -115,10 +115,10 @@ def update_user(
             before={"role": before.role, "status": before.status},
             after={"role": role, "status": status},
         )
-        after = users.get_by_public_id(public_id)
+        after = _locked_user(uow, public_id)  # with its new updated_at
         uow.commit()
     logger.info("user updated", extra={"target": public_id, "role": role, "status": status})
-    return UserAdminRead.of(after or before)
+    return UserAdminRead.of(after)
 
 
 def grant_credits(
