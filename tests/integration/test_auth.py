@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 
 from retouch.auth.router import router
+from retouch.auth.service import register
 from retouch.core.db import get_database
 from retouch.core.ratelimit import RateLimiter, RateLimiterUnavailable
+from retouch.core.settings import get_settings
 from retouch.http import create_app
+from retouch.users.errors import EmailTaken
+from tests.conftest import Stack
 from tests.integration.identity_support import (
     PASSWORD,
     Api,
@@ -227,3 +232,24 @@ def test_login_fails_closed_when_the_limiter_is_unreachable(api: Api) -> None:
     assert login.status_code == 503
     assert login.json()["code"] == "SERVICE_UNAVAILABLE"
     assert register.status_code == 201
+
+
+def test_concurrent_registrations_of_one_email_create_one_account(stack: Stack) -> None:
+    # GIVEN one address sent by six sign-ups at once, on separate connections
+    email = new_email("race")
+
+    def attempt(_: int) -> str:
+        try:
+            register(
+                database=get_database(), settings=get_settings(), email=email, password=PASSWORD
+            )
+        except EmailTaken:
+            return "taken"
+        return "created"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = sorted(pool.map(attempt, range(6)))
+
+    # THEN the unique key lets exactly one through; the others are told the email is taken
+    assert outcomes == ["created"] + ["taken"] * 5
+    assert _user_count(email) == 1
