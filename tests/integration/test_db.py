@@ -160,3 +160,39 @@ def test_migrations_and_seed_are_idempotent(private_stack: Stack) -> None:
     with get_database().unit_of_work() as uow:
         rows = uow.fetch_all("SELECT code, COUNT(*) AS n FROM plans GROUP BY code ORDER BY code")
     assert [(row["code"], row["n"]) for row in rows] == [("free", 1), ("max", 1), ("pro", 1)]
+
+
+def test_read_only_unit_holds_no_transaction(database: Database) -> None:
+    with database.read_only() as uow:
+        row = uow.fetch_one("SELECT @@in_transaction AS open")
+
+    assert row is not None and row["open"] == 0
+
+
+def test_transactional_unit_opens_a_transaction_at_its_first_statement(
+    database: Database,
+) -> None:
+    with database.unit_of_work() as uow:
+        row = uow.fetch_one("SELECT @@in_transaction AS open")
+
+    assert row is not None and row["open"] == 1
+
+
+def test_read_only_unit_sees_each_commit_of_others_at_once(database: Database) -> None:
+    # GIVEN a read-only unit that has already read
+    with database.read_only() as reader:
+        assert reader.fetch_one("SELECT COUNT(*) AS n FROM uow_probe") == {"n": 0}
+        # WHEN another connection commits a row
+        other = Database(get_settings())
+        with other.unit_of_work() as writer:
+            writer.execute("INSERT INTO uow_probe (id, note) VALUES (%s, %s)", (1, "other"))
+            writer.commit()
+        other.close()
+
+        # THEN the next read sees it (no snapshot is kept between statements)
+        assert reader.fetch_one("SELECT COUNT(*) AS n FROM uow_probe") == {"n": 1}
+
+
+def test_read_only_unit_refuses_to_commit(database: Database) -> None:
+    with pytest.raises(RuntimeError, match="read-only"), database.read_only() as uow:
+        uow.commit()

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
+from retouch.quota.schemas import CurrentMembership
 from retouch.users.repository import user_from_row
 from retouch.users.schemas import User
 
@@ -21,10 +22,21 @@ _BY_ID_FOR_UPDATE = (
 )
 # The caller of a request: the account, and whether the session of its token was revoked
 # (uq_users_public_id, then ix_refresh_tokens_family: two index lookups, one round trip).
+# The membership in force (the quota package's rule: highest plan priority, then latest
+# start) is read in the same statement, so an authenticated request knows the caller's plan
+# without a second round trip. Written out twice: SQL here is literal text, never assembled.
 _CALLER = (
     "SELECT u.id, u.public_id, u.email, u.password_hash, u.role, u.status, u.created_at, "
     "u.updated_at, EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = %s "
-    "AND t.revoked_at IS NOT NULL) AS session_revoked "
+    "AND t.revoked_at IS NOT NULL) AS session_revoked, "
+    "(SELECT m.plan_code FROM memberships m JOIN plans p ON p.code = m.plan_code "
+    " WHERE m.user_id = u.id AND m.starts_at <= %s "
+    " AND (m.expires_at IS NULL OR m.expires_at > %s) "
+    " ORDER BY p.priority DESC, m.starts_at DESC LIMIT 1) AS plan_code, "
+    "(SELECT m.expires_at FROM memberships m JOIN plans p ON p.code = m.plan_code "
+    " WHERE m.user_id = u.id AND m.starts_at <= %s "
+    " AND (m.expires_at IS NULL OR m.expires_at > %s) "
+    " ORDER BY p.priority DESC, m.starts_at DESC LIMIT 1) AS membership_expires_at "
     "FROM users u WHERE u.public_id = %s"
 )
 # A locking read: it sees the child a concurrent rotation has just committed, whatever the
@@ -126,10 +138,23 @@ class MySQLRefreshTokenRepository:
             (to_db(at), user_id),
         )
 
-    def caller(self, *, public_id: str, session_id: str) -> tuple[User | None, bool]:
-        """The account with `public_id`, and whether the session `session_id` is revoked."""
-        row = self._uow.fetch_one(_CALLER, (session_id, public_id))
+    def caller(
+        self, *, public_id: str, session_id: str, now: datetime
+    ) -> tuple[User | None, bool, CurrentMembership | None]:
+        """The account with `public_id`, whether the session `session_id` is revoked, and the
+        membership in force at `now` (None when every membership has expired)."""
+        moment = to_db(now)
+        row = self._uow.fetch_one(_CALLER, (session_id, moment, moment, moment, moment, public_id))
         if row is None:
-            return None, False
+            return None, False, None
         revoked = bool(row.pop("session_revoked"))
-        return user_from_row(row), revoked
+        plan_code, expires_at = row.pop("plan_code"), row.pop("membership_expires_at")
+        membership = (
+            None
+            if plan_code is None
+            else CurrentMembership(
+                plan_code=plan_code,
+                expires_at=None if expires_at is None else from_db(expires_at),
+            )
+        )
+        return user_from_row(row), revoked, membership

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from retouch.core.security import AccessClaims
+from retouch.quota.schemas import CurrentMembership
 from retouch.users.schemas import Email, ReadModel, User, UserRead
 
 MIN_PASSWORD_LENGTH = 10
@@ -62,6 +63,7 @@ class Principal:
 
     user: User
     claims: AccessClaims
+    membership: CurrentMembership
 
     @property
     def public_id(self) -> str:

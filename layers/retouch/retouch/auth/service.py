@@ -41,6 +41,7 @@ from retouch.core.security import (
 )
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
+from retouch.quota.periods import membership_or_default
 from retouch.quota.service import open_account
 from retouch.users.repository import MySQLUserRepository
 from retouch.users.schemas import User, UserRead
@@ -127,19 +128,21 @@ def logout(*, database: Database, principal: Principal, clock: Clock = utc_now) 
     logger.info("user signed out", extra={"user_id": principal.public_id})
 
 
-def authenticate(*, database: Database, config: TokenConfig, access_token: str) -> Principal:
-    """The caller behind an access token. One statement reads the account and its session,
-    per request, so a disabled account or a revoked session is refused at once."""
+def authenticate(
+    *, database: Database, config: TokenConfig, access_token: str, clock: Clock = utc_now
+) -> Principal:
+    """The caller behind an access token. One statement reads the account, its session and its
+    membership, per request, so a disabled account or a revoked session is refused at once."""
     claims = verify_access_token(access_token, config=config)
-    with database.unit_of_work() as uow:
-        user, session_revoked = MySQLRefreshTokenRepository(uow).caller(
-            public_id=claims.subject, session_id=claims.session_id
+    with database.read_only() as uow:
+        user, session_revoked, membership = MySQLRefreshTokenRepository(uow).caller(
+            public_id=claims.subject, session_id=claims.session_id, now=clock()
         )
     if session_revoked:
         raise RevokedAccessToken
     if user is None or user.status != "active":
         raise InactiveAccount
-    return Principal(user=user, claims=claims)
+    return Principal(user=user, claims=claims, membership=membership_or_default(membership))
 
 
 def _limit_login_attempts(limiter: RateLimiter, *, email: str, client_ip: str) -> None:

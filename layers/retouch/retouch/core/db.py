@@ -77,7 +77,8 @@ class Database:
                 password=settings.db_password.get_secret_value(),
                 database=settings.db_name,
                 charset="utf8mb4",
-                autocommit=False,
+                # Transactions are explicit (UnitOfWork sends BEGIN); reads need none.
+                autocommit=True,
                 connect_timeout=settings.db_connect_timeout_s,
                 read_timeout=settings.db_read_timeout_s,
                 write_timeout=settings.db_read_timeout_s,
@@ -108,25 +109,40 @@ class Database:
                 connection.close()
 
     def unit_of_work(self) -> UnitOfWork:
+        """A transaction for a use case that writes (or must read under locks)."""
         return UnitOfWork(self)
+
+    def read_only(self) -> UnitOfWork:
+        """Statements that only read, each in autocommit: no transaction to open or end."""
+        return UnitOfWork(self, read_only=True)
 
     def ping(self) -> None:
         """One real round trip (`SELECT 1`), reconnecting if the old connection is dead."""
-        with self.unit_of_work() as uow:
+        with self.read_only() as uow:
             uow.fetch_one("SELECT 1 AS ok")
 
 
 class UnitOfWork:
-    """One transaction. It rolls back on exit unless `commit()` was called."""
+    """One transaction: BEGIN before its first statement, ROLLBACK on exit unless `commit()`
+    was called.
 
-    def __init__(self, database: Database) -> None:
+    A `read_only` unit opens no transaction: each statement runs in autocommit and sees the
+    latest committed data, so there is nothing to end: one round trip less than a
+    transaction's ROLLBACK, on the reads most requests make. Use it only where no statement
+    needs to see the others' snapshot or hold a lock.
+    """
+
+    def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self._database = database
+        self._read_only = read_only
         self._connection: pymysql.connections.Connection[Any] | None = None
         self._statements = 0
+        self._in_transaction = False
 
     def __enter__(self) -> UnitOfWork:
         self._connection = self._database.connection()
         self._statements = 0
+        self._in_transaction = False
         return self
 
     def __exit__(
@@ -144,11 +160,18 @@ class UnitOfWork:
             raise RuntimeError("unit of work used outside its `with` block")
         return self._connection
 
+    def _run(self, sql: str, params: Params) -> pymysql.cursors.DictCursor:
+        if not self._read_only and not self._in_transaction:
+            self._conn.begin()
+            self._in_transaction = True
+        cursor: pymysql.cursors.DictCursor = self._conn.cursor()
+        cursor.execute(sql, params)
+        return cursor
+
     @contextmanager
     def _cursor(self, sql: str, params: Params) -> Iterator[pymysql.cursors.DictCursor]:
         try:
-            cursor = self._conn.cursor()
-            cursor.execute(sql, params)
+            cursor = self._run(sql, params)
         except pymysql.err.MySQLError as exc:
             if not is_connection_error(exc):
                 raise
@@ -157,9 +180,9 @@ class UnitOfWork:
                 self._database.close()
                 raise DatabaseUnavailable("database connection lost mid-transaction") from exc
             self._connection = self._database.connection(fresh=True)
-            cursor = self._conn.cursor()
+            self._in_transaction = False
             try:
-                cursor.execute(sql, params)
+                cursor = self._run(sql, params)
             except pymysql.err.MySQLError as retry_exc:
                 if is_connection_error(retry_exc):
                     self._database.close()
@@ -189,18 +212,23 @@ class UnitOfWork:
         return int(self._conn.insert_id())  # type: ignore[no-untyped-call]
 
     def commit(self) -> None:
-        self._conn.commit()
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit")
+        if self._in_transaction:
+            self._conn.commit()
+        self._in_transaction = False
         self._statements = 0
 
     def rollback(self) -> None:
-        if self._connection is None or self._statements == 0:
+        self._statements = 0
+        if self._connection is None or not self._in_transaction:
             return
+        self._in_transaction = False
         try:
             self._connection.rollback()
         except pymysql.err.MySQLError:
             # The connection died; the server discards the open transaction itself.
             self._database.close()
-        self._statements = 0
 
 
 @cache

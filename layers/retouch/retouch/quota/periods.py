@@ -24,7 +24,7 @@ from retouch.quota.repository import (
     MySQLMembershipRepository,
     MySQLPlanRepository,
 )
-from retouch.quota.schemas import Account, Membership, PlanRead
+from retouch.quota.schemas import Account, CurrentMembership, Membership, PlanRead
 
 
 def month_of(moment: datetime) -> tuple[datetime, datetime]:
@@ -81,6 +81,12 @@ def current_membership(uow: UnitOfWork, *, user_id: int, now: datetime) -> Membe
     expired, the default plan, open-ended."""
     membership = MySQLMembershipRepository(uow).current(user_id=user_id, at=now)
     return membership or Membership(plan=default_plan(uow), expires_at=None)
+
+
+def membership_or_default(found: CurrentMembership | None) -> CurrentMembership:
+    """`found`, or the default plan, open-ended, once every membership has expired (the rule
+    of `current_membership`, for callers that read the membership themselves)."""
+    return found or CurrentMembership(plan_code=get_settings().default_plan, expires_at=None)
 
 
 def default_plan(uow: UnitOfWork) -> PlanRead:

@@ -84,6 +84,14 @@ class Membership:
 
 
 @dataclass(frozen=True, slots=True)
+class CurrentMembership:
+    """The code of the plan a caller holds now and when it ends; read with the caller."""
+
+    plan_code: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     task_ref: str
     user_id: int

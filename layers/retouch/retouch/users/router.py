@@ -40,7 +40,7 @@ RequestId = Annotated[str | None, Depends(request_id)]
 @me_router.get("", response_model=MeRead, responses=_AUTH)
 def me(principal: Annotated[Principal, Depends(current_user)]) -> MeRead:
     """The signed-in user's profile and membership."""
-    return service.get_me(database=get_database(), principal=principal)
+    return service.get_me(principal=principal)
 
 
 @admin_router.get("", response_model=UserPage, responses=_AUTH)

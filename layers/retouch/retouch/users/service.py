@@ -18,7 +18,6 @@ from retouch.core.logging import logger
 from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from retouch.core.permissions import Role
 from retouch.core.time import Clock, utc_now
-from retouch.quota.service import get_membership
 from retouch.quota.service import grant_credits as grant_quota_credits
 from retouch.users.errors import CannotChangeOwnAccess, UserNotFound
 from retouch.users.repository import MySQLUserRepository
@@ -35,17 +34,15 @@ from retouch.users.schemas import (
 )
 
 
-def get_me(*, database: Database, principal: Principal, clock: Clock = utc_now) -> MeRead:
-    """The caller's profile with the membership in force."""
-    user = principal.user
-    with database.unit_of_work() as uow:
-        membership = get_membership(uow=uow, user_id=user.id, clock=clock)
+def get_me(*, principal: Principal) -> MeRead:
+    """The caller's profile with the membership in force (read with the caller: no I/O)."""
+    user, membership = principal.user, principal.membership
     return MeRead(
         id=user.public_id,
         email=user.email,
         role=user.role,
         created_at=user.created_at,
-        membership=MembershipRead(plan=membership.plan.code, expires_at=membership.expires_at),
+        membership=MembershipRead(plan=membership.plan_code, expires_at=membership.expires_at),
     )
 
 
