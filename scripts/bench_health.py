@@ -29,14 +29,13 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.servers import MariaDBServer, RedisServer
+from scripts.servers import temporary_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "retouch"
@@ -353,25 +352,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="retouch-bench-") as temp:
-        work = Path(temp)
-        mariadb, redis = MariaDBServer(work / "mariadb"), RedisServer(work / "redis")
-        try:
-            print("starting MariaDB and Redis …", file=sys.stderr)
-            mariadb.start()
-            redis.start()
-            env = child_env({**mariadb.env(), **redis.env()})
-            event, event_source = load_event()
-            event_file = work / "event.json"
-            event_file.write_text(json.dumps(event))
-            results = Results(event_source=event_source)
-            measure_cold(results, args.cold_runs, event_file, work, env)
-            measure_warm(
-                results, args.warm_calls, args.warm_rounds, args.warmup, event_file, work, env
-            )
-        finally:
-            redis.stop()
-            mariadb.stop()
+    with temporary_servers("retouch-bench-") as (mariadb, redis, work):
+        env = child_env({**mariadb.env(), **redis.env()})
+        event, event_source = load_event()
+        event_file = work / "event.json"
+        event_file.write_text(json.dumps(event))
+        results = Results(event_source=event_source)
+        measure_cold(results, args.cold_runs, event_file, work, env)
+        measure_warm(results, args.warm_calls, args.warm_rounds, args.warmup, event_file, work, env)
     print(report(results, args))
     return 0
 

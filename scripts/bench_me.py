@@ -23,12 +23,11 @@ import platform
 import secrets
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from scripts.bench_health import BARE, CHILD, LAYER, ROOT, child_env, percentile
-from scripts.servers import MariaDBServer, RedisServer
+from scripts.servers import temporary_servers
 
 # `python -m scripts.bench_me` from the checkout: the layer is what /opt/python is on Lambda.
 sys.path.insert(0, str(LAYER))
@@ -132,19 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warm-rounds", type=int, default=10, help="interleaved rounds")
     parser.add_argument("--warmup", type=int, default=300, help="untimed calls per app first")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="retouch-bench-me-") as temp:
-        work = Path(temp)
-        mariadb, redis = MariaDBServer(work / "mariadb"), RedisServer(work / "redis")
-        try:
-            print("starting MariaDB and Redis …", file=sys.stderr)
-            mariadb.start()
-            redis.start()
-            env = child_env({**mariadb.env(), **redis.env()})
-            env.setdefault("RETOUCH_JWT_KEYS", json.dumps({"bench": "b" * 43}))
-            samples = measure(args, work, env)
-        finally:
-            redis.stop()
-            mariadb.stop()
+    with temporary_servers("retouch-bench-me-") as (mariadb, redis, work):
+        env = child_env({**mariadb.env(), **redis.env()})
+        env.setdefault("RETOUCH_JWT_KEYS", json.dumps({"bench": "b" * 43}))
+        samples = measure(args, work, env)
     print(report(samples, args))
     return 0
 

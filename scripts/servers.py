@@ -11,8 +11,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,3 +211,20 @@ def _terminate(process: subprocess.Popen[bytes] | None, *, timeout_s: float) -> 
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+@contextmanager
+def temporary_servers(prefix: str) -> Iterator[tuple[MariaDBServer, RedisServer, Path]]:
+    """MariaDB and Redis in a temporary folder on free ports (benchmarks), stopped and removed
+    on the way out whatever happened; yields both and the folder for other scratch files."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as temp:
+        work = Path(temp)
+        mariadb, redis = MariaDBServer(work / "mariadb"), RedisServer(work / "redis")
+        try:
+            print("starting MariaDB and Redis …", file=sys.stderr)
+            mariadb.start()
+            redis.start()
+            yield mariadb, redis, work
+        finally:
+            redis.stop()
+            mariadb.stop()
