@@ -21,7 +21,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from retouch.core.settings import SettingsError, get_settings
-from scripts.lambda_runtime import LOCAL_ENV_FILE, FakeLambdaContext, load_local_env
+from scripts.lambda_runtime import (
+    ACCESS_TOKEN_PLACEHOLDER,
+    LOCAL_ENV_FILE,
+    FakeLambdaContext,
+    load_local_env,
+)
 from scripts.sam import TEMPLATE, TemplateError, load_handler, load_template
 
 
@@ -31,6 +36,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("event", help="event JSON file, or - for stdin")
     parser.add_argument("--template", type=Path, default=TEMPLATE, help="SAM template")
     parser.add_argument("--env-file", type=Path, default=LOCAL_ENV_FILE, help="KEY=VALUE file")
+    parser.add_argument(
+        "--bearer",
+        metavar="TOKEN",
+        help=f"access token to put in place of {ACCESS_TOKEN_PLACEHOLDER} in the event",
+    )
     return parser.parse_args(argv)
 
 
@@ -60,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         get_settings()
         spec = load_template(arguments.template).function(arguments.function)
         text = sys.stdin.read() if arguments.event == "-" else Path(arguments.event).read_text()
+        if arguments.bearer:
+            text = text.replace(ACCESS_TOKEN_PLACEHOLDER, arguments.bearer)
         event: dict[str, Any] = json.loads(text)
     except (SettingsError, TemplateError, OSError, ValueError) as exc:
         print(exc, file=sys.stderr)

@@ -17,6 +17,9 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_ENV_FILE = ROOT / ".local" / "env"
 
+#: Stands for a real access token in sample events (`scripts/invoke --bearer` fills it in).
+ACCESS_TOKEN_PLACEHOLDER = "<access-token>"  # noqa: S105 - a placeholder, not a secret
+
 
 def load_function(path: str | Path) -> ModuleType:
     """Import a function's entry file (every one is called app.py) under a unique module name.

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from retouch.auth.service import register
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
-from scripts.lambda_runtime import ROOT, FakeLambdaContext
+from scripts.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER, ROOT, FakeLambdaContext
 from scripts.sam import (
     EVENT_SHAPES,
     EVENTS,
@@ -263,9 +263,6 @@ def test_every_sample_event_invokes_its_function(stack: Stack, event_file: Path)
     assert response["statusCode"] in (200, 201), response["body"]
     SHAPE_CHECKS[shape](event, response)
     assert "code" not in json.loads(response["body"])  # not a problem, not a "down" health
-
-
-ACCESS_TOKEN_PLACEHOLDER = "<access-token>"
 
 
 def _with_access_token(event: dict[str, Any]) -> dict[str, Any]:

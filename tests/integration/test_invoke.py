@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
+from retouch.auth.service import register
+from retouch.core.db import get_database
+from retouch.core.settings import get_settings
 from scripts.sam import EVENTS
 from tests.conftest import Stack
 from tests.integration.local_runtime import (
@@ -83,3 +87,25 @@ def test_invoke_names_the_known_functions_when_asked_for_an_unknown_one(stack: S
     assert result.returncode == 2
     assert "NoSuchFunction" in result.stderr
     assert "HealthFunction" in result.stderr
+
+
+def test_invoke_fills_in_the_access_token_of_a_users_event(stack: Stack) -> None:
+    # GIVEN a registered user's access token
+    email = f"invoke-{uuid.uuid4().hex[:12]}@example.com"
+    pair = register(
+        database=get_database(), settings=get_settings(), email=email, password="Invoke-Pass-42"
+    )
+
+    # WHEN the users event is invoked with it
+    result = run_invoke(
+        "UsersFunction",
+        EVENTS / "users_aws_rest.json",
+        "--bearer",
+        pair.access_token,
+        env=os.environ.copy(),
+    )
+
+    # THEN /v1/me answers for that user
+    response = json.loads(result.stdout)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["email"] == email
