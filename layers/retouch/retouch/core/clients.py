@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from retouch.cache.two_level import get_cache
 from retouch.core.db import get_database
 from retouch.core.ratelimit import configured_limits, get_rate_limiter
 from retouch.core.redis import get_redis
@@ -9,7 +10,8 @@ from retouch.core.settings import get_settings
 
 
 def reset_clients() -> None:
-    """Close and forget the database and Redis clients, the rate limiter and the settings."""
+    """Close and forget the database and Redis clients, the rate limiter, the cache and the
+    settings."""
     if get_database.cache_info().currsize:
         get_database().close()
     if get_redis.cache_info().currsize:
@@ -17,5 +19,6 @@ def reset_clients() -> None:
     get_database.cache_clear()
     get_redis.cache_clear()
     get_rate_limiter.cache_clear()
+    get_cache.cache_clear()
     configured_limits.cache_clear()
     get_settings.cache_clear()

@@ -35,6 +35,7 @@ from functools import cache
 
 import redis
 
+from retouch.core.breaker import SkipWindow
 from retouch.core.errors import AppError, ServiceUnavailable
 from retouch.core.logging import logger
 from retouch.core.redis import RedisClient, get_redis
@@ -195,12 +196,11 @@ class RedisRateLimiter(RateLimiter):
         clock: Clock | None = None,
     ) -> None:
         self._script = client.register_script(_GCRA_SCRIPT)  # hashes locally, no round trip
-        self._retry_after_failure_s = retry_after_failure_s
         self._clock = clock
-        self._skip_until = 0.0
+        self._skip = SkipWindow(retry_after_failure_s)
 
     def _apply(self, key: str, interval: int, window: int, cost: int) -> _Reply:
-        if time.monotonic() < self._skip_until:
+        if self._skip.is_open():
             raise RateLimiterUnavailable("rate limiter skipped: Redis failed moments ago")
         args = [interval, window, cost]
         if self._clock is not None:
@@ -208,10 +208,10 @@ class RedisRateLimiter(RateLimiter):
         try:
             reply = self._script(keys=[key], args=args)
         except redis.RedisError as exc:
-            self._skip_until = time.monotonic() + self._retry_after_failure_s
+            self._skip.trip()
             logger.warning(
                 "rate limiter unavailable; skipping it",
-                extra={"error": type(exc).__name__, "skip_s": self._retry_after_failure_s},
+                extra={"error": type(exc).__name__, "skip_s": self._skip.seconds},
             )
             raise RateLimiterUnavailable("rate limiter unreachable") from exc
         allowed, remaining, retry_after, reset = (int(value) for value in reply)

@@ -155,6 +155,30 @@ class Settings(BaseModel):
         1.0, ge=0, le=30, description="after Redis failed, skip the rate limiter for this long"
     )
 
+    # Cache (retouch.cache): in-process level over Redis, see docs/architecture.md "Cache".
+    cache_local_ttl_s: float = Field(
+        3.0, gt=0, le=60, description="in-process cache lifetime; bounds how stale a read can be"
+    )
+    cache_local_max_entries: int = Field(
+        1024, ge=1, description="in-process cache size; least recently used entries go first"
+    )
+    cache_redis_ttl_s: float = Field(300.0, gt=0, le=86_400, description="Redis cache lifetime")
+    cache_negative_ttl_s: float = Field(
+        60.0, gt=0, le=3600, description="how long an absent key is remembered as absent"
+    )
+    cache_ttl_jitter: float = Field(
+        0.1, ge=0, le=1, description="lifetimes are stretched by a random 0..jitter fraction"
+    )
+    cache_lock_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="a rebuild lock expires after this long (crashed holder)"
+    )
+    cache_lock_wait_s: float = Field(
+        1.0, ge=0, le=30, description="a reader of a cold key waits this long for its rebuild"
+    )
+    cache_retry_after_failure_s: float = Field(
+        1.0, ge=0, le=30, description="after Redis failed, the cache skips Redis for this long"
+    )
+
 
 def _variable_of(error_location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + str(error_location[0]).upper() if error_location else ENV_PREFIX
