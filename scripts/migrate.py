@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 from yoyo import get_backend, read_migrations
 
+from retouch.catalog.schemas import CatalogSeed
+from retouch.catalog.service import load_catalog
 from retouch.core.db import get_database
 from retouch.core.settings import Settings, SettingsError, get_settings
 from retouch.quota.schemas import PlanWrite
@@ -41,10 +43,12 @@ def apply_migrations(settings: Settings) -> int:
 
 
 def load_seed() -> int:
-    """Upsert the seed config; return how many rows were written."""
+    """Upsert the seed config (plans, then the catalog); return how many entries it holds."""
     document = json.loads((SEED / "plans.json").read_text())
     plans = [PlanWrite.model_validate(plan) for plan in document["plans"]]
-    return load_plans(database=get_database(), plans=plans)
+    count = load_plans(database=get_database(), plans=plans)
+    catalog = CatalogSeed.model_validate_json((SEED / "catalog.json").read_text())
+    return count + load_catalog(database=get_database(), seed=catalog)
 
 
 def main() -> int:

@@ -1,0 +1,1 @@
+"""The feature catalog: features, their versioned forms and pipelines, and provider configs."""

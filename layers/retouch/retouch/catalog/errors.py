@@ -1,0 +1,48 @@
+"""Failures of the catalog domain; each maps to a registry code."""
+
+from __future__ import annotations
+
+from retouch.core.errors import AppError, FieldError, NotFound, ValidationFailed
+
+
+class FeatureNotFound(NotFound):
+    """No feature with this key (or, for public reads, none that is enabled)."""
+
+    def __init__(self, *, key: str) -> None:
+        super().__init__("No such feature", key=key)
+
+
+class VersionNotFound(NotFound):
+    """The feature has no form or pipeline of this version."""
+
+    def __init__(self, *, key: str, kind: str, version: int) -> None:
+        super().__init__(f"No such {kind} version", key=key, kind=kind, version=version)
+
+
+class FeatureUnavailable(AppError):
+    """The feature exists but is disabled or not ready (no current form or pipeline)."""
+
+    code = "FEATURE_UNAVAILABLE"
+
+    def __init__(self, *, key: str) -> None:
+        super().__init__("This feature is unavailable", key=key)
+
+
+class ConfigInvalid(ValidationFailed):
+    """A form, pipeline or provider config breaks the catalog's rules; nothing was stored.
+    `errors` names each offending field (`schema.properties.mask.format`, `steps[1].step`)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("The configuration is invalid", errors=errors)
+
+
+class InputsInvalid(ValidationFailed):
+    """Task inputs break the feature's form; `errors` names each field (`inputs.mask`)."""
+
+    def __init__(self, errors: list[FieldError], *, feature_key: str, version: int) -> None:
+        super().__init__(
+            "The inputs do not match the feature's form",
+            errors=errors,
+            feature_key=feature_key,
+            version=version,
+        )

@@ -1,0 +1,196 @@
+"""Validating task inputs against a feature's form (item 4 of the catalog issue).
+
+Forms are compiled by fastjsonschema into plain Python functions, once per (feature,
+version) and kept for the life of the instance: versions are never changed once stored. The
+library is imported on the first validation, so functions that never validate inputs do not
+pay for it at cold start. It implements drafts 4-7; the forms' subset
+(`validation.check_form_schema`) means the same in those drafts and in 2020-12.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from retouch.catalog.errors import InputsInvalid
+from retouch.catalog.schemas import FormSchema
+from retouch.core.errors import FieldError
+
+if TYPE_CHECKING:
+    from fastjsonschema import JsonSchemaValueException
+
+Validator = Callable[[Any], Any]
+
+_MAX_COMPILED = 256
+_compiled: dict[tuple[str, int], tuple[dict[str, Any], Validator]] = {}
+
+# Stable `type` of each broken rule: the names pydantic gives the same failures elsewhere
+# in the API, so a client handles one vocabulary.
+_TYPES = {
+    "required": "missing",
+    "additionalProperties": "extra_forbidden",
+    "enum": "enum",
+    "pattern": "string_pattern_mismatch",
+    "minimum": "greater_than_equal",
+    "maximum": "less_than_equal",
+    "exclusiveMinimum": "greater_than",
+    "exclusiveMaximum": "less_than",
+    "minLength": "string_too_short",
+    "maxLength": "string_too_long",
+    "oneOf": "one_of",
+    "anyOf": "any_of",
+}
+_TYPE_OF_JSON_TYPE = {
+    "string": "string_type",
+    "integer": "int_type",
+    "number": "float_type",
+    "boolean": "bool_type",
+    "object": "dict_type",
+}
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("{label}为必填项", "{label} is required"),
+    "extra_forbidden": ("{label}不是此功能的参数", "{label} is not an input of this feature"),
+    "enum": ("{label}必须是以下之一：{values}", "{label} must be one of: {values}"),
+    "string_pattern_mismatch": ("{label}格式不正确", "{label} has an invalid format"),
+    "upload": (
+        "{label}必须是已上传文件的 ID（upl_…）",
+        "{label} must be the id of an upload (upl_...)",
+    ),
+    "greater_than_equal": ("{label}不能小于 {limit}", "{label} must be at least {limit}"),
+    "less_than_equal": ("{label}不能大于 {limit}", "{label} must be at most {limit}"),
+    "greater_than": ("{label}必须大于 {limit}", "{label} must be greater than {limit}"),
+    "less_than": ("{label}必须小于 {limit}", "{label} must be less than {limit}"),
+    "string_too_short": ("{label}至少 {limit} 个字符", "{label} needs at least {limit} characters"),
+    "string_too_long": ("{label}最多 {limit} 个字符", "{label} takes at most {limit} characters"),
+    "one_of": ("请只提供以下一种：{values}", "give exactly one of: {values}"),
+    "any_of": ("请至少提供以下一种：{values}", "give at least one of: {values}"),
+    "string_type": ("{label}必须是字符串", "{label} must be a string"),
+    "int_type": ("{label}必须是整数", "{label} must be an integer"),
+    "float_type": ("{label}必须是数字", "{label} must be a number"),
+    "bool_type": ("{label}必须是布尔值", "{label} must be true or false"),
+    "dict_type": ("参数必须是 JSON 对象", "the inputs must be a JSON object"),
+    "value_error": ("{label}的值无效", "{label} is invalid"),
+}
+
+
+def _refuse_remote(uri: str) -> NoReturn:
+    # The form subset has no `$ref`; this makes sure no schema can ever make us fetch a URL.
+    raise ValueError(f"remote references are not allowed: {uri}")
+
+
+def compile_form(schema: dict[str, Any]) -> Validator:
+    """A validator for `schema` that reports every error; ValueError if it cannot compile."""
+    import fastjsonschema  # here, not at module level: see the module docstring
+
+    definition = {keyword: value for keyword, value in schema.items() if keyword != "$schema"}
+    try:
+        validator: Validator = fastjsonschema.compile(
+            definition,
+            handlers={"http": _refuse_remote, "https": _refuse_remote, "file": _refuse_remote},
+            use_default=False,
+            use_formats=False,
+            fast_fail=False,
+        )
+    except fastjsonschema.JsonSchemaDefinitionException as exc:
+        raise ValueError(str(exc)) from exc
+    return validator
+
+
+def _validator_for(form: FormSchema) -> Validator:
+    key = (form.feature_key, form.version)
+    cached = _compiled.get(key)
+    # A version never changes in one database; the comparison guards against a test (or a
+    # restored backup) reusing a number for another schema.
+    if cached is not None and cached[0] == form.json_schema:
+        return cached[1]
+    if len(_compiled) >= _MAX_COMPILED:
+        _compiled.clear()
+    validator = compile_form(form.json_schema)
+    _compiled[key] = (form.json_schema, validator)
+    return validator
+
+
+def validate_inputs(*, form: FormSchema, inputs: Any, language: str) -> dict[str, Any]:
+    """Return `inputs` if they satisfy the form; else raise InputsInvalid (422
+    VALIDATION_FAILED) listing every broken field as `inputs.<name>`, in zh-CN or en."""
+    import fastjsonschema
+
+    validator = _validator_for(form)
+    try:
+        validator(inputs)
+    except fastjsonschema.JsonSchemaValuesException as exc:
+        errors = _field_errors(exc.errors, form.json_schema, inputs, language)
+        raise InputsInvalid(errors, feature_key=form.feature_key, version=form.version) from None
+    except fastjsonschema.JsonSchemaValueException as exc:
+        errors = _field_errors([exc], form.json_schema, inputs, language)
+        raise InputsInvalid(errors, feature_key=form.feature_key, version=form.version) from None
+    result: dict[str, Any] = inputs
+    return result
+
+
+class _Describer:
+    def __init__(self, schema: dict[str, Any], language: str) -> None:
+        self.properties: dict[str, Any] = schema.get("properties", {})
+        self.language = language
+
+    def label(self, name: str) -> str:
+        field = self.properties.get(name, {})
+        key = "title" if self.language == "en" else "x-title-zh"
+        return str(field.get(key) or field.get("title") or name)
+
+    def error(self, name: str | None, kind: str, **values: Any) -> FieldError:
+        zh, en = _MESSAGES[kind]
+        template = en if self.language == "en" else zh
+        label = self.label(name) if name else ""
+        return FieldError(
+            field="inputs" if name is None else f"inputs.{name}",
+            message=template.format(label=label, **values),
+            type="string_pattern_mismatch" if kind == "upload" else kind,
+        )
+
+
+def _alternatives(branches: list[dict[str, Any]], language: str) -> str:
+    def names(branch: dict[str, Any]) -> list[str]:
+        found = list(branch.get("required", []))
+        for keyword in ("oneOf", "anyOf"):
+            for inner in branch.get(keyword, []):
+                found.extend(names(inner))
+        return found
+
+    joiner = "；或 " if language != "en" else "; or "
+    return joiner.join("/".join(names(branch)) for branch in branches)
+
+
+def _field_errors(
+    failures: list[JsonSchemaValueException], schema: dict[str, Any], inputs: Any, language: str
+) -> list[FieldError]:
+    describe = _Describer(schema, language)
+    if not isinstance(inputs, dict):
+        return [describe.error(None, "dict_type")]
+    errors: list[FieldError] = []
+    for failure in failures:
+        rule = failure.rule or ""
+        definition = failure.rule_definition
+        path = failure.path[1:]  # drop the root name, "data"
+        name = path[0] if path else None
+        if rule == "required":
+            errors += [describe.error(n, "missing") for n in definition if n not in inputs]
+        elif rule == "additionalProperties":
+            extra = [n for n in inputs if n not in describe.properties]
+            errors += [describe.error(n, "extra_forbidden") for n in extra]
+        elif rule in ("oneOf", "anyOf"):
+            values = _alternatives(definition, language)
+            errors.append(describe.error(name, _TYPES[rule], values=values))
+        elif rule == "type":
+            errors.append(describe.error(name, _TYPE_OF_JSON_TYPE.get(definition, "dict_type")))
+        elif rule == "enum":
+            shown = "、" if language != "en" else ", "
+            values = shown.join(json.dumps(v, ensure_ascii=False).strip('"') for v in definition)
+            errors.append(describe.error(name, "enum", values=values))
+        elif rule == "pattern" and name and describe.properties.get(name, {}).get("x-upload"):
+            errors.append(describe.error(name, "upload"))
+        else:
+            errors.append(describe.error(name, _TYPES.get(rule, "value_error"), limit=definition))
+    unique = {(error.field, error.type): error for error in errors}
+    return list(unique.values())

@@ -1,0 +1,188 @@
+"""Catalog use cases: read features, forms, pipelines and providers; store new versions.
+
+Writes validate first and raise `ConfigInvalid` (422) before their transaction opens, so a
+rejected form, pipeline or provider stores nothing. Form and pipeline versions are only
+added, never changed: a task keeps the exact version it was created with.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from retouch.catalog.errors import FeatureNotFound, VersionNotFound
+from retouch.catalog.form_rules import check_form_schema
+from retouch.catalog.repository import (
+    MySQLFeatureRepository,
+    MySQLFormRepository,
+    MySQLPipelineRepository,
+    MySQLProviderRepository,
+)
+from retouch.catalog.schemas import (
+    CatalogSeed,
+    FeatureRead,
+    FormSchema,
+    PipelineSchema,
+    PipelineStep,
+    ProviderRead,
+    ProviderWrite,
+)
+from retouch.catalog.validation import check_pipeline, check_provider
+from retouch.core.db import Database, UnitOfWork
+
+
+def get_feature(*, database: Database, key: str) -> FeatureRead:
+    """One feature, enabled or not; FeatureNotFound (404) if there is none."""
+    with database.read_only() as uow:
+        feature = MySQLFeatureRepository(uow).get(key)
+    if feature is None:
+        raise FeatureNotFound(key=key)
+    return feature
+
+
+def list_features(*, database: Database, enabled_only: bool = True) -> list[FeatureRead]:
+    """Every feature (only the enabled ones by default), ordered by key."""
+    with database.read_only() as uow:
+        return MySQLFeatureRepository(uow).list(enabled_only=enabled_only)
+
+
+def get_form(*, database: Database, feature_key: str, version: int) -> FormSchema:
+    """One version of a feature's form, current or old; VersionNotFound (404)."""
+    with database.read_only() as uow:
+        form = MySQLFormRepository(uow).get(feature_key, version)
+    if form is None:
+        raise VersionNotFound(key=feature_key, kind="form", version=version)
+    return form
+
+
+def get_pipeline(*, database: Database, feature_key: str, version: int) -> PipelineSchema:
+    """One version of a feature's pipeline, current or old; VersionNotFound (404)."""
+    with database.read_only() as uow:
+        pipeline = MySQLPipelineRepository(uow).get(feature_key, version)
+    if pipeline is None:
+        raise VersionNotFound(key=feature_key, kind="pipeline", version=version)
+    return pipeline
+
+
+def list_providers(*, database: Database) -> list[ProviderRead]:
+    """Every provider config, ordered by key (credential references only, never secrets)."""
+    with database.read_only() as uow:
+        return MySQLProviderRepository(uow).list()
+
+
+def add_form_version(
+    *,
+    database: Database,
+    feature_key: str,
+    json_schema: Any,
+    created_by: int | None,
+    make_current: bool = False,
+    language: str = "en",
+) -> FormSchema:
+    """Validate and store the next version of a feature's form; optionally switch to it."""
+    schema = check_form_schema(json_schema, language=language)
+    with database.unit_of_work() as uow:
+        _locked_feature(uow, feature_key)
+        version = MySQLFormRepository(uow).add(
+            feature_key=feature_key, json_schema=schema, created_by=created_by
+        )
+        if make_current:
+            MySQLFeatureRepository(uow).set_current(feature_key, kind="form", version=version)
+        uow.commit()
+    return get_form(database=database, feature_key=feature_key, version=version)
+
+
+def add_pipeline_version(
+    *,
+    database: Database,
+    feature_key: str,
+    steps: Any,
+    created_by: int | None,
+    make_current: bool = False,
+    language: str = "en",
+) -> PipelineSchema:
+    """Validate (known steps, existing providers) and store the next version of a feature's
+    pipeline; optionally switch to it."""
+    with database.unit_of_work() as uow:
+        providers = MySQLProviderRepository(uow).keys()
+        checked = check_pipeline(steps, providers=providers, language=language)
+        _locked_feature(uow, feature_key)
+        version = MySQLPipelineRepository(uow).add(
+            feature_key=feature_key,
+            steps=_stored_steps(checked),
+            created_by=created_by,
+        )
+        if make_current:
+            MySQLFeatureRepository(uow).set_current(feature_key, kind="pipeline", version=version)
+        uow.commit()
+    return get_pipeline(database=database, feature_key=feature_key, version=version)
+
+
+def save_provider(
+    *, database: Database, provider: ProviderWrite, language: str = "en"
+) -> ProviderWrite:
+    """Insert or update a provider config holding only a credential reference."""
+    check_provider(provider, language=language)
+    with database.unit_of_work() as uow:
+        MySQLProviderRepository(uow).upsert(provider)
+        uow.commit()
+    return provider
+
+
+def _stored_steps(steps: list[PipelineStep]) -> list[dict[str, Any]]:
+    return [step.model_dump(exclude_none=True) for step in steps]
+
+
+def _locked_feature(uow: UnitOfWork, key: str) -> FeatureRead:
+    # Locking the feature row serialises writers of its versions: no two pick one number.
+    feature = MySQLFeatureRepository(uow).get(key, for_update=True)
+    if feature is None:
+        raise FeatureNotFound(key=key)
+    return feature
+
+
+def load_catalog(*, database: Database, seed: CatalogSeed) -> int:
+    """Load the seed config in one transaction; return how many features it holds.
+
+    Idempotent: providers and feature fields are upserted; a form or pipeline becomes a new
+    version (and the current one) only when no stored version equals it, so loading twice
+    changes nothing and an operator's later switch to another version survives a reload.
+    Everything is validated as an operator's write would be; one bad entry stores nothing.
+    """
+    for provider in seed.providers:
+        check_provider(provider)
+    provider_keys = {provider.key for provider in seed.providers}
+    checked = [
+        (
+            feature,
+            check_form_schema(feature.form),
+            _stored_steps(check_pipeline(feature.pipeline, providers=provider_keys)),
+        )
+        for feature in seed.features
+    ]
+    with database.unit_of_work() as uow:
+        for provider in seed.providers:
+            MySQLProviderRepository(uow).upsert(provider)
+        features = MySQLFeatureRepository(uow)
+        for feature, form, steps in checked:
+            features.upsert(feature)
+            _seed_version(uow, feature.key, "form", form)
+            _seed_version(uow, feature.key, "pipeline", steps)
+        uow.commit()
+    return len(seed.features)
+
+
+def _seed_version(
+    uow: UnitOfWork, key: str, kind: Literal["form", "pipeline"], document: Any
+) -> None:
+    """Store `document` as the feature's new current version unless a version equals it."""
+    if kind == "form":
+        forms = MySQLFormRepository(uow)
+        if any(stored == document for _, stored in forms.versions(key)):
+            return
+        version = forms.add(feature_key=key, json_schema=document, created_by=None)
+    else:
+        pipelines = MySQLPipelineRepository(uow)
+        if any(stored == document for _, stored in pipelines.versions(key)):
+            return
+        version = pipelines.add(feature_key=key, steps=document, created_by=None)
+    MySQLFeatureRepository(uow).set_current(key, kind=kind, version=version)
