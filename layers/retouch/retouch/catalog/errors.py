@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retouch.core.errors import AppError, FieldError, NotFound, ValidationFailed
+from retouch.core.errors import FieldError, NotFound, ValidationFailed
 
 
 class FeatureNotFound(NotFound):
@@ -17,15 +17,6 @@ class VersionNotFound(NotFound):
 
     def __init__(self, *, key: str, kind: str, version: int) -> None:
         super().__init__(f"No such {kind} version", key=key, kind=kind, version=version)
-
-
-class FeatureUnavailable(AppError):
-    """The feature exists but is disabled or not ready (no current form or pipeline)."""
-
-    code = "FEATURE_UNAVAILABLE"
-
-    def __init__(self, *, key: str) -> None:
-        super().__init__("This feature is unavailable", key=key)
 
 
 class ConfigInvalid(ValidationFailed):

@@ -45,7 +45,10 @@ _FIELD_TYPES = {"string", "integer", "number", "boolean"}
 _FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
-def _check_annotations(node: dict[str, Any], path: str, out: Collector) -> None:
+def _check_keywords(node: dict[str, Any], path: str, allowed: set[str], out: Collector) -> None:
+    """Refuse keywords outside `allowed`; annotations must be strings."""
+    for keyword in node.keys() - allowed:
+        out.add(f"{path}.{keyword}", "unsupported_keyword")
     for keyword in _ANNOTATIONS & node.keys():
         if not isinstance(node[keyword], str):
             out.add(f"{path}.{keyword}", "text")
@@ -55,9 +58,7 @@ def _check_field(node: object, path: str, out: Collector) -> None:
     if not isinstance(node, dict):
         out.add(path, "not_object")
         return
-    for keyword in node.keys() - _FIELD_KEYWORDS:
-        out.add(f"{path}.{keyword}", "unsupported_keyword")
-    _check_annotations(node, path, out)
+    _check_keywords(node, path, _FIELD_KEYWORDS, out)
     if node.get("type") not in _FIELD_TYPES and ("type" in node or "enum" not in node):
         out.add(f"{path}.type", "field_type")
     if "enum" in node:
@@ -103,9 +104,7 @@ def _check_branches(node: dict[str, Any], path: str, fields: set[str], out: Coll
             if not isinstance(branch, dict):
                 out.add(where, "not_object")
                 continue
-            for extra in branch.keys() - _BRANCH_KEYWORDS:
-                out.add(f"{where}.{extra}", "unsupported_keyword")
-            _check_annotations(branch, where, out)
+            _check_keywords(branch, where, _BRANCH_KEYWORDS, out)
             _check_required(branch, where, fields, out)
             _check_branches(branch, where, fields, out)
 
@@ -134,9 +133,7 @@ def check_form_schema(schema: object, *, language: str = "en") -> dict[str, Any]
         out.fail(path, "not_object")
     if len(json.dumps(schema)) > MAX_FORM_BYTES:
         out.fail(path, "too_large")
-    for keyword in schema.keys() - _ROOT_KEYWORDS:
-        out.add(f"{path}.{keyword}", "unsupported_keyword")
-    _check_annotations(schema, path, out)
+    _check_keywords(schema, path, _ROOT_KEYWORDS, out)
     if schema.get("$schema", SCHEMA_DIALECT) != SCHEMA_DIALECT:
         out.add(f"{path}.$schema", "dialect")
     if schema.get("type") != "object":

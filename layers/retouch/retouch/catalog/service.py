@@ -83,7 +83,7 @@ def add_form_version(
     with database.unit_of_work() as uow:
         _locked_feature(uow, feature_key)
         version = MySQLFormRepository(uow).add(
-            feature_key=feature_key, json_schema=schema, created_by=created_by
+            feature_key=feature_key, document=schema, created_by=created_by
         )
         if make_current:
             MySQLFeatureRepository(uow).set_current(feature_key, kind="form", version=version)
@@ -108,7 +108,7 @@ def add_pipeline_version(
         _locked_feature(uow, feature_key)
         version = MySQLPipelineRepository(uow).add(
             feature_key=feature_key,
-            steps=_stored_steps(checked),
+            document=_stored_steps(checked),
             created_by=created_by,
         )
         if make_current:
@@ -175,14 +175,10 @@ def _seed_version(
     uow: UnitOfWork, key: str, kind: Literal["form", "pipeline"], document: Any
 ) -> None:
     """Store `document` as the feature's new current version unless a version equals it."""
-    if kind == "form":
-        forms = MySQLFormRepository(uow)
-        if any(stored == document for _, stored in forms.versions(key)):
-            return
-        version = forms.add(feature_key=key, json_schema=document, created_by=None)
-    else:
-        pipelines = MySQLPipelineRepository(uow)
-        if any(stored == document for _, stored in pipelines.versions(key)):
-            return
-        version = pipelines.add(feature_key=key, steps=document, created_by=None)
+    repository: MySQLFormRepository | MySQLPipelineRepository = (
+        MySQLFormRepository(uow) if kind == "form" else MySQLPipelineRepository(uow)
+    )
+    if any(stored == document for _, stored in repository.versions(key)):
+        return
+    version = repository.add(feature_key=key, document=document, created_by=None)
     MySQLFeatureRepository(uow).set_current(key, kind=kind, version=version)
