@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from retouch.catalog.errors import ConfigInvalid, FeatureNotFound, VersionNotFound
+from retouch.catalog.errors import ConfigInvalid, FeatureNotFound, InputsInvalid, VersionNotFound
+from retouch.catalog.forms import validate_inputs
 from retouch.catalog.schemas import CatalogSeed, FeatureSeed, ProviderWrite
 from retouch.catalog.service import (
     add_form_version,
@@ -267,3 +268,15 @@ def test_an_invalid_seed_stores_nothing(database: Database) -> None:
         )
 
     assert key not in [f.key for f in list_features(database=database, enabled_only=False)]
+
+
+def test_inputs_are_validated_against_the_stored_form(database: Database) -> None:
+    form = get_form(database=database, feature_key="eraser", version=1)
+
+    with pytest.raises(InputsInvalid) as caught:
+        validate_inputs(form=form, inputs={"image": "upl_x"}, language="zh-CN")
+
+    assert {e.field: e.type for e in caught.value.errors} == {
+        "inputs.image": "string_pattern_mismatch",
+        "inputs.mask": "missing",
+    }

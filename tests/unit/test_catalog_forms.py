@@ -162,3 +162,17 @@ def test_importing_the_catalog_service_does_not_import_the_validator() -> None:
     )
 
     assert result.returncode == 0
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_every_seeded_form_names_each_missing_field_in_both_languages(feature: str) -> None:
+    required = form_of(feature).json_schema["required"]
+
+    english = errors_of(feature, {}, "en")
+    chinese = errors_of(feature, {}, "zh-CN")
+
+    for name in required:
+        assert english[f"inputs.{name}"][0] == "missing"
+        assert english[f"inputs.{name}"][1].endswith(" is required")
+        assert chinese[f"inputs.{name}"][0] == "missing"
+        assert chinese[f"inputs.{name}"][1].endswith("为必填项")
