@@ -12,5 +12,9 @@ class Clock:
     def __call__(self) -> int:
         return self.now
 
+    def seconds(self) -> float:
+        """The same instant in seconds, for code that takes a float clock (the cache)."""
+        return self.now / 1_000_000
+
     def advance(self, seconds: float) -> None:
         self.now += round(seconds * 1_000_000)

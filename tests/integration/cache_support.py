@@ -23,19 +23,6 @@ class Feature(BaseModel):
 FEATURE = JsonCodec(Feature)
 
 
-class Clock:
-    """Epoch seconds that move only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def new_cache(**config: Any) -> Cache:
     """A cache (one "instance") on the test Redis; `config` overrides CacheConfig fields;
     `clock` and `random` go to the cache."""

@@ -15,10 +15,10 @@ from retouch.cache import CacheKey
 from retouch.cache.keys import lock_key, value_key
 from retouch.cache.redis_level import StoredEntry
 from retouch.core.redis import get_redis
+from tests.clock import Clock
 from tests.conftest import ROOT, Stack
 from tests.integration.cache_support import (
     FEATURE,
-    Clock,
     CountingDatabase,
     Feature,
     new_cache,
@@ -72,7 +72,7 @@ def test_200_concurrent_reads_across_instances_load_a_cold_key_once(stack: Stack
 def test_10000_reads_of_absent_keys_load_each_at_most_once(stack: Stack) -> None:
     # GIVEN four instances, 100 keys that exist nowhere, and local levels that expire fast
     clock = Clock()
-    instances = [new_cache(clock=clock, local_ttl_s=0.5) for _ in range(4)]
+    instances = [new_cache(clock=clock.seconds, local_ttl_s=0.5) for _ in range(4)]
     namespace = unique_namespace()
     database = CountingDatabase()
 
@@ -96,7 +96,7 @@ def test_10000_reads_of_absent_keys_load_each_at_most_once(stack: Stack) -> None
 def test_an_expired_value_is_served_while_another_caller_rebuilds_it(stack: Stack) -> None:
     # GIVEN a value past its Redis lifetime but still kept, and its rebuild lock held elsewhere
     clock = Clock()
-    cache = new_cache(clock=clock, redis_ttl_s=10, ttl_jitter=0)
+    cache = new_cache(clock=clock.seconds, redis_ttl_s=10, ttl_jitter=0)
     key = CacheKey(unique_namespace(), "outfit")
     database = CountingDatabase({"outfit": Feature(key="outfit", cost=4)})
     cache.get_or_load(key, database.loader("outfit"), codec=FEATURE)
@@ -128,7 +128,7 @@ def test_xfetch_refreshes_a_hot_key_before_it_expires(stack: Stack) -> None:
     # GIVEN a value that took 1 s to compute, lives 100 s, and is read 5 s before expiry
     clock = Clock()
     draws = [0.0]
-    cache = new_cache(clock=clock, random=lambda: draws[0], redis_ttl_s=100, ttl_jitter=0)
+    cache = new_cache(clock=clock.seconds, random=lambda: draws[0], redis_ttl_s=100, ttl_jitter=0)
     key = CacheKey(unique_namespace(), "faceswap")
     database = CountingDatabase({"faceswap": Feature(key="faceswap", cost=6)})
 
@@ -151,13 +151,13 @@ def test_xfetch_refreshes_a_hot_key_before_it_expires(stack: Stack) -> None:
     assert database.loads["faceswap"] == 2
     raw = get_redis().get(value_key(key, 0))
     assert raw is not None
-    assert StoredEntry.parse(str(raw)).expires_at == pytest.approx(clock.now + 100)
+    assert StoredEntry.parse(str(raw)).expires_at == pytest.approx(clock.seconds() + 100)
 
 
 def test_lifetimes_carry_up_to_ten_percent_jitter(stack: Stack) -> None:
     # GIVEN 200 keys written with a 100 s lifetime and 10 % jitter
     clock = Clock()
-    cache = new_cache(clock=clock, redis_ttl_s=100, ttl_jitter=0.1)
+    cache = new_cache(clock=clock.seconds, redis_ttl_s=100, ttl_jitter=0.1)
     namespace = unique_namespace()
     for index in range(200):
         key_id = f"k{index}"
@@ -170,7 +170,7 @@ def test_lifetimes_carry_up_to_ten_percent_jitter(stack: Stack) -> None:
     for index in range(200):
         key = value_key(CacheKey(namespace, f"k{index}"), 0)
         stored = StoredEntry.parse(str(get_redis().get(key)))
-        lifetimes.append(stored.expires_at - clock.now)
+        lifetimes.append(stored.expires_at - clock.seconds())
         assert 2 * 100_000 - 2_000 <= get_redis().pttl(key) <= 2 * 110_000
     assert all(100 <= lifetime <= 110 for lifetime in lifetimes)
     assert max(lifetimes) - min(lifetimes) > 5

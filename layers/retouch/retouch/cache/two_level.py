@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import cache
-from typing import TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 import redis
 from redis.lock import Lock
@@ -35,6 +35,17 @@ from retouch.core.settings import Settings, get_settings
 
 T = TypeVar("T")
 XFETCH_BETA = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Read(Generic[T]):
+    """One `get_or_load` call, as the levels below the local one see it."""
+
+    key: CacheKey
+    local_key: Hashable
+    loader: Callable[[], T | None]
+    codec: Codec[T]
+    ttl_s: float | None
 
 
 class CacheUnavailable(ServiceUnavailable):
@@ -128,8 +139,8 @@ class Cache:
                 counted.LOCAL_HIT if entry.value is not None else counted.NEGATIVE_HIT
             )
             return cast("T | None", entry.value)
-        fetch = lambda: self._fetch(key, local_key, loader, codec, ttl_s)  # noqa: E731
-        return self._flights.do(local_key, fetch)
+        read = _Read(key, local_key, loader, codec, ttl_s)
+        return self._flights.do(local_key, lambda: self._fetch(read))
 
     def invalidate(self, namespace: str) -> None:
         """Retire every value of `namespace` on every instance: Redis at once (INCR of the
@@ -145,49 +156,36 @@ class Cache:
             self._local.drop_where(lambda local_key: _in_namespace(local_key, namespace))
         self._versions.put(namespace, version, math.inf)
 
-    def _fetch(
-        self,
-        key: CacheKey,
-        local_key: Hashable,
-        loader: Callable[[], T | None],
-        codec: Codec[T],
-        ttl_s: float | None,
-    ) -> T | None:
+    def _fetch(self, read: _Read[T]) -> T | None:
         """The single-flight leader's work: Redis, and the loader when Redis has nothing."""
-        entry = self._local.get(local_key, self._clock())
+        key = read.key
+        entry = self._local.get(read.local_key, self._clock())
         if entry is not None:  # a flight that ended just before this one filled it
             return cast("T | None", entry.value)
         if self._skip.is_open():
-            return self._load(key, local_key, loader, codec, ttl_s, version=None)
+            return self._load(read, version=None)
         hint = self._versions.get(key.namespace, 0.0)
         try:
             version, stored = self._redis.read(key, hint.value if hint else 0)
         except redis.RedisError as exc:
             self._redis_failed(exc)
-            return self._load(key, local_key, loader, codec, ttl_s, version=None)
+            return self._load(read, version=None)
         if self._skip.succeeded():
             logger.info("cache: Redis is back")
         self._versions.put(key.namespace, version, math.inf)
         now = self._clock()
-        fresh = stored is not None and now < stored.expires_at
-        if stored is not None and fresh and not refresh_early(stored, now, 1.0 - self._random()):
-            self.counters.count(counted.REDIS_HIT if stored.payload else counted.NEGATIVE_HIT)
-            return self._keep_local(local_key, stored, codec)
-        return self._rebuild(key, local_key, loader, codec, ttl_s, version, stored)
+        if stored is None or now >= stored.expires_at:
+            return self._rebuild(read, version, stored)
+        if refresh_early(stored, now, 1.0 - self._random()):
+            return self._rebuild(read, version, stored)
+        self.counters.count(counted.REDIS_HIT if stored.payload else counted.NEGATIVE_HIT)
+        return self._keep_local(read, stored)
 
-    def _rebuild(
-        self,
-        key: CacheKey,
-        local_key: Hashable,
-        loader: Callable[[], T | None],
-        codec: Codec[T],
-        ttl_s: float | None,
-        version: int,
-        stored: StoredEntry | None,
-    ) -> T | None:
+    def _rebuild(self, read: _Read[T], version: int, stored: StoredEntry | None) -> T | None:
         """One rebuild per key across instances (the Redis lock). Without the lock: serve
         the copy at hand (stale, or due for an early refresh), else wait for the holder's
         value a moment, else load without writing."""
+        key = read.key
         lock = self._redis.lock(key, version)
         try:
             acquired = lock.acquire(blocking=stored is None)
@@ -196,8 +194,10 @@ class Cache:
                 _, latest = self._redis.read(key, version)
                 if latest is not None and latest != stored and self._clock() < latest.expires_at:
                     _release(lock)
-                    self.counters.count(counted.REDIS_HIT)
-                    return self._keep_local(local_key, latest, codec)
+                    self.counters.count(
+                        counted.REDIS_HIT if latest.payload else counted.NEGATIVE_HIT
+                    )
+                    return self._keep_local(read, latest)
         except redis.RedisError as exc:
             self._redis_failed(exc)
             acquired = False
@@ -205,46 +205,37 @@ class Cache:
             if stored is not None:
                 if self._clock() >= stored.expires_at:
                     self.counters.count(counted.STALE)
-                return self._keep_local(local_key, stored, codec)
-            return self._load(key, local_key, loader, codec, ttl_s, version=None)
+                return self._keep_local(read, stored)
+            return self._load(read, version=None)
         try:
             self.counters.count(counted.REBUILD)
-            return self._load(key, local_key, loader, codec, ttl_s, version=version)
+            return self._load(read, version=version)
         finally:
             _release(lock)
 
-    def _load(
-        self,
-        key: CacheKey,
-        local_key: Hashable,
-        loader: Callable[[], T | None],
-        codec: Codec[T],
-        ttl_s: float | None,
-        *,
-        version: int | None,
-    ) -> T | None:
+    def _load(self, read: _Read[T], *, version: int | None) -> T | None:
         """Call the loader, keep the result locally, and in Redis when `version` is given."""
         self.counters.count(counted.MISS)
         started = self._clock()
-        value = loader()
+        value = read.loader()
         now = self._clock()
         if version is not None:
-            base = (ttl_s or self.config.redis_ttl_s) if value is not None else None
+            base = (read.ttl_s or self.config.redis_ttl_s) if value is not None else None
             lifetime = jittered(
                 base or self.config.negative_ttl_s, self.config.ttl_jitter, self._random()
             )
-            payload = codec.encode(value) if value is not None else None
+            payload = read.codec.encode(value) if value is not None else None
             stored = StoredEntry(payload, now + lifetime, now - started)
             try:
-                self._redis.write(key, version, stored, keep_s=2 * lifetime)
+                self._redis.write(read.key, version, stored, keep_s=2 * lifetime)
             except redis.RedisError as exc:
                 self._redis_failed(exc)
-        self._local.put(local_key, value, now + self._local_ttl(value is None))
+        self._local.put(read.local_key, value, now + self._local_ttl(value is None))
         return value
 
-    def _keep_local(self, local_key: Hashable, stored: StoredEntry, codec: Codec[T]) -> T | None:
-        value = codec.decode(stored.payload) if stored.payload is not None else None
-        self._local.put(local_key, value, self._clock() + self._local_ttl(value is None))
+    def _keep_local(self, read: _Read[T], stored: StoredEntry) -> T | None:
+        value = read.codec.decode(stored.payload) if stored.payload is not None else None
+        self._local.put(read.local_key, value, self._clock() + self._local_ttl(value is None))
         return value
 
     def _local_ttl(self, absent: bool) -> float:
