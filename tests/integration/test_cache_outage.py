@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator
 
@@ -88,3 +89,31 @@ def test_reads_survive_a_redis_outage_and_use_redis_again_when_it_returns(
     assert len(log_lines.with_message(DOWN)) == 1
     assert len(log_lines.with_message(BACK)) == 1
     assert cache.counters.totals["CacheRedisError"] >= 1
+
+
+def test_a_hung_redis_costs_one_timeout_then_nothing_while_the_breaker_is_open(
+    private_stack: Stack, log_lines: LogLines
+) -> None:
+    # GIVEN a Redis that accepts connections but never answers (stopped with SIGSTOP), and a
+    # breaker window longer than the test
+    cache = new_cache(retry_after_failure_s=60)
+    namespace = unique_namespace()
+    rows = {f"f{index}": Feature(key=f"f{index}", cost=index) for index in range(50)}
+    database = CountingDatabase(rows)
+    process = private_stack.redis.process
+    assert process is not None
+    process.send_signal(signal.SIGSTOP)
+
+    # WHEN 50 different keys are read
+    try:
+        values = [
+            cache.get_or_load(CacheKey(namespace, key_id), database.loader(key_id), codec=FEATURE)
+            for key_id in rows
+        ]
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+    # THEN each came from the database, and only the first read waited for Redis
+    assert values == list(rows.values())
+    assert cache.counters.totals["CacheRedisError"] == 1
+    assert len(log_lines.with_message(DOWN)) == 1
