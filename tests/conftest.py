@@ -39,6 +39,9 @@ BASE_ENV = {
     "RETOUCH_RATE_LIMIT_PER_IP_PER_MIN": "100000",
     # A random signing key per test run: no token outlives the run.
     "RETOUCH_JWT_KEYS": json.dumps({TEST_JWT_KID: secrets.token_urlsafe(32)}),
+    # Hundreds of threads connect at once in the concurrency tests on a 2-core machine; a
+    # stopped server refuses at once, so fault tests do not wait for this.
+    "RETOUCH_DB_CONNECT_TIMEOUT_S": "10",
     "POWERTOOLS_SERVICE_NAME": "retouch-test",
     "POWERTOOLS_METRICS_NAMESPACE": "RetouchTest",
 }
