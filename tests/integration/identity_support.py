@@ -123,7 +123,8 @@ def internal_id(public_id: str) -> int:
 
 
 def audit_rows(target: str) -> list[dict[str, Any]]:
-    """The audit rows about `target`, oldest first, with the actor's public id."""
+    """The audit rows about `target` (a user's public id, a feature or provider key), oldest
+    first, with the actor's public id."""
     with get_database().unit_of_work() as uow:
         rows = uow.fetch_all(
             "SELECT a.action, a.target_type, a.target_id, a.before_state, a.after_state, "
@@ -134,7 +135,10 @@ def audit_rows(target: str) -> list[dict[str, Any]]:
     return [
         {
             **row,
-            "before_state": json.loads(row["before_state"]),
+            # A creation (e.g. a new provider config) has no before state.
+            "before_state": None
+            if row["before_state"] is None
+            else json.loads(row["before_state"]),
             "after_state": json.loads(row["after_state"]),
         }
         for row in rows

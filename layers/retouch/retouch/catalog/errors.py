@@ -37,3 +37,10 @@ class InputsInvalid(ValidationFailed):
             feature_key=feature_key,
             version=version,
         )
+
+
+class NoPreviousVersion(NotFound):
+    """A rollback found no version older than the feature's current one."""
+
+    def __init__(self, *, key: str, kind: str) -> None:
+        super().__init__(f"No {kind} version before the current one", key=key, kind=kind)

@@ -80,6 +80,13 @@ class MySQLFeatureRepository:
         )
         return [_feature(row) for row in rows]
 
+    def set_terms(self, key: str, *, cost: int, enabled: bool) -> None:
+        """Change what the feature costs and whether clients may use it."""
+        self._uow.execute(
+            "UPDATE feature_definitions SET cost = %s, enabled = %s WHERE feature_key = %s",
+            (cost, enabled, key),
+        )
+
     def set_current(self, key: str, *, kind: Literal["form", "pipeline"], version: int) -> None:
         if kind == "form":
             sql = "UPDATE feature_definitions SET form_version = %s WHERE feature_key = %s"
@@ -213,6 +220,14 @@ class MySQLProviderRepository:
                 provider.enabled,
             ),
         )
+
+    def get(self, key: str, *, for_update: bool = False) -> ProviderRead | None:
+        sql = (
+            "SELECT provider_key, kind, endpoint, credential_ref, weight, concurrency_limit, "
+            "enabled, updated_at FROM provider_configs WHERE provider_key = %s"
+        )
+        row = self._uow.fetch_one(sql + " FOR UPDATE" if for_update else sql, (key,))
+        return None if row is None else _provider(row)
 
     def list(self) -> list[ProviderRead]:
         rows = self._uow.fetch_all(

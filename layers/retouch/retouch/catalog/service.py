@@ -7,6 +7,7 @@ added, never changed: a task keeps the exact version it was created with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from retouch.catalog.errors import FeatureNotFound, VersionNotFound
@@ -28,6 +29,10 @@ from retouch.catalog.schemas import (
 )
 from retouch.catalog.validation import check_pipeline, check_provider
 from retouch.core.db import Database, UnitOfWork
+
+#: Called in a write's transaction with the new version, before the commit (the admin API
+#: records its audit row there, so a version without its audit row cannot exist).
+VersionHook = Callable[[UnitOfWork, int], None]
 
 
 def get_feature(*, database: Database, key: str) -> FeatureRead:
@@ -77,6 +82,7 @@ def add_form_version(
     created_by: int | None,
     make_current: bool = False,
     language: str = "en",
+    on_added: VersionHook | None = None,
 ) -> FormSchema:
     """Validate and store the next version of a feature's form; optionally switch to it."""
     schema = check_form_schema(json_schema, language=language)
@@ -87,6 +93,8 @@ def add_form_version(
         )
         if make_current:
             MySQLFeatureRepository(uow).set_current(feature_key, kind="form", version=version)
+        if on_added is not None:
+            on_added(uow, version)
         uow.commit()
     return get_form(database=database, feature_key=feature_key, version=version)
 
@@ -99,6 +107,7 @@ def add_pipeline_version(
     created_by: int | None,
     make_current: bool = False,
     language: str = "en",
+    on_added: VersionHook | None = None,
 ) -> PipelineSchema:
     """Validate (known steps, existing providers) and store the next version of a feature's
     pipeline; optionally switch to it."""
@@ -113,6 +122,8 @@ def add_pipeline_version(
         )
         if make_current:
             MySQLFeatureRepository(uow).set_current(feature_key, kind="pipeline", version=version)
+        if on_added is not None:
+            on_added(uow, version)
         uow.commit()
     return get_pipeline(database=database, feature_key=feature_key, version=version)
 
