@@ -198,6 +198,58 @@ def measure_cold(
             results.cold[side].append(cold_start(side, files[side], event_file, work, env))
 
 
+def prepare_servers(env: dict[str, str]) -> None:
+    """Point this process at the servers of `env` (for good), migrate and seed them; quiet
+    the logger below WARNING, since stdout is the report's."""
+    os.environ.update(env)
+    from retouch.core.clients import reset_clients
+    from retouch.core.logging import logger
+    from retouch.core.settings import get_settings
+    from scripts.migrate import apply_migrations, load_seed
+
+    logger.setLevel("WARNING")
+    reset_clients()
+    apply_migrations(get_settings())
+    load_seed()
+    reset_clients()
+
+
+def run_warm(
+    ours: Path,
+    event_file: Path,
+    work: Path,
+    env: dict[str, str],
+    *,
+    warmup: int,
+    rounds: int,
+    per_round: int,
+    name: str = "warm",
+) -> dict[str, Any]:
+    """tests/bench/invoke.py's warm mode: `ours` beside the bare app in one fresh interpreter,
+    interleaved rounds; its result (`samples_ns`, `stdout_bytes` per side). Every call must
+    answer 200."""
+    result_file = work / f"{name}.json"
+    _run_child(
+        [
+            "warm",
+            str(ours),
+            str(BARE),
+            str(event_file),
+            str(result_file),
+            str(warmup),
+            str(rounds),
+            str(per_round),
+        ],
+        env,
+        work / f"{name}.stdout",
+    )
+    result: dict[str, Any] = json.loads(result_file.read_text())
+    failed = {side: n for side, n in result["failures"].items() if n}
+    if failed:
+        raise RuntimeError(f"warm invocations did not answer 200: {failed}")
+    return result
+
+
 def measure_warm(
     results: Results,
     calls: int,
@@ -208,26 +260,10 @@ def measure_warm(
     env: dict[str, str],
 ) -> None:
     per_round = max(1, calls // rounds)
-    result_file = work / "warm.json"
     print(f"warm: {rounds} interleaved rounds x {per_round} calls per app …", file=sys.stderr)
-    _run_child(
-        [
-            "warm",
-            str(OURS),
-            str(BARE),
-            str(event_file),
-            str(result_file),
-            str(warmup),
-            str(rounds),
-            str(per_round),
-        ],
-        env,
-        work / "warm.stdout",
+    result = run_warm(
+        OURS, event_file, work, env, warmup=warmup, rounds=rounds, per_round=per_round
     )
-    result = json.loads(result_file.read_text())
-    failed = {side: n for side, n in result["failures"].items() if n}
-    if failed:
-        raise RuntimeError(f"warm invocations did not answer 200: {failed}")
     results.warm_ns = result["samples_ns"]
     results.stdout_bytes_per_call = {
         side: result["stdout_bytes"][side] / len(result["samples_ns"][side]) for side in SIDES

@@ -21,12 +21,11 @@ import json
 import os
 import platform
 import secrets
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.bench_health import BARE, CHILD, LAYER, ROOT, child_env, percentile
+from scripts.bench_health import LAYER, ROOT, child_env, percentile, prepare_servers, run_warm
 from scripts.servers import temporary_servers
 
 # `python -m scripts.bench_me` from the checkout: the layer is what /opt/python is on Lambda.
@@ -39,18 +38,12 @@ WARM_TARGET = 2.0
 
 def sign_up(env: dict[str, str]) -> str:
     """Migrate, seed and register one user in the servers of `env`; its access token."""
-    os.environ.update(env)
+    prepare_servers(env)
     from retouch.auth.service import register
     from retouch.core.clients import reset_clients
     from retouch.core.db import get_database
-    from retouch.core.logging import logger
     from retouch.core.settings import get_settings
-    from scripts.migrate import apply_migrations, load_seed
 
-    logger.setLevel("WARNING")  # stdout is the report's
-    reset_clients()
-    apply_migrations(get_settings())
-    load_seed()
     pair = register(
         database=get_database(),
         settings=get_settings(),
@@ -65,35 +58,17 @@ def measure(args: argparse.Namespace, work: Path, env: dict[str, str]) -> dict[s
     token = sign_up(env)
     event_file = work / "event.json"
     event_file.write_text(EVENT.read_text().replace("<access-token>", token))
-    result_file = work / "warm.json"
     per_round = max(1, args.warm_calls // args.warm_rounds)
     print(f"warm: {args.warm_rounds} rounds x {per_round} calls per app …", file=sys.stderr)
-    with (work / "warm.stdout").open("ab") as out:
-        completed = subprocess.run(  # noqa: S603 - our own interpreter and script
-            [
-                sys.executable,
-                str(CHILD),
-                "warm",
-                str(OURS),
-                str(BARE),
-                str(event_file),
-                str(result_file),
-                str(args.warmup),
-                str(args.warm_rounds),
-                str(per_round),
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.PIPE,
-            check=False,
-        )
-    if completed.returncode != 0:
-        raise RuntimeError(f"benchmark child failed:\n{completed.stderr.decode()}")
-    result = json.loads(result_file.read_text())
-    failed = {side: n for side, n in result["failures"].items() if n}
-    if failed:
-        raise RuntimeError(f"warm invocations did not answer 200: {failed}")
+    result = run_warm(
+        OURS,
+        event_file,
+        work,
+        env,
+        warmup=args.warmup,
+        rounds=args.warm_rounds,
+        per_round=per_round,
+    )
     samples: dict[str, list[int]] = result["samples_ns"]
     return samples
 

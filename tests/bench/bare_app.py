@@ -37,9 +37,11 @@ def _redis() -> redis.Redis:
 
 # `response_model=None`: the annotation is for mypy only; an unannotated route (the barest
 # FastAPI) skips response validation, and so does this one.
-# The same route at /v1/me too: scripts/bench_me.py holds the users function against it.
+# The same route at /v1/me and /v1/features too: scripts/bench_me.py and
+# scripts/bench_catalog.py hold the users and catalog functions against it.
 @app.get("/health/redis", response_model=None)
 @app.get("/v1/me", response_model=None)
+@app.get("/v1/features", response_model=None)
 def health_redis() -> dict[str, Any]:
     return {"status": "ok", "value": _redis().get("bench:bare")}
 
