@@ -43,6 +43,13 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
     ErrorCode("TOKEN_EXPIRED", 401, C, "登录已过期，请重新登录", "The access token has expired"),
     ErrorCode("QUOTA_EXCEEDED", 402, B, "额度不足", "Not enough credits"),
     ErrorCode("FORBIDDEN", 403, C, "没有权限执行此操作", "You may not do this"),
+    ErrorCode(
+        "SIGNATURE_INVALID",
+        403,
+        C,
+        "签名无效或已过期",
+        "The signature is invalid or has expired",
+    ),
     ErrorCode("NOT_FOUND", 404, C, "资源不存在", "Not found"),
     ErrorCode("METHOD_NOT_ALLOWED", 405, C, "不支持该请求方法", "Method not allowed"),
     ErrorCode(
@@ -62,6 +69,7 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "The task has finished and cannot be canceled",
     ),
     ErrorCode("PAYLOAD_TOO_LARGE", 413, C, "请求体过大", "The request body is too large"),
+    ErrorCode("UPLOAD_TOO_LARGE", 413, C, "上传文件超过允许的大小", "The upload is too large"),
     ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, C, "不支持的内容类型", "Unsupported content type"),
     ErrorCode("VALIDATION_FAILED", 422, C, "请求参数校验失败", "The request is invalid"),
     ErrorCode(

@@ -179,6 +179,31 @@ class Settings(BaseModel):
         1.0, ge=0, le=30, description="after Redis failed, the cache skips Redis for this long"
     )
 
+    # Storage (retouch.storage), local adapter: see docs/architecture.md "Storage".
+    storage_local_root: str = Field(
+        ".local/objects", min_length=1, description="folder holding the local adapter's objects"
+    )
+    storage_local_base_url: str = Field(
+        "http://127.0.0.1:8000/_storage",
+        pattern=r"^https?://",
+        description="URL at which the local gateway serves the local objects",
+    )
+    storage_local_signing_key: SecretStr = Field(
+        SecretStr(""),
+        validate_default=True,
+        description="HMAC key (32+ bytes) of the local adapter's URLs and credentials",
+    )
+
+    @field_validator("storage_local_signing_key")
+    @classmethod
+    def _check_storage_signing_key(cls, key: SecretStr) -> SecretStr:
+        if not key.get_secret_value():
+            # Unset: a random key living as long as the process, as for the JWT keys.
+            return SecretStr(secrets.token_urlsafe(32))
+        if len(key.get_secret_value().encode()) < 32:
+            raise ValueError("the key is shorter than 32 bytes")
+        return key
+
 
 def _variable_of(error_location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + str(error_location[0]).upper() if error_location else ENV_PREFIX

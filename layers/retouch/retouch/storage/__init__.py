@@ -1,0 +1,49 @@
+"""Object storage behind one port (presigned upload and download, put, get, head, delete,
+temporary credentials), with the `local` adapter; `cos` and `s3` follow.
+
+from retouch.storage import get_storage, upload_key
+"""
+
+from retouch.storage.errors import ObjectNotFound, SignatureInvalid, UploadTooLarge
+from retouch.storage.events import (
+    CreatedObject,
+    MalformedStorageEvent,
+    cos_object_created_event,
+    parse_object_created,
+)
+from retouch.storage.factory import get_storage, local_storage
+from retouch.storage.keys import (
+    InvalidStorageKey,
+    output_key,
+    upload_key,
+    user_prefix,
+    validate_key,
+    validate_prefix,
+)
+from retouch.storage.local import LocalStorage
+from retouch.storage.port import Credentials, ObjectInfo, Storage, UploadTicket
+from retouch.storage.signing import Signer
+
+__all__ = [
+    "CreatedObject",
+    "Credentials",
+    "InvalidStorageKey",
+    "LocalStorage",
+    "MalformedStorageEvent",
+    "ObjectInfo",
+    "ObjectNotFound",
+    "SignatureInvalid",
+    "Signer",
+    "Storage",
+    "UploadTicket",
+    "UploadTooLarge",
+    "cos_object_created_event",
+    "get_storage",
+    "local_storage",
+    "output_key",
+    "parse_object_created",
+    "upload_key",
+    "user_prefix",
+    "validate_key",
+    "validate_prefix",
+]

@@ -1,0 +1,22 @@
+"""Failures of the storage package, each with its registry code."""
+
+from __future__ import annotations
+
+from retouch.core.errors import AppError, NotFound
+
+
+class SignatureInvalid(AppError):
+    """A presigned URL or temporary credential is expired, tampered with, or used for another
+    object, method, content type or prefix than the one signed."""
+
+    code = "SIGNATURE_INVALID"
+
+
+class UploadTooLarge(AppError):
+    """The uploaded body is larger than the size bound into its signature."""
+
+    code = "UPLOAD_TOO_LARGE"
+
+
+class ObjectNotFound(NotFound):
+    """No object is stored at the key."""

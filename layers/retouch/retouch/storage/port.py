@@ -1,0 +1,83 @@
+"""The storage port: what every adapter (`local` now; `cos` and `s3` later) offers.
+
+Services take a `Storage`; nothing above this package knows which adapter runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTicket:
+    """A presigned upload: send `method` to `url` with exactly `headers` (and, for a form POST
+    such as S3's, `fields` before the file). The content type and the largest size allowed are
+    bound into the signature, so the client cannot change them."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    expires_at: datetime
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What `head` knows about a stored object."""
+
+    key: str
+    size: int
+    content_type: str
+    etag: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Temporary credentials allowing uploads under `prefix` only, until `expires_at`
+    (COS/STS: tmpSecretId, tmpSecretKey, sessionToken)."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    prefix: str
+    bucket: str
+    region: str
+    expires_at: datetime
+
+
+class Storage(Protocol):
+    """One object store. Every key is checked by `retouch.storage.keys` before any I/O."""
+
+    def presign_upload(
+        self, key: str, *, content_type: str, max_bytes: int, expires_s: int
+    ) -> UploadTicket:
+        """A URL that accepts one upload of `content_type`, at most `max_bytes`, to `key`."""
+        ...
+
+    def presign_download(self, key: str, *, expires_s: int) -> str:
+        """A URL that reads `key` until it expires."""
+        ...
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store `data` at `key`, replacing any object there; readers see all of it or none."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The object's bytes; ObjectNotFound when there is none."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """The object's size and type, or None when there is none."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the object; deleting a missing object is not an error."""
+        ...
+
+    def temporary_credentials(self, prefix: str, *, expires_s: int) -> Credentials:
+        """Credentials that can upload under `prefix` and nowhere else."""
+        ...
