@@ -204,6 +204,20 @@ class Settings(BaseModel):
             raise ValueError("the key is shorter than 32 bytes")
         return key
 
+    # Queue (retouch.queue): Redis Streams locally, see docs/architecture.md "Queue".
+    queue_visibility_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=43_200,
+        description="seconds until an unacknowledged message is delivered again",
+    )
+    queue_max_deliveries: int = Field(
+        5, ge=1, le=1000, description="deliveries before a message moves to the dead-letter stream"
+    )
+    queue_poll_interval_s: float = Field(
+        0.2, gt=0, le=10, description="a waiting receive checks reclaims and delays this often"
+    )
+
 
 def _variable_of(error_location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + str(error_location[0]).upper() if error_location else ENV_PREFIX

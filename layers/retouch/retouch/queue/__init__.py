@@ -1,0 +1,53 @@
+"""Queues: a port (`QueuePort`) and its adapters (DESIGN.md §5; docs/architecture.md "Queue").
+
+    from retouch.queue import get_queue
+    message_id = get_queue().publish("steps", {"task_id": "tsk_…", "step": "prepare"})
+
+Redis Streams serves the local runtime (`RedisStreamsQueue`); `sqs_events` turns its
+deliveries into SQS-shaped Lambda events and runs Powertools batch processing; `scf_events`
+reads the Tencent SCF queue triggers' events.
+"""
+
+from retouch.queue.messages import (
+    DeadMessage,
+    Delivery,
+    InvalidMessage,
+    InvalidQueueName,
+    QueueError,
+    QueueMessage,
+    UnknownEventShape,
+)
+from retouch.queue.port import ALL, QueuePort
+from retouch.queue.redis_streams import QueueConfig, RedisStreamsQueue, get_queue
+from retouch.queue.scf_events import (
+    BatchFailed,
+    InboundMessage,
+    run_scf_batch,
+    scf_queue_messages,
+    sqs_event_from_scf,
+)
+from retouch.queue.sqs_events import BatchOutcome, consume, process_batch, sqs_event
+
+__all__ = [
+    "ALL",
+    "BatchFailed",
+    "BatchOutcome",
+    "DeadMessage",
+    "Delivery",
+    "InboundMessage",
+    "InvalidMessage",
+    "InvalidQueueName",
+    "QueueConfig",
+    "QueueError",
+    "QueueMessage",
+    "QueuePort",
+    "RedisStreamsQueue",
+    "UnknownEventShape",
+    "consume",
+    "get_queue",
+    "process_batch",
+    "run_scf_batch",
+    "scf_queue_messages",
+    "sqs_event",
+    "sqs_event_from_scf",
+]

@@ -1,0 +1,249 @@
+"""The Redis Streams adapter: one stream and one consumer group per queue (DESIGN.md §5).
+
+Keys of queue `steps` (the braces are a Redis Cluster hash tag, so every script's keys share
+a slot): `q:{steps}` the stream, `q:{steps}:dlq` its dead-letter stream, `q:{steps}:delayed`
+the sorted set of delayed messages, `q:{steps}:cursor` where reclaiming resumes.
+
+    queue = get_queue()
+    queue.publish("steps", {"task_id": "tsk_…", "step": "generate", "attempt": 1})
+    for delivery in queue.receive("steps", max_messages=10, wait_s=1):
+        ...
+        queue.ack(delivery)
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from functools import cache, partial
+from typing import Any, Literal, TypeVar, cast
+
+import redis
+
+from retouch.core.redis import RedisClient, get_redis
+from retouch.core.settings import Settings, get_settings
+from retouch.queue import scripts
+from retouch.queue.messages import (
+    DeadMessage,
+    Delivery,
+    InvalidMessage,
+    QueueMessage,
+    check_queue_name,
+    decode_body,
+    encode_body,
+    new_message_id,
+)
+
+T = TypeVar("T")
+
+GROUP = "retouch"
+_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    """Delivery rules (`RETOUCH_QUEUE_*`), in seconds."""
+
+    visibility_timeout_s: float = 30.0
+    max_deliveries: int = 5
+    poll_interval_s: float = 0.2
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueueConfig:
+        return cls(
+            visibility_timeout_s=settings.queue_visibility_timeout_s,
+            max_deliveries=settings.queue_max_deliveries,
+            # A blocking read must end before the client's socket timeout does.
+            poll_interval_s=min(settings.queue_poll_interval_s, settings.redis_timeout_s / 2),
+        )
+
+
+def stream_key(queue: str) -> str:
+    return f"q:{{{check_queue_name(queue)}}}"
+
+
+def dead_letter_key(queue: str) -> str:
+    return f"{stream_key(queue)}:dlq"
+
+
+def delayed_key(queue: str) -> str:
+    return f"{stream_key(queue)}:delayed"
+
+
+def _fields(flat: Sequence[Any]) -> dict[str, str]:
+    return {str(flat[index]): str(flat[index + 1]) for index in range(0, len(flat), 2)}
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+class RedisStreamsQueue:
+    """`QueuePort` on Redis Streams. One instance is one consumer (named after host, process
+    and a random suffix); it is thread-safe like the redis-py client under it."""
+
+    def __init__(
+        self, client: RedisClient, config: QueueConfig, *, consumer: str | None = None
+    ) -> None:
+        self.config = config
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._client = client
+        self._groups: set[str] = set()
+        self._publish = client.register_script(scripts.PUBLISH)
+        self._receive = client.register_script(scripts.RECEIVE)
+        self._redrive = client.register_script(scripts.REDRIVE)
+
+    def publish(self, queue: str, body: dict[str, Any], *, delay_s: float = 0) -> str:
+        if not 0 <= delay_s <= 900:
+            raise InvalidMessage("a delay is 0-900 seconds (SQS's limit)")
+        message_id = new_message_id()
+        self._publish(
+            keys=[stream_key(queue), delayed_key(queue)],
+            args=[message_id, encode_body(body), _milliseconds(delay_s)],
+        )
+        return message_id
+
+    def receive(self, queue: str, *, max_messages: int = 10, wait_s: float = 0) -> list[Delivery]:
+        if not 1 <= max_messages <= 10_000:
+            raise ValueError("max_messages is 1-10000")
+        deadline = time.monotonic() + wait_s
+        while True:
+            deliveries = self._with_group(queue, lambda: self._receive_now(queue, max_messages))
+            remaining = deadline - time.monotonic()
+            if deliveries or remaining <= 0:
+                return deliveries
+            # Wait on the stream for new messages; reclaims and due delays are checked again
+            # by the script once the short block ends.
+            block_ms = max(1, _milliseconds(min(remaining, self.config.poll_interval_s)))
+            fresh = self._with_group(
+                queue, partial(self._read_new, queue, max_messages=max_messages, block_ms=block_ms)
+            )
+            if fresh:
+                entries = cast(list[Any], fresh)[0][1]
+                return [self._delivery(queue, entry[0], 1, entry[1]) for entry in entries]
+
+    def ack(self, delivery: Delivery) -> bool:
+        key = stream_key(delivery.queue)
+        with self._client.pipeline(transaction=True) as pipeline:
+            pipeline.xack(key, GROUP, delivery.receipt)
+            pipeline.xdel(key, delivery.receipt)
+            acknowledged, _ = pipeline.execute()
+        return bool(acknowledged)
+
+    def retry_later(self, delivery: Delivery, delay_s: float = 0) -> bool:
+        visibility_ms = _milliseconds(self.config.visibility_timeout_s)
+        if not 0 <= _milliseconds(delay_s) <= visibility_ms:
+            raise InvalidMessage("a retry delay is 0 up to the visibility timeout")
+        # Backdate the delivery so it turns idle for a visibility timeout after `delay_s`;
+        # JUSTID leaves the delivery count alone (the redelivery will count).
+        claimed = self._client.xclaim(
+            stream_key(delivery.queue),
+            GROUP,
+            delivery.consumer,
+            0,
+            [delivery.receipt],
+            idle=visibility_ms - _milliseconds(delay_s),
+            justid=True,
+        )
+        return bool(claimed)
+
+    def list_dead(self, queue: str, limit: int = 100) -> list[DeadMessage]:
+        return [
+            self._dead(entry_id, fields) for entry_id, fields in self._dead_page(queue, "-", limit)
+        ]
+
+    def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
+        wanted = None if message_ids == "all" else set(message_ids)
+        moved, start = 0, "-"
+        while page := self._dead_page(queue, start, _PAGE):
+            chosen = [
+                entry_id
+                for entry_id, fields in page
+                if wanted is None or fields.get("id") in wanted
+            ]
+            if chosen:
+                moved += int(
+                    self._redrive(keys=[stream_key(queue), dead_letter_key(queue)], args=chosen)
+                )
+            start = "(" + page[-1][0]
+        return moved
+
+    def _dead_page(self, queue: str, start: str, count: int) -> list[tuple[str, dict[str, str]]]:
+        """Dead-letter entries from `start` on (redis-py parses each into id and field map)."""
+        entries = cast(
+            list[tuple[str, dict[str, str]]],
+            self._client.xrange(dead_letter_key(queue), min=start, count=count) or [],
+        )
+        return [(str(entry_id), dict(fields)) for entry_id, fields in entries]
+
+    def _read_new(self, queue: str, *, max_messages: int, block_ms: int) -> Any:
+        return self._client.xreadgroup(
+            GROUP, self.consumer, {stream_key(queue): ">"}, max_messages, block_ms
+        )
+
+    def _receive_now(self, queue: str, max_messages: int) -> list[Delivery]:
+        key = stream_key(queue)
+        rows = self._receive(
+            keys=[key, delayed_key(queue), dead_letter_key(queue), f"{key}:cursor"],
+            args=[
+                GROUP,
+                self.consumer,
+                max_messages,
+                _milliseconds(self.config.visibility_timeout_s),
+                self.config.max_deliveries,
+            ],
+        )
+        return [self._delivery(queue, row[0], int(row[1]), row[2]) for row in rows]
+
+    def _delivery(self, queue: str, entry_id: str, count: int, flat: Sequence[Any]) -> Delivery:
+        fields = _fields(flat)
+        message = QueueMessage(
+            id=fields["id"],
+            body=decode_body(fields["body"]),
+            delivery_count=count,
+            sent_at_ms=int(fields.get("sent", 0)),
+        )
+        return Delivery(queue=queue, receipt=str(entry_id), consumer=self.consumer, message=message)
+
+    @staticmethod
+    def _dead(entry_id: str, fields: dict[str, str]) -> DeadMessage:
+        return DeadMessage(
+            id=fields["id"],
+            body=decode_body(fields["body"]),
+            delivery_count=int(fields.get("deliveries", 0)),
+            sent_at_ms=int(fields.get("sent", 0)),
+            dead_at_ms=int(fields.get("dead_at", 0)),
+            dead_letter_id=entry_id,
+        )
+
+    def _with_group(self, queue: str, call: Callable[[], T]) -> T:
+        """Run `call`, creating the consumer group first on this instance's first use of the
+        queue, and again if Redis lost it (a restart without persistence)."""
+        if queue not in self._groups:
+            self._create_group(queue)
+        try:
+            return call()
+        except redis.exceptions.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._create_group(queue)
+            return call()
+
+    def _create_group(self, queue: str) -> None:
+        try:
+            # From id 0, so messages published before any consumer existed are delivered.
+            self._client.xgroup_create(stream_key(queue), GROUP, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups.add(queue)
+
+
+@cache
+def get_queue() -> RedisStreamsQueue:
+    """The process's queue (Redis Streams), created on first use; `reset_clients` forgets it."""
+    return RedisStreamsQueue(get_redis(), QueueConfig.from_settings(get_settings()))

@@ -1,0 +1,54 @@
+"""Helpers of the queue tests: queues with short timeouts, unique names, Lambda-style handlers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from retouch.core.redis import get_redis
+from retouch.queue import Delivery, QueueConfig, RedisStreamsQueue, process_batch
+
+#: Half a second of visibility: redelivery tests wait about that long, not minutes.
+VISIBILITY_S = 0.5
+
+
+def new_queue(*, max_deliveries: int = 3, consumer: str | None = None) -> RedisStreamsQueue:
+    config = QueueConfig(
+        visibility_timeout_s=VISIBILITY_S, max_deliveries=max_deliveries, poll_interval_s=0.05
+    )
+    return RedisStreamsQueue(get_redis(), config, consumer=consumer)
+
+
+def unique_queue() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def receive_within(
+    queue: RedisStreamsQueue, name: str, seconds: float, *, max_messages: int = 10
+) -> tuple[list[Delivery], float]:
+    """The first non-empty receive within `seconds`, and how long it took."""
+    started = time.monotonic()
+    deliveries = queue.receive(name, max_messages=max_messages, wait_s=seconds)
+    return deliveries, time.monotonic() - started
+
+
+def failing_tasks_handler(
+    failing: set[str], seen: list[dict[str, Any]]
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda-style step handler (Powertools batch) that fails the records of `failing`
+    task ids and records every body it saw."""
+
+    def record_handler(record: SQSRecord) -> None:
+        body = record.json_body
+        seen.append(body)
+        if body["task_id"] in failing:
+            raise RuntimeError(f"step failed for {body['task_id']}")
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return process_batch(event, record_handler, context)
+
+    return handler
