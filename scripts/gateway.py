@@ -37,11 +37,12 @@ from starlette.routing import Route as StarletteRoute
 
 import retouch
 from retouch.core.errors import AppError, InternalError, MethodNotAllowed, NotFound
-from retouch.core.ids import is_valid_request_id, new_request_id
-from retouch.http.problems import negotiate_language, problem_response
+from retouch.storage import LocalStorage
+from scripts.gateway_problems import gateway_problem, request_id_of
 from scripts.lambda_runtime import FakeLambdaContext
 from scripts.sam import FunctionSpec, LambdaHandler, Route, Template, load_module
 from scripts.scheduler import ScheduledJob, run_schedules, scheduled_jobs
+from scripts.storage_gateway import storage_routes
 
 STAGE = "local"
 HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -304,8 +305,7 @@ class Gateway:
 
     async def forward(self, request: Request) -> Response:
         """Serve one request through the function whose route matches it."""
-        sent_id = request.headers.get("x-request-id")
-        request_id = sent_id if sent_id and is_valid_request_id(sent_id) else new_request_id()
+        request_id = request_id_of(request)
         matched = self.match(request.method, request.url.path)
         if isinstance(matched, AppError):
             return self._problem(matched, request, request_id)
@@ -333,13 +333,7 @@ class Gateway:
             return self._problem(InternalError(), request, request_id)
 
     def _problem(self, error: AppError, request: Request, request_id: str) -> Response:
-        response = problem_response(
-            error,
-            request_id=request_id,
-            language=negotiate_language(request.headers.get("accept-language")),
-        )
-        response.headers["X-Request-ID"] = request_id
-        return response
+        return gateway_problem(error, request, request_id)
 
     async def openapi(self, _request: Request) -> JSONResponse:
         return JSONResponse(merged_openapi(self.functions))
@@ -348,13 +342,22 @@ class Gateway:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Retouch API (local)")
 
 
-def create_gateway(template: Template, *, workers: int = 4, schedules: bool = False) -> Starlette:
-    """The gateway as an ASGI app; its lifespan owns the worker pool and the schedules."""
+def create_gateway(
+    template: Template,
+    *,
+    workers: int = 4,
+    schedules: bool = False,
+    storage: LocalStorage | None = None,
+) -> Starlette:
+    """The gateway as an ASGI app; its lifespan owns the worker pool and the schedules. It
+    also serves the local object storage under `/_storage/` (`storage`, or the adapter the
+    settings describe), as COS or S3 would."""
     gateway = Gateway(template, workers=workers, schedules=schedules)
     app = Starlette(
         routes=[
             StarletteRoute("/openapi.json", gateway.openapi, methods=["GET"]),
             StarletteRoute("/docs", gateway.docs, methods=["GET"]),
+            *storage_routes(storage),
             StarletteRoute("/{path:path}", gateway.forward, methods=HTTP_METHODS),
         ],
         lifespan=gateway.lifespan,
