@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from retouch.core.redis import get_redis
-from retouch.queue import ALL, consume, get_queue
+from retouch.queue import ALL, InvalidMessage, consume, get_queue
 from retouch.queue.redis_streams import dead_letter_key, delayed_key, stream_key
 from tests.conftest import FakeLambdaContext, Stack
 from tests.integration.queue_support import (
@@ -101,7 +101,7 @@ def test_a_message_delivered_the_maximum_times_moves_to_the_dead_letter_stream(
     assert (first.message.delivery_count, second.message.delivery_count) == (1, 2)
     assert third == []
     [dead] = queue.list_dead(name)
-    assert (dead.id, dead.body, dead.delivery_count) == (
+    assert (dead.message.id, dead.message.body, dead.message.delivery_count) == (
         message_id,
         {"task_id": "tsk_4", "step": "generate"},
         2,
@@ -117,7 +117,7 @@ def test_a_redriven_dead_message_is_delivered_again_with_a_fresh_count(stack: St
     redriven = queue.publish(name, {"task_id": "tsk_redriven"})
     receive_within(queue, name, 1)
     receive_within(queue, name, VISIBILITY_S * 3)  # reclaims both and dead-letters them
-    assert {dead.id for dead in queue.list_dead(name)} == {kept, redriven}
+    assert {dead.message.id for dead in queue.list_dead(name)} == {kept, redriven}
 
     # WHEN an operator redrives one of them by id
     moved = queue.redrive(name, [redriven])
@@ -126,7 +126,7 @@ def test_a_redriven_dead_message_is_delivered_again_with_a_fresh_count(stack: St
     [delivery] = queue.receive(name)
     assert moved == 1
     assert (delivery.message.id, delivery.message.delivery_count) == (redriven, 1)
-    assert [dead.id for dead in queue.list_dead(name)] == [kept]
+    assert [dead.message.id for dead in queue.list_dead(name)] == [kept]
 
     # AND redriving ALL moves the rest
     assert queue.redrive(name, ALL) == 1
@@ -160,6 +160,41 @@ def test_retry_later_delivers_the_message_again_after_the_given_delay(stack: Sta
 
     assert again.message.id == delivery.message.id
     assert again.message.delivery_count == 2
+
+
+def test_retry_later_with_a_delay_keeps_the_message_hidden_until_the_delay_ends(
+    stack: Stack,
+) -> None:
+    queue, name = new_queue(), unique_queue()
+    queue.publish(name, {"task_id": "tsk_9"})
+    [delivery] = queue.receive(name)
+
+    queue.retry_later(delivery, delay_s=0.3)
+    early = queue.receive(name)
+    [again], waited = receive_within(queue, name, VISIBILITY_S * 4)
+
+    assert early == []
+    assert waited >= 0.15
+    assert again.message.id == delivery.message.id
+
+
+def test_delays_outside_their_range_are_refused(stack: Stack) -> None:
+    queue, name = new_queue(), unique_queue()
+    queue.publish(name, {"task_id": "tsk_10"})
+    [delivery] = queue.receive(name)
+
+    with pytest.raises(InvalidMessage):
+        queue.publish(name, {"task_id": "tsk_11"}, delay_s=901)
+    with pytest.raises(InvalidMessage):
+        queue.retry_later(delivery, delay_s=VISIBILITY_S * 2)
+
+
+def test_redriving_an_id_that_is_not_dead_moves_nothing(stack: Stack) -> None:
+    queue, name = new_queue(), unique_queue()
+    live = queue.publish(name, {"task_id": "tsk_12"})
+
+    assert queue.redrive(name, [live, "no-such-id"]) == 0
+    assert [d.message.id for d in queue.receive(name)] == [live]
 
 
 def test_a_failed_record_is_delivered_again_and_the_successful_ones_are_not(

@@ -92,11 +92,9 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class DeadMessage:
-    """A message in a dead-letter stream: delivered `delivery_count` times, never acknowledged."""
+    """A message in a dead-letter stream (its `delivery_count`: deliveries never acknowledged),
+    when it died and its entry there."""
 
-    id: str
-    body: dict[str, Any]
-    delivery_count: int
-    sent_at_ms: int
+    message: QueueMessage
     dead_at_ms: int
     dead_letter_id: str

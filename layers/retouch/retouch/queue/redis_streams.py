@@ -78,6 +78,15 @@ def _fields(flat: Sequence[Any]) -> dict[str, str]:
     return {str(flat[index]): str(flat[index + 1]) for index in range(0, len(flat), 2)}
 
 
+def _message(fields: dict[str, str], delivery_count: int) -> QueueMessage:
+    return QueueMessage(
+        id=fields["id"],
+        body=decode_body(fields["body"]),
+        delivery_count=delivery_count,
+        sent_at_ms=int(fields.get("sent", 0)),
+    )
+
+
 def _milliseconds(seconds: float) -> int:
     return max(0, round(seconds * 1000))
 
@@ -200,22 +209,13 @@ class RedisStreamsQueue:
         return [self._delivery(queue, row[0], int(row[1]), row[2]) for row in rows]
 
     def _delivery(self, queue: str, entry_id: str, count: int, flat: Sequence[Any]) -> Delivery:
-        fields = _fields(flat)
-        message = QueueMessage(
-            id=fields["id"],
-            body=decode_body(fields["body"]),
-            delivery_count=count,
-            sent_at_ms=int(fields.get("sent", 0)),
-        )
+        message = _message(_fields(flat), count)
         return Delivery(queue=queue, receipt=str(entry_id), consumer=self.consumer, message=message)
 
     @staticmethod
     def _dead(entry_id: str, fields: dict[str, str]) -> DeadMessage:
         return DeadMessage(
-            id=fields["id"],
-            body=decode_body(fields["body"]),
-            delivery_count=int(fields.get("deliveries", 0)),
-            sent_at_ms=int(fields.get("sent", 0)),
+            message=_message(fields, int(fields.get("deliveries", 0))),
             dead_at_ms=int(fields.get("dead_at", 0)),
             dead_letter_id=entry_id,
         )
