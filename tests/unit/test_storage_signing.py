@@ -206,6 +206,13 @@ def test_credentials_are_refused_after_expiry_or_when_tampered(
     assert body  # the token has a payload part
 
 
+def test_a_content_type_that_could_forge_another_canonical_string_is_never_signed(
+    storage: LocalStorage,
+) -> None:
+    with pytest.raises(ValueError, match="control character"):
+        storage.presign_upload(KEY, content_type="image/png\n99999", max_bytes=1, expires_s=60)
+
+
 def test_signature_codes_are_in_the_registry_in_both_languages() -> None:
     for code, status in (("SIGNATURE_INVALID", 403), ("UPLOAD_TOO_LARGE", 413)):
         entry = REGISTRY[code]

@@ -66,6 +66,12 @@ class Signer:
 
     def sign(self, request: SignedRequest) -> dict[str, str]:
         """The query parameters that authorise `request`."""
+        # The canonical string separates fields by newlines: a field holding one could be
+        # made to read as another signed request.
+        if any(
+            not field.isprintable() for field in (request.method, request.key, request.content_type)
+        ):
+            raise ValueError("a signed field holds a control character")
         parameters = {EXPIRES: str(request.expires_at), SIGNATURE: self._mac(request.canonical())}
         if request.max_bytes:
             parameters[MAX_BYTES] = str(request.max_bytes)
