@@ -295,12 +295,3 @@ def test_the_process_queue_comes_from_the_settings(stack: Stack) -> None:
     assert queue is get_queue()
     assert queue.config.visibility_timeout_s == 30.0
     assert queue.config.max_deliveries == 5
-
-
-@pytest.mark.skip(
-    reason="the test Redis runs without persistence (no RDB/AOF): a restart loses every "
-    "stream, so what survives a restart depends on the deployment's persistence settings"
-)
-def test_acknowledged_and_pending_state_survives_a_redis_restart() -> None:
-    """Kept as a marker: with AOF (appendfsync everysec) at most one second of queue
-    operations is lost; see docs/architecture.md "Queue"."""
