@@ -270,6 +270,19 @@ class Gateway:
         context = FakeLambdaContext.for_function(spec.logical_id, str(uuid.uuid4()))
         return await self._call(function.handler, event, context)
 
+    def deliver_object_created(self, event: dict[str, Any]) -> None:
+        """Hand a (COS-shaped) object-created event to every function with an `S3` event, as
+        the cloud's notification would. Called in the storage route's thread once the object is
+        stored; a failing trigger is logged and does not fail the upload, as in the cloud."""
+        for function in self.functions:
+            if not function.spec.storage_triggers:
+                continue
+            context = FakeLambdaContext.for_function(function.spec.logical_id, str(uuid.uuid4()))
+            try:
+                function.handler(event, context)
+            except Exception:  # noqa: BLE001 - the upload stands; the trigger's failure is logged
+                traceback.print_exc(file=sys.stderr)
+
     async def _call(self, handler: Callable[..., Any], *arguments: Any) -> Any:
         if self._executor is None:
             raise RuntimeError("the gateway is not started (use it within its lifespan)")
@@ -351,13 +364,14 @@ def create_gateway(
 ) -> Starlette:
     """The gateway as an ASGI app; its lifespan owns the worker pool and the schedules. It
     also serves the local object storage under `/_storage/` (`storage`, or the adapter the
-    settings describe), as COS or S3 would."""
+    settings describe, whose object-created events go to the template's storage-triggered
+    functions), as COS or S3 would."""
     gateway = Gateway(template, workers=workers, schedules=schedules)
     app = Starlette(
         routes=[
             StarletteRoute("/openapi.json", gateway.openapi, methods=["GET"]),
             StarletteRoute("/docs", gateway.docs, methods=["GET"]),
-            *storage_routes(storage),
+            *storage_routes(storage, on_object_created=gateway.deliver_object_created),
             StarletteRoute("/{path:path}", gateway.forward, methods=HTTP_METHODS),
         ],
         lifespan=gateway.lifespan,

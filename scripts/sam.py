@@ -1,4 +1,5 @@
-"""template.yaml (AWS SAM) as typed specs: the functions, their HTTP routes, schedules and queues.
+"""template.yaml (AWS SAM) as typed specs: the functions, their HTTP routes, schedules, queues
+and storage triggers.
 
 The local runtime (gateway, scheduler, `scripts/invoke`) and the descriptor tests read the
 template through this module, so the cloud and the local stack can never disagree about which
@@ -25,8 +26,11 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 RouteType = Literal["Api", "HttpApi"]
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
-#: Event shapes of the files in events/, named `<function>_<shape>[_<variant>].json`.
-EVENT_SHAPES = ("aws_rest", "aws_http", "scf_apigw")
+#: Event shapes of the files in events/, named `<function>_<shape>[_<variant>].json`: HTTP
+#: requests, and object-created events of S3 (Lambda) and COS (SCF).
+HTTP_EVENT_SHAPES = ("aws_rest", "aws_http", "scf_apigw")
+STORAGE_EVENT_SHAPES = ("aws_s3", "scf_cos")
+EVENT_SHAPES = HTTP_EVENT_SHAPES + STORAGE_EVENT_SHAPES
 
 
 class TemplateError(ValueError):
@@ -74,6 +78,15 @@ class QueueTrigger:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageTrigger:
+    """An `S3` event: object-created notifications of a bucket of the template."""
+
+    event_name: str
+    bucket: Any
+    events: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionSpec:
     """One `AWS::Serverless::Function` of the template."""
 
@@ -83,6 +96,7 @@ class FunctionSpec:
     routes: tuple[Route, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     queues: tuple[QueueTrigger, ...] = ()
+    storage_triggers: tuple[StorageTrigger, ...] = ()
 
     @property
     def module_file(self) -> Path:
@@ -101,7 +115,7 @@ class FunctionSpec:
 
     @property
     def has_events(self) -> bool:
-        return bool(self.routes or self.schedules or self.queues)
+        return bool(self.routes or self.schedules or self.queues or self.storage_triggers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +189,7 @@ def _function_spec(base: Path, logical_id: str, properties: dict[str, Any]) -> F
     code_uri, handler = properties.get("CodeUri"), properties.get("Handler")
     if not isinstance(code_uri, str) or not isinstance(handler, str) or "." not in handler:
         raise TemplateError(f"{logical_id} needs a local CodeUri and a module.attribute Handler")
-    routes, schedules, queues = [], [], []
+    routes, schedules, queues, storage_triggers = [], [], [], []
     for name, event in (properties.get("Events") or {}).items():
         kind, event_properties = event.get("Type"), event.get("Properties") or {}
         if kind in ("Api", "HttpApi"):
@@ -207,6 +221,15 @@ def _function_spec(base: Path, logical_id: str, properties: dict[str, Any]) -> F
                     batch_size=int(event_properties.get("BatchSize", 10)),
                 )
             )
+        elif kind == "S3":
+            names = event_properties.get("Events", [])
+            storage_triggers.append(
+                StorageTrigger(
+                    event_name=name,
+                    bucket=event_properties.get("Bucket"),
+                    events=tuple([names] if isinstance(names, str) else names),
+                )
+            )
     return FunctionSpec(
         logical_id=logical_id,
         code_uri=(base / code_uri).resolve(),
@@ -214,6 +237,7 @@ def _function_spec(base: Path, logical_id: str, properties: dict[str, Any]) -> F
         routes=tuple(routes),
         schedules=tuple(schedules),
         queues=tuple(queues),
+        storage_triggers=tuple(storage_triggers),
     )
 
 

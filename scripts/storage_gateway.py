@@ -21,19 +21,23 @@ from starlette.routing import Route
 from retouch.core.errors import AppError
 from retouch.core.settings import get_settings
 from retouch.storage import LocalStorage, local_storage
+from retouch.storage.local import ObjectCreatedHook
 from scripts.gateway_problems import gateway_problem, request_id_of
 
 PATH = "/_storage/{key:path}"
 
 
-def storage_routes(storage: LocalStorage | None = None) -> list[Route]:
+def storage_routes(
+    storage: LocalStorage | None = None, *, on_object_created: ObjectCreatedHook | None = None
+) -> list[Route]:
     """The storage routes over `storage`, or over the adapter the settings describe (built on
-    the first request, so the gateway starts without reading storage settings)."""
+    the first request, so the gateway starts without reading storage settings) with
+    `on_object_created` as its hook."""
     built: list[LocalStorage] = [] if storage is None else [storage]
 
     def current() -> LocalStorage:
         if not built:
-            built.append(local_storage(get_settings()))
+            built.append(local_storage(get_settings(), on_object_created=on_object_created))
         return built[0]
 
     return [

@@ -19,6 +19,8 @@ from scripts.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER, ROOT, FakeLambdaCon
 from scripts.sam import (
     EVENT_SHAPES,
     EVENTS,
+    HTTP_EVENT_SHAPES,
+    STORAGE_EVENT_SHAPES,
     TEMPLATE,
     FunctionSpec,
     load_handler,
@@ -32,6 +34,7 @@ SERVERLESS = ROOT / "serverless.yml"
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
 TEMPLATE_FUNCTIONS = load_template().functions
 HTTP_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.routes]
+STORAGE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.storage_triggers]
 Routes = set[tuple[str, str]]
 
 
@@ -199,18 +202,37 @@ def test_every_event_file_names_a_function_and_a_shape() -> None:
     assert all(shape in EVENT_SHAPES for _, shape in resolved)
 
 
-@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
-def test_every_http_function_has_a_sample_event_of_each_shape(spec: FunctionSpec) -> None:
+def _sample_shapes(spec: FunctionSpec) -> set[str]:
     template = load_template()
-
-    shapes = {
+    return {
         shape
         for path in EVENT_FILES
         for function, shape in [template.function_for_event(path)]
         if function.logical_id == spec.logical_id
     }
 
-    assert shapes == set(EVENT_SHAPES)
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_http_function_has_a_sample_event_of_each_shape(spec: FunctionSpec) -> None:
+    assert _sample_shapes(spec) == set(HTTP_EVENT_SHAPES)
+
+
+@pytest.mark.parametrize("spec", STORAGE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_storage_triggered_function_has_an_s3_and_a_cos_sample_event(
+    spec: FunctionSpec,
+) -> None:
+    assert _sample_shapes(spec) == set(STORAGE_EVENT_SHAPES)
+
+
+def _scf_cos_triggers() -> set[str]:
+    inputs = read_yaml(SERVERLESS)["inputs"]
+    return {trigger["function"] for trigger in inputs["triggers"] if trigger["type"] == "cos"}
+
+
+def test_functions_with_an_s3_event_are_exactly_those_with_a_cos_trigger() -> None:
+    scf = _scf_functions()
+
+    assert {scf[spec.code_uri][0] for spec in STORAGE_FUNCTIONS} == _scf_cos_triggers()
 
 
 def _header(headers: dict[str, Any], name: str) -> Any:
@@ -259,7 +281,11 @@ def test_every_sample_event_invokes_its_function(stack: Stack, event_file: Path)
     # WHEN the function's real handler receives it
     response = load_handler(spec)(event, FakeLambdaContext())
 
-    # THEN it succeeds (200, or 201 for a creation), in the response shape of that platform
+    # THEN a storage trigger returns normally (the sample names no upload: nothing to do)
+    if shape in STORAGE_EVENT_SHAPES:
+        assert response == {"results": ["ignored"]}
+        return
+    # and an HTTP function succeeds (200, or 201 for a creation), in its platform's shape
     assert response["statusCode"] in (200, 201), response["body"]
     SHAPE_CHECKS[shape](event, response)
     assert "code" not in json.loads(response["body"])  # not a problem, not a "down" health

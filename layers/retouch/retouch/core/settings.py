@@ -204,6 +204,17 @@ class Settings(BaseModel):
             raise ValueError("the key is shorter than 32 bytes")
         return key
 
+    # Uploads (retouch.uploads): see docs/architecture.md "Uploads".
+    upload_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, le=1024**3, description="largest upload accepted, in bytes"
+    )
+    upload_max_pixels: int = Field(
+        50_000_000, ge=1, description="largest width x height an upload may declare in its header"
+    )
+    upload_url_expires_s: int = Field(
+        900, ge=60, le=43_200, description="lifetime of presigned upload URLs and credentials"
+    )
+
     # Queue (retouch.queue): Redis Streams locally, see docs/architecture.md "Queue".
     queue_visibility_timeout_s: float = Field(
         30.0,

@@ -1,0 +1,13 @@
+"""UploadTriggerFunction: COS (SCF) and S3 (Lambda) object-created events for uploads."""
+
+from typing import Any
+
+from retouch.uploads.handlers import handle_object_created
+
+
+def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    """AWS Lambda: app.handler."""
+    return handle_object_created(event)
+
+
+main_handler = handler  # Tencent SCF: app.main_handler

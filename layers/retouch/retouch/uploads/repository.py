@@ -1,0 +1,86 @@
+"""SQL for uploads. Parameterised statements only; nothing here commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from retouch.core.db import Row, UnitOfWork
+from retouch.core.time import from_db, to_db
+from retouch.uploads.schemas import Upload
+
+_SELECT = (
+    "SELECT id, public_id, user_id, object_key, content_type, declared_size, status, width, "
+    "height, actual_size, reject_reason, created_at, updated_at FROM uploads "
+)
+_BY_KEY = _SELECT + "WHERE object_key = %s"
+_BY_PUBLIC_ID = _SELECT + "WHERE public_id = %s"
+
+
+def upload_from_row(row: Row) -> Upload:
+    return Upload(
+        id=int(row["id"]),
+        public_id=row["public_id"],
+        user_id=int(row["user_id"]),
+        object_key=row["object_key"],
+        content_type=row["content_type"],
+        declared_size=int(row["declared_size"]),
+        status=row["status"],
+        width=row["width"],
+        height=row["height"],
+        actual_size=row["actual_size"],
+        reject_reason=row["reject_reason"],
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
+    )
+
+
+class MySQLUploadRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def add(
+        self,
+        *,
+        public_id: str,
+        user_id: int,
+        object_key: str,
+        content_type: str,
+        declared_size: int,
+        now: datetime,
+    ) -> None:
+        """Insert a `pending` upload."""
+        self._uow.execute(
+            "INSERT INTO uploads (public_id, user_id, object_key, content_type, declared_size, "
+            "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (public_id, user_id, object_key, content_type, declared_size, to_db(now), to_db(now)),
+        )
+
+    def get_by_key(self, object_key: str) -> Upload | None:
+        row = self._uow.fetch_one(_BY_KEY, (object_key,))
+        return None if row is None else upload_from_row(row)
+
+    def get_by_public_id(self, public_id: str) -> Upload | None:
+        row = self._uow.fetch_one(_BY_PUBLIC_ID, (public_id,))
+        return None if row is None else upload_from_row(row)
+
+    def mark_ready(self, upload_id: int, *, width: int, height: int, actual_size: int) -> bool:
+        """`pending` → `ready`; False when the upload was not pending (a redelivered event)."""
+        return (
+            self._uow.execute(
+                "UPDATE uploads SET status = 'ready', width = %s, height = %s, actual_size = %s "
+                "WHERE id = %s AND status = 'pending'",
+                (width, height, actual_size, upload_id),
+            )
+            == 1
+        )
+
+    def mark_rejected(self, upload_id: int, *, reason: str, actual_size: int) -> bool:
+        """`pending` → `rejected`; False when the upload was not pending."""
+        return (
+            self._uow.execute(
+                "UPDATE uploads SET status = 'rejected', reject_reason = %s, actual_size = %s "
+                "WHERE id = %s AND status = 'pending'",
+                (reason, actual_size, upload_id),
+            )
+            == 1
+        )

@@ -1,0 +1,44 @@
+"""`/v1/uploads`: presigned uploads and prefix-scoped credentials for the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends
+
+from retouch.auth.schemas import Principal
+from retouch.core.db import get_database
+from retouch.core.settings import get_settings
+from retouch.http.dependencies import current_user
+from retouch.http.routing import api_router
+from retouch.storage import get_storage
+from retouch.uploads import service
+from retouch.uploads.schemas import UploadCreate, UploadCredentialsRead, UploadTicketRead
+
+router = api_router(prefix="/v1/uploads", tags=["uploads"])
+
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
+}
+Caller = Annotated[Principal, Depends(current_user)]
+
+
+@router.post("", status_code=201, response_model=UploadTicketRead, responses=_AUTH)
+def create_upload(request: UploadCreate, caller: Caller) -> UploadTicketRead:
+    """A presigned upload of one JPEG, PNG or WebP into the caller's own prefix; the type and
+    size limit are bound into the signature. The upload becomes `ready` once checked."""
+    return service.create_upload(
+        database=get_database(),
+        storage=get_storage(),
+        settings=get_settings(),
+        principal=caller,
+        request=request,
+    )
+
+
+@router.post("/credentials", status_code=201, response_model=UploadCredentialsRead, responses=_AUTH)
+def create_credentials(caller: Caller) -> UploadCredentialsRead:
+    """Temporary storage credentials that can upload under the caller's prefix only."""
+    return service.issue_credentials(
+        storage=get_storage(), settings=get_settings(), principal=caller
+    )

@@ -1,0 +1,143 @@
+"""Upload use cases: presign an upload into the caller's prefix, issue prefix-scoped
+credentials, and check an object the storage says was created."""
+
+from __future__ import annotations
+
+from retouch.auth.schemas import Principal
+from retouch.core.db import Database
+from retouch.core.errors import FieldError
+from retouch.core.ids import new_public_id
+from retouch.core.logging import logger
+from retouch.core.settings import Settings
+from retouch.core.time import Clock, utc_now
+from retouch.storage import (
+    InvalidStorageKey,
+    ObjectNotFound,
+    Storage,
+    upload_key,
+    user_prefix,
+    validate_key,
+)
+from retouch.uploads.errors import UploadRefused
+from retouch.uploads.inspection import ImageHeader, NotAnImage, inspect_image
+from retouch.uploads.repository import MySQLUploadRepository
+from retouch.uploads.schemas import UploadCreate, UploadCredentialsRead, UploadTicketRead
+
+
+def create_upload(
+    *,
+    database: Database,
+    storage: Storage,
+    settings: Settings,
+    principal: Principal,
+    request: UploadCreate,
+    clock: Clock = utc_now,
+) -> UploadTicketRead:
+    """Record a `pending` upload and presign its object under the caller's own prefix, with
+    the declared type and the size limit bound into the signature."""
+    if request.size > settings.upload_max_bytes:
+        raise UploadRefused(
+            f"An upload is at most {settings.upload_max_bytes} bytes",
+            errors=[FieldError("size", "too large", "less_than_equal")],
+        )
+    public_id = new_public_id("upl")
+    key = upload_key(user_id=principal.public_id, upload_id=public_id)
+    with database.unit_of_work() as uow:
+        MySQLUploadRepository(uow).add(
+            public_id=public_id,
+            user_id=principal.user.id,
+            object_key=key,
+            content_type=request.content_type,
+            declared_size=request.size,
+            now=clock(),
+        )
+        uow.commit()
+    ticket = storage.presign_upload(
+        key,
+        content_type=request.content_type,
+        max_bytes=settings.upload_max_bytes,
+        expires_s=settings.upload_url_expires_s,
+    )
+    return UploadTicketRead(
+        id=public_id,
+        method=ticket.method,
+        url=ticket.url,
+        headers=dict(ticket.headers),
+        expires_at=ticket.expires_at,
+    )
+
+
+def issue_credentials(
+    *, storage: Storage, settings: Settings, principal: Principal
+) -> UploadCredentialsRead:
+    """Temporary credentials that can upload under the caller's prefix only."""
+    credentials = storage.temporary_credentials(
+        user_prefix(principal.public_id), expires_s=settings.upload_url_expires_s
+    )
+    return UploadCredentialsRead(
+        access_key_id=credentials.access_key_id,
+        secret_access_key=credentials.secret_access_key,
+        session_token=credentials.session_token,
+        bucket=credentials.bucket,
+        region=credentials.region,
+        prefix=credentials.prefix,
+        expires_at=credentials.expires_at,
+    )
+
+
+def check_uploaded_object(
+    *, database: Database, storage: Storage, settings: Settings, key: str
+) -> str:
+    """Check the object at `key` and mark its upload `ready` or `rejected` (deleting a
+    rejected object). Returns what happened; only a `pending` upload changes, so a
+    redelivered event changes nothing."""
+    try:
+        validate_key(key)
+    except InvalidStorageKey:
+        logger.warning("object-created event for an invalid key", extra={"key": key[:200]})
+        return "ignored"
+    with database.unit_of_work() as uow:
+        upload = MySQLUploadRepository(uow).get_by_key(key)
+    if upload is None:
+        logger.info("object-created event for no upload", extra={"key": key})
+        return "ignored"
+    if upload.status != "pending":
+        logger.info("upload already checked", extra={"upload": upload.public_id})
+        return "unchanged"
+    try:
+        data = storage.get(key)
+    except ObjectNotFound:
+        logger.info("uploaded object is gone", extra={"upload": upload.public_id})
+        return "ignored"
+    reason = _reject_reason(data, settings=settings, declared_type=upload.content_type)
+    with database.unit_of_work() as uow:
+        uploads = MySQLUploadRepository(uow)
+        if isinstance(reason, str):
+            changed = uploads.mark_rejected(upload.id, reason=reason, actual_size=len(data))
+        else:
+            changed = uploads.mark_ready(
+                upload.id, width=reason.width, height=reason.height, actual_size=len(data)
+            )
+        uow.commit()
+    if not changed:
+        return "unchanged"
+    if isinstance(reason, str):
+        storage.delete(key)
+        logger.info("upload rejected", extra={"upload": upload.public_id, "reason": reason})
+        return "rejected"
+    logger.info("upload ready", extra={"upload": upload.public_id})
+    return "ready"
+
+
+def _reject_reason(data: bytes, *, settings: Settings, declared_type: str) -> str | ImageHeader:
+    if len(data) > settings.upload_max_bytes:
+        return "too_large"
+    try:
+        header = inspect_image(data)
+    except NotAnImage:
+        return "not_an_image"
+    if header.content_type != declared_type:
+        return "type_mismatch"
+    if header.pixels > settings.upload_max_pixels:
+        return "too_many_pixels"
+    return header
