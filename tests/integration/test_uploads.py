@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,44 +20,11 @@ from scripts.lambda_runtime import FakeLambdaContext
 from scripts.sam import load_handler, load_template
 from tests.conftest import Stack, load_event
 from tests.integration.identity_support import new_account
+from tests.unit.image_support import jpeg, png, webp_lossless
 
 pytestmark = pytest.mark.integration
 
 UPLOAD_ID = r"^upl_[A-Za-z0-9_-]{22}$"
-
-
-# --- images built in the test (no binary fixtures) ---------------------------------------
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png(width: int, height: int, *, pixels: bool = True) -> bytes:
-    """A valid RGB PNG; with `pixels=False` only its header and a tiny IDAT (a bomb's shape:
-    the declared size is never allocated)."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    raw = b"".join(b"\x00" + b"\x80" * (3 * width) for _ in range(height)) if pixels else b"\x00"
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(raw))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def jpeg(width: int, height: int) -> bytes:
-    """SOI, an APP0 (JFIF) segment, a baseline SOF0 frame header, EOI."""
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
-
-
-def webp_lossless(width: int, height: int) -> bytes:
-    bits = (width - 1) | ((height - 1) << 14)
-    payload = b"\x2f" + struct.pack("<I", bits) + b"\x00" * 4
-    chunk = b"VP8L" + struct.pack("<I", len(payload)) + payload
-    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
 
 
 # --- the stack ------------------------------------------------------------------------------
@@ -302,3 +267,43 @@ def test_the_trigger_ignores_events_for_unknown_or_invalid_keys(
     text = json.dumps(event).replace("uploads/usr_SampleEventUser000000000", "uploads/..")
     assert handler(json.loads(text), FakeLambdaContext()) == {"results": ["ignored"]}
     assert handler({"Records": "nope"}, FakeLambdaContext()) == {"results": []}
+
+
+def test_an_object_above_the_size_limit_is_rejected_without_being_read(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # GIVEN a pending upload, whose key the user overwrites through their prefix credential
+    # (a credential binds no size, unlike the presigned URL)
+    _, headers = new_account()
+    ticket = presign(client, headers, "image/png", 100)
+    token = client.post("/v1/uploads/credentials", headers=headers).json()["session_token"]
+    key = upload_row(ticket["id"])["object_key"]
+
+    # WHEN an object above RETOUCH_UPLOAD_MAX_BYTES (64 KiB here) arrives
+    response = client.put(
+        f"/_storage/{key}",
+        headers={"X-Retouch-Security-Token": token, "Content-Type": "image/png"},
+        content=png(1, 1) + b"\x00" * 70_000,
+    )
+
+    # THEN the upload is rejected as too large and the object deleted
+    assert response.status_code == 200
+    row = upload_row(ticket["id"])
+    assert (row["status"], row["reject_reason"], row["actual_size"]) == (
+        "rejected",
+        "too_large",
+        len(png(1, 1)) + 70_000,
+    )
+    assert not object_path(tmp_path, key).exists()
+
+
+def test_upload_routes_are_rate_limited(client: TestClient) -> None:
+    _, headers = new_account()
+
+    response = client.post(
+        "/v1/uploads", json={"content_type": "image/png", "size": 10}, headers=headers
+    )
+
+    assert response.status_code == 201
+    assert int(response.headers["RateLimit-Limit"]) > 0
+    assert "RateLimit-Remaining" in response.headers

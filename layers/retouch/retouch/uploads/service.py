@@ -104,19 +104,26 @@ def check_uploaded_object(
     if upload.status != "pending":
         logger.info("upload already checked", extra={"upload": upload.public_id})
         return "unchanged"
-    try:
-        data = storage.get(key)
-    except ObjectNotFound:
+    info = storage.head(key)
+    if info is None:
         logger.info("uploaded object is gone", extra={"upload": upload.public_id})
         return "ignored"
-    reason = _reject_reason(data, settings=settings, declared_type=upload.content_type)
+    # The size is checked before reading, so an oversized object is never loaded.
+    if info.size > settings.upload_max_bytes:
+        reason: str | ImageHeader = "too_large"
+    else:
+        try:
+            data = storage.get(key)
+        except ObjectNotFound:
+            return "ignored"
+        reason = _reject_reason(data, settings=settings, declared_type=upload.content_type)
     with database.unit_of_work() as uow:
         uploads = MySQLUploadRepository(uow)
         if isinstance(reason, str):
-            changed = uploads.mark_rejected(upload.id, reason=reason, actual_size=len(data))
+            changed = uploads.mark_rejected(upload.id, reason=reason, actual_size=info.size)
         else:
             changed = uploads.mark_ready(
-                upload.id, width=reason.width, height=reason.height, actual_size=len(data)
+                upload.id, width=reason.width, height=reason.height, actual_size=info.size
             )
         uow.commit()
     if not changed:
@@ -130,8 +137,6 @@ def check_uploaded_object(
 
 
 def _reject_reason(data: bytes, *, settings: Settings, declared_type: str) -> str | ImageHeader:
-    if len(data) > settings.upload_max_bytes:
-        return "too_large"
     try:
         header = inspect_image(data)
     except NotAnImage:
