@@ -35,7 +35,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scripts.bench_health import LAYER, ROOT, child_env, percentile, prepare_servers, run_warm
+from scripts.bench_health import (
+    LAYER,
+    ROOT,
+    child_env,
+    percentile,
+    prepare_servers,
+    run_warm,
+    warm_argument_parser,
+)
 from scripts.servers import temporary_servers
 
 # `python -m scripts.bench_catalog` from the checkout: the layer is what /opt/python is on Lambda.
@@ -209,14 +217,9 @@ def report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--warm-calls", type=int, default=3000, help="timed calls per app")
-    parser.add_argument("--warm-rounds", type=int, default=10, help="interleaved rounds")
-    parser.add_argument("--warmup", type=int, default=300, help="untimed calls per app first")
-    args = parser.parse_args(argv)
+    args = warm_argument_parser(__doc__).parse_args(argv)
     with temporary_servers("retouch-bench-catalog-") as (mariadb, redis, work):
         env = child_env({**mariadb.env(), **redis.env()})
-        env.setdefault("RETOUCH_JWT_KEYS", json.dumps({"bench": "b" * 43}))
         prepare_servers(env)
         samples = {
             name: warm_samples(work, {**env, **overrides}, args, name)

@@ -144,7 +144,19 @@ def child_env(servers_env: dict[str, str]) -> dict[str, str]:
     # Every call comes from the event's one sourceIp: the limiter runs (one EVALSHA per
     # request, as in production) but must never refuse.
     env["RETOUCH_RATE_LIMIT_PER_IP_PER_MIN"] = "1000000"
+    # Functions that sign or verify tokens need a key; a fixed one is fine for a benchmark.
+    env.setdefault("RETOUCH_JWT_KEYS", json.dumps({"bench": "b" * 43}))
     return env
+
+
+def warm_argument_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every warm benchmark takes (calls, interleaved rounds, warm-up); `doc` is
+    the benchmark's module docstring, whose first line describes it."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--warm-calls", type=int, default=3000, help="timed calls per app")
+    parser.add_argument("--warm-rounds", type=int, default=10, help="interleaved rounds")
+    parser.add_argument("--warmup", type=int, default=300, help="untimed calls per app first")
+    return parser
 
 
 def _run_child(args: list[str], env: dict[str, str], stdout: Path) -> int:
@@ -375,11 +387,8 @@ def report(results: Results, args: argparse.Namespace) -> str:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = warm_argument_parser(__doc__)
     parser.add_argument("--cold-runs", type=int, default=20, help="fresh processes per app")
-    parser.add_argument("--warm-calls", type=int, default=3000, help="timed calls per app")
-    parser.add_argument("--warm-rounds", type=int, default=10, help="interleaved rounds")
-    parser.add_argument("--warmup", type=int, default=300, help="untimed calls per app first")
     args = parser.parse_args(argv)
     if min(args.cold_runs, args.warm_calls, args.warm_rounds) < 1 or args.warmup < 0:
         parser.error("counts must be positive")

@@ -17,7 +17,6 @@ and the membership (one SELECT). Prints a table and a verdict against the target
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import secrets
@@ -25,7 +24,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.bench_health import LAYER, ROOT, child_env, percentile, prepare_servers, run_warm
+from scripts.bench_health import (
+    LAYER,
+    ROOT,
+    child_env,
+    percentile,
+    prepare_servers,
+    run_warm,
+    warm_argument_parser,
+)
 from scripts.servers import temporary_servers
 
 # `python -m scripts.bench_me` from the checkout: the layer is what /opt/python is on Lambda.
@@ -101,14 +108,9 @@ def report(samples: dict[str, list[int]], args: argparse.Namespace) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--warm-calls", type=int, default=3000, help="timed calls per app")
-    parser.add_argument("--warm-rounds", type=int, default=10, help="interleaved rounds")
-    parser.add_argument("--warmup", type=int, default=300, help="untimed calls per app first")
-    args = parser.parse_args(argv)
+    args = warm_argument_parser(__doc__).parse_args(argv)
     with temporary_servers("retouch-bench-me-") as (mariadb, redis, work):
         env = child_env({**mariadb.env(), **redis.env()})
-        env.setdefault("RETOUCH_JWT_KEYS", json.dumps({"bench": "b" * 43}))
         samples = measure(args, work, env)
     print(report(samples, args))
     return 0
