@@ -87,14 +87,16 @@ def add_form_version(
     """Validate and store the next version of a feature's form; optionally switch to it."""
     schema = check_form_schema(json_schema, language=language)
     with database.unit_of_work() as uow:
-        _locked_feature(uow, feature_key)
-        version = MySQLFormRepository(uow).add(
-            feature_key=feature_key, document=schema, created_by=created_by
+        version = _add_version(
+            uow,
+            MySQLFormRepository(uow),
+            kind="form",
+            feature_key=feature_key,
+            document=schema,
+            created_by=created_by,
+            make_current=make_current,
+            on_added=on_added,
         )
-        if make_current:
-            MySQLFeatureRepository(uow).set_current(feature_key, kind="form", version=version)
-        if on_added is not None:
-            on_added(uow, version)
         uow.commit()
     return get_form(database=database, feature_key=feature_key, version=version)
 
@@ -114,18 +116,40 @@ def add_pipeline_version(
     with database.unit_of_work() as uow:
         providers = MySQLProviderRepository(uow).keys()
         checked = check_pipeline(steps, providers=providers, language=language)
-        _locked_feature(uow, feature_key)
-        version = MySQLPipelineRepository(uow).add(
+        version = _add_version(
+            uow,
+            MySQLPipelineRepository(uow),
+            kind="pipeline",
             feature_key=feature_key,
             document=_stored_steps(checked),
             created_by=created_by,
+            make_current=make_current,
+            on_added=on_added,
         )
-        if make_current:
-            MySQLFeatureRepository(uow).set_current(feature_key, kind="pipeline", version=version)
-        if on_added is not None:
-            on_added(uow, version)
         uow.commit()
     return get_pipeline(database=database, feature_key=feature_key, version=version)
+
+
+def _add_version(
+    uow: UnitOfWork,
+    repository: MySQLFormRepository | MySQLPipelineRepository,
+    *,
+    kind: Literal["form", "pipeline"],
+    feature_key: str,
+    document: Any,
+    created_by: int | None,
+    make_current: bool,
+    on_added: VersionHook | None,
+) -> int:
+    """Store the feature's next `kind` version under the feature's row lock; optionally make
+    it current and let the caller record it (audit) in the same transaction."""
+    _locked_feature(uow, feature_key)
+    version = repository.add(feature_key=feature_key, document=document, created_by=created_by)
+    if make_current:
+        MySQLFeatureRepository(uow).set_current(feature_key, kind=kind, version=version)
+    if on_added is not None:
+        on_added(uow, version)
+    return version
 
 
 def save_provider(
