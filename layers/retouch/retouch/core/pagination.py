@@ -1,14 +1,18 @@
 """Opaque keyset cursors: the sort key of the last row of a page, encoded for the client.
 
 A cursor is base64url of a small JSON array (`[id]`, or `[created_at, id]`); clients treat
-it as opaque. Anything that does not decode to the expected shape is a 422 on `cursor`,
-never a 500 and never a silently restarted list.
+it as opaque. With a `secret`, the cursor also carries an HMAC-SHA256 tag (128 bits) over the
+key and a `context` (e.g. the caller's id), so a cursor edited by a client, or issued to
+another user, is refused. Anything that does not decode to the expected shape, or whose tag
+does not verify, is a 422 on `cursor`, never a 500 and never a silently restarted list.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
 from collections.abc import Sequence
 
@@ -29,21 +33,46 @@ class InvalidCursor(ValidationFailed):
         )
 
 
-def encode_cursor(key: Sequence[int | str]) -> str:
-    """The opaque cursor for a sort key."""
-    raw = json.dumps(list(key), separators=(",", ":")).encode()
+def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def decode_cursor(cursor: str, shape: Sequence[type[int] | type[str]]) -> CursorKey:
-    """The sort key in `cursor`, checked against `shape` (e.g. `(int,)`); else InvalidCursor."""
+def _tag(raw: bytes, secret: bytes, context: str) -> str:
+    message = context.encode() + b"\x00" + raw
+    return _b64(hmac.new(secret, message, hashlib.sha256).digest()[:16])
+
+
+def encode_cursor(
+    key: Sequence[int | str], *, secret: bytes | None = None, context: str = ""
+) -> str:
+    """The opaque cursor for a sort key; signed (`payload.tag`) when a secret is given."""
+    raw = json.dumps(list(key), separators=(",", ":")).encode()
+    if secret is None:
+        return _b64(raw)
+    return f"{_b64(raw)}.{_tag(raw, secret, context)}"
+
+
+def decode_cursor(
+    cursor: str,
+    shape: Sequence[type[int] | type[str]],
+    *,
+    secret: bytes | None = None,
+    context: str = "",
+) -> CursorKey:
+    """The sort key in `cursor`, checked against `shape` (e.g. `(int,)`) and, with a secret,
+    against its tag; else InvalidCursor."""
     if not cursor or len(cursor) > _MAX_CURSOR_LENGTH:
         raise InvalidCursor
+    tag = None
+    if secret is not None:
+        cursor, _, tag = cursor.partition(".")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw)
     except (binascii.Error, ValueError):  # UnicodeDecodeError and JSONDecodeError included
         raise InvalidCursor from None
+    if secret is not None and not (tag and hmac.compare_digest(tag, _tag(raw, secret, context))):
+        raise InvalidCursor
     if not isinstance(key, list) or len(key) != len(shape):
         raise InvalidCursor
     # bool is an int to Python; a cursor never holds one.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -231,3 +232,14 @@ def _claims(payload: dict[str, Any]) -> AccessClaims:
         issued_at=int(payload["iat"]),
         expires_at=int(payload["exp"]),
     )
+
+
+# --- derived keys ------------------------------------------------------------------------
+
+
+def derived_key(settings: Settings, purpose: str) -> bytes:
+    """A 32-byte key for `purpose` (e.g. `"cursor"`), derived from the active JWT key with
+    HMAC-SHA256, so signed cursors need no secret of their own; rotating the JWT key
+    rotates it (an old cursor then fails with 422 and the client starts its list again)."""
+    secret = settings.jwt_keys[settings.jwt_active_kid].get_secret_value().encode()
+    return hmac.new(secret, b"retouch/derived/" + purpose.encode(), hashlib.sha256).digest()

@@ -215,6 +215,37 @@ class Settings(BaseModel):
         900, ge=60, le=43_200, description="lifetime of presigned upload URLs and credentials"
     )
 
+    # Tasks (retouch.tasks): see docs/architecture.md "Tasks".
+    task_deadline_s: int = Field(
+        900, ge=60, le=86_400, description="a task not finished this long after creation fails"
+    )
+    task_output_url_expires_s: int = Field(
+        300, ge=30, le=3600, description="output image URLs live between this and twice this"
+    )
+    task_events_max_s: float = Field(
+        60.0, gt=0, le=900, description="longest a task's event stream stays open"
+    )
+    task_events_heartbeat_s: float = Field(
+        15.0, gt=0, le=300, description="an idle event stream sends a comment this often"
+    )
+    idempotency_ttl_s: int = Field(
+        86_400, ge=60, le=7 * 86_400, description="how long an Idempotency-Key is remembered"
+    )
+    idempotency_lease_s: int = Field(
+        60, ge=5, le=900, description="an in-flight key whose request died frees after this long"
+    )
+
+    # Outbox (retouch.queue.outbox): see docs/architecture.md "Transactional outbox".
+    outbox_relay_min_age_s: float = Field(
+        5.0, ge=0, le=3600, description="the relay leaves younger rows to their own request"
+    )
+    outbox_relay_batch: int = Field(
+        100, ge=1, le=10_000, description="outbox rows the relay publishes per transaction"
+    )
+    outbox_retention_s: int = Field(
+        7 * 86_400, ge=3600, description="published outbox rows are kept this long"
+    )
+
     # Queue (retouch.queue): Redis Streams locally, see docs/architecture.md "Queue".
     queue_visibility_timeout_s: float = Field(
         30.0,

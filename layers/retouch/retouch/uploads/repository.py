@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from retouch.core.db import Row, UnitOfWork
@@ -62,6 +63,17 @@ class MySQLUploadRepository:
     def get_by_public_id(self, public_id: str) -> Upload | None:
         row = self._uow.fetch_one(_BY_PUBLIC_ID, (public_id,))
         return None if row is None else upload_from_row(row)
+
+    def ready_public_ids(self, *, user_id: int, public_ids: Sequence[str]) -> set[str]:
+        """Which of `public_ids` are `ready` uploads of this user (one query)."""
+        if not public_ids:
+            return set()
+        rows = self._uow.fetch_all(
+            "SELECT public_id FROM uploads WHERE user_id = %s AND status = 'ready' "
+            "AND public_id IN %s",  # pymysql sends a tuple as a parenthesised list
+            (user_id, tuple(public_ids)),
+        )
+        return {row["public_id"] for row in rows}
 
     def mark_ready(self, upload_id: int, *, width: int, height: int, actual_size: int) -> bool:
         """`pending` → `ready`; False when the upload was not pending (a redelivered event)."""

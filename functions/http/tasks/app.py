@@ -1,0 +1,8 @@
+"""TasksFunction: /v1/tasks (create, list, read, cancel, delete, events)."""
+
+from retouch.http import create_app, make_handler
+from retouch.tasks.router import router
+
+app = create_app([router], title="Retouch tasks")
+handler = make_handler(app)  # AWS Lambda: app.handler
+main_handler = handler  # Tencent SCF: app.main_handler

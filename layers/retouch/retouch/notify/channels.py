@@ -1,0 +1,28 @@
+"""Channel names and publishing of task events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from retouch.core.logging import logger
+from retouch.core.redis import RedisClient
+
+
+def task_channel(public_id: str) -> str:
+    """The pub/sub channel of one task (`task:{tsk_…}:events`)."""
+    return f"task:{{{public_id}}}:events"
+
+
+def publish_task_event(client: RedisClient, public_id: str, event: dict[str, Any]) -> int:
+    """Publish `event` (JSON) on the task's channel; returns the number of listeners. Losing
+    Redis loses only the live update (the state is in MySQL), so a failure is logged."""
+    try:
+        return int(client.publish(task_channel(public_id), json.dumps(event, default=str)))
+    except redis.RedisError as exc:
+        logger.warning(
+            "task event not published", extra={"task": public_id, "error": type(exc).__name__}
+        )
+        return 0

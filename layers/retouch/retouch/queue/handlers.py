@@ -1,0 +1,29 @@
+"""Scheduled work of the queue package: the `outbox-relay` job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from retouch.core.db import get_database
+from retouch.core.settings import get_settings
+from retouch.core.time import utc_now
+from retouch.queue.outbox import purge_published, relay
+from retouch.queue.redis_streams import get_queue
+
+
+def relay_outbox() -> dict[str, Any]:
+    """Publish what a crash left in the outbox, then purge rows published long ago."""
+    settings = get_settings()
+    database = get_database()
+    report = relay(
+        database=database,
+        queue=get_queue(),
+        min_age_s=settings.outbox_relay_min_age_s,
+        batch=settings.outbox_relay_batch,
+    )
+    purged = purge_published(
+        database=database,
+        older_than=utc_now() - timedelta(seconds=settings.outbox_retention_s),
+    )
+    return {"published": report.published, "failed": report.failed, "purged": purged}

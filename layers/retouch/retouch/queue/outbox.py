@@ -1,0 +1,144 @@
+"""The transactional outbox (DESIGN §5): a message is written in the transaction that makes
+it true, published right after that transaction commits, and by the `outbox-relay` schedule
+if the process died in between. Delivery is therefore at least once; consumers are
+idempotent.
+
+    with database.unit_of_work() as uow:
+        ...                                   # the task, its reservation
+        message = enqueue_in(uow, "steps-prepare", {"task_id": ..., "step": "prepare"})
+        uow.commit()
+    publish_committed(database=database, queue=get_queue(), messages=[message])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from retouch.core.db import Database, UnitOfWork
+from retouch.core.logging import logger
+from retouch.core.time import Clock, to_db, utc_now
+from retouch.queue.messages import check_queue_name, decode_body, encode_body
+from retouch.queue.port import QueuePort
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """One row of `outbox`: where it goes, what it says, and its delay."""
+
+    id: int
+    queue: str
+    body: dict[str, Any]
+    delay_s: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RelayReport:
+    published: int
+    failed: int
+
+
+def enqueue_in(
+    uow: UnitOfWork, queue: str, body: dict[str, Any], *, delay_s: int = 0, clock: Clock = utc_now
+) -> OutboxMessage:
+    """Write a message into the outbox in the caller's transaction (nothing is sent yet)."""
+    text = encode_body(body)  # refuse a bad message before anything commits
+    uow.execute(
+        "INSERT INTO outbox (queue_name, body, delay_s, created_at) VALUES (%s, %s, %s, %s)",
+        (check_queue_name(queue), text, delay_s, to_db(clock())),
+    )
+    return OutboxMessage(id=uow.last_insert_id(), queue=queue, body=body, delay_s=delay_s)
+
+
+def publish_committed(
+    *,
+    database: Database,
+    queue: QueuePort,
+    messages: Sequence[OutboxMessage],
+    clock: Clock = utc_now,
+) -> int:
+    """Publish messages whose transaction committed and mark them published; returns how
+    many went out. A failure is logged and left to the relay: the caller's work is done."""
+    published = 0
+    for message in messages:
+        try:
+            queue.publish(message.queue, message.body, delay_s=message.delay_s)
+        except Exception as exc:  # noqa: BLE001 - the relay publishes it later
+            logger.warning(
+                "outbox publish failed; the relay will retry",
+                extra={"outbox_id": message.id, "queue": message.queue, "error": repr(exc)[:200]},
+            )
+            continue
+        with database.unit_of_work() as uow:
+            _mark_published(uow, message.id, now=clock())
+            uow.commit()
+        published += 1
+    return published
+
+
+def relay(
+    *,
+    database: Database,
+    queue: QueuePort,
+    min_age_s: float = 5.0,
+    batch: int = 100,
+    clock: Clock = utc_now,
+) -> RelayReport:
+    """Publish every unpublished message older than `min_age_s` (the request that wrote it
+    normally publishes it within milliseconds), oldest first, `batch` rows per transaction.
+    Rows are locked with SKIP LOCKED, so two relays never publish the same row at once."""
+    published = failed = 0
+    while True:
+        now = clock()
+        with database.unit_of_work() as uow:
+            rows = uow.fetch_all(
+                "SELECT id, queue_name, body, delay_s FROM outbox "
+                "WHERE published_at IS NULL AND created_at <= %s "
+                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (to_db(now - timedelta(seconds=min_age_s)), batch),
+            )
+            for row in rows:
+                message = OutboxMessage(
+                    id=int(row["id"]),
+                    queue=row["queue_name"],
+                    body=decode_body(row["body"]),
+                    delay_s=int(row["delay_s"]),
+                )
+                try:
+                    queue.publish(message.queue, message.body, delay_s=message.delay_s)
+                except Exception as exc:  # noqa: BLE001 - recorded; the next run retries
+                    failed += 1
+                    uow.execute(
+                        "UPDATE outbox SET attempts = attempts + 1, last_error = %s WHERE id = %s",
+                        (type(exc).__name__[:255], message.id),
+                    )
+                    continue
+                _mark_published(uow, message.id, now=now)
+                published += 1
+            uow.commit()
+        if len(rows) < batch or failed:
+            break
+    if published or failed:
+        logger.info("outbox relayed", extra={"published": published, "failed": failed})
+    return RelayReport(published=published, failed=failed)
+
+
+def purge_published(*, database: Database, older_than: datetime, limit: int = 1000) -> int:
+    """Delete published rows older than `older_than` (kept a while for operators)."""
+    with database.unit_of_work() as uow:
+        deleted = uow.execute(
+            "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < %s LIMIT %s",
+            (to_db(older_than), limit),
+        )
+        uow.commit()
+    return deleted
+
+
+def _mark_published(uow: UnitOfWork, outbox_id: int, *, now: datetime) -> None:
+    uow.execute(
+        "UPDATE outbox SET published_at = %s, attempts = attempts + 1 "
+        "WHERE id = %s AND published_at IS NULL",
+        (to_db(now), outbox_id),
+    )

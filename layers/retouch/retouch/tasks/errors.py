@@ -1,0 +1,64 @@
+"""Failures of the tasks domain; each maps to a registry code."""
+
+from __future__ import annotations
+
+from retouch.core.errors import AppError, FieldError, NotFound, ValidationFailed
+
+
+class TaskNotFound(NotFound):
+    """No such task, or one the caller does not own (the same answer, on purpose)."""
+
+    def __init__(self) -> None:
+        super().__init__("No such task")
+
+
+class TaskNotCancelable(AppError):
+    """The task already finished (succeeded or failed)."""
+
+    code = "TASK_NOT_CANCELABLE"
+
+
+class FeatureUnavailable(AppError):
+    """The feature is disabled, not offered on the caller's plan, or not configured."""
+
+    code = "FEATURE_UNAVAILABLE"
+
+
+class UploadsUnusable(ValidationFailed):
+    """An input names an upload the caller does not own or that is not `ready`; one
+    error per field, never saying which of the two (another user's upload looks absent)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(
+            "The inputs name uploads that cannot be used",
+            errors=[
+                FieldError(f"inputs.{name}", "no ready upload of yours", "upload_unusable")
+                for name in fields
+            ],
+        )
+
+
+class IdempotencyKeyInUse(AppError):
+    """A request with the same key is still running."""
+
+    code = "IDEMPOTENCY_KEY_IN_USE"
+
+
+class IdempotencyKeyReused(AppError):
+    """The key was used with a different body."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class IdempotencyKeyInvalid(ValidationFailed):
+    """The header is empty, too long or not printable ASCII."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The Idempotency-Key header is invalid",
+            errors=[
+                FieldError(
+                    "header.Idempotency-Key", "1-255 printable ASCII characters", "key_invalid"
+                )
+            ],
+        )

@@ -1,0 +1,176 @@
+"""`/v1/tasks`: create, read, list, cancel, delete and follow the caller's tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from retouch.auth.schemas import Principal
+from retouch.core.db import get_database
+from retouch.core.redis import get_redis
+from retouch.core.settings import get_settings
+from retouch.http.dependencies import current_user
+from retouch.http.problems import negotiate_language
+from retouch.http.rate_limits import rate_limit
+from retouch.http.routing import api_router
+from retouch.queue import get_queue
+from retouch.storage import get_storage
+from retouch.tasks import service
+from retouch.tasks.events import event_stream
+from retouch.tasks.schemas import MAX_PAGE_SIZE, TaskCreate, TaskPage, TaskRead, TaskStatus
+
+router = api_router(prefix="/v1/tasks", tags=["tasks"])
+
+Caller = Annotated[Principal, Depends(current_user)]
+AcceptLanguage = Annotated[str | None, Header()]
+TaskId = Annotated[str, Path(max_length=64, description="a task id (`tsk_…`)")]
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
+    404: {"description": "NOT_FOUND: no such task of yours (problem+json)"},
+}
+
+
+async def caller_id(caller: Caller) -> str:
+    """The rate-limit key of `POST /v1/tasks`: the caller's public id."""
+    return caller.public_id
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=TaskRead,
+    dependencies=[Depends(rate_limit(key=caller_id))],
+    responses={
+        402: {"description": "QUOTA_EXCEEDED (problem+json)"},
+        409: {"description": "FEATURE_UNAVAILABLE or IDEMPOTENCY_KEY_IN_USE (problem+json)"},
+        422: {"description": "VALIDATION_FAILED or IDEMPOTENCY_KEY_REUSED (problem+json)"},
+        **_PROBLEMS,
+    },
+)
+def create_task(
+    request: TaskCreate,
+    caller: Caller,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    accept_language: AcceptLanguage = None,
+) -> TaskRead:
+    """Start a task: `inputs` must satisfy the feature's form and name ready uploads of
+    yours; its cost is reserved now and charged only if it succeeds. Send an
+    `Idempotency-Key` to retry safely: the same key and body answer the first response."""
+    return service.create_task(
+        database=get_database(),
+        queue=get_queue(),
+        settings=get_settings(),
+        principal=caller,
+        request=request,
+        idempotency_key=idempotency_key,
+        language=negotiate_language(accept_language),
+    )
+
+
+@router.get("", response_model=TaskPage, responses=_PROBLEMS)
+def list_tasks(
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    status: TaskStatus | None = None,
+    feature: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]{1,31}$")] = None,
+    accept_language: AcceptLanguage = None,
+) -> TaskPage:
+    """Your tasks, newest first; pass `next_cursor` back as `cursor` for the next page."""
+    return service.list_tasks(
+        database=get_database(),
+        storage=get_storage(),
+        settings=get_settings(),
+        principal=caller,
+        status=status,
+        feature=feature,
+        cursor=cursor,
+        limit=limit,
+        language=negotiate_language(accept_language),
+    )
+
+
+@router.get(
+    "/{task_id}",
+    response_model=TaskRead,
+    responses={304: {"description": "Not modified (If-None-Match)"}, **_PROBLEMS},
+)
+def get_task(
+    task_id: TaskId,
+    caller: Caller,
+    response: Response,
+    if_none_match: Annotated[str | None, Header()] = None,
+    accept_language: AcceptLanguage = None,
+) -> TaskRead | Response:
+    """One of your tasks; output URLs are signed for a short time. Poll with
+    `If-None-Match` for a cheap 304 while nothing changed."""
+    view = service.get_task(
+        database=get_database(),
+        storage=get_storage(),
+        settings=get_settings(),
+        principal=caller,
+        task_id=task_id,
+        language=negotiate_language(accept_language),
+    )
+    headers = {"ETag": view.etag, "Cache-Control": "private, no-cache"}
+    if if_none_match is not None and view.etag in (tag.strip() for tag in if_none_match.split(",")):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return view.task
+
+
+@router.post(
+    "/{task_id}/cancel",
+    response_model=TaskRead,
+    responses={409: {"description": "TASK_NOT_CANCELABLE (problem+json)"}, **_PROBLEMS},
+)
+def cancel_task(
+    task_id: TaskId, caller: Caller, accept_language: AcceptLanguage = None
+) -> TaskRead:
+    """Cancel a queued or running task; its reserved credits return at once."""
+    return service.cancel_task(
+        database=get_database(),
+        storage=get_storage(),
+        redis=get_redis(),
+        settings=get_settings(),
+        principal=caller,
+        task_id=task_id,
+        language=negotiate_language(accept_language),
+    )
+
+
+@router.delete("/{task_id}", status_code=204, responses=_PROBLEMS)
+def delete_task(task_id: TaskId, caller: Caller) -> Response:
+    """Delete a task: it disappears from your list and its images are deleted (an
+    unfinished task is canceled first and its credits returned)."""
+    service.delete_task(
+        database=get_database(),
+        storage=get_storage(),
+        redis=get_redis(),
+        principal=caller,
+        task_id=task_id,
+    )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{task_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **_PROBLEMS},
+)
+async def task_events(
+    task_id: TaskId, caller: Caller, request: Request, accept_language: AcceptLanguage = None
+) -> StreamingResponse:
+    """Server-sent events: a `task` event with the task now and after every status change,
+    until it finishes. Where the platform cannot stream (AWS Lambda behind API Gateway), the
+    stream sends the task once with a `retry` delay and ends: EventSource clients reconnect,
+    which is polling; or poll `GET /v1/tasks/{id}` with `If-None-Match`."""
+    streaming = "aws.event" not in request.scope  # Mangum buffers the whole response
+    return await event_stream(
+        task_id=task_id,
+        principal=caller,
+        language=negotiate_language(accept_language),
+        streaming=streaming,
+    )

@@ -1,0 +1,501 @@
+"""Task use cases: create (idempotent, credits reserved, first step in the outbox), read,
+list, cancel and delete. Every use case checks ownership: another user's task is absent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from retouch.auth.schemas import Principal
+from retouch.catalog.forms import validate_inputs
+from retouch.catalog.repository import (
+    MySQLFeatureRepository,
+    MySQLFormRepository,
+    MySQLPipelineRepository,
+)
+from retouch.catalog.schemas import FeatureRead, FormSchema
+from retouch.core.db import Database, UnitOfWork
+from retouch.core.errors import REGISTRY, FieldError, ValidationFailed
+from retouch.core.ids import new_public_id
+from retouch.core.logging import logger
+from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from retouch.core.redis import RedisClient
+from retouch.core.security import derived_key
+from retouch.core.settings import Settings
+from retouch.core.time import Clock, utc_now
+from retouch.notify import publish_task_event
+from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
+from retouch.queue.port import QueuePort
+from retouch.quota.reservations import refund_in, reserve_in
+from retouch.storage import Storage
+from retouch.tasks.errors import (
+    FeatureUnavailable,
+    IdempotencyKeyInUse,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    TaskNotCancelable,
+    TaskNotFound,
+    UploadsUnusable,
+)
+from retouch.tasks.repository import MySQLIdempotencyRepository, MySQLTaskRepository
+from retouch.tasks.schemas import (
+    ACTIVE,
+    MAX_PAGE_SIZE,
+    KeyClaim,
+    OutputImage,
+    Task,
+    TaskCreate,
+    TaskError,
+    TaskOutput,
+    TaskPage,
+    TaskRead,
+    TaskStatus,
+)
+from retouch.uploads.repository import MySQLUploadRepository
+
+_TASK_ID = re.compile(r"tsk_[A-Za-z0-9_-]{22}")
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
+_CLAIM_ATTEMPTS = 3
+
+
+def step_queue(step: str) -> str:
+    """The queue of a pipeline step (`steps-prepare`); the platform prefix is the adapter's."""
+    return f"steps-{step}"
+
+
+# --- create ------------------------------------------------------------------------------
+
+
+def create_task(
+    *,
+    database: Database,
+    queue: QueuePort,
+    settings: Settings,
+    principal: Principal,
+    request: TaskCreate,
+    idempotency_key: str | None,
+    language: str,
+    clock: Clock = utc_now,
+) -> TaskRead:
+    """Create a `queued` task: inputs valid for the feature's current form, every upload
+    named ready and the caller's, credits reserved, the first step message in the outbox,
+    all in one transaction; then publish the message.
+
+    With an `Idempotency-Key` the same key and body answer the first response again, the
+    key while its first request runs is IdempotencyKeyInUse (409), and the key with another
+    body is IdempotencyKeyReused (422)."""
+    request_hash = _request_hash(request)
+    claim = None
+    if idempotency_key is not None:
+        claim_or_answer = _claim_key(
+            database,
+            settings=settings,
+            user_id=principal.user.id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            now=clock(),
+        )
+        if isinstance(claim_or_answer, TaskRead):
+            return claim_or_answer
+        claim = claim_or_answer
+    try:
+        task, message = _create(
+            database,
+            settings=settings,
+            principal=principal,
+            request=request,
+            claim=claim,
+            language=language,
+            now=clock(),
+        )
+    except BaseException:
+        if claim is not None:
+            _release(database, claim)
+        raise
+    publish_committed(database=database, queue=queue, messages=[message], clock=clock)
+    logger.info("task created", extra={"task": task.id, "feature": task.feature})
+    return task
+
+
+def _request_hash(request: TaskCreate) -> str:
+    canonical = json.dumps(
+        request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _claim_key(
+    database: Database,
+    *,
+    settings: Settings,
+    user_id: int,
+    key: str,
+    request_hash: str,
+    now: datetime,
+) -> KeyClaim | TaskRead:
+    """Claim `key` for this request (committed at once, so a concurrent request sees it), or
+    the stored response of the request that completed it."""
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise IdempotencyKeyInvalid
+    claim = KeyClaim(
+        user_id=user_id,
+        key=key,
+        request_hash=request_hash,
+        token=new_public_id("clm")[4:36].ljust(32, "0"),
+        now=now,
+        lease_until=now + timedelta(seconds=settings.idempotency_lease_s),
+        expires_at=now + timedelta(seconds=settings.idempotency_ttl_s),
+    )
+    for _ in range(_CLAIM_ATTEMPTS):
+        # Each statement commits on its own, so concurrent twins only ever wait on one row.
+        with database.unit_of_work() as uow:
+            claimed = MySQLIdempotencyRepository(uow).insert(claim)
+            uow.commit()
+        if not claimed:
+            with database.unit_of_work() as uow:
+                keys = MySQLIdempotencyRepository(uow)
+                claimed = keys.take_over(claim)
+                row = None if claimed else keys.find(user_id=user_id, key=key)
+                uow.commit()
+        if claimed:
+            return claim
+        if row is None:
+            continue  # released between our two statements: try again
+        if row["request_hash"] != request_hash:
+            raise IdempotencyKeyReused("This Idempotency-Key was used for a different request")
+        if row["state"] == "done":
+            return TaskRead.model_validate_json(row["response_body"])
+        raise IdempotencyKeyInUse("A request with this Idempotency-Key is still in progress")
+    raise IdempotencyKeyInUse("A request with this Idempotency-Key is still in progress")
+
+
+def _release(database: Database, claim: KeyClaim) -> None:
+    try:
+        with database.unit_of_work() as uow:
+            MySQLIdempotencyRepository(uow).release(claim)
+            uow.commit()
+    except Exception:  # noqa: BLE001 - the lease frees the key anyway
+        logger.exception("idempotency key not released; its lease will free it")
+
+
+def _create(
+    database: Database,
+    *,
+    settings: Settings,
+    principal: Principal,
+    request: TaskCreate,
+    claim: KeyClaim | None,
+    language: str,
+    now: datetime,
+) -> tuple[TaskRead, OutboxMessage]:
+    user_id = principal.user.id
+    with database.unit_of_work() as uow:
+        feature, form, first_step = _usable_feature(uow, request.feature, principal)
+        inputs = validate_inputs(form=form, inputs=request.inputs, language=language)
+        _check_uploads(uow, user_id=user_id, form=form, inputs=inputs)
+        public_id = new_public_id("tsk")
+        if feature.cost > 0:
+            reserve_in(uow=uow, user_id=user_id, amount=feature.cost, task_ref=public_id)
+        task_id = MySQLTaskRepository(uow).add(
+            public_id=public_id,
+            user_id=user_id,
+            feature_key=feature.key,
+            form_version=form.version,
+            pipeline_version=feature.pipeline_version or 0,
+            inputs=inputs,
+            cost=feature.cost,
+            now=now,
+            deadline_at=now + timedelta(seconds=settings.task_deadline_s),
+        )
+        message = enqueue_in(
+            uow,
+            step_queue(first_step),
+            {"task_id": public_id, "step": first_step, "attempt": 1},
+            clock=lambda: now,
+        )
+        created = TaskRead(
+            id=public_id,
+            feature=feature.key,
+            status="queued",
+            inputs=inputs,
+            output=None,
+            error=None,
+            cost=feature.cost,
+            created_at=now,
+            started_at=None,
+            finished_at=None,
+        )
+        if claim is not None and not MySQLIdempotencyRepository(uow).complete(
+            claim,
+            task_id=task_id,
+            status=202,
+            body=created.model_dump_json(),
+        ):
+            # Our lease ran out and another request took the key over: it creates the task.
+            raise IdempotencyKeyInUse("A request with this Idempotency-Key is still in progress")
+        uow.commit()
+    return created, message
+
+
+def _usable_feature(
+    uow: UnitOfWork, key: str, principal: Principal
+) -> tuple[FeatureRead, FormSchema, str]:
+    """The feature, its current form and its first step, if the caller may use it now."""
+    feature = MySQLFeatureRepository(uow).get(key)
+    if feature is None:
+        raise ValidationFailed(
+            "No such feature",
+            errors=[FieldError("body.feature", "no such feature", "feature_unknown")],
+        )
+    if not feature.enabled:
+        raise FeatureUnavailable("This feature is switched off for now")
+    if principal.membership.plan_code not in feature.allowed_plans:
+        raise FeatureUnavailable("This feature is not part of your plan")
+    form = (
+        None
+        if feature.form_version is None
+        else MySQLFormRepository(uow).get(key, feature.form_version)
+    )
+    pipeline = (
+        None
+        if feature.pipeline_version is None
+        else MySQLPipelineRepository(uow).get(key, feature.pipeline_version)
+    )
+    if form is None or pipeline is None or not pipeline.steps:
+        logger.error("feature without form or pipeline", extra={"feature": key})
+        raise FeatureUnavailable("This feature is not configured")
+    return feature, form, pipeline.steps[0].step
+
+
+def upload_fields(form: FormSchema, inputs: dict[str, object]) -> dict[str, str]:
+    """The inputs that name uploads (`x-upload: true` in the form): field → upload id."""
+    properties = form.json_schema.get("properties", {})
+    return {
+        name: value
+        for name, value in inputs.items()
+        if isinstance(value, str) and properties.get(name, {}).get("x-upload") is True
+    }
+
+
+def _check_uploads(
+    uow: UnitOfWork, *, user_id: int, form: FormSchema, inputs: dict[str, object]
+) -> None:
+    fields = upload_fields(form, inputs)
+    ready = MySQLUploadRepository(uow).ready_public_ids(
+        user_id=user_id, public_ids=sorted(set(fields.values()))
+    )
+    unusable = sorted(name for name, upload_id in fields.items() if upload_id not in ready)
+    if unusable:
+        raise UploadsUnusable(unusable)
+
+
+# --- read --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task as its owner sees it, and the validator of that view."""
+
+    task: TaskRead
+    etag: str
+
+
+def get_task(
+    *,
+    database: Database,
+    storage: Storage,
+    settings: Settings,
+    principal: Principal,
+    task_id: str,
+    language: str,
+    clock: Clock = utc_now,
+) -> TaskView:
+    """The caller's task with output URLs valid for a while, and its weak ETag (the task's
+    revision and, with outputs, the URLs' expiry window: an unchanged task within one window
+    is a 304)."""
+    with database.read_only() as uow:
+        task = _owned(uow, task_id, principal)
+    now = clock()
+    expires_at = _url_expiry(now, settings.task_output_url_expires_s)
+    window = f"-{int(expires_at.timestamp())}" if task.images else ""
+    return TaskView(
+        task=to_read(task, storage=storage, language=language, now=now, expires_at=expires_at),
+        etag=f'W/"{task.public_id[4:]}.{task.revision}{window}"',
+    )
+
+
+def list_tasks(
+    *,
+    database: Database,
+    storage: Storage,
+    settings: Settings,
+    principal: Principal,
+    status: TaskStatus | None,
+    feature: str | None,
+    cursor: str | None,
+    limit: int,
+    language: str,
+    clock: Clock = utc_now,
+) -> TaskPage:
+    """The caller's visible tasks, newest first, `limit` (≤ 100) per page; the cursor is
+    signed and bound to the caller and the filters, so an edited one is a 422."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError("limit is checked by the router")
+    secret = derived_key(settings, "task-cursor")
+    context = f"{principal.public_id}|{status or ''}|{feature or ''}"
+    after = None
+    if cursor is not None:
+        created_ms, last_id = decode_cursor(cursor, (int, str), secret=secret, context=context)
+        if not isinstance(created_ms, int) or not 0 <= created_ms < 2**47:
+            raise InvalidCursor
+        after = (datetime.fromtimestamp(created_ms / 1000, timezone.utc), str(last_id))
+    with database.read_only() as uow:
+        rows = MySQLTaskRepository(uow).page(
+            user_id=principal.user.id,
+            status=status,
+            feature_key=feature,
+            after=after,
+            limit=limit + 1,
+        )
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        created_ms = round(last.created_at.timestamp() * 1000)
+        next_cursor = encode_cursor((created_ms, last.public_id), secret=secret, context=context)
+    now = clock()
+    expires_at = _url_expiry(now, settings.task_output_url_expires_s)
+    return TaskPage(
+        items=[
+            to_read(task, storage=storage, language=language, now=now, expires_at=expires_at)
+            for task in page
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+def to_read(
+    task: Task, *, storage: Storage, language: str, now: datetime, expires_at: datetime
+) -> TaskRead:
+    """The client's view of a task: output keys become signed URLs of our storage; the error
+    is a registry code and its message, never a vendor's words."""
+    output = None
+    if task.images:
+        expires_s = max(1, math.ceil((expires_at - now).total_seconds()))
+        output = TaskOutput(
+            images=[
+                OutputImage(
+                    url=storage.presign_download(image.key, expires_s=expires_s),
+                    width=image.width,
+                    height=image.height,
+                    expires_at=expires_at,
+                )
+                for image in task.images
+            ]
+        )
+    error = None
+    if task.error_code is not None:
+        entry = REGISTRY.get(task.error_code) or REGISTRY["INTERNAL"]
+        error = TaskError(code=entry.code, message=entry.message(language))
+    return TaskRead(
+        id=task.public_id,
+        feature=task.feature_key,
+        status=task.status,
+        inputs=task.inputs,
+        output=output,
+        error=error,
+        cost=task.cost,
+        created_at=task.created_at,
+        started_at=task.started_at,
+        finished_at=task.finished_at,
+    )
+
+
+def _url_expiry(now: datetime, lifetime_s: int) -> datetime:
+    """The end of the next whole window of `lifetime_s`: URLs signed within one window share
+    it, so they live between `lifetime_s` and twice that, and an unchanged task keeps its
+    ETag for the window."""
+    epoch = math.floor(now.timestamp() / lifetime_s) * lifetime_s + 2 * lifetime_s
+    return datetime.fromtimestamp(epoch, timezone.utc)
+
+
+def _owned(uow: UnitOfWork, task_id: str, principal: Principal, *, lock: bool = False) -> Task:
+    if not _TASK_ID.fullmatch(task_id):
+        raise TaskNotFound
+    task = MySQLTaskRepository(uow).get_owned(task_id, user_id=principal.user.id, for_update=lock)
+    if task is None:
+        raise TaskNotFound
+    return task
+
+
+# --- cancel and delete -------------------------------------------------------------------
+
+
+def cancel_task(
+    *,
+    database: Database,
+    storage: Storage,
+    redis: RedisClient,
+    settings: Settings,
+    principal: Principal,
+    task_id: str,
+    language: str,
+    clock: Clock = utc_now,
+) -> TaskRead:
+    """Cancel a queued or running task and return its credits, once. Canceling a canceled
+    task answers it again; a finished one is TaskNotCancelable (409)."""
+    now = clock()
+    with database.unit_of_work() as uow:
+        task = _owned(uow, task_id, principal, lock=True)
+        if task.status in ACTIVE:
+            _cancel_in(uow, task, now=now)
+        elif task.status != "canceled":
+            raise TaskNotCancelable("The task has already finished")
+        task = _owned(uow, task_id, principal)
+        uow.commit()
+    _announce(redis, task.public_id, task.status)
+    expires_at = _url_expiry(now, settings.task_output_url_expires_s)
+    return to_read(task, storage=storage, language=language, now=now, expires_at=expires_at)
+
+
+def delete_task(
+    *,
+    database: Database,
+    storage: Storage,
+    redis: RedisClient,
+    principal: Principal,
+    task_id: str,
+    clock: Clock = utc_now,
+) -> None:
+    """Hide the task from its owner for good and delete its stored images; an unfinished
+    task is canceled first (credits returned)."""
+    with database.unit_of_work() as uow:
+        task = _owned(uow, task_id, principal, lock=True)
+        canceled = task.status in ACTIVE and _cancel_in(uow, task, now=clock())
+        MySQLTaskRepository(uow).hide(task.id)
+        uow.commit()
+    if canceled:
+        _announce(redis, task.public_id, "canceled")
+    for image in task.images:
+        try:
+            storage.delete(image.key)
+        except Exception:  # noqa: BLE001 - the task is hidden; the object is an orphan
+            logger.exception("output image not deleted", extra={"task": task.public_id})
+    logger.info("task deleted", extra={"task": task.public_id, "images": len(task.images)})
+
+
+def _cancel_in(uow: UnitOfWork, task: Task, *, now: datetime) -> bool:
+    if not MySQLTaskRepository(uow).cancel(task.id, now=now):
+        return False
+    if task.cost > 0:
+        refund_in(uow=uow, task_ref=task.public_id, clock=lambda: now)
+    logger.info("task canceled", extra={"task": task.public_id})
+    return True
+
+
+def _announce(redis: RedisClient, public_id: str, status: str) -> None:
+    publish_task_event(redis, public_id, {"id": public_id, "status": status})

@@ -1,0 +1,99 @@
+"""Helpers of the task tests: the tasks function's client, ready uploads made without the
+storage round trip (tests/integration/test_uploads.py covers that), inputs per feature."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from retouch.core.db import get_database
+from retouch.core.ids import new_public_id
+from retouch.core.time import to_db, utc_now
+from retouch.storage import upload_key
+from tests.conftest import load_function
+
+QUEUE = "steps-prepare"
+
+
+@cache
+def tasks_app() -> Any:
+    return load_function("functions/http/tasks/app.py").app
+
+
+def new_upload(owner: str, *, status: str = "ready") -> str:
+    """An upload row of user `owner` (public id) in `status`; its public id."""
+    public_id = new_public_id("upl")
+    with get_database().unit_of_work() as uow:
+        uow.execute(
+            "INSERT INTO uploads (public_id, user_id, object_key, content_type, declared_size, "
+            "status, width, height, actual_size) SELECT %s, id, %s, 'image/png', 100, %s, 8, 8, "
+            "100 FROM users WHERE public_id = %s",
+            (public_id, upload_key(user_id=owner, upload_id=public_id), status, owner),
+        )
+        uow.commit()
+    return public_id
+
+
+def inputs_for(feature: str, owner: str) -> dict[str, Any]:
+    """Valid inputs of a seeded feature, naming fresh ready uploads of `owner`."""
+    image = new_upload(owner)
+    return {
+        "cutout": {"image": image},
+        "eraser": {"image": image, "mask": new_upload(owner)},
+        "outfit": {"image": image, "garment": new_upload(owner), "garment_type": "upper"},
+        "faceswap": {"image": image, "face": new_upload(owner)},
+        "outpaint": {"image": image, "ratio": "16:9"},
+    }[feature]
+
+
+def quota(owner: str) -> dict[str, int]:
+    with get_database().unit_of_work() as uow:
+        row = uow.fetch_one(
+            "SELECT q.balance, q.reserved FROM quota_accounts q JOIN users u ON u.id = q.user_id "
+            "WHERE u.public_id = %s",
+            (owner,),
+        )
+    assert row is not None
+    return {"balance": int(row["balance"]), "reserved": int(row["reserved"])}
+
+
+def user_internal_id(owner: str) -> int:
+    with get_database().unit_of_work() as uow:
+        row = uow.fetch_one("SELECT id FROM users WHERE public_id = %s", (owner,))
+    assert row is not None
+    return int(row["id"])
+
+
+def task_count(owner: str) -> int:
+    with get_database().unit_of_work() as uow:
+        row = uow.fetch_one(
+            "SELECT COUNT(*) AS n FROM tasks t JOIN users u ON u.id = t.user_id "
+            "WHERE u.public_id = %s",
+            (owner,),
+        )
+    assert row is not None
+    return int(row["n"])
+
+
+def finish(task_id: str, status: str, *, output_keys: tuple[str, ...] = ()) -> None:
+    """Move a task to a terminal status as the pipeline will (the next issue builds it)."""
+    output = None
+    if output_keys:
+        images = ",".join(f'{{"key":"{key}","width":4,"height":3}}' for key in output_keys)
+        output = f'{{"images":[{images}]}}'
+    with get_database().unit_of_work() as uow:
+        uow.execute(
+            "UPDATE tasks SET status = %s, output = %s, finished_at = %s, "
+            "revision = revision + 1 WHERE public_id = %s",
+            (status, output, to_db(utc_now()), task_id),
+        )
+        uow.commit()
+
+
+def set_created_at(task_id: str, moment: datetime) -> None:
+    with get_database().unit_of_work() as uow:
+        uow.execute(
+            "UPDATE tasks SET created_at = %s WHERE public_id = %s", (to_db(moment), task_id)
+        )
+        uow.commit()
