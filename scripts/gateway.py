@@ -34,6 +34,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
+from starlette.types import Receive, Scope, Send
 
 import retouch
 from retouch.core.errors import AppError, InternalError, MethodNotAllowed, NotFound
@@ -254,6 +255,24 @@ def _new_event_loop() -> None:
     asyncio.set_event_loop(asyncio.new_event_loop())
 
 
+class StreamingPassThrough(Response):
+    """Serves a request with the function's own ASGI app, as a Tencent SCF web function does,
+    so a streamed body (server-sent events) reaches the client as it is written. The Lambda
+    proxy path buffers whole responses, as API Gateway does; this path is taken only for
+    clients asking for `text/event-stream`."""
+
+    def __init__(self, app: FastAPI) -> None:
+        super().__init__()
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        own = {key: value for key, value in scope.items() if key not in _GATEWAY_SCOPE_KEYS}
+        await self._app(own, receive, send)
+
+
+_GATEWAY_SCOPE_KEYS = frozenset({"app", "router", "endpoint", "path_params", "route"})
+
+
 class Gateway:
     """The gateway's state: loaded functions, routes, the worker pool, the schedules."""
 
@@ -323,6 +342,9 @@ class Gateway:
         if isinstance(matched, AppError):
             return self._problem(matched, request, request_id)
         target, path_parameters = matched
+        app = target.function.app
+        if app is not None and "text/event-stream" in request.headers.get("accept", ""):
+            return StreamingPassThrough(app)
         event = rest_event(
             target=target,
             method=request.method,

@@ -25,3 +25,9 @@ def to_db(moment: datetime) -> datetime:
 def from_db(value: datetime) -> datetime:
     """A naive UTC value read from a `DATETIME` column, made aware."""
     return value.replace(tzinfo=timezone.utc)
+
+
+def to_millis(moment: datetime) -> datetime:
+    """`moment` cut to whole milliseconds: what a `DATETIME(3)` column keeps (MariaDB cuts,
+    MySQL rounds; cutting first makes both store exactly this value)."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

@@ -26,7 +26,7 @@ from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from retouch.core.redis import RedisClient
 from retouch.core.security import derived_key
 from retouch.core.settings import Settings
-from retouch.core.time import Clock, utc_now
+from retouch.core.time import Clock, to_millis, utc_now
 from retouch.notify import publish_task_event
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
@@ -110,7 +110,7 @@ def create_task(
             request=request,
             claim=claim,
             language=language,
-            now=clock(),
+            now=to_millis(clock()),
         )
     except BaseException:
         if claim is not None:
