@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -170,45 +172,43 @@ CMQ_EVENT = {
 }
 
 
-def test_invoke_calls_a_queue_function_with_an_sqs_event_file_and_prints_its_failures(
-    stack: Stack, tmp_path: Path
-) -> None:
-    # GIVEN a queue-triggered function and an SQS event file named for it
-    template = write_queue_echo(tmp_path, "steps-prepare")
-    event_file = tmp_path / "queue_echo_aws_sqs.json"
-    event_file.write_text(json.dumps(SQS_EVENT))
-
-    # WHEN scripts/invoke runs it
+def _invoke_queue_echo(
+    folder: Path, event_file_name: str, event: dict[str, Any]
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """scripts/invoke of the queue echo function (in `folder`) with `event` in a file of that
+    name; its result, and the events the function received."""
+    template = write_queue_echo(folder, "steps-prepare")
+    event_file = folder / event_file_name
+    event_file.write_text(json.dumps(event))
     result = run_invoke(
         "QueueEchoFunction", event_file, "--template", template.path, env=dict(os.environ)
     )
+    assert result.returncode == 0, result.stderr
+    return result, [received["event"] for received in received_events(template)]
+
+
+def test_invoke_calls_a_queue_function_with_an_sqs_event_file_and_prints_its_failures(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # GIVEN a queue-triggered function WHEN scripts/invoke runs it with an SQS event file
+    result, received = _invoke_queue_echo(tmp_path, "queue_echo_aws_sqs.json", SQS_EVENT)
 
     # THEN Lambda's handler got the event as it is, and its partial batch response is printed
-    assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {
         "batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]
     }
-    assert [received["event"] for received in received_events(template)] == [SQS_EVENT]
+    assert received == [SQS_EVENT]
 
 
 def test_invoke_calls_the_scf_entry_point_of_a_queue_function_with_a_cmq_event_file(
     stack: Stack, tmp_path: Path
 ) -> None:
-    # GIVEN a queue-triggered function and a CMQ event file named for it
-    template = write_queue_echo(tmp_path, "steps-prepare")
-    event_file = tmp_path / "queue_echo_scf_cmq.json"
-    event_file.write_text(json.dumps(CMQ_EVENT))
-
-    # WHEN scripts/invoke runs it
-    result = run_invoke(
-        "QueueEchoFunction", event_file, "--template", template.path, env=dict(os.environ)
-    )
+    # GIVEN a queue-triggered function WHEN scripts/invoke runs it with a CMQ event file
+    result, received = _invoke_queue_echo(tmp_path, "queue_echo_scf_cmq.json", CMQ_EVENT)
 
     # THEN SCF's entry point ran: the handler saw the CMQ message as an SQS-shaped record
-    assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"batchItemFailures": []}
-    [received] = received_events(template)
-    [record] = received["event"]["Records"]
+    [[record]] = [event["Records"] for event in received]
     assert record["messageId"] == "123345346"
     assert json.loads(record["body"]) == {"task_id": "tsk_3", "step": "prepare", "attempt": 1}
     assert record["eventSourceARN"] == "retouch-dev-steps-prepare"
