@@ -5,6 +5,9 @@ a function (static segments beat `{param}`, which beats `{proxy+}`), turned into
 proxy event, handed to that function's real handler, and the Lambda response is turned back
 into HTTP. `/docs` and `/openapi.json` document every function at once.
 
+With `consumers=True`, the lifespan also runs a consumer thread per SQS event of the template
+(`scripts.consumers`), so queue-triggered functions receive what is published to Redis.
+
 Handlers run in a fixed pool of worker threads, each with its own event loop (Mangum runs the
 app on the current thread's loop) and, through retouch's per-thread client, its own database
 connection. Lambda gives every concurrent request its own instance; locally the Powertools
@@ -38,9 +41,11 @@ from starlette.types import Receive, Scope, Send
 
 import retouch
 from retouch.core.errors import AppError, InternalError, MethodNotAllowed, NotFound
+from retouch.core.settings import get_settings
 from retouch.storage import LocalStorage
+from scripts.consumers import ConsumerThreads, QueueConsumer, queue_consumers
 from scripts.gateway_problems import gateway_problem, request_id_of
-from scripts.lambda_runtime import FakeLambdaContext
+from scripts.lambda_runtime import FakeLambdaContext, new_event_loop
 from scripts.sam import FunctionSpec, LambdaHandler, Route, Template, load_module
 from scripts.scheduler import ScheduledJob, run_schedules, scheduled_jobs
 from scripts.storage_gateway import storage_routes
@@ -250,11 +255,6 @@ def load_functions(template: Template) -> list[LoadedFunction]:
     return loaded
 
 
-def _new_event_loop() -> None:
-    # Worker threads have no event loop, and Mangum asks for the current one.
-    asyncio.set_event_loop(asyncio.new_event_loop())
-
-
 class StreamingPassThrough(Response):
     """Serves a request with the function's own ASGI app, as a Tencent SCF web function does,
     so a streamed body (server-sent events) reaches the client as it is written. The Lambda
@@ -274,12 +274,24 @@ _GATEWAY_SCOPE_KEYS = frozenset({"app", "router", "endpoint", "path_params", "ro
 
 
 class Gateway:
-    """The gateway's state: loaded functions, routes, the worker pool, the schedules."""
+    """The gateway's state: loaded functions, routes, the worker pool, the schedules and the
+    queue consumers."""
 
-    def __init__(self, template: Template, *, workers: int = 4, schedules: bool = False) -> None:
+    def __init__(
+        self,
+        template: Template,
+        *,
+        workers: int = 4,
+        schedules: bool = False,
+        consumers: bool = False,
+    ) -> None:
         self.functions = load_functions(template)
         self.targets = route_targets(self.functions)
         self.jobs: list[ScheduledJob] = scheduled_jobs(template.functions) if schedules else []
+        self.consumers: list[QueueConsumer] = []
+        if consumers:
+            handlers = {function.spec.logical_id: function.handler for function in self.functions}
+            self.consumers = queue_consumers(template, handlers, settings=get_settings())
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
 
@@ -312,13 +324,16 @@ class Gateway:
         self._executor = ThreadPoolExecutor(
             max_workers=self._workers,
             thread_name_prefix="function",
-            initializer=_new_event_loop,
+            initializer=new_event_loop,
         )
         schedules = asyncio.create_task(run_schedules(self.jobs, self.invoke))
+        consumers = ConsumerThreads(self.consumers)
+        consumers.start()
         try:
             yield
         finally:
             schedules.cancel()
+            await asyncio.to_thread(consumers.stop)
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
@@ -382,13 +397,14 @@ def create_gateway(
     *,
     workers: int = 4,
     schedules: bool = False,
+    consumers: bool = False,
     storage: LocalStorage | None = None,
 ) -> Starlette:
-    """The gateway as an ASGI app; its lifespan owns the worker pool and the schedules. It
-    also serves the local object storage under `/_storage/` (`storage`, or the adapter the
-    settings describe, whose object-created events go to the template's storage-triggered
-    functions), as COS or S3 would."""
-    gateway = Gateway(template, workers=workers, schedules=schedules)
+    """The gateway as an ASGI app; its lifespan owns the worker pool, the schedules and the
+    queue consumers (`scripts.consumers`). It also serves the local object storage under
+    `/_storage/` (`storage`, or the adapter the settings describe, whose object-created events
+    go to the template's storage-triggered functions), as COS or S3 would."""
+    gateway = Gateway(template, workers=workers, schedules=schedules, consumers=consumers)
     app = Starlette(
         routes=[
             StarletteRoute("/openapi.json", gateway.openapi, methods=["GET"]),

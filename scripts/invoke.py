@@ -1,7 +1,10 @@
 """`scripts/invoke <LogicalId> <event.json>`: what `sam local invoke` does, without Docker.
 
 Validates the settings, imports the function named in template.yaml, calls its handler with the
-event and a fake Lambda context, and prints the response JSON on stdout. Whatever the function
+event and a fake Lambda context, and prints the response JSON on stdout. An event file named
+for an SCF shape (`<function>_scf_<...>.json`, see events/README.md: API Gateway, COS, CMQ) goes
+to the SCF entry point (`main_handler`) as SCF would call it; any other event to `Handler`, as
+Lambda would (SQS events included: the response carries `batchItemFailures`). Whatever the function
 itself writes (JSON logs, EMF metric lines) goes to stderr, as with `sam local invoke`.
 
 When the local stack runs, it leaves `.local/env`; variables from there that are not already
@@ -27,7 +30,7 @@ from scripts.lambda_runtime import (
     FakeLambdaContext,
     load_local_env,
 )
-from scripts.sam import TEMPLATE, TemplateError, load_handler, load_template
+from scripts.sam import TEMPLATE, Template, TemplateError, load_handler, load_template
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -63,12 +66,23 @@ def _function_output_to_stderr() -> Iterator[TextIO]:
         real_stdout.close()
 
 
+def _shape_of(template: Template, event_file: Path) -> str | None:
+    """The event shape a file's name states (events/README.md), or None for other names."""
+    try:
+        return template.function_for_event(event_file)[1]
+    except TemplateError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     load_local_env(arguments.env_file)
     try:
         get_settings()
-        spec = load_template(arguments.template).function(arguments.function)
+        template = load_template(arguments.template)
+        spec = template.function(arguments.function)
+        shape = None if arguments.event == "-" else _shape_of(template, Path(arguments.event))
+        handler = load_handler(spec, shape=shape)
         text = sys.stdin.read() if arguments.event == "-" else Path(arguments.event).read_text()
         if arguments.bearer:
             text = text.replace(ACCESS_TOKEN_PLACEHOLDER, arguments.bearer)
@@ -78,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     context = FakeLambdaContext.for_function(spec.logical_id, str(uuid.uuid4()))
     with _function_output_to_stderr() as stdout:
-        response = load_handler(spec)(event, context)
+        response = handler(event, context)
         print(json.dumps(response, ensure_ascii=False), file=stdout)
     return 0
 

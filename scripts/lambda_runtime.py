@@ -7,6 +7,7 @@ hand it a context with the attributes Powertools and Mangum read, and read the l
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import sys
@@ -45,6 +46,12 @@ def load_function(path: str | Path) -> ModuleType:
         del sys.modules[name]
         raise
     return module
+
+
+def new_event_loop() -> None:
+    """Give this (worker) thread an event loop of its own: Mangum asks for the current one,
+    and threads other than the main one have none."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """template.yaml (AWS SAM) as typed specs: the functions, their HTTP routes, schedules, queues
-and storage triggers.
+and storage triggers, and the template's SQS queues under their local names.
 
 The local runtime (gateway, scheduler, `scripts/invoke`) and the descriptor tests read the
 template through this module, so the cloud and the local stack can never disagree about which
@@ -8,6 +8,7 @@ handler serves which route.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,20 +18,29 @@ from typing import Any, Literal
 
 import yaml
 
+from retouch.queue.messages import InvalidQueueName, check_queue_name
 from scripts.lambda_runtime import ROOT, load_function
 
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 
 FUNCTION_TYPE = "AWS::Serverless::Function"
+QUEUE_TYPE = "AWS::SQS::Queue"
+#: Template queue names start with the stack's name; code and the local runtime leave it out.
+STACK_NAME_PREFIX = "${AWS::StackName}-"
+#: One entry file serves both clouds: `handler` for Lambda (the template's Handler), and
+#: this attribute for Tencent SCF (serverless.yml's `app.main_handler`).
+SCF_HANDLER_ATTRIBUTE = "main_handler"
 RouteType = Literal["Api", "HttpApi"]
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
 #: Event shapes of the files in events/, named `<function>_<shape>[_<variant>].json`: HTTP
-#: requests, and object-created events of S3 (Lambda) and COS (SCF).
+#: requests, object-created events of S3 (Lambda) and COS (SCF), and queue messages of SQS
+#: (Lambda) and CMQ (SCF). Shapes starting with `scf_` go to the SCF entry point.
 HTTP_EVENT_SHAPES = ("aws_rest", "aws_http", "scf_apigw")
 STORAGE_EVENT_SHAPES = ("aws_s3", "scf_cos")
-EVENT_SHAPES = HTTP_EVENT_SHAPES + STORAGE_EVENT_SHAPES
+QUEUE_EVENT_SHAPES = ("aws_sqs", "scf_cmq")
+EVENT_SHAPES = HTTP_EVENT_SHAPES + STORAGE_EVENT_SHAPES + QUEUE_EVENT_SHAPES
 
 
 class TemplateError(ValueError):
@@ -59,22 +69,25 @@ class Schedule:
 
 @dataclass(frozen=True, slots=True)
 class QueueTrigger:
-    """An `SQS` event: the queue as written (a !GetAtt/!Ref or an ARN) and the batch size."""
+    """An `SQS` event: the queue as written (a !GetAtt/!Ref or an ARN) and the batch size.
+    `Template.queue_for` resolves it to the queue the local runtime reads."""
 
     event_name: str
     queue: Any
     batch_size: int = 10
 
-    @property
-    def queue_name(self) -> str:
-        """The queue's logical id when it is referenced, else the value as text."""
-        if isinstance(self.queue, dict):
-            target = self.queue.get("Fn::GetAtt") or self.queue.get("Ref")
-            if isinstance(target, list):
-                return str(target[0])
-            if target is not None:
-                return str(target)
-        return str(self.queue)
+
+@dataclass(frozen=True, slots=True)
+class QueueResource:
+    """An `AWS::SQS::Queue` of the template (or a queue named by ARN), under its local name:
+    the name code publishes to, i.e. QueueName without the `${AWS::StackName}-` prefix, or
+    the logical id when QueueName is absent."""
+
+    logical_id: str
+    name: str
+    visibility_timeout_s: int | None = None  # VisibilityTimeout; None: SQS's default
+    max_receive_count: int | None = None  # RedrivePolicy.maxReceiveCount; None: no redrive
+    dead_letter_queue: str | None = None  # local name of RedrivePolicy.deadLetterTargetArn
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +133,29 @@ class FunctionSpec:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """The functions of one template, in template order."""
+    """The functions of one template, in template order, and its SQS queues."""
 
     path: Path
     functions: tuple[FunctionSpec, ...]
+    queues: tuple[QueueResource, ...] = ()
+
+    def queue_for(self, trigger: QueueTrigger) -> QueueResource:
+        """The queue an `SQS` event reads: a queue of the template (`!GetAtt Q.Arn`,
+        `!Ref Q`), or one named by its ARN (literal or `!Sub`)."""
+        return self._queue_at(trigger.queue, f"the SQS event {trigger.event_name}")
+
+    def _queue_at(self, reference: Any, what: str) -> QueueResource:
+        target = _referenced_id(reference)
+        if target is not None:
+            for queue in self.queues:
+                if queue.logical_id == target:
+                    return queue
+            raise TemplateError(f"{what} names {target}, which is no {QUEUE_TYPE} of the template")
+        name = _local_queue_name(reference, what=what, arn=True)
+        for queue in self.queues:
+            if queue.name == name:
+                return queue
+        return QueueResource(logical_id=name, name=name)
 
     def function(self, logical_id: str) -> FunctionSpec:
         for spec in self.functions:
@@ -173,16 +205,82 @@ def read_yaml(path: Path) -> Any:
 
 
 def load_template(path: Path = TEMPLATE) -> Template:
-    """Read every function of a SAM template, with Globals.Function applied."""
+    """Read every function of a SAM template, with Globals.Function applied, and its queues."""
     document = read_yaml(path)
     defaults = ((document.get("Globals") or {}).get("Function")) or {}
+    resources: dict[str, Any] = document.get("Resources") or {}
     functions = []
-    for logical_id, resource in (document.get("Resources") or {}).items():
+    for logical_id, resource in resources.items():
         if resource.get("Type") != FUNCTION_TYPE:
             continue
         properties = {**defaults, **(resource.get("Properties") or {})}
         functions.append(_function_spec(path.parent, logical_id, properties))
-    return Template(path=path, functions=tuple(functions))
+    return Template(path=path, functions=tuple(functions), queues=_queues(resources))
+
+
+def _queues(resources: dict[str, Any]) -> tuple[QueueResource, ...]:
+    """The template's SQS queues; a RedrivePolicy's dead-letter target by its local name."""
+    names = {
+        logical_id: _local_queue_name(
+            (resource.get("Properties") or {}).get("QueueName", logical_id), what=logical_id
+        )
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == QUEUE_TYPE
+    }
+    queues = []
+    for logical_id, name in names.items():
+        properties = resources[logical_id].get("Properties") or {}
+        redrive = properties.get("RedrivePolicy") or {}
+        if isinstance(redrive, str):  # CloudFormation also takes the policy as JSON text
+            redrive = json.loads(redrive)
+        target = redrive.get("deadLetterTargetArn")
+        target_id = _referenced_id(target)
+        if target is None:
+            dead_letter_queue = None
+        elif target_id is not None:
+            if target_id not in names:
+                raise TemplateError(f"{logical_id}'s RedrivePolicy names no queue: {target_id}")
+            dead_letter_queue = names[target_id]
+        else:
+            dead_letter_queue = _local_queue_name(target, what=logical_id, arn=True)
+        visibility, receives = properties.get("VisibilityTimeout"), redrive.get("maxReceiveCount")
+        queues.append(
+            QueueResource(
+                logical_id=logical_id,
+                name=name,
+                visibility_timeout_s=None if visibility is None else int(visibility),
+                max_receive_count=None if receives is None else int(receives),
+                dead_letter_queue=dead_letter_queue,
+            )
+        )
+    return tuple(queues)
+
+
+def _referenced_id(value: Any) -> str | None:
+    """The logical id of `!Ref X` or `!GetAtt X.Attribute`, else None."""
+    if not isinstance(value, dict):
+        return None
+    target = value.get("Fn::GetAtt", value.get("Ref"))
+    if isinstance(target, list) and target:
+        return str(target[0])
+    return None if target is None else str(target)
+
+
+def _local_queue_name(value: Any, *, what: str, arn: bool = False) -> str:
+    """The local name of a QueueName (or, with `arn`, of a queue ARN): literal or `!Sub`, with
+    the `${AWS::StackName}-` prefix removed. Any other substitution cannot be resolved."""
+    text = value.get("Fn::Sub") if isinstance(value, dict) else value
+    if isinstance(text, list) and text:  # !Sub [text, {variables}]
+        text = text[0]
+    if not isinstance(text, str):
+        raise TemplateError(f"{what}: cannot read a queue name from {value!r}")
+    if arn:  # arn:aws:sqs:<region>:<account>:<name>, and the name may start with the prefix
+        text = text.replace(":" + STACK_NAME_PREFIX, ":").rpartition(":")[2]
+    name = text.removeprefix(STACK_NAME_PREFIX)
+    try:
+        return check_queue_name(name)
+    except InvalidQueueName as exc:
+        raise TemplateError(f"{what}: the queue name {name!r} cannot be used locally") from exc
 
 
 def _function_spec(base: Path, logical_id: str, properties: dict[str, Any]) -> FunctionSpec:
@@ -246,9 +344,13 @@ def load_module(spec: FunctionSpec) -> ModuleType:
     return load_function(spec.module_file)
 
 
-def load_handler(spec: FunctionSpec) -> LambdaHandler:
-    """The function's handler, as Lambda would resolve `Handler`."""
-    handler = getattr(load_module(spec), spec.handler_attribute, None)
+def load_handler(spec: FunctionSpec, *, shape: str | None = None) -> LambdaHandler:
+    """The function's handler, as Lambda would resolve `Handler`; for an event of an SCF shape
+    (`scf_...`), the SCF entry point in the same file, as SCF would call it."""
+    attribute = spec.handler_attribute
+    if shape is not None and shape.startswith("scf_"):
+        attribute = SCF_HANDLER_ATTRIBUTE
+    handler = getattr(load_module(spec), attribute, None)
     if not callable(handler):
-        raise TemplateError(f"{spec.module_file} has no callable {spec.handler_attribute}")
+        raise TemplateError(f"{spec.module_file} has no callable {attribute}")
     return handler  # type: ignore[no-any-return]

@@ -1,5 +1,6 @@
 """The local stack (`scripts/run`): MariaDB, Redis, migrations and seed, then every function of
-template.yaml behind the local gateway on http://127.0.0.1:8000, with its schedules.
+template.yaml behind the local gateway on http://127.0.0.1:8000, with its schedules and a
+consumer per SQS event reading the queue's Redis stream (`scripts/consumers.py`).
 
     python -m scripts.stack [--data-dir .local] [--host 127.0.0.1] [--port 8000]
                             [--db-port 3307] [--redis-port 6380] [--workers 4]
@@ -18,8 +19,8 @@ shell sets RETOUCH_JWT_KEYS, tokens are signed with a random key kept in
 Metrics stay on, as in the cloud: each request also prints its EMF metric line, so what
 CloudWatch would receive is visible. Set POWERTOOLS_METRICS_DISABLED=true for a quieter console.
 
-Ctrl-C or SIGTERM stops the HTTP server, then Redis, then MariaDB, whatever state start-up
-reached.
+Ctrl-C or SIGTERM stops the HTTP server and the queue consumers (a batch in flight finishes),
+then Redis, then MariaDB, whatever state start-up reached.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from retouch.core.settings import SettingsError, get_settings
 from scripts.gateway import create_gateway
 from scripts.lambda_runtime import ROOT, write_env_file
 from scripts.migrate import apply_migrations, load_seed
-from scripts.sam import FunctionSpec, load_template
+from scripts.sam import load_template
 from scripts.servers import MariaDBServer, RedisServer
 
 
@@ -93,19 +94,6 @@ def _port_in_use(host: str, port: int) -> bool:
         except OSError:
             return True
     return False
-
-
-def report_queue_consumers(functions: Sequence[FunctionSpec]) -> None:
-    """Hook point for the local queue consumers (Redis Streams, DESIGN §5). None run yet: list
-    what the template declares so a missing consumer is never silent."""
-    triggers = [(spec, queue) for spec in functions for queue in spec.queues]
-    if not triggers:
-        _log("queue consumers: none (no SQS-triggered function in template.yaml)")
-    for spec, queue in triggers:
-        _log(
-            f"queue consumer NOT started for {spec.logical_id} <- {queue.queue_name}: "
-            "the local queue adapter does not exist yet"
-        )
 
 
 def local_jwt_keys(path: Path) -> str:
@@ -175,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
         template = load_template()
-        app = create_gateway(template, workers=arguments.workers, schedules=True)
+        app = create_gateway(template, workers=arguments.workers, schedules=True, consumers=True)
         gateway = app.state.gateway
         for target in sorted(gateway.targets, key=lambda item: item.route.path):
             route = target.route
@@ -184,7 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _log(f"schedule {job.schedule.expression} -> {job.function.logical_id}")
         if not gateway.jobs:
             _log("schedules: none")
-        report_queue_consumers(template.functions)
+        for consumer in gateway.consumers:
+            _log(f"queue consumer {consumer.describe()}")
+        if not gateway.consumers:
+            _log("queue consumers: none")
         _log(f"serving on http://{arguments.host}:{arguments.port} (API docs at /docs)")
         server = uvicorn.Server(
             uvicorn.Config(

@@ -1,13 +1,16 @@
-"""Helpers shared by the local-runtime tests: a function that echoes its event, subprocess runs."""
+"""Helpers shared by the local-runtime tests: a function that echoes its event, a queue-triggered
+function that records its batches, subprocess runs."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from scripts.lambda_runtime import ROOT
-from scripts.sam import EVENTS
+from scripts.sam import EVENTS, Template, load_template
 
 INVOKE = ROOT / "scripts" / "invoke"
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
@@ -57,6 +60,80 @@ Resources:
         Files: {Type: Api, Properties: {Path: "/files/{proxy+}", Method: any}}
         Tick: {Type: Schedule, Properties: {Schedule: rate(1 minute)}}
 """
+
+# An SQS-triggered function written for these tests: it appends every event it receives to
+# received.jsonl beside itself (read with `received_events`) and reports a record failed while
+# its receive count is at most the body's `fail_deliveries`. `main_handler` is its SCF entry.
+QUEUE_ECHO_APP = """
+import json
+from pathlib import Path
+
+from retouch.queue import run_scf_batch
+
+RECEIVED = Path(__file__).with_name("received.jsonl")
+
+
+def handler(event, context):
+    with RECEIVED.open("a") as file:
+        file.write(json.dumps({"event": event, "function": context.function_name}) + "\\n")
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": record["messageId"]}
+            for record in event["Records"]
+            if int(record["attributes"]["ApproximateReceiveCount"])
+            <= json.loads(record["body"]).get("fail_deliveries", 0)
+        ]
+    }
+
+
+def main_handler(event, context):
+    return run_scf_batch(event, handler, context)
+"""
+
+# The queue as the pipeline's queues are declared: `${AWS::StackName}-<name>`, a dead-letter
+# queue in the RedrivePolicy. QUEUE_NAME is replaced by a name unique to the test.
+QUEUE_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  EchoQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-QUEUE_NAME"
+      VisibilityTimeout: 1
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt EchoDeadLetterQueue.Arn
+        maxReceiveCount: 3
+  EchoDeadLetterQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-QUEUE_NAME-dlq"
+  QueueEchoFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: queue_echo/
+      Handler: app.handler
+      Runtime: python3.11
+      Events:
+        Messages: {Type: SQS, Properties: {Queue: !GetAtt EchoQueue.Arn, BatchSize: 5}}
+"""
+
+QUEUE_TEMPLATE_MAX_RECEIVES = 3
+
+
+def write_queue_echo(folder: Path, queue_name: str) -> Template:
+    """QUEUE_TEMPLATE and QUEUE_ECHO_APP in `folder`, the queue named `queue_name`."""
+    (folder / "queue_echo").mkdir()
+    (folder / "queue_echo" / "app.py").write_text(QUEUE_ECHO_APP)
+    (folder / "template.yaml").write_text(QUEUE_TEMPLATE.replace("QUEUE_NAME", queue_name))
+    return load_template(folder / "template.yaml")
+
+
+def received_events(template: Template) -> list[dict[str, Any]]:
+    """What the queue echo function of `template` has received so far, in order."""
+    received = template.path.parent / "queue_echo" / "received.jsonl"
+    if not received.exists():
+        return []
+    return [json.loads(line) for line in received.read_text().splitlines()]
 
 
 def run(

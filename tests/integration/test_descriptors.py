@@ -20,6 +20,7 @@ from scripts.sam import (
     EVENT_SHAPES,
     EVENTS,
     HTTP_EVENT_SHAPES,
+    QUEUE_EVENT_SHAPES,
     STORAGE_EVENT_SHAPES,
     TEMPLATE,
     FunctionSpec,
@@ -35,6 +36,7 @@ EVENT_FILES = sorted(EVENTS.glob("*.json"))
 TEMPLATE_FUNCTIONS = load_template().functions
 HTTP_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.routes]
 STORAGE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.storage_triggers]
+QUEUE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.queues]
 Routes = set[tuple[str, str]]
 
 
@@ -224,6 +226,13 @@ def test_every_storage_triggered_function_has_an_s3_and_a_cos_sample_event(
     assert _sample_shapes(spec) == set(STORAGE_EVENT_SHAPES)
 
 
+def test_every_queue_triggered_function_has_an_sqs_and_a_cmq_sample_event() -> None:
+    # One test over all of them rather than one per function: there may be none yet.
+    assert {spec.logical_id: _sample_shapes(spec) for spec in QUEUE_FUNCTIONS} == {
+        spec.logical_id: set(QUEUE_EVENT_SHAPES) for spec in QUEUE_FUNCTIONS
+    }
+
+
 def _scf_cos_triggers() -> set[str]:
     inputs = read_yaml(SERVERLESS)["inputs"]
     return {trigger["function"] for trigger in inputs["triggers"] if trigger["type"] == "cos"}
@@ -278,12 +287,16 @@ def test_every_sample_event_invokes_its_function(stack: Stack, event_file: Path)
     spec, shape = load_template().function_for_event(event_file)
     event = _with_access_token(json.loads(event_file.read_text()))
 
-    # WHEN the function's real handler receives it
-    response = load_handler(spec)(event, FakeLambdaContext())
+    # WHEN the function's real handler receives it (the SCF entry point for an SCF shape)
+    response = load_handler(spec, shape=shape)(event, FakeLambdaContext())
 
     # THEN a storage trigger returns normally (the sample names no upload: nothing to do)
     if shape in STORAGE_EVENT_SHAPES:
         assert response == {"results": ["ignored"]}
+        return
+    # a queue-triggered function reports no failed record
+    if shape in QUEUE_EVENT_SHAPES:
+        assert not (response or {}).get("batchItemFailures"), response
         return
     # and an HTTP function succeeds (200, or 201 for a creation), in its platform's shape
     assert response["statusCode"] in (200, 201), response["body"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +19,9 @@ from tests.conftest import Stack
 from tests.integration.local_runtime import (
     EVENT_FILES,
     clean_environment,
+    received_events,
     run_invoke,
+    write_queue_echo,
 )
 
 pytestmark = pytest.mark.integration
@@ -109,3 +113,102 @@ def test_invoke_fills_in_the_access_token_of_a_users_event(stack: Stack) -> None
     response = json.loads(result.stdout)
     assert response["statusCode"] == 200
     assert json.loads(response["body"])["email"] == email
+
+
+# Sample events of a queue-triggered function, in the shapes events/README.md names: what
+# Lambda's SQS poller sends (AWS's documented example, with our bodies) and SCF's CMQ trigger.
+SQS_EVENT = {
+    "Records": [
+        {
+            "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+            "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+            "body": '{"task_id":"tsk_1","step":"prepare","attempt":1}',
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1545082649183",
+                "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                "ApproximateFirstReceiveTimestamp": "1545082649185",
+            },
+            "messageAttributes": {},
+            "md5OfBody": "acefff562b17d54b468408fa62e43b37",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:retouch-dev-steps-prepare",
+            "awsRegion": "us-east-2",
+        },
+        {
+            "messageId": "2e1424d4-f796-459a-8184-9c92662be6da",
+            "receiptHandle": "AQEBzWwaftRI0KuVm4tP+/7q1rGgNqicHq",
+            "body": '{"task_id":"tsk_2","step":"prepare","attempt":1,"fail_deliveries":1}',
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": "1545082650636",
+                "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                "ApproximateFirstReceiveTimestamp": "1545082650649",
+            },
+            "messageAttributes": {},
+            "md5OfBody": "1cf6afeae6d79e00f331313e5788c03b",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:retouch-dev-steps-prepare",
+            "awsRegion": "us-east-2",
+        },
+    ]
+}
+CMQ_EVENT = {
+    "Records": [
+        {
+            "CMQ": {
+                "type": "topic",
+                "topicOwner": "1250000000",
+                "topicName": "retouch-dev-steps-prepare",
+                "subscriptionName": "retouch-prepare",
+                "publishTime": "2026-11-28T00:00:00.000Z",
+                "msgId": "123345346",
+                "requestId": "123345346",
+                "msgBody": '{"task_id":"tsk_3","step":"prepare","attempt":1}',
+                "msgTag": "",
+            }
+        }
+    ]
+}
+
+
+def _invoke_queue_echo(
+    folder: Path, event_file_name: str, event: dict[str, Any]
+) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
+    """scripts/invoke of the queue echo function (in `folder`) with `event` in a file of that
+    name; its result, and the events the function received."""
+    template = write_queue_echo(folder, "steps-prepare")
+    event_file = folder / event_file_name
+    event_file.write_text(json.dumps(event))
+    result = run_invoke(
+        "QueueEchoFunction", event_file, "--template", template.path, env=dict(os.environ)
+    )
+    assert result.returncode == 0, result.stderr
+    return result, [received["event"] for received in received_events(template)]
+
+
+def test_invoke_calls_a_queue_function_with_an_sqs_event_file_and_prints_its_failures(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # GIVEN a queue-triggered function WHEN scripts/invoke runs it with an SQS event file
+    result, received = _invoke_queue_echo(tmp_path, "queue_echo_aws_sqs.json", SQS_EVENT)
+
+    # THEN Lambda's handler got the event as it is, and its partial batch response is printed
+    assert json.loads(result.stdout) == {
+        "batchItemFailures": [{"itemIdentifier": "2e1424d4-f796-459a-8184-9c92662be6da"}]
+    }
+    assert received == [SQS_EVENT]
+
+
+def test_invoke_calls_the_scf_entry_point_of_a_queue_function_with_a_cmq_event_file(
+    stack: Stack, tmp_path: Path
+) -> None:
+    # GIVEN a queue-triggered function WHEN scripts/invoke runs it with a CMQ event file
+    result, received = _invoke_queue_echo(tmp_path, "queue_echo_scf_cmq.json", CMQ_EVENT)
+
+    # THEN SCF's entry point ran: the handler saw the CMQ message as an SQS-shaped record
+    assert json.loads(result.stdout) == {"batchItemFailures": []}
+    [[record]] = [event["Records"] for event in received]
+    assert record["messageId"] == "123345346"
+    assert json.loads(record["body"]) == {"task_id": "tsk_3", "step": "prepare", "attempt": 1}
+    assert record["eventSourceARN"] == "retouch-dev-steps-prepare"

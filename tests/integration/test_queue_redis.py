@@ -273,6 +273,22 @@ def test_concurrent_consumers_never_hold_the_same_message_at_once(stack: Stack) 
     assert set(received.values()) == {1}
 
 
+def test_a_message_published_while_a_receive_waits_is_delivered_to_it(stack: Stack) -> None:
+    # GIVEN a consumer waiting on an empty queue (its group already exists)
+    queue, name = new_queue(), unique_queue()
+    assert queue.receive(name) == []
+    publisher = threading.Timer(0.2, lambda: new_queue().publish(name, {"task_id": "tsk_9"}))
+
+    # WHEN a message is published during the wait
+    publisher.start()
+    deliveries, _ = receive_within(queue, name, 5)
+    publisher.join()
+
+    # THEN the waiting receive returns it (the blocking read's reply, not the script's)
+    assert [delivery.message.body for delivery in deliveries] == [{"task_id": "tsk_9"}]
+    assert deliveries[0].message.delivery_count == 1
+
+
 def test_a_consumer_recreates_its_group_when_redis_lost_it(stack: Stack) -> None:
     # GIVEN a consumer that has used a queue, and a Redis that lost the queue's stream and
     # group (a restart without persistence does that)

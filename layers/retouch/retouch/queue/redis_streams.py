@@ -17,7 +17,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any, Literal, TypeVar, cast
@@ -74,8 +74,12 @@ def delayed_key(queue: str) -> str:
     return f"{stream_key(queue)}:delayed"
 
 
-def _fields(flat: Sequence[Any]) -> dict[str, str]:
-    return {str(flat[index]): str(flat[index + 1]) for index in range(0, len(flat), 2)}
+def _fields(entry: Sequence[Any] | Mapping[Any, Any]) -> dict[str, str]:
+    """An entry's fields: a flat [name, value, ...] list from our scripts, or the mapping
+    redis-py parses an XREADGROUP reply into."""
+    if isinstance(entry, Mapping):
+        return {str(name): str(value) for name, value in entry.items()}
+    return {str(entry[index]): str(entry[index + 1]) for index in range(0, len(entry), 2)}
 
 
 def _message(fields: dict[str, str], delivery_count: int) -> QueueMessage:
@@ -208,8 +212,10 @@ class RedisStreamsQueue:
         )
         return [self._delivery(queue, row[0], int(row[1]), row[2]) for row in rows]
 
-    def _delivery(self, queue: str, entry_id: str, count: int, flat: Sequence[Any]) -> Delivery:
-        message = _message(_fields(flat), count)
+    def _delivery(
+        self, queue: str, entry_id: str, count: int, fields: Sequence[Any] | Mapping[Any, Any]
+    ) -> Delivery:
+        message = _message(_fields(fields), count)
         return Delivery(queue=queue, receipt=str(entry_id), consumer=self.consumer, message=message)
 
     @staticmethod
