@@ -24,6 +24,9 @@ from retouch.core.clients import reset_clients
 from scripts.lambda_runtime import FakeLambdaContext, load_function
 from scripts.servers import MariaDBServer, RedisServer
 
+# Every JSON body the suite receives is scanned for leaks at the end (DESIGN §3).
+pytest_plugins = ["tests.leak_scan_plugin"]
+
 # Re-exported: tests import these helpers from here.
 __all__ = ["FakeLambdaContext", "Stack", "load_event", "load_function"]
 

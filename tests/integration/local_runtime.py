@@ -11,6 +11,7 @@ from typing import Any
 
 from scripts.lambda_runtime import ROOT
 from scripts.sam import EVENTS, Template, load_template
+from tests.leak_scan_plugin import record_printed_response
 
 INVOKE = ROOT / "scripts" / "invoke"
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
@@ -147,7 +148,12 @@ def run(
 def run_invoke(
     *arguments: str | Path, env: dict[str, str], cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    return run([str(INVOKE), *map(str, arguments)], env=env, cwd=cwd)
+    """`scripts/invoke FUNCTION EVENT_FILE [options]`; the response it prints is scanned for
+    leaks with every other body of the suite."""
+    result = run([str(INVOKE), *map(str, arguments)], env=env, cwd=cwd)
+    if result.returncode == 0:
+        record_printed_response(arguments[1], result.stdout)
+    return result
 
 
 def clean_environment() -> dict[str, str]:
