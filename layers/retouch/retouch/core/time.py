@@ -25,3 +25,8 @@ def to_db(moment: datetime) -> datetime:
 def from_db(value: datetime) -> datetime:
     """A naive UTC value read from a `DATETIME` column, made aware."""
     return value.replace(tzinfo=timezone.utc)
+
+
+def from_epoch(seconds: float) -> datetime:
+    """Seconds since the Unix epoch (presigned URL expiries, STS answers) as aware UTC."""
+    return datetime.fromtimestamp(seconds, timezone.utc)
