@@ -83,7 +83,8 @@ def request_signature_error(
     }
     lowered_query = {name.lower(): value for name, value in query.items()}
     signed_params = {name: lowered_query.get(name, "") for name in param_names}
-    http_string = f"{method.lower()}\n{unquote(path)}\n{_encoded(signed_params)}\n{_encoded(signed_headers)}\n"
+    params, headers_text = _encoded(signed_params), _encoded(signed_headers)
+    http_string = f"{method.lower()}\n{unquote(path)}\n{params}\n{headers_text}\n"
     digest = hashlib.sha1(http_string.encode()).hexdigest()  # noqa: S324 - COS's scheme
     string_to_sign = f"sha1\n{parts['q-key-time']}\n{digest}\n"
     sign_key = _hex_hmac_sha1(SECRET_KEY, parts["q-key-time"])
