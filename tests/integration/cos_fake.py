@@ -1,9 +1,9 @@
-"""Loopback stand-ins for Tencent COS (one bucket) and the Tencent Cloud STS API.
+"""A loopback stand-in for one Tencent COS bucket, objects in memory.
 
-They check what the real services check for our use: the COS request signature
-(q-sign-algorithm sha1, in the Authorization header or the query of a presigned URL), the
-POST Object form's signed policy (expiry, exact fields, content-length-range) and the TC3
-signature of an STS call. Objects live in memory.
+It checks what COS checks for our use: the request signature (q-sign-algorithm sha1, in the
+Authorization header or the query of a presigned URL) and the POST Object form's signed
+policy (signature, expiry, exact fields, content-length-range). The signatures are computed
+here from COS's documentation, not with the adapter's code, so a mistake there shows.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -25,8 +24,6 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
-
-from retouch.storage.cos import form_signature
 
 SECRET_ID = "AKIDfakecos0123456789"
 SECRET_KEY = "fake-cos-secret-key-0123456789"
@@ -100,7 +97,9 @@ def form_policy_error(bucket: str, form: Mapping[str, str], size: int) -> str | 
         policy = json.loads(policy_text)
     except (KeyError, ValueError):
         return "no policy"
-    expected = form_signature(policy_text, secret_key=SECRET_KEY, key_time=form["q-key-time"])
+    sign_key = _hex_hmac_sha1(SECRET_KEY, form.get("q-key-time", ""))
+    string_to_sign = hashlib.sha1(policy_text.encode()).hexdigest()  # noqa: S324 - COS's scheme
+    expected = _hex_hmac_sha1(sign_key, string_to_sign)
     if form.get("q-ak") != SECRET_ID or not hmac.compare_digest(
         expected, form.get("q-signature", "")
     ):
@@ -222,96 +221,8 @@ class _CosServer(ThreadingHTTPServer):
     fake: FakeCos
 
 
-@dataclass
-class StsCall:
-    """One STS request the fake answered: its action and its JSON parameters."""
-
-    action: str
-    parameters: dict[str, Any]
-    token: str | None
-
-
-@dataclass
-class FakeSts:
-    """Records every call; answers GetFederationToken and AssumeRole with the documented
-    response shape."""
-
-    calls: list[StsCall] = field(default_factory=list)
-    url: str = ""
-
-
-def tc3_signature_error(headers: Mapping[str, str], body: bytes) -> str | None:
-    """Why an API call's TC3-HMAC-SHA256 signature is wrong, or None when it is right."""
-    authorization = headers.get("authorization", "")
-    prefix = "TC3-HMAC-SHA256 Credential="
-    if not authorization.startswith(prefix):
-        return "not TC3-signed"
-    credential, signed_headers, signature = (
-        item.split("=", 1)[1] for item in authorization[len("TC3-HMAC-SHA256 ") :].split(", ")
-    )
-    secret_id, date, service, _ = credential.split("/")
-    if secret_id != SECRET_ID:
-        return "unknown key"
-    canonical_headers = "".join(f"{name}:{headers[name]}\n" for name in signed_headers.split(";"))
-    canonical_request = (
-        f"POST\n/\n\n{canonical_headers}\n{signed_headers}\n{hashlib.sha256(body).hexdigest()}"
-    )
-    string_to_sign = (
-        f"TC3-HMAC-SHA256\n{headers['x-tc-timestamp']}\n{date}/{service}/tc3_request\n"
-        f"{hashlib.sha256(canonical_request.encode()).hexdigest()}"
-    )
-    key = ("TC3" + SECRET_KEY).encode()
-    for part in (date, service, "tc3_request"):
-        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
-    return None if hmac.compare_digest(expected, signature) else "signature mismatch"
-
-
-class _StsHandler(BaseHTTPRequestHandler):
-    server: _StsServer
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        action = headers.get("x-tc-action", "")
-        error = tc3_signature_error(headers, body)
-        if error is not None:
-            response: dict[str, Any] = {"Error": {"Code": "AuthFailure", "Message": error}}
-        elif action not in ("GetFederationToken", "AssumeRole"):
-            response = {"Error": {"Code": "InvalidAction", "Message": action}}
-        else:
-            parameters = json.loads(body)
-            self.server.fake.calls.append(StsCall(action, parameters, headers.get("x-tc-token")))
-            expires = int(time.time()) + int(parameters.get("DurationSeconds", 1800))
-            response = {
-                "Credentials": {
-                    "Token": secrets.token_hex(16),
-                    "TmpSecretId": "AKIDtmp" + secrets.token_hex(8),
-                    "TmpSecretKey": secrets.token_hex(16),
-                },
-                "ExpiredTime": expires,
-                "Expiration": datetime.fromtimestamp(expires, timezone.utc).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"
-                ),
-            }
-        response["RequestId"] = secrets.token_hex(8)
-        data = json.dumps({"Response": response}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-class _StsServer(ThreadingHTTPServer):
-    fake: FakeSts
-
-
 @contextmanager
-def _serving(server: ThreadingHTTPServer) -> Iterator[str]:
+def serving(server: ThreadingHTTPServer) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -327,16 +238,6 @@ def running_fake_cos(bucket: str) -> Iterator[FakeCos]:
     """A fake COS bucket on a free loopback port; `url` is its endpoint."""
     server = _CosServer(("127.0.0.1", 0), _CosHandler)
     server.fake = FakeCos(bucket=bucket)
-    with _serving(server) as url:
-        server.fake.url = url
-        yield server.fake
-
-
-@contextmanager
-def running_fake_sts() -> Iterator[FakeSts]:
-    """A fake Tencent Cloud STS API on a free loopback port; `url` is its endpoint."""
-    server = _StsServer(("127.0.0.1", 0), _StsHandler)
-    server.fake = FakeSts()
-    with _serving(server) as url:
+    with serving(server) as url:
         server.fake.url = url
         yield server.fake

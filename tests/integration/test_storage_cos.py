@@ -14,14 +14,8 @@ from pydantic import SecretStr
 
 from retouch.core.settings import TencentCloudKeys
 from retouch.storage import CosStorage, InvalidStorageKey, ObjectNotFound, UploadTicket
-from tests.integration.cos_fake import (
-    SECRET_ID,
-    SECRET_KEY,
-    FakeCos,
-    FakeSts,
-    running_fake_cos,
-    running_fake_sts,
-)
+from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, FakeCos, running_fake_cos
+from tests.integration.tencent_sts_fake import FakeSts, running_fake_sts
 
 BUCKET = "retouch-1250000000"
 REGION = "ap-guangzhou"

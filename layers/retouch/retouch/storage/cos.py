@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from retouch.core.settings import TencentCloudKeys
 from retouch.core.time import from_epoch
 from retouch.storage.errors import ObjectNotFound
-from retouch.storage.keys import validate_key, validate_prefix
+from retouch.storage.keys import session_name, validate_key, validate_prefix
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 
 if TYPE_CHECKING:
@@ -257,12 +257,6 @@ def form_signature(policy_text: str, *, secret_key: str, key_time: str) -> str:
     sign_key = hmac.new(secret_key.encode(), key_time.encode(), hashlib.sha1).hexdigest()
     string_to_sign = hashlib.sha1(policy_text.encode()).hexdigest()  # noqa: S324 - COS's scheme
     return hmac.new(sign_key.encode(), string_to_sign.encode(), hashlib.sha1).hexdigest()
-
-
-def session_name(prefix: str) -> str:
-    """An STS session name that tells whose prefix the credentials were for (audit logs)."""
-    cleaned = "".join(c if c.isalnum() or c in "_-" else "-" for c in prefix.strip("/"))
-    return f"upload-{cleaned}"[:64]
 
 
 def object_info(key: str, headers: Mapping[str, str]) -> ObjectInfo:

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from retouch.core.time import from_epoch
-from retouch.storage.cos import session_name
 from retouch.storage.errors import ObjectNotFound
-from retouch.storage.keys import validate_key, validate_prefix
+from retouch.storage.keys import session_name, validate_key, validate_prefix
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 
 if TYPE_CHECKING:
