@@ -84,15 +84,24 @@ class MariaDBServer:
             "RETOUCH_DB_NAME": DB_NAME,
         }
 
+    @property
+    def temporary_dir(self) -> Path:
+        # Beside the data folder (a folder inside it would show up as a database). A private
+        # one: bootstraps sharing /tmp fail now and then when several run at once
+        # ("Unknown table 'mysql.tmp_user_sys'"), as with parallel test runs.
+        return self.data_dir.with_name(f"{self.data_dir.name}-tmp")
+
     def start(self) -> MariaDBServer:
         fresh = not (self.data_dir / "mysql").exists()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.temporary_dir.mkdir(parents=True, exist_ok=True)
         if fresh:
             subprocess.run(  # noqa: S603 - fixed arguments, our own binary
                 [
                     _binary("mariadb-install-db", "mysql_install_db"),
                     "--no-defaults",
                     f"--datadir={self.data_dir}",
+                    f"--tmpdir={self.temporary_dir}",
                     "--auth-root-authentication-method=normal",
                     "--skip-test-db",
                     "--user=root",
@@ -106,6 +115,7 @@ class MariaDBServer:
                 _binary("mariadbd", "mysqld"),
                 "--no-defaults",
                 f"--datadir={self.data_dir}",
+                f"--tmpdir={self.temporary_dir}",
                 f"--socket={self.socket_path}",
                 f"--port={self.port}",
                 "--bind-address=127.0.0.1",

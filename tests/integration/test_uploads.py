@@ -108,8 +108,9 @@ def test_upload_ids_are_opaque_public_ids_and_nothing_internal_is_returned(
     ticket = presign(client, headers, "image/png", 100)
 
     assert re.fullmatch(UPLOAD_ID, ticket["id"])
-    assert set(ticket) == {"id", "method", "url", "headers", "expires_at"}
+    assert set(ticket) == {"id", "method", "url", "headers", "fields", "expires_at"}
     assert ticket["method"] == "PUT"
+    assert ticket["fields"] == {}
     assert "user_id" not in json.dumps(ticket)
 
 

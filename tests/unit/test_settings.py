@@ -71,9 +71,14 @@ def test_settings_are_parsed_once_and_cached(environment: pytest.MonkeyPatch) ->
 def test_readme_documents_every_setting() -> None:
     from pathlib import Path
 
-    from retouch.core.settings import ENV_PREFIX, POWERTOOLS_VARIABLES, Settings
+    from retouch.core.settings import (
+        ENV_PREFIX,
+        POWERTOOLS_VARIABLES,
+        TENCENT_CLOUD_VARIABLES,
+        Settings,
+    )
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     documented = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
     expected = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    assert expected | set(POWERTOOLS_VARIABLES) <= documented
+    assert expected | set(POWERTOOLS_VARIABLES) | set(TENCENT_CLOUD_VARIABLES) <= documented

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
@@ -35,8 +36,18 @@ POWERTOOLS_VARIABLES = {
     "POWERTOOLS_METRICS_DISABLED": "set to true to stop emitting metrics (local use)",
 }
 
+#: Keys the Tencent SCF runtime sets from the function's run role (the `cos` storage adapter
+#: reads them through `get_tencent_cloud_keys`); listed so the configuration table is complete.
+TENCENT_CLOUD_VARIABLES = {
+    "TENCENTCLOUD_SECRETID": "SecretId of the SCF run role's temporary keys",
+    "TENCENTCLOUD_SECRETKEY": "SecretKey of those keys (secret)",
+    "TENCENTCLOUD_SESSIONTOKEN": "session token of those keys (secret)",
+}
+
 
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_COS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{0,49}-[0-9]{5,20}")
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 class SettingsError(RuntimeError):
@@ -204,6 +215,65 @@ class Settings(BaseModel):
             raise ValueError("the key is shorter than 32 bytes")
         return key
 
+    # Storage, cloud adapters (`cos`, `s3`): see docs/architecture.md "Storage".
+    storage_backend: Literal["local", "cos", "s3"] = Field(
+        "local", description="object storage adapter: local files, Tencent COS or AWS S3"
+    )
+    storage_bucket: str = Field(
+        "",
+        validate_default=True,
+        description="bucket of the cos or s3 backend (COS: <name>-<appid>)",
+    )
+    storage_region: str = Field(
+        "",
+        validate_default=True,
+        pattern=r"^([a-z]{2,}(-[a-z0-9]+)+)?$",
+        description="region of the bucket (ap-guangzhou, eu-west-1)",
+    )
+    storage_endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#]+/?$",
+        description="object store URL instead of the region's (S3-compatible stores, COS custom "
+        "domains, tests)",
+    )
+    storage_sts_endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/?#]+/?$",
+        description="STS URL instead of the region's (tests)",
+    )
+    storage_upload_role_arn: str = Field(
+        "",
+        validate_default=True,
+        description="role assumed for upload credentials; required for s3, optional for cos",
+    )
+
+    @field_validator("storage_bucket")
+    @classmethod
+    def _check_storage_bucket(cls, bucket: str, info: ValidationInfo) -> str:
+        backend = info.data.get("storage_backend")
+        if backend in ("cos", "s3") and not bucket:
+            raise PydanticCustomError("missing", f"required by the {backend} storage backend")
+        if backend == "cos" and not _COS_BUCKET.fullmatch(bucket):
+            raise ValueError("a COS bucket is named <name>-<appid>")
+        if backend == "s3" and not _S3_BUCKET.fullmatch(bucket):
+            raise ValueError("not a valid S3 bucket name")
+        return bucket
+
+    @field_validator("storage_region")
+    @classmethod
+    def _check_storage_region(cls, region: str, info: ValidationInfo) -> str:
+        backend = info.data.get("storage_backend")
+        if backend in ("cos", "s3") and not region:
+            raise PydanticCustomError("missing", f"required by the {backend} storage backend")
+        return region
+
+    @field_validator("storage_upload_role_arn")
+    @classmethod
+    def _check_storage_upload_role(cls, role_arn: str, info: ValidationInfo) -> str:
+        if info.data.get("storage_backend") == "s3" and not role_arn:
+            raise PydanticCustomError("missing", "required by the s3 storage backend")
+        return role_arn
+
     # Uploads (retouch.uploads): see docs/architecture.md "Uploads".
     upload_max_bytes: int = Field(
         20 * 1024 * 1024, ge=1, le=1024**3, description="largest upload accepted, in bytes"
@@ -290,3 +360,28 @@ def get_settings() -> Settings:
         raise SettingsError(
             f"{kind} setting {_variable_of(first['loc'])}: {first['msg']}"
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class TencentCloudKeys:
+    """The keys the SCF runtime hands the function (its run role's temporary keys); the
+    secret parts never appear in a repr or a log line."""
+
+    secret_id: str
+    secret_key: SecretStr
+    session_token: SecretStr | None
+
+
+def get_tencent_cloud_keys() -> TencentCloudKeys:
+    """The SCF runtime's keys, read when a Tencent Cloud client is built (not cached: the
+    clients that use them are). SettingsError names a missing variable."""
+    values = {name: os.environ.get(name, "") for name in TENCENT_CLOUD_VARIABLES}
+    for name in ("TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY"):
+        if not values[name]:
+            raise SettingsError(f"missing setting {name}: required by the cos storage backend")
+    token = values["TENCENTCLOUD_SESSIONTOKEN"]
+    return TencentCloudKeys(
+        secret_id=values["TENCENTCLOUD_SECRETID"],
+        secret_key=SecretStr(values["TENCENTCLOUD_SECRETKEY"]),
+        session_token=SecretStr(token) if token else None,
+    )

@@ -31,3 +31,8 @@ def to_millis(moment: datetime) -> datetime:
     """`moment` cut to whole milliseconds: what a `DATETIME(3)` column keeps (MariaDB cuts,
     MySQL rounds; cutting first makes both store exactly this value)."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def from_epoch(seconds: float) -> datetime:
+    """Seconds since the Unix epoch (presigned URL expiries, STS answers) as aware UTC."""
+    return datetime.fromtimestamp(seconds, timezone.utc)

@@ -1,9 +1,11 @@
 """Object storage behind one port (presigned upload and download, put, get, head, delete,
-temporary credentials), with the `local` adapter; `cos` and `s3` follow.
+temporary credentials), with the `local`, `cos` and `s3` adapters (the cloud SDKs are imported
+by an adapter's first call, never by importing this package).
 
 from retouch.storage import get_storage, upload_key
 """
 
+from retouch.storage.cos import CosStorage
 from retouch.storage.errors import ObjectNotFound, SignatureInvalid, UploadTooLarge
 from retouch.storage.events import (
     CreatedObject,
@@ -22,9 +24,11 @@ from retouch.storage.keys import (
 )
 from retouch.storage.local import LocalStorage
 from retouch.storage.port import Credentials, ObjectInfo, Storage, UploadTicket
+from retouch.storage.s3 import S3Storage
 from retouch.storage.signing import Signer
 
 __all__ = [
+    "CosStorage",
     "CreatedObject",
     "Credentials",
     "InvalidStorageKey",
@@ -32,6 +36,7 @@ __all__ = [
     "MalformedStorageEvent",
     "ObjectInfo",
     "ObjectNotFound",
+    "S3Storage",
     "SignatureInvalid",
     "Signer",
     "Storage",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from retouch.core.settings import Settings, get_settings
+from retouch.core.settings import Settings, get_settings, get_tencent_cloud_keys
 from retouch.storage.local import LocalStorage, ObjectCreatedHook
 from retouch.storage.port import Storage
 from retouch.storage.signing import Signer
@@ -25,5 +25,28 @@ def local_storage(
 
 @cache
 def get_storage() -> Storage:
-    """The process's storage; only `local` exists until the `cos` and `s3` adapters arrive."""
-    return local_storage(get_settings())
+    """The process's storage, chosen by `RETOUCH_STORAGE_BACKEND`. Building it connects to
+    nothing; the cloud adapters import their SDK on their first call."""
+    settings = get_settings()
+    if settings.storage_backend == "cos":
+        from retouch.storage.cos import CosStorage
+
+        return CosStorage(
+            bucket=settings.storage_bucket,
+            region=settings.storage_region,
+            keys=get_tencent_cloud_keys(),
+            endpoint_url=settings.storage_endpoint_url,
+            sts_endpoint_url=settings.storage_sts_endpoint_url,
+            upload_role_arn=settings.storage_upload_role_arn,
+        )
+    if settings.storage_backend == "s3":
+        from retouch.storage.s3 import S3Storage
+
+        return S3Storage(
+            bucket=settings.storage_bucket,
+            region=settings.storage_region,
+            upload_role_arn=settings.storage_upload_role_arn,
+            endpoint_url=settings.storage_endpoint_url,
+            sts_endpoint_url=settings.storage_sts_endpoint_url,
+        )
+    return local_storage(settings)

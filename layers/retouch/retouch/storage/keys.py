@@ -55,3 +55,9 @@ def user_prefix(user_id: str) -> str:
 def output_key(*, task_id: str, name: str) -> str:
     """Where a task's result image lives."""
     return validate_key(f"outputs/{task_id}/{name}")
+
+
+def session_name(prefix: str) -> str:
+    """The STS session name of upload credentials for `prefix` (`upload-uploads-usr_…`), so
+    the cloud's audit log tells whose they were; at most 64 of `[A-Za-z0-9._-]`."""
+    return "upload-" + validate_prefix(prefix).strip("/").replace("/", "-")[:57]

@@ -15,11 +15,11 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from retouch.core.time import from_epoch
 from retouch.storage.errors import ObjectNotFound
 from retouch.storage.events import cos_object_created_event
 from retouch.storage.keys import validate_key, validate_prefix
@@ -69,7 +69,7 @@ class LocalStorage:
             method="PUT",
             url=self._url(key, self.signer.sign(request)),
             headers={"Content-Type": content_type},
-            expires_at=_moment(request.expires_at),
+            expires_at=from_epoch(request.expires_at),
         )
 
     def presign_download(self, key: str, *, expires_s: int) -> str:
@@ -89,7 +89,7 @@ class LocalStorage:
             prefix=prefix,
             bucket=LOCAL_BUCKET,
             region=LOCAL_REGION,
-            expires_at=_moment(expires_at),
+            expires_at=from_epoch(expires_at),
         )
 
     # --- what the gateway calls ------------------------------------------------------------
@@ -167,7 +167,7 @@ class LocalStorage:
             size=status.st_size,
             content_type=str(metadata.get("content_type", _DEFAULT_CONTENT_TYPE)),
             etag=str(metadata.get("etag", "")),
-            last_modified=datetime.fromtimestamp(status.st_mtime, timezone.utc),
+            last_modified=from_epoch(status.st_mtime),
         )
 
     def delete(self, key: str) -> None:
@@ -202,7 +202,3 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-
-
-def _moment(epoch_s: int) -> datetime:
-    return datetime.fromtimestamp(epoch_s, timezone.utc)

@@ -1,4 +1,4 @@
-"""The storage port: what every adapter (`local` now; `cos` and `s3` later) offers.
+"""The storage port: what every adapter (`local`, `cos`, `s3`) offers.
 
 Services take a `Storage`; nothing above this package knows which adapter runs.
 """
@@ -13,9 +13,9 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class UploadTicket:
-    """A presigned upload: send `method` to `url` with exactly `headers` (and, for a form POST
-    such as S3's, `fields` before the file). The content type and the largest size allowed are
-    bound into the signature, so the client cannot change them."""
+    """A presigned upload: send `method` to `url` with exactly `headers` (and, for the form
+    POST of S3 and COS, `fields` before the file). The content type and the largest size
+    allowed are bound into the signature, so the client cannot change them."""
 
     method: str
     url: str

@@ -24,7 +24,8 @@ class UploadCreate(BaseModel):
 
 
 class UploadTicketRead(BaseModel):
-    """A presigned upload: send `method` to `url` with exactly `headers` before `expires_at`."""
+    """A presigned upload: send `method` to `url` with exactly `headers` before `expires_at`;
+    for a POST (S3, COS), a multipart form of `fields` followed by the file as `file`."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -32,6 +33,9 @@ class UploadTicketRead(BaseModel):
     method: str
     url: str
     headers: Mapping[str, str]
+    fields: Mapping[str, str] = Field(
+        default_factory=dict, description="form fields of a POST upload, sent before the file"
+    )
     expires_at: datetime
 
 

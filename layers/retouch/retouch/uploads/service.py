@@ -63,6 +63,7 @@ def create_upload(
         method=ticket.method,
         url=ticket.url,
         headers=dict(ticket.headers),
+        fields=dict(ticket.fields),
         expires_at=ticket.expires_at,
     )
 
