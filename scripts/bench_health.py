@@ -226,6 +226,17 @@ def prepare_servers(env: dict[str, str]) -> None:
     reset_clients()
 
 
+def _interleaved(arguments: list[str], name: str, work: Path, env: dict[str, str]) -> Any:
+    """Run a timing mode of tests/bench/invoke.py that writes work/`name`.json; its result.
+    Every call must answer 2xx."""
+    _run_child(arguments, env, work / f"{name}.stdout")
+    result = json.loads((work / f"{name}.json").read_text())
+    failed = {side: n for side, n in result["failures"].items() if n}
+    if failed:
+        raise RuntimeError(f"{name}: invocations did not answer 2xx: {failed}")
+    return result
+
+
 def run_warm(
     ours: Path,
     event_file: Path,
@@ -239,26 +250,31 @@ def run_warm(
 ) -> dict[str, Any]:
     """tests/bench/invoke.py's warm mode: `ours` beside the bare app in one fresh interpreter,
     interleaved rounds; its result (`samples_ns`, `stdout_bytes` per side). Every call must
-    answer 200."""
-    result_file = work / f"{name}.json"
-    _run_child(
-        [
-            "warm",
-            str(ours),
-            str(BARE),
-            str(event_file),
-            str(result_file),
-            str(warmup),
-            str(rounds),
-            str(per_round),
-        ],
-        env,
-        work / f"{name}.stdout",
+    answer 2xx."""
+    arguments = [str(ours), str(BARE), str(event_file), str(work / f"{name}.json")]
+    counts = [str(warmup), str(rounds), str(per_round)]
+    result: dict[str, Any] = _interleaved(["warm", *arguments, *counts], name, work, env)
+    return result
+
+
+def run_events(
+    function: Path,
+    events: dict[str, Path],
+    work: Path,
+    env: dict[str, str],
+    *,
+    warmup: int,
+    rounds: int,
+    per_round: int,
+    name: str,
+) -> dict[str, Any]:
+    """tests/bench/invoke.py's events mode: one function in a fresh interpreter, each named
+    event a side, interleaved rounds; its result (`samples_ns`, `stdout_bytes` per name)."""
+    arguments = [str(function), str(work / f"{name}.json"), str(warmup), str(rounds)]
+    named = [f"{side}={path}" for side, path in events.items()]
+    result: dict[str, Any] = _interleaved(
+        ["events", *arguments, str(per_round), *named], name, work, env
     )
-    result: dict[str, Any] = json.loads(result_file.read_text())
-    failed = {side: n for side, n in result["failures"].items() if n}
-    if failed:
-        raise RuntimeError(f"warm invocations did not answer 200: {failed}")
     return result
 
 

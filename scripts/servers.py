@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,12 +224,16 @@ def _terminate(process: subprocess.Popen[bytes] | None, *, timeout_s: float) -> 
 
 
 @contextmanager
-def temporary_servers(prefix: str) -> Iterator[tuple[MariaDBServer, RedisServer, Path]]:
+def temporary_servers(
+    prefix: str, mariadb_options: Sequence[str] = ()
+) -> Iterator[tuple[MariaDBServer, RedisServer, Path]]:
     """MariaDB and Redis in a temporary folder on free ports (benchmarks), stopped and removed
-    on the way out whatever happened; yields both and the folder for other scratch files."""
+    on the way out whatever happened; yields both and the folder for other scratch files.
+    `mariadb_options` go to mariadbd after ours (a later option wins)."""
     with tempfile.TemporaryDirectory(prefix=prefix) as temp:
         work = Path(temp)
-        mariadb, redis = MariaDBServer(work / "mariadb"), RedisServer(work / "redis")
+        mariadb = MariaDBServer(work / "mariadb", extra_options=list(mariadb_options))
+        redis = RedisServer(work / "redis")
         try:
             print("starting MariaDB and Redis …", file=sys.stderr)
             mariadb.start()

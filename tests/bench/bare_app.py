@@ -37,11 +37,14 @@ def _redis() -> redis.Redis:
 
 # `response_model=None`: the annotation is for mypy only; an unannotated route (the barest
 # FastAPI) skips response validation, and so does this one.
-# The same route at /v1/me and /v1/features too: scripts/bench_me.py and
-# scripts/bench_catalog.py hold the users and catalog functions against it.
+# The same route at /v1/me, /v1/features and /v1/tasks too: scripts/bench_me.py,
+# scripts/bench_catalog.py and scripts/bench_tasks.py hold those functions against it (the
+# task id of the path is not even read).
 @app.get("/health/redis", response_model=None)
 @app.get("/v1/me", response_model=None)
 @app.get("/v1/features", response_model=None)
+@app.get("/v1/tasks/{task_id}", response_model=None)
+@app.post("/v1/tasks", response_model=None)
 def health_redis() -> dict[str, Any]:
     return {"status": "ok", "value": _redis().get("bench:bare")}
 

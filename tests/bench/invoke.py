@@ -5,6 +5,10 @@ Run by file path, never imported by the benchmark itself:
     python tests/bench/invoke.py cold FUNCTION_FILE EVENT_FILE RESULT_FILE
     python tests/bench/invoke.py warm OURS_FILE BARE_FILE EVENT_FILE RESULT_FILE \
         WARMUP ROUNDS CALLS_PER_ROUND
+    python tests/bench/invoke.py events FUNCTION_FILE RESULT_FILE WARMUP ROUNDS \
+        CALLS_PER_ROUND NAME=EVENT_FILE NAME=EVENT_FILE ...
+
+`warm` times two apps on one event, `events` one app on several events (one side each).
 
 Only the standard library is imported before the timed import of the function module, so
 nothing of the function's own stack is loaded early and both apps start from the same state.
@@ -82,6 +86,35 @@ def _stdout_size() -> int:
     return os.fstat(sys.stdout.fileno()).st_size
 
 
+def interleave(
+    sides: dict[str, tuple[Handler, dict[str, Any]]], warmup: int, rounds: int, calls_per_round: int
+) -> dict[str, Any]:
+    """Each side's handler on its event: warm up, then interleaved timed rounds of each. A
+    side fails a call that does not answer 2xx."""
+    context = LambdaContext()
+    for handler, event in sides.values():
+        for _ in range(warmup):
+            handler(event, context)
+    samples: dict[str, list[int]] = {name: [] for name in sides}
+    failures = dict.fromkeys(sides, 0)
+    output_bytes = dict.fromkeys(sides, 0)
+    names = list(sides)
+    clock = time.perf_counter_ns
+    for round_number in range(rounds):
+        # Alternate which side goes first so drift and ordering effects hit all alike.
+        for name in names if round_number % 2 == 0 else names[::-1]:
+            (handler, event), timings = sides[name], samples[name]
+            size_before = _stdout_size()
+            for _ in range(calls_per_round):
+                started = clock()
+                response = handler(event, context)
+                timings.append(clock() - started)
+                if not 200 <= response["statusCode"] < 300:
+                    failures[name] += 1
+            output_bytes[name] += _stdout_size() - size_before
+    return {"samples_ns": samples, "failures": failures, "stdout_bytes": output_bytes}
+
+
 def warm(
     ours_file: str,
     bare_file: str,
@@ -91,34 +124,31 @@ def warm(
     rounds: int,
     calls_per_round: int,
 ) -> None:
-    """Both handlers in this process: warm up, then interleaved timed rounds of each."""
+    """Both handlers in this process, on the same event."""
     event = json.loads(Path(event_file).read_text())
-    context = LambdaContext()
-    handlers: dict[str, Handler] = {
-        "ours": load_module("ours_function", ours_file).handler,
-        "bare": load_module("bare_function", bare_file).handler,
+    sides = {
+        "ours": (load_module("ours_function", ours_file).handler, event),
+        "bare": (load_module("bare_function", bare_file).handler, event),
     }
-    for handler in handlers.values():
-        for _ in range(warmup):
-            handler(event, context)
-    samples: dict[str, list[int]] = {name: [] for name in handlers}
-    failures = dict.fromkeys(handlers, 0)
-    output_bytes = dict.fromkeys(handlers, 0)
-    names = list(handlers)
-    clock = time.perf_counter_ns
-    for round_number in range(rounds):
-        # Alternate which app goes first so drift and ordering effects hit both alike.
-        for name in names if round_number % 2 == 0 else names[::-1]:
-            handler, timings = handlers[name], samples[name]
-            size_before = _stdout_size()
-            for _ in range(calls_per_round):
-                started = clock()
-                response = handler(event, context)
-                timings.append(clock() - started)
-                if response["statusCode"] != 200:
-                    failures[name] += 1
-            output_bytes[name] += _stdout_size() - size_before
-    result = {"samples_ns": samples, "failures": failures, "stdout_bytes": output_bytes}
+    result = interleave(sides, warmup, rounds, calls_per_round)
+    Path(result_file).write_text(json.dumps(result))
+
+
+def events(
+    function_file: str,
+    result_file: str,
+    warmup: int,
+    rounds: int,
+    calls_per_round: int,
+    named_events: list[str],
+) -> None:
+    """One handler in this process, on each NAME=EVENT_FILE as its own side."""
+    handler: Handler = load_module("function_under_test", function_file).handler
+    sides = {}
+    for named in named_events:
+        name, event_file = named.split("=", 1)
+        sides[name] = (handler, json.loads(Path(event_file).read_text()))
+    result = interleave(sides, warmup, rounds, calls_per_round)
     Path(result_file).write_text(json.dumps(result))
 
 
@@ -131,6 +161,9 @@ def main(argv: list[str]) -> None:
         warm(
             ours_file, bare_file, event_file, result_file, int(warmup), int(rounds), int(per_round)
         )
+    elif mode == "events":
+        function_file, result_file, warmup, rounds, per_round, *named_events = args
+        events(function_file, result_file, int(warmup), int(rounds), int(per_round), named_events)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 
