@@ -215,7 +215,24 @@ class Settings(BaseModel):
         900, ge=60, le=43_200, description="lifetime of presigned upload URLs and credentials"
     )
 
-    # Queue (retouch.queue): Redis Streams locally, see docs/architecture.md "Queue".
+    # Queue (retouch.queue): Redis Streams locally, SQS on AWS, TDMQ publishing on Tencent;
+    # see docs/architecture.md "Queue".
+    queue_backend: Literal["redis", "sqs", "cmq"] = Field(
+        "redis",
+        description="queue adapter: redis (Redis Streams), sqs (AWS), cmq (Tencent TDMQ, "
+        "publish only: SCF triggers consume)",
+    )
+    queue_name_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_-]{0,40}$",
+        description="prefix of the platform's queue names: queue `steps` is `<prefix>steps`",
+    )
+    queue_sqs_endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="SQS endpoint instead of the region's (tests: a local moto server); "
+        "the region comes from AWS_REGION as Lambda sets it",
+    )
     queue_visibility_timeout_s: float = Field(
         30.0,
         gt=0,
