@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from retouch.core.clients import reset_clients
 from retouch.queue import (
     ALL,
     InvalidMessage,
@@ -19,7 +18,7 @@ from retouch.queue import (
     get_queue,
 )
 from scripts.servers import free_port
-from tests.integration.queue_support import failing_tasks_handler
+from tests.integration.queue_support import failing_tasks_handler, queue_settings
 from tests.integration.sqs_support import VISIBILITY_S, MotoSqs
 
 
@@ -189,18 +188,12 @@ def test_the_sqs_backend_is_chosen_by_the_settings(
 ) -> None:
     # GIVEN the settings of a function on AWS, and a queue under the stack's prefix
     queue, name = sqs.new_queue()
-    for variable, value in {
-        "RETOUCH_DB_HOST": "127.0.0.1",
-        "RETOUCH_DB_USER": "unused",
-        "RETOUCH_DB_NAME": "unused",
-        "RETOUCH_REDIS_URL": "redis://127.0.0.1:9/0",
+    variables = {
         "RETOUCH_QUEUE_BACKEND": "sqs",
         "RETOUCH_QUEUE_NAME_PREFIX": queue.prefix,
         "RETOUCH_QUEUE_SQS_ENDPOINT_URL": sqs.endpoint_url,
-    }.items():
-        monkeypatch.setenv(variable, value)
-    reset_clients()
-    try:
+    }
+    with queue_settings(monkeypatch, variables):
         # WHEN the process's queue publishes
         process_queue = get_queue()
         message_id = process_queue.publish(name, {"task_id": "tsk_1"})
@@ -209,5 +202,3 @@ def test_the_sqs_backend_is_chosen_by_the_settings(
         assert isinstance(process_queue, SqsQueue)
         assert process_queue is get_queue()
         assert queue.receive(name)[0].message.id == message_id
-    finally:
-        reset_clients()

@@ -21,9 +21,14 @@ CHECK = (
 )
 
 
-@pytest.mark.parametrize("backend", ["redis", "sqs"])
+@pytest.mark.parametrize("backend", ["redis", "sqs", "cmq"])
 def test_the_queue_package_and_its_adapter_import_no_cloud_sdk(backend: str) -> None:
-    environment = {**UNIT_ENV, "PYTHONPATH": "layers/retouch", "RETOUCH_QUEUE_BACKEND": backend}
+    environment = {
+        **UNIT_ENV,
+        "PYTHONPATH": "layers/retouch",
+        "RETOUCH_QUEUE_BACKEND": backend,
+        "RETOUCH_QUEUE_TDMQ_REGION": "ap-guangzhou",
+    }
 
     result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
         [sys.executable, "-c", CHECK], env=environment, capture_output=True, text=True, check=False

@@ -4,11 +4,13 @@
     message_id = get_queue().publish("steps", {"task_id": "tsk_…", "step": "prepare"})
 
 `get_queue()` returns the adapter RETOUCH_QUEUE_BACKEND names: Redis Streams for the local
-runtime (`RedisStreamsQueue`), SQS on AWS (`SqsQueue`). `sqs_events` turns Redis
+runtime (`RedisStreamsQueue`), SQS on AWS (`SqsQueue`), and on Tencent SCF a publisher to TDMQ CMQ
+queues (`CmqPublisher`; SCF's queue triggers consume). `sqs_events` turns Redis
 deliveries into SQS-shaped Lambda events and runs Powertools batch processing; `scf_events`
 reads the Tencent SCF queue triggers' events.
 """
 
+from retouch.queue.cmq import CmqPublisher
 from retouch.queue.factory import get_queue
 from retouch.queue.messages import (
     DeadMessage,
@@ -37,6 +39,7 @@ __all__ = [
     "ALL",
     "BatchFailed",
     "BatchOutcome",
+    "CmqPublisher",
     "DeadMessage",
     "Delivery",
     "InboundMessage",

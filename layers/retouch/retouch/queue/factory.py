@@ -6,6 +6,7 @@ from functools import cache
 
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
+from retouch.queue.cmq import CmqPublisher
 from retouch.queue.port import QueuePort
 from retouch.queue.redis_streams import QueueConfig, RedisStreamsQueue
 from retouch.queue.sqs import SqsQueue
@@ -18,4 +19,6 @@ def get_queue() -> QueuePort:
     settings = get_settings()
     if settings.queue_backend == "sqs":
         return SqsQueue.from_settings(settings)
+    if settings.queue_backend == "cmq":
+        return CmqPublisher.from_settings(settings)
     return RedisStreamsQueue(get_redis(), QueueConfig.from_settings(settings))
