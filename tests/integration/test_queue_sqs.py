@@ -7,6 +7,8 @@ import time
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 from retouch.queue import (
     ALL,
@@ -16,6 +18,7 @@ from retouch.queue import (
     UnknownQueue,
     consume,
     get_queue,
+    process_batch,
 )
 from scripts.servers import free_port
 from tests.integration.queue_support import failing_tasks_handler, queue_settings
@@ -181,6 +184,65 @@ def test_a_lambda_step_handler_runs_on_sqs_deliveries_with_partial_failures(sqs:
     [again] = queue.receive(name, wait_s=VISIBILITY_S * 4)
     assert again.message.id == ids[1]
     assert again.message.delivery_count == 2
+
+
+def lambda_event(received: list[MessageTypeDef], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping builds from ReceiveMessage output (it
+    renames the fields to camel case and the attribute values to stringValue/dataType)."""
+    return {
+        "Records": [
+            {
+                "messageId": raw["MessageId"],
+                "receiptHandle": raw["ReceiptHandle"],
+                "body": raw["Body"],
+                "attributes": dict(raw.get("Attributes", {})),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": value["DataType"],
+                    }
+                    for name, value in raw.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": raw["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": queue_arn.split(":")[3],
+            }
+            for raw in received
+        ]
+    }
+
+
+def test_a_step_handler_reads_lambda_events_made_from_real_receive_output(sqs: MotoSqs) -> None:
+    # GIVEN two messages published by the adapter, received as Lambda's poller receives them
+    queue, name = sqs.new_queue()
+    ids = [queue.publish(name, {"task_id": f"tsk_{n}"}) for n in range(2)]
+    url = sqs.client.get_queue_url(QueueName=queue.prefix + name)["QueueUrl"]
+    arn = sqs.client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    received = sqs.client.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=10,
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )["Messages"]
+    our_ids: list[str] = []
+
+    def record_handler(record: SQSRecord) -> None:
+        attribute = record.message_attributes["retouch-id"]
+        assert attribute is not None
+        our_ids.append(attribute.string_value or "")
+        if record.json_body["task_id"] == "tsk_1":
+            raise RuntimeError("step failed")
+
+    # WHEN the step handler runs on the event Lambda would build
+    response = process_batch(lambda_event(received, arn["Attributes"]["QueueArn"]), record_handler)
+
+    # THEN it read our ids, and the failure is reported by SQS's message id, as Lambda expects
+    failed_sqs_id = next(raw["MessageId"] for raw in received if "tsk_1" in raw["Body"])
+    assert sorted(our_ids) == sorted(ids)
+    assert response == {"batchItemFailures": [{"itemIdentifier": failed_sqs_id}]}
 
 
 def test_the_sqs_backend_is_chosen_by_the_settings(
