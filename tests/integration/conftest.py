@@ -17,6 +17,14 @@ from tests.integration.local_runtime import (
     ECHO_APP,
     ECHO_TEMPLATE,
 )
+from tests.integration.sqs_support import MotoSqs, moto_sqs
+
+
+@pytest.fixture(scope="session")
+def sqs() -> Iterator[MotoSqs]:
+    """moto's SQS server on a free loopback port, shared by the session."""
+    with moto_sqs() as server:
+        yield server
 
 
 @pytest.fixture

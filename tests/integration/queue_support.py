@@ -4,16 +4,41 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from retouch.core.clients import reset_clients
 from retouch.core.redis import get_redis
 from retouch.queue import Delivery, QueueConfig, RedisStreamsQueue, process_batch
 
 #: Half a second of visibility: redelivery tests wait about that long, not minutes.
 VISIBILITY_S = 0.5
+
+
+#: Settings a function needs besides its queue's; nothing here is connected to by queue tests.
+FUNCTION_ENV = {
+    "RETOUCH_DB_HOST": "127.0.0.1",
+    "RETOUCH_DB_USER": "unused",
+    "RETOUCH_DB_NAME": "unused",
+    "RETOUCH_REDIS_URL": "redis://127.0.0.1:9/0",
+}
+
+
+@contextmanager
+def queue_settings(monkeypatch: pytest.MonkeyPatch, variables: dict[str, str]) -> Iterator[None]:
+    """The process's settings are a function's with these `RETOUCH_QUEUE_*` variables; cached
+    clients are forgotten on the way in and out."""
+    for variable, value in {**FUNCTION_ENV, **variables}.items():
+        monkeypatch.setenv(variable, value)
+    reset_clients()
+    try:
+        yield
+    finally:
+        reset_clients()
 
 
 def new_queue(*, max_deliveries: int = 3, consumer: str | None = None) -> RedisStreamsQueue:

@@ -86,6 +86,7 @@ def test_an_sqs_event_carries_what_lambda_puts_in_each_record() -> None:
 
     [record] = event["Records"]
     assert record["messageId"] == "id-a"
+    assert record["messageAttributes"]["retouch-id"]["stringValue"] == "id-a"
     assert record["receiptHandle"] == "1-a"
     assert json.loads(record["body"]) == {"task_id": "a"}
     assert record["attributes"]["ApproximateReceiveCount"] == "3"

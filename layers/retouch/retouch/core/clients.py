@@ -7,7 +7,7 @@ from retouch.core.db import get_database
 from retouch.core.ratelimit import configured_limits, get_rate_limiter
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
-from retouch.queue.redis_streams import get_queue
+from retouch.queue.factory import get_queue
 from retouch.storage.factory import get_storage
 
 

@@ -316,7 +316,45 @@ class Settings(BaseModel):
         7 * 86_400, ge=3600, description="published outbox rows are kept this long"
     )
 
-    # Queue (retouch.queue): Redis Streams locally, see docs/architecture.md "Queue".
+    # Queue (retouch.queue): Redis Streams locally, SQS on AWS, TDMQ publishing on Tencent;
+    # see docs/architecture.md "Queue".
+    queue_backend: Literal["redis", "sqs", "cmq"] = Field(
+        "redis",
+        description="queue adapter: redis (Redis Streams), sqs (AWS), cmq (Tencent TDMQ, "
+        "publish only: SCF triggers consume)",
+    )
+    queue_name_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_-]{0,40}$",
+        description="prefix of the platform's queue names: queue `steps` is `<prefix>steps`",
+    )
+    queue_sqs_endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="SQS endpoint instead of the region's (tests: a local moto server); "
+        "the region comes from AWS_REGION as Lambda sets it",
+    )
+    queue_tdmq_region: str = Field(
+        "",
+        pattern=r"^([a-z]+(-[a-z0-9]+)+)?$",
+        validate_default=True,
+        description="Tencent Cloud region of the TDMQ CMQ queues, e.g. ap-guangzhou "
+        "(required with the cmq backend)",
+    )
+    queue_tdmq_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://[^/]+$",
+        description="TDMQ API endpoint instead of tdmq.tencentcloudapi.com, as "
+        "scheme://host[:port] (tests: a local fake)",
+    )
+
+    @field_validator("queue_tdmq_region")
+    @classmethod
+    def _check_tdmq_region(cls, region: str, info: ValidationInfo) -> str:
+        if not region and info.data.get("queue_backend") == "cmq":
+            raise PydanticCustomError("missing", "required with RETOUCH_QUEUE_BACKEND=cmq")
+        return region
+
     queue_visibility_timeout_s: float = Field(
         30.0,
         gt=0,
@@ -329,6 +367,33 @@ class Settings(BaseModel):
     queue_poll_interval_s: float = Field(
         0.2, gt=0, le=10, description="a waiting receive checks reclaims and delays this often"
     )
+
+
+#: Temporary credentials of the function's execution role, which SCF puts in the environment
+#: of every function (SCF "Environment Variables": built-in variables).
+SCF_ROLE_VARIABLES = (
+    "TENCENTCLOUD_SECRETID",
+    "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CloudCredentials:
+    """A secret id, key and session token (temporary credentials)."""
+
+    secret_id: str
+    secret_key: SecretStr
+    token: SecretStr
+
+
+def scf_role_credentials() -> CloudCredentials | None:
+    """The SCF execution role's credentials, or None outside SCF (then the Tencent SDK looks
+    for credentials itself: TENCENTCLOUD_SECRET_ID/_KEY, its profile file, a CVM role)."""
+    secret_id, secret_key, token = (os.environ.get(name, "") for name in SCF_ROLE_VARIABLES)
+    if not (secret_id and secret_key):
+        return None
+    return CloudCredentials(secret_id, SecretStr(secret_key), SecretStr(token))
 
 
 def _variable_of(error_location: tuple[int | str, ...]) -> str:

@@ -3,22 +3,28 @@
     from retouch.queue import get_queue
     message_id = get_queue().publish("steps", {"task_id": "tsk_…", "step": "prepare"})
 
-Redis Streams serves the local runtime (`RedisStreamsQueue`); `sqs_events` turns its
+`get_queue()` returns the adapter RETOUCH_QUEUE_BACKEND names: Redis Streams for the local
+runtime (`RedisStreamsQueue`), SQS on AWS (`SqsQueue`), and on Tencent SCF a publisher to TDMQ CMQ
+queues (`CmqPublisher`; SCF's queue triggers consume). `sqs_events` turns Redis
 deliveries into SQS-shaped Lambda events and runs Powertools batch processing; `scf_events`
 reads the Tencent SCF queue triggers' events.
 """
 
+from retouch.queue.cmq import CmqPublisher
+from retouch.queue.factory import get_queue
 from retouch.queue.messages import (
     DeadMessage,
     Delivery,
     InvalidMessage,
     InvalidQueueName,
+    NotSupported,
     QueueError,
     QueueMessage,
     UnknownEventShape,
+    UnknownQueue,
 )
 from retouch.queue.port import ALL, QueuePort
-from retouch.queue.redis_streams import QueueConfig, RedisStreamsQueue, get_queue
+from retouch.queue.redis_streams import QueueConfig, RedisStreamsQueue
 from retouch.queue.scf_events import (
     BatchFailed,
     InboundMessage,
@@ -26,23 +32,28 @@ from retouch.queue.scf_events import (
     scf_queue_messages,
     sqs_event_from_scf,
 )
+from retouch.queue.sqs import SqsQueue
 from retouch.queue.sqs_events import BatchOutcome, consume, process_batch, sqs_event
 
 __all__ = [
     "ALL",
     "BatchFailed",
     "BatchOutcome",
+    "CmqPublisher",
     "DeadMessage",
     "Delivery",
     "InboundMessage",
     "InvalidMessage",
     "InvalidQueueName",
+    "NotSupported",
     "QueueConfig",
     "QueueError",
     "QueueMessage",
     "QueuePort",
     "RedisStreamsQueue",
+    "SqsQueue",
     "UnknownEventShape",
+    "UnknownQueue",
     "consume",
     "get_queue",
     "process_batch",

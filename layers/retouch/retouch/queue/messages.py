@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 #: SQS's limit; step messages are a few hundred bytes (`{task_id, step, attempt, ...}`).
 MAX_BODY_BYTES = 262_144
+
+#: SQS's longest delay, in seconds; every adapter keeps to it.
+MAX_DELAY_S = 900
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")  # SQS's rule, so a name works on every platform
 
@@ -30,6 +35,24 @@ class InvalidMessage(QueueError, ValueError):
     """A body is not a JSON object of at most MAX_BODY_BYTES, or a delay is out of range."""
 
 
+class UnknownQueue(QueueError, LookupError):
+    """The platform has no queue of this name (SQS queues and dead-letter queues are made by
+    the deploy template, never by the code)."""
+
+    def __init__(self, queue: str, platform_name: str) -> None:
+        super().__init__(
+            f"queue {queue!r} does not exist (looked for {platform_name!r}; "
+            "check RETOUCH_QUEUE_NAME_PREFIX and the deployed queues)"
+        )
+        self.queue = queue
+        self.platform_name = platform_name
+
+
+class NotSupported(QueueError):
+    """The adapter cannot do this operation on its platform (e.g. receiving where a trigger
+    consumes the queue)."""
+
+
 class UnknownEventShape(QueueError, ValueError):
     """A trigger event is none of the queue event shapes this package reads."""
 
@@ -39,6 +62,13 @@ def check_queue_name(queue: str) -> str:
     if not _QUEUE_NAME.fullmatch(queue):
         raise InvalidQueueName(queue)
     return queue
+
+
+def check_delay(delay_s: float) -> float:
+    """`delay_s` itself, or InvalidMessage when it is outside 0-900 seconds (SQS's range)."""
+    if not 0 <= delay_s <= MAX_DELAY_S:
+        raise InvalidMessage(f"a delay is 0-{MAX_DELAY_S} seconds (SQS's limit)")
+    return delay_s
 
 
 def encode_body(body: dict[str, Any]) -> str:
@@ -68,6 +98,11 @@ def decode_body(text: str) -> dict[str, Any]:
 def new_message_id() -> str:
     """A message id that stays the same through delays, redeliveries and redrives."""
     return uuid.uuid4().hex
+
+
+def new_consumer_name() -> str:
+    """A name for this process's consumer: host, process id and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ Keys of queue `steps` (the braces are a Redis Cluster hash tag, so every script'
 a slot): `q:{steps}` the stream, `q:{steps}:dlq` its dead-letter stream, `q:{steps}:delayed`
 the sorted set of delayed messages, `q:{steps}:cursor` where reclaiming resumes.
 
-    queue = get_queue()
+    queue = get_queue()  # retouch.queue.factory: this adapter when RETOUCH_QUEUE_BACKEND=redis
     queue.publish("steps", {"task_id": "tsk_…", "step": "generate", "attempt": 1})
     for delivery in queue.receive("steps", max_messages=10, wait_s=1):
         ...
@@ -13,28 +13,27 @@ the sorted set of delayed messages, `q:{steps}:cursor` where reclaiming resumes.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 from typing import Any, Literal, TypeVar, cast
 
 import redis
 
-from retouch.core.redis import RedisClient, get_redis
-from retouch.core.settings import Settings, get_settings
+from retouch.core.redis import RedisClient
+from retouch.core.settings import Settings
 from retouch.queue import scripts
 from retouch.queue.messages import (
     DeadMessage,
     Delivery,
     InvalidMessage,
     QueueMessage,
+    check_delay,
     check_queue_name,
     decode_body,
     encode_body,
+    new_consumer_name,
     new_message_id,
 )
 
@@ -103,7 +102,7 @@ class RedisStreamsQueue:
         self, client: RedisClient, config: QueueConfig, *, consumer: str | None = None
     ) -> None:
         self.config = config
-        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.consumer = consumer or new_consumer_name()
         self._client = client
         self._groups: set[str] = set()
         self._publish = client.register_script(scripts.PUBLISH)
@@ -111,8 +110,7 @@ class RedisStreamsQueue:
         self._redrive = client.register_script(scripts.REDRIVE)
 
     def publish(self, queue: str, body: dict[str, Any], *, delay_s: float = 0) -> str:
-        if not 0 <= delay_s <= 900:
-            raise InvalidMessage("a delay is 0-900 seconds (SQS's limit)")
+        check_delay(delay_s)
         message_id = new_message_id()
         self._publish(
             keys=[stream_key(queue), delayed_key(queue)],
@@ -247,9 +245,3 @@ class RedisStreamsQueue:
             if "BUSYGROUP" not in str(exc):
                 raise
         self._groups.add(queue)
-
-
-@cache
-def get_queue() -> RedisStreamsQueue:
-    """The process's queue (Redis Streams), created on first use; `reset_clients` forgets it."""
-    return RedisStreamsQueue(get_redis(), QueueConfig.from_settings(get_settings()))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from retouch.core.logging import logger
 from retouch.queue.messages import Delivery
 from retouch.queue.port import QueuePort
+from retouch.queue.sqs import ID_ATTRIBUTE
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -42,7 +43,16 @@ def sqs_record(delivery: Delivery, *, received_at_ms: int) -> dict[str, Any]:
             "SenderId": LOCAL_ACCOUNT,
             "ApproximateFirstReceiveTimestamp": str(received_at_ms),
         },
-        "messageAttributes": {},
+        # Our stable id where Lambda puts it for messages SqsQueue sent (there `messageId` is
+        # SQS's own), so a handler reads it the same way locally and on AWS.
+        "messageAttributes": {
+            ID_ATTRIBUTE: {
+                "stringValue": message.id,
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": "String",
+            }
+        },
         "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
         "eventSource": "aws:sqs",
         "eventSourceARN": f"arn:aws:sqs:{LOCAL_REGION}:{LOCAL_ACCOUNT}:{delivery.queue}",

@@ -1,0 +1,123 @@
+"""The Tencent Cloud publisher: `publish` through TDMQ's CMQ API (SendCmqMsg, v20200217).
+
+On SCF a step function is triggered by its CMQ queue (`scf_events.py` reads the trigger's
+records), so the platform consumes: this adapter only publishes, and the other operations of
+the port raise NotSupported. Queue `steps-prepare` is the CMQ queue
+`<RETOUCH_QUEUE_NAME_PREFIX>steps-prepare`. The Tencent SDK (provided by SCF's Python runtime)
+is imported and its client created on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Collection
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from retouch.core.settings import Settings, scf_role_credentials
+from retouch.queue import messages
+from retouch.queue.messages import DeadMessage, Delivery, NotSupported, UnknownQueue
+
+#: TencentCloudSDKException codes that mean the queue does not exist.
+_MISSING_QUEUE_CODES = ("ResourceNotFound", "ResourceNotExist", "ResourceUnavailable.QueueNotFound")
+_TIMEOUT_S = 5
+
+
+class CmqPublisher:
+    """`QueuePort` for Tencent SCF: publishes to TDMQ CMQ queues; SCF triggers consume."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        prefix: str = "",
+        endpoint: str | None = None,
+    ) -> None:
+        self.region = region
+        self.prefix = prefix
+        self._endpoint = endpoint
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CmqPublisher:
+        return cls(
+            region=settings.queue_tdmq_region,
+            prefix=settings.queue_name_prefix,
+            endpoint=settings.queue_tdmq_endpoint,
+        )
+
+    def publish(self, queue: str, body: dict[str, Any], *, delay_s: float = 0) -> str:
+        """Send `body`; returns CMQ's message id, the `msgId` the trigger will deliver."""
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+            TencentCloudSDKException,
+        )
+        from tencentcloud.tdmq.v20200217 import models
+
+        request = models.SendCmqMsgRequest()
+        request.MsgContent = messages.encode_body(body)
+        # CMQ counts whole seconds: never earlier than asked.
+        request.DelaySeconds = math.ceil(messages.check_delay(delay_s))
+        request.QueueName = self.prefix + messages.check_queue_name(queue)
+        try:
+            response = self._tdmq().SendCmqMsg(request)
+        except TencentCloudSDKException as exc:
+            if str(exc.get_code() or "").startswith(_MISSING_QUEUE_CODES):
+                raise UnknownQueue(queue, request.QueueName) from exc
+            raise
+        return str(response.MsgId)
+
+    def receive(self, queue: str, *, max_messages: int = 10, wait_s: float = 0) -> list[Delivery]:
+        raise _consumed_by_triggers("receive")
+
+    def ack(self, delivery: Delivery) -> bool:
+        raise _consumed_by_triggers("ack")
+
+    def retry_later(self, delivery: Delivery, delay_s: float = 0) -> bool:
+        raise _consumed_by_triggers("retry_later")
+
+    def list_dead(self, queue: str, limit: int = 100) -> list[DeadMessage]:
+        raise _consumed_by_triggers("list_dead")
+
+    def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
+        raise _consumed_by_triggers("redrive")
+
+    def _tdmq(self) -> Any:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self._new_client()
+        return self._client
+
+    def _new_client(self) -> Any:
+        from tencentcloud.common import credential
+        from tencentcloud.common.profile.client_profile import ClientProfile
+        from tencentcloud.common.profile.http_profile import HttpProfile
+        from tencentcloud.tdmq.v20200217.tdmq_client import TdmqClient
+
+        http_profile = HttpProfile(reqTimeout=_TIMEOUT_S)
+        if self._endpoint:
+            parts = urlsplit(self._endpoint)
+            http_profile = HttpProfile(
+                protocol=parts.scheme, endpoint=parts.netloc, reqTimeout=_TIMEOUT_S
+            )
+        role = scf_role_credentials()
+        cloud_credential = (
+            credential.Credential(
+                role.secret_id,
+                role.secret_key.get_secret_value(),
+                role.token.get_secret_value() or None,
+            )
+            if role
+            else credential.DefaultCredentialProvider().get_credentials()
+        )
+        return TdmqClient(cloud_credential, self.region, ClientProfile(httpProfile=http_profile))
+
+
+def _consumed_by_triggers(operation: str) -> NotSupported:
+    return NotSupported(
+        f"{operation} is not available with RETOUCH_QUEUE_BACKEND=cmq: on Tencent SCF the CMQ "
+        "trigger consumes the queue (retouch.queue.scf_events), and dead letters are managed "
+        "in TDMQ"
+    )
