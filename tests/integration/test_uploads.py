@@ -270,6 +270,22 @@ def test_the_trigger_ignores_events_for_unknown_or_invalid_keys(
     assert handler({"Records": "nope"}, FakeLambdaContext()) == {"results": []}
 
 
+def test_an_object_written_with_credentials_but_no_upload_is_deleted(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # GIVEN an object a user wrote with temporary credentials, never announced as an upload
+    user, headers = new_account()
+    credentials = client.post("/v1/uploads/credentials", headers=headers).json()
+    key = f"uploads/{user['id']}/upl_{'N' * 22}"
+    token = {"X-Retouch-Security-Token": credentials["session_token"]}
+
+    # WHEN it is stored (the gateway's storage delivers the object-created event)
+    assert client.put(f"/_storage/{key}", headers=token, content=png(2, 2)).status_code == 200
+
+    # THEN the trigger deleted it: nothing can use an object without an upload row
+    assert not object_path(tmp_path, key).exists()
+
+
 def test_an_object_above_the_size_limit_is_rejected_without_being_read(
     client: TestClient, tmp_path: Path
 ) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
 from retouch.core.time import utc_now
-from retouch.queue.outbox import purge_published, relay
 from retouch.queue.factory import get_queue
+from retouch.queue.outbox import purge_published, relay
 
 
 def relay_outbox() -> dict[str, Any]:

@@ -244,8 +244,3 @@ class MySQLIdempotencyRepository:
             "AND claim = %s AND state = 'in_flight'",
             (claim.user_id, claim.key, claim.token),
         )
-
-    def purge_expired(self, *, now: datetime, limit: int) -> int:
-        return self._uow.execute(
-            "DELETE FROM idempotency_keys WHERE expires_at <= %s LIMIT %s", (to_db(now), limit)
-        )

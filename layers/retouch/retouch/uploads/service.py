@@ -100,8 +100,14 @@ def check_uploaded_object(
     with database.unit_of_work() as uow:
         upload = MySQLUploadRepository(uow).get_by_key(key)
     if upload is None:
-        logger.info("object-created event for no upload", extra={"key": key})
-        return "ignored"
+        # Written with temporary credentials but never announced with POST /v1/uploads (the
+        # row always commits before an upload URL exists): nothing may use it, so it goes.
+        if storage.head(key) is None:
+            logger.info("object-created event for no upload and no object", extra={"key": key})
+            return "ignored"
+        storage.delete(key)
+        logger.warning("object without an upload deleted", extra={"key": key})
+        return "orphan_deleted"
     if upload.status != "pending":
         logger.info("upload already checked", extra={"upload": upload.public_id})
         return "unchanged"
