@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
@@ -28,6 +28,8 @@ FUNCTION_TYPE = "AWS::Serverless::Function"
 QUEUE_TYPE = "AWS::SQS::Queue"
 #: Template queue names start with the stack's name; code and the local runtime leave it out.
 STACK_NAME_PREFIX = "${AWS::StackName}-"
+#: A function's Timeout when neither it nor Globals sets one (SAM's default).
+DEFAULT_TIMEOUT_S = 3
 #: One entry file serves both clouds: `handler` for Lambda (the template's Handler), and
 #: this attribute for Tencent SCF (serverless.yml's `app.main_handler`).
 SCF_HANDLER_ATTRIBUTE = "main_handler"
@@ -35,12 +37,14 @@ RouteType = Literal["Api", "HttpApi"]
 LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
 #: Event shapes of the files in events/, named `<function>_<shape>[_<variant>].json`: HTTP
-#: requests, object-created events of S3 (Lambda) and COS (SCF), and queue messages of SQS
-#: (Lambda) and CMQ (SCF). Shapes starting with `scf_` go to the SCF entry point.
+#: requests, object-created events of S3 (Lambda) and COS (SCF), queue messages of SQS
+#: (Lambda) and CMQ (SCF), and schedules: EventBridge's scheduled event (Lambda) and the SCF
+#: timer trigger. Shapes starting with `scf_` go to the SCF entry point.
 HTTP_EVENT_SHAPES = ("aws_rest", "aws_http", "scf_apigw")
 STORAGE_EVENT_SHAPES = ("aws_s3", "scf_cos")
 QUEUE_EVENT_SHAPES = ("aws_sqs", "scf_cmq")
-EVENT_SHAPES = HTTP_EVENT_SHAPES + STORAGE_EVENT_SHAPES + QUEUE_EVENT_SHAPES
+SCHEDULE_EVENT_SHAPES = ("aws_schedule", "scf_timer")
+EVENT_SHAPES = HTTP_EVENT_SHAPES + STORAGE_EVENT_SHAPES + QUEUE_EVENT_SHAPES + SCHEDULE_EVENT_SHAPES
 
 
 class TemplateError(ValueError):
@@ -88,6 +92,7 @@ class QueueResource:
     visibility_timeout_s: int | None = None  # VisibilityTimeout; None: SQS's default
     max_receive_count: int | None = None  # RedrivePolicy.maxReceiveCount; None: no redrive
     dead_letter_queue: str | None = None  # local name of RedrivePolicy.deadLetterTargetArn
+    stack_prefixed: bool = False  # QueueName is `!Sub "${AWS::StackName}-<name>"`
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,7 @@ class FunctionSpec:
     logical_id: str
     code_uri: Path  # absolute
     handler: str  # module.attribute, e.g. app.handler
+    timeout_s: int = DEFAULT_TIMEOUT_S  # Timeout, or Globals' Timeout
     routes: tuple[Route, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     queues: tuple[QueueTrigger, ...] = ()
@@ -133,11 +139,12 @@ class FunctionSpec:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """The functions of one template, in template order, and its SQS queues."""
+    """The functions of one template, in template order, its SQS queues and its Mappings."""
 
     path: Path
     functions: tuple[FunctionSpec, ...]
     queues: tuple[QueueResource, ...] = ()
+    mappings: dict[str, Any] = field(default_factory=dict)
 
     def queue_for(self, trigger: QueueTrigger) -> QueueResource:
         """The queue an `SQS` event reads: a queue of the template (`!GetAtt Q.Arn`,
@@ -209,16 +216,41 @@ def load_template(path: Path = TEMPLATE) -> Template:
     document = read_yaml(path)
     defaults = ((document.get("Globals") or {}).get("Function")) or {}
     resources: dict[str, Any] = document.get("Resources") or {}
+    mappings: dict[str, Any] = document.get("Mappings") or {}
     functions = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != FUNCTION_TYPE:
             continue
         properties = {**defaults, **(resource.get("Properties") or {})}
-        functions.append(_function_spec(path.parent, logical_id, properties))
-    return Template(path=path, functions=tuple(functions), queues=_queues(resources))
+        functions.append(_function_spec(path.parent, logical_id, properties, mappings))
+    return Template(
+        path=path,
+        functions=tuple(functions),
+        queues=_queues(resources, mappings),
+        mappings=mappings,
+    )
 
 
-def _queues(resources: dict[str, Any]) -> tuple[QueueResource, ...]:
+def _number(value: Any, mappings: dict[str, Any], *, what: str) -> int | None:
+    """An integer property: a literal, or `!FindInMap` with literal keys; None when absent."""
+    if isinstance(value, dict) and "Fn::FindInMap" in value:
+        keys = value["Fn::FindInMap"]
+        try:
+            value = mappings[keys[0]][keys[1]][keys[2]]
+        except (KeyError, TypeError, IndexError) as exc:
+            raise TemplateError(f"{what}: no mapping value at {keys!r}") from exc
+    return None if value is None else int(value)
+
+
+def _sub_text(value: Any) -> Any:
+    """The text of `!Sub text` or `!Sub [text, {variables}]`; anything else as it is."""
+    text = value.get("Fn::Sub") if isinstance(value, dict) else value
+    if isinstance(text, list) and text:
+        text = text[0]
+    return text
+
+
+def _queues(resources: dict[str, Any], mappings: dict[str, Any]) -> tuple[QueueResource, ...]:
     """The template's SQS queues; a RedrivePolicy's dead-letter target by its local name."""
     names = {
         logical_id: _local_queue_name(
@@ -243,14 +275,20 @@ def _queues(resources: dict[str, Any]) -> tuple[QueueResource, ...]:
             dead_letter_queue = names[target_id]
         else:
             dead_letter_queue = _local_queue_name(target, what=logical_id, arn=True)
-        visibility, receives = properties.get("VisibilityTimeout"), redrive.get("maxReceiveCount")
+        queue_name = _sub_text(properties.get("QueueName"))
         queues.append(
             QueueResource(
                 logical_id=logical_id,
                 name=name,
-                visibility_timeout_s=None if visibility is None else int(visibility),
-                max_receive_count=None if receives is None else int(receives),
+                visibility_timeout_s=_number(
+                    properties.get("VisibilityTimeout"), mappings, what=logical_id
+                ),
+                max_receive_count=_number(
+                    redrive.get("maxReceiveCount"), mappings, what=logical_id
+                ),
                 dead_letter_queue=dead_letter_queue,
+                stack_prefixed=isinstance(queue_name, str)
+                and queue_name.startswith(STACK_NAME_PREFIX),
             )
         )
     return tuple(queues)
@@ -269,9 +307,7 @@ def _referenced_id(value: Any) -> str | None:
 def _local_queue_name(value: Any, *, what: str, arn: bool = False) -> str:
     """The local name of a QueueName (or, with `arn`, of a queue ARN): literal or `!Sub`, with
     the `${AWS::StackName}-` prefix removed. Any other substitution cannot be resolved."""
-    text = value.get("Fn::Sub") if isinstance(value, dict) else value
-    if isinstance(text, list) and text:  # !Sub [text, {variables}]
-        text = text[0]
+    text = _sub_text(value)
     if not isinstance(text, str):
         raise TemplateError(f"{what}: cannot read a queue name from {value!r}")
     if arn:  # arn:aws:sqs:<region>:<account>:<name>, and the name may start with the prefix
@@ -283,7 +319,9 @@ def _local_queue_name(value: Any, *, what: str, arn: bool = False) -> str:
         raise TemplateError(f"{what}: the queue name {name!r} cannot be used locally") from exc
 
 
-def _function_spec(base: Path, logical_id: str, properties: dict[str, Any]) -> FunctionSpec:
+def _function_spec(
+    base: Path, logical_id: str, properties: dict[str, Any], mappings: dict[str, Any]
+) -> FunctionSpec:
     code_uri, handler = properties.get("CodeUri"), properties.get("Handler")
     if not isinstance(code_uri, str) or not isinstance(handler, str) or "." not in handler:
         raise TemplateError(f"{logical_id} needs a local CodeUri and a module.attribute Handler")
@@ -332,6 +370,8 @@ def _function_spec(base: Path, logical_id: str, properties: dict[str, Any]) -> F
         logical_id=logical_id,
         code_uri=(base / code_uri).resolve(),
         handler=handler,
+        timeout_s=_number(properties.get("Timeout"), mappings, what=logical_id)
+        or DEFAULT_TIMEOUT_S,
         routes=tuple(routes),
         schedules=tuple(schedules),
         queues=tuple(queues),

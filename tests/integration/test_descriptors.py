@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +14,18 @@ from cfnlint.api import lint_file
 from fastapi import FastAPI
 
 from retouch.auth.service import register
+from retouch.catalog.schemas import STEP_ORDER
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
+from retouch.tasks.service import step_queue
 from scripts.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER, ROOT, FakeLambdaContext
+from scripts.queue_rules import live_queues, queue_problems
 from scripts.sam import (
     EVENT_SHAPES,
     EVENTS,
     HTTP_EVENT_SHAPES,
     QUEUE_EVENT_SHAPES,
+    SCHEDULE_EVENT_SHAPES,
     STORAGE_EVENT_SHAPES,
     TEMPLATE,
     FunctionSpec,
@@ -29,6 +34,7 @@ from scripts.sam import (
     load_template,
     read_yaml,
 )
+from scripts.scheduler import scheduled_event
 from tests.conftest import Stack
 
 SERVERLESS = ROOT / "serverless.yml"
@@ -37,6 +43,7 @@ TEMPLATE_FUNCTIONS = load_template().functions
 HTTP_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.routes]
 STORAGE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.storage_triggers]
 QUEUE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.queues]
+SCHEDULED_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.schedules]
 Routes = set[tuple[str, str]]
 
 
@@ -233,15 +240,86 @@ def test_every_queue_triggered_function_has_an_sqs_and_a_cmq_sample_event() -> N
     }
 
 
-def _scf_cos_triggers() -> set[str]:
+def test_every_scheduled_function_has_an_eventbridge_and_an_scf_timer_sample_event() -> None:
+    assert SCHEDULED_FUNCTIONS
+    assert {spec.logical_id: _sample_shapes(spec) for spec in SCHEDULED_FUNCTIONS} == {
+        spec.logical_id: set(SCHEDULE_EVENT_SHAPES) for spec in SCHEDULED_FUNCTIONS
+    }
+
+
+def test_the_local_scheduler_sends_the_shape_of_the_eventbridge_samples() -> None:
+    # GIVEN the sample scheduled events and the one the local scheduler builds
+    samples = [json.loads(path.read_text()) for path in EVENTS.glob("*_aws_schedule.json")]
+    local = scheduled_event("OutboxRelayFunction-EveryMinute", datetime.now(timezone.utc))
+
+    # THEN they have the same fields, and the local one is a scheduled event too
+    assert samples
+    assert all(set(sample) == set(local) for sample in samples)
+    assert all(sample["detail-type"] == local["detail-type"] for sample in samples)
+
+
+def _scf_triggered(trigger_type: str) -> set[str]:
+    """The keys of the SCF functions that have a trigger of this type."""
     inputs = read_yaml(SERVERLESS)["inputs"]
-    return {trigger["function"] for trigger in inputs["triggers"] if trigger["type"] == "cos"}
+    return {
+        trigger["function"] for trigger in inputs["triggers"] if trigger["type"] == trigger_type
+    }
 
 
 def test_functions_with_an_s3_event_are_exactly_those_with_a_cos_trigger() -> None:
     scf = _scf_functions()
 
-    assert {scf[spec.code_uri][0] for spec in STORAGE_FUNCTIONS} == _scf_cos_triggers()
+    assert {scf[spec.code_uri][0] for spec in STORAGE_FUNCTIONS} == _scf_triggered("cos")
+
+
+def test_functions_with_a_schedule_are_exactly_those_with_a_timer_trigger() -> None:
+    scf = _scf_functions()
+
+    assert {scf[spec.code_uri][0] for spec in SCHEDULED_FUNCTIONS} == _scf_triggered("timer")
+
+
+def test_every_queue_of_the_template_follows_the_queue_rules() -> None:
+    # GIVEN the template's queues WHEN scripts.queue_rules checks them (redrive to a DLQ,
+    # stack-prefixed name, visibility >= 6 x the consumer's or the declared step timeout)
+    problems = queue_problems(load_template())
+
+    # THEN none breaks a rule
+    assert problems == []
+
+
+def test_every_step_queue_code_publishes_to_is_a_queue_of_the_template() -> None:
+    steps = (*STEP_ORDER, "finalize")
+
+    names = {queue.name for queue in load_template().queues}
+
+    assert {step_queue(step) for step in steps} <= names
+
+
+def _send_policy_queues(logical_id: str) -> set[str]:
+    """The queues (logical ids) a function's SQSSendMessagePolicy entries allow it to send to."""
+    properties = read_yaml(TEMPLATE)["Resources"][logical_id]["Properties"]
+    return {
+        policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0]
+        for policy in properties.get("Policies") or []
+        if isinstance(policy, dict) and "SQSSendMessagePolicy" in policy
+    }
+
+
+def test_the_outbox_relay_may_send_to_every_queue_but_the_dead_letter_queues() -> None:
+    # GIVEN the template's queues that are not a dead-letter queue of another
+    live = {queue.logical_id for queue in live_queues(load_template())}
+
+    # THEN the relay, which publishes whatever the outbox holds, may send to exactly those
+    assert live
+    assert _send_policy_queues("OutboxRelayFunction") == live
+
+
+def test_task_creation_may_send_to_the_first_step_queue() -> None:
+    template = load_template()
+    first = {queue.logical_id for queue in template.queues if queue.name == step_queue("prepare")}
+
+    assert first
+    assert _send_policy_queues("TasksFunction") == first
 
 
 def _header(headers: dict[str, Any], name: str) -> Any:
@@ -297,6 +375,11 @@ def test_every_sample_event_invokes_its_function(stack: Stack, event_file: Path)
     # a queue-triggered function reports no failed record
     if shape in QUEUE_EVENT_SHAPES:
         assert not (response or {}).get("batchItemFailures"), response
+        return
+    # the outbox relay reports its counts, and nothing failed to publish
+    if shape in SCHEDULE_EVENT_SHAPES:
+        assert set(response) == {"published", "failed", "purged"}
+        assert response["failed"] == 0, response
         return
     # and an HTTP function succeeds (200, or 201 for a creation), in its platform's shape
     assert response["statusCode"] in (200, 201), response["body"]

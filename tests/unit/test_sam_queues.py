@@ -7,35 +7,22 @@ from pathlib import Path
 import pytest
 
 from scripts.sam import QueueResource, Template, TemplateError, load_template
+from tests.unit.template_support import queue_with_dead_letters, sqs_function
 
-QUEUES_TEMPLATE = """
+QUEUES_TEMPLATE = (
+    """
 Transform: AWS::Serverless-2016-10-31
 Resources:
-  PrepareQueue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub "${AWS::StackName}-steps-prepare"
-      VisibilityTimeout: 60
-      RedrivePolicy:
-        deadLetterTargetArn: !GetAtt PrepareDeadLetterQueue.Arn
-        maxReceiveCount: 4
-  PrepareDeadLetterQueue:
-    Type: AWS::SQS::Queue
-    Properties:
-      QueueName: !Sub "${AWS::StackName}-steps-prepare-dlq"
-  GenerateQueue:
+"""
+    + queue_with_dead_letters("Prepare", "steps-prepare", visibility="60", max_receive_count=4)
+    + """  GenerateQueue:
     Type: AWS::SQS::Queue
     Properties:
       RedrivePolicy: >-
         {"deadLetterTargetArn": "arn:aws:sqs:eu-west-1:123456789012:dead", "maxReceiveCount": "2"}
-  PrepareFunction:
-    Type: AWS::Serverless::Function
-    Properties:
-      CodeUri: prepare/
-      Handler: app.handler
-      Events:
-        Steps: {Type: SQS, Properties: {Queue: !GetAtt PrepareQueue.Arn}}
-  GenerateFunction:
+"""
+    + sqs_function("PrepareFunction", "prepare/", "!GetAtt PrepareQueue.Arn")
+    + """  GenerateFunction:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: generate/
@@ -53,6 +40,7 @@ Resources:
           Properties:
             Queue: !Sub "arn:aws:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-steps-store"
 """
+)
 
 
 def _template(tmp_path: Path, text: str = QUEUES_TEMPLATE) -> Template:
@@ -81,6 +69,7 @@ def test_a_getatt_queue_is_its_queue_name_without_the_stack_prefix_with_its_redr
         visibility_timeout_s=60,
         max_receive_count=4,
         dead_letter_queue="steps-prepare-dlq",
+        stack_prefixed=True,
     )
     assert template.function("PrepareFunction").queues[0].batch_size == 10  # SQS's default
 
@@ -138,4 +127,45 @@ def test_a_queue_name_with_another_substitution_cannot_be_resolved_locally(
     text = QUEUES_TEMPLATE.replace("${AWS::StackName}-steps-prepare-dlq", "${Stage}-dead")
 
     with pytest.raises(TemplateError, match=r"PrepareDeadLetterQueue: .* cannot be used locally"):
+        _template(tmp_path, text)
+
+
+def test_a_visibility_timeout_and_a_function_timeout_may_come_from_mappings(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a queue and a function whose numbers are !FindInMap, and one with no Timeout
+    text = QUEUES_TEMPLATE.replace(
+        "Resources:\n",
+        "Mappings:\n  Steps:\n    Function: {Timeout: 30, QueueVisibilityTimeout: 180}\n"
+        "Globals:\n  Function:\n    Timeout: 10\nResources:\n",
+    ).replace(
+        "      VisibilityTimeout: 60\n",
+        "      VisibilityTimeout: !FindInMap [Steps, Function, QueueVisibilityTimeout]\n",
+    )
+    text = text.replace(
+        "      CodeUri: prepare/\n",
+        "      CodeUri: prepare/\n      Timeout: !FindInMap [Steps, Function, Timeout]\n",
+    )
+
+    # WHEN the template is read
+    template = _template(tmp_path, text)
+
+    # THEN the mapped values are read, and Globals' Timeout fills in where a function has none
+    assert _queue_of(template, "PrepareFunction").visibility_timeout_s == 180
+    assert template.function("PrepareFunction").timeout_s == 30
+    assert template.function("GenerateFunction").timeout_s == 10
+
+
+def test_a_function_without_any_timeout_has_sams_default(tmp_path: Path) -> None:
+    template = _template(tmp_path)
+
+    assert template.function("PrepareFunction").timeout_s == 3
+
+
+def test_a_find_in_map_naming_no_value_is_refused(tmp_path: Path) -> None:
+    text = QUEUES_TEMPLATE.replace(
+        "      VisibilityTimeout: 60\n", "      VisibilityTimeout: !FindInMap [Steps, Nope, X]\n"
+    )
+
+    with pytest.raises(TemplateError, match="PrepareQueue: no mapping value"):
         _template(tmp_path, text)
