@@ -9,16 +9,22 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from retouch.core.db import get_database
+from retouch.core.time import utc_now
+from retouch.quota.repository import MySQLMembershipRepository
 from tests.conftest import LogLines
 from tests.integration.identity_support import (
     Api,
     access_claims,
     bearer,
     forged,
+    internal_id,
+    new_account,
     set_access,
     signing_key,
 )
@@ -148,3 +154,30 @@ def test_the_access_log_line_names_the_user_by_public_id(api: Api, log_lines: Lo
 
     lines = [line for line in log_lines.with_message("request") if line["route"] == "/v1/me"]
     assert [line.get("user_id") for line in lines] == [pair["user"]["id"]]
+
+
+def test_the_caller_holds_the_highest_priority_membership_in_force(api: Api) -> None:
+    # GIVEN a user holding free (forever), pro (in force) and max (expired) memberships
+    user, headers = new_account()
+    now = utc_now()
+    pro_ends = (now + timedelta(days=30)).replace(microsecond=0)
+    with get_database().unit_of_work() as uow:
+        memberships = MySQLMembershipRepository(uow)
+        user_id = internal_id(user["id"])
+        memberships.add(
+            user_id=user_id, plan_code="pro", starts_at=now - timedelta(days=1), expires_at=pro_ends
+        )
+        memberships.add(
+            user_id=user_id,
+            plan_code="max",
+            starts_at=now - timedelta(days=60),
+            expires_at=now - timedelta(days=30),
+        )
+        uow.commit()
+
+    # WHEN they read their profile (the caller read picks the membership)
+    me = api.users.get("/v1/me", headers=headers).json()
+
+    # THEN pro, the highest-priority plan in force, with its end
+    assert me["membership"]["plan"] == "pro"
+    assert me["membership"]["expires_at"].startswith(pro_ends.strftime("%Y-%m-%dT%H:%M:%S"))

@@ -25,19 +25,21 @@ _BY_ID_FOR_UPDATE = (
 # The membership in force (the quota package's rule: highest plan priority, then latest
 # start) is read in the same statement, so an authenticated request knows the caller's plan
 # without a second round trip. Written out twice: SQL here is literal text, never assembled.
+# One row per membership in force at the moment (or one row with NULLs when none is), each
+# with the account and whether the session is revoked; `caller` picks the membership of the
+# highest-priority plan in Python. Two correlated `ORDER BY … LIMIT 1` subqueries did the same
+# at about twice the cost (each built a temporary table to sort); a user holds a few
+# memberships at most.
 _CALLER = (
     "SELECT u.id, u.public_id, u.email, u.password_hash, u.role, u.status, u.created_at, "
     "u.updated_at, EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = %s "
-    "AND t.revoked_at IS NOT NULL) AS session_revoked, "
-    "(SELECT m.plan_code FROM memberships m JOIN plans p ON p.code = m.plan_code "
-    " WHERE m.user_id = u.id AND m.starts_at <= %s "
-    " AND (m.expires_at IS NULL OR m.expires_at > %s) "
-    " ORDER BY p.priority DESC, m.starts_at DESC LIMIT 1) AS plan_code, "
-    "(SELECT m.expires_at FROM memberships m JOIN plans p ON p.code = m.plan_code "
-    " WHERE m.user_id = u.id AND m.starts_at <= %s "
-    " AND (m.expires_at IS NULL OR m.expires_at > %s) "
-    " ORDER BY p.priority DESC, m.starts_at DESC LIMIT 1) AS membership_expires_at "
-    "FROM users u WHERE u.public_id = %s"
+    "AND t.revoked_at IS NOT NULL) AS session_revoked, m.plan_code, "
+    "m.expires_at AS membership_expires_at, m.starts_at AS membership_starts_at, "
+    "p.priority AS plan_priority "
+    "FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.starts_at <= %s "
+    "AND (m.expires_at IS NULL OR m.expires_at > %s) "
+    "LEFT JOIN plans p ON p.code = m.plan_code "
+    "WHERE u.public_id = %s"
 )
 # A locking read: it sees the child a concurrent rotation has just committed, whatever the
 # transaction's snapshot.
@@ -144,17 +146,16 @@ class MySQLRefreshTokenRepository:
         """The account with `public_id`, whether the session `session_id` is revoked, and the
         membership in force at `now` (None when every membership has expired)."""
         moment = to_db(now)
-        row = self._uow.fetch_one(_CALLER, (session_id, moment, moment, moment, moment, public_id))
-        if row is None:
+        rows = self._uow.fetch_all(_CALLER, (session_id, moment, moment, public_id))
+        if not rows:
             return None, False, None
-        revoked = bool(row.pop("session_revoked"))
-        plan_code, expires_at = row.pop("plan_code"), row.pop("membership_expires_at")
-        membership = (
-            None
-            if plan_code is None
-            else CurrentMembership(
-                plan_code=plan_code,
+        held = [row for row in rows if row["plan_code"] is not None]
+        membership = None
+        if held:
+            best = max(held, key=lambda row: (row["plan_priority"], row["membership_starts_at"]))
+            expires_at = best["membership_expires_at"]
+            membership = CurrentMembership(
+                plan_code=best["plan_code"],
                 expires_at=None if expires_at is None else from_db(expires_at),
             )
-        )
-        return user_from_row(row), revoked, membership
+        return user_from_row(rows[0]), bool(rows[0]["session_revoked"]), membership
