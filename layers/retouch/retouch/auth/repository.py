@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from retouch.auth.schemas import CallerAttachment, CallerRecord
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
 from retouch.quota.schemas import CurrentMembership
 from retouch.users.repository import user_from_row
-from retouch.users.schemas import User
 
 _ID_BY_HASH = "SELECT id FROM refresh_tokens WHERE token_hash = %s"
 _BY_ID_FOR_UPDATE = (
@@ -21,26 +21,26 @@ _BY_ID_FOR_UPDATE = (
     "FROM refresh_tokens WHERE id = %s FOR UPDATE"
 )
 # The caller of a request: the account, and whether the session of its token was revoked
-# (uq_users_public_id, then ix_refresh_tokens_family: two index lookups, one round trip).
-# The membership in force (the quota package's rule: highest plan priority, then latest
-# start) is read in the same statement, so an authenticated request knows the caller's plan
-# without a second round trip. Written out twice: SQL here is literal text, never assembled.
-# One row per membership in force at the moment (or one row with NULLs when none is), each
-# with the account and whether the session is revoked; `caller` picks the membership of the
-# highest-priority plan in Python. Two correlated `ORDER BY … LIMIT 1` subqueries did the same
-# at about twice the cost (each built a temporary table to sort); a user holds a few
-# memberships at most.
-_CALLER = (
+# (uq_users_public_id, then ix_refresh_tokens_family: two index lookups, one round trip). The
+# memberships in force are joined in the same statement — one row each, or one row of NULLs —
+# and `caller` picks the one of the highest-priority plan (the quota package's rule: highest
+# priority, then latest start) in Python; two correlated `ORDER BY … LIMIT 1` subqueries did
+# the same at about twice the cost (each sorted through a temporary table). A route that reads
+# one row of the caller's may attach it to this statement (`CallerAttachment`): the SQL is
+# assembled from constant fragments only; every value is a parameter.
+_CALLER_SELECT = (
     "SELECT u.id, u.public_id, u.email, u.password_hash, u.role, u.status, u.created_at, "
     "u.updated_at, EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = %s "
     "AND t.revoked_at IS NOT NULL) AS session_revoked, m.plan_code, "
     "m.expires_at AS membership_expires_at, m.starts_at AS membership_starts_at, "
-    "p.priority AS plan_priority "
-    "FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.starts_at <= %s "
-    "AND (m.expires_at IS NULL OR m.expires_at > %s) "
-    "LEFT JOIN plans p ON p.code = m.plan_code "
-    "WHERE u.public_id = %s"
+    "p.priority AS plan_priority"
 )
+_CALLER_FROM = (
+    " FROM users u LEFT JOIN memberships m ON m.user_id = u.id AND m.starts_at <= %s "
+    "AND (m.expires_at IS NULL OR m.expires_at > %s) "
+    "LEFT JOIN plans p ON p.code = m.plan_code"
+)
+_CALLER_WHERE = " WHERE u.public_id = %s"
 # A locking read: it sees the child a concurrent rotation has just committed, whatever the
 # transaction's snapshot.
 _BY_PARENT = (
@@ -141,14 +141,34 @@ class MySQLRefreshTokenRepository:
         )
 
     def caller(
-        self, *, public_id: str, session_id: str, now: datetime
-    ) -> tuple[User | None, bool, CurrentMembership | None]:
-        """The account with `public_id`, whether the session `session_id` is revoked, and the
-        membership in force at `now` (None when every membership has expired)."""
+        self,
+        *,
+        public_id: str,
+        session_id: str,
+        now: datetime,
+        attachment: CallerAttachment | None = None,
+    ) -> CallerRecord:
+        """The account with `public_id`, whether the session `session_id` is revoked, the
+        membership in force at `now` (None when every membership has expired) and, with an
+        attachment, its columns (one round trip for all of it)."""
         moment = to_db(now)
-        rows = self._uow.fetch_all(_CALLER, (session_id, moment, moment, public_id))
+        if attachment is None:
+            sql = _CALLER_SELECT + _CALLER_FROM + _CALLER_WHERE
+            params: tuple[object, ...] = (session_id, moment, moment, public_id)
+        else:
+            sql = (
+                _CALLER_SELECT
+                + ", "
+                + attachment.columns
+                + _CALLER_FROM
+                + " "
+                + attachment.join
+                + _CALLER_WHERE
+            )
+            params = (session_id, moment, moment, *attachment.params, public_id)
+        rows = self._uow.fetch_all(sql, params)
         if not rows:
-            return None, False, None
+            return CallerRecord(user=None, session_revoked=False, membership=None, attached=None)
         held = [row for row in rows if row["plan_code"] is not None]
         membership = None
         if held:
@@ -158,4 +178,9 @@ class MySQLRefreshTokenRepository:
                 plan_code=best["plan_code"],
                 expires_at=None if expires_at is None else from_db(expires_at),
             )
-        return user_from_row(rows[0]), bool(rows[0]["session_revoked"]), membership
+        return CallerRecord(
+            user=user_from_row(rows[0]),
+            session_revoked=bool(rows[0]["session_revoked"]),
+            membership=membership,
+            attached=rows[0] if attachment is not None else None,
+        )

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from retouch.core.db import Row
 from retouch.core.security import AccessClaims
 from retouch.quota.schemas import CurrentMembership
 from retouch.users.schemas import Email, ReadModel, User, UserRead
@@ -72,3 +73,27 @@ class Principal:
     @property
     def role(self) -> str:
         return self.user.role
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAttachment:
+    """One row of the caller's from another table, read in the caller's own statement, so a
+    route that reads it saves a round trip. `columns` and `join` are constant SQL of the
+    repository that owns the table: `join` is a `LEFT JOIN` on `u.id` (the caller) whose
+    placeholders `params` fill, and every column is aliased with a prefix of its own."""
+
+    columns: str
+    join: str
+    params: tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CallerRecord:
+    """What the caller read found: the account (None: no such user), the session's
+    revocation, the membership in force, and the attached row's columns (with the caller's,
+    as the statement returned them; the attachment's owner reads its prefixed columns)."""
+
+    user: User | None
+    session_revoked: bool
+    membership: CurrentMembership | None
+    attached: Row | None

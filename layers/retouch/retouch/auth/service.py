@@ -23,8 +23,8 @@ from retouch.auth.errors import (
     RevokedAccessToken,
 )
 from retouch.auth.repository import MySQLRefreshTokenRepository, RefreshToken
-from retouch.auth.schemas import Principal, TokenPair
-from retouch.core.db import Database, UnitOfWork
+from retouch.auth.schemas import CallerAttachment, Principal, TokenPair
+from retouch.core.db import Database, Row, UnitOfWork
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.ratelimit import RateLimited, RateLimiter, configured_limits
@@ -133,16 +133,38 @@ def authenticate(
 ) -> Principal:
     """The caller behind an access token. One statement reads the account, its session and its
     membership, per request, so a disabled account or a revoked session is refused at once."""
+    principal, _ = authenticate_with(
+        database=database, config=config, access_token=access_token, attachment=None, clock=clock
+    )
+    return principal
+
+
+def authenticate_with(
+    *,
+    database: Database,
+    config: TokenConfig,
+    access_token: str,
+    attachment: CallerAttachment | None,
+    clock: Clock = utc_now,
+) -> tuple[Principal, Row | None]:
+    """`authenticate`, also reading the attached row of the caller's in the same statement
+    (its columns, or None without an attachment)."""
     claims = verify_access_token(access_token, config=config)
     with database.read_only() as uow:
-        user, session_revoked, membership = MySQLRefreshTokenRepository(uow).caller(
-            public_id=claims.subject, session_id=claims.session_id, now=clock()
+        found = MySQLRefreshTokenRepository(uow).caller(
+            public_id=claims.subject,
+            session_id=claims.session_id,
+            now=clock(),
+            attachment=attachment,
         )
-    if session_revoked:
+    if found.session_revoked:
         raise RevokedAccessToken
-    if user is None or user.status != "active":
+    if found.user is None or found.user.status != "active":
         raise InactiveAccount
-    return Principal(user=user, claims=claims, membership=membership_or_default(membership))
+    principal = Principal(
+        user=found.user, claims=claims, membership=membership_or_default(found.membership)
+    )
+    return principal, found.attached
 
 
 def _limit_login_attempts(limiter: RateLimiter, *, email: str, client_ip: str) -> None:

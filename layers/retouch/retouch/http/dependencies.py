@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from retouch.auth.schemas import Principal
-from retouch.auth.service import authenticate
-from retouch.core.db import get_database
+from retouch.auth.schemas import CallerAttachment, Principal
+from retouch.auth.service import authenticate_with
+from retouch.core.db import Row, get_database
 from retouch.core.errors import Forbidden, Unauthenticated
 from retouch.core.logging import logger
 from retouch.core.permissions import Permission, Role, roles_with
@@ -30,17 +30,46 @@ async def current_user(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The caller of this request; 401 without a valid token of an active user's live session."""
+    principal, _ = _authenticated(request, credentials, None)
+    return principal
+
+
+CallerWithRow = tuple[Principal, Row | None]
+
+
+def current_user_with(
+    attachment_of: Callable[[Request], CallerAttachment | None],
+) -> Callable[..., Awaitable[CallerWithRow]]:
+    """`current_user` that also reads one row of the caller's in the caller's own statement:
+    `attachment_of(request)` names it (None: nothing to attach, e.g. a malformed id). The
+    dependency gives the principal and the attached columns (None without an attachment)."""
+
+    async def caller_with_row(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> CallerWithRow:
+        return _authenticated(request, credentials, attachment_of(request))
+
+    return caller_with_row
+
+
+def _authenticated(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    attachment: CallerAttachment | None,
+) -> CallerWithRow:
     if credentials is None:
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>")
-    principal = authenticate(
+    principal, attached = authenticate_with(
         database=get_database(),
         config=TokenConfig.from_settings(get_settings()),
         access_token=credentials.credentials,
+        attachment=attachment,
     )
     # The access log line of this request names the user (public id only).
     request.scope.setdefault("state", {})["user_id"] = principal.public_id
     logger.thread_safe_append_keys(user_id=principal.public_id)
-    return principal
+    return principal, attached
 
 
 def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from retouch.auth.schemas import CallerAttachment
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
 from retouch.tasks.schemas import KeyClaim, StoredImage, Task, TaskStatus
@@ -44,6 +45,37 @@ def _images(output: str | None) -> tuple[StoredImage, ...]:
     return tuple(
         StoredImage(key=str(image["key"]), width=int(image["width"]), height=int(image["height"]))
         for image in json.loads(output).get("images", [])
+    )
+
+
+# The caller's visible task, read in the caller's statement (`CallerAttachment`): the route
+# that reads one task pays one round trip for the caller and the task. `tk_`-prefixed columns.
+_ATTACHED_COLUMNS = (
+    "tk.id AS tk_id, tk.public_id AS tk_public_id, tk.user_id AS tk_user_id, "
+    "tk.feature_key AS tk_feature_key, tk.form_version AS tk_form_version, "
+    "tk.pipeline_version AS tk_pipeline_version, tk.status AS tk_status, "
+    "tk.inputs AS tk_inputs, tk.output AS tk_output, tk.error_code AS tk_error_code, "
+    "tk.cost AS tk_cost, tk.hidden AS tk_hidden, tk.revision AS tk_revision, "
+    "tk.created_at AS tk_created_at, tk.started_at AS tk_started_at, "
+    "tk.finished_at AS tk_finished_at"
+)
+_ATTACHED_JOIN = (
+    "LEFT JOIN tasks tk ON tk.public_id = %s AND tk.user_id = u.id AND tk.hidden = FALSE"
+)
+_PREFIX = "tk_"
+
+
+def owned_task_attachment(public_id: str) -> CallerAttachment:
+    """Attach the caller's visible task `public_id` to the caller read."""
+    return CallerAttachment(columns=_ATTACHED_COLUMNS, join=_ATTACHED_JOIN, params=(public_id,))
+
+
+def attached_task(row: Row) -> Task | None:
+    """The task an `owned_task_attachment` read; None for anyone else's, hidden or none."""
+    if row.get(_PREFIX + "id") is None:
+        return None
+    return task_from_row(
+        {name[len(_PREFIX) :]: value for name, value in row.items() if name.startswith(_PREFIX)}
     )
 
 

@@ -11,7 +11,7 @@ from retouch.auth.schemas import Principal
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import current_user
+from retouch.http.dependencies import CallerWithRow, current_user, current_user_with
 from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import rate_limit
 from retouch.http.routing import api_router
@@ -24,6 +24,12 @@ from retouch.tasks.schemas import MAX_PAGE_SIZE, TaskCreate, TaskPage, TaskRead,
 router = api_router(prefix="/v1/tasks", tags=["tasks"])
 
 Caller = Annotated[Principal, Depends(current_user)]
+CallerAndTask = Annotated[
+    CallerWithRow,
+    Depends(
+        current_user_with(lambda request: service.task_attachment(request.path_params["task_id"]))
+    ),
+]
 AcceptLanguage = Annotated[str | None, Header()]
 TaskId = Annotated[str, Path(max_length=64, description="a task id (`tsk_…`)")]
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -99,18 +105,17 @@ def list_tasks(
 )
 def get_task(
     task_id: TaskId,
-    caller: Caller,
+    caller_and_task: CallerAndTask,
     if_none_match: Annotated[str | None, Header()] = None,
     accept_language: AcceptLanguage = None,
 ) -> Response:
     """One of your tasks; output URLs are signed for a short time. Poll with
     `If-None-Match` for a cheap 304 while nothing changed."""
-    view = service.get_task(
-        database=get_database(),
+    _, attached = caller_and_task  # the task was read with the caller: one round trip
+    view = service.get_attached_task(
+        attached,
         storage=get_storage(),
         settings=get_settings(),
-        principal=caller,
-        task_id=task_id,
         language=negotiate_language(accept_language),
     )
     headers = {"ETag": view.etag, "Cache-Control": "private, no-cache"}

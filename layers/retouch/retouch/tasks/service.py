@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from retouch.auth.schemas import Principal
+from retouch.auth.schemas import CallerAttachment, Principal
 from retouch.catalog.forms import validate_inputs
 from retouch.catalog.repository import (
     MySQLFeatureRepository,
@@ -18,7 +18,7 @@ from retouch.catalog.repository import (
     MySQLPipelineRepository,
 )
 from retouch.catalog.schemas import FeatureRead, FormSchema
-from retouch.core.db import Database, UnitOfWork
+from retouch.core.db import Database, Row, UnitOfWork
 from retouch.core.errors import REGISTRY, FieldError, ValidationFailed
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
@@ -41,7 +41,12 @@ from retouch.tasks.errors import (
     TaskNotFound,
     UploadsUnusable,
 )
-from retouch.tasks.repository import MySQLIdempotencyRepository, MySQLTaskRepository
+from retouch.tasks.repository import (
+    MySQLIdempotencyRepository,
+    MySQLTaskRepository,
+    attached_task,
+    owned_task_attachment,
+)
 from retouch.tasks.schemas import (
     ACTIVE,
     MAX_PAGE_SIZE,
@@ -314,11 +319,39 @@ def get_task(
     language: str,
     clock: Clock = utc_now,
 ) -> TaskView:
-    """The caller's task with output URLs valid for a while, and its weak ETag (the task's
-    revision and, with outputs, the URLs' expiry window: an unchanged task within one window
-    is a 304)."""
+    """The caller's task with output URLs valid for a while, and its weak ETag."""
     with database.read_only() as uow:
         task = _owned(uow, task_id, principal)
+    return task_view(task, storage=storage, settings=settings, language=language, clock=clock)
+
+
+def get_attached_task(
+    attached: Row | None,
+    *,
+    storage: Storage,
+    settings: Settings,
+    language: str,
+    clock: Clock = utc_now,
+) -> TaskView:
+    """`get_task` for a task the caller read attached (`task_attachment`); TaskNotFound when
+    it found none of the caller's."""
+    task = None if attached is None else attached_task(attached)
+    if task is None:
+        raise TaskNotFound
+    return task_view(task, storage=storage, settings=settings, language=language, clock=clock)
+
+
+def task_attachment(task_id: str) -> CallerAttachment | None:
+    """What the caller read attaches to read task `task_id` (None for a malformed id)."""
+    return owned_task_attachment(task_id) if _TASK_ID.fullmatch(task_id) else None
+
+
+def task_view(
+    task: Task, *, storage: Storage, settings: Settings, language: str, clock: Clock = utc_now
+) -> TaskView:
+    """The view of a task with output URLs valid for a while, and its weak ETag: the task's
+    revision and, with outputs, the URLs' expiry window (an unchanged task within one window
+    is a 304)."""
     now = clock()
     expires_at = _url_expiry(now, settings.task_output_url_expires_s)
     window = f"-{int(expires_at.timestamp())}" if task.images else ""
