@@ -46,6 +46,9 @@ def upload(client: TestClient, headers: dict[str, str], data: bytes) -> str:
     url = urlsplit(ticket["url"])
     put = client.put(f"{url.path}?{url.query}", headers=ticket["headers"], content=data)
     assert put.status_code == 200, put.text
+    # the client sees the upload become ready (the trigger has checked it)
+    upload = client.get(f"/v1/uploads/{ticket['id']}", headers=headers).json()
+    assert upload["status"] == "ready", upload
     return str(ticket["id"])
 
 

@@ -100,6 +100,32 @@ def test_a_real_image_uploaded_with_the_presigned_url_becomes_ready_with_its_dim
     assert object_path(tmp_path, row["object_key"]).read_bytes() == data
 
 
+def test_the_owner_reads_the_upload_pending_then_ready_and_nobody_else_can(
+    client: TestClient,
+) -> None:
+    # GIVEN an upload presigned but not yet sent, and another user
+    _, headers = new_account()
+    _, other_headers = new_account()
+    data = png(5, 4)
+    ticket = presign(client, headers, "image/png", len(data))
+    pending = client.get(f"/v1/uploads/{ticket['id']}", headers=headers).json()
+
+    # WHEN the image is sent (the trigger checks it)
+    assert put(client, ticket, data) == 200
+
+    # THEN its owner sees it ready with its dimensions; anyone else gets 404
+    ready = client.get(f"/v1/uploads/{ticket['id']}", headers=headers).json()
+    assert (pending["status"], pending["width"]) == ("pending", None)
+    assert (ready["status"], ready["width"], ready["height"], ready["size"]) == (
+        "ready",
+        5,
+        4,
+        len(data),
+    )
+    assert client.get(f"/v1/uploads/{ticket['id']}", headers=other_headers).status_code == 404
+    assert client.get("/v1/uploads/upl_short", headers=headers).status_code == 404
+
+
 def test_upload_ids_are_opaque_public_ids_and_nothing_internal_is_returned(
     client: TestClient,
 ) -> None:

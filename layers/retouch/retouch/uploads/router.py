@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends
+from fastapi import Depends, Path
 
 from retouch.auth.schemas import Principal
 from retouch.core.db import get_database
@@ -13,7 +13,12 @@ from retouch.http.dependencies import current_user
 from retouch.http.routing import api_router
 from retouch.storage import get_storage
 from retouch.uploads import service
-from retouch.uploads.schemas import UploadCreate, UploadCredentialsRead, UploadTicketRead
+from retouch.uploads.schemas import (
+    UploadCreate,
+    UploadCredentialsRead,
+    UploadRead,
+    UploadTicketRead,
+)
 
 router = api_router(prefix="/v1/uploads", tags=["uploads"])
 
@@ -34,6 +39,20 @@ def create_upload(request: UploadCreate, caller: Caller) -> UploadTicketRead:
         principal=caller,
         request=request,
     )
+
+
+@router.get(
+    "/{upload_id}",
+    response_model=UploadRead,
+    responses={**_AUTH, 404: {"description": "NOT_FOUND: no such upload of yours"}},
+)
+def get_upload(
+    upload_id: Annotated[str, Path(max_length=64, description="an upload id (`upl_…`)")],
+    caller: Caller,
+) -> UploadRead:
+    """One of your uploads: `pending` until the uploaded object is checked, then `ready`
+    (usable as a task input) or `rejected`."""
+    return service.get_upload(database=get_database(), principal=caller, upload_id=upload_id)
 
 
 @router.post("/credentials", status_code=201, response_model=UploadCredentialsRead, responses=_AUTH)

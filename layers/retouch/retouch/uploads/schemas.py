@@ -53,6 +53,22 @@ class UploadCredentialsRead(BaseModel):
     expires_at: datetime
 
 
+class UploadRead(BaseModel):
+    """An upload as its owner sees it: `pending` until the object is checked, then `ready`
+    (with its real dimensions) or `rejected` (with why)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    status: UploadStatus
+    content_type: str
+    width: int | None
+    height: int | None
+    size: int | None = Field(description="bytes stored, once checked")
+    reject_reason: str | None
+    created_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
     """An `uploads` row (internal: `id` and `user_id` never leave the server)."""

@@ -3,7 +3,10 @@ credentials, and check an object the storage says was created."""
 
 from __future__ import annotations
 
+import re
+
 from retouch.auth.schemas import Principal
+from retouch.catalog.schemas import UPLOAD_ID_PATTERN
 from retouch.core.db import Database
 from retouch.core.errors import FieldError
 from retouch.core.ids import new_public_id
@@ -18,10 +21,17 @@ from retouch.storage import (
     user_prefix,
     validate_key,
 )
-from retouch.uploads.errors import UploadRefused
+from retouch.uploads.errors import UploadNotFound, UploadRefused
 from retouch.uploads.inspection import ImageHeader, NotAnImage, inspect_image
 from retouch.uploads.repository import MySQLUploadRepository
-from retouch.uploads.schemas import UploadCreate, UploadCredentialsRead, UploadTicketRead
+from retouch.uploads.schemas import (
+    UploadCreate,
+    UploadCredentialsRead,
+    UploadRead,
+    UploadTicketRead,
+)
+
+_UPLOAD_ID = re.compile(UPLOAD_ID_PATTERN)
 
 
 def create_upload(
@@ -65,6 +75,26 @@ def create_upload(
         headers=dict(ticket.headers),
         fields=dict(ticket.fields),
         expires_at=ticket.expires_at,
+    )
+
+
+def get_upload(*, database: Database, principal: Principal, upload_id: str) -> UploadRead:
+    """The caller's upload; UploadNotFound for anyone else's (the same answer as none)."""
+    if not _UPLOAD_ID.fullmatch(upload_id):
+        raise UploadNotFound
+    with database.read_only() as uow:
+        upload = MySQLUploadRepository(uow).get_by_public_id(upload_id)
+    if upload is None or upload.user_id != principal.user.id:
+        raise UploadNotFound
+    return UploadRead(
+        id=upload.public_id,
+        status=upload.status,
+        content_type=upload.content_type,
+        width=upload.width,
+        height=upload.height,
+        size=upload.actual_size,
+        reject_reason=upload.reject_reason,
+        created_at=upload.created_at,
     )
 
 
