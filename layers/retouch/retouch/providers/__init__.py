@@ -1,0 +1,3 @@
+"""Image vendors behind one port (`retouch.providers.port.Provider`): `local` (classical
+OpenCV, offline), `simulator` (an HTTP stand-in for an asynchronous vendor); the real vendors
+follow. Adapters import their SDKs and OpenCV on first use only."""
