@@ -380,10 +380,10 @@ def test_every_sample_event_invokes_its_function(stack: Stack, event_file: Path)
     if shape in QUEUE_EVENT_SHAPES:
         assert not (response or {}).get("batchItemFailures"), response
         return
-    # the outbox relay reports its counts, and nothing failed to publish
+    # a scheduled job reports its counts: the relay's, nothing failed to publish; the reaper's
     if shape in SCHEDULE_EVENT_SHAPES:
-        assert set(response) == {"published", "failed", "purged"}
-        assert response["failed"] == 0, response
+        assert set(response) in ({"published", "failed", "purged"}, {"overdue", "timed_out"})
+        assert response.get("failed", 0) == 0, response
         return
     # and an HTTP function succeeds (200, or 201 for a creation), in its platform's shape
     assert response["statusCode"] in (200, 201), response["body"]

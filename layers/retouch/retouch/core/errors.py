@@ -82,6 +82,13 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
     ErrorCode("RATE_LIMITED", 429, C, "请求过于频繁，请稍后再试", "Too many requests"),
     ErrorCode("INTERNAL", 500, S, "服务器内部错误", "Internal server error"),
     ErrorCode(
+        "TASK_TIMEOUT",
+        504,
+        S,
+        "任务处理超时，额度已退回",
+        "The task took too long; its credits were returned",
+    ),
+    ErrorCode(
         "SERVICE_UNAVAILABLE",
         503,
         S,

@@ -28,6 +28,7 @@ from retouch.core.security import derived_key
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, to_millis, utc_now
 from retouch.notify import publish_task_event
+from retouch.pipeline.metrics import count_finished
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
 from retouch.quota.reservations import refund_in, reserve_in
@@ -484,12 +485,13 @@ def cancel_task(
     now = clock()
     with database.unit_of_work() as uow:
         task = _owned(uow, task_id, principal, lock=True)
-        if task.status in ACTIVE:
-            _cancel_in(uow, task, now=now)
-        elif task.status != "canceled":
+        canceled = task.status in ACTIVE and _cancel_in(uow, task, now=now)
+        if task.status not in ACTIVE and task.status != "canceled":
             raise TaskNotCancelable("The task has already finished")
         task = _owned(uow, task_id, principal)
         uow.commit()
+    if canceled:
+        count_finished(feature=task.feature_key, status="canceled", credits=task.cost)
     _announce(redis, task.public_id, task.status)
     expires_at = _url_expiry(now, settings.task_output_url_expires_s)
     return to_read(task, storage=storage, language=language, now=now, expires_at=expires_at)
@@ -512,6 +514,7 @@ def delete_task(
         MySQLTaskRepository(uow).hide(task.id)
         uow.commit()
     if canceled:
+        count_finished(feature=task.feature_key, status="canceled", credits=task.cost)
         _announce(redis, task.public_id, "canceled")
     for image in task.images:
         try:

@@ -1,0 +1,13 @@
+"""ReaperFunction (every minute): fails tasks past their deadline and returns their credits."""
+
+from typing import Any
+
+from retouch.pipeline.handlers import reap_overdue
+
+
+def handler(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    """AWS Lambda (EventBridge schedule): app.handler."""
+    return reap_overdue()
+
+
+main_handler = handler  # Tencent SCF (timer trigger): app.main_handler

@@ -1,0 +1,26 @@
+"""Business metrics of the engine, one EMF line each (Powertools `single_metric`, flushed at
+once: a queue consumer has no per-request flush like the HTTP middleware's)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from retouch.core.logging import SERVICE
+
+NAMESPACE = "Retouch"
+
+
+def count_finished(*, feature: str, status: str, credits: int) -> None:
+    """One task ended: `TasksFinished` by feature and status, and the credits it charged (on
+    success: `CreditsCharged`) or returned (`CreditsReturned`), by feature."""
+    _emit("TasksFinished", 1, feature=feature, status=status)
+    if credits:
+        name = "CreditsCharged" if status == "succeeded" else "CreditsReturned"
+        _emit(name, credits, feature=feature)
+
+
+def _emit(name: str, value: float, **dimensions: str) -> None:
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as one:
+        one.add_dimension(name="service", value=SERVICE)
+        for key, dimension in dimensions.items():
+            one.add_dimension(name=key, value=dimension)
