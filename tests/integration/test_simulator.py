@@ -124,6 +124,16 @@ def test_a_renderer_input_error_fails_the_job_permanently(images: Recorder) -> N
     assert "the mask is empty" in status.error.detail
 
 
+def test_an_image_that_cannot_be_fetched_fails_the_job_retryable(images: Recorder) -> None:
+    urls = {"image": f"{images.url}/images/expired.png"}
+    with simulator() as (_, provider):
+        status = wait_for_end(provider, provider.submit(job(images, image_urls=urls)).handle)
+
+    assert type(status.error) is ProviderRetryable
+    assert "FETCH_FAILED" in status.error.detail
+    assert images.paths == ["/images/expired.png"]
+
+
 def test_a_hanging_job_stays_running_until_canceled(images: Recorder) -> None:
     with simulator(replace(BASE, hang_rate=1.0)) as (running, provider):
         handle = provider.submit(job(images)).handle
