@@ -9,6 +9,10 @@ Registered by `tests/conftest.py`. Bodies are recorded where every request of th
   result's `body` is read when its headers say JSON;
 - `record_printed_response`, called by the helper that runs `scripts/invoke` in a subprocess.
 
+Answers a provider adapter receives from a vendor (requests sent with a `retouch-provider/`
+User-Agent) are the vendor's words to us, not our responses: they are not recorded (the scan
+still sees whatever our API later makes of them).
+
 Both wrappers are instrumentation, installed with pytest's MonkeyPatch for the whole session:
 the real response is returned unchanged. At the session's end `tests.leak_scan.scan` reads
 every body; any finding is printed with its test and fails the run, and a run in which the app
@@ -38,6 +42,8 @@ from tests.leak_scan import Finding, scan
 
 SHOWN_VALUE_CHARS = 80
 _PATCH = pytest.StashKey[pytest.MonkeyPatch]()
+# The User-Agent prefix of provider adapters' requests to their vendors.
+PROVIDER_AGENT_PREFIX = "retouch-provider/"
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]+\+)?json$")
 # Path segments that differ per request (public ids, numbers): one route, many paths.
 _VARYING_SEGMENT = re.compile(r"^([a-z]{1,8}_[A-Za-z0-9_-]+|\d+)$")
@@ -189,7 +195,9 @@ def pytest_configure(config: pytest.Config) -> None:
         client: httpx.Client, request: httpx.Request, **options: Any
     ) -> httpx.Response:
         response = send(client, request, **options)
-        if not options.get("stream", False):  # a streamed body is the test's to read
+        from_vendor = request.headers.get("user-agent", "").startswith(PROVIDER_AGENT_PREFIX)
+        # A streamed body is the test's to read.
+        if not options.get("stream", False) and not from_vendor:
             RECORDER.record(
                 method=request.method,
                 path=request.url.path,

@@ -84,3 +84,18 @@ def test_requests_served_with_no_body_recorded_fail_the_run(tmp_path: Path) -> N
 
     assert result.returncode == 1, result.stdout
     assert "served 1 requests but no response was recorded" in result.stdout
+
+
+def test_a_vendors_answer_to_a_provider_adapter_is_not_our_response(tmp_path: Path) -> None:
+    # GIVEN the same leaking body, once as a vendor's answer to a provider adapter
+    result = run_pytest(
+        tmp_path,
+        "from probe import client\n\n"
+        "def test_reads_a_task():\n"
+        "    vendor = {'User-Agent': 'retouch-provider/simulator'}\n"
+        "    assert client().get('/v1/tasks/leak', headers=vendor).status_code == 200\n"
+        "    assert client().get('/v1/tasks/ok').status_code == 200\n",
+    )
+
+    assert result.returncode == 0, result.stdout
+    assert "leak scan: 1 JSON bodies from 1 routes, 0 findings" in result.stdout
