@@ -151,6 +151,27 @@ def test_outpaint_margins_add_exactly_those_pixels() -> None:
     np.testing.assert_array_equal(result[10 : 10 + scene.shape[0], 30 : 30 + scene.shape[1]], scene)
 
 
+def test_outpaint_keeps_a_huge_canvas_within_the_output_bound() -> None:
+    params = {"left": 2048, "right": 2048, "ratio": "16:9"}
+
+    result = run_on_samples("outpaint", params)
+
+    assert max(result.shape[:2]) <= 2048
+    assert abs(result.shape[1] * 9 - result.shape[0] * 16) <= 16
+
+
+@pytest.mark.parametrize(("extension", "feature"), [(".jpg", "cutout"), (".webp", "outpaint")])
+def test_jpeg_and_webp_inputs_work_like_png(extension: str, feature: str) -> None:
+    scene = decoded(SAMPLES["scene"])
+    encoded = cv2.imencode(extension, scene)[1].tobytes()
+
+    result = decoded(
+        run(feature, {"image": encoded}, {"ratio": "1:1"} if feature == "outpaint" else {})
+    )
+
+    assert result.shape[:2] == ((1024, 1024) if feature == "outpaint" else scene.shape[:2])
+
+
 def test_faceswap_replaces_the_detected_face_and_nothing_far_from_it(
     log_lines: LogLines,
 ) -> None:
