@@ -1,0 +1,6 @@
+"""The `local` provider: real results for the five features from classical OpenCV algorithms,
+offline (`algorithms.run`), and sample images made from code (`samples.sample_images`).
+
+OpenCV and numpy are imported inside the functions that use them, so importing this package
+costs nothing where they are not installed (they are, only for the step that runs it).
+"""
