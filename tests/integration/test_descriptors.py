@@ -17,7 +17,7 @@ from retouch.auth.service import register
 from retouch.catalog.schemas import STEP_ORDER
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
-from retouch.tasks.service import step_queue
+from retouch.pipeline.messages import step_queue
 from scripts.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER, ROOT, FakeLambdaContext
 from scripts.queue_rules import live_queues, queue_problems
 from scripts.sam import (
@@ -384,6 +384,11 @@ def test_every_sample_event_invokes_its_function(stack: Stack, event_file: Path)
     if shape in SCHEDULE_EVENT_SHAPES:
         assert set(response) in ({"published", "failed", "purged"}, {"overdue", "timed_out"})
         assert response.get("failed", 0) == 0, response
+        return
+    # the sample callback is unsigned on purpose: refused, as a forged one would be
+    if spec.logical_id == "CallbacksFunction":
+        assert response["statusCode"] == 401, response["body"]
+        assert json.loads(response["body"])["code"] == "UNAUTHENTICATED"
         return
     # and an HTTP function succeeds (200, or 201 for a creation), in its platform's shape
     assert response["statusCode"] in (200, 201), response["body"]

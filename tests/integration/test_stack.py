@@ -121,7 +121,9 @@ def test_stack_serves_over_http_and_stops_cleanly_on_sigint(tmp_path: Path) -> N
     assert not (data_dir / "env").exists()
     output = log.read_text()
     assert f"migrations applied: {_migration_count()}" in output
-    assert "queue consumers: none" in output
+    # one consumer per step queue of the template, started and stopped with the stack
+    for step in ("prepare", "generate", "store", "finalize"):
+        assert f"StepFunction <- steps-{step}" in output, output
     assert output.index("Shutting down") < output.index("stack: stopped")
 
     # WHEN it starts again on the same data folder

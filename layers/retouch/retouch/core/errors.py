@@ -82,6 +82,20 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
     ErrorCode("RATE_LIMITED", 429, C, "请求过于频繁，请稍后再试", "Too many requests"),
     ErrorCode("INTERNAL", 500, S, "服务器内部错误", "Internal server error"),
     ErrorCode(
+        "INPUT_UNPROCESSABLE",
+        422,
+        B,
+        "图片无法处理，额度已退回",
+        "The image could not be processed; its credits were returned",
+    ),
+    ErrorCode(
+        "GENERATION_FAILED",
+        502,
+        S,
+        "生成失败，额度已退回",
+        "The edit could not be completed; its credits were returned",
+    ),
+    ErrorCode(
         "TASK_TIMEOUT",
         504,
         S,

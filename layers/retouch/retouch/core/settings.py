@@ -305,6 +305,14 @@ class Settings(BaseModel):
         60, ge=5, le=900, description="an in-flight key whose request died frees after this long"
     )
 
+    # Pipeline (retouch.pipeline): the simulator provider's credentials (local and tests).
+    simulator_api_key: SecretStr = Field(
+        SecretStr(""), description="bearer key the simulator provider sends (secret)"
+    )
+    simulator_callback_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC key of the simulator's callbacks (secret)"
+    )
+
     # Outbox (retouch.queue.outbox): see docs/architecture.md "Transactional outbox".
     outbox_relay_min_age_s: float = Field(
         5.0, ge=0, le=3600, description="the relay leaves younger rows to their own request"

@@ -1,14 +1,45 @@
-"""Scheduled work of the engine: the `reaper` job."""
+"""Entry points of the engine: the step functions' queue handlers and the `reaper` job."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from retouch.catalog.schemas import ProviderRead
 from retouch.core.db import get_database
+from retouch.core.logging import logger
 from retouch.core.redis import get_redis
+from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
+from retouch.pipeline.engine import Engine
+from retouch.pipeline.fetch import fetch_result
+from retouch.pipeline.guards import ProviderGuards
+from retouch.pipeline.images import normalize
 from retouch.pipeline.repository import MySQLPipelineRepository
 from retouch.pipeline.service import Outcome, finish_task
+from retouch.pipeline.sources import ConfiguredProviders, Factory
+from retouch.providers.local.provider import LocalProvider
+from retouch.providers.simulator import SimulatorProvider
+from retouch.queue.factory import get_queue
+from retouch.queue.scf_events import run_scf_batch
+from retouch.queue.sqs_events import process_batch
+from retouch.storage import get_storage
+
+
+def _simulator(config: ProviderRead) -> SimulatorProvider:
+    settings = get_settings()
+    return SimulatorProvider(
+        base_url=config.endpoint or "http://127.0.0.1:8900",
+        api_key=settings.simulator_api_key.get_secret_value(),
+        callback_secret=settings.simulator_callback_secret.get_secret_value(),
+    )
+
+
+#: The adapters that exist, by provider key (vendors arrive with their adapters).
+PROVIDER_FACTORIES: dict[str, Factory] = {
+    "local": lambda _config: LocalProvider(),
+    "simulator": _simulator,
+}
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
 REAP_BATCH = 500
@@ -21,8 +52,45 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     database, redis = get_database(), get_redis()
     with database.read_only() as uow:
         overdue = MySQLPipelineRepository(uow).overdue(now=clock(), limit=REAP_BATCH)
-    timed_out = sum(
-        finish_task(database=database, redis=redis, task_id=task_id, outcome=_TIMEOUT, clock=clock)
-        for task_id in overdue
-    )
+    timed_out = 0
+    for task_id in overdue:
+        try:
+            timed_out += finish_task(
+                database=database, redis=redis, task_id=task_id, outcome=_TIMEOUT, clock=clock
+            )
+        except Exception:  # noqa: BLE001 - one bad task must not stop the rest; retried next run
+            logger.exception("reaper could not end a task", extra={"task": task_id})
     return {"overdue": len(overdue), "timed_out": timed_out}
+
+
+# --- the step functions --------------------------------------------------------------------
+
+
+@cache
+def get_engine() -> Engine:
+    """The engine of this instance, built on first use from settings (forgotten by
+    `reset_clients`)."""
+    database = get_database()
+    client = get_redis()
+    return Engine(
+        database=database,
+        redis=client,
+        queue=get_queue(),
+        storage=get_storage(),
+        providers=ConfiguredProviders(database, PROVIDER_FACTORIES),
+        guards=ProviderGuards(client),
+        normalize=normalize,
+        fetch=fetch_result,
+    )
+
+
+def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A step function's Lambda handler: Powertools batch processing over the SQS records,
+    each a step message; failed records come back after the visibility timeout."""
+    engine = get_engine()
+    return process_batch(event, lambda record: engine.handle(record.json_body), context)
+
+
+def handle_scf_step_event(event: dict[str, Any], context: Any) -> Any:
+    """The same for an SCF queue trigger (the whole batch is retried on any failure)."""
+    return run_scf_batch(event, handle_step_event, context)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from retouch.core.db import UnitOfWork
-from retouch.core.time import to_db
+from retouch.core.db import Row, UnitOfWork
+from retouch.core.time import from_db, to_db
 from retouch.tasks.schemas import StoredImage
 
 
@@ -63,3 +65,139 @@ class MySQLPipelineRepository:
             (to_db(now), limit),
         )
         return [row["public_id"] for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    """A `task_steps` row: where one step of one task stands."""
+
+    id: int
+    task_id: int
+    step_index: int
+    step: str
+    status: str
+    provider_index: int
+    provider_key: str | None
+    attempt: int
+    vendor_handle: str | None
+    polls: int
+    deadline_at: datetime | None
+    state: dict[str, Any]
+    fallbacks: list[dict[str, Any]]
+
+
+def _step_from_row(row: Row) -> StepRow:
+    return StepRow(
+        id=int(row["id"]),
+        task_id=int(row["task_id"]),
+        step_index=int(row["step_index"]),
+        step=row["step"],
+        status=row["status"],
+        provider_index=int(row["provider_index"]),
+        provider_key=row["provider_key"],
+        attempt=int(row["attempt"]),
+        vendor_handle=row["vendor_handle"],
+        polls=int(row["polls"]),
+        deadline_at=None if row["deadline_at"] is None else from_db(row["deadline_at"]),
+        state=json.loads(row["state"]) if row["state"] else {},
+        fallbacks=json.loads(row["fallbacks"]) if row["fallbacks"] else [],
+    )
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_STEP_COLUMNS = (
+    "SELECT id, task_id, step_index, step, status, provider_index, provider_key, attempt, "
+    "vendor_handle, polls, deadline_at, state, fallbacks FROM task_steps "
+)
+
+
+class MySQLStepRepository:
+    """`task_steps`. A step row is created on the first delivery of its first message and
+    locked (`FOR UPDATE`) by every later one, so two deliveries of one step never run it at
+    the same time: the second waits, then finds what the first did."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def begin(
+        self, *, task_id: int, index: int, step: str, now: datetime, deadline_at: datetime | None
+    ) -> StepRow:
+        """The step's row, created `running` if this is its first delivery, locked."""
+        self._uow.execute(
+            "INSERT IGNORE INTO task_steps (task_id, step_index, step, deadline_at, started_at) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (task_id, index, step, None if deadline_at is None else to_db(deadline_at), to_db(now)),
+        )
+        row = self._uow.fetch_one(
+            _STEP_COLUMNS + "WHERE task_id = %s AND step_index = %s FOR UPDATE", (task_id, index)
+        )
+        if row is None:  # pragma: no cover - the insert above guarantees it
+            raise RuntimeError("task step vanished")
+        return _step_from_row(row)
+
+    def get(self, *, task_id: int, index: int) -> StepRow | None:
+        row = self._uow.fetch_one(
+            _STEP_COLUMNS + "WHERE task_id = %s AND step_index = %s", (task_id, index)
+        )
+        return None if row is None else _step_from_row(row)
+
+    def by_handle(self, *, provider_key: str, handle: str) -> StepRow | None:
+        row = self._uow.fetch_one(
+            _STEP_COLUMNS + "WHERE provider_key = %s AND vendor_handle = %s",
+            (provider_key, handle),
+        )
+        return None if row is None else _step_from_row(row)
+
+    def submitted(self, step_id: int, *, provider_key: str, handle: str) -> None:
+        """The vendor accepted the job: its handle, saved before anything else happens."""
+        self._uow.execute(
+            "UPDATE task_steps SET status = 'waiting', provider_key = %s, vendor_handle = %s, "
+            "polls = 0 WHERE id = %s",
+            (provider_key, handle[:255], step_id),
+        )
+
+    def polled(self, step_id: int) -> None:
+        self._uow.execute("UPDATE task_steps SET polls = polls + 1 WHERE id = %s", (step_id,))
+
+    def retry(
+        self, step_id: int, *, provider_index: int, attempt: int, fallbacks: list[Any]
+    ) -> None:
+        """Back to `running` for another attempt (or the next provider), handle forgotten."""
+        self._uow.execute(
+            "UPDATE task_steps SET status = 'running', provider_index = %s, attempt = %s, "
+            "vendor_handle = NULL, polls = 0, fallbacks = %s WHERE id = %s",
+            (provider_index, attempt, _json(fallbacks), step_id),
+        )
+
+    def succeed(self, step_id: int, *, state: dict[str, Any], now: datetime) -> None:
+        self._uow.execute(
+            "UPDATE task_steps SET status = 'succeeded', state = %s, finished_at = %s "
+            "WHERE id = %s",
+            (_json(state), to_db(now), step_id),
+        )
+
+    def fail(self, step_id: int, *, code: str, detail: str | None, now: datetime) -> None:
+        self._uow.execute(
+            "UPDATE task_steps SET status = 'failed', error_code = %s, error_detail = %s, "
+            "finished_at = %s WHERE id = %s",
+            (code, None if detail is None else detail[:1024], to_db(now), step_id),
+        )
+
+    def forget(self, step_id: int) -> None:
+        """Drop a step's row (a `store` whose input proved garbage: the next provider's result
+        will be stored afresh)."""
+        self._uow.execute("DELETE FROM task_steps WHERE id = %s", (step_id,))
+
+    def record_event(self, *, provider_key: str, event_id: str, now: datetime) -> bool:
+        """Remember a provider callback event; False when it was seen before (a replay)."""
+        return (
+            self._uow.execute(
+                "INSERT IGNORE INTO provider_events (provider_key, event_id, received_at) "
+                "VALUES (%s, %s, %s)",
+                (provider_key, event_id[:128], to_db(now)),
+            )
+            == 1
+        )

@@ -76,6 +76,8 @@ class SimulatorProvider:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._origin = _origin(self.base_url)
+        #: The only host the `store` step may fetch this provider's results from.
+        self.result_hosts = frozenset({urlsplit(self.base_url).hostname or ""})
         self._api_key = api_key
         self._callback_secret = callback_secret
         self._timeouts = timeouts or Timeouts()

@@ -21,6 +21,7 @@ from retouch.storage.keys import (
     user_prefix,
     validate_key,
     validate_prefix,
+    work_key,
 )
 from retouch.storage.local import LocalStorage
 from retouch.storage.port import Credentials, ObjectInfo, Storage, UploadTicket
@@ -51,4 +52,5 @@ __all__ = [
     "user_prefix",
     "validate_key",
     "validate_prefix",
+    "work_key",
 ]

@@ -1,6 +1,7 @@
 """Object keys: the only place that makes and checks them.
 
-Keys are made by us (`uploads/<user public id>/<upload id>`, `outputs/<task public id>/<name>`)
+Keys are made by us (`uploads/<user public id>/<upload id>`, `outputs/<task public id>/<name>`,
+`work/<task public id>/<name>` for the pipeline's intermediate images)
 and checked before any I/O, so a key that reaches an adapter is a relative path of safe ASCII
 segments: no `..`, no leading `/`, no empty segment, nothing a file system or URL reinterprets.
 A segment never starts with `.`, which leaves dot-names free for an adapter's own files.
@@ -12,7 +13,7 @@ import re
 
 from retouch.core.errors import ValidationFailed
 
-ROOTS = ("uploads", "outputs")
+ROOTS = ("uploads", "outputs", "work")
 MAX_KEY_LENGTH = 512
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}", re.ASCII)
 
@@ -55,6 +56,12 @@ def user_prefix(user_id: str) -> str:
 def output_key(*, task_id: str, name: str) -> str:
     """Where a task's result image lives."""
     return validate_key(f"outputs/{task_id}/{name}")
+
+
+def work_key(*, task_id: str, name: str) -> str:
+    """Where the pipeline keeps a task's intermediate images (prepared inputs, a provider's
+    raw results) until the task ends."""
+    return validate_key(f"work/{task_id}/{name}")
 
 
 def session_name(prefix: str) -> str:

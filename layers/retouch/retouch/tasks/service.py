@@ -28,6 +28,7 @@ from retouch.core.security import derived_key
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, to_millis, utc_now
 from retouch.notify import publish_task_event
+from retouch.pipeline.messages import step_queue
 from retouch.pipeline.metrics import count_finished
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
@@ -66,11 +67,6 @@ from retouch.uploads.repository import MySQLUploadRepository
 _TASK_ID = re.compile(r"tsk_[A-Za-z0-9_-]{22}")
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
 _CLAIM_ATTEMPTS = 3
-
-
-def step_queue(step: str) -> str:
-    """The queue of a pipeline step (`steps-prepare`); the platform prefix is the adapter's."""
-    return f"steps-{step}"
 
 
 # --- create ------------------------------------------------------------------------------

@@ -1,0 +1,8 @@
+"""CallbacksFunction: POST /v1/callbacks/{provider} (vendor job notifications)."""
+
+from retouch.http import create_app, make_handler
+from retouch.pipeline.router import router
+
+app = create_app([router], title="Retouch callbacks")
+handler = make_handler(app)  # AWS Lambda: app.handler
+main_handler = handler  # Tencent SCF: app.main_handler

@@ -1,0 +1,36 @@
+"""Fetching a vendor's result URL for the `store` step: only https/http URLs on the hosts
+the provider declares (`result_hosts`), never anything a vendor answer could point at (our
+metadata endpoint, a private address); size-capped; with explicit timeouts."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from retouch.providers.port import Provider, ProviderPermanent, ProviderRetryable
+
+MAX_RESULT_BYTES = 50 * 1024 * 1024
+TIMEOUT_S = 30.0
+
+
+def fetch_result(url: str, provider: Provider) -> bytes:
+    """The bytes at `url`, a result of `provider`. ProviderPermanent for a URL off the
+    provider's hosts (it is never requested); ProviderRetryable for a failed download."""
+    import httpx
+
+    parts = urlsplit(url)
+    hosts: frozenset[str] = getattr(provider, "result_hosts", frozenset())
+    if parts.scheme not in ("https", "http") or parts.hostname not in hosts:
+        raise ProviderPermanent(f"result URL off the provider's hosts: {parts.hostname}")
+    try:
+        with httpx.stream("GET", url, timeout=TIMEOUT_S, follow_redirects=False) as response:
+            if response.status_code != 200:
+                raise ProviderRetryable(f"result download answered {response.status_code}")
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESULT_BYTES:
+                    raise ProviderPermanent("result larger than the limit")
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise ProviderRetryable(f"result download failed: {type(exc).__name__}") from None
+    return b"".join(chunks)

@@ -1,0 +1,62 @@
+"""Step messages: small JSON bodies naming a task and where it stands; the state lives in
+`tasks` and `task_steps`. `{task_id, step, index, attempt}` plus, for `finalize`, the outcome.
+The first message of a task (written by task creation) has no `index`: it means the first
+step of that kind."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from retouch.queue.messages import InvalidMessage
+
+StepKind = Literal["prepare", "generate", "store", "finalize"]
+STEP_KINDS: tuple[StepKind, ...] = ("prepare", "generate", "store", "finalize")
+_TASK_ID = re.compile(r"tsk_[A-Za-z0-9_-]{22}")
+
+
+def step_queue(step: str) -> str:
+    """The queue of a step kind (`steps-prepare`); the platform's prefix is the adapter's."""
+    return f"steps-{step}"
+
+
+@dataclass(frozen=True, slots=True)
+class StepMessage:
+    task_id: str
+    step: StepKind
+    index: int | None = None
+    attempt: int = 1
+    outcome: Literal["succeeded", "failed"] | None = None
+    error_code: str | None = None
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> StepMessage:
+        """The message in `body`; InvalidMessage when it is not one of ours (dropped)."""
+        task_id, step = body.get("task_id"), body.get("step")
+        index, attempt = body.get("index"), body.get("attempt", 1)
+        if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
+            raise InvalidMessage("a step message names a task id")
+        if step not in STEP_KINDS:
+            raise InvalidMessage("a step message names a step kind")
+        if index is not None and (type(index) is not int or not 0 <= index < 64):
+            raise InvalidMessage("a step index is a small integer")
+        if type(attempt) is not int or not 1 <= attempt <= 1000:
+            raise InvalidMessage("an attempt is a positive integer")
+        outcome = body.get("outcome")
+        if step == "finalize" and outcome not in ("succeeded", "failed"):
+            raise InvalidMessage("a finalize message names the outcome")
+        error_code = body.get("error_code")
+        if error_code is not None and not isinstance(error_code, str):
+            raise InvalidMessage("an error code is a string")
+        return cls(task_id, step, index, attempt, outcome, error_code)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"task_id": self.task_id, "step": self.step, "attempt": self.attempt}
+        if self.index is not None:
+            body["index"] = self.index
+        if self.outcome is not None:
+            body["outcome"] = self.outcome
+        if self.error_code is not None:
+            body["error_code"] = self.error_code
+        return body

@@ -1,0 +1,69 @@
+"""Where the engine gets its providers: the adapters that exist, configured from
+`provider_configs` (enabled flag, endpoint, concurrency limit), read once a minute at most."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from retouch.catalog.repository import MySQLProviderRepository
+from retouch.catalog.schemas import ProviderRead
+from retouch.core.db import Database
+from retouch.providers.port import Provider
+
+#: How a provider adapter is built from its configuration.
+Factory = Callable[[ProviderRead], Provider]
+_REFRESH_S = 60.0
+
+
+class ProviderSource(Protocol):
+    def get(self, key: str) -> Provider | None:
+        """The enabled provider `key`, or None (no adapter, disabled, unknown)."""
+        ...
+
+    def limit(self, key: str) -> int:
+        """How many jobs may run at `key` at once (all instances together)."""
+        ...
+
+
+class ConfiguredProviders:
+    """Providers built by `factories` from the enabled rows of `provider_configs`."""
+
+    def __init__(
+        self,
+        database: Database,
+        factories: Mapping[str, Factory],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._database = database
+        self._factories = factories
+        self._clock = clock
+        self._loaded_at = -_REFRESH_S
+        self._configs: dict[str, ProviderRead] = {}
+        self._built: dict[str, Provider] = {}
+
+    def _refresh(self) -> None:
+        if self._clock() - self._loaded_at < _REFRESH_S:
+            return
+        with self._database.read_only() as uow:
+            configs = {config.key: config for config in MySQLProviderRepository(uow).list()}
+        if configs != self._configs:
+            self._built = {}
+        self._configs, self._loaded_at = configs, self._clock()
+
+    def get(self, key: str) -> Provider | None:
+        self._refresh()
+        config = self._configs.get(key)
+        factory = self._factories.get(key)
+        if config is None or not config.enabled or factory is None:
+            return None
+        if key not in self._built:
+            self._built[key] = factory(config)
+        return self._built[key]
+
+    def limit(self, key: str) -> int:
+        self._refresh()
+        config = self._configs.get(key)
+        return 1 if config is None else config.concurrency_limit

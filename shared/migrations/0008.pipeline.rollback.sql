@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS provider_events;
+DROP TABLE IF EXISTS task_steps;
