@@ -21,12 +21,15 @@ CREATE TABLE IF NOT EXISTS task_steps (
     error_detail      VARCHAR(1024)   NULL,
     started_at        DATETIME(3)     NOT NULL,
     finished_at       DATETIME(3)     NULL,
+    redriven_at       DATETIME(3)     NULL,               -- the reaper re-sent its message
     updated_at        DATETIME(3)     NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
                                       ON UPDATE CURRENT_TIMESTAMP(3),
     PRIMARY KEY (id),
     UNIQUE KEY uq_task_steps_task_index (task_id, step_index),
     -- a callback names the vendor's job: find its step
     KEY ix_task_steps_handle (provider_key, vendor_handle),
+    -- the reaper: unfinished steps nobody touched for a while
+    KEY ix_task_steps_stale (status, updated_at),
     CONSTRAINT fk_task_steps_task FOREIGN KEY (task_id) REFERENCES tasks (id),
     CONSTRAINT ck_task_steps_status
         CHECK (status IN ('running', 'waiting', 'succeeded', 'failed')),

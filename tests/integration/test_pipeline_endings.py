@@ -3,6 +3,7 @@ MariaDB and Redis: exactly one ending changes a task and moves its credits."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -174,7 +175,7 @@ def test_the_reaper_times_out_overdue_tasks_and_returns_their_credits(
         runs.append(reaper(event, lambda_context))
 
     # THEN both overdue tasks failed with TASK_TIMEOUT, refunded; the other is untouched
-    assert runs[-1] == {"overdue": 0, "timed_out": 0}
+    assert (runs[-1]["overdue"], runs[-1]["timed_out"]) == (0, 0)
     assert sum(run["timed_out"] for run in runs) >= 2
     for task_id, headers, user, before in (
         (overdue_queued, headers_a, user_a, before_a),
@@ -184,3 +185,35 @@ def test_the_reaper_times_out_overdue_tasks_and_returns_their_credits(
         assert (task["status"], task["error"]["code"]) == ("failed", "TASK_TIMEOUT")
         assert quota(user["id"]) == before
     assert client.get(f"/v1/tasks/{in_time}", headers=headers_c).json()["status"] == "queued"
+
+
+def test_the_reaper_re_drives_a_step_whose_message_was_lost_once(
+    client: TestClient, lambda_context: Any
+) -> None:
+    # GIVEN a task whose `generate` step nobody touched for ten minutes (its message was lost)
+    task_id, *_ = new_task(client)
+    with get_database().unit_of_work() as uow:
+        internal = uow.fetch_one("SELECT id FROM tasks WHERE public_id = %s", (task_id,))
+        assert internal is not None
+        uow.execute(
+            "INSERT INTO task_steps (task_id, step_index, step, status, started_at, updated_at) "
+            "VALUES (%s, 1, 'generate', 'waiting', %s, %s)",
+            (internal["id"], to_db(utc_now()), to_db(utc_now() - timedelta(minutes=10))),
+        )
+        uow.commit()
+
+    def sent() -> int:
+        entries: list[Any] = get_redis().xrange("q:{steps-generate}") or []
+        return sum(task_id in json.dumps(fields) for _, fields in entries)
+
+    before = sent()
+
+    # WHEN the reaper runs twice
+    reaper = load_function("functions/jobs/reaper/app.py").handler
+    event = {"source": "aws.events", "detail-type": "Scheduled Event"}
+    first, second = reaper(event, lambda_context), reaper(event, lambda_context)
+
+    # THEN the step's message was sent again once
+    after = sent()
+    assert first["redriven"] >= 1 and second["redriven"] == 0
+    assert after == before + 1

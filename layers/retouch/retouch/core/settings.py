@@ -305,7 +305,10 @@ class Settings(BaseModel):
         60, ge=5, le=900, description="an in-flight key whose request died frees after this long"
     )
 
-    # Pipeline (retouch.pipeline): the simulator provider's credentials (local and tests).
+    # Pipeline (retouch.pipeline): see docs/architecture.md "Pipeline engine".
+    pipeline_step_stale_s: int = Field(
+        300, ge=30, le=86_400, description="the reaper re-sends a step untouched this long, once"
+    )
     simulator_api_key: SecretStr = Field(
         SecretStr(""), description="bearer key the simulator provider sends (secret)"
     )

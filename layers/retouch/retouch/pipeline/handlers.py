@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -15,12 +16,14 @@ from retouch.pipeline.engine import Engine
 from retouch.pipeline.fetch import fetch_result
 from retouch.pipeline.guards import ProviderGuards
 from retouch.pipeline.images import normalize
+from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import MySQLPipelineRepository
 from retouch.pipeline.service import Outcome, finish_task
 from retouch.pipeline.sources import ConfiguredProviders, Factory
 from retouch.providers.local.provider import LocalProvider
 from retouch.providers.simulator import SimulatorProvider
 from retouch.queue.factory import get_queue
+from retouch.queue.outbox import enqueue_in, publish_committed
 from retouch.queue.scf_events import run_scf_batch
 from retouch.queue.sqs_events import process_batch
 from retouch.storage import get_storage
@@ -48,7 +51,8 @@ _TIMEOUT = Outcome(status="failed", error_code="TASK_TIMEOUT", error_detail="dea
 
 def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     """Fail every unfinished task past its deadline with TASK_TIMEOUT and return its credits
-    (through `finish_task`: a task ending meanwhile by other means is left as it ended)."""
+    (through `finish_task`: a task ending meanwhile by other means is left as it ended); then
+    re-drive, once, the steps whose message was lost."""
     database, redis = get_database(), get_redis()
     with database.read_only() as uow:
         overdue = MySQLPipelineRepository(uow).overdue(now=clock(), limit=REAP_BATCH)
@@ -60,7 +64,30 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
             )
         except Exception:  # noqa: BLE001 - one bad task must not stop the rest; retried next run
             logger.exception("reaper could not end a task", extra={"task": task_id})
-    return {"overdue": len(overdue), "timed_out": timed_out}
+    redriven = _redrive_stale_steps(clock=clock)
+    return {"overdue": len(overdue), "timed_out": timed_out, "redriven": redriven}
+
+
+def _redrive_stale_steps(*, clock: Clock) -> int:
+    """Send once more the message of every step nobody touched for
+    RETOUCH_PIPELINE_STEP_STALE_S (its message was lost: a queue without persistence, a
+    message dead-lettered by crashes). Once per step: a second loss waits for the deadline."""
+    database, now = get_database(), clock()
+    before = now - timedelta(seconds=get_settings().pipeline_step_stale_s)
+    messages = []
+    with database.unit_of_work() as uow:
+        transitions = MySQLPipelineRepository(uow)
+        for step_id, task_id, kind, index in transitions.stale_steps(
+            before=before, limit=REAP_BATCH
+        ):
+            if transitions.mark_redriven(step_id, now=now):
+                body = StepMessage(task_id, kind, index).body()  # type: ignore[arg-type]
+                messages.append(enqueue_in(uow, step_queue(kind), body, clock=clock))
+        uow.commit()
+    publish_committed(database=database, queue=get_queue(), messages=messages, clock=clock)
+    if messages:
+        logger.warning("stale steps re-driven", extra={"steps": len(messages)})
+    return len(messages)
 
 
 # --- the step functions --------------------------------------------------------------------

@@ -57,6 +57,29 @@ class MySQLPipelineRepository:
             == 1
         )
 
+    def stale_steps(self, *, before: datetime, limit: int) -> list[tuple[int, str, str, int]]:
+        """Unfinished steps of unfinished tasks untouched since `before` and never re-driven:
+        (step id, task public id, step kind, step index)."""
+        rows = self._uow.fetch_all(
+            "SELECT s.id, t.public_id, s.step, s.step_index FROM task_steps s "
+            "JOIN tasks t ON t.id = s.task_id "
+            "WHERE s.status IN ('running', 'waiting') AND s.updated_at < %s "
+            "AND s.redriven_at IS NULL AND t.status IN ('queued', 'running') "
+            "ORDER BY s.updated_at LIMIT %s",
+            (to_db(before), limit),
+        )
+        return [(int(r["id"]), r["public_id"], r["step"], int(r["step_index"])) for r in rows]
+
+    def mark_redriven(self, step_id: int, *, now: datetime) -> bool:
+        """Claim the one re-drive of a step; False when another reaper run had it."""
+        return (
+            self._uow.execute(
+                "UPDATE task_steps SET redriven_at = %s WHERE id = %s AND redriven_at IS NULL",
+                (to_db(now), step_id),
+            )
+            == 1
+        )
+
     def overdue(self, *, now: datetime, limit: int) -> list[str]:
         """Unfinished tasks past their deadline, oldest first (ix_tasks_status_deadline)."""
         rows = self._uow.fetch_all(
