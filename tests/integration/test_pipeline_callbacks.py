@@ -22,7 +22,7 @@ from retouch.providers.simulator import (
     SimulatorProvider,
     callback_signature,
 )
-from tests.conftest import Stack
+from tests.conftest import Stack, load_function
 from tests.integration.pipeline_support import ScriptedProvider, drain
 from tests.integration.task_support import quota, tasks_app
 from tests.integration.test_pipeline_engine import Run
@@ -132,3 +132,17 @@ def test_a_late_callback_for_a_canceled_task_changes_nothing(
     # THEN the task stays canceled with its credits back once; the vendor job is canceled
     assert waiting.task()["status"] == "canceled"
     assert quota(waiting.user["id"]) == waiting.before
+
+
+def test_the_callbacks_route_answers_401_to_an_unverifiable_callback_and_404_to_no_provider(
+    stack: Stack,
+) -> None:
+    app = load_function("functions/http/callbacks/app.py").app
+    with TestClient(app) as http:
+        unverifiable = http.post("/v1/callbacks/local", content=b'{"event_id": "e", "job_id": "j"}')
+        unknown = http.post("/v1/callbacks/nosuchvendor", content=b"{}")
+        malformed = http.post("/v1/callbacks/..%2Fadmin", content=b"{}")
+
+    assert (unverifiable.status_code, unverifiable.json()["code"]) == (401, "UNAUTHENTICATED")
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "NOT_FOUND")
+    assert malformed.status_code in (404, 422)
