@@ -1,0 +1,162 @@
+"""Step consumers killed with SIGKILL in the middle of steps, again and again, while 200
+tasks run (real MariaDB, Redis, processes and OpenCV): every task ends, none is stuck, and
+every user's credits are exactly grants minus charges."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from retouch.core.clients import reset_clients
+from retouch.core.db import get_database
+from retouch.storage import get_storage, upload_key
+from scripts.lambda_runtime import ROOT
+from tests.conftest import Stack, load_function
+from tests.integration.identity_support import new_account
+from tests.integration.quota_support import assert_ledger_matches
+from tests.integration.task_support import new_upload, tasks_app, user_internal_id
+from tests.unit.image_support import png
+
+pytestmark = pytest.mark.integration
+
+TASKS, USERS, WORKERS = 200, 20, 2
+IMAGE = png(24, 24)
+
+
+@pytest.fixture
+def worker_env(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The settings the test and its workers share: one storage folder, and a queue that
+    gives a killed worker's messages back after 2 s and never dead-letters them here."""
+    settings = {
+        "RETOUCH_STORAGE_LOCAL_ROOT": str(tmp_path / "objects"),
+        "RETOUCH_STORAGE_LOCAL_SIGNING_KEY": "w" * 40,
+        "RETOUCH_QUEUE_VISIBILITY_TIMEOUT_S": "2",
+        "RETOUCH_QUEUE_MAX_DELIVERIES": "1000",
+        "RETOUCH_RATE_LIMIT_TASKS_PER_USER_PER_MIN": "100000",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    reset_clients()
+    return {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'retouch'}:{ROOT}"}
+
+
+class Workers:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.running: list[subprocess.Popen[bytes]] = []
+        self.kills = 0
+
+    def start(self) -> None:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.pipeline_worker"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.running.append(process)
+
+    def kill_one(self, rng: random.Random) -> None:
+        victim = self.running.pop(rng.randrange(len(self.running)))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        self.kills += 1
+        self.start()
+
+    def stop(self) -> None:
+        for process in self.running:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def workers(worker_env: dict[str, str]) -> Iterator[Workers]:
+    pool = Workers(worker_env)
+    try:
+        yield pool
+    finally:
+        pool.stop()
+
+
+def unfinished(task_ids: list[str]) -> int:
+    with get_database().unit_of_work() as uow:
+        row = uow.fetch_one(
+            "SELECT COUNT(*) AS n FROM tasks WHERE status IN ('queued', 'running') "
+            "AND public_id IN %s",
+            (tuple(task_ids),),
+        )
+    assert row is not None
+    return int(row["n"])
+
+
+def test_killed_consumers_lose_no_task_and_no_credit(workers: Workers, lambda_context: Any) -> None:
+    # GIVEN 200 cutout tasks of 20 users, each on a real image
+    storage = get_storage()
+    users: list[dict[str, Any]] = []
+    task_ids: list[str] = []
+    with TestClient(tasks_app()) as client:
+        for _ in range(USERS):
+            user, headers = new_account()
+            users.append(user)
+            for _ in range(TASKS // USERS):
+                upload = new_upload(user["id"])
+                storage.put(upload_key(user_id=user["id"], upload_id=upload), IMAGE, "image/png")
+                response = client.post(
+                    "/v1/tasks",
+                    json={"feature": "cutout", "inputs": {"image": upload}},
+                    headers=headers,
+                )
+                assert response.status_code in (202, 402), response.text
+                if response.status_code == 202:
+                    task_ids.append(response.json()["id"])
+
+    # WHEN two consumers run them, one of them killed with SIGKILL every 0.3-0.8 s
+    rng = random.Random(7)
+    for _ in range(WORKERS):
+        workers.start()
+    deadline = time.monotonic() + 150
+    while unfinished(task_ids) and time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.3, 0.8))
+        workers.kill_one(rng)
+    workers.stop()
+    # the reaper then ends whatever is left (nothing should be)
+    load_function("functions/jobs/reaper/app.py").handler(
+        {"source": "aws.events", "detail-type": "Scheduled Event"}, lambda_context
+    )
+
+    # THEN every task ended (killed many times over), and every user's credits add up
+    assert workers.kills >= 10
+    assert unfinished(task_ids) == 0
+    with get_database().unit_of_work() as uow:
+        statuses = uow.fetch_all(
+            "SELECT status, COUNT(*) AS n FROM tasks WHERE public_id IN %s GROUP BY status",
+            (tuple(task_ids),),
+        )
+    assert {row["status"] for row in statuses} <= {"succeeded", "failed"}
+    for user in users:
+        assert_ledger_matches(get_database(), user_internal_id(user["id"]))
+        with get_database().unit_of_work() as uow:
+            charged = uow.fetch_one(
+                "SELECT COALESCE(SUM(t.cost), 0) AS charged, q.balance, q.reserved, "
+                "(SELECT COALESCE(SUM(amount), 0) FROM quota_ledger l WHERE l.user_id = u.id "
+                "AND l.kind IN ('grant', 'period_grant')) AS granted "
+                "FROM users u JOIN quota_accounts q ON q.user_id = u.id "
+                "LEFT JOIN tasks t ON t.user_id = u.id AND t.status = 'succeeded' "
+                "WHERE u.public_id = %s GROUP BY q.balance, q.reserved, u.id",
+                (user["id"],),
+            )
+        assert charged is not None
+        assert charged["reserved"] == 0
+        assert charged["balance"] == charged["granted"] - charged["charged"]
