@@ -117,6 +117,17 @@ def test_layer_requirements_are_exactly_the_pins_of_requirements_layer_txt() -> 
     assert all(re.fullmatch(r"[a-z0-9_.-]+==[\w.+-]+", pin) for pin in layer)
 
 
+@pytest.mark.parametrize("step", ["prepare", "generate"])
+def test_opencv_steps_ship_exactly_the_pins_of_requirements_local_provider_txt(step: str) -> None:
+    # GIVEN the requirements SAM builds into a step that decodes images, and the lock file
+    shipped = _pins(ROOT / "functions" / "steps" / step / "requirements.txt")
+    locked = _pins(ROOT / "requirements" / "local-provider.txt")
+
+    # THEN the same pins; and no API function ships OpenCV
+    assert shipped == locked
+    assert not list((ROOT / "functions" / "http").glob("*/requirements.txt"))
+
+
 def test_template_reader_reads_short_intrinsic_tags_as_their_long_form(tmp_path: Path) -> None:
     # GIVEN YAML with CloudFormation's short tags, which a plain safe loader rejects
     source = tmp_path / "tags.yaml"

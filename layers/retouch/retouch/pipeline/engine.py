@@ -41,6 +41,7 @@ from retouch.core.time import Clock, utc_now
 from retouch.notify import publish_task_event
 from retouch.pipeline.guards import ProviderGuards
 from retouch.pipeline.messages import StepMessage, step_queue
+from retouch.pipeline.metrics import count_fallback
 from retouch.pipeline.repository import MySQLPipelineRepository as TaskTransitions
 from retouch.pipeline.repository import MySQLStepRepository, StepRow
 from retouch.pipeline.service import Outcome, finish_task
@@ -235,6 +236,7 @@ class Engine:
                 break
             reason = "no adapter or disabled" if provider is None else "breaker open"
             fallbacks.append({"provider": key, "code": "UNAVAILABLE", "detail": reason})
+            count_fallback(provider=key, reason="UNAVAILABLE")
             provider, position = None, position + 1
         if provider is None:
             uow.rollback()
@@ -430,6 +432,7 @@ class Engine:
             ]
             repo.retry(row.id, provider_index=position + 1, attempt=0, fallbacks=fallbacks)
             logger.info("provider fallback", extra={"task": task.public_id, "provider": key})
+            count_fallback(provider=str(key), reason=type(error).__name__)
             sent = self._send(uow, StepMessage(task.public_id, "generate", index))
         uow.commit()
         self._publish([sent])
@@ -491,6 +494,7 @@ class Engine:
                     *generate.fallbacks,
                     {"provider": key, "code": "BAD_RESULT", "detail": str(exc)[:200]},
                 ]
+                count_fallback(provider=key, reason="BAD_RESULT")
                 repo.forget(row.id)
                 repo.retry(
                     generate.id,

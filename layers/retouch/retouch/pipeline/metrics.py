@@ -19,6 +19,11 @@ def count_finished(*, feature: str, status: str, credits: int) -> None:
         _emit(name, credits, feature=feature)
 
 
+def count_fallback(*, provider: str, reason: str) -> None:
+    """The chain moved past `provider` (`UNAVAILABLE`, `BAD_RESULT`, or the error's class)."""
+    _emit("ProviderFallbacks", 1, provider=provider, reason=reason)
+
+
 def _emit(name: str, value: float, **dimensions: str) -> None:
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as one:
         one.add_dimension(name="service", value=SERVICE)
