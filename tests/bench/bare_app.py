@@ -8,31 +8,14 @@ first request. `scripts/bench_health.py` compares the health function against th
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from typing import Any
 
-import redis
 from fastapi import FastAPI
 from mangum import Mangum
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+
+from tests.bench.bare_redis import bare_redis
 
 app = FastAPI()
-
-
-@cache
-def _redis() -> redis.Redis:
-    timeout_s = float(os.environ.get("RETOUCH_REDIS_TIMEOUT_S", "0.5"))
-    return redis.Redis.from_url(
-        os.environ["RETOUCH_REDIS_URL"],
-        socket_connect_timeout=timeout_s,
-        socket_timeout=timeout_s,
-        retry=Retry(NoBackoff(), retries=1),
-        retry_on_error=[redis.exceptions.ConnectionError],
-        health_check_interval=30,
-        decode_responses=True,
-    )
 
 
 # `response_model=None`: the annotation is for mypy only; an unannotated route (the barest
@@ -46,7 +29,7 @@ def _redis() -> redis.Redis:
 @app.get("/v1/tasks/{task_id}", response_model=None)
 @app.post("/v1/tasks", response_model=None)
 def health_redis() -> dict[str, Any]:
-    return {"status": "ok", "value": _redis().get("bench:bare")}
+    return {"status": "ok", "value": bare_redis().get("bench:bare")}
 
 
 handler = Mangum(app, lifespan="off")

@@ -1,4 +1,5 @@
-"""Child process of `scripts/bench_health.py`: invoke Lambda handlers in a fresh interpreter.
+"""Child process of the benchmarks (`scripts/bench_*.py`): invoke Lambda handlers (HTTP or
+queue) in a fresh interpreter.
 
 Run by file path, never imported by the benchmark itself:
 
@@ -34,6 +35,10 @@ from typing import Any  # noqa: E402
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
+# The baselines import their shared Redis client as `tests.bench.bare_redis`: the checkout's
+# root on the path (this file runs by path, so only its own folder is there).
+sys.path.insert(1, str(Path(__file__).resolve().parents[2]))
+
 
 class LambdaContext:
     """The attributes of the AWS Lambda context object that Mangum and Powertools read."""
@@ -61,6 +66,14 @@ def load_module(name: str, path: str) -> ModuleType:
     return module
 
 
+def _status(response: dict[str, Any]) -> int:
+    """An HTTP response's status; for a queue handler's batch response (`batchItemFailures`)
+    200 when every record succeeded, else 500."""
+    if "statusCode" in response:
+        return int(response["statusCode"])
+    return 500 if response.get("batchItemFailures") else 200
+
+
 def cold(function_file: str, event_file: str, result_file: str) -> None:
     """Import one function module and answer one event: the cold start."""
     event = json.loads(Path(event_file).read_text())
@@ -75,8 +88,8 @@ def cold(function_file: str, event_file: str, result_file: str) -> None:
         "import_started_ns": import_started_ns,
         "imported_ns": imported_ns,
         "answered_ns": answered_ns,
-        "status": response["statusCode"],
-        "body": response["body"],
+        "status": _status(response),
+        "body": response.get("body", json.dumps(response)),
     }
     Path(result_file).write_text(json.dumps(result))
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from retouch.auth.schemas import CallerAttachment, CallerRecord
+from retouch.auth.attachments import CallerAttachment
+from retouch.auth.schemas import CallerRecord
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
 from retouch.quota.schemas import CurrentMembership

@@ -76,18 +76,6 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
-class CallerAttachment:
-    """One row of the caller's from another table, read in the caller's own statement, so a
-    route that reads it saves a round trip. `columns` and `join` are constant SQL of the
-    repository that owns the table: `join` is a `LEFT JOIN` on `u.id` (the caller) whose
-    placeholders `params` fill, and every column is aliased with a prefix of its own."""
-
-    columns: str
-    join: str
-    params: tuple[object, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class CallerRecord:
     """What the caller read found: the account (None: no such user), the session's
     revocation, the membership in force, and the attached row's columns (with the caller's,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NoReturn
 
+from retouch.auth.attachments import CallerAttachment
 from retouch.auth.errors import (
     InactiveAccount,
     InvalidCredentials,
@@ -23,7 +24,7 @@ from retouch.auth.errors import (
     RevokedAccessToken,
 )
 from retouch.auth.repository import MySQLRefreshTokenRepository, RefreshToken
-from retouch.auth.schemas import CallerAttachment, Principal, TokenPair
+from retouch.auth.schemas import Principal, TokenPair
 from retouch.core.db import Database, Row, UnitOfWork
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger

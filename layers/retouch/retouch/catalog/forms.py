@@ -194,3 +194,13 @@ def _field_errors(
             errors.append(describe.error(name, _TYPES.get(rule, "value_error"), limit=definition))
     unique = {(error.field, error.type): error for error in errors}
     return list(unique.values())
+
+
+def upload_fields(form: FormSchema, inputs: dict[str, object]) -> dict[str, str]:
+    """The inputs that name uploads (`x-upload: true` in the form): field → upload id."""
+    properties = form.json_schema.get("properties", {})
+    return {
+        name: value
+        for name, value in inputs.items()
+        if isinstance(value, str) and properties.get(name, {}).get("x-upload") is True
+    }

@@ -14,7 +14,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from retouch.auth.schemas import CallerAttachment, Principal
+from retouch.auth.attachments import CallerAttachment
+from retouch.auth.schemas import Principal
 from retouch.auth.service import authenticate_with
 from retouch.core.db import Row, get_database
 from retouch.core.errors import Forbidden, Unauthenticated

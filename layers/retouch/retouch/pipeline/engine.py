@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from retouch.catalog.forms import upload_fields
 from retouch.catalog.repository import MySQLFormRepository, MySQLPipelineRepository
 from retouch.catalog.schemas import PipelineStep
 from retouch.core.db import Database, UnitOfWork
@@ -61,7 +62,6 @@ from retouch.queue.port import QueuePort
 from retouch.storage import Storage, output_key, work_key
 from retouch.tasks.repository import MySQLTaskRepository
 from retouch.tasks.schemas import TERMINAL, StoredImage, Task
-from retouch.tasks.service import upload_fields
 from retouch.uploads.inspection import NotAnImage, inspect_image
 
 DEFAULT_TIMEOUT_S = 120

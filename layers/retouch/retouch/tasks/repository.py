@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from retouch.auth.schemas import CallerAttachment
+from retouch.auth.attachments import CallerAttachment
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
 from retouch.tasks.schemas import KeyClaim, StoredImage, Task, TaskStatus

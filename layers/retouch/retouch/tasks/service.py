@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from retouch.auth.schemas import CallerAttachment, Principal
-from retouch.catalog.forms import validate_inputs
+from retouch.auth.attachments import CallerAttachment
+from retouch.auth.schemas import Principal
+from retouch.catalog.forms import upload_fields, validate_inputs
 from retouch.catalog.repository import (
     MySQLFeatureRepository,
     MySQLFormRepository,
@@ -271,16 +272,6 @@ def _usable_feature(
         logger.error("feature without form or pipeline", extra={"feature": key})
         raise FeatureUnavailable("This feature is not configured")
     return feature, form, pipeline.steps[0].step
-
-
-def upload_fields(form: FormSchema, inputs: dict[str, object]) -> dict[str, str]:
-    """The inputs that name uploads (`x-upload: true` in the form): field → upload id."""
-    properties = form.json_schema.get("properties", {})
-    return {
-        name: value
-        for name, value in inputs.items()
-        if isinstance(value, str) and properties.get(name, {}).get("x-upload") is True
-    }
 
 
 def _check_uploads(
