@@ -36,12 +36,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving_app(app: Any, *, timeout_s: float = 10.0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a daemon thread (its lifespan
-    runs); yields the base URL without a trailing slash and stops the server on the way out."""
+def serving_app(app: Any, *, port: int = 0, timeout_s: float = 10.0) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1:`port` (0: a free one) in a daemon thread
+    (its lifespan runs); yields the base URL without a trailing slash and stops the server on
+    the way out."""
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="warning")
     )

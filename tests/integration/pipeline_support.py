@@ -1,20 +1,26 @@
 """Helpers of the engine tests: an in-memory queue behind the queue port (messages are run
-at once, delays ignored, so a test does not sleep through backoffs), scripted providers
-behind the provider port, and an engine wired to real MariaDB, Redis and a local storage."""
+at once, delays ignored, so a test does not sleep through backoffs), a scheduled one whose
+delays pass on a clock that runs fast while nothing is due, scripted providers behind the
+provider port, and an engine wired to real MariaDB, Redis and a local storage."""
 
 from __future__ import annotations
 
+import heapq
 import itertools
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
-from retouch.pipeline.engine import Engine
+from retouch.core.time import Clock, utc_now
+from retouch.pipeline.engine import Engine, Fetcher
 from retouch.pipeline.guards import BreakerConfig, ProviderGuards
+from retouch.pipeline.sources import ProviderSource
 from retouch.providers.port import (
     CallbackEvent,
     InvalidCallback,
@@ -59,6 +65,57 @@ class MemoryQueue:
 
     def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
         raise NotImplementedError
+
+
+class FastClock:
+    """A `Clock` running with real time, plus whatever `skip` added: time a test need not wait
+    through (backoffs, poll delays, step deadlines) while real peers keep real time."""
+
+    def __init__(self) -> None:
+        self.skipped = timedelta()
+
+    def __call__(self) -> datetime:
+        return utc_now() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        self.skipped += timedelta(seconds=seconds)
+
+
+class ScheduledQueue(MemoryQueue):
+    """The queue port in memory with its delays kept: a message is due `delay_s` after its
+    publication on `clock`; `run_scheduled` hands them to the engine in due order."""
+
+    def __init__(self, clock: FastClock) -> None:
+        super().__init__()
+        self.clock = clock
+        self.due: list[tuple[datetime, int, dict[str, Any]]] = []
+        self._order = itertools.count()
+
+    def publish(self, queue: str, body: dict[str, Any], *, delay_s: float = 0) -> str:
+        message_id = super().publish(queue, body, delay_s=delay_s)
+        self.sent.pop()  # kept in `due` instead
+        due = self.clock() + timedelta(seconds=delay_s)
+        heapq.heappush(self.due, (due, next(self._order), body))
+        return message_id
+
+
+def run_scheduled(
+    engine: Engine, queue: ScheduledQueue, *, real_share: float = 0.1, limit: int = 10_000
+) -> int:
+    """Run every message in due order until none is left; returns how many were run. When the
+    next one is not due yet, a `real_share` of the wait passes in real time (so real peers such
+    as a vendor's jobs progress) and the rest is skipped on the clock."""
+    run = 0
+    while queue.due:
+        due, _, body = heapq.heappop(queue.due)
+        wait = (due - queue.clock()).total_seconds()
+        if wait > 0:
+            time.sleep(wait * real_share)
+            queue.clock.skip(max(0.0, (due - queue.clock()).total_seconds()))
+        engine.handle(dict(body))
+        run += 1
+        assert run < limit, "the pipeline did not settle"
+    return run
 
 
 Behaviour = ProviderError | bytes | Literal["pending", "empty"]
@@ -125,28 +182,36 @@ class Providers:
         return self._limit
 
 
+def local_storage(root: Path, *, base_url: str = "http://127.0.0.1:8000/_storage") -> LocalStorage:
+    """A local storage under `root` whose presigned URLs start with `base_url`."""
+    return LocalStorage(
+        root=root,
+        base_url=base_url,
+        signer=Signer(b"pipeline-test-signing-key-0123456789abcdef"),
+    )
+
+
 def make_engine(
     root: Path,
-    providers: Providers,
+    providers: ProviderSource,
     queue: MemoryQueue,
     *,
     threshold: int = 100,
     normalize: Callable[[bytes], bytes] = lambda data: data,
+    storage: LocalStorage | None = None,
+    fetch: Fetcher = lambda url, provider: b"",
+    clock: Clock = utc_now,
 ) -> Engine:
-    storage = LocalStorage(
-        root=root,
-        base_url="http://127.0.0.1:8000/_storage",
-        signer=Signer(b"pipeline-test-signing-key-0123456789abcdef"),
-    )
     return Engine(
         database=get_database(),
         redis=get_redis(),
         queue=queue,
-        storage=storage,
+        storage=storage or local_storage(root),
         providers=providers,
         guards=ProviderGuards(get_redis(), BreakerConfig(threshold=threshold)),
         normalize=normalize,
-        fetch=lambda url, provider: b"",
+        fetch=fetch,
+        clock=clock,
     )
 
 
@@ -161,3 +226,13 @@ def drain(engine: Engine, queue: MemoryQueue, *, copies: int = 1, limit: int = 2
             run += 1
         assert run < limit, "the pipeline did not settle"
     return run
+
+
+def task_steps(task_id: str) -> list[dict[str, Any]]:
+    """The task's rows in `task_steps` in step order: step, status, provider_key, fallbacks."""
+    with get_database().unit_of_work() as uow:
+        return uow.fetch_all(
+            "SELECT s.step, s.status, s.provider_key, s.fallbacks FROM task_steps s "
+            "JOIN tasks t ON t.id = s.task_id WHERE t.public_id = %s ORDER BY s.step_index",
+            (task_id,),
+        )

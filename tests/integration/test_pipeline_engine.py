@@ -24,6 +24,7 @@ from tests.integration.pipeline_support import (
     ScriptedProvider,
     drain,
     make_engine,
+    task_steps,
 )
 from tests.integration.quota_support import assert_ledger_matches
 from tests.integration.task_support import new_upload, quota, tasks_app, user_internal_id
@@ -80,12 +81,7 @@ class Run:
         return task
 
     def steps(self) -> list[dict[str, Any]]:
-        with get_database().unit_of_work() as uow:
-            return uow.fetch_all(
-                "SELECT s.step, s.status, s.provider_key, s.fallbacks FROM task_steps s "
-                "JOIN tasks t ON t.id = s.task_id WHERE t.public_id = %s ORDER BY s.step_index",
-                (self.task_id,),
-            )
+        return task_steps(self.task_id)
 
     def charged(self) -> bool:
         after = quota(self.user["id"])

@@ -58,6 +58,8 @@ def _start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess
                 str(ports["db"]),
                 "--redis-port",
                 str(ports["redis"]),
+                "--simulator-port",
+                str(ports["simulator"]),
             ],
             cwd=ROOT,
             env=env,
@@ -91,8 +93,9 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
 def test_stack_serves_over_http_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     # GIVEN a stack started as `python -m scripts.stack` on free ports with its own data folder
     data_dir, log = tmp_path / "local", tmp_path / "stack.log"
-    ports = {"http": free_port(), "db": free_port(), "redis": free_port()}
+    ports = {"http": free_port(), "db": free_port(), "redis": free_port(), "simulator": free_port()}
     base_url = f"http://127.0.0.1:{ports['http']}"
+    simulator_url = f"http://127.0.0.1:{ports['simulator']}"
     process = _start_stack(data_dir, ports, log)
     try:
         # WHEN it is up
@@ -107,6 +110,14 @@ def test_stack_serves_over_http_and_stops_cleanly_on_sigint(tmp_path: Path) -> N
         assert all(response.headers["x-request-id"] for response in responses)
         env_file = (data_dir / "env").read_text()
         assert f"RETOUCH_DB_PORT={ports['db']}" in env_file
+        # the simulator serves, and takes only the key the stack gives its `simulator` provider
+        api_key = (data_dir / "simulator-api-key").read_text()
+        assert f"RETOUCH_SIMULATOR_API_KEY={api_key}\n" in env_file
+        assert httpx.get(f"{simulator_url}/jobs/none", timeout=5).status_code == 401
+        keyed = httpx.get(
+            f"{simulator_url}/jobs/none", headers={"authorization": f"Bearer {api_key}"}, timeout=5
+        )
+        assert keyed.json()["code"] == "NOT_FOUND"
 
         # WHEN it receives SIGINT (Ctrl-C)
         exit_code = _stop(process)
@@ -121,6 +132,7 @@ def test_stack_serves_over_http_and_stops_cleanly_on_sigint(tmp_path: Path) -> N
     assert not (data_dir / "env").exists()
     output = log.read_text()
     assert f"migrations applied: {_migration_count()}" in output
+    assert f"stack: simulator on {simulator_url} SimulatorConfig(" in output
     # one consumer per step queue of the template, started and stopped with the stack
     for step in ("prepare", "generate", "store", "finalize"):
         assert f"StepFunction <- steps-{step}" in output, output

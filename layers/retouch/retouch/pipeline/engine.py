@@ -251,7 +251,8 @@ class Engine:
         if not self.guards.acquire(
             provider.key, holder, limit=self.providers.limit(provider.key), hold_s=timeout_s
         ):
-            self._later(uow, task, index, row, ProviderBusy("concurrency limit reached"), position)
+            busy = ProviderBusy("concurrency limit reached")
+            self._later(uow, task, index, row, busy, position, steps=steps, key=provider.key)
             return
         job = JobInput(
             feature=task.feature_key,
@@ -310,6 +311,8 @@ class Engine:
             return
         if row.deadline_at is not None and self.clock() >= row.deadline_at:
             _cancel_quietly(provider, str(row.vendor_handle))
+            # The job is given up: its concurrency slot goes back now, not when it expires.
+            self.guards.release(key, f"{task.public_id}:{index}")
             self._provider_failed(
                 uow,
                 task,
@@ -407,11 +410,11 @@ class Engine:
         error: ProviderError,
         position: int,
         *,
-        steps: Sequence[PipelineStep] = (),
-        key: str | None = None,
+        steps: Sequence[PipelineStep],
+        key: str,
     ) -> None:
-        """Retry the same provider after a backoff, or move to the next one."""
-        configured = steps[index].retries if steps else None
+        """Retry the same provider after a backoff, or move to the next one (recorded)."""
+        configured = steps[index].retries
         spec_retries = DEFAULT_RETRIES if configured is None else configured
         expired = row.deadline_at is not None and self.clock() >= row.deadline_at
         busy = isinstance(error, ProviderBusy)
