@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -137,6 +138,12 @@ class ScriptedProvider:
 
     def __post_init__(self) -> None:
         self._left = list(self.script)
+        # Vendor handles are unique per vendor, across every test of the shared database.
+        self._run = secrets.token_hex(4)
+
+    def handle(self, n: int) -> str:
+        """The handle of this provider's `n`-th job (1 = the first)."""
+        return f"{self.key}-{self._run}-{n}"
 
     def _next(self) -> JobStatus:
         behaviour = self._left.pop(0) if self._left else PNG
@@ -153,7 +160,7 @@ class ScriptedProvider:
         self.submits += 1
         status = self._next()
         return Submitted(
-            handle=f"{self.key}-{self.submits}",
+            handle=self.handle(self.submits),
             status=None if status.state == "pending" else status,
         )
 

@@ -60,7 +60,7 @@ def client(stack: Stack) -> Iterator[TestClient]:
 
 @pytest.fixture
 def waiting(client: TestClient, tmp_path: Path) -> Run:
-    """A task whose `generate` waits on the vendor's job `tencent-1` (no messages pending)."""
+    """A task whose `generate` waits on the vendor's first job (no messages pending)."""
     run = Run(client, tmp_path, SigningProvider("tencent", ["pending"] * 20))
     run.engine.handle({"task_id": run.task_id, "step": "prepare", "attempt": 1})
     for _ in range(2):  # generate: submit (pending), then its first poll
@@ -75,7 +75,7 @@ def callback(run: Run, headers: dict[str, str], body: bytes) -> str:
 
 
 def test_a_verified_callback_prompts_the_waiting_step_once(waiting: Run) -> None:
-    headers, body = signed("evt-1", "tencent-1")
+    headers, body = signed("evt-1", waiting.vendor_job)
 
     first = callback(waiting, headers, body)
     replay = callback(waiting, headers, body)
@@ -92,14 +92,14 @@ def test_forged_or_stale_callbacks_are_refused_and_change_nothing(
 ) -> None:
     headers, body = signed(
         "evt-2",
-        "tencent-1",
+        waiting.vendor_job,
         secret="not-the-secret" if forgery == "wrong-secret" else SECRET,
         at=time.time() - 3600 if forgery == "stale" else None,
     )
     if forgery == "no-signature":
         headers = {}
     if forgery == "tampered-body":
-        body = body.replace(b"tencent-1", b"tencent-9")
+        body = body.replace(waiting.vendor_job.encode(), b"tencent-other")
 
     with pytest.raises(Unauthenticated):
         callback(waiting, headers, body)
@@ -109,7 +109,7 @@ def test_forged_or_stale_callbacks_are_refused_and_change_nothing(
 
 
 def test_a_callback_for_an_unknown_provider_is_404(waiting: Run) -> None:
-    headers, body = signed("evt-3", "tencent-1")
+    headers, body = signed("evt-3", waiting.vendor_job)
 
     with pytest.raises(NotFound):
         receive_callback(waiting.engine, provider_key="nosuch", headers=headers, body=body)
@@ -125,7 +125,7 @@ def test_a_late_callback_for_a_canceled_task_changes_nothing(
     )
 
     # WHEN the vendor's callback arrives and its prompt is run
-    headers, body = signed("evt-4", "tencent-1")
+    headers, body = signed("evt-4", waiting.vendor_job)
     callback(waiting, headers, body)
     drain(waiting.engine, waiting.queue)
 

@@ -51,6 +51,8 @@ class Run:
 
     def __init__(self, client: TestClient, tmp_path: Path, *providers: ScriptedProvider) -> None:
         self.client = client
+        #: The vendor handle of the first provider's first job.
+        self.vendor_job = providers[0].handle(1) if providers else ""
         self.queue = MemoryQueue()
         self.engine = make_engine(tmp_path, Providers(*providers), self.queue)
         self.user, self.headers = new_account()
@@ -239,5 +241,5 @@ def test_cancel_while_generate_waits_drops_the_rest_and_cancels_the_vendor_job(
     # THEN the task stays canceled with its credits back, and the vendor job was canceled
     assert canceled.json()["status"] == "canceled"
     assert run.task()["status"] == "canceled"
-    assert provider.canceled == ["tencent-1"]
+    assert provider.canceled == [provider.handle(1)]
     assert quota(run.user["id"]) == run.before
