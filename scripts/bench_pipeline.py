@@ -50,6 +50,7 @@ from scripts.bench_health import (
     ColdSample,
     child_env,
     cold_start,
+    layer_python,
     percentile,
 )
 from scripts.bench_me import sign_up
@@ -264,6 +265,8 @@ def measure_cold(
     runs: int, event: Path, work: Path, env: dict[str, str]
 ) -> dict[str, list[ColdSample]]:
     files = {"step": STEP, "bare": BARE}
+    # Both sides start in an interpreter holding only the layer's dependencies.
+    env = {**env, "BENCH_PYTHON": layer_python()}
     for side in SIDES:  # discarded: writes the .pyc files, warms the page cache
         cold_start(side, files[side], event, work, env)
     print(f"cold start: {runs} fresh interpreters per side …", file=sys.stderr)
