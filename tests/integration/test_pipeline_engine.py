@@ -138,7 +138,7 @@ def test_an_asynchronous_job_is_polled_until_it_finishes(
 
 
 def test_retryable_errors_retry_the_provider_then_fall_back_to_the_next(
-    client: TestClient, tmp_path: Path
+    client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a first provider that always times out, a second that works
     first = ScriptedProvider("tencent", [ProviderRetryable("timeout")] * 5)
@@ -154,6 +154,12 @@ def test_retryable_errors_retry_the_provider_then_fall_back_to_the_next(
     assert generate["provider_key"] == "runninghub"
     assert [f["provider"] for f in json.loads(generate["fallbacks"])] == ["tencent"]
     assert "tencent" not in json.dumps(task) and "timeout" not in json.dumps(task)
+    # the metrics name the provider that served the task, and count the fallback
+    metrics = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    assert any(m.get("TasksFinished") and m.get("provider") == "runninghub" for m in metrics)
+    assert any(m.get("ProviderFallbacks") and m.get("provider") == "tencent" for m in metrics)
     assert run.charged()
 
 

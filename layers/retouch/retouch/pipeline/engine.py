@@ -544,13 +544,16 @@ class Engine:
             self._fail(task, code=message.error_code or "GENERATION_FAILED", detail="finalize")
             return
         with self.database.read_only() as uow:
-            store = _previous(MySQLStepRepository(uow), task, len(steps), "store", steps)
+            repo = MySQLStepRepository(uow)
+            store = _previous(repo, task, len(steps), "store", steps)
+            generate = _previous(repo, task, len(steps), "generate", steps)
+        provider = None if generate is None else generate.state.get("provider")
         images = tuple(
             StoredImage(key=i["key"], width=int(i["width"]), height=int(i["height"]))
             for i in (store.state.get("images", []) if store is not None else [])
         )
         outcome = (
-            Outcome(status="succeeded", images=images)
+            Outcome(status="succeeded", images=images, provider=provider)
             if images
             else Outcome(
                 status="failed", error_code="GENERATION_FAILED", error_detail="no stored image"

@@ -10,10 +10,14 @@ from retouch.core.logging import SERVICE
 NAMESPACE = "Retouch"
 
 
-def count_finished(*, feature: str, status: str, credits: int) -> None:
-    """One task ended: `TasksFinished` by feature and status, and the credits it charged (on
-    success: `CreditsCharged`) or returned (`CreditsReturned`), by feature."""
-    _emit("TasksFinished", 1, feature=feature, status=status)
+def count_finished(*, feature: str, status: str, credits: int, provider: str | None = None) -> None:
+    """One task ended: `TasksFinished` by feature and status (and by the provider that served
+    it, for a success), and the credits it charged (on success: `CreditsCharged`) or returned
+    (`CreditsReturned`), by feature."""
+    if provider:
+        _emit("TasksFinished", 1, feature=feature, status=status, provider=provider)
+    else:
+        _emit("TasksFinished", 1, feature=feature, status=status)
     if credits:
         name = "CreditsCharged" if status == "succeeded" else "CreditsReturned"
         _emit(name, credits, feature=feature)

@@ -34,6 +34,7 @@ class Outcome:
     images: tuple[StoredImage, ...] = ()
     error_code: str | None = None
     error_detail: str | None = None
+    provider: str | None = None  # who produced the images (metrics only)
 
 
 def start_task(
@@ -83,7 +84,12 @@ def finish_task(
         logger.info("task already ended", extra={"task": task_id, "outcome": outcome.status})
         return False
     publish_task_event(redis, task_id, {"id": task_id, "status": outcome.status})
-    count_finished(feature=task.feature_key, status=outcome.status, credits=task.cost)
+    count_finished(
+        feature=task.feature_key,
+        status=outcome.status,
+        credits=task.cost,
+        provider=outcome.provider,
+    )
     logger.info(
         "task ended",
         extra={"task": task_id, "status": outcome.status, "error_code": outcome.error_code},
