@@ -297,31 +297,15 @@ class Engine:
     ) -> None:
         key = str(row.provider_key)
         provider = self.providers.get(key)
-        if provider is None:
+        expired = row.deadline_at is not None and self.clock() >= row.deadline_at
+        if provider is None or expired:
+            if provider is not None:
+                _cancel_quietly(provider, str(row.vendor_handle))
+                # The job is given up: its concurrency slot goes back now, not when it expires.
+                self.guards.release(key, f"{task.public_id}:{index}")
+            reason = "provider gone" if provider is None else "step deadline passed"
             self._provider_failed(
-                uow,
-                task,
-                index,
-                steps,
-                row,
-                key,
-                row.provider_index,
-                ProviderRetryable("provider gone"),
-            )
-            return
-        if row.deadline_at is not None and self.clock() >= row.deadline_at:
-            _cancel_quietly(provider, str(row.vendor_handle))
-            # The job is given up: its concurrency slot goes back now, not when it expires.
-            self.guards.release(key, f"{task.public_id}:{index}")
-            self._provider_failed(
-                uow,
-                task,
-                index,
-                steps,
-                row,
-                key,
-                row.provider_index,
-                ProviderRetryable("step deadline passed"),
+                uow, task, index, steps, row, key, row.provider_index, ProviderRetryable(reason)
             )
             return
         try:
