@@ -217,3 +217,38 @@ def test_the_reaper_re_drives_a_step_whose_message_was_lost_once(
     after = sent()
     assert first["redriven"] >= 1 and second["redriven"] == 0
     assert after == before + 1
+
+
+def test_the_reaper_forgets_idempotency_keys_past_their_day(
+    client: TestClient, lambda_context: Any
+) -> None:
+    # GIVEN a key used yesterday and one used now
+    user, headers = new_account()
+    for key in ("old-key", "new-key"):
+        response = client.post(
+            "/v1/tasks",
+            json={"feature": "cutout", "inputs": inputs_for("cutout", user["id"])},
+            headers={**headers, "Idempotency-Key": key},
+        )
+        assert response.status_code == 202
+    with get_database().unit_of_work() as uow:
+        uow.execute(
+            "UPDATE idempotency_keys SET expires_at = %s WHERE idempotency_key = 'old-key' "
+            "AND user_id = %s",
+            (to_db(utc_now() - timedelta(seconds=1)), user_internal_id(user["id"])),
+        )
+        uow.commit()
+
+    # WHEN the reaper runs
+    result = load_function("functions/jobs/reaper/app.py").handler(
+        {"source": "aws.events", "detail-type": "Scheduled Event"}, lambda_context
+    )
+
+    # THEN only the expired key is gone
+    with get_database().unit_of_work() as uow:
+        keys = uow.fetch_all(
+            "SELECT idempotency_key FROM idempotency_keys WHERE user_id = %s",
+            (user_internal_id(user["id"]),),
+        )
+    assert result["keys_purged"] >= 1
+    assert [row["idempotency_key"] for row in keys] == ["new-key"]

@@ -27,6 +27,7 @@ from retouch.queue.outbox import enqueue_in, publish_committed
 from retouch.queue.scf_events import run_scf_batch
 from retouch.queue.sqs_events import process_batch
 from retouch.storage import get_storage
+from retouch.tasks.repository import MySQLIdempotencyRepository
 
 
 def _simulator(config: ProviderRead) -> SimulatorProvider:
@@ -52,7 +53,7 @@ _TIMEOUT = Outcome(status="failed", error_code="TASK_TIMEOUT", error_detail="dea
 def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     """Fail every unfinished task past its deadline with TASK_TIMEOUT and return its credits
     (through `finish_task`: a task ending meanwhile by other means is left as it ended); then
-    re-drive, once, the steps whose message was lost."""
+    re-drive, once, the steps whose message was lost, and forget expired Idempotency-Keys."""
     database, redis = get_database(), get_redis()
     with database.read_only() as uow:
         overdue = MySQLPipelineRepository(uow).overdue(now=clock(), limit=REAP_BATCH)
@@ -65,7 +66,15 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - one bad task must not stop the rest; retried next run
             logger.exception("reaper could not end a task", extra={"task": task_id})
     redriven = _redrive_stale_steps(clock=clock)
-    return {"overdue": len(overdue), "timed_out": timed_out, "redriven": redriven}
+    with database.unit_of_work() as uow:
+        purged = MySQLIdempotencyRepository(uow).purge_expired(now=clock(), limit=REAP_BATCH)
+        uow.commit()
+    return {
+        "overdue": len(overdue),
+        "timed_out": timed_out,
+        "redriven": redriven,
+        "keys_purged": purged,
+    }
 
 
 def _redrive_stale_steps(*, clock: Clock) -> int:

@@ -276,3 +276,9 @@ class MySQLIdempotencyRepository:
             "AND claim = %s AND state = 'in_flight'",
             (claim.user_id, claim.key, claim.token),
         )
+
+    def purge_expired(self, *, now: datetime, limit: int) -> int:
+        """Delete up to `limit` keys past their 24 h (ix_idempotency_keys_expires)."""
+        return self._uow.execute(
+            "DELETE FROM idempotency_keys WHERE expires_at <= %s LIMIT %s", (to_db(now), limit)
+        )
