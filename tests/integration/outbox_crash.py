@@ -12,19 +12,18 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Collection
-from typing import Any, Literal
+from typing import Any
 
 from retouch.auth.service import authenticate
 from retouch.core.db import get_database
 from retouch.core.security import TokenConfig
 from retouch.core.settings import get_settings
-from retouch.queue import DeadMessage, Delivery
 from retouch.tasks.schemas import TaskCreate
 from retouch.tasks.service import create_task
+from tests.integration.pipeline_support import MemoryQueue
 
 
-class DyingQueue:
+class DyingQueue(MemoryQueue):
     """A QueuePort whose publisher process is killed the moment it would publish."""
 
     def publish(self, queue: str, body: dict[str, Any], *, delay_s: float = 0) -> str:
@@ -32,21 +31,6 @@ class DyingQueue:
         sys.stdout.flush()
         os.kill(os.getpid(), signal.SIGKILL)
         raise AssertionError("unreachable")
-
-    def receive(self, queue: str, *, max_messages: int = 10, wait_s: float = 0) -> list[Delivery]:
-        raise NotImplementedError
-
-    def ack(self, delivery: Delivery) -> bool:
-        raise NotImplementedError
-
-    def retry_later(self, delivery: Delivery, delay_s: float = 0) -> bool:
-        raise NotImplementedError
-
-    def list_dead(self, queue: str, limit: int = 100) -> list[DeadMessage]:
-        raise NotImplementedError
-
-    def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
-        raise NotImplementedError
 
 
 def main(token: str, feature: str, inputs: str) -> None:

@@ -489,9 +489,6 @@ class Engine:
                     attempt=0,
                     fallbacks=fallbacks,
                 )
-                uow.execute(
-                    "UPDATE task_steps SET status = 'running' WHERE id = %s", (generate.id,)
-                )
                 sent = self._send(uow, StepMessage(task.public_id, "generate", generate.step_index))
                 uow.commit()
                 self._publish([sent])
