@@ -1,6 +1,8 @@
 """Fetching a vendor's result URL for the `store` step: only https/http URLs on the hosts
-the provider declares (`result_hosts`), never anything a vendor answer could point at (our
-metadata endpoint, a private address); size-capped; with explicit timeouts."""
+the provider declares (`result_hosts`: exact host names, or `.domain` for any host under
+that domain, as vendors serve results from per-bucket CDN hosts), never anything a vendor
+answer could point at (our metadata endpoint, a private address); size-capped; with explicit
+timeouts."""
 
 from __future__ import annotations
 
@@ -12,6 +14,14 @@ MAX_RESULT_BYTES = 50 * 1024 * 1024
 TIMEOUT_S = 30.0
 
 
+def host_allowed(host: str | None, hosts: frozenset[str]) -> bool:
+    """True when `host` is one of `hosts` or lies under one of its `.domain` entries."""
+    if not host:
+        return False
+    host = host.lower()
+    return host in hosts or any(entry.startswith(".") and host.endswith(entry) for entry in hosts)
+
+
 def fetch_result(url: str, provider: Provider) -> bytes:
     """The bytes at `url`, a result of `provider`. ProviderPermanent for a URL off the
     provider's hosts (it is never requested); ProviderRetryable for a failed download."""
@@ -19,7 +29,7 @@ def fetch_result(url: str, provider: Provider) -> bytes:
 
     parts = urlsplit(url)
     hosts: frozenset[str] = getattr(provider, "result_hosts", frozenset())
-    if parts.scheme not in ("https", "http") or parts.hostname not in hosts:
+    if parts.scheme not in ("https", "http") or not host_allowed(parts.hostname, hosts):
         raise ProviderPermanent(f"result URL off the provider's hosts: {parts.hostname}")
     try:
         with httpx.stream("GET", url, timeout=TIMEOUT_S, follow_redirects=False) as response:
