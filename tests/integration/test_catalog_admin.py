@@ -249,6 +249,20 @@ def test_a_provider_with_a_raw_secret_is_422_not_echoed_and_not_stored(
     assert audit_rows(key) == []
 
 
+def test_options_a_provider_kind_does_not_take_are_422_and_not_stored(
+    client: TestClient,
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    _, operator = new_account("operator")
+    body = {"kind": "simulator", "concurrency_limit": 2, "options": {"workflow_id": "1"}}
+
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=operator)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "options.workflow_id"
+    assert key not in {provider.key for provider in list_providers(database=get_database())}
+
+
 def test_an_operator_disables_a_provider_with_an_audit_row(client: TestClient) -> None:
     key = f"p_{secrets.token_hex(4)}"
     _, operator = new_account("operator")

@@ -63,6 +63,7 @@ class ProviderPut(_Body):
     kind: ProviderKind
     endpoint: str | None = Field(default=None, max_length=512)
     credential_ref: str | None = Field(default=None, max_length=256)
+    options: dict[str, Any] = Field(default_factory=dict)
     weight: int = Field(default=100, ge=0, le=10_000)
     concurrency_limit: int = Field(ge=1, le=100_000)
     enabled: bool = True

@@ -186,12 +186,19 @@ class MySQLPipelineRepository(_VersionRepository):
         return PipelineSchema.model_validate({**row, "steps": steps})
 
 
+_PROVIDER_SELECT = (
+    "SELECT provider_key, kind, endpoint, credential_ref, options, weight, concurrency_limit, "
+    "enabled, updated_at FROM provider_configs"
+)
+
+
 def _provider(row: Row) -> ProviderRead:
     return ProviderRead(
         key=row["provider_key"],
         kind=row["kind"],
         endpoint=row["endpoint"],
         credential_ref=row["credential_ref"],
+        options=json.loads(row["options"]) if row["options"] else {},
         weight=int(row["weight"]),
         concurrency_limit=int(row["concurrency_limit"]),
         enabled=bool(row["enabled"]),
@@ -205,16 +212,18 @@ class MySQLProviderRepository:
 
     def upsert(self, provider: ProviderWrite) -> None:
         self._uow.execute(
-            "INSERT INTO provider_configs (provider_key, kind, endpoint, credential_ref, weight, "
-            "concurrency_limit, enabled) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            "INSERT INTO provider_configs (provider_key, kind, endpoint, credential_ref, options, "
+            "weight, concurrency_limit, enabled) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
             "ON DUPLICATE KEY UPDATE kind = VALUES(kind), endpoint = VALUES(endpoint), "
-            "credential_ref = VALUES(credential_ref), weight = VALUES(weight), "
+            "credential_ref = VALUES(credential_ref), options = VALUES(options), "
+            "weight = VALUES(weight), "
             "concurrency_limit = VALUES(concurrency_limit), enabled = VALUES(enabled)",
             (
                 provider.key,
                 provider.kind,
                 provider.endpoint,
                 provider.credential_ref,
+                json.dumps(provider.options, separators=(",", ":")) if provider.options else None,
                 provider.weight,
                 provider.concurrency_limit,
                 provider.enabled,
@@ -222,18 +231,12 @@ class MySQLProviderRepository:
         )
 
     def get(self, key: str, *, for_update: bool = False) -> ProviderRead | None:
-        sql = (
-            "SELECT provider_key, kind, endpoint, credential_ref, weight, concurrency_limit, "
-            "enabled, updated_at FROM provider_configs WHERE provider_key = %s"
-        )
+        sql = _PROVIDER_SELECT + " WHERE provider_key = %s"
         row = self._uow.fetch_one(sql + " FOR UPDATE" if for_update else sql, (key,))
         return None if row is None else _provider(row)
 
     def list(self) -> list[ProviderRead]:
-        rows = self._uow.fetch_all(
-            "SELECT provider_key, kind, endpoint, credential_ref, weight, concurrency_limit, "
-            "enabled, updated_at FROM provider_configs ORDER BY provider_key"
-        )
+        rows = self._uow.fetch_all(_PROVIDER_SELECT + " ORDER BY provider_key")
         return [_provider(row) for row in rows]
 
     def keys(self) -> set[str]:

@@ -86,6 +86,9 @@ class ProviderWrite(_Model):
     kind: ProviderKind
     endpoint: str | None = None
     credential_ref: str | None = None
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="the adapter's non-secret settings (its options model)"
+    )
     weight: int = Field(default=100, ge=0, le=10_000)
     concurrency_limit: int = Field(ge=1, le=100_000)
     enabled: bool = True

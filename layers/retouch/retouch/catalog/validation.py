@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any, NoReturn
 
+from pydantic import ValidationError
+
 from retouch.catalog.errors import ConfigInvalid
 from retouch.catalog.schemas import (
     SCHEMA_DIALECT,
@@ -18,6 +20,7 @@ from retouch.catalog.schemas import (
     ProviderWrite,
 )
 from retouch.core.errors import FieldError
+from retouch.providers.options import options_model
 
 MAX_TIMEOUT_S = 900
 MAX_RETRIES = 5
@@ -74,6 +77,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "raw_secret": (
         "只能填写凭证引用（secretsmanager:、ssm:、env:RETOUCH_…），不能填写密钥本身",
         "must be a reference (secretsmanager:, ssm:, env:RETOUCH_...), never the secret itself",
+    ),
+    "options": (
+        "不符合该服务商的配置格式",
+        "does not match the settings this provider kind takes",
     ),
     "endpoint": (
         "必须是不含账号、密码或查询参数的 http(s) 地址",
@@ -192,5 +199,10 @@ def check_provider(provider: ProviderWrite, *, language: str = "en") -> Provider
         out.add("credential_ref", "raw_secret")
     if provider.endpoint is not None and not _ENDPOINT.fullmatch(provider.endpoint):
         out.add("endpoint", "endpoint")
+    try:
+        options_model(provider.kind).model_validate(provider.options)
+    except ValidationError as exc:
+        for error in exc.errors():
+            out.add(".".join(["options", *map(str, error["loc"])]), "options")
     out.raise_if_any()
     return provider

@@ -1,0 +1,29 @@
+"""Each provider kind's options model: the non-secret settings an operator keeps in
+`provider_configs.options`. The catalog checks an admin's input against it before storing,
+and the step function builds the adapter from it. Models import nothing heavy."""
+
+from __future__ import annotations
+
+import importlib
+
+from pydantic import BaseModel, ConfigDict
+
+
+class NoOptions(BaseModel):
+    """A provider without settings: its options must be empty."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: Where each kind's options model lives ("module:Class"); kinds not listed take none.
+_MODELS: dict[str, str] = {}
+
+
+def options_model(kind: str) -> type[BaseModel]:
+    """The options model of provider `kind` (imported on first use)."""
+    path = _MODELS.get(kind)
+    if path is None:
+        return NoOptions
+    module, _, name = path.partition(":")
+    model: type[BaseModel] = getattr(importlib.import_module(module), name)
+    return model
