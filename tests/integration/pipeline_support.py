@@ -135,6 +135,8 @@ class ScriptedProvider:
     submits: int = 0
     polls: int = 0
     canceled: list[str] = field(default_factory=list)
+    #: Every job submitted, in order.
+    jobs: list[JobInput] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._left = list(self.script)
@@ -158,6 +160,7 @@ class ScriptedProvider:
 
     def submit(self, job: JobInput) -> Submitted:
         self.submits += 1
+        self.jobs.append(job)
         status = self._next()
         return Submitted(
             handle=self.handle(self.submits),

@@ -218,13 +218,13 @@ def test_a_provider_holding_a_raw_secret_stores_nothing(database: Database) -> N
 def test_a_provider_with_a_reference_is_saved(database: Database) -> None:
     key = f"rh_{secrets.token_hex(4)}"
     provider = ProviderWrite(
-        key=key, kind="runninghub", credential_ref="env:RETOUCH_RH_KEY", concurrency_limit=2
+        key=key, kind="runninghub", credential_ref="env:RETOUCH_SECRET_RH_KEY", concurrency_limit=2
     )
 
     save_provider(database=database, provider=provider)
 
     saved = {p.key: p for p in list_providers(database=database)}[key]
-    assert saved.credential_ref == "env:RETOUCH_RH_KEY"
+    assert saved.credential_ref == "env:RETOUCH_SECRET_RH_KEY"
 
 
 def test_a_changed_seed_form_becomes_a_new_current_version(

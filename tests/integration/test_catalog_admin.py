@@ -266,7 +266,11 @@ def test_options_a_provider_kind_does_not_take_are_422_and_not_stored(
 def test_an_operator_disables_a_provider_with_an_audit_row(client: TestClient) -> None:
     key = f"p_{secrets.token_hex(4)}"
     _, operator = new_account("operator")
-    body = {"kind": "simulator", "concurrency_limit": 2, "credential_ref": "env:RETOUCH_SIM_KEY"}
+    body = {
+        "kind": "simulator",
+        "concurrency_limit": 2,
+        "credential_ref": "env:RETOUCH_SECRET_SIM_KEY",
+    }
 
     created = client.put(f"/v1/admin/providers/{key}", json=body, headers=operator)
     disabled = client.put(

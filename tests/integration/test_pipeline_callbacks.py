@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from retouch.providers.simulator import (
     callback_signature,
 )
 from tests.conftest import Stack, load_function
-from tests.integration.pipeline_support import ScriptedProvider, drain
+from tests.integration.pipeline_support import PNG, ScriptedProvider, drain
 from tests.integration.task_support import quota, tasks_app
 from tests.integration.test_pipeline_engine import Run
 
@@ -84,6 +84,21 @@ def test_a_verified_callback_prompts_the_waiting_step_once(waiting: Run) -> None
     assert [m for _, m in waiting.queue.sent] == [
         {"task_id": waiting.task_id, "step": "generate", "index": 1, "attempt": 1}
     ]
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [("https://api.example.test", "https://api.example.test/v1/callbacks/tencent"), (None, None)],
+)
+def test_providers_are_told_where_to_call_back_when_the_api_has_a_public_url(
+    client: TestClient, tmp_path: Path, base: str | None, expected: str | None
+) -> None:
+    provider = ScriptedProvider("tencent", [PNG])
+    run = Run(client, tmp_path, provider)
+    run.engine = replace(run.engine, callback_base_url=base)
+
+    assert run.run()["status"] == "succeeded"
+    assert [job.callback_url for job in provider.jobs] == [expected]
 
 
 @pytest.mark.parametrize("forgery", ["wrong-secret", "stale", "no-signature", "tampered-body"])

@@ -168,7 +168,7 @@ def provider(**changes: Any) -> ProviderWrite:
 
 @pytest.mark.parametrize(
     "reference",
-    ["secretsmanager:retouch/runninghub", "ssm:/retouch/prod/tencent", "env:RETOUCH_RH_KEY"],
+    ["secretsmanager:retouch/runninghub", "ssm:/retouch/prod/tencent", "env:RETOUCH_SECRET_RH_KEY"],
 )
 def test_credential_references_are_accepted(reference: str) -> None:
     assert check_provider(provider(credential_ref=reference)).credential_ref == reference
@@ -176,7 +176,14 @@ def test_credential_references_are_accepted(reference: str) -> None:
 
 @pytest.mark.parametrize(
     "secret",
-    ["3f9a8c1d2e7b4a6f9c0d1e2f3a4b5c6d", "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", "env:HOME", "x"],
+    [
+        "3f9a8c1d2e7b4a6f9c0d1e2f3a4b5c6d",
+        "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE",
+        "env:HOME",
+        # Our own settings are not secrets a provider may borrow.
+        "env:RETOUCH_DB_PASSWORD",
+        "x",
+    ],
 )
 def test_a_raw_secret_is_refused_and_not_echoed(secret: str) -> None:
     with pytest.raises(ConfigInvalid) as caught:

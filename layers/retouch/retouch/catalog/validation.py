@@ -75,8 +75,9 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "retries": (f"必须是 0 到 {MAX_RETRIES} 之间的整数", f"must be an integer 0..{MAX_RETRIES}"),
     "raw_secret": (
-        "只能填写凭证引用（secretsmanager:、ssm:、env:RETOUCH_…），不能填写密钥本身",
-        "must be a reference (secretsmanager:, ssm:, env:RETOUCH_...), never the secret itself",
+        "只能填写凭证引用（secretsmanager:、ssm:、env:RETOUCH_SECRET_…），不能填写密钥本身",
+        "must be a reference (secretsmanager:, ssm:, env:RETOUCH_SECRET_...), "
+        "never the secret itself",
     ),
     "options": (
         "不符合该服务商的配置格式",
@@ -185,7 +186,7 @@ def _check_step_settings(
 _CREDENTIAL_REF = re.compile(
     r"secretsmanager:[A-Za-z0-9/_+=.@-]{1,512}"
     r"|ssm:/[A-Za-z0-9/_.-]{1,1000}"
-    r"|env:RETOUCH_[A-Z0-9_]{1,64}"
+    r"|env:RETOUCH_SECRET_[A-Z0-9_]{1,64}"
 )
 _ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 

@@ -8,13 +8,14 @@ from retouch.core.ratelimit import configured_limits, get_rate_limiter
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.pipeline.handlers import get_engine
+from retouch.providers.credentials import forget_secrets
 from retouch.queue.factory import get_queue
 from retouch.storage.factory import get_storage
 
 
 def reset_clients() -> None:
     """Close and forget the database and Redis clients, the rate limiter, the cache, the queue,
-    the storage, the pipeline engine and the settings."""
+    the storage, the pipeline engine, the secrets read and the settings."""
     if get_database.cache_info().currsize:
         get_database().close()
     if get_redis.cache_info().currsize:
@@ -26,5 +27,6 @@ def reset_clients() -> None:
     get_queue.cache_clear()
     get_storage.cache_clear()
     get_engine.cache_clear()
+    forget_secrets()
     configured_limits.cache_clear()
     get_settings.cache_clear()

@@ -27,6 +27,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 ENV_PREFIX = "RETOUCH_"
+#: Variables holding a provider's secret (`credential_ref` `env:RETOUCH_SECRET_...`): read by
+#: name when a provider is built (`secret_variable`), never part of Settings.
+SECRET_PREFIX = "RETOUCH_SECRET_"  # noqa: S105 - a variable name prefix, not a secret
 
 #: Variables owned by Powertools itself; listed here so the configuration table is complete.
 POWERTOOLS_VARIABLES = {
@@ -366,6 +369,29 @@ class Settings(BaseModel):
             raise PydanticCustomError("missing", "required with RETOUCH_QUEUE_BACKEND=cmq")
         return region
 
+    callback_base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^?#]+[^/?#]$",
+        description="public base URL of the API (no trailing slash): providers that call back "
+        "are given <base>/v1/callbacks/<provider>; unset: jobs are only polled",
+    )
+
+    # Provider credentials (retouch.providers.credentials): `credential_ref` of a
+    # provider_configs row names a secret in one of these places.
+    secrets_cache_s: float = Field(
+        300.0,
+        ge=0,
+        le=3600,
+        description="seconds a resolved provider credential is reused before it is read again "
+        "(a rotated secret is picked up within this time)",
+    )
+    secrets_endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Secrets Manager and SSM endpoint instead of the region's (tests: a local "
+        "moto server)",
+    )
+
     queue_visibility_timeout_s: float = Field(
         30.0,
         gt=0,
@@ -407,6 +433,15 @@ def scf_role_credentials() -> CloudCredentials | None:
     return CloudCredentials(secret_id, SecretStr(secret_key), SecretStr(token))
 
 
+def secret_variable(name: str) -> str | None:
+    """The value of `name`, a variable holding a provider's secret (`credential_ref`
+    `env:RETOUCH_SECRET_...`, filled from a secret store by the deploy); None when unset or
+    empty. Never cached, never logged."""
+    if not name.startswith(SECRET_PREFIX):
+        raise SettingsError(f"invalid secret variable {name}: must start with {SECRET_PREFIX}")
+    return os.environ.get(name) or None
+
+
 def _variable_of(error_location: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + str(error_location[0]).upper() if error_location else ENV_PREFIX
 
@@ -417,11 +452,11 @@ def _environment() -> dict[str, str]:
     Read here rather than through pydantic-settings, whose import (with python-dotenv and
     argparse) cost about 14 ms of every cold start for what these few lines do.
     """
-    prefix = ENV_PREFIX.lower()
+    prefix, secrets = ENV_PREFIX.lower(), SECRET_PREFIX.lower()
     return {
         name[len(prefix) :].lower(): value
         for name, value in os.environ.items()
-        if name.lower().startswith(prefix)
+        if name.lower().startswith(prefix) and not name.lower().startswith(secrets)
     }
 
 

@@ -84,6 +84,9 @@ class Engine:
     normalize: Normalizer
     fetch: Fetcher
     clock: Clock = utc_now
+    #: The API's public base URL: providers are told to call back at
+    #: `<base>/v1/callbacks/<provider>`; None: jobs are only polled.
+    callback_base_url: str | None = None
 
     # --- entry ------------------------------------------------------------------------------
 
@@ -262,6 +265,11 @@ class Engine:
             },
             params={k: v for k, v in task.inputs.items() if k not in prepared},
             client_token=f"{task.public_id}:{index}:{position}:{row.attempt}",
+            callback_url=(
+                None
+                if self.callback_base_url is None
+                else f"{self.callback_base_url}/v1/callbacks/{provider.key}"
+            ),
             image_bytes=(
                 {field: self.storage.get(key) for field, key in prepared.items()}
                 if getattr(provider, "in_process", False)

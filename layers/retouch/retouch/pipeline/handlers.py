@@ -106,17 +106,19 @@ def _redrive_stale_steps(*, clock: Clock) -> int:
 def get_engine() -> Engine:
     """The engine of this instance, built on first use from settings (forgotten by
     `reset_clients`)."""
-    database = get_database()
-    client = get_redis()
+    database, client, settings = get_database(), get_redis(), get_settings()
     return Engine(
         database=database,
         redis=client,
         queue=get_queue(),
         storage=get_storage(),
-        providers=ConfiguredProviders(database, PROVIDER_FACTORIES),
+        providers=ConfiguredProviders(
+            database, PROVIDER_FACTORIES, rebuild_s=settings.secrets_cache_s
+        ),
         guards=ProviderGuards(client),
         normalize=normalize,
         fetch=fetch_result,
+        callback_base_url=settings.callback_base_url,
     )
 
 

@@ -1,5 +1,12 @@
 """Where the engine gets its providers: the adapters that exist, configured from
-`provider_configs` (enabled flag, endpoint, concurrency limit), read once a minute at most."""
+`provider_configs` (enabled flag, endpoint, options, credential reference, concurrency
+limit), read once a minute at most.
+
+An adapter is built on first use and rebuilt when its row changes or after `rebuild_s` (its
+credentials are resolved again: a rotated secret reaches running instances). An adapter that
+cannot be built — its options do not validate, its secret cannot be read — is unavailable:
+the engine skips it like a disabled provider, records the fallback, and the next use tries
+again. Why is logged, never the secret."""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import Protocol
 from retouch.catalog.repository import MySQLProviderRepository
 from retouch.catalog.schemas import ProviderRead
 from retouch.core.db import Database
+from retouch.core.logging import logger
 from retouch.providers.port import Provider
 
 #: How a provider adapter is built from its configuration.
@@ -36,13 +44,15 @@ class ConfiguredProviders:
         factories: Mapping[str, Factory],
         *,
         clock: Callable[[], float] = time.monotonic,
+        rebuild_s: float = 300.0,
     ) -> None:
         self._database = database
         self._factories = factories
         self._clock = clock
+        self._rebuild_s = rebuild_s
         self._loaded_at = -_REFRESH_S
         self._configs: dict[str, ProviderRead] = {}
-        self._built: dict[str, Provider] = {}
+        self._built: dict[str, tuple[float, Provider]] = {}
 
     def _refresh(self) -> None:
         if self._clock() - self._loaded_at < _REFRESH_S:
@@ -59,9 +69,19 @@ class ConfiguredProviders:
         factory = self._factories.get(key)
         if config is None or not config.enabled or factory is None:
             return None
-        if key not in self._built:
-            self._built[key] = factory(config)
-        return self._built[key]
+        built = self._built.get(key)
+        if built is not None and self._clock() - built[0] < self._rebuild_s:
+            return built[1]
+        try:
+            provider = factory(config)
+        except Exception as exc:  # noqa: BLE001 - any build failure makes the provider unavailable
+            logger.warning(
+                "provider unavailable: not built",
+                extra={"provider": key, "error": type(exc).__name__, "reason": str(exc)[:200]},
+            )
+            return None
+        self._built[key] = (self._clock(), provider)
+        return provider
 
     def limit(self, key: str) -> int:
         self._refresh()
