@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.providers.port import ProviderBusy, ProviderPermanent, ProviderRetryable
+from retouch.queue.factory import get_queue
 from retouch.storage import upload_key
 from tests.conftest import Stack
 from tests.integration.identity_support import new_account
@@ -240,12 +241,31 @@ def test_cancel_while_generate_waits_drops_the_rest_and_cancels_the_vendor_job(
         _, body = run.queue.sent.popleft()
         run.engine.handle(dict(body))
 
-    # WHEN the owner cancels, and the pending poll message arrives afterwards
-    canceled = client.post(f"/v1/tasks/{run.task_id}/cancel", headers=run.headers)
-    drain(run.engine, run.queue)
+    polls = provider.polls
 
-    # THEN the task stays canceled with its credits back, and the vendor job was canceled
+    # WHEN the owner cancels
+    canceled = client.post(f"/v1/tasks/{run.task_id}/cancel", headers=run.headers)
+
+    # THEN the cancel's own `generate` message stops the vendor job at once, before the
+    # pending poll comes due
+    stop = cancel_message(run.task_id)
+    assert stop == {"task_id": run.task_id, "step": "generate", "attempt": 1}
+    run.engine.handle(stop)
+    assert provider.canceled == [provider.handle(1)]
+    # AND the poll arriving afterwards is dropped; the task stays canceled with its credits
+    drain(run.engine, run.queue)
     assert canceled.json()["status"] == "canceled"
     assert run.task()["status"] == "canceled"
-    assert provider.canceled == [provider.handle(1)]
+    assert provider.polls == polls
     assert quota(run.user["id"]) == run.before
+
+
+def cancel_message(task_id: str) -> dict[str, Any]:
+    """The message a cancel published for `task_id` on the real `steps-generate` queue."""
+    queue = get_queue()
+    for _ in range(20):
+        for delivery in queue.receive("steps-generate", max_messages=10, wait_s=0.1):
+            queue.ack(delivery)
+            if delivery.message.body.get("task_id") == task_id:
+                return dict(delivery.message.body)
+    raise AssertionError("the cancel published no generate message")

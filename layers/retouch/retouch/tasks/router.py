@@ -138,6 +138,7 @@ def cancel_task(
         database=get_database(),
         storage=get_storage(),
         redis=get_redis(),
+        queue=get_queue(),
         settings=get_settings(),
         principal=caller,
         task_id=task_id,
@@ -153,6 +154,7 @@ def delete_task(task_id: TaskId, caller: Caller) -> Response:
         database=get_database(),
         storage=get_storage(),
         redis=get_redis(),
+        queue=get_queue(),
         principal=caller,
         task_id=task_id,
     )

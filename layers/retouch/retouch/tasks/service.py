@@ -461,24 +461,27 @@ def cancel_task(
     database: Database,
     storage: Storage,
     redis: RedisClient,
+    queue: QueuePort,
     settings: Settings,
     principal: Principal,
     task_id: str,
     language: str,
     clock: Clock = utc_now,
 ) -> TaskRead:
-    """Cancel a queued or running task and return its credits, once. Canceling a canceled
-    task answers it again; a finished one is TaskNotCancelable (409)."""
+    """Cancel a queued or running task and return its credits, once; a vendor job it runs is
+    canceled by the `generate` step at once (best effort). Canceling a canceled task answers
+    it again; a finished one is TaskNotCancelable (409)."""
     now = clock()
     with database.unit_of_work() as uow:
         task = _owned(uow, task_id, principal, lock=True)
-        canceled = task.status in ACTIVE and _cancel_in(uow, task, now=now)
+        stop = _cancel_in(uow, task, now=now) if task.status in ACTIVE else None
         if task.status not in ACTIVE and task.status != "canceled":
             raise TaskNotCancelable("The task has already finished")
         task = _owned(uow, task_id, principal)
         uow.commit()
-    if canceled:
+    if stop is not None:
         count_finished(feature=task.feature_key, status="canceled", credits=task.cost)
+        publish_committed(database=database, queue=queue, messages=stop, clock=clock)
     _announce(redis, task.public_id, task.status)
     expires_at = _url_expiry(now, settings.task_output_url_expires_s)
     return to_read(task, storage=storage, language=language, now=now, expires_at=expires_at)
@@ -489,6 +492,7 @@ def delete_task(
     database: Database,
     storage: Storage,
     redis: RedisClient,
+    queue: QueuePort,
     principal: Principal,
     task_id: str,
     clock: Clock = utc_now,
@@ -497,12 +501,13 @@ def delete_task(
     task is canceled first (credits returned)."""
     with database.unit_of_work() as uow:
         task = _owned(uow, task_id, principal, lock=True)
-        canceled = task.status in ACTIVE and _cancel_in(uow, task, now=clock())
+        stop = _cancel_in(uow, task, now=clock()) if task.status in ACTIVE else None
         MySQLTaskRepository(uow).hide(task.id)
         uow.commit()
-    if canceled:
+    if stop is not None:
         count_finished(feature=task.feature_key, status="canceled", credits=task.cost)
         _announce(redis, task.public_id, "canceled")
+        publish_committed(database=database, queue=queue, messages=stop, clock=clock)
     for image in task.images:
         try:
             storage.delete(image.key)
@@ -511,13 +516,19 @@ def delete_task(
     logger.info("task deleted", extra={"task": task.public_id, "images": len(task.images)})
 
 
-def _cancel_in(uow: UnitOfWork, task: Task, *, now: datetime) -> bool:
+def _cancel_in(uow: UnitOfWork, task: Task, *, now: datetime) -> list[OutboxMessage] | None:
+    """Cancel `task` (credits returned) in `uow`; None when it had already ended. A running
+    task also gets a `generate` message, which finds the task ended and cancels the vendor
+    job it may run now rather than at its next poll; returned for publishing after commit."""
     if not MySQLTaskRepository(uow).cancel(task.id, now=now):
-        return False
+        return None
     if task.cost > 0:
         refund_in(uow=uow, task_ref=task.public_id, clock=lambda: now)
     logger.info("task canceled", extra={"task": task.public_id})
-    return True
+    if task.status != "running":
+        return []
+    stop = {"task_id": task.public_id, "step": "generate", "attempt": 1}
+    return [enqueue_in(uow, step_queue("generate"), stop, clock=lambda: now)]
 
 
 def _announce(redis: RedisClient, public_id: str, status: str) -> None:
