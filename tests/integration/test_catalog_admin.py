@@ -50,6 +50,7 @@ def _routes() -> list[Route]:
             Permission.CONFIG_WRITE,
         ),
         ("GET", "/v1/admin/providers", None, Permission.CONFIG_READ),
+        ("GET", "/v1/admin/providers/health", None, Permission.CONFIG_READ),
         ("PUT", "/v1/admin/providers/{provider}", provider, Permission.CONFIG_WRITE),
     ]
 

@@ -18,6 +18,7 @@ from retouch.catalog.admin_schemas import (
     PipelineCreate,
     PipelineVersionList,
     PipelineVersionRead,
+    ProviderHealthList,
     ProviderList,
     ProviderPut,
     Rollback,
@@ -25,9 +26,11 @@ from retouch.catalog.admin_schemas import (
 from retouch.catalog.schemas import KEY_PATTERN, FeatureRead, ProviderRead
 from retouch.core.db import get_database
 from retouch.core.permissions import Permission
+from retouch.core.redis import get_redis
 from retouch.http.dependencies import request_id, require_permission
 from retouch.http.problems import negotiate_language
 from retouch.http.routing import api_router
+from retouch.pipeline.guards import ProviderGuards
 
 admin_router = api_router(prefix="/v1/admin", tags=["admin"])
 
@@ -167,6 +170,18 @@ def add_pipeline(
 def list_providers(_caller: Reader) -> ProviderList:
     """Every provider config (credential references, never secrets)."""
     return ProviderList(items=service.list_providers(database=get_database()))
+
+
+@admin_router.get(
+    "/providers/health",
+    response_model=ProviderHealthList,
+    responses={**_AUTH, 503: {"description": "SERVICE_UNAVAILABLE: Redis unreachable"}},
+)
+def provider_health(_caller: Reader) -> ProviderHealthList:
+    """Per provider over the last 15 minutes: jobs succeeded and failed, success rate,
+    latency (submit to result, p50/p95); and now: breaker state and slots in use."""
+    guards = ProviderGuards(get_redis())
+    return ProviderHealthList(items=service.provider_health(database=get_database(), guards=guards))
 
 
 @admin_router.put("/providers/{key}", response_model=ProviderRead, responses=_WRITE)

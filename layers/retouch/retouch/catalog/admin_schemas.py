@@ -105,3 +105,25 @@ class PipelineVersionList(_Body):
 
 class ProviderList(_Body):
     items: list[ProviderRead]
+
+
+class ProviderHealthRead(_Body):
+    """How a provider has done over the last `window_s` seconds, and its guards now."""
+
+    key: str
+    kind: ProviderKind
+    enabled: bool
+    window_s: int
+    succeeded: int = Field(description="jobs that delivered a result in the window")
+    failed: int = Field(description="jobs and calls that failed in the window (not bad input)")
+    success_rate: float | None = Field(description="succeeded / (succeeded + failed); null: none")
+    latency_p50_ms: float | None = Field(description="submit to result, median")
+    latency_p95_ms: float | None = Field(description="submit to result, 95th percentile")
+    breaker: Literal["open", "closed"] = Field(description="open: the chain skips it for now")
+    recent_failures: int = Field(description="failures counted toward opening the breaker")
+    slots_in_use: int
+    concurrency_limit: int
+
+
+class ProviderHealthList(_Body):
+    items: list[ProviderHealthRead]

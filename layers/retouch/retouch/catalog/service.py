@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from retouch.catalog.admin_schemas import ProviderHealthRead
 from retouch.catalog.errors import FeatureNotFound, VersionNotFound
 from retouch.catalog.form_rules import check_form_schema
 from retouch.catalog.repository import (
@@ -29,6 +30,7 @@ from retouch.catalog.schemas import (
 )
 from retouch.catalog.validation import check_pipeline, check_provider
 from retouch.core.db import Database, UnitOfWork
+from retouch.pipeline.guards import HEALTH_WINDOW_S, ProviderGuards
 
 #: Called in a write's transaction with the new version, before the commit (the admin API
 #: records its audit row there, so a version without its audit row cannot exist).
@@ -150,6 +152,32 @@ def _add_version(
     if on_added is not None:
         on_added(uow, version)
     return version
+
+
+def provider_health(*, database: Database, guards: ProviderGuards) -> list[ProviderHealthRead]:
+    """Every provider's health over the last window, with its breaker and slots now."""
+    items = []
+    for provider in list_providers(database=database):
+        health = guards.health(provider.key)
+        ended = health.succeeded + health.failed
+        items.append(
+            ProviderHealthRead(
+                key=provider.key,
+                kind=provider.kind,
+                enabled=provider.enabled,
+                window_s=HEALTH_WINDOW_S,
+                succeeded=health.succeeded,
+                failed=health.failed,
+                success_rate=round(health.succeeded / ended, 4) if ended else None,
+                latency_p50_ms=health.latency_p50_ms,
+                latency_p95_ms=health.latency_p95_ms,
+                breaker="open" if health.breaker_open else "closed",
+                recent_failures=health.recent_failures,
+                slots_in_use=health.slots_in_use,
+                concurrency_limit=provider.concurrency_limit,
+            )
+        )
+    return items
 
 
 def save_provider(

@@ -42,7 +42,7 @@ from retouch.core.time import Clock, utc_now
 from retouch.notify import publish_task_event
 from retouch.pipeline.guards import ProviderGuards
 from retouch.pipeline.messages import StepMessage, step_queue
-from retouch.pipeline.metrics import count_fallback
+from retouch.pipeline.metrics import count_fallback, count_provider_job
 from retouch.pipeline.repository import MySQLPipelineRepository as TaskTransitions
 from retouch.pipeline.repository import MySQLStepRepository, StepRow
 from retouch.pipeline.service import Outcome, finish_task
@@ -284,7 +284,7 @@ class Engine:
             return
         # The handle is committed before anything else happens.
         MySQLStepRepository(uow).submitted(
-            row.id, provider_key=provider.key, handle=submitted.handle
+            row.id, provider_key=provider.key, handle=submitted.handle, now=now
         )
         uow.commit()
         logger.info("job submitted", extra={"task": task.public_id, "provider": provider.key})
@@ -359,7 +359,7 @@ class Engine:
                 outputs.append({"key": key})
             elif output.url is not None:
                 outputs.append({"url": output.url})
-        self.guards.succeeded(provider.key)
+        self._job_went_well(provider.key, row)
         MySQLStepRepository(uow).succeed(
             row.id, state={"provider": provider.key, "outputs": outputs}, now=self.clock()
         )
@@ -391,7 +391,20 @@ class Engine:
             return
         if not isinstance(error, ProviderBusy):
             self.guards.failed(key)
+            self.guards.record(key, ok=False)
+            count_provider_job(provider=key, ok=False, latency_ms=None)
         self._later(uow, task, index, row, error, position, steps=steps, key=key)
+
+    def _job_went_well(self, key: str, row: StepRow) -> None:
+        """The vendor delivered: close its breaker's count; its health gets the latency."""
+        latency_ms = (
+            None
+            if row.submitted_at is None
+            else (self.clock() - row.submitted_at).total_seconds() * 1000
+        )
+        self.guards.succeeded(key)
+        self.guards.record(key, ok=True, latency_ms=latency_ms)
+        count_provider_job(provider=key, ok=True, latency_ms=latency_ms)
 
     def _later(
         self,

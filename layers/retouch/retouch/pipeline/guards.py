@@ -1,5 +1,5 @@
-"""Per-provider guards shared by every step function through Redis: a circuit breaker and a
-concurrency limit.
+"""Per-provider guards shared by every step function through Redis: a circuit breaker, a
+concurrency limit, and the health figures operators read.
 
 - **Breaker**: failures of a provider are counted in a window (`breaker:{p}:failures`, TTL
   `window_s`); at `threshold` the breaker opens (`breaker:{p}:open`, TTL `cooldown_s`) and
@@ -9,6 +9,11 @@ concurrency limit.
   expiry, so a crashed holder's slot frees itself); acquiring is one script (drop expired
   slots, count, add), so two instances never both take the last slot.
 
+- **Health**: each vendor job's end is counted per minute (`health:{p}:<minute>`, a hash of
+  `ok`/`failed`, kept for the window) with its latency, submit to result, in a capped list
+  (`health:{p}:latency`, the last 200 samples); `health()` sums the window (15 minutes) for
+  the admin API, with the breaker's and the slots' state.
+
 Redis down: both guards let the job through (logged): losing Redis must not stop the pipeline,
 and the vendor's own 429 still protects it.
 """
@@ -16,6 +21,7 @@ and the vendor's own 429 still protects it.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass
 
@@ -38,6 +44,26 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) + 1000)
 return 1
 """
+
+
+#: The span of the health figures, seconds; counted in one-minute buckets.
+HEALTH_WINDOW_S = 900
+_BUCKET_S = 60
+_LATENCY_SAMPLES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    """A provider's last `HEALTH_WINDOW_S`: jobs that ended well or not, their latency
+    (submit to result; None without samples), and the guards' state now."""
+
+    succeeded: int
+    failed: int
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    breaker_open: bool
+    recent_failures: int
+    slots_in_use: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,3 +139,58 @@ class ProviderGuards:
     def release(self, provider: str, holder: str) -> None:
         with contextlib.suppress(redis.RedisError):
             self._redis.zrem(f"slots:{{{provider}}}", holder)
+
+    # --- health ----------------------------------------------------------------------------
+
+    def record(self, provider: str, *, ok: bool, latency_ms: float | None = None) -> None:
+        """Count one job of `provider` that ended (`ok`) or failed, with its latency."""
+        now = time.time()
+        bucket = f"health:{{{provider}}}:{int(now // _BUCKET_S)}"
+        samples = f"health:{{{provider}}}:latency"
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hincrby(bucket, "ok" if ok else "failed", 1)
+            pipe.expire(bucket, HEALTH_WINDOW_S + _BUCKET_S)
+            if latency_ms is not None:
+                pipe.lpush(samples, f"{now:.3f}:{latency_ms:.1f}")
+                pipe.ltrim(samples, 0, _LATENCY_SAMPLES - 1)
+                pipe.expire(samples, HEALTH_WINDOW_S)
+            pipe.execute()
+        except redis.RedisError as exc:
+            logger.warning("health not recorded: Redis failed", extra={"error": type(exc).__name__})
+
+    def health(self, provider: str) -> ProviderHealth:
+        """The provider's figures over the window and its guards now (RedisError escapes:
+        the admin API answers 503 rather than a health it does not know)."""
+        now = time.time()
+        last = int(now // _BUCKET_S)
+        buckets = range(last - HEALTH_WINDOW_S // _BUCKET_S + 1, last + 1)
+        pipe = self._redis.pipeline(transaction=False)
+        for bucket in buckets:
+            pipe.hgetall(f"health:{{{provider}}}:{bucket}")
+        pipe.lrange(f"health:{{{provider}}}:latency", 0, -1)
+        pipe.exists(f"breaker:{{{provider}}}:open")
+        pipe.get(f"breaker:{{{provider}}}:failures")
+        pipe.zcount(f"slots:{{{provider}}}", f"({int(now * 1000)}", "+inf")
+        *counts, samples, is_open, failures, slots = pipe.execute()
+        latencies = sorted(
+            float(latency)
+            for stamp, _, latency in (str(sample).partition(":") for sample in samples)
+            if float(stamp) >= now - HEALTH_WINDOW_S
+        )
+        return ProviderHealth(
+            succeeded=sum(int(count.get("ok", 0)) for count in counts),
+            failed=sum(int(count.get("failed", 0)) for count in counts),
+            latency_p50_ms=_percentile(latencies, 0.50),
+            latency_p95_ms=_percentile(latencies, 0.95),
+            breaker_open=bool(is_open),
+            recent_failures=int(failures or 0),
+            slots_in_use=int(slots),
+        )
+
+
+def _percentile(ordered: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile of an ordered list; None when it is empty."""
+    if not ordered:
+        return None
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]

@@ -28,8 +28,18 @@ def count_fallback(*, provider: str, reason: str) -> None:
     _emit("ProviderFallbacks", 1, provider=provider, reason=reason)
 
 
-def _emit(name: str, value: float, **dimensions: str) -> None:
-    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as one:
+def count_provider_job(*, provider: str, ok: bool, latency_ms: float | None) -> None:
+    """A vendor job ended: `ProviderJobs` by provider and outcome (`succeeded`, `failed`),
+    and its `ProviderLatency` (submit to result) by provider."""
+    _emit("ProviderJobs", 1, provider=provider, outcome="succeeded" if ok else "failed")
+    if latency_ms is not None:
+        _emit("ProviderLatency", latency_ms, unit=MetricUnit.Milliseconds, provider=provider)
+
+
+def _emit(
+    name: str, value: float, *, unit: MetricUnit = MetricUnit.Count, **dimensions: str
+) -> None:
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as one:
         one.add_dimension(name="service", value=SERVICE)
         for key, dimension in dimensions.items():
             one.add_dimension(name=key, value=dimension)

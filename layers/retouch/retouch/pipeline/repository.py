@@ -105,6 +105,7 @@ class StepRow:
     vendor_handle: str | None
     polls: int
     deadline_at: datetime | None
+    submitted_at: datetime | None
     state: dict[str, Any]
     fallbacks: list[dict[str, Any]]
 
@@ -122,6 +123,7 @@ def _step_from_row(row: Row) -> StepRow:
         vendor_handle=row["vendor_handle"],
         polls=int(row["polls"]),
         deadline_at=None if row["deadline_at"] is None else from_db(row["deadline_at"]),
+        submitted_at=None if row["submitted_at"] is None else from_db(row["submitted_at"]),
         state=json.loads(row["state"]) if row["state"] else {},
         fallbacks=json.loads(row["fallbacks"]) if row["fallbacks"] else [],
     )
@@ -133,7 +135,7 @@ def _json(value: object) -> str:
 
 _STEP_COLUMNS = (
     "SELECT id, task_id, step_index, step, status, provider_index, provider_key, attempt, "
-    "vendor_handle, polls, deadline_at, state, fallbacks FROM task_steps "
+    "vendor_handle, polls, deadline_at, submitted_at, state, fallbacks FROM task_steps "
 )
 
 
@@ -174,12 +176,12 @@ class MySQLStepRepository:
         )
         return None if row is None else _step_from_row(row)
 
-    def submitted(self, step_id: int, *, provider_key: str, handle: str) -> None:
+    def submitted(self, step_id: int, *, provider_key: str, handle: str, now: datetime) -> None:
         """The vendor accepted the job: its handle, saved before anything else happens."""
         self._uow.execute(
             "UPDATE task_steps SET status = 'waiting', provider_key = %s, vendor_handle = %s, "
-            "polls = 0 WHERE id = %s",
-            (provider_key, handle[:255], step_id),
+            "polls = 0, submitted_at = %s WHERE id = %s",
+            (provider_key, handle[:255], to_db(now), step_id),
         )
 
     def polled(self, step_id: int) -> None:

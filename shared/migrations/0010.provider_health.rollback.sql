@@ -1,0 +1,1 @@
+ALTER TABLE task_steps DROP COLUMN IF EXISTS submitted_at;
