@@ -202,6 +202,10 @@ def test_scf_api_gateway_routes_are_exactly_the_routes_in_code(spec: FunctionSpe
 
 #: Read only by the Tencent adapters (the TDMQ publisher's region); AWS's come from the runtime.
 SCF_ONLY_VARIABLES = {"RETOUCH_QUEUE_TDMQ_REGION"}
+#: On SCF vendor credentials are environment variables (`env:RETOUCH_SECRET_<NAME>`); on AWS
+#: they are read from Secrets Manager, which the template grants instead.
+SCF_SECRETS = {"RETOUCH_SECRET_RUNNINGHUB", "RETOUCH_SECRET_TENCENTCLOUD"}
+PROVIDER_FUNCTIONS = {"GenerateStepFunction", "CallbacksFunction"}
 
 
 @pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
@@ -213,8 +217,19 @@ def test_scf_sets_the_same_environment_variables_as_the_template(spec: FunctionS
     variables.update(own.get("Variables") or {})
     _, config = _scf_functions()[spec.code_uri]
 
-    # THEN SCF sets the same names, plus those only its adapters read
-    assert set(config["environment"]["variables"]) == set(variables) | SCF_ONLY_VARIABLES
+    # THEN SCF sets the same names, plus those only its adapters read, plus the vendors'
+    # credentials where providers are built (which AWS reads from Secrets Manager)
+    secrets = SCF_SECRETS if spec.logical_id in PROVIDER_FUNCTIONS else set()
+    expected = set(variables) | SCF_ONLY_VARIABLES | secrets
+    assert set(config["environment"]["variables"]) == expected
+
+
+@pytest.mark.parametrize("logical_id", sorted(PROVIDER_FUNCTIONS))
+def test_functions_that_build_providers_may_read_the_vendor_secrets(logical_id: str) -> None:
+    policies = read_yaml(TEMPLATE)["Resources"][logical_id]["Properties"]["Policies"]
+    granted = {name for policy in policies if isinstance(policy, dict) for name in policy}
+
+    assert {"AWSSecretsManagerGetSecretValuePolicy", "SSMParameterReadPolicy"} <= granted
 
 
 def test_every_event_file_names_a_function_and_a_shape() -> None:
