@@ -20,7 +20,6 @@ from retouch.core.redis import get_redis
 from retouch.pipeline.fetch import fetch_result
 from retouch.pipeline.images import normalize
 from retouch.providers.local.provider import LocalProvider
-from retouch.providers.local.samples import sample_images
 from retouch.providers.tencent import HunyuanProvider, TencentProvider
 from retouch.providers.tencent_options import HunyuanOptions, TencentOptions
 from retouch.storage import upload_key
@@ -33,6 +32,7 @@ from tests.integration.pipeline_support import (
     drain,
     local_storage,
     make_engine,
+    product_picture,
     task_steps,
 )
 from tests.integration.quota_support import assert_ledger_matches
@@ -114,15 +114,7 @@ def chain(stack: Stack) -> Iterator[Callable[[str, str], None]]:
 
 @pytest.fixture(scope="module")
 def picture() -> bytes:
-    """The product sample at 120 px: real content, which `local` edits in milliseconds."""
-    import cv2
-    import numpy as np
-
-    image = cv2.imdecode(np.frombuffer(sample_images()["product"], np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None
-    ok, encoded = cv2.imencode(".png", cv2.resize(image, (120, 120)))
-    assert ok
-    return bytes(encoded)
+    return product_picture()
 
 
 class Run:
@@ -182,6 +174,23 @@ class Run:
         return after["balance"] == self.before["balance"] - COSTS[self.feature] * times
 
 
+@pytest.fixture
+def start(
+    client: TestClient, tmp_path: Path, chain: Callable[[str, str], None], picture: bytes
+) -> Callable[..., Run]:
+    """Starts a task of a feature whose chain is `[vendor, local]`."""
+
+    def begin(
+        vendor: TencentProvider | HunyuanProvider,
+        feature: str = "cutout",
+        inputs: dict[str, Any] | None = None,
+    ) -> Run:
+        chain(feature, vendor.key)
+        return Run(client, tmp_path, vendor, picture, feature, inputs)
+
+    return begin
+
+
 def tencent(fake: FakeTencentAI, **options: Any) -> TencentProvider:
     settings = TencentOptions(endpoint=fake.url, **options)
     return TencentProvider(settings, secret_id=SECRET_ID, secret_key=SECRET_KEY)
@@ -194,14 +203,10 @@ def hunyuan(fake: FakeTencentAI) -> HunyuanProvider:
 
 
 def test_tencent_serves_a_cutout_and_the_stored_output_is_its_image(
-    client: TestClient,
-    tmp_path: Path,
+    start: Callable[..., Run],
     fake: FakeTencentAI,
-    chain: Callable[[str, str], None],
-    picture: bytes,
 ) -> None:
-    chain("cutout", "tencent")
-    run = Run(client, tmp_path, tencent(fake), picture)
+    run = start(tencent(fake))
 
     task = run.run()
 
@@ -228,16 +233,12 @@ def test_tencent_serves_a_cutout_and_the_stored_output_is_its_image(
     ids=["html", "malformed", "no-output", "foreign-url", "in-arrears", "hanging"],
 )
 def test_a_failing_tencent_falls_back_to_local_which_serves_charged_once(
-    client: TestClient,
-    tmp_path: Path,
+    start: Callable[..., Run],
     fake: FakeTencentAI,
-    chain: Callable[[str, str], None],
-    picture: bytes,
     reply: Reply,
 ) -> None:
-    chain("cutout", "tencent")
     fake.script("SegmentPortraitPic", *[reply] * (RETRIES + 1))
-    run = Run(client, tmp_path, tencent(fake, timeout_s=0.3), picture)
+    run = start(tencent(fake, timeout_s=0.3))
 
     task = run.run()
 
@@ -251,15 +252,11 @@ def test_a_failing_tencent_falls_back_to_local_which_serves_charged_once(
 
 
 def test_a_busy_tencent_is_waited_for_and_then_serves(
-    client: TestClient,
-    tmp_path: Path,
+    start: Callable[..., Run],
     fake: FakeTencentAI,
-    chain: Callable[[str, str], None],
-    picture: bytes,
 ) -> None:
-    chain("cutout", "tencent")
     fake.script("SegmentPortraitPic", *[error("RequestLimitExceeded.JobNumExceed")] * 3)
-    run = Run(client, tmp_path, tencent(fake), picture)
+    run = start(tencent(fake))
 
     task = run.run()
 
@@ -271,15 +268,11 @@ def test_a_busy_tencent_is_waited_for_and_then_serves(
 
 
 def test_content_refused_by_tencent_fails_the_task_and_refunds(
-    client: TestClient,
-    tmp_path: Path,
+    start: Callable[..., Run],
     fake: FakeTencentAI,
-    chain: Callable[[str, str], None],
-    picture: bytes,
 ) -> None:
-    chain("cutout", "tencent")
     fake.script("SegmentPortraitPic", error("OperationDenied.ImageIllegalDetected", "图片违规"))
-    run = Run(client, tmp_path, tencent(fake), picture)
+    run = start(tencent(fake))
 
     task = run.run()
 
@@ -290,15 +283,11 @@ def test_content_refused_by_tencent_fails_the_task_and_refunds(
 
 
 def test_hunyuan_serves_an_outpaint_whose_result_url_is_copied_into_our_storage(
-    client: TestClient,
-    tmp_path: Path,
+    start: Callable[..., Run],
     fake: FakeTencentAI,
-    chain: Callable[[str, str], None],
-    picture: bytes,
 ) -> None:
-    chain("outpaint", "hunyuan")
     fake.script_job(job_state("1"), job_state("2"), done(f"{fake.url}/result/job.png"))
-    run = Run(client, tmp_path, hunyuan(fake), picture, "outpaint", {"ratio": "16:9"})
+    run = start(hunyuan(fake), "outpaint", {"ratio": "16:9"})
 
     task = run.run()
 
@@ -322,15 +311,11 @@ def test_hunyuan_serves_an_outpaint_whose_result_url_is_copied_into_our_storage(
     ids=["foreign-url", "unknown-status", "no-output", "job-failed"],
 )
 def test_a_failing_hunyuan_job_falls_back_to_local_which_serves_charged_once(
-    client: TestClient,
-    tmp_path: Path,
+    start: Callable[..., Run],
     fake: FakeTencentAI,
-    chain: Callable[[str, str], None],
-    picture: bytes,
     answer: dict[str, Any],
 ) -> None:
-    chain("outpaint", "hunyuan")
-    run = Run(client, tmp_path, hunyuan(fake), picture, "outpaint", {"ratio": "16:9"})
+    run = start(hunyuan(fake), "outpaint", {"ratio": "16:9"})
     fake.script_job(answer)
     # the retry submits a second job, which ends the same way
     original = fake.answer

@@ -312,6 +312,17 @@ def test_an_answer_past_the_read_timeout_is_retryable_within_the_timeout(
     assert tencent(fake).submit(job("faceswap")).status is not None
 
 
+def test_missing_credentials_are_retryable_without_a_request(fake: FakeTencentAI) -> None:
+    options = TencentOptions(endpoint=fake.url)
+    provider = TencentProvider(options, secret_id="", secret_key="")
+
+    with pytest.raises(ProviderRetryable) as refused:
+        provider.submit(job())
+
+    assert "InvalidCredential" in refused.value.detail
+    assert fake.calls == [] and fake.refused == []
+
+
 def test_a_refused_connection_is_retryable() -> None:
     options = TencentOptions(endpoint=f"http://127.0.0.1:{free_port()}", timeout_s=1)
     provider = TencentProvider(options, secret_id=SECRET_ID, secret_key=SECRET_KEY)

@@ -32,7 +32,7 @@ import json
 import threading
 from collections.abc import Mapping
 from string import Template
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from retouch.pipeline.fetch import host_allowed
@@ -79,6 +79,7 @@ RESOLUTIONS = {
     "9:16": "720:1280",
 }
 _PENDING_JOB = frozenset({"1", "2"})
+OptionsT = TypeVar("OptionsT", bound=TencentCloudOptions)
 
 
 def classify(code: str, detail: str) -> ProviderError:
@@ -94,14 +95,14 @@ def classify(code: str, detail: str) -> ProviderError:
     return ProviderRetryable(detail)
 
 
-class _TencentCloud:
+class _TencentCloud(Generic[OptionsT]):
     """Credentials, one lazily built SDK client per service, and the error mapping."""
 
     key: str
 
     def __init__(
         self,
-        options: TencentCloudOptions,
+        options: OptionsT,
         *,
         secret_id: str,
         secret_key: str,
@@ -138,7 +139,7 @@ class _TencentCloud:
                 f"{self.key} {service}.{action} [RequestId {exc.get_request_id()}]: {code} "
                 f"{exc.get_message()!s:.300}"
             )
-            raise classify(code, detail) from None
+            raise classify(code, detail) from exc
 
     def _client(self, service: str) -> Any:
         with self._lock:
@@ -173,21 +174,10 @@ class _TencentCloud:
         return Output(url=url)
 
 
-class TencentProvider(_TencentCloud):
+class TencentProvider(_TencentCloud[TencentOptions]):
     """The synchronous Tencent Cloud AI edit actions, one per feature."""
 
     key = "tencent"
-    options: TencentOptions
-
-    def __init__(
-        self,
-        options: TencentOptions,
-        *,
-        secret_id: str,
-        secret_key: str,
-        token: str | None = None,
-    ) -> None:
-        super().__init__(options, secret_id=secret_id, secret_key=secret_key, token=token)
 
     def submit(self, job: JobInput) -> Submitted:
         service, action, params, field = self._request(job)
@@ -268,21 +258,10 @@ class TencentProvider(_TencentCloud):
         return Output(data=data)
 
 
-class HunyuanProvider(_TencentCloud):
+class HunyuanProvider(_TencentCloud[HunyuanOptions]):
     """Hunyuan image jobs: a prompt per feature, the photo as the reference image."""
 
     key = "hunyuan"
-    options: HunyuanOptions
-
-    def __init__(
-        self,
-        options: HunyuanOptions,
-        *,
-        secret_id: str,
-        secret_key: str,
-        token: str | None = None,
-    ) -> None:
-        super().__init__(options, secret_id=secret_id, secret_key=secret_key, token=token)
 
     def submit(self, job: JobInput) -> Submitted:
         options = self.options
