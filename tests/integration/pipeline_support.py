@@ -192,6 +192,21 @@ class Providers:
         return self._limit
 
 
+def product_picture(side: int = 120) -> bytes:
+    """The `local` product sample scaled to `side` px, as PNG: real content, which `local`
+    edits in milliseconds."""
+    import cv2
+    import numpy as np
+
+    from retouch.providers.local.samples import sample_images
+
+    image = cv2.imdecode(np.frombuffer(sample_images()["product"], np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    ok, encoded = cv2.imencode(".png", cv2.resize(image, (side, side)))
+    assert ok
+    return bytes(encoded)
+
+
 def local_storage(root: Path, *, base_url: str = "http://127.0.0.1:8000/_storage") -> LocalStorage:
     """A local storage under `root` whose presigned URLs start with `base_url`."""
     return LocalStorage(

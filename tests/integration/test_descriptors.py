@@ -117,13 +117,19 @@ def test_layer_requirements_are_exactly_the_pins_of_requirements_layer_txt() -> 
     assert all(re.fullmatch(r"[a-z0-9_.-]+==[\w.+-]+", pin) for pin in layer)
 
 
-@pytest.mark.parametrize("step", ["prepare", "generate"])
-def test_opencv_steps_ship_exactly_the_pins_of_requirements_local_provider_txt(step: str) -> None:
-    # GIVEN the requirements SAM builds into a step that decodes images, and the lock file
+@pytest.mark.parametrize(
+    ("step", "locks"),
+    [("prepare", ["local-provider.txt"]), ("generate", ["local-provider.txt", "vendors.txt"])],
+)
+def test_provider_steps_ship_exactly_the_pins_of_their_lock_files(
+    step: str, locks: list[str]
+) -> None:
+    # GIVEN the requirements SAM builds into a step that decodes images or calls vendors, and
+    # the lock files of what it runs (OpenCV for `local`; the Tencent SDK for the vendors)
     shipped = _pins(ROOT / "functions" / "steps" / step / "requirements.txt")
-    locked = _pins(ROOT / "requirements" / "local-provider.txt")
+    locked = set().union(*(_pins(ROOT / "requirements" / lock) for lock in locks))
 
-    # THEN the same pins; and no API function ships OpenCV
+    # THEN the same pins; and no API function ships OpenCV or a vendor SDK
     assert shipped == locked
     assert not list((ROOT / "functions" / "http").glob("*/requirements.txt"))
 

@@ -26,7 +26,6 @@ from retouch.pipeline.fetch import fetch_result
 from retouch.pipeline.images import normalize
 from retouch.pipeline.sources import ConfiguredProviders
 from retouch.providers.local.provider import LocalProvider
-from retouch.providers.local.samples import sample_images
 from retouch.providers.port import (
     CallbackEvent,
     JobInput,
@@ -49,6 +48,7 @@ from tests.integration.pipeline_support import (
     ScheduledQueue,
     local_storage,
     make_engine,
+    product_picture,
     run_scheduled,
     task_steps,
 )
@@ -174,15 +174,7 @@ def cutout_on_the_simulator(stack: Stack) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def picture() -> bytes:
-    """The product sample at 120 px: real content, and a cutout of it takes milliseconds."""
-    import cv2
-    import numpy as np
-
-    image = cv2.imdecode(np.frombuffer(sample_images()["product"], np.uint8), cv2.IMREAD_COLOR)
-    assert image is not None
-    ok, encoded = cv2.imencode(".png", cv2.resize(image, (120, 120)))
-    assert ok
-    return bytes(encoded)
+    return product_picture()
 
 
 @dataclass
