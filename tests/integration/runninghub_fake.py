@@ -1,11 +1,13 @@
 """A loopback stand-in for RunningHub's open API: it checks each request as the API does
 (JSON body, `apiKey`, `Authorization`, `Host`, the required fields of each endpoint) and
 answers in the documented shapes — `{code, msg, data}` with HTTP 200 — or as a test scripts it
-(an error code, an HTML page, garbage, a slow or a hanging answer). It serves the result
-files it hands out under `/files/`."""
+(an error code, an HTML page, garbage, a slow or a hanging answer). Uploads are multipart
+(`apiKey`, `fileType=image`, `file`) and kept by the file name answered. It serves the result
+files it hands out under `/files/` (and inputs a test puts there), recording those GETs too."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import secrets
@@ -18,14 +20,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.integration.cos_fake import multipart_form, serving
 from tests.unit.image_support import png
 
 RESULT = png(24, 16)
+API_KEY = "rh-test-key-0123456789"  # the key of the `runninghub` fixture's fake
 ENDPOINTS = (
     "/task/openapi/create",
     "/task/openapi/ai-app/run",
     "/task/openapi/outputs",
     "/task/openapi/cancel",
+    "/task/openapi/upload",
 )
 
 
@@ -111,7 +116,9 @@ class FakeRunningHub:
         default_factory=lambda: {path: deque() for path in ENDPOINTS}
     )
     requests: list[dict[str, Any]] = field(default_factory=list)
+    #: What `/files/` serves (results, or inputs a test puts there), and what was uploaded.
     files: dict[str, bytes] = field(default_factory=dict)
+    uploads: dict[str, bytes] = field(default_factory=dict)
     # Task ids are unique across fakes, as handles are across the tests' shared database.
     _ids: Iterator[int] = field(
         default_factory=lambda: itertools.count(10**18 + secrets.randbelow(10**18) * 1000)
@@ -129,17 +136,18 @@ class FakeRunningHub:
         return [r["body"] for r in self.requests if r["path"] == path]
 
     def reply(self, path: str, headers: Any, raw: bytes) -> Reply:
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
+        if path == "/task/openapi/upload":
+            body, upload = _multipart(headers.get("Content-Type", ""), raw)
+        else:
+            body, upload = _json(raw), None
         self.requests.append({"path": path, "headers": dict(headers.items()), "body": body})
         if path not in self.scripts:
             return html_page(404)
         if headers.get("Host") != self.url.removeprefix("http://"):
             return Reply(b"Host mismatch", 400, "text/plain")
-        if not isinstance(body, dict) or "json" not in headers.get("Content-Type", ""):
-            return answer(301, msg="PARAMS_INVALID")
+        as_json = "json" in headers.get("Content-Type", "")
+        if not isinstance(body, dict) or (upload is None and not as_json):
+            return answer(301, msg="PARAMS_INVALID")  # also: an upload without its file
         if body.get("apiKey") != self.api_key or headers.get("Authorization") not in (
             None,
             f"Bearer {self.api_key}",
@@ -153,10 +161,30 @@ class FakeRunningHub:
             return created(str(next(self._ids)))
         if path == "/task/openapi/outputs":
             return outputs(self.file_url(f"{body['taskId']}.png"))
+        if upload is not None:
+            name = f"api/{hashlib.sha256(upload).hexdigest()}.png"
+            self.uploads[name] = upload
+            return answer(0, {"fileName": name, "fileType": "image"})
         return answer(0)
 
 
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[dict[str, str] | None, bytes | None]:
+    """The form fields and the `file` part of a multipart/form-data body (None: not one)."""
+    if not content_type.startswith("multipart/form-data"):
+        return None, None
+    return multipart_form(content_type, raw)
+
+
 def _required_fields(path: str, body: dict[str, Any]) -> bool:
+    if path == "/task/openapi/upload":
+        return body.get("fileType") == "image"
     if path in ("/task/openapi/outputs", "/task/openapi/cancel"):
         return isinstance(body.get("taskId"), str) and bool(body["taskId"])
     nodes = body.get("nodeInfoList")
@@ -189,6 +217,7 @@ def fake_runninghub(api_key: str) -> Iterator[FakeRunningHub]:
             self._send(reply.status, reply.body, reply.content_type)
 
         def do_GET(self) -> None:
+            hub.requests.append({"path": self.path, "headers": dict(self.headers.items())})
             name = self.path.removeprefix("/files/")
             if not self.path.startswith("/files/") or name not in hub.files:
                 self._send(404, b"not found", "text/plain")
@@ -207,14 +236,9 @@ def fake_runninghub(api_key: str) -> Iterator[FakeRunningHub]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    # A short poll interval: stopping the fake takes that long, and every test stops one.
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    hub.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        yield hub
-    finally:
-        hub._stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(server) as url:
+        hub.url = url
+        try:
+            yield hub
+        finally:
+            hub._stop.set()  # a hanging answer returns, so the server can stop

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from retouch.pipeline.fetch import fetch_result
+from retouch.providers.http import Timeouts
 from retouch.providers.port import (
     InvalidCallback,
     JobInput,
@@ -22,8 +23,10 @@ from retouch.providers.port import (
 )
 from retouch.providers.runninghub import FeatureNotConfigured, RunningHubProvider
 from retouch.providers.runninghub_options import RunningHubOptions
-from retouch.providers.simulator import Timeouts
 from scripts.servers import free_port
+from tests.integration.runninghub_fake import (
+    API_KEY as KEY,
+)
 from tests.integration.runninghub_fake import (
     RESULT,
     FakeRunningHub,
@@ -31,16 +34,17 @@ from tests.integration.runninghub_fake import (
     answer,
     created,
     failed,
-    fake_runninghub,
     html_page,
     outputs,
     webhook,
 )
 from tests.integration.simulator_support import silent_server
+from tests.unit.image_support import png
 
-KEY = "rh-test-key-0123456789"
 CREATE, RUN = "/task/openapi/create", "/task/openapi/ai-app/run"
 OUTPUTS, CANCEL = "/task/openapi/outputs", "/task/openapi/cancel"
+UPLOAD = "/task/openapi/upload"
+INPUT = png(20, 10)
 OPTIONS = RunningHubOptions.model_validate(
     {
         "features": {
@@ -57,6 +61,12 @@ OPTIONS = RunningHubOptions.model_validate(
                 "images": {"image": {"node_id": "39", "field_name": "image"}},
                 "params": {"ratio": {"node_id": "40", "field_name": "value"}},
             },
+            "eraser": {
+                "mode": "workflow",
+                "workflow_id": "1850000000000000002",
+                "images": {"image": {"node_id": "1", "field_name": "image"}},
+                "upload": True,
+            },
         },
         "instance_type": "plus",
     }
@@ -72,26 +82,20 @@ JOB = JobInput(
 
 
 @pytest.fixture
-def hub() -> Iterator[FakeRunningHub]:
-    with fake_runninghub(KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def provider(hub: FakeRunningHub) -> Iterator[RunningHubProvider]:
-    adapter = RunningHubProvider(hub.url, KEY, OPTIONS, Timeouts(connect_s=1, read_s=2))
+def provider(runninghub: FakeRunningHub) -> Iterator[RunningHubProvider]:
+    adapter = RunningHubProvider(runninghub.url, KEY, OPTIONS, Timeouts(connect_s=1, read_s=2))
     yield adapter
     adapter.close()
 
 
 def test_a_workflow_task_is_created_with_the_mapped_nodes_and_its_result_downloads(
-    hub: FakeRunningHub, provider: RunningHubProvider
+    runninghub: FakeRunningHub, provider: RunningHubProvider
 ) -> None:
     submitted = provider.submit(JOB)
     status = provider.poll(submitted.handle)
 
     assert submitted.status is None and submitted.handle.isdigit()
-    (request,) = [r for r in hub.requests if r["path"] == CREATE]
+    (request,) = [r for r in runninghub.requests if r["path"] == CREATE]
     assert request["headers"]["Authorization"] == f"Bearer {KEY}"
     assert request["body"] == {
         "apiKey": KEY,
@@ -104,22 +108,22 @@ def test_a_workflow_task_is_created_with_the_mapped_nodes_and_its_result_downloa
         "webhookUrl": JOB.callback_url,
         "instanceType": "plus",
     }
-    assert hub.bodies(OUTPUTS) == [{"apiKey": KEY, "taskId": submitted.handle}]
+    assert runninghub.bodies(OUTPUTS) == [{"apiKey": KEY, "taskId": submitted.handle}]
     assert status.state == "succeeded"
     (output,) = status.outputs
-    assert output.url == f"{hub.url}/files/{submitted.handle}.png"
+    assert output.url == f"{runninghub.url}/files/{submitted.handle}.png"
     assert provider.result_hosts == frozenset({"127.0.0.1"})
     assert fetch_result(output.url, provider) == RESULT
 
 
 def test_an_app_task_runs_with_its_webapp_id_and_without_a_webhook(
-    hub: FakeRunningHub, provider: RunningHubProvider
+    runninghub: FakeRunningHub, provider: RunningHubProvider
 ) -> None:
     job = replace(JOB, feature="outpaint", params={"ratio": "16:9"}, callback_url=None)
 
     handle = provider.submit(job).handle
 
-    (body,) = hub.bodies(RUN)
+    (body,) = runninghub.bodies(RUN)
     assert body == {
         "apiKey": KEY,
         "webappId": 1877265245566922753,
@@ -132,21 +136,68 @@ def test_an_app_task_runs_with_its_webapp_id_and_without_a_webhook(
     assert provider.poll(handle).state == "succeeded"
 
 
+def test_an_upload_feature_sends_our_image_through_the_upload_api_and_names_the_file(
+    runninghub: FakeRunningHub, provider: RunningHubProvider
+) -> None:
+    runninghub.files["input.png"] = INPUT
+    job = replace(JOB, feature="eraser", image_urls={"image": f"{runninghub.url}/files/input.png"})
+
+    provider.submit(job)
+
+    ((name, uploaded),) = runninghub.uploads.items()
+    assert uploaded == INPUT
+    download, upload, create = runninghub.requests
+    assert download["path"] == "/files/input.png"
+    assert "Authorization" not in download["headers"]  # our key goes to RunningHub only
+    assert upload["body"] == {"apiKey": KEY, "fileType": "image"}
+    assert upload["headers"]["Authorization"] == f"Bearer {KEY}"
+    assert create["body"]["nodeInfoList"] == [
+        {"nodeId": "1", "fieldName": "image", "fieldValue": name}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("input_name", "reply"),
+    [
+        pytest.param("missing.png", None, id="input-gone"),
+        pytest.param("input.png", answer(808, msg="UPLOAD_FAILED"), id="upload-failed"),
+        pytest.param("input.png", answer(809, msg="FILE_SIZE_EXCEEDED"), id="too-large"),
+        pytest.param("input.png", answer(0, {"fileType": "image"}), id="no-file-name"),
+        pytest.param("input.png", html_page(502), id="html-page"),
+    ],
+)
+def test_a_failed_upload_is_retryable_and_creates_no_task(
+    runninghub: FakeRunningHub, provider: RunningHubProvider, input_name: str, reply: Reply | None
+) -> None:
+    runninghub.files["input.png"] = INPUT
+    if reply is not None:
+        runninghub.script(UPLOAD, reply)
+    job = replace(
+        JOB, feature="eraser", image_urls={"image": f"{runninghub.url}/files/{input_name}"}
+    )
+
+    with pytest.raises(ProviderRetryable) as error:
+        provider.submit(job)
+
+    assert not isinstance(error.value, ProviderBusy)
+    assert runninghub.bodies(CREATE) == []
+
+
 def test_a_feature_without_a_task_is_a_configuration_gap_before_any_request(
-    hub: FakeRunningHub, provider: RunningHubProvider
+    runninghub: FakeRunningHub, provider: RunningHubProvider
 ) -> None:
     with pytest.raises(FeatureNotConfigured) as gap:
         provider.submit(replace(JOB, feature="faceswap"))
 
     assert gap.value.retryable and not isinstance(gap.value, ProviderBusy)
     assert (provider.serves("cutout"), provider.serves("faceswap")) == (True, False)
-    assert hub.requests == []
+    assert runninghub.requests == []
 
 
 def test_a_wrong_api_key_is_refused_by_the_fake_and_falls_back_rather_than_failing_the_user(
-    hub: FakeRunningHub,
+    runninghub: FakeRunningHub,
 ) -> None:
-    stranger = RunningHubProvider(hub.url, "wrong-key", OPTIONS)
+    stranger = RunningHubProvider(runninghub.url, "wrong-key", OPTIONS)
 
     with pytest.raises(ProviderRetryable) as refused:
         stranger.submit(JOB)
@@ -154,14 +205,14 @@ def test_a_wrong_api_key_is_refused_by_the_fake_and_falls_back_rather_than_faili
 
     assert "802" in refused.value.detail
     assert not isinstance(refused.value, (ProviderBusy, ProviderPermanent))
-    assert hub.bodies(CREATE)[0]["apiKey"] == "wrong-key"
+    assert runninghub.bodies(CREATE)[0]["apiKey"] == "wrong-key"
 
 
 def test_a_pending_task_is_pending_queued_or_running(
-    hub: FakeRunningHub, provider: RunningHubProvider
+    runninghub: FakeRunningHub, provider: RunningHubProvider
 ) -> None:
-    hub.script(OUTPUTS, answer(813, msg="APIKEY_TASK_IS_QUEUED"))
-    hub.script(OUTPUTS, answer(804, msg="APIKEY_TASK_IS_RUNNING"))
+    runninghub.script(OUTPUTS, answer(813, msg="APIKEY_TASK_IS_QUEUED"))
+    runninghub.script(OUTPUTS, answer(804, msg="APIKEY_TASK_IS_RUNNING"))
     handle = provider.submit(JOB).handle
 
     states = [provider.poll(handle).state for _ in range(3)]
@@ -170,9 +221,9 @@ def test_a_pending_task_is_pending_queued_or_running(
 
 
 def test_a_failed_task_is_retryable_with_its_reason_kept_in_the_detail(
-    hub: FakeRunningHub, provider: RunningHubProvider
+    runninghub: FakeRunningHub, provider: RunningHubProvider
 ) -> None:
-    hub.script(OUTPUTS, failed("CUDA out of memory"))
+    runninghub.script(OUTPUTS, failed("CUDA out of memory"))
 
     status = provider.poll(provider.submit(JOB).handle)
 
@@ -183,9 +234,9 @@ def test_a_failed_task_is_retryable_with_its_reason_kept_in_the_detail(
 
 @pytest.mark.parametrize("code", [421, 415])
 def test_a_full_queue_or_instance_makes_the_provider_busy(
-    hub: FakeRunningHub, provider: RunningHubProvider, code: int
+    runninghub: FakeRunningHub, provider: RunningHubProvider, code: int
 ) -> None:
-    hub.script(CREATE, answer(code, msg="TASK_QUEUE_MAXED"))
+    runninghub.script(CREATE, answer(code, msg="TASK_QUEUE_MAXED"))
 
     with pytest.raises(ProviderBusy) as busy:
         provider.submit(JOB)
@@ -195,9 +246,9 @@ def test_a_full_queue_or_instance_makes_the_provider_busy(
 
 @pytest.mark.parametrize("code", [301, 433])
 def test_refused_parameters_are_permanent(
-    hub: FakeRunningHub, provider: RunningHubProvider, code: int
+    runninghub: FakeRunningHub, provider: RunningHubProvider, code: int
 ) -> None:
-    hub.script(CREATE, answer(code, msg="PARAMS_INVALID"))
+    runninghub.script(CREATE, answer(code, msg="PARAMS_INVALID"))
 
     with pytest.raises(ProviderPermanent):
         provider.submit(JOB)
@@ -205,9 +256,9 @@ def test_refused_parameters_are_permanent(
 
 @pytest.mark.parametrize("code", [380, 803, 901, 801, 806, 811, 812, 500, 999])
 def test_account_configuration_and_unknown_codes_are_retryable_so_the_chain_moves_on(
-    hub: FakeRunningHub, provider: RunningHubProvider, code: int
+    runninghub: FakeRunningHub, provider: RunningHubProvider, code: int
 ) -> None:
-    hub.script(CREATE, answer(code))
+    runninghub.script(CREATE, answer(code))
 
     with pytest.raises(ProviderRetryable) as error:
         provider.submit(JOB)
@@ -217,15 +268,15 @@ def test_account_configuration_and_unknown_codes_are_retryable_so_the_chain_move
 
 
 def test_node_errors_in_the_prompt_tips_refuse_the_input_and_cancel_the_task(
-    hub: FakeRunningHub, provider: RunningHubProvider
+    runninghub: FakeRunningHub, provider: RunningHubProvider
 ) -> None:
-    hub.script(CREATE, created("77", node_errors={"10": {"errors": ["Invalid image file"]}}))
+    runninghub.script(CREATE, created("77", node_errors={"10": {"errors": ["Invalid image file"]}}))
 
     with pytest.raises(ProviderPermanent) as refused:
         provider.submit(JOB)
 
     assert "Invalid image file" in refused.value.detail
-    assert hub.bodies(CANCEL) == [{"apiKey": KEY, "taskId": "77"}]
+    assert runninghub.bodies(CANCEL) == [{"apiKey": KEY, "taskId": "77"}]
 
 
 @pytest.mark.parametrize(
@@ -241,9 +292,9 @@ def test_node_errors_in_the_prompt_tips_refuse_the_input_and_cancel_the_task(
     ],
 )
 def test_a_malformed_create_answer_is_retryable(
-    hub: FakeRunningHub, provider: RunningHubProvider, reply: Reply
+    runninghub: FakeRunningHub, provider: RunningHubProvider, reply: Reply
 ) -> None:
-    hub.script(CREATE, reply)
+    runninghub.script(CREATE, reply)
 
     with pytest.raises(ProviderRetryable) as error:
         provider.submit(JOB)
@@ -252,12 +303,20 @@ def test_a_malformed_create_answer_is_retryable(
 
 
 @pytest.mark.parametrize(
-    "reply", [Reply(b"not json"), html_page(503), answer(42, msg="SOMETHING_NEW")]
+    "reply",
+    [
+        Reply(b"not json"),
+        html_page(503),
+        answer(42, msg="SOMETHING_NEW"),
+        answer(301, msg="PARAMS_INVALID"),  # not the user's input: our request
+        answer(802, msg="APIKEY_UNAUTHORIZED"),
+        answer(421, msg="TASK_QUEUE_MAXED"),
+    ],
 )
 def test_a_poll_that_says_nothing_usable_is_retryable(
-    hub: FakeRunningHub, provider: RunningHubProvider, reply: Reply
+    runninghub: FakeRunningHub, provider: RunningHubProvider, reply: Reply
 ) -> None:
-    hub.script(OUTPUTS, reply)
+    runninghub.script(OUTPUTS, reply)
 
     with pytest.raises(ProviderRetryable):
         provider.poll("1904152026220000001")
@@ -275,9 +334,9 @@ def test_a_poll_that_says_nothing_usable_is_retryable(
     ],
 )
 def test_a_success_without_a_usable_image_fails_the_job_retryable(
-    hub: FakeRunningHub, provider: RunningHubProvider, reply: Reply
+    runninghub: FakeRunningHub, provider: RunningHubProvider, reply: Reply
 ) -> None:
-    hub.script(OUTPUTS, reply)
+    runninghub.script(OUTPUTS, reply)
 
     status = provider.poll("1904152026220000001")
 
@@ -285,11 +344,23 @@ def test_a_success_without_a_usable_image_fails_the_job_retryable(
     assert type(status.error) is ProviderRetryable
 
 
-def test_result_hosts_may_name_a_cdn_domain(hub: FakeRunningHub) -> None:
+@pytest.mark.parametrize("code", [807, 423])
+def test_a_task_the_vendor_lost_fails_retryable(
+    runninghub: FakeRunningHub, provider: RunningHubProvider, code: int
+) -> None:
+    runninghub.script(OUTPUTS, answer(code, msg="APIKEY_TASK_NOT_FOUND"))
+
+    status = provider.poll("1904152026220000001")
+
+    assert status.state == "failed"
+    assert type(status.error) is ProviderRetryable
+
+
+def test_result_hosts_may_name_a_cdn_domain(runninghub: FakeRunningHub) -> None:
     options = OPTIONS.model_copy(update={"result_hosts": (".rh-images.example.com",)})
-    provider = RunningHubProvider(hub.url, KEY, options)
+    provider = RunningHubProvider(runninghub.url, KEY, options)
     url = "https://bucket-7.rh-images.example.com/output/ComfyUI_00001_.png"
-    hub.script(OUTPUTS, outputs(url, f"{hub.url}/files/other.png"))
+    runninghub.script(OUTPUTS, outputs(url, f"{runninghub.url}/files/other.png"))
 
     status = provider.poll("1904152026220000001")
     provider.close()
@@ -301,21 +372,21 @@ def test_result_hosts_may_name_a_cdn_domain(hub: FakeRunningHub) -> None:
 
 
 def test_cancel_tolerates_a_task_that_is_gone_or_past_canceling(
-    hub: FakeRunningHub, provider: RunningHubProvider
+    runninghub: FakeRunningHub, provider: RunningHubProvider
 ) -> None:
-    hub.script(CANCEL, answer(807), answer(817), answer(0))
+    runninghub.script(CANCEL, answer(807), answer(817), answer(0))
     for _ in range(3):
         provider.cancel("1904152026220000001")
-    hub.script(CANCEL, answer(500))
+    runninghub.script(CANCEL, answer(500))
 
     with pytest.raises(ProviderRetryable):
         provider.cancel("1904152026220000001")
-    assert len(hub.bodies(CANCEL)) == 4
+    assert len(runninghub.bodies(CANCEL)) == 4
 
 
-def test_a_slow_answer_past_the_read_timeout_is_retryable(hub: FakeRunningHub) -> None:
-    provider = RunningHubProvider(hub.url, KEY, OPTIONS, Timeouts(connect_s=1, read_s=0.3))
-    hub.script(OUTPUTS, replace(outputs(hub.file_url("late.png")), delay_s=1.0))
+def test_a_slow_answer_past_the_read_timeout_is_retryable(runninghub: FakeRunningHub) -> None:
+    provider = RunningHubProvider(runninghub.url, KEY, OPTIONS, Timeouts(connect_s=1, read_s=0.3))
+    runninghub.script(OUTPUTS, replace(outputs(runninghub.file_url("late.png")), delay_s=1.0))
     started = time.monotonic()
 
     with pytest.raises(ProviderRetryable) as timed_out:
@@ -326,9 +397,9 @@ def test_a_slow_answer_past_the_read_timeout_is_retryable(hub: FakeRunningHub) -
     assert 0.3 <= time.monotonic() - started < 0.9
 
 
-def test_a_hanging_answer_is_retryable_within_the_read_timeout(hub: FakeRunningHub) -> None:
-    provider = RunningHubProvider(hub.url, KEY, OPTIONS, Timeouts(connect_s=1, read_s=0.3))
-    hub.script(CREATE, Reply(hang=True))
+def test_a_hanging_answer_is_retryable_within_the_read_timeout(runninghub: FakeRunningHub) -> None:
+    provider = RunningHubProvider(runninghub.url, KEY, OPTIONS, Timeouts(connect_s=1, read_s=0.3))
+    runninghub.script(CREATE, Reply(hang=True))
     started = time.monotonic()
 
     with pytest.raises(ProviderRetryable) as timed_out:
@@ -351,7 +422,7 @@ def test_a_server_that_never_answers_or_a_refused_port_is_retryable() -> None:
 
 
 def test_a_webhook_names_its_task_and_a_redelivery_has_the_same_event_id(
-    hub: FakeRunningHub, provider: RunningHubProvider
+    runninghub: FakeRunningHub, provider: RunningHubProvider
 ) -> None:
     data = {"code": 0, "msg": "success", "data": [{"fileUrl": "x", "fileType": "png"}]}
     body = webhook("1904152026220000001", data)
@@ -363,7 +434,7 @@ def test_a_webhook_names_its_task_and_a_redelivery_has_the_same_event_id(
     assert first.handle == "1904152026220000001"
     assert first == again and first.event_id != other.event_id
     assert len(first.event_id) <= 128
-    assert hub.requests == []  # nothing is asked of the vendor until the engine polls
+    assert runninghub.requests == []  # nothing is asked of the vendor until the engine polls
 
 
 @pytest.mark.parametrize(
@@ -383,15 +454,17 @@ def test_a_malformed_webhook_is_invalid(provider: RunningHubProvider, body: byte
         provider.parse_callback({}, body)
 
 
-def test_the_fake_refuses_requests_without_the_required_fields(hub: FakeRunningHub) -> None:
+def test_the_fake_refuses_requests_without_the_required_fields(runninghub: FakeRunningHub) -> None:
     # The fake's own checks, so the tests above can rely on them.
     base = {"apiKey": KEY}
     sent = [
-        httpx.post(f"{hub.url}{RUN}", json={**base, "webappId": "1", "nodeInfoList": []}),
-        httpx.post(f"{hub.url}{CREATE}", json={**base, "nodeInfoList": []}),
-        httpx.post(f"{hub.url}{OUTPUTS}", json=base),
-        httpx.post(f"{hub.url}{OUTPUTS}", json={"taskId": "1"}),
-        httpx.post(f"{hub.url}{OUTPUTS}", content=b"apiKey=x"),
+        httpx.post(f"{runninghub.url}{RUN}", json={**base, "webappId": "1", "nodeInfoList": []}),
+        httpx.post(f"{runninghub.url}{CREATE}", json={**base, "nodeInfoList": []}),
+        httpx.post(f"{runninghub.url}{OUTPUTS}", json=base),
+        httpx.post(f"{runninghub.url}{OUTPUTS}", json={"taskId": "1"}),
+        httpx.post(f"{runninghub.url}{OUTPUTS}", content=b"apiKey=x"),
+        httpx.post(f"{runninghub.url}{UPLOAD}", data={**base, "fileType": "image"}),  # no file
+        httpx.post(f"{runninghub.url}{UPLOAD}", data=base, files={"file": ("a.png", INPUT)}),
     ]
 
-    assert [r.json()["code"] for r in sent] == [301, 301, 301, 802, 301]
+    assert [r.json()["code"] for r in sent] == [301, 301, 301, 802, 301, 301, 301]

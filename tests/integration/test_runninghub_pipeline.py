@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from retouch.catalog.repository import MySQLFeatureRepository
@@ -21,21 +22,21 @@ from retouch.core.errors import Unauthenticated
 from retouch.core.redis import get_redis
 from retouch.pipeline.callbacks import receive_callback
 from retouch.pipeline.fetch import fetch_result
+from retouch.providers.http import Timeouts
 from retouch.providers.local.provider import LocalProvider
 from retouch.providers.runninghub import RunningHubProvider
 from retouch.providers.runninghub_options import RunningHubOptions
-from retouch.providers.simulator import Timeouts
-from retouch.storage import upload_key
+from retouch.storage import LocalStorage
+from scripts.servers import serving_app
+from scripts.storage_gateway import storage_routes
 from tests.conftest import Stack
-from tests.integration.identity_support import new_account
 from tests.integration.pipeline_support import (
-    MemoryQueue,
-    Providers,
     drain,
-    make_engine,
-    task_steps,
+    local_storage,
 )
-from tests.integration.quota_support import assert_ledger_matches
+from tests.integration.runninghub_fake import (
+    API_KEY as KEY,
+)
 from tests.integration.runninghub_fake import (
     RESULT,
     FakeRunningHub,
@@ -43,18 +44,16 @@ from tests.integration.runninghub_fake import (
     answer,
     created,
     failed,
-    fake_runninghub,
     html_page,
     outputs,
     webhook,
 )
-from tests.integration.task_support import new_upload, quota, tasks_app, user_internal_id
+from tests.integration.task_support import quota, tasks_app
+from tests.integration.test_pipeline_engine import Run as EngineRun
 from tests.unit.image_support import png
 
 pytestmark = pytest.mark.integration
 
-KEY = "rh-pipeline-key"
-COST = 4  # cutout's, in the seed
 PICTURE = png(64, 48)
 CREATE, OUTPUTS = "/task/openapi/create", "/task/openapi/outputs"
 RETRIES = 1  # each fault is met twice (an attempt and its retry) before the fallback
@@ -104,77 +103,49 @@ def cutout_on_runninghub(stack: Stack) -> Iterator[None]:
     redis.delete(*keys)
 
 
-@pytest.fixture
-def hub() -> Iterator[FakeRunningHub]:
-    with fake_runninghub(KEY) as fake:
-        yield fake
-
-
-class Run:
-    """One user's cutout task, run by an engine over `[runninghub, local]`."""
+class Run(EngineRun):
+    """One user's cutout task, run by an engine over `[runninghub, local]` (`store` fetches
+    results with the real `fetch_result`)."""
 
     def __init__(
-        self, client: TestClient, tmp_path: Path, hub: FakeRunningHub, **changes: Any
+        self,
+        client: TestClient,
+        tmp_path: Path,
+        runninghub: FakeRunningHub,
+        *,
+        options: RunningHubOptions = OPTIONS,
+        storage: LocalStorage | None = None,
     ) -> None:
-        self.client, self.root = client, tmp_path
-        self.provider = RunningHubProvider(
-            hub.url, KEY, changes.get("options", OPTIONS), Timeouts(connect_s=1, read_s=0.5)
-        )
-        self.queue = MemoryQueue()
-        self.engine = make_engine(
-            tmp_path,
-            Providers(self.provider, LocalProvider()),
-            self.queue,
-            fetch=fetch_result,
-        )
-        self.user, self.headers = new_account()
-        self.before = quota(self.user["id"])
-        upload = new_upload(self.user["id"])
-        key = upload_key(user_id=self.user["id"], upload_id=upload)
-        self.engine.storage.put(key, PICTURE, "image/png")
-        response = client.post(
-            "/v1/tasks",
-            json={"feature": "cutout", "inputs": {"image": upload}},
-            headers=self.headers,
-        )
-        assert response.status_code == 202, response.text
-        self.task_id = str(response.json()["id"])
+        timeouts = Timeouts(connect_s=1, read_s=0.5)
+        self.provider = RunningHubProvider(runninghub.url, KEY, options, timeouts)
+        self.root = tmp_path
+        super().__init__(
+            client, tmp_path, self.provider, LocalProvider(),
+            picture=PICTURE, fetch=fetch_result, storage=storage,
+        )  # fmt: skip
 
     def start(self) -> None:
         self.engine.handle({"task_id": self.task_id, "step": "prepare", "attempt": 1})
 
-    def run(self) -> dict[str, Any]:
-        self.start()
-        drain(self.engine, self.queue)
+    def run(self, *, copies: int = 1) -> dict[str, Any]:
+        task = super().run(copies=copies)
         self.provider.close()
-        return self.task()
-
-    def task(self) -> dict[str, Any]:
-        task: dict[str, Any] = self.client.get(
-            f"/v1/tasks/{self.task_id}", headers=self.headers
-        ).json()
         return task
 
     def generate(self) -> dict[str, Any]:
-        (step,) = [s for s in task_steps(self.task_id) if s["step"] == "generate"]
+        (step,) = [s for s in self.steps() if s["step"] == "generate"]
         return {**step, "fallbacks": json.loads(step["fallbacks"] or "[]")}
 
     def outputs(self) -> list[bytes]:
         folder = self.root / "outputs" / self.task_id
         return [path.read_bytes() for path in sorted(folder.iterdir())]
 
-    def charged(self) -> bool:
-        after = quota(self.user["id"])
-        assert after["reserved"] == 0
-        assert_ledger_matches(get_database(), user_internal_id(self.user["id"]))
-        return after["balance"] == self.before["balance"] - COST
-
 
 def test_runninghub_serves_the_task_and_the_stored_output_is_its_image(
-    client: TestClient, tmp_path: Path, hub: FakeRunningHub
+    client: TestClient, tmp_path: Path, runninghub: FakeRunningHub
 ) -> None:
-    hub.script(OUTPUTS, answer(813), answer(804))
-    run = Run(client, tmp_path, hub)
+    runninghub.script(OUTPUTS, answer(813), answer(804))
+    run = Run(client, tmp_path, runninghub)
 
     task = run.run()
 
@@ -184,15 +155,15 @@ def test_runninghub_serves_the_task_and_the_stored_output_is_its_image(
     assert run.outputs() == [RESULT]
     assert run.charged()
     # the vendor got a presigned URL of our prepared input, and was polled until done
-    (create,) = hub.bodies(CREATE)
+    (create,) = runninghub.bodies(CREATE)
     (node,) = create["nodeInfoList"]
     assert node["nodeId"] == "10" and node["fieldValue"].startswith(
         f"http://127.0.0.1:8000/_storage/work/{run.task_id}/in-image.png"
     )
-    assert len(hub.bodies(OUTPUTS)) == 3
+    assert len(runninghub.bodies(OUTPUTS)) == 3
     # nothing of the vendor's (its task id, its URLs) reaches the task's response
-    assert create and hub.url not in json.dumps(task)
-    assert hub.bodies(OUTPUTS)[0]["taskId"] not in json.dumps(task)
+    assert create and runninghub.url not in json.dumps(task)
+    assert runninghub.bodies(OUTPUTS)[0]["taskId"] not in json.dumps(task)
 
 
 FAULTS = {
@@ -210,11 +181,11 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_a_runninghub_fault_falls_back_to_local_and_the_task_is_charged_once(
-    client: TestClient, tmp_path: Path, hub: FakeRunningHub, fault: str
+    client: TestClient, tmp_path: Path, runninghub: FakeRunningHub, fault: str
 ) -> None:
     path, reply = FAULTS[fault]
-    hub.script(path, *[reply] * (RETRIES + 1))
-    run = Run(client, tmp_path, hub)
+    runninghub.script(path, *[reply] * (RETRIES + 1))
+    run = Run(client, tmp_path, runninghub)
 
     task = run.run()
 
@@ -223,52 +194,78 @@ def test_a_runninghub_fault_falls_back_to_local_and_the_task_is_charged_once(
     assert generate["provider_key"] == "local"
     assert [f["provider"] for f in generate["fallbacks"]] == ["runninghub"]
     assert generate["fallbacks"][0]["code"] == "ProviderRetryable"
-    assert len(hub.bodies(CREATE)) == RETRIES + 1
+    assert len(runninghub.bodies(CREATE)) == RETRIES + 1
     assert run.outputs() != [RESULT] and len(run.outputs()) == 1
     assert run.charged()
 
 
-def test_a_feature_runninghub_is_not_configured_for_falls_back_without_a_request(
-    client: TestClient, tmp_path: Path, hub: FakeRunningHub
+def test_an_upload_feature_uploads_the_prepared_input_read_from_our_storage(
+    client: TestClient, tmp_path: Path, runninghub: FakeRunningHub
 ) -> None:
-    run = Run(client, tmp_path, hub, options=RunningHubOptions())
+    # GIVEN cutout configured to upload its image, and our storage served on loopback
+    cutout = OPTIONS.features["cutout"].model_copy(update={"upload": True})
+    options = OPTIONS.model_copy(update={"features": {"cutout": cutout}})
+    storage = local_storage(tmp_path)
+    with serving_app(Starlette(routes=storage_routes(storage))) as storage_url:
+        storage.base_url = f"{storage_url}/_storage"
+        run = Run(client, tmp_path, runninghub, options=options, storage=storage)
+
+        # WHEN the task runs
+        task = run.run()
+
+    # THEN RunningHub got our prepared input as a file, named in the task it ran
+    assert task["status"] == "succeeded"
+    ((name, uploaded),) = runninghub.uploads.items()
+    assert uploaded == (tmp_path / "work" / run.task_id / "in-image.png").read_bytes()
+    (create,) = runninghub.bodies(CREATE)
+    assert create["nodeInfoList"] == [{"nodeId": "10", "fieldName": "image", "fieldValue": name}]
+    assert run.outputs() == [RESULT]
+    assert run.charged()
+
+
+def test_a_feature_runninghub_is_not_configured_for_falls_back_without_a_request(
+    client: TestClient, tmp_path: Path, runninghub: FakeRunningHub
+) -> None:
+    run = Run(client, tmp_path, runninghub, options=RunningHubOptions())
 
     task = run.run()
 
     assert task["status"] == "succeeded"
     assert run.generate()["provider_key"] == "local"
     assert "not configured" in run.generate()["fallbacks"][0]["detail"]
-    assert hub.requests == []
+    assert runninghub.requests == []
     assert run.charged()
 
 
 def test_node_errors_refuse_the_input_and_refund_without_leaking_the_vendor(
-    client: TestClient, tmp_path: Path, hub: FakeRunningHub
+    client: TestClient, tmp_path: Path, runninghub: FakeRunningHub
 ) -> None:
-    hub.script(CREATE, created("4242", node_errors={"10": {"errors": ["Invalid image file"]}}))
-    run = Run(client, tmp_path, hub)
+    runninghub.script(
+        CREATE, created("4242", node_errors={"10": {"errors": ["Invalid image file"]}})
+    )
+    run = Run(client, tmp_path, runninghub)
 
     task = run.run()
 
     assert (task["status"], task["error"]["code"]) == ("failed", "INPUT_UNPROCESSABLE")
     assert "Invalid image file" not in json.dumps(task) and "4242" not in json.dumps(task)
     assert quota(run.user["id"]) == run.before
-    assert hub.bodies("/task/openapi/cancel") == [{"apiKey": KEY, "taskId": "4242"}]
+    assert runninghub.bodies("/task/openapi/cancel") == [{"apiKey": KEY, "taskId": "4242"}]
 
 
 def test_a_forged_or_repeated_webhook_changes_nothing_until_outputs_confirms(
-    client: TestClient, tmp_path: Path, hub: FakeRunningHub
+    client: TestClient, tmp_path: Path, runninghub: FakeRunningHub
 ) -> None:
     # GIVEN a task whose RunningHub job is still running (the first two polls say so)
-    hub.script(OUTPUTS, answer(804), answer(804))
-    run = Run(client, tmp_path, hub)
+    runninghub.script(OUTPUTS, answer(804), answer(804))
+    run = Run(client, tmp_path, runninghub)
     run.start()
     for _ in range(2):  # generate: submit, then its first poll (pending)
         _, body = run.queue.sent.popleft()
         run.engine.handle(dict(body))
     run.queue.sent.clear()  # the next poll is a delayed message: the test plays the clock
     waiting = run.generate()
-    (task_id,) = {body["taskId"] for body in hub.bodies(OUTPUTS)}
+    (task_id,) = {body["taskId"] for body in runninghub.bodies(OUTPUTS)}
     forged = webhook(
         task_id,
         {"code": 0, "data": [{"fileUrl": "http://169.254.169.254/x.png", "fileType": "png"}]},
@@ -289,7 +286,7 @@ def test_a_forged_or_repeated_webhook_changes_nothing_until_outputs_confirms(
     assert (first, replay, stranger) == ("prompted", "replayed", "ignored")
     assert waiting["status"] == run.generate()["status"] == "waiting"
     assert run.task()["status"] == "running"
-    assert len(hub.bodies(OUTPUTS)) == 2
+    assert len(runninghub.bodies(OUTPUTS)) == 2
     # and when RunningHub does finish, the result is its own, not the webhook's
     drain(run.engine, run.queue)
     assert run.task()["status"] == "succeeded"

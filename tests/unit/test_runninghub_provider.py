@@ -3,17 +3,14 @@ the `nodeInfoList` it builds, and its import cost."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from retouch.providers.port import JobInput, ProviderBusy, ProviderPermanent, ProviderRetryable
+from retouch.providers.port import ProviderBusy, ProviderPermanent, ProviderRetryable
 from retouch.providers.runninghub import RunningHubProvider, code_error, node_errors, node_info_list
 from retouch.providers.runninghub_options import AppTask, RunningHubOptions, WorkflowTask
-from tests.unit.conftest import UNIT_ENV
 
 WORKFLOW: dict[str, Any] = {"mode": "workflow", "workflow_id": "185"}
 
@@ -83,14 +80,9 @@ def test_the_node_info_list_has_constants_then_present_images_and_params() -> No
         params={"strength": {"node_id": "3", "field_name": "denoise"}},
         constants=[{"node_id": "4", "field_name": "text", "field_value": "remove"}],
     ).features["eraser"]  # fmt: skip
-    job = JobInput(
-        feature="eraser",
-        image_urls={"image": "https://s/img"},
-        params={"strength": 0.5, "other": 1},
-        client_token="t",
-    )
+    images, params = {"image": "https://s/img"}, {"strength": 0.5, "other": 1}
 
-    assert node_info_list(task, job) == [
+    assert node_info_list(task, images, params) == [
         {"nodeId": "4", "fieldName": "text", "fieldValue": "remove"},
         {"nodeId": "1", "fieldName": "image", "fieldValue": "https://s/img"},
         {"nodeId": "3", "fieldName": "denoise", "fieldValue": 0.5},
@@ -127,19 +119,3 @@ def test_codes_map_to_the_port_errors(code: int, kind: type) -> None:
 )
 def test_node_errors_are_read_from_stringified_prompt_tips(tips: object, refused: object) -> None:
     assert node_errors(tips) == refused
-
-
-def test_importing_the_adapter_loads_no_http_client() -> None:
-    check = (
-        "import sys; import retouch.providers.runninghub as r; "
-        "r.RunningHubProvider('http://127.0.0.1:9', 'k', r.RunningHubOptions()); "
-        "loaded = sorted(n for n in sys.modules if n.split('.')[0] in ('httpx', 'httpcore')); "
-        "print(' '.join(loaded)); sys.exit(bool(loaded))"
-    )
-    environment = {**UNIT_ENV, "PYTHONPATH": "layers/retouch"}
-
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", check], env=environment, capture_output=True, text=True, check=False
-    )
-
-    assert result.returncode == 0, result.stdout + result.stderr

@@ -9,6 +9,9 @@ HTTP 200 with `{code, msg, data}`, code 0 for success):
 - poll: `/task/openapi/outputs {taskId}` → code 0 with `data: [{fileUrl, fileType}]`; 804/813
   still running/queued; 805 failed with `data.failedReason` (kept in the error's detail).
 - cancel: `/task/openapi/cancel {taskId}`; 807 (no such task) and 817 (too late) are fine.
+- upload (a feature with `upload: true`): our image, downloaded from its presigned URL, goes
+  multipart to `/task/openapi/upload {apiKey, file, fileType=image}`; `data.fileName` is the
+  node's value instead of the URL.
 - callbacks are unsigned `{event, taskId, eventData}`: only a prompt to poll.
 
 RunningHub has no idempotency key: a submit that times out may have created a task we never
@@ -21,12 +24,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from retouch.pipeline.fetch import host_allowed
+from retouch.providers.http import Timeouts, VendorClient, sent
 from retouch.providers.port import (
     CallbackEvent,
     InvalidCallback,
@@ -40,17 +43,16 @@ from retouch.providers.port import (
     Submitted,
 )
 from retouch.providers.runninghub_options import AppTask, FeatureTask, RunningHubOptions
-from retouch.providers.simulator import Timeouts
-
-if TYPE_CHECKING:
-    import httpx
 
 USER_AGENT = "retouch-provider/runninghub"
 IMAGE_TYPES = frozenset({"png", "jpg", "jpeg", "webp"})
 PENDING_CODES = frozenset({804, 813})
 FAILED_CODE = 805
+#: TASK_NOT_FOUNED (sic) and TASK_NOT_FOUND.
+GONE_CODES = frozenset({423, 807})
+MAX_UPLOAD_BYTES = 30 * 1024 * 1024  # the upload API's limit per file
 #: Cancel answers that mean there is nothing (more) to cancel.
-CANCEL_DONE_CODES = frozenset({0, 807, 817})
+CANCEL_DONE_CODES = frozenset({0, 423, 807, 817})
 #: The vendor's capacity is full (shared queue, dedicated instance): wait, no breaker strike.
 BUSY_CODES = frozenset({415, 421})
 #: The request built from the user's input is refused; the same input cannot pass.
@@ -86,8 +88,11 @@ class RunningHubProvider:
         self._api_key = api_key
         self._options = options
         self._timeouts = timeouts or Timeouts()
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
+        self._client = VendorClient(
+            self.endpoint,
+            {"Authorization": f"Bearer {self._api_key}", "User-Agent": USER_AGENT},
+            self._timeouts,
+        )
 
     def serves(self, feature: str) -> bool:
         """Whether the options name a RunningHub task for `feature`."""
@@ -97,7 +102,10 @@ class RunningHubProvider:
         task = self._options.features.get(job.feature)
         if task is None:
             raise FeatureNotConfigured(f"runninghub: feature {job.feature!r} is not configured")
-        payload: dict[str, Any] = {"nodeInfoList": node_info_list(task, job)}
+        images = {field: job.image_urls[field] for field in task.images if field in job.image_urls}
+        if task.upload:
+            images = {field: self._upload(field, url) for field, url in images.items()}
+        payload: dict[str, Any] = {"nodeInfoList": node_info_list(task, images, job.params)}
         if isinstance(task, AppTask):
             path, payload["webappId"] = "/task/openapi/ai-app/run", task.webapp_id
         else:
@@ -125,8 +133,13 @@ class RunningHubProvider:
             reason = data.get("failedReason") if isinstance(data, dict) else data
             detail = f"runninghub task {handle} failed: {json.dumps(reason)[:800]}"
             return JobStatus(state="failed", error=ProviderRetryable(detail))
+        if code in GONE_CODES:
+            # The vendor lost the task: over, so the engine resubmits or falls back.
+            detail = f"runninghub {path}: task {handle} not found (code {code})"
+            return JobStatus(state="failed", error=ProviderRetryable(detail))
         if code != 0:
-            raise code_error(path, code, message)
+            # Nothing about the input can be wrong in asking for outputs: ask again later.
+            raise ProviderRetryable(f"runninghub {path}: code {code} {message[:200]}")
         try:
             return JobStatus(state="succeeded", outputs=self._outputs(handle, data))
         except ProviderRetryable as error:
@@ -162,10 +175,34 @@ class RunningHubProvider:
 
     def close(self) -> None:
         """Close the HTTP client (a later call opens a new one)."""
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._client.close()
+
+    def _upload(self, field: str, url: str) -> str:
+        """The RunningHub file name of the image at `url` (our storage), uploaded."""
+        path = "/task/openapi/upload"
+        files = {"file": (f"{field}.png", self._download(url), "image/png")}
+        data = self._call(path, {"fileType": "image"}, files=files)
+        name = data.get("fileName") if isinstance(data, dict) else None
+        if not isinstance(name, str) or not name:
+            raise ProviderRetryable(f"runninghub {path}: no fileName in {data!r}")
+        return name
+
+    def _download(self, url: str) -> bytes:
+        """An input image from our storage's presigned URL: a plain request (the client of
+        the API would send our key along), capped at the upload limit."""
+        import httpx
+
+        timeout = httpx.Timeout(self._timeouts.read_s, connect=self._timeouts.connect_s)
+        response = sent(
+            "runninghub upload: input download",
+            lambda: httpx.get(url, timeout=timeout, follow_redirects=False),
+        )
+        if response.status_code != 200 or len(response.content) > MAX_UPLOAD_BYTES:
+            raise ProviderRetryable(
+                f"runninghub upload: input answered {response.status_code}, "
+                f"{len(response.content)} bytes"
+            )
+        return response.content
 
     def _outputs(self, handle: str, data: object) -> tuple[Output, ...]:
         if not isinstance(data, list):
@@ -187,33 +224,36 @@ class RunningHubProvider:
             raise ProviderRetryable(f"runninghub task {handle}: succeeded without images {data!r}")
         return tuple(outputs)
 
-    def _call(self, path: str, payload: dict[str, Any]) -> Any:
+    def _call(self, path: str, payload: dict[str, Any], *, files: Any = None) -> Any:
         """The `data` of a code-0 answer; a ProviderError for any other."""
-        code, message, data = self._answer(path, payload)
+        code, message, data = self._answer(path, payload, files=files)
         if code != 0:
             raise code_error(path, code, message)
         return data
 
-    def _answer(self, path: str, payload: dict[str, Any]) -> tuple[int, str, Any]:
-        """`(code, msg, data)` of a well-formed answer; ProviderRetryable otherwise."""
-        import httpx
-
-        try:
-            response = self._http().post(path, json={"apiKey": self._api_key, **payload})
-        except httpx.TimeoutException as exc:
-            raise ProviderRetryable(f"runninghub {path}: timeout ({exc!r})") from exc
-        except httpx.HTTPError as exc:
-            raise ProviderRetryable(f"runninghub {path}: {exc!r}") from exc
+    def _answer(
+        self, path: str, payload: dict[str, Any], *, files: Any = None
+    ) -> tuple[int, str, Any]:
+        """`(code, msg, data)` of a well-formed answer; ProviderRetryable otherwise. With
+        `files` the request is multipart (the upload), else JSON."""
+        body = {"apiKey": self._api_key, **payload}
+        response = sent(
+            f"runninghub {path}",
+            lambda: (
+                self._client.get().post(path, json=body)
+                if files is None
+                else self._client.get().post(path, data=body, files=files)
+            ),
+        )
         try:
             answer = response.json()
         except ValueError:
             answer = None
         code = answer.get("code") if isinstance(answer, dict) else None
-        if not response.is_success or not isinstance(code, int) or isinstance(code, bool):
+        if not response.is_success or not isinstance(answer, dict) or type(code) is not int:
             raise ProviderRetryable(
                 f"runninghub {path}: HTTP {response.status_code} {response.text[:200]!r}"
             )
-        assert isinstance(answer, dict)  # noqa: S101 - narrowed above, for mypy
         return code, str(answer.get("msg", "")), answer.get("data")
 
     def _cancel_quietly(self, handle: str) -> None:
@@ -221,42 +261,19 @@ class RunningHubProvider:
         with contextlib.suppress(ProviderError):
             self.cancel(handle)
 
-    def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
-                import httpx
 
-                self._client = httpx.Client(
-                    base_url=self.endpoint,
-                    headers={
-                        "Authorization": f"Bearer {self._api_key}",
-                        "User-Agent": USER_AGENT,
-                    },
-                    timeout=httpx.Timeout(
-                        connect=self._timeouts.connect_s,
-                        read=self._timeouts.read_s,
-                        write=self._timeouts.read_s,
-                        pool=self._timeouts.connect_s,
-                    ),
-                    follow_redirects=False,
-                )
-            return self._client
-
-
-def node_info_list(task: FeatureTask, job: JobInput) -> list[dict[str, Any]]:
-    """The task's `nodeInfoList`: its constants, then each configured image and param the
-    job has (images as their presigned URLs)."""
+def node_info_list(
+    task: FeatureTask, images: Mapping[str, str], params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """The task's `nodeInfoList`: its constants, then each configured image (`images`: field
+    → presigned URL or uploaded file name) and param the job has."""
     entries = [(c.node_id, c.field_name, c.field_value) for c in task.constants]
-    entries += [
-        (node.node_id, node.field_name, job.image_urls[field])
-        for field, node in task.images.items()
-        if field in job.image_urls
-    ]
-    entries += [
-        (node.node_id, node.field_name, job.params[name])
-        for name, node in task.params.items()
-        if name in job.params
-    ]
+    for values, nodes in ((images, task.images), (params, task.params)):
+        entries += [
+            (node.node_id, node.field_name, values[name])
+            for name, node in nodes.items()
+            if name in values
+        ]
     return [{"nodeId": n, "fieldName": f, "fieldValue": v} for n, f, v in entries]
 
 

@@ -47,6 +47,10 @@ class _FeatureTask(_Options):
     listed are not sent; one the task lacks is left out (the workflow's default applies)."""
     constants: tuple[NodeConstant, ...] = ()
     """Fixed `nodeInfoList` entries, sent before the images and params."""
+    upload: bool = False
+    """Send the images through RunningHub's upload API (`/task/openapi/upload`, at most 30 MB
+    a file) and pass the returned file name instead of a URL: for a storage RunningHub cannot
+    reach. We download each image from its presigned URL first."""
 
 
 class WorkflowTask(_FeatureTask):
