@@ -17,6 +17,7 @@ from tests.integration.local_runtime import (
     ECHO_APP,
     ECHO_TEMPLATE,
 )
+from tests.integration.runninghub_fake import API_KEY, FakeRunningHub, fake_runninghub
 from tests.integration.sqs_support import MotoSqs, moto_sqs
 
 
@@ -63,3 +64,10 @@ def api(identity_apps: tuple[Any, Any]) -> Iterator[Api]:
         TestClient(users, client=client, raise_server_exceptions=False) as users_client,
     ):
         yield Api(auth=auth_client, users=users_client)
+
+
+@pytest.fixture
+def runninghub() -> Iterator[FakeRunningHub]:
+    """A fake of RunningHub's open API on a free loopback port that accepts `API_KEY`."""
+    with fake_runninghub(API_KEY) as fake:
+        yield fake

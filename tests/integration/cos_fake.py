@@ -192,19 +192,7 @@ class _CosHandler(BaseHTTPRequestHandler):
             self._answer(204)
 
     def do_POST(self) -> None:
-        body = self._read_body()
-        message = BytesParser(policy=HTTP).parsebytes(
-            f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode() + body
-        )
-        form: dict[str, str] = {}
-        file: bytes | None = None
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True)
-            if name == "file":
-                file = bytes(payload)
-            elif isinstance(name, str):
-                form[name] = bytes(payload).decode()
+        form, file = multipart_form(self.headers["Content-Type"], self._read_body())
         if file is None:
             self._refuse(400, "no file")
             return
@@ -215,6 +203,23 @@ class _CosHandler(BaseHTTPRequestHandler):
         content_type = form.get("Content-Type", "application/octet-stream")
         self.server.fake.objects[form["key"]] = StoredObject(file, content_type, time.time())
         self._answer(204)
+
+
+def multipart_form(content_type: str, body: bytes) -> tuple[dict[str, str], bytes | None]:
+    """The text fields and the `file` part of a multipart/form-data body (a fake's upload)."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    form: dict[str, str] = {}
+    file: bytes | None = None
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if name == "file":
+            file = bytes(payload)
+        elif isinstance(name, str):
+            form[name] = bytes(payload).decode()
+    return form, file
 
 
 class _CosServer(ThreadingHTTPServer):

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
-from retouch.providers.port import ProviderBusy, ProviderPermanent, ProviderRetryable
+from retouch.providers.port import Provider, ProviderBusy, ProviderPermanent, ProviderRetryable
 from retouch.queue.factory import get_queue
 from retouch.storage import upload_key
 from tests.conftest import Stack
@@ -48,19 +48,28 @@ def closed_breakers(stack: Stack) -> None:
 
 
 class Run:
-    """One user's cutout task, run by an engine over `providers`."""
+    """One user's cutout task (its upload `picture`), run by an engine over `providers`
+    (`engine_options` go to `make_engine`)."""
 
-    def __init__(self, client: TestClient, tmp_path: Path, *providers: ScriptedProvider) -> None:
+    def __init__(
+        self,
+        client: TestClient,
+        tmp_path: Path,
+        *providers: Provider,
+        picture: bytes = PNG,
+        **engine_options: Any,
+    ) -> None:
         self.client = client
-        #: The vendor handle of the first provider's first job.
-        self.vendor_job = providers[0].handle(1) if providers else ""
+        first = providers[0] if providers else None
+        #: The vendor handle of the first provider's first job (a scripted one's).
+        self.vendor_job = first.handle(1) if isinstance(first, ScriptedProvider) else ""
         self.queue = MemoryQueue()
-        self.engine = make_engine(tmp_path, Providers(*providers), self.queue)
+        self.engine = make_engine(tmp_path, Providers(*providers), self.queue, **engine_options)
         self.user, self.headers = new_account()
         self.before = quota(self.user["id"])
         upload = new_upload(self.user["id"])
         self.engine.storage.put(
-            upload_key(user_id=self.user["id"], upload_id=upload), PNG, "image/png"
+            upload_key(user_id=self.user["id"], upload_id=upload), picture, "image/png"
         )
         response = client.post(
             "/v1/tasks",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 UNIT_ENV = {
@@ -21,3 +24,15 @@ UNIT_ENV = {
 def unit_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in UNIT_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+def run_isolated(code: str) -> subprocess.CompletedProcess[str]:
+    """`code` run by our interpreter in a fresh process (the unit settings, the layer on its
+    path): what importing a module really loads."""
+    return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-c", code],
+        env={**UNIT_ENV, "PYTHONPATH": "layers/retouch"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

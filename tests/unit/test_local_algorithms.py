@@ -4,8 +4,6 @@ quickly, before any pixel is decoded."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -18,7 +16,7 @@ from retouch.providers.local.errors import AlgorithmInputError
 from retouch.providers.local.faces import find_face
 from retouch.providers.local.samples import SAMPLE_FORMS, sample_images
 from tests.conftest import LogLines
-from tests.unit.conftest import UNIT_ENV
+from tests.unit.conftest import run_isolated
 from tests.unit.image_support import png
 
 SAMPLES = sample_images()
@@ -282,10 +280,6 @@ def test_importing_the_algorithms_loads_neither_opencv_nor_numpy() -> None:
         "loaded = [name for name in ('cv2', 'numpy') if name in sys.modules]; "
         "print(loaded); sys.exit(bool(loaded))"
     )
-    environment = {**UNIT_ENV, "PYTHONPATH": "layers/retouch"}
-
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", check], env=environment, capture_output=True, text=True, check=False
-    )
+    result = run_isolated(check)
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -5,14 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 
 import pytest
 
 from retouch.providers.port import InvalidCallback
 from retouch.providers.simulator import SimulatorProvider
-from tests.unit.conftest import UNIT_ENV
 
 SECRET = "unit-callback-secret"
 NOW = 1_800_000_000.0
@@ -59,19 +56,3 @@ def test_a_callback_that_is_not_the_simulators_is_refused(
 ) -> None:
     with pytest.raises(InvalidCallback):
         provider().parse_callback(headers, body)
-
-
-def test_importing_the_adapter_loads_no_http_client() -> None:
-    check = (
-        "import sys; import retouch.providers.simulator as s; "
-        "s.SimulatorProvider('http://127.0.0.1:9', 'k', 's'); "
-        "loaded = sorted(n for n in sys.modules if n.split('.')[0] in ('httpx', 'httpcore')); "
-        "print(' '.join(loaded)); sys.exit(bool(loaded))"
-    )
-    environment = {**UNIT_ENV, "PYTHONPATH": "layers/retouch"}
-
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", check], env=environment, capture_output=True, text=True, check=False
-    )
-
-    assert result.returncode == 0, result.stdout + result.stderr

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
+from retouch.providers.http import Timeouts as Timeouts  # re-exported: its callers import it here
+from retouch.providers.http import VendorClient, sent
 from retouch.providers.port import (
     CallbackEvent,
     InvalidCallback,
@@ -34,23 +34,12 @@ from retouch.providers.port import (
     Submitted,
 )
 
-if TYPE_CHECKING:
-    import httpx
-
 USER_AGENT = "retouch-provider/simulator"
 TIMESTAMP_HEADER = "x-sim-timestamp"
 SIGNATURE_HEADER = "x-sim-signature"
 # Codes of a failed job that retrying cannot change; any other code is worth another attempt.
 PERMANENT_CODES = frozenset({"INVALID_INPUT", "CANCELED"})
 _PENDING = frozenset({"queued", "running"})
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds to open a connection and to wait for each read of an answer."""
-
-    connect_s: float = 3.0
-    read_s: float = 10.0
 
 
 def callback_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -83,8 +72,11 @@ class SimulatorProvider:
         self._timeouts = timeouts or Timeouts()
         self._callback_tolerance_s = callback_tolerance_s
         self._clock = clock
-        self._client: httpx.Client | None = None
-        self._client_lock = threading.Lock()
+        self._client = VendorClient(
+            self.base_url,
+            {"Authorization": f"Bearer {self._api_key}", "User-Agent": USER_AGENT},
+            self._timeouts,
+        )
 
     def submit(self, job: JobInput) -> Submitted:
         payload: dict[str, Any] = {
@@ -141,10 +133,7 @@ class SimulatorProvider:
 
     def close(self) -> None:
         """Close the HTTP client (a later call opens a new one)."""
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
+        self._client.close()
 
     def _outputs(self, urls: object) -> tuple[Output, ...]:
         if not isinstance(urls, list) or not urls:
@@ -156,14 +145,10 @@ class SimulatorProvider:
         return tuple(Output(url=url) for url in urls)
 
     def _call(self, method: str, path: str, payload: object = None) -> dict[str, Any]:
-        import httpx
-
-        try:
-            response = self._http().request(method, path, json=payload)
-        except httpx.TimeoutException as exc:
-            raise ProviderRetryable(f"simulator {method} {path}: timeout ({exc!r})") from exc
-        except httpx.HTTPError as exc:
-            raise ProviderRetryable(f"simulator {method} {path}: {exc!r}") from exc
+        response = sent(
+            f"simulator {method} {path}",
+            lambda: self._client.get().request(method, path, json=payload),
+        )
         try:
             answer = response.json()
         except ValueError:
@@ -171,27 +156,6 @@ class SimulatorProvider:
         if response.is_success and isinstance(answer, dict):
             return answer
         raise _http_error(method, path, response.status_code, answer, response.text)
-
-    def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
-                import httpx
-
-                self._client = httpx.Client(
-                    base_url=self.base_url,
-                    headers={
-                        "Authorization": f"Bearer {self._api_key}",
-                        "User-Agent": USER_AGENT,
-                    },
-                    timeout=httpx.Timeout(
-                        connect=self._timeouts.connect_s,
-                        read=self._timeouts.read_s,
-                        write=self._timeouts.read_s,
-                        pool=self._timeouts.connect_s,
-                    ),
-                    follow_redirects=False,
-                )
-            return self._client
 
 
 def _http_error(method: str, path: str, status: int, answer: object, text: str) -> ProviderError:

@@ -1,0 +1,73 @@
+"""What the adapters of HTTP vendors share: their timeouts, their lazily built client and
+the mapping of transport failures. httpx is imported when a client is built or used, never
+when this module is."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from retouch.providers.port import ProviderRetryable
+
+if TYPE_CHECKING:
+    import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to open a connection and to wait for each read of an answer."""
+
+    connect_s: float = 3.0
+    read_s: float = 10.0
+
+
+class VendorClient:
+    """One vendor's sync httpx client, built on first use (by one thread) and closable:
+    explicit connect and read timeouts (writes get the read timeout, waiting for a pooled
+    connection the connect one), no redirects followed."""
+
+    def __init__(self, base_url: str, headers: Mapping[str, str], timeouts: Timeouts) -> None:
+        self._base_url, self._headers, self._timeouts = base_url, dict(headers), timeouts
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> httpx.Client:
+        """The client, built now if it is not yet."""
+        with self._lock:
+            if self._client is None:
+                import httpx
+
+                self._client = httpx.Client(
+                    base_url=self._base_url,
+                    headers=self._headers,
+                    timeout=httpx.Timeout(
+                        connect=self._timeouts.connect_s,
+                        read=self._timeouts.read_s,
+                        write=self._timeouts.read_s,
+                        pool=self._timeouts.connect_s,
+                    ),
+                    follow_redirects=False,
+                )
+            return self._client
+
+    def close(self) -> None:
+        """Close the client (a later call builds a new one)."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+def sent(what: str, request: Callable[[], httpx.Response]) -> httpx.Response:
+    """The response to `request()`; a timeout or any transport failure (refused, reset, a
+    broken answer) is ProviderRetryable, its detail starting with `what`."""
+    import httpx
+
+    try:
+        return request()
+    except httpx.TimeoutException as exc:
+        raise ProviderRetryable(f"{what}: timeout ({exc!r})") from exc
+    except httpx.HTTPError as exc:
+        raise ProviderRetryable(f"{what}: {exc!r}") from exc
