@@ -227,10 +227,9 @@ def test_tencent_serves_a_cutout_and_the_stored_output_is_its_image(
         MALFORMED,
         Reply(response={"ResultImage": None}),  # a success without an output
         Reply(response={"ResultImage": "https://evil.example.com/x.png"}),  # off its hosts
-        error("ResourceUnavailable.InArrears", "账户欠费"),
         HANG,
     ],
-    ids=["html", "malformed", "no-output", "foreign-url", "in-arrears", "hanging"],
+    ids=["html", "malformed", "no-output", "foreign-url", "hanging"],
 )
 def test_a_failing_tencent_falls_back_to_local_which_serves_charged_once(
     start: Callable[..., Run],
@@ -249,6 +248,21 @@ def test_a_failing_tencent_falls_back_to_local_which_serves_charged_once(
     assert stored != RESULT and stored.startswith(b"\x89PNG")
     assert run.charged(1)
     assert fake.downloads == []  # a foreign URL is never fetched
+
+
+def test_an_account_in_arrears_falls_back_to_local_after_one_request(
+    start: Callable[..., Run],
+    fake: FakeTencentAI,
+) -> None:
+    fake.script("SegmentPortraitPic", *[error("ResourceUnavailable.InArrears", "账户欠费")] * 3)
+    run = start(tencent(fake))
+
+    task = run.run()
+
+    assert task["status"] == "succeeded"
+    assert run.generate() == ("local", ["tencent"])
+    assert fake.actions() == ["SegmentPortraitPic"]  # no retry spent on a refused account
+    assert run.charged(1)
 
 
 def test_a_busy_tencent_is_waited_for_and_then_serves(

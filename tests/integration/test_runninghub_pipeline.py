@@ -170,8 +170,6 @@ FAULTS = {
     "create-html-page": (CREATE, html_page(502)),
     "create-malformed-json": (CREATE, Reply(b'{"code": 0, "data": {"taskId"')),
     "create-hangs": (CREATE, Reply(hang=True)),
-    "create-wrong-key": (CREATE, answer(802, msg="APIKEY_UNAUTHORIZED")),
-    "create-no-funds": (CREATE, answer(812, msg="CORPAPIKEY_INSUFFICIENT_FUNDS")),
     "job-failed": (OUTPUTS, failed()),
     "success-without-files": (OUTPUTS, answer(0, [])),
     "unexpected-status-value": (OUTPUTS, answer(0, "SUCCESS")),
@@ -196,6 +194,35 @@ def test_a_runninghub_fault_falls_back_to_local_and_the_task_is_charged_once(
     assert generate["fallbacks"][0]["code"] == "ProviderRetryable"
     assert len(runninghub.bodies(CREATE)) == RETRIES + 1
     assert run.outputs() != [RESULT] and len(run.outputs()) == 1
+    assert run.charged()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        answer(802, msg="APIKEY_UNAUTHORIZED"),
+        answer(812, msg="CORPAPIKEY_INSUFFICIENT_FUNDS"),
+        answer(380, msg="WORKFLOW_NOT_EXISTS"),
+    ],
+    ids=["wrong-key", "no-funds", "no-workflow"],
+)
+def test_an_account_or_configuration_fault_falls_back_at_once(
+    client: TestClient, tmp_path: Path, runninghub: FakeRunningHub, reply: Reply
+) -> None:
+    # GIVEN RunningHub refusing our key, our funds or our workflow id
+    runninghub.script(CREATE, *[reply] * (RETRIES + 1))
+    run = Run(client, tmp_path, runninghub)
+
+    task = run.run()
+
+    # THEN no retry is spent on it: local serves after one request, charged once
+    assert task["status"] == "succeeded", task
+    generate = run.generate()
+    assert generate["provider_key"] == "local"
+    assert [(f["provider"], f["code"]) for f in generate["fallbacks"]] == [
+        ("runninghub", "ProviderUnavailable")
+    ]
+    assert len(runninghub.bodies(CREATE)) == 1
     assert run.charged()
 
 

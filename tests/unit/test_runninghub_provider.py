@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from retouch.providers.port import ProviderBusy, ProviderPermanent, ProviderRetryable
+from retouch.providers.port import (
+    ProviderBusy,
+    ProviderPermanent,
+    ProviderRetryable,
+    ProviderUnavailable,
+)
 from retouch.providers.runninghub import RunningHubProvider, code_error, node_errors, node_info_list
 from retouch.providers.runninghub_options import AppTask, RunningHubOptions, WorkflowTask
 
@@ -96,9 +101,9 @@ def test_the_node_info_list_has_constants_then_present_images_and_params() -> No
         (415, ProviderBusy),
         (301, ProviderPermanent),
         (433, ProviderPermanent),
-        (802, ProviderRetryable),
-        (812, ProviderRetryable),
-        (380, ProviderRetryable),
+        (802, ProviderUnavailable),
+        (812, ProviderUnavailable),
+        (380, ProviderUnavailable),
         (500, ProviderRetryable),
         (12345, ProviderRetryable),
     ],

@@ -55,6 +55,8 @@ from retouch.providers.port import (
     ProviderError,
     ProviderPermanent,
     ProviderRetryable,
+    ProviderUnavailable,
+    serves,
 )
 from retouch.queue.messages import InvalidMessage
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
@@ -235,9 +237,18 @@ class Engine:
         while position < len(chain):
             key = chain[position]
             provider = self.providers.get(key)
-            if provider is not None and not self.guards.is_open(key):
+            if (
+                provider is not None
+                and serves(provider, task.feature_key)
+                and not self.guards.is_open(key)
+            ):
                 break
-            reason = "no adapter or disabled" if provider is None else "breaker open"
+            if provider is None:
+                reason = "no adapter, disabled or not built"
+            elif not serves(provider, task.feature_key):
+                reason = "not configured for the feature"
+            else:
+                reason = "breaker open"
             fallbacks.append({"provider": key, "code": "UNAVAILABLE", "detail": reason})
             count_fallback(provider=key, reason="UNAVAILABLE")
             provider, position = None, position + 1
@@ -423,8 +434,10 @@ class Engine:
         spec_retries = DEFAULT_RETRIES if configured is None else configured
         expired = row.deadline_at is not None and self.clock() >= row.deadline_at
         busy = isinstance(error, ProviderBusy)
+        # The vendor cannot serve us (key, account, configuration): no retry can help here.
+        worth_retrying = not isinstance(error, ProviderUnavailable) and row.attempt < spec_retries
         repo = MySQLStepRepository(uow)
-        if not expired and (busy or row.attempt < spec_retries):
+        if not expired and (busy or worth_retrying):
             attempt = row.attempt if busy else row.attempt + 1
             repo.retry(row.id, provider_index=position, attempt=attempt, fallbacks=row.fallbacks)
             delay = _backoff(attempt)

@@ -9,8 +9,11 @@ finished status in `Submitted.status`.
 Errors say what the engine should do, never what the vendor said to a client:
 `ProviderRetryable` (timeouts, 5xx, 429, malformed answers: retry with backoff, then the next
 provider), `ProviderBusy` (the vendor's concurrency is full: retry later, no breaker strike),
-`ProviderPermanent` (bad input, content refused: fail the task at once). Vendor messages stay
-in `detail` for operators (task_steps), never in a response.
+`ProviderUnavailable` (our key, account, funds or configuration at the vendor: the next
+provider at once, with a breaker strike), `ProviderPermanent` (bad input, content refused:
+fail the task at once). An adapter that serves only some features says so in `serves`
+(optional; see `serves()`): the chain skips it for the others without a request. Vendor
+messages stay in `detail` for operators (task_steps), never in a response.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ class ProviderRetryable(ProviderError):
 
 class ProviderBusy(ProviderRetryable):
     """The vendor's concurrency limit is reached: retry later; not a fault of the vendor."""
+
+
+class ProviderUnavailable(ProviderRetryable):
+    """The vendor cannot serve us now whatever we send — a refused key, an account in
+    arrears, a workflow that does not exist: not the input's fault and not worth retrying
+    here; the next provider serves, and the breaker keeps this one out meanwhile."""
 
 
 class ProviderPermanent(ProviderError):
@@ -121,3 +130,10 @@ class Provider(Protocol):
     def cancel(self, handle: str) -> None:
         """Best effort: ask the vendor to stop the job; errors are swallowed by the caller."""
         ...
+
+
+def serves(provider: Provider, feature: str) -> bool:
+    """Whether `provider` is configured for `feature`: its `serves(feature)` when it has
+    one (vendors configured per feature), else True."""
+    check = getattr(provider, "serves", None)
+    return True if check is None else bool(check(feature))

@@ -40,6 +40,7 @@ from retouch.providers.port import (
     ProviderError,
     ProviderPermanent,
     ProviderRetryable,
+    ProviderUnavailable,
     Submitted,
 )
 from retouch.providers.runninghub_options import AppTask, FeatureTask, RunningHubOptions
@@ -57,12 +58,14 @@ CANCEL_DONE_CODES = frozenset({0, 423, 807, 817})
 BUSY_CODES = frozenset({415, 421})
 #: The request built from the user's input is refused; the same input cannot pass.
 INPUT_CODES = frozenset({301, 433})
-#: Anything else — our key, account, funds or configuration (801, 802, 806, 811, 812; 380, 803,
-#: 901), 500 and codes we do not know — is retryable: the engine retries, then falls back to
-#: the next provider, and the breaker keeps a broken account out of the chain.
+#: Our key, account, funds or configuration: the next provider at once, and the breaker keeps
+#: a broken account out of the chain (free user, unauthorized, user not found, corp key
+#: invalid, insufficient funds; workflow or app missing, node info invalid).
+ACCOUNT_CODES = frozenset({801, 802, 806, 811, 812, 380, 803, 901})
+#: Anything else — 500 and codes we do not know — is retryable.
 
 
-class FeatureNotConfigured(ProviderRetryable):
+class FeatureNotConfigured(ProviderUnavailable):
     """The options name no RunningHub task for the feature: a gap in the operator's
     configuration, not a fault of the input, so the chain moves on to its next provider."""
 
@@ -296,4 +299,6 @@ def code_error(path: str, code: int, message: str) -> ProviderError:
         return ProviderBusy(detail)
     if code in INPUT_CODES:
         return ProviderPermanent(detail)
+    if code in ACCOUNT_CODES:
+        return ProviderUnavailable(detail)
     return ProviderRetryable(detail)

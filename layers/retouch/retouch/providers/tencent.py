@@ -14,8 +14,8 @@ Errors (`TencentCloudSDKException` codes): `RequestLimitExceeded*` (incl. `.JobN
 `ProviderBusy`; `InvalidParameter*`, the image-decode/size/resolution failures and content
 moderation (`OperationDenied.*IllegalDetected`) → `ProviderPermanent`; anything else —
 account problems (`AuthFailure*`, `ResourceUnavailable.*`, `UnauthorizedOperation*`: not the
-user's fault, so they are retried and then fall back, and their breaker strikes take the
-vendor out of the chain), generation failures, timeouts, network errors, non-200 answers,
+user's fault) → `ProviderUnavailable` (the next provider at once; their breaker strikes take
+the vendor out of the chain); generation failures, timeouts, network errors, non-200 answers,
 malformed bodies — → `ProviderRetryable`. Codes, messages and RequestIds stay in `detail`.
 
 The SDK is imported, and a client per service built, on first use: importing this module
@@ -46,6 +46,7 @@ from retouch.providers.port import (
     ProviderError,
     ProviderPermanent,
     ProviderRetryable,
+    ProviderUnavailable,
     Submitted,
 )
 from retouch.providers.tencent_options import (
@@ -70,6 +71,8 @@ PERMANENT_CODES = frozenset(
         "FailedOperation.ImageSizeExceed",
     }
 )
+#: Our keys, account or service state: the next provider at once (breaker strike).
+ACCOUNT_PREFIXES = ("AuthFailure", "ResourceUnavailable.", "UnauthorizedOperation")
 #: Ratio → Hunyuan `Resolution` of the same shape.
 RESOLUTIONS = {
     "1:1": "1024:1024",
@@ -86,6 +89,8 @@ def classify(code: str, detail: str) -> ProviderError:
     """The port's error for a Tencent Cloud error code (see the module docstring)."""
     if code.startswith("RequestLimitExceeded"):
         return ProviderBusy(detail)
+    if code.startswith(ACCOUNT_PREFIXES):
+        return ProviderUnavailable(detail)
     if (
         code in PERMANENT_CODES
         or code.startswith("InvalidParameter")
@@ -263,11 +268,15 @@ class HunyuanProvider(_TencentCloud[HunyuanOptions]):
 
     key = "hunyuan"
 
+    def serves(self, feature: str) -> bool:
+        """Whether the options hold a prompt template for `feature`."""
+        return feature in self.options.prompts
+
     def submit(self, job: JobInput) -> Submitted:
         options = self.options
         template = options.prompts.get(job.feature)
         if template is None:
-            raise ProviderRetryable(f"hunyuan: no prompt template for feature {job.feature!r}")
+            raise ProviderUnavailable(f"hunyuan: no prompt template for feature {job.feature!r}")
         values = {name: str(value) for name, value in job.params.items()}
         ratio = str(job.params.get("ratio", ""))
         params: dict[str, Any] = {
