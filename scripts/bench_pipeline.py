@@ -1,7 +1,8 @@
 """Benchmark: pipeline throughput and engine CPU per task, and a step function's cold start
 beside a bare Powertools batch handler, measured in one run.
 
-    .venv/bin/python -m scripts.bench_pipeline [--tasks 500] [--threads 1 2] [--cold-runs 20]
+    .venv/bin/python -m scripts.bench_pipeline [--tasks 500] [--threads 1 2] \
+        [--simulator-threads 1] [--cold-runs 20]
 
 Starts a private MariaDB and Redis in a temporary folder (like the other benchmarks), then
 
@@ -14,9 +15,18 @@ Starts a private MariaDB and Redis in a temporary folder (like the other benchma
   provider of the engine tests, under the key `local`): what is measured is our engine,
   queue, database and storage, not a vendor. Prepare normalises the input for real; store
   copies the result into a local storage. Runs with 1 and 2 consumer threads per step queue.
+  Then the same run through the real vendor path: scripts/simulator.py started as its own
+  process on a free loopback port with zero latency and no faults (results rendered by the
+  `local` algorithms), the seed's `simulator` provider enabled at it, a `cutout` pipeline
+  version whose `generate` chain is `[simulator]`, and the step functions' own provider
+  source (`ConfiguredProviders` over `PROVIDER_FACTORIES`: `SimulatorProvider` over HTTP,
+  first poll one second after the submit, as in production); the simulator fetches the
+  inputs from the local storage's gateway routes, served by another child process
+  (tests/bench/storage_server.py), and `store` fetches the result from the simulator.
   Reported: tasks/s (create → `succeeded`, and from the consumers' start), and the engine's
   CPU per task: this process's CPU time (`time.process_time`: every thread, user + system)
-  while the consumers drain, divided by the tasks — the servers' CPU is not in it;
+  while the consumers drain, divided by the tasks — the servers' CPU is not in it, the two
+  children's (simulator, storage routes) is reported beside it;
 * cold start: fresh interpreters alternating between `functions/steps/generate/app.py` and
   tests/bench/bare_step.py (a bare `BatchProcessor(EventType.SQS)` handler doing one Redis
   GET per record), each importing its entry file by path and handling one SQS event
@@ -36,7 +46,9 @@ import importlib.metadata
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -54,7 +66,7 @@ from scripts.bench_health import (
     percentile,
 )
 from scripts.bench_me import sign_up
-from scripts.servers import temporary_servers
+from scripts.servers import free_port, temporary_servers
 
 # `python -m scripts.bench_pipeline` from the checkout: the layer is what /opt/python is.
 sys.path.insert(0, str(LAYER))
@@ -69,12 +81,20 @@ INPUT_SIZE = (256, 192)  # the input picture prepare normalises
 PACKAGES = ("aws-lambda-powertools", "redis", "pymysql", "pydantic", "opencv-python-headless")
 #: A run that has not ended this long after its last task moved is reported as stuck.
 STALL_S = 60.0
+#: After the drain, how long the consumers' idle CPU (empty receives) is sampled.
+IDLE_S = 2.0
+IN_PROCESS, SIMULATOR = "in-process, answers at once", "simulator over HTTP, zero latency"
+#: The simulator's bearer key and callback secret for this run (loopback only).
+SIMULATOR_KEY, SIMULATOR_SECRET = "bench-simulator-key", "bench-simulator-callback-secret"
+#: Concurrency of the simulator and of our slots for it: never the limit here.
+SIMULATOR_SLOTS = 10_000
 
 
 @dataclass
 class Run:
     """One throughput run."""
 
+    provider: str  # IN_PROCESS or SIMULATOR
     threads: int  # consumer threads per step queue
     tasks: int
     create_s: float
@@ -82,6 +102,9 @@ class Run:
     cpu_s: float
     succeeded: int
     stdout_bytes: int
+    children_cpu_s: float | None = None  # the simulator's and storage routes' processes
+    pending_polls: float = 0.0  # per task: polls that found the vendor's job not done yet
+    idle_cpu_s: float = 0.0  # of cpu_s: the idle loops' CPU per second times the drain
 
     @property
     def total_s(self) -> float:
@@ -152,17 +175,20 @@ def create_tasks(setup: Setup, count: int) -> list[str]:
     ]
 
 
-def step_consumers(threads: int) -> Any:
+def step_consumers(threads: int, provider: str) -> Any:
     """The template's consumers of the step queues, `threads` per queue, each calling a
     Powertools batch handler over one shared engine (as `handle_step_event` does over
-    `get_engine()`) whose provider answers at once."""
+    `get_engine()`) whose provider answers at once (IN_PROCESS) or is the step functions'
+    own provider source (SIMULATOR: the configured simulator over HTTP)."""
     from retouch.core.db import get_database
     from retouch.core.redis import get_redis
     from retouch.core.settings import get_settings
     from retouch.pipeline.engine import Engine
     from retouch.pipeline.fetch import fetch_result
     from retouch.pipeline.guards import ProviderGuards
+    from retouch.pipeline.handlers import PROVIDER_FACTORIES
     from retouch.pipeline.images import normalize
+    from retouch.pipeline.sources import ConfiguredProviders, ProviderSource
     from retouch.queue.factory import get_queue
     from retouch.queue.sqs_events import process_batch
     from retouch.storage import get_storage
@@ -170,12 +196,17 @@ def step_consumers(threads: int) -> Any:
     from scripts.sam import load_template
     from tests.integration.pipeline_support import Providers, ScriptedProvider
 
+    providers: ProviderSource = (
+        ConfiguredProviders(get_database(), PROVIDER_FACTORIES)
+        if provider == SIMULATOR
+        else Providers(ScriptedProvider(key="local", script=()), limit=10_000)
+    )
     engine = Engine(
         database=get_database(),
         redis=get_redis(),
         queue=get_queue(),
         storage=get_storage(),
-        providers=Providers(ScriptedProvider(key="local", script=()), limit=10_000),
+        providers=providers,
         guards=ProviderGuards(get_redis()),
         normalize=normalize,
         fetch=fetch_result,
@@ -194,18 +225,32 @@ def step_consumers(threads: int) -> Any:
     return ConsumerThreads(consumers * threads, wait_s=0.2, log=lambda _line: None)
 
 
-def ended(task_ids: Sequence[str]) -> dict[str, int]:
-    """How many of the tasks are in each status."""
+def _of_tasks(select: str, task_ids: Sequence[str], tail: str = "") -> list[Any]:
+    """Rows of `select` (which names `tasks` as `t`) over the tasks `task_ids`."""
     from retouch.core.db import get_database
 
     placeholders = ", ".join(["%s"] * len(task_ids))
     with get_database().read_only() as uow:
-        rows = uow.fetch_all(
-            f"SELECT status, COUNT(*) AS n FROM tasks WHERE public_id IN ({placeholders}) "  # noqa: S608 - placeholders only
-            "GROUP BY status",
+        return uow.fetch_all(
+            f"{select} WHERE t.public_id IN ({placeholders}){tail}",
             tuple(task_ids),
         )
+
+
+def ended(task_ids: Sequence[str]) -> dict[str, int]:
+    """How many of the tasks are in each status."""
+    rows = _of_tasks("SELECT t.status, COUNT(*) AS n FROM tasks t", task_ids, " GROUP BY t.status")
     return {str(row["status"]): int(row["n"]) for row in rows}
+
+
+def pending_polls(task_ids: Sequence[str]) -> float:
+    """Polls per task that found the vendor's job still running (each one more `generate`
+    message, a second later or more)."""
+    (row,) = _of_tasks(
+        "SELECT COALESCE(SUM(s.polls), 0) AS n FROM task_steps s JOIN tasks t ON t.id = s.task_id",
+        task_ids,
+    )
+    return int(row["n"]) / len(task_ids)
 
 
 @contextlib.contextmanager
@@ -215,15 +260,30 @@ def stdout_to(path: Path) -> Iterator[None]:
         yield
 
 
-def throughput_run(setup: Setup, tasks: int, threads: int, work: Path) -> Run:
-    output = work / f"pipeline-{threads}.stdout"
-    print(f"throughput: {tasks} tasks, {threads} consumer thread(s) per step …", file=sys.stderr)
+def throughput_run(
+    setup: Setup,
+    tasks: int,
+    threads: int,
+    work: Path,
+    provider: str = IN_PROCESS,
+    children: Sequence[int] = (),
+) -> Run:
+    """One run; `children` are the pids of the processes serving the provider (their CPU over
+    the drain is reported beside the engine's)."""
+    output = (
+        work / f"pipeline-{'simulator' if provider == SIMULATOR else 'in-process'}-{threads}.stdout"
+    )
+    print(
+        f"throughput: {tasks} tasks, {threads} consumer thread(s) per step, {provider} …",
+        file=sys.stderr,
+    )
     with stdout_to(output):
         started = time.perf_counter()
         task_ids = create_tasks(setup, tasks)
         created = time.perf_counter()
-        consumers = step_consumers(threads)
+        consumers = step_consumers(threads, provider)
         cpu_before, drain_started = time.process_time(), time.perf_counter()
+        children_before = sum(process_cpu_s(pid) for pid in children)
         consumers.start()
         try:
             done, last_change, statuses = 0, time.monotonic(), {}
@@ -235,12 +295,23 @@ def throughput_run(setup: Setup, tasks: int, threads: int, work: Path) -> Run:
                     done, last_change = now_done, time.monotonic()
             drained = time.perf_counter()
             cpu_s = time.process_time() - cpu_before
+            children_cpu_s = sum(process_cpu_s(pid) for pid in children) - children_before
+            # The same loops with nothing left to do: the consumers' empty receives and this
+            # watch, a cost per second of the drain rather than per task.
+            idle_before, idle_started = time.process_time(), time.perf_counter()
+            while time.perf_counter() - idle_started < IDLE_S:
+                time.sleep(0.05)
+                ended(task_ids)
+            idle_cpu_per_s = (time.process_time() - idle_before) / (
+                time.perf_counter() - idle_started
+            )
         finally:
             consumers.stop()
     if done < tasks:
         print(f"  stuck: {statuses}", file=sys.stderr)
-    setup.ended_task = task_ids[0]
+    setup.ended_task = setup.ended_task or task_ids[0]
     return Run(
+        provider=provider,
         threads=threads,
         tasks=tasks,
         create_s=created - started,
@@ -248,7 +319,97 @@ def throughput_run(setup: Setup, tasks: int, threads: int, work: Path) -> Run:
         cpu_s=cpu_s,
         succeeded=statuses.get("succeeded", 0),
         stdout_bytes=output.stat().st_size,
+        children_cpu_s=children_cpu_s if children else None,
+        pending_polls=pending_polls(task_ids),
+        idle_cpu_s=idle_cpu_per_s * (drained - drain_started),
     )
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux: /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def child_server(arguments: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[int]:
+    """`python -m <arguments>` from the checkout, serving 127.0.0.1:`port`, its output in
+    `log`; its pid once the port answers. Stopped (SIGTERM, then SIGKILL) on the way out."""
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+            [sys.executable, "-m", *arguments], cwd=ROOT, env=env, stdout=out, stderr=out
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{arguments[0]} did not start on port {port}; see {log}")
+            time.sleep(0.05)
+        yield process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def vendor_path(
+    env: dict[str, str], simulator_port: int, storage_port: int, work: Path
+) -> Iterator[list[int]]:
+    """The simulator (zero latency, no faults) and the storage routes it fetches inputs from,
+    each in its own process; the seed's `simulator` row enabled at it, and `cutout`'s current
+    pipeline a version whose `generate` chain is `[simulator]`. Yields the two pids."""
+    from retouch.catalog.repository import MySQLProviderRepository
+    from retouch.catalog.service import add_pipeline_version
+    from retouch.core.db import get_database
+
+    simulator = [
+        "scripts.simulator",
+        f"--port={simulator_port}",
+        "--latency-ms=0..0",
+        f"--concurrency={SIMULATOR_SLOTS}",
+        f"--api-key={SIMULATOR_KEY}",
+        f"--callback-secret={SIMULATOR_SECRET}",
+    ]
+    with (
+        child_server(
+            ["tests.bench.storage_server", str(storage_port)],
+            storage_port,
+            env,
+            work / "storage-server.log",
+        ) as a,
+        child_server(simulator, simulator_port, env, work / "simulator.log") as b,
+    ):
+        database = get_database()
+        with database.unit_of_work() as uow:
+            providers = MySQLProviderRepository(uow)
+            seeded = providers.get("simulator")
+            if seeded is None:
+                raise RuntimeError("the seed has no `simulator` provider")
+            providers.upsert(
+                seeded.model_copy(
+                    update={
+                        "endpoint": f"http://127.0.0.1:{simulator_port}",
+                        "enabled": True,
+                        "concurrency_limit": SIMULATOR_SLOTS,
+                    }
+                )
+            )
+            uow.commit()
+        steps = [{"step": "prepare"}, {"step": "generate", "providers": ["simulator"]}]
+        add_pipeline_version(
+            database=database,
+            feature_key=FEATURE,
+            steps=[*steps, {"step": "store"}],
+            created_by=None,
+            make_current=True,
+        )
+        yield [a, b]
 
 
 def cold_event(task_id: str, work: Path) -> Path:
@@ -287,10 +448,12 @@ def report(runs: Sequence[Run], cold: dict[str, list[ColdSample]], args: argpars
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         ", ".join(f"{name} {importlib.metadata.version(name)}" for name in PACKAGES),
         f"throughput: {args.tasks} `{FEATURE}` tasks per run ({INPUT_SIZE[0]}×{INPUT_SIZE[1]} "
-        "PNG input, in-process provider answering at once), Redis Streams queue, "
-        "template.yaml's step consumers",
+        "PNG input), Redis Streams queue, template.yaml's step consumers; provider: in-process "
+        "(a 4×3 PNG at once) or scripts/simulator.py in its own process (zero latency, no "
+        "faults, `local` algorithms; first poll 1 s after the submit)",
         "",
         _cells(
+            "provider",
             "consumer threads per step",
             "tasks",
             "succeeded",
@@ -298,13 +461,20 @@ def report(runs: Sequence[Run], cold: dict[str, list[ColdSample]], args: argpars
             "create → succeeded",
             "consumers → all ended",
             "engine CPU per task",
+            "… of which idle loops",
+            "simulator + storage CPU per task",
+            "pending polls per task",
             "stdout per task",
         ),
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for run in runs:
+        children = (
+            "—" if run.children_cpu_s is None else f"{run.children_cpu_s / run.tasks * 1000:.1f} ms"
+        )
         lines.append(
             _cells(
+                run.provider,
                 str(run.threads),
                 str(run.tasks),
                 str(run.succeeded),
@@ -312,14 +482,27 @@ def report(runs: Sequence[Run], cold: dict[str, list[ColdSample]], args: argpars
                 f"{run.tasks / run.total_s:.1f} tasks/s",
                 f"{run.tasks / run.drain_s:.1f} tasks/s",
                 f"{run.cpu_s / run.tasks * 1000:.1f} ms",
+                f"{run.idle_cpu_s / run.tasks * 1000:.1f} ms",
+                children,
+                f"{run.pending_polls:.2f}",
                 f"{run.stdout_bytes / run.tasks:.0f} B",
             )
         )
-    if len(runs) > 1:
-        first, last = runs[0], runs[-1]
+    in_process = [run for run in runs if run.provider == IN_PROCESS]
+    if len(in_process) > 1:
+        first, last = in_process[0], in_process[-1]
         lines.append(
-            f"\n{last.threads} vs {first.threads} thread(s): throughput "
+            f"\n{last.threads} vs {first.threads} thread(s), in-process: throughput "
             f"{first.drain_s / last.drain_s:.2f}×, CPU per task {last.cpu_s / first.cpu_s:.2f}×"
+        )
+    simulated = [run for run in runs if run.provider == SIMULATOR]
+    same = [run for run in in_process if simulated and run.threads == simulated[0].threads]
+    if same:
+        over_http, at_once = simulated[0], same[0]
+        lines.append(
+            f"simulator vs in-process, {over_http.threads} thread(s): throughput (create → "
+            f"succeeded) {at_once.total_s / over_http.total_s:.2f}×, engine CPU per task "
+            f"{over_http.cpu_s / at_once.cpu_s:.2f}×"
         )
 
     def stat(side: str, attribute: str, q: float | None = None) -> float:
@@ -362,21 +545,35 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--threads", type=int, nargs="+", default=[1, 2], help="consumer threads per step queue"
     )
+    parser.add_argument(
+        "--simulator-threads",
+        type=int,
+        default=1,
+        help="consumer threads per step queue of the run through the simulator",
+    )
     parser.add_argument("--cold-runs", type=int, default=20, help="fresh interpreters per side")
     args = parser.parse_args(argv)
-    if min(args.tasks, args.cold_runs, *args.threads) < 1:
+    if min(args.tasks, args.cold_runs, args.simulator_threads, *args.threads) < 1:
         parser.error("counts must be positive")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    simulator_port, storage_port = free_port(), free_port()
     with temporary_servers("retouch-bench-pipeline-") as (mariadb, redis, work):
         env = child_env({**mariadb.env(), **redis.env()})
         env["RETOUCH_STORAGE_LOCAL_ROOT"] = str(work / "objects")
         env["RETOUCH_STORAGE_LOCAL_SIGNING_KEY"] = "b" * 40
-        setup = prepare(env, args.tasks * len(args.threads))
+        env["RETOUCH_STORAGE_LOCAL_BASE_URL"] = f"http://127.0.0.1:{storage_port}/_storage"
+        env["RETOUCH_SIMULATOR_API_KEY"] = SIMULATOR_KEY
+        env["RETOUCH_SIMULATOR_CALLBACK_SECRET"] = SIMULATOR_SECRET
+        setup = prepare(env, args.tasks * (len(args.threads) + 1))
         runs = [throughput_run(setup, args.tasks, threads, work) for threads in args.threads]
+        with vendor_path(env, simulator_port, storage_port, work) as children:
+            runs.append(
+                throughput_run(setup, args.tasks, args.simulator_threads, work, SIMULATOR, children)
+            )
         cold = measure_cold(args.cold_runs, cold_event(setup.ended_task, work), work, env)
     print(report(runs, cold, args))
     return 0

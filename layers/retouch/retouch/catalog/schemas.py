@@ -31,9 +31,17 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# `defer_build` below: the features, the provider configs and the seed are validated by the
+# API and the seed loader, never by a step function on its way to a dropped message; their
+# validators are built on first use instead of at import (a step function's cold start,
+# docs/performance.md). FastAPI builds those of its routes' models when the app is made.
+
+
 class FeatureWrite(_Model):
     """A feature as the seed and operators define it (its form and pipeline are versioned
     separately)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     key: str = Field(pattern=KEY_PATTERN)
     name_zh: str = Field(min_length=1, max_length=64)
@@ -82,6 +90,8 @@ class ProviderWrite(_Model):
     """A vendor's settings. `credential_ref` names where the secret is kept, never the
     secret itself (checked by `validation.check_provider`)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     key: str = Field(pattern=KEY_PATTERN)
     kind: ProviderKind
     endpoint: str | None = None
@@ -107,6 +117,8 @@ class FeatureSeed(FeatureWrite):
 
 class CatalogSeed(_Model):
     """shared/seed/catalog.json."""
+
+    model_config = ConfigDict(defer_build=True)
 
     providers: list[ProviderWrite]
     features: list[FeatureSeed]

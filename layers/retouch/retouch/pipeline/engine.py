@@ -62,8 +62,8 @@ from retouch.queue.messages import InvalidMessage
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
 from retouch.storage import Storage, output_key, work_key
+from retouch.tasks.records import TERMINAL, StoredImage, Task
 from retouch.tasks.repository import MySQLTaskRepository
-from retouch.tasks.schemas import TERMINAL, StoredImage, Task
 from retouch.uploads.inspection import NotAnImage, inspect_image
 
 DEFAULT_TIMEOUT_S = 120

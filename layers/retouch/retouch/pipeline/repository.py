@@ -11,7 +11,7 @@ from typing import Any
 
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
-from retouch.tasks.schemas import StoredImage
+from retouch.tasks.records import StoredImage
 
 
 class MySQLPipelineRepository:

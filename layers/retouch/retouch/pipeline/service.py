@@ -19,10 +19,8 @@ from retouch.core.time import Clock, utc_now
 from retouch.notify import publish_task_event
 from retouch.pipeline.metrics import count_finished
 from retouch.pipeline.repository import MySQLPipelineRepository
-from retouch.quota.errors import ReservationNotFound
-from retouch.quota.reservations import charge_in, refund_in
+from retouch.tasks.records import StoredImage
 from retouch.tasks.repository import MySQLTaskRepository
-from retouch.tasks.schemas import StoredImage
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +70,11 @@ def finish_task(
             )
         task = MySQLTaskRepository(uow).get_by_public_id(task_id) if changed else None
         if task is not None and task.cost > 0:
+            # Here, not at import: a step function's cold start (a message for a task that
+            # has ended, most often) never settles credits (docs/performance.md).
+            from retouch.quota.errors import ReservationNotFound
+            from retouch.quota.reservations import charge_in, refund_in
+
             settle = charge_in if outcome.status == "succeeded" else refund_in
             try:
                 settle(uow=uow, task_ref=task_id, clock=lambda: now)

@@ -10,7 +10,7 @@ from typing import Any
 from retouch.auth.attachments import CallerAttachment
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
-from retouch.tasks.schemas import KeyClaim, StoredImage, Task, TaskStatus
+from retouch.tasks.records import KeyClaim, StoredImage, Task, TaskStatus
 
 _SELECT = (
     "SELECT id, public_id, user_id, feature_key, form_version, pipeline_version, status, "

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from retouch.catalog.schemas import KEY_PATTERN
 
-TaskStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
-ACTIVE: tuple[TaskStatus, ...] = ("queued", "running")
-TERMINAL: tuple[TaskStatus, ...] = ("succeeded", "failed", "canceled")
+# The internal records live in `records` (no pydantic: the step functions' cold start); they
+# are named here too, so `retouch.tasks.schemas` stays the one place of the task shapes.
+from retouch.tasks.records import ACTIVE as ACTIVE
+from retouch.tasks.records import TERMINAL as TERMINAL
+from retouch.tasks.records import KeyClaim as KeyClaim
+from retouch.tasks.records import StoredImage as StoredImage
+from retouch.tasks.records import Task as Task
+from retouch.tasks.records import TaskStatus as TaskStatus
+
 MAX_PAGE_SIZE = 100
 
 
@@ -59,47 +64,3 @@ class TaskRead(BaseModel):
 class TaskPage(BaseModel):
     items: list[TaskRead]
     next_cursor: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredImage:
-    """One output image as the task row keeps it: a key of our storage, never a URL."""
-
-    key: str
-    width: int
-    height: int
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """A `tasks` row (internal: `id` and `user_id` never leave the server)."""
-
-    id: int
-    public_id: str
-    user_id: int
-    feature_key: str
-    form_version: int
-    pipeline_version: int
-    status: TaskStatus
-    inputs: dict[str, Any]
-    images: tuple[StoredImage, ...]
-    error_code: str | None
-    cost: int
-    hidden: bool
-    revision: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class KeyClaim:
-    """A request's claim on an `Idempotency-Key` (`token` names the claiming request)."""
-
-    user_id: int
-    key: str
-    request_hash: str
-    token: str
-    now: datetime
-    lease_until: datetime
-    expires_at: datetime
