@@ -184,9 +184,9 @@ def step_consumers(threads: int, provider: str) -> Any:
     from retouch.core.redis import get_redis
     from retouch.core.settings import get_settings
     from retouch.pipeline.engine import Engine
+    from retouch.pipeline.factories import PROVIDER_FACTORIES
     from retouch.pipeline.fetch import fetch_result
     from retouch.pipeline.guards import ProviderGuards
-    from retouch.pipeline.handlers import PROVIDER_FACTORIES
     from retouch.pipeline.images import normalize
     from retouch.pipeline.sources import ConfiguredProviders, ProviderSource
     from retouch.queue.factory import get_queue

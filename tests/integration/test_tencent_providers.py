@@ -334,16 +334,18 @@ def test_a_refused_connection_is_retryable() -> None:
     assert "ClientNetworkError" in refused.value.detail
 
 
-def test_an_unconfigured_or_unserved_feature_is_retryable_without_a_request(
+def test_an_unconfigured_or_unserved_feature_is_unavailable_without_a_request(
     fake: FakeTencentAI,
 ) -> None:
     unconfigured = TencentProvider(
         TencentOptions(endpoint=fake.url), secret_id=SECRET_ID, secret_key=SECRET_KEY
     )
 
-    with pytest.raises(ProviderRetryable) as no_project:
+    assert not unconfigured.serves("faceswap") and not unconfigured.serves("colorize")
+    assert unconfigured.serves("cutout") and unconfigured.serves("eraser")
+    with pytest.raises(ProviderUnavailable) as no_project:
         unconfigured.submit(job("faceswap"))
-    with pytest.raises(ProviderRetryable) as unserved:
+    with pytest.raises(ProviderUnavailable) as unserved:
         unconfigured.submit(JobInput("colorize", {"image": PHOTO}, {}, "t:1"))
     with pytest.raises(ProviderRetryable) as no_mask:
         unconfigured.submit(JobInput("eraser", {"image": PHOTO}, {}, "t:1"))

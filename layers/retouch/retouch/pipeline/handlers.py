@@ -6,44 +6,26 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from retouch.catalog.schemas import ProviderRead
 from retouch.core.db import get_database
 from retouch.core.logging import logger
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
 from retouch.pipeline.engine import Engine
+from retouch.pipeline.factories import PROVIDER_FACTORIES
 from retouch.pipeline.fetch import fetch_result
 from retouch.pipeline.guards import ProviderGuards
 from retouch.pipeline.images import normalize
 from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import MySQLPipelineRepository
 from retouch.pipeline.service import Outcome, finish_task
-from retouch.pipeline.sources import ConfiguredProviders, Factory
-from retouch.providers.local.provider import LocalProvider
-from retouch.providers.simulator import SimulatorProvider
+from retouch.pipeline.sources import ConfiguredProviders
 from retouch.queue.factory import get_queue
 from retouch.queue.outbox import enqueue_in, publish_committed
 from retouch.queue.scf_events import run_scf_batch
 from retouch.queue.sqs_events import process_batch
 from retouch.storage import get_storage
 from retouch.tasks.repository import MySQLIdempotencyRepository
-
-
-def _simulator(config: ProviderRead) -> SimulatorProvider:
-    settings = get_settings()
-    return SimulatorProvider(
-        base_url=config.endpoint or "http://127.0.0.1:8900",
-        api_key=settings.simulator_api_key.get_secret_value(),
-        callback_secret=settings.simulator_callback_secret.get_secret_value(),
-    )
-
-
-#: The adapters that exist, by provider key (vendors arrive with their adapters).
-PROVIDER_FACTORIES: dict[str, Factory] = {
-    "local": lambda _config: LocalProvider(),
-    "simulator": _simulator,
-}
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
 REAP_BATCH = 500

@@ -36,7 +36,7 @@ class ProviderSource(Protocol):
 
 
 class ConfiguredProviders:
-    """Providers built by `factories` from the enabled rows of `provider_configs`."""
+    """Providers built by `factories` (by kind) from the enabled rows of `provider_configs`."""
 
     def __init__(
         self,
@@ -66,7 +66,7 @@ class ConfiguredProviders:
     def get(self, key: str) -> Provider | None:
         self._refresh()
         config = self._configs.get(key)
-        factory = self._factories.get(key)
+        factory = None if config is None else self._factories.get(config.kind)
         if config is None or not config.enabled or factory is None:
             return None
         built = self._built.get(key)

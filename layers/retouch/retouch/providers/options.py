@@ -16,7 +16,11 @@ class NoOptions(BaseModel):
 
 
 #: Where each kind's options model lives ("module:Class"); kinds not listed take none.
-_MODELS: dict[str, str] = {}
+_MODELS: dict[str, str] = {
+    "runninghub": "retouch.providers.runninghub_options:RunningHubOptions",
+    "tencent": "retouch.providers.tencent_options:TencentOptions",
+    "hunyuan": "retouch.providers.tencent_options:HunyuanOptions",
+}
 
 
 def options_model(kind: str) -> type[BaseModel]:

@@ -71,6 +71,8 @@ PERMANENT_CODES = frozenset(
         "FailedOperation.ImageSizeExceed",
     }
 )
+#: The features the edit actions serve.
+FEATURES = frozenset({"cutout", "eraser", "outpaint", "outfit", "faceswap"})
 #: Our keys, account or service state: the next provider at once (breaker strike).
 ACCOUNT_PREFIXES = ("AuthFailure", "ResourceUnavailable.", "UnauthorizedOperation")
 #: Ratio → Hunyuan `Resolution` of the same shape.
@@ -182,6 +184,13 @@ class _TencentCloud(Generic[OptionsT]):
 class TencentProvider(_TencentCloud[TencentOptions]):
     """The synchronous Tencent Cloud AI edit actions, one per feature."""
 
+    def serves(self, feature: str) -> bool:
+        """The five features; faceswap only once the facefusion activity is configured."""
+        if feature == "faceswap":
+            fusion = self.options.facefusion
+            return bool(fusion.project_id and fusion.model_id)
+        return feature in FEATURES
+
     key = "tencent"
 
     def submit(self, job: JobInput) -> Submitted:
@@ -235,7 +244,7 @@ class TencentProvider(_TencentCloud[TencentOptions]):
         if job.feature == "faceswap":
             fusion = options.facefusion
             if not fusion.project_id or not fusion.model_id:
-                raise ProviderRetryable("tencent: faceswap needs facefusion project_id/model_id")
+                raise ProviderUnavailable("tencent: faceswap needs facefusion project_id/model_id")
             request: dict[str, Any] = {
                 "ProjectId": fusion.project_id,
                 "ModelId": fusion.model_id,
@@ -245,7 +254,7 @@ class TencentProvider(_TencentCloud[TencentOptions]):
             if fusion.fuse_face_degree is not None:
                 request["FuseFaceDegree"] = fusion.fuse_face_degree
             return "facefusion", "FuseFace", request, "FusedImage"
-        raise ProviderRetryable(f"tencent: feature {job.feature!r} is not served")
+        raise ProviderUnavailable(f"tencent: feature {job.feature!r} is not served")
 
     def _output(self, value: object, what: str) -> Output:
         """The result image of a base64 answer (or, if Tencent answered a URL, that URL)."""
