@@ -264,6 +264,35 @@ def test_options_a_provider_kind_does_not_take_are_422_and_not_stored(
     assert key not in {provider.key for provider in list_providers(database=get_database())}
 
 
+def test_vendor_options_are_checked_against_the_kinds_model_and_stored(
+    client: TestClient,
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    _, operator = new_account("operator")
+    cutout = {"mode": "workflow", "workflow_id": "185", "images": {}}
+    body = {"kind": "runninghub", "concurrency_limit": 2, "options": {"features": {}}}
+
+    missing_id = client.put(
+        f"/v1/admin/providers/{key}",
+        json={**body, "options": {"features": {"cutout": {"mode": "workflow"}}}},
+        headers=operator,
+    )
+    saved = client.put(
+        f"/v1/admin/providers/{key}",
+        json={**body, "options": {"features": {"cutout": cutout}}},
+        headers=operator,
+    )
+
+    assert missing_id.status_code == 422
+    assert [e["field"] for e in missing_id.json()["errors"]] == [
+        "options.features.cutout.workflow.workflow_id"
+    ]
+    assert saved.status_code == 200, saved.text
+    listed = client.get("/v1/admin/providers", headers=operator).json()["items"]
+    stored = next(p for p in listed if p["key"] == key)["options"]
+    assert stored["features"]["cutout"]["workflow_id"] == "185"
+
+
 def test_an_operator_disables_a_provider_with_an_audit_row(client: TestClient) -> None:
     key = f"p_{secrets.token_hex(4)}"
     _, operator = new_account("operator")
