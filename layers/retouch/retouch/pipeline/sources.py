@@ -5,8 +5,10 @@ limit), read once a minute at most.
 An adapter is built on first use and rebuilt when its row changes or after `rebuild_s` (its
 credentials are resolved again: a rotated secret reaches running instances). An adapter that
 cannot be built — its options do not validate, its secret cannot be read — is unavailable:
-the engine skips it like a disabled provider, records the fallback, and the next use tries
-again. Why is logged, never the secret."""
+the engine skips it like a disabled provider and records the fallback (a failed *rebuild*
+keeps the adapter already built); it is tried again a minute later, not on every message (a
+secret store that is down must not be asked, and time out, once per step). Why is logged,
+never the secret."""
 
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ class ConfiguredProviders:
         self._loaded_at = -_REFRESH_S
         self._configs: dict[str, ProviderRead] = {}
         self._built: dict[str, tuple[float, Provider]] = {}
+        self._failed: dict[str, float] = {}
 
     def _refresh(self) -> None:
         if self._clock() - self._loaded_at < _REFRESH_S:
@@ -60,7 +63,7 @@ class ConfiguredProviders:
         with self._database.read_only() as uow:
             configs = {config.key: config for config in MySQLProviderRepository(uow).list()}
         if configs != self._configs:
-            self._built = {}
+            self._built, self._failed = {}, {}
         self._configs, self._loaded_at = configs, self._clock()
 
     def get(self, key: str) -> Provider | None:
@@ -69,6 +72,9 @@ class ConfiguredProviders:
         factory = None if config is None else self._factories.get(config.kind)
         if config is None or not config.enabled or factory is None:
             return None
+        failed_at = self._failed.get(key)
+        if failed_at is not None and self._clock() - failed_at < _REFRESH_S:
+            return None
         built = self._built.get(key)
         if built is not None and self._clock() - built[0] < self._rebuild_s:
             return built[1]
@@ -76,10 +82,15 @@ class ConfiguredProviders:
             provider = factory(config)
         except Exception as exc:  # noqa: BLE001 - any build failure makes the provider unavailable
             logger.warning(
-                "provider unavailable: not built",
+                "provider not built",
                 extra={"provider": key, "error": type(exc).__name__, "reason": str(exc)[:200]},
             )
+            if built is not None:  # a rebuild failed: keep the adapter we have, retry later
+                self._built[key] = (self._clock() - self._rebuild_s + _REFRESH_S, built[1])
+                return built[1]
+            self._failed[key] = self._clock()
             return None
+        self._failed.pop(key, None)
         self._built[key] = (self._clock(), provider)
         return provider
 
