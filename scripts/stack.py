@@ -172,8 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("RETOUCH_STAGE", "local")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "retouch")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Retouch")
-    # Providers that call back reach the callbacks function through this gateway.
-    os.environ.setdefault("RETOUCH_CALLBACK_BASE_URL", f"http://127.0.0.1:{arguments.port}")
+    # Presigned URLs of the local storage and providers' callbacks reach this gateway, on
+    # whichever port it serves.
+    gateway_url = f"http://127.0.0.1:{arguments.port}"
+    os.environ.setdefault("RETOUCH_STORAGE_LOCAL_BASE_URL", f"{gateway_url}/_storage")
+    os.environ.setdefault("RETOUCH_CALLBACK_BASE_URL", gateway_url)
     os.environ.update({**mariadb.env(), **redis.env()})
     own_secrets: dict[str, Path] = {}
     for variable, (name, make) in LOCAL_SECRETS.items():
