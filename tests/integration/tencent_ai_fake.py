@@ -67,6 +67,12 @@ CHECKS: dict[tuple[str, str], Callable[[Params], str | None]] = {
         and all(_either(info, "Image", "Url") for info in p["MergeInfos"])
         else "ProjectId, ModelId, RspImgType and MergeInfos required"
     ),
+    ("facefusion", "FuseFaceUltra"): lambda p: (
+        None if _either(p, "ModelUrl", "ModelImage") and p.get("RspImgType")
+        and isinstance(p.get("MergeInfos"), list) and p["MergeInfos"]
+        and all(_either(info, "Image", "Url") for info in p["MergeInfos"])
+        else "ModelUrl or ModelImage, RspImgType and MergeInfos required"
+    ),
     ("hunyuan", "SubmitHunyuanImageJob"): lambda p: (
         None if isinstance(p.get("Prompt"), str) and 0 < len(p["Prompt"]) <= 1024
         else "Prompt required (at most 1024 characters)"
@@ -175,7 +181,7 @@ class FakeTencentAI:
         image = base64.b64encode(RESULT).decode()
         if action == "SegmentPortraitPic":
             return {"ResultImage": image, "ResultMask": image, "HasForeground": True}
-        if action == "FuseFace":
+        if action in ("FuseFace", "FuseFaceUltra"):
             return {"FusedImage": image}
         if action == "SubmitHunyuanImageJob":
             job_id = f"1{uuid.uuid4().int % 10**18:018d}"

@@ -341,19 +341,33 @@ def test_an_unconfigured_or_unserved_feature_is_unavailable_without_a_request(
         TencentOptions(endpoint=fake.url), secret_id=SECRET_ID, secret_key=SECRET_KEY
     )
 
-    assert not unconfigured.serves("faceswap") and not unconfigured.serves("colorize")
-    assert unconfigured.serves("cutout") and unconfigured.serves("eraser")
-    with pytest.raises(ProviderUnavailable) as no_project:
-        unconfigured.submit(job("faceswap"))
+    assert not unconfigured.serves("colorize")
+    assert all(unconfigured.serves(feature) for feature in EXPECTED)
     with pytest.raises(ProviderUnavailable) as unserved:
         unconfigured.submit(JobInput("colorize", {"image": PHOTO}, {}, "t:1"))
     with pytest.raises(ProviderRetryable) as no_mask:
         unconfigured.submit(JobInput("eraser", {"image": PHOTO}, {}, "t:1"))
 
-    assert "project_id" in no_project.value.detail
     assert "colorize" in unserved.value.detail
     assert "'mask'" in no_mask.value.detail
     assert fake.calls == []
+
+
+def test_faceswap_without_an_activity_puts_the_face_onto_the_users_photo(
+    fake: FakeTencentAI,
+) -> None:
+    provider = TencentProvider(
+        TencentOptions(endpoint=fake.url), secret_id=SECRET_ID, secret_key=SECRET_KEY
+    )
+
+    submitted = provider.submit(job("faceswap"))
+
+    assert submitted.status is not None and submitted.status.state == "succeeded"
+    (call,) = fake.calls
+    assert call.action == "FuseFaceUltra"
+    assert call.params == {
+        "ModelUrl": PHOTO, "MergeInfos": [{"Url": FACE}], "RspImgType": "base64", "LogoAdd": 0,
+    }  # fmt: skip
 
 
 def test_poll_cancel_and_callbacks_of_a_synchronous_vendor(fake: FakeTencentAI) -> None:

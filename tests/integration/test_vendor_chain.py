@@ -55,7 +55,7 @@ ACTIONS = {
     "cutout": "SegmentPortraitPic",
     "eraser": "ImageInpaintingRemoval",
     "outfit": "ChangeClothes",
-    "faceswap": "FuseFace",
+    "faceswap": "FuseFaceUltra",
     "outpaint": "ImageOutpainting",
 }
 
@@ -116,7 +116,7 @@ def vendors(
             kind="tencent",
             endpoint=tencent_fake.url,
             credential_ref="env:RETOUCH_SECRET_CHAIN_TC",
-            options={"facefusion": {"project_id": "at_1", "model_id": "qc_1"}},
+            options={},
             concurrency_limit=5,
         ),
     ]

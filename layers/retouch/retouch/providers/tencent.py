@@ -2,7 +2,9 @@
 
 - `TencentProvider` (key `tencent`): the synchronous edit actions. cutout → bda
   SegmentPortraitPic, eraser → aiart ImageInpaintingRemoval (photo and mask URLs), outpaint →
-  aiart ImageOutpainting, outfit → aiart ChangeClothes, faceswap → facefusion FuseFace. Inputs
+  aiart ImageOutpainting, outfit → aiart ChangeClothes, faceswap → facefusion FuseFaceUltra
+  (the user's face onto the user's photo; FuseFace onto a console activity's material when
+  one is configured). Inputs
   go as the presigned GET URLs of our storage; results are asked for in base64, decoded and
   checked to be an image here, so they come back as `Output(data=...)` (no vendor URL to
   fetch before it expires). `submit` answers with the end state.
@@ -185,10 +187,7 @@ class TencentProvider(_TencentCloud[TencentOptions]):
     """The synchronous Tencent Cloud AI edit actions, one per feature."""
 
     def serves(self, feature: str) -> bool:
-        """The five features; faceswap only once the facefusion activity is configured."""
-        if feature == "faceswap":
-            fusion = self.options.facefusion
-            return bool(fusion.project_id and fusion.model_id)
+        """The five features."""
         return feature in FEATURES
 
     key = "tencent"
@@ -243,12 +242,17 @@ class TencentProvider(_TencentCloud[TencentOptions]):
             }, "ResultImage"  # fmt: skip
         if job.feature == "faceswap":
             fusion = options.facefusion
+            merge = [{"Url": _url(urls, "face")}]
             if not fusion.project_id or not fusion.model_id:
-                raise ProviderUnavailable("tencent: faceswap needs facefusion project_id/model_id")
+                # The user's photo is the model, the user's face goes onto it.
+                return "facefusion", "FuseFaceUltra", {
+                    "ModelUrl": _url(urls, "image"), "MergeInfos": merge, **common,
+                }, "FusedImage"  # fmt: skip
+            # An activity's material from the console is the model; the photo is not used.
             request: dict[str, Any] = {
                 "ProjectId": fusion.project_id,
                 "ModelId": fusion.model_id,
-                "MergeInfos": [{"Url": _url(urls, "face")}],
+                "MergeInfos": merge,
                 **common,
             }
             if fusion.fuse_face_degree is not None:

@@ -63,7 +63,9 @@ class TencentCloudOptions(_Options):
 
 
 class FaceFusionOptions(_Options):
-    """faceswap through facefusion FuseFace: the console activity and its material."""
+    """faceswap: by default facefusion FuseFaceUltra puts the user's `face` onto the user's
+    `image`. With an activity (`project_id` and `model_id`) it is FuseFace instead, onto that
+    activity's material from the console: the user's `image` is then not used."""
 
     project_id: str = ""
     """The face-fusion activity id (`ProjectId`) from the facefusion console."""
@@ -112,7 +114,8 @@ class TencentOptions(TencentCloudOptions):
     action takes only a ratio; it must differ from the photo's own)."""
 
     facefusion: FaceFusionOptions = FaceFusionOptions()
-    """faceswap settings: without `project_id` and `model_id` faceswap is not served here."""
+    """faceswap settings: empty, FuseFaceUltra onto the user's photo; with `project_id` and
+    `model_id`, FuseFace onto the activity's material."""
 
     outfit: OutfitOptions = OutfitOptions()
     """outfit settings."""
