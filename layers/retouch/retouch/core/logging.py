@@ -6,9 +6,25 @@ every Powertools example; the service name and namespace come from Powertools' o
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics
 
 SERVICE = "retouch"
 
 logger = Logger(service=SERVICE, use_rfc3339=True, utc=True)
 metrics = Metrics(namespace="Retouch", service=SERVICE)
+
+
+def invocation_keys(context: Any) -> dict[str, Any]:
+    """Log keys naming the function and the platform's request id, from either context.
+
+    Lambda passes an object (`function_name`, `aws_request_id`); SCF passes a dict
+    (`function_name`, `request_id`). Powertools' `inject_lambda_context` reads only the former.
+    """
+    if isinstance(context, dict):
+        name, request_id = context.get("function_name"), context.get("request_id")
+    else:
+        name = getattr(context, "function_name", None)
+        request_id = getattr(context, "aws_request_id", None)
+    return {"function_name": name, "function_request_id": request_id}

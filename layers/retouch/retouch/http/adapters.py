@@ -19,7 +19,7 @@ from mangum.handlers.utils import (
 )
 from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Scope
 
-from retouch.core.logging import logger
+from retouch.core.logging import invocation_keys, logger
 
 # Lambda passes a context object, SCF a dict; both reach Mangum unchanged.
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -102,20 +102,6 @@ class ScfApiGateway:
             "headers": headers,
             "body": body,
         }
-
-
-def invocation_keys(context: Any) -> dict[str, Any]:
-    """Log keys naming the function and the platform's request id, from either context.
-
-    Lambda passes an object (`function_name`, `aws_request_id`); SCF passes a dict
-    (`function_name`, `request_id`). Powertools' `inject_lambda_context` reads only the former.
-    """
-    if isinstance(context, dict):
-        name, request_id = context.get("function_name"), context.get("request_id")
-    else:
-        name = getattr(context, "function_name", None)
-        request_id = getattr(context, "aws_request_id", None)
-    return {"function_name": name, "function_request_id": request_id}
 
 
 def make_handler(app: FastAPI) -> LambdaHandler:

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from retouch.core.db import get_database
-from retouch.core.logging import logger
+from retouch.core.logging import invocation_keys, logger
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
@@ -104,9 +104,16 @@ def get_engine() -> Engine:
     )
 
 
+_cold_start = True
+
+
 def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A step function's Lambda handler: Powertools batch processing over the SQS records,
-    each a step message; failed records come back after the visibility timeout."""
+    each a step message; failed records come back after the visibility timeout. Its log lines
+    carry the function, the platform's request id and `cold_start`, as the HTTP functions'."""
+    global _cold_start
+    logger.append_keys(cold_start=_cold_start, **invocation_keys(context))
+    _cold_start = False
     engine = get_engine()
     return process_batch(event, lambda record: engine.handle(record.json_body), context)
 

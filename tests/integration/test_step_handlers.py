@@ -1,0 +1,31 @@
+"""The step functions' queue handlers as the platforms call them: their log lines name the
+function, the platform's request id and the cold start, as the HTTP functions' do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from retouch.pipeline.handlers import handle_step_event
+from scripts.lambda_runtime import FakeLambdaContext
+from tests.conftest import LogLines, Stack
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def test_a_step_invocations_log_lines_name_the_function_and_its_request(
+    stack: Stack, log_lines: LogLines
+) -> None:
+    # GIVEN the sample SQS event of the generate step (its task does not exist)
+    event = json.loads((EVENTS / "generate_step_aws_sqs.json").read_text())
+    context = FakeLambdaContext.for_function("GenerateStepFunction", "step-request-0001")
+
+    # WHEN the step function handles it
+    answer = handle_step_event(event, context)
+
+    # THEN the message is dropped, and the line saying so names the invocation
+    assert answer == {"batchItemFailures": []}
+    (line,) = log_lines.with_message("step message for no task")
+    assert line["function_name"] == "GenerateStepFunction"
+    assert line["function_request_id"] == "step-request-0001"
+    assert isinstance(line["cold_start"], bool)
