@@ -386,7 +386,7 @@ def test_cancel_tolerates_a_task_that_is_gone_or_past_canceling(
 
 def test_a_slow_answer_past_the_read_timeout_is_retryable(runninghub: FakeRunningHub) -> None:
     provider = RunningHubProvider(runninghub.url, KEY, OPTIONS, Timeouts(connect_s=1, read_s=0.3))
-    runninghub.script(OUTPUTS, replace(outputs(runninghub.file_url("late.png")), delay_s=1.0))
+    runninghub.script(OUTPUTS, replace(outputs(runninghub.file_url("late.png")), delay_s=3.0))
     started = time.monotonic()
 
     with pytest.raises(ProviderRetryable) as timed_out:
@@ -394,7 +394,8 @@ def test_a_slow_answer_past_the_read_timeout_is_retryable(runninghub: FakeRunnin
     provider.close()
 
     assert "timeout" in timed_out.value.detail
-    assert 0.3 <= time.monotonic() - started < 0.9
+    # gave up at the read timeout, well before the answer (3 s) — loose: the machine is shared
+    assert 0.3 <= time.monotonic() - started < 2.5
 
 
 def test_a_hanging_answer_is_retryable_within_the_read_timeout(runninghub: FakeRunningHub) -> None:
@@ -407,7 +408,7 @@ def test_a_hanging_answer_is_retryable_within_the_read_timeout(runninghub: FakeR
     provider.close()
 
     assert "timeout" in timed_out.value.detail
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 2.5
 
 
 def test_a_server_that_never_answers_or_a_refused_port_is_retryable() -> None:

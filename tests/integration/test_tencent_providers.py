@@ -294,7 +294,7 @@ def test_a_portrait_without_foreground_is_a_failed_retryable_job(fake: FakeTence
     assert type(error_) is ProviderRetryable and "no person" in error_.detail
 
 
-@pytest.mark.parametrize("reply", [slow(1.5), HANG], ids=["slow", "hanging"])
+@pytest.mark.parametrize("reply", [slow(3.0), HANG], ids=["slow", "hanging"])
 def test_an_answer_past_the_read_timeout_is_retryable_within_the_timeout(
     fake: FakeTencentAI, reply: Reply
 ) -> None:
@@ -307,7 +307,7 @@ def test_an_answer_past_the_read_timeout_is_retryable_within_the_timeout(
     elapsed = time.monotonic() - started
 
     assert "timed out" in timed_out.value.detail
-    assert 0.3 <= elapsed < 1.2
+    assert 0.3 <= elapsed < 2.5  # at the read timeout, before the answer (loose: shared machine)
     assert fake.actions() == ["FuseFace"]  # no retry by the SDK
     # the next call of the same client is answered
     assert tencent(fake).submit(job("faceswap")).status is not None
@@ -518,7 +518,8 @@ def test_a_refused_hunyuan_submit_raises_its_class(
 def test_a_hunyuan_query_that_cannot_say_raises_retryable(
     fake: FakeTencentAI, reply: Reply
 ) -> None:
-    provider = hunyuan(fake, timeout_s=0.3)
+    # (a second of read timeout: the answer after a hang must not miss it on a busy machine)
+    provider = hunyuan(fake, timeout_s=1.0)
     handle = provider.submit(job("outpaint")).handle
     fake.script("QueryHunyuanImageJob", reply)
 
