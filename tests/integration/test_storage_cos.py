@@ -14,6 +14,8 @@ from pydantic import SecretStr
 
 from retouch.core.settings import TencentCloudKeys
 from retouch.storage import CosStorage, InvalidStorageKey, ObjectNotFound, UploadTicket
+from retouch.storage.errors import StorageUnavailable
+from scripts.servers import free_port
 from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, FakeCos, running_fake_cos
 from tests.integration.tencent_sts_fake import FakeSts, running_fake_sts
 
@@ -223,3 +225,22 @@ def test_an_invalid_key_or_prefix_is_refused_before_any_request(cos: FakeCos, st
         storage.temporary_credentials("uploads/", expires_s=900)
     assert sts.calls == []
     assert cos.objects == {}
+
+
+@pytest.mark.parametrize("failure", ["unreachable", "refused"])
+def test_sts_failing_is_storage_unavailable(cos: FakeCos, sts: FakeSts, failure: str) -> None:
+    # GIVEN STS on a port nobody serves, or refusing our (wrong) key
+    if failure == "unreachable":
+        storage = storage_for(cos)
+        storage.sts_endpoint_url = f"http://127.0.0.1:{free_port()}"
+    else:
+        storage = storage_for(cos, sts)
+        storage.keys = TencentCloudKeys(
+            secret_id="AKIDnotours", secret_key=SecretStr("x"), session_token=None
+        )
+
+    with pytest.raises(StorageUnavailable) as refused:
+        storage.temporary_credentials("uploads/usr_abc/", expires_s=900)
+
+    assert refused.value.error_code.status == 503
+    assert "AKID" not in str(refused.value)

@@ -13,6 +13,7 @@ from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 
 from retouch.storage import InvalidStorageKey, ObjectNotFound, S3Storage, UploadTicket
+from retouch.storage.errors import StorageUnavailable
 from scripts.servers import free_port
 
 REGION = "eu-west-1"
@@ -146,3 +147,18 @@ def test_an_invalid_key_or_prefix_is_refused_before_any_request(storage: S3Stora
     with pytest.raises(InvalidStorageKey):
         storage.temporary_credentials("uploads/usr_abc", expires_s=900)
     assert sts_backends[ACCOUNT]["aws"].assumed_roles == []
+
+
+def test_an_unreachable_sts_is_storage_unavailable(storage: S3Storage) -> None:
+    unreachable = S3Storage(
+        bucket=storage.bucket,
+        region=REGION,
+        upload_role_arn=ROLE,
+        endpoint_url=storage.endpoint_url,
+        sts_endpoint_url=f"http://127.0.0.1:{free_port()}",
+    )
+
+    with pytest.raises(StorageUnavailable) as refused:
+        unreachable.temporary_credentials("uploads/usr_abc/", expires_s=900)
+
+    assert refused.value.error_code.status == 503

@@ -18,6 +18,7 @@ from retouch.storage import cos_object_created_event
 from scripts.gateway import create_gateway
 from scripts.lambda_runtime import FakeLambdaContext
 from scripts.sam import load_handler, load_template
+from scripts.servers import free_port
 from tests.conftest import Stack, load_event
 from tests.integration.identity_support import new_account
 from tests.unit.image_support import jpeg, png, webp_lossless
@@ -350,3 +351,29 @@ def test_upload_routes_are_rate_limited(client: TestClient) -> None:
     assert response.status_code == 201
     assert int(response.headers["RateLimit-Limit"]) > 0
     assert "RateLimit-Remaining" in response.headers
+
+
+def test_credentials_when_the_storage_sts_is_down_are_a_503_problem(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the s3 backend whose STS endpoint nobody serves
+    for name, value in {
+        "RETOUCH_STORAGE_BACKEND": "s3",
+        "RETOUCH_STORAGE_BUCKET": "retouch-uploads-test",
+        "RETOUCH_STORAGE_REGION": "eu-west-1",
+        "RETOUCH_STORAGE_UPLOAD_ROLE_ARN": "arn:aws:iam::123456789012:role/retouch-upload",
+        "RETOUCH_STORAGE_STS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    _, headers = new_account()
+
+    with TestClient(create_gateway(load_template()), raise_server_exceptions=False) as client:
+        response = client.post("/v1/uploads/credentials", headers=headers)
+
+    # THEN the client is told to retry later, in the problem format, without the cause
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert "127.0.0.1" not in response.text and "sts" not in response.text.lower()

@@ -21,9 +21,10 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from retouch.core.logging import logger
 from retouch.core.settings import TencentCloudKeys
 from retouch.core.time import from_epoch
-from retouch.storage.errors import ObjectNotFound
+from retouch.storage.errors import ObjectNotFound, StorageUnavailable
 from retouch.storage.keys import session_name, validate_key, validate_prefix
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 
@@ -133,6 +134,9 @@ class CosStorage:
         """STS keys for uploads under `prefix` only: AssumeRole of the upload role when one is
         configured (callable with the SCF run role's temporary keys), else
         GetFederationToken (which STS accepts from permanent keys only)."""
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+            TencentCloudSDKException,
+        )
         from tencentcloud.sts.v20180813 import models
 
         policy = quote(json.dumps(self.upload_policy(validate_prefix(prefix))), safe="")
@@ -148,7 +152,14 @@ class CosStorage:
             call = "GetFederationToken"
         request.Policy = policy
         request.DurationSeconds = expires_s
-        response = getattr(self._sts_client(), call)(request)
+        try:
+            response = getattr(self._sts_client(), call)(request)
+        except TencentCloudSDKException as exc:
+            logger.warning(
+                "storage unavailable",
+                extra={"backend": "cos", "operation": call, "error": exc.get_code()},
+            )
+            raise StorageUnavailable(f"cos {call} failed") from exc
         return Credentials(
             access_key_id=response.Credentials.TmpSecretId,
             secret_access_key=response.Credentials.TmpSecretKey,

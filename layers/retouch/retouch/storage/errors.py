@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retouch.core.errors import AppError, NotFound
+from retouch.core.errors import AppError, NotFound, ServiceUnavailable
 
 
 class SignatureInvalid(AppError):
@@ -20,3 +20,8 @@ class UploadTooLarge(AppError):
 
 class ObjectNotFound(NotFound):
     """No object is stored at the key."""
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """The object storage or its STS cannot be reached, or refuses our keys, right now: 503,
+    the client retries later (the cause is logged, never answered)."""

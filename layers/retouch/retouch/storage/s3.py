@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
+from retouch.core.logging import logger
 from retouch.core.time import from_epoch
-from retouch.storage.errors import ObjectNotFound
+from retouch.storage.errors import ObjectNotFound, StorageUnavailable
 from retouch.storage.keys import session_name, validate_key, validate_prefix
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 
@@ -60,13 +62,17 @@ class S3Storage:
         if max_bytes < 1 or expires_s < 1:
             raise ValueError("max_bytes and expires_s must be positive")
         expires_at = int(self.clock()) + expires_s
-        post = self._client().generate_presigned_post(
-            Bucket=self.bucket,
-            Key=validate_key(key),  # boto3 adds the exact {"key": ...} condition
-            Fields={"Content-Type": content_type},
-            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
-            ExpiresIn=expires_s,
-        )
+        with _reachable("presign_upload"):
+            post = self._client().generate_presigned_post(
+                Bucket=self.bucket,
+                Key=validate_key(key),  # boto3 adds the exact {"key": ...} condition
+                Fields={"Content-Type": content_type},
+                Conditions=[
+                    {"Content-Type": content_type},
+                    ["content-length-range", 1, max_bytes],
+                ],
+                ExpiresIn=expires_s,
+            )
         return UploadTicket(
             method="POST",
             url=post["url"],
@@ -78,21 +84,24 @@ class S3Storage:
     def presign_download(self, key: str, *, expires_s: int) -> str:
         if expires_s < 1:
             raise ValueError("expires_s must be positive")
-        return self._client().generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": validate_key(key)},
-            ExpiresIn=expires_s,
-        )
+        with _reachable("presign_download"):
+            return self._client().generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": validate_key(key)},
+                ExpiresIn=expires_s,
+            )
 
     def temporary_credentials(self, prefix: str, *, expires_s: int) -> Credentials:
         """Keys of the upload role, narrowed by a session policy to uploads under `prefix`
         (the session may do only what both the role and the policy allow)."""
-        response = self._sts_client().assume_role(
-            RoleArn=self.upload_role_arn,
-            RoleSessionName=session_name(prefix),
-            Policy=json.dumps(self.upload_policy(validate_prefix(prefix))),
-            DurationSeconds=max(expires_s, MIN_SESSION_S),
-        )
+        policy = json.dumps(self.upload_policy(validate_prefix(prefix)))
+        with _reachable("assume_role"):
+            response = self._sts_client().assume_role(
+                RoleArn=self.upload_role_arn,
+                RoleSessionName=session_name(prefix),
+                Policy=policy,
+                DurationSeconds=max(expires_s, MIN_SESSION_S),
+            )
         keys = response["Credentials"]
         return Credentials(
             access_key_id=keys["AccessKeyId"],
@@ -185,3 +194,19 @@ class S3Storage:
                 "sts", region_name=self.region, endpoint_url=self.sts_endpoint_url
             )
         return self._sts
+
+
+@contextmanager
+def _reachable(operation: str) -> Iterator[None]:
+    """botocore's failures (no credentials, unreachable endpoint, refused call) as
+    StorageUnavailable (503); the cause is logged for operators."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning(
+            "storage unavailable",
+            extra={"backend": "s3", "operation": operation, "error": type(exc).__name__},
+        )
+        raise StorageUnavailable(f"s3 {operation} failed") from exc
