@@ -4,6 +4,7 @@ with the breaker and the slots as they are now."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -105,7 +106,7 @@ def test_latency_samples_older_than_the_window_are_left_out(admin: TestClient) -
 
 
 def test_the_engine_counts_a_vendor_failure_and_a_success_with_its_latency(
-    admin: TestClient, tasks: TestClient, tmp_path: Path
+    admin: TestClient, tasks: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = health(admin, "tencent")
     provider = ScriptedProvider("tencent", [ProviderRetryable("5xx"), "pending", PNG])
@@ -116,3 +117,10 @@ def test_the_engine_counts_a_vendor_failure_and_a_success_with_its_latency(
     assert after["succeeded"] - before["succeeded"] == 1
     assert after["failed"] - before["failed"] == 1
     assert after["latency_p50_ms"] is not None and after["latency_p50_ms"] >= 0
+    # and the same figures went out as EMF metrics
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    jobs = [m for m in emitted if "ProviderJobs" in m and m.get("provider") == "tencent"]
+    assert sorted(m["outcome"] for m in jobs) == ["failed", "succeeded"]
+    assert any("ProviderLatency" in m and m.get("provider") == "tencent" for m in emitted)
