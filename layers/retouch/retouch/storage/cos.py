@@ -21,7 +21,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from retouch.core.logging import logger
 from retouch.core.settings import TencentCloudKeys
 from retouch.core.time import from_epoch
 from retouch.storage.errors import ObjectNotFound, StorageUnavailable
@@ -155,6 +154,8 @@ class CosStorage:
         try:
             response = getattr(self._sts_client(), call)(request)
         except TencentCloudSDKException as exc:
+            from retouch.core.logging import logger  # Powertools loads botocore: on failure only
+
             logger.warning(
                 "storage unavailable",
                 extra={"backend": "cos", "operation": call, "error": exc.get_code()},

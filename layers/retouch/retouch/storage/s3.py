@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
-from retouch.core.logging import logger
 from retouch.core.time import from_epoch
 from retouch.storage.errors import ObjectNotFound, StorageUnavailable
 from retouch.storage.keys import session_name, validate_key, validate_prefix
@@ -205,6 +204,8 @@ def _reachable(operation: str) -> Iterator[None]:
     try:
         yield
     except (BotoCoreError, ClientError) as exc:
+        from retouch.core.logging import logger  # Powertools loads botocore: on failure only
+
         logger.warning(
             "storage unavailable",
             extra={"backend": "s3", "operation": operation, "error": type(exc).__name__},
