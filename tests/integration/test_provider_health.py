@@ -124,3 +124,18 @@ def test_the_engine_counts_a_vendor_failure_and_a_success_with_its_latency(
     jobs = [m for m in emitted if "ProviderJobs" in m and m.get("provider") == "tencent"]
     assert sorted(m["outcome"] for m in jobs) == ["failed", "succeeded"]
     assert any("ProviderLatency" in m and m.get("provider") == "tencent" for m in emitted)
+
+
+def test_a_result_that_is_not_an_image_counts_against_its_vendor(
+    admin: TestClient, tasks: TestClient, tmp_path: Path
+) -> None:
+    before = {key: health(admin, key) for key in ("tencent", "runninghub")}
+    garbage = ScriptedProvider("tencent", [b"<html>not an image</html>"])
+    backup = ScriptedProvider("runninghub", [PNG])
+
+    assert Run(tasks, tmp_path, garbage, backup).run()["status"] == "succeeded"
+
+    after = {key: health(admin, key) for key in ("tencent", "runninghub")}
+    assert after["tencent"]["failed"] - before["tencent"]["failed"] == 1
+    assert after["tencent"]["succeeded"] == before["tencent"]["succeeded"]
+    assert after["runninghub"]["succeeded"] - before["runninghub"]["succeeded"] == 1

@@ -370,9 +370,18 @@ class Engine:
                 outputs.append({"key": key})
             elif output.url is not None:
                 outputs.append({"url": output.url})
-        self._job_went_well(provider.key, row)
+        # The breaker's count closes now; health counts the job once `store` has kept a real
+        # image from it (a garbage result is a failure of the vendor's, not a success).
+        self.guards.succeeded(provider.key)
+        latency_ms = (
+            None
+            if row.submitted_at is None
+            else round((self.clock() - row.submitted_at).total_seconds() * 1000, 1)
+        )
         MySQLStepRepository(uow).succeed(
-            row.id, state={"provider": provider.key, "outputs": outputs}, now=self.clock()
+            row.id,
+            state={"provider": provider.key, "outputs": outputs, "latency_ms": latency_ms},
+            now=self.clock(),
         )
         sent = self._send(uow, self._next(task, index, steps))
         uow.commit()
@@ -402,20 +411,13 @@ class Engine:
             return
         if not isinstance(error, ProviderBusy):
             self.guards.failed(key)
-            self.guards.record(key, ok=False)
-            count_provider_job(provider=key, ok=False, latency_ms=None)
+            self._job_ended(key, ok=False)
         self._later(uow, task, index, row, error, position, steps=steps, key=key)
 
-    def _job_went_well(self, key: str, row: StepRow) -> None:
-        """The vendor delivered: close its breaker's count; its health gets the latency."""
-        latency_ms = (
-            None
-            if row.submitted_at is None
-            else (self.clock() - row.submitted_at).total_seconds() * 1000
-        )
-        self.guards.succeeded(key)
-        self.guards.record(key, ok=True, latency_ms=latency_ms)
-        count_provider_job(provider=key, ok=True, latency_ms=latency_ms)
+    def _job_ended(self, key: str, *, ok: bool, latency_ms: float | None = None) -> None:
+        """Count a vendor job for the provider's health (Redis) and metrics."""
+        self.guards.record(key, ok=ok, latency_ms=latency_ms)
+        count_provider_job(provider=key, ok=ok, latency_ms=latency_ms)
 
     def _later(
         self,
@@ -511,6 +513,7 @@ class Engine:
             except (NotAnImage, ProviderError) as exc:
                 # Garbage or nothing: the next provider of the chain gets the job.
                 self.guards.failed(key)
+                self._job_ended(key, ok=False)
                 fallbacks = [
                     *generate.fallbacks,
                     {"provider": key, "code": "BAD_RESULT", "detail": str(exc)[:200]},
@@ -533,6 +536,10 @@ class Engine:
             repo.succeed(row.id, state=state, now=now)
             sent = self._send(uow, self._next(task, index, steps))
             uow.commit()
+        latency = generate.state.get("latency_ms")
+        self._job_ended(
+            key, ok=True, latency_ms=float(latency) if isinstance(latency, int | float) else None
+        )
         self._publish([sent])
 
     def _kept(
