@@ -4,8 +4,10 @@ function, the platform's request id and the cold start, as the HTTP functions' d
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
+from retouch.core.logging import logger
 from retouch.pipeline.handlers import handle_step_event
 from scripts.lambda_runtime import FakeLambdaContext
 from tests.conftest import LogLines, Stack
@@ -29,3 +31,21 @@ def test_a_step_invocations_log_lines_name_the_function_and_its_request(
     assert line["function_name"] == "GenerateStepFunction"
     assert line["function_request_id"] == "step-request-0001"
     assert isinstance(line["cold_start"], bool)
+
+
+def test_an_invocations_log_keys_stay_in_its_own_thread(stack: Stack, log_lines: LogLines) -> None:
+    # GIVEN a step invocation in another thread (as the local runtime runs its consumers)
+    event = json.loads((EVENTS / "generate_step_aws_sqs.json").read_text())
+    context = FakeLambdaContext.for_function("GenerateStepFunction", "step-request-0002")
+    worker = threading.Thread(target=handle_step_event, args=(event, context))
+    worker.start()
+    worker.join()
+
+    # WHEN this thread logs
+    logger.info("probe from another thread")
+
+    # THEN its line does not carry the other invocation's keys
+    (probe,) = log_lines.with_message("probe from another thread")
+    assert probe.get("function_request_id") != "step-request-0002"
+    (dropped,) = log_lines.with_message("step message for no task")
+    assert dropped["function_request_id"] == "step-request-0002"

@@ -116,7 +116,8 @@ def make_handler(app: FastAPI) -> LambdaHandler:
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         nonlocal cold_start
-        logger.append_keys(cold_start=cold_start, **invocation_keys(context))
+        # Context-local: the local runtime runs invocations of several functions in threads.
+        logger.thread_safe_append_keys(cold_start=cold_start, **invocation_keys(context))
         cold_start = False
         return adapter(event, context)
 

@@ -112,7 +112,7 @@ def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     each a step message; failed records come back after the visibility timeout. Its log lines
     carry the function, the platform's request id and `cold_start`, as the HTTP functions'."""
     global _cold_start
-    logger.append_keys(cold_start=_cold_start, **invocation_keys(context))
+    logger.thread_safe_append_keys(cold_start=_cold_start, **invocation_keys(context))
     _cold_start = False
     engine = get_engine()
     return process_batch(event, lambda record: engine.handle(record.json_body), context)
