@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retouch.core.redis import get_redis
-from retouch.pipeline.guards import ProviderGuards
+from retouch.pipeline.guards import BreakerConfig, ProviderGuards
 from retouch.providers.port import ProviderRetryable
 from tests.conftest import Stack
 from tests.integration.catalog_api_support import catalog_app
@@ -139,3 +139,19 @@ def test_a_result_that_is_not_an_image_counts_against_its_vendor(
     assert after["tencent"]["failed"] - before["tencent"]["failed"] == 1
     assert after["tencent"]["succeeded"] == before["tencent"]["succeeded"]
     assert after["runninghub"]["succeeded"] - before["runninghub"]["succeeded"] == 1
+
+
+def test_the_breaker_opening_is_a_metric(
+    admin: TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = new_provider(admin)
+    guards = ProviderGuards(get_redis(), BreakerConfig(threshold=2))
+
+    opened = [guards.failed(key), guards.failed(key)]
+
+    assert opened == [False, True]
+    assert health(admin, key)["breaker"] == "open"
+    emitted = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+    ]
+    assert [m["provider"] for m in emitted if "ProviderBreakerOpened" in m] == [key]

@@ -29,6 +29,7 @@ import redis
 
 from retouch.core.logging import logger
 from retouch.core.redis import RedisClient
+from retouch.pipeline.metrics import count_breaker_opened
 
 _ACQUIRE = """
 local now = tonumber(ARGV[1])
@@ -111,6 +112,7 @@ class ProviderGuards:
             return False
         if opened:
             logger.warning("provider breaker opened", extra={"provider": provider})
+            count_breaker_opened(provider=provider)
         return opened
 
     def succeeded(self, provider: str) -> None:

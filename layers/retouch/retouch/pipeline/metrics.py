@@ -36,6 +36,11 @@ def count_provider_job(*, provider: str, ok: bool, latency_ms: float | None) -> 
         _emit("ProviderLatency", latency_ms, unit=MetricUnit.Milliseconds, provider=provider)
 
 
+def count_breaker_opened(*, provider: str) -> None:
+    """The provider's breaker opened: `ProviderBreakerOpened` by provider (alarm on it)."""
+    _emit("ProviderBreakerOpened", 1, provider=provider)
+
+
 def _emit(
     name: str, value: float, *, unit: MetricUnit = MetricUnit.Count, **dimensions: str
 ) -> None:
