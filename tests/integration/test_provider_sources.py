@@ -30,6 +30,14 @@ class Clock:
 
 
 @dataclass
+class ClosableProvider(ScriptedProvider):
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
 class Factory:
     """Builds scripted providers; raises while `failing`."""
 
@@ -40,7 +48,7 @@ class Factory:
         self.builds.append(config.key)
         if self.failing:
             raise RuntimeError("secret store unreachable")
-        return ScriptedProvider(config.key, [])
+        return ClosableProvider(config.key, [])
 
 
 @pytest.fixture
@@ -67,6 +75,7 @@ def test_a_provider_is_built_by_its_kind_once_then_again_after_the_rebuild_time(
     assert first is not None and first is again and first.key == key
     assert rebuilt is not None and rebuilt is not first
     assert factory.builds == [key, key]
+    assert getattr(first, "closed", False) and not getattr(rebuilt, "closed", False)
     assert providers.limit(key) == 3
 
 

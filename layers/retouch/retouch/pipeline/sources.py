@@ -63,6 +63,8 @@ class ConfiguredProviders:
         with self._database.read_only() as uow:
             configs = {config.key: config for config in MySQLProviderRepository(uow).list()}
         if configs != self._configs:
+            for _, provider in self._built.values():
+                _close(provider)
             self._built, self._failed = {}, {}
         self._configs, self._loaded_at = configs, self._clock()
 
@@ -92,9 +94,18 @@ class ConfiguredProviders:
             return None
         self._failed.pop(key, None)
         self._built[key] = (self._clock(), provider)
+        if built is not None:
+            _close(built[1])
         return provider
 
     def limit(self, key: str) -> int:
         self._refresh()
         config = self._configs.get(key)
         return 1 if config is None else config.concurrency_limit
+
+
+def _close(provider: Provider) -> None:
+    """Close a replaced adapter's connections (HTTP adapters have `close`)."""
+    close = getattr(provider, "close", None)
+    if callable(close):
+        close()
