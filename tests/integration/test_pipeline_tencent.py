@@ -54,7 +54,9 @@ pytestmark = pytest.mark.integration
 
 COSTS = {"cutout": 4, "outpaint": 8}
 RETRIES = 1  # two attempts of the vendor before the fallback
-VENDOR_WORDS = ("RequestId", "tencent", "hunyuan", "502", "nginx", "JSONDecode", "evil")
+# Words of vendor answers that must never reach a client ("Bad Gateway", not "502": a
+# timestamp can hold those digits).
+VENDOR_WORDS = ("RequestId", "tencent", "hunyuan", "Bad Gateway", "nginx", "JSONDecode", "evil")
 
 
 @pytest.fixture
