@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from retouch.pipeline.fetch import fetch_result, host_allowed
+from retouch.pipeline.fetch import fetch_result
+from retouch.providers.http import host_allowed, result_url_allowed
 from retouch.providers.port import ProviderPermanent
 
 HOSTS = frozenset({"results.vendor.test", ".cdn.vendor.test"})
@@ -33,6 +34,20 @@ def test_declared_hosts_and_subdomains_are_allowed(host: str) -> None:
 )
 def test_other_hosts_are_refused(host: str | None) -> None:
     assert not host_allowed(host, HOSTS)
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://b1.cdn.vendor.test/r.png", True),
+        ("http://results.vendor.test/r.png", True),
+        ("ftp://results.vendor.test/r.png", False),
+        ("file:///etc/passwd", False),
+        ("https://evilcdn.vendor.test/r.png", False),
+    ],
+)
+def test_a_result_url_is_http_on_the_declared_hosts(url: str, allowed: bool) -> None:
+    assert result_url_allowed(url, HOSTS) is allowed
 
 
 @dataclass

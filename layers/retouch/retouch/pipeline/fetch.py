@@ -10,6 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from retouch.providers.http import result_url_allowed
 from retouch.providers.port import Provider, ProviderPermanent, ProviderRetryable
 
 if TYPE_CHECKING:
@@ -28,23 +29,14 @@ def _client() -> httpx.Client:
     return httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
 
 
-def host_allowed(host: str | None, hosts: frozenset[str]) -> bool:
-    """True when `host` is one of `hosts` or lies under one of its `.domain` entries."""
-    if not host:
-        return False
-    host = host.lower()
-    return host in hosts or any(entry.startswith(".") and host.endswith(entry) for entry in hosts)
-
-
 def fetch_result(url: str, provider: Provider) -> bytes:
     """The bytes at `url`, a result of `provider`. ProviderPermanent for a URL off the
     provider's hosts (it is never requested); ProviderRetryable for a failed download."""
     import httpx
 
-    parts = urlsplit(url)
     hosts: frozenset[str] = getattr(provider, "result_hosts", frozenset())
-    if parts.scheme not in ("https", "http") or not host_allowed(parts.hostname, hosts):
-        raise ProviderPermanent(f"result URL off the provider's hosts: {parts.hostname}")
+    if not result_url_allowed(url, hosts):
+        raise ProviderPermanent(f"result URL off the provider's hosts: {urlsplit(url).hostname}")
     try:
         with _client().stream("GET", url) as response:
             if response.status_code != 200:

@@ -1,6 +1,6 @@
-"""What the adapters of HTTP vendors share: their timeouts, their lazily built client and
-the mapping of transport failures. httpx is imported when a client is built or used, never
-when this module is."""
+"""What the adapters of HTTP vendors share: their timeouts, their lazily built client, the
+mapping of transport failures, and where their results may be fetched from. httpx is
+imported when a client is built or used, never when this module is."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from retouch.providers.port import ProviderRetryable
 
@@ -71,3 +72,18 @@ def sent(what: str, request: Callable[[], httpx.Response]) -> httpx.Response:
         raise ProviderRetryable(f"{what}: timeout ({exc!r})") from exc
     except httpx.HTTPError as exc:
         raise ProviderRetryable(f"{what}: {exc!r}") from exc
+
+
+def host_allowed(host: str | None, hosts: frozenset[str]) -> bool:
+    """True when `host` is one of `hosts` or lies under one of its `.domain` entries."""
+    if not host:
+        return False
+    host = host.lower()
+    return host in hosts or any(entry.startswith(".") and host.endswith(entry) for entry in hosts)
+
+
+def result_url_allowed(url: str, hosts: frozenset[str]) -> bool:
+    """True for an http(s) URL on `hosts` (exact names, or `.domain` for any host under
+    it): the only results an adapter accepts and the `store` step fetches."""
+    parts = urlsplit(url)
+    return parts.scheme in ("https", "http") and host_allowed(parts.hostname, hosts)

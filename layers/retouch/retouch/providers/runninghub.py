@@ -28,8 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from retouch.pipeline.fetch import host_allowed
-from retouch.providers.http import Timeouts, VendorClient, sent
+from retouch.providers.http import Timeouts, VendorClient, result_url_allowed, sent
 from retouch.providers.port import (
     CallbackEvent,
     InvalidCallback,
@@ -216,11 +215,8 @@ class RunningHubProvider:
             kind = item.get("fileType") if isinstance(item, dict) else None
             if not isinstance(url, str) or str(kind).lower() not in IMAGE_TYPES:
                 continue  # a video, a text file of the workflow: not a result of ours
-            parts = urlsplit(url)
             # A result is fetched by the store step: only from the vendor's configured hosts.
-            if parts.scheme not in ("https", "http") or not host_allowed(
-                parts.hostname, self.result_hosts
-            ):
+            if not result_url_allowed(url, self.result_hosts):
                 raise ProviderRetryable(f"runninghub task {handle}: result off the hosts: {url}")
             outputs.append(Output(url=url))
         if not outputs:

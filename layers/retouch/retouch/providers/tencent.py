@@ -37,7 +37,7 @@ from string import Template
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
-from retouch.pipeline.fetch import host_allowed
+from retouch.providers.http import result_url_allowed
 from retouch.providers.port import (
     CallbackEvent,
     InvalidCallback,
@@ -176,10 +176,8 @@ class _TencentCloud(Generic[OptionsT]):
         return client_class(cloud_credential, self.options.region, profile)
 
     def _result_url(self, url: object, what: str) -> Output:
-        if not isinstance(url, str) or urlsplit(url).scheme not in ("https", "http"):
-            raise ProviderRetryable(f"{what}: not a result URL: {url!r:.200}")
-        if not host_allowed(urlsplit(url).hostname, self.result_hosts):
-            raise ProviderRetryable(f"{what}: result URL off the expected hosts: {url:.200}")
+        if not isinstance(url, str) or not result_url_allowed(url, self.result_hosts):
+            raise ProviderRetryable(f"{what}: result URL off the expected hosts: {url!r:.200}")
         return Output(url=url)
 
 
