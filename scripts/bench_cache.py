@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT / "layers" / "retouch"))
 
 from pydantic import BaseModel
 
+from retouch.bootstrap.clients import reset_clients
 from retouch.cache import Cache, CacheConfig, CacheKey, JsonCodec
 from retouch.cache.keys import value_key
 from retouch.cache.redis_level import RedisLevel
-from retouch.core.clients import reset_clients
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from scripts.bench_health import percentile

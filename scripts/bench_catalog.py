@@ -114,7 +114,7 @@ def counting_commands() -> Iterator[Counter[str]]:
 
 def commands_per_request(overrides: dict[str, str]) -> dict[str, float]:
     """Redis commands sent per warm invocation of the catalog handler, by command name."""
-    from retouch.core.clients import reset_clients
+    from retouch.bootstrap.clients import reset_clients
     from scripts.lambda_runtime import FakeLambdaContext, load_function
 
     os.environ.update(overrides)

@@ -240,7 +240,7 @@ def prepare_servers(env: dict[str, str]) -> None:
     """Point this process at the servers of `env` (for good), migrate and seed them; quiet
     the logger below WARNING, since stdout is the report's."""
     os.environ.update(env)
-    from retouch.core.clients import reset_clients
+    from retouch.bootstrap.clients import reset_clients
     from retouch.core.logging import logger
     from retouch.core.settings import get_settings
     from scripts.migrate import apply_migrations, load_seed

@@ -47,7 +47,7 @@ def sign_up(env: dict[str, str]) -> str:
     """Migrate, seed and register one user in the servers of `env`; its access token."""
     prepare_servers(env)
     from retouch.auth.service import register
-    from retouch.core.clients import reset_clients
+    from retouch.bootstrap.clients import reset_clients
     from retouch.core.db import get_database
     from retouch.core.settings import get_settings
 

@@ -183,12 +183,12 @@ def step_consumers(threads: int, provider: str) -> Any:
     from retouch.core.db import get_database
     from retouch.core.redis import get_redis
     from retouch.core.settings import get_settings
+    from retouch.images import normalize
     from retouch.pipeline.engine import Engine
     from retouch.pipeline.factories import PROVIDER_FACTORIES
     from retouch.pipeline.fetch import fetch_result
-    from retouch.pipeline.guards import ProviderGuards
-    from retouch.pipeline.images import normalize
     from retouch.pipeline.sources import ConfiguredProviders, ProviderSource
+    from retouch.providers.guards import ProviderGuards
     from retouch.queue.factory import get_queue
     from retouch.queue.sqs_events import process_batch
     from retouch.storage import get_storage

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # `python -m scripts.bench_quota` from the checkout: the layer is what /opt/python is on Lambda.
 sys.path.insert(0, str(ROOT / "layers" / "retouch"))
 
-from retouch.core.clients import reset_clients
+from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import Database, get_database
 from retouch.core.ids import new_public_id
 from retouch.core.settings import get_settings

@@ -51,7 +51,7 @@ from types import FrameType
 
 import uvicorn
 
-from retouch.core.clients import reset_clients
+from retouch.bootstrap.clients import reset_clients
 from retouch.core.settings import SettingsError, get_settings
 from scripts.gateway import create_gateway
 from scripts.lambda_runtime import ROOT, write_env_file

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from retouch.core.clients import reset_clients
+from retouch.bootstrap.clients import reset_clients
 from scripts.lambda_runtime import FakeLambdaContext, load_function
 from scripts.servers import MariaDBServer, RedisServer
 

@@ -20,8 +20,8 @@ from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.core.time import Clock, utc_now
 from retouch.pipeline.engine import Engine, Fetcher
-from retouch.pipeline.guards import BreakerConfig, ProviderGuards
 from retouch.pipeline.sources import ProviderSource
+from retouch.providers.guards import BreakerConfig, ProviderGuards
 from retouch.providers.port import (
     CallbackEvent,
     InvalidCallback,

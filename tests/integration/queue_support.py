@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from retouch.core.clients import reset_clients
+from retouch.bootstrap.clients import reset_clients
 from retouch.core.redis import get_redis
 from retouch.queue import Delivery, QueueConfig, RedisStreamsQueue, process_batch
 

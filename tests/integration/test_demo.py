@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from retouch.images.inspection import inspect_image
 from retouch.providers.local.samples import SAMPLE_FORMS
-from retouch.uploads.inspection import inspect_image
 from scripts.demo import run_demo
 from scripts.gateway import create_gateway
 from scripts.sam import load_template

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from retouch.core.clients import reset_clients
+from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import get_database
 from scripts.lambda_runtime import ROOT
 from tests.conftest import Stack, load_function

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from retouch.core.clients import reset_clients
+from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import get_database
 from retouch.storage import get_storage, upload_key
 from scripts.lambda_runtime import ROOT

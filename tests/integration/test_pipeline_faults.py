@@ -22,8 +22,9 @@ from retouch.catalog.schemas import ProviderRead, ProviderWrite
 from retouch.catalog.service import add_pipeline_version
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
+from retouch.images import normalize
+from retouch.images.inspection import inspect_image
 from retouch.pipeline.fetch import fetch_result
-from retouch.pipeline.images import normalize
 from retouch.pipeline.sources import ConfiguredProviders
 from retouch.providers.local.provider import LocalProvider
 from retouch.providers.port import (
@@ -36,7 +37,6 @@ from retouch.providers.port import (
 )
 from retouch.providers.simulator import SimulatorProvider, Timeouts
 from retouch.storage import LocalStorage, upload_key
-from retouch.uploads.inspection import inspect_image
 from scripts.servers import serving_app
 from scripts.simulator import SimulatorConfig, running_simulator
 from scripts.simulator_jobs import Plan

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from retouch.pipeline.images import normalize
+from retouch.images import normalize
+from retouch.images.inspection import inspect_image
 from retouch.providers.local.provider import LocalProvider
 from retouch.providers.local.samples import SAMPLE_FORMS, sample_images
 from retouch.storage import upload_key
-from retouch.uploads.inspection import inspect_image
 from tests.conftest import Stack
 from tests.integration.identity_support import new_account
 from tests.integration.pipeline_support import MemoryQueue, Providers, drain, make_engine

@@ -17,8 +17,8 @@ from retouch.catalog.repository import MySQLFeatureRepository
 from retouch.catalog.service import add_pipeline_version
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
+from retouch.images import normalize
 from retouch.pipeline.fetch import fetch_result
-from retouch.pipeline.images import normalize
 from retouch.providers.local.provider import LocalProvider
 from retouch.providers.tencent import HunyuanProvider, TencentProvider
 from retouch.providers.tencent_options import HunyuanOptions, TencentOptions

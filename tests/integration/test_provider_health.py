@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from retouch.core.redis import get_redis
-from retouch.pipeline.guards import BreakerConfig, ProviderGuards
+from retouch.providers.guards import BreakerConfig, ProviderGuards
 from retouch.providers.port import ProviderRetryable
 from tests.conftest import Stack
 from tests.integration.catalog_api_support import catalog_app

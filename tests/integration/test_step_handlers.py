@@ -7,8 +7,8 @@ import json
 import threading
 from pathlib import Path
 
+from retouch.bootstrap.steps import handle_step_event
 from retouch.core.logging import logger
-from retouch.pipeline.handlers import handle_step_event
 from scripts.lambda_runtime import FakeLambdaContext
 from tests.conftest import LogLines, Stack
 

@@ -524,7 +524,7 @@ def test_a_finished_task_is_not_cancelable(client: TestClient, status: str) -> N
 def test_delete_hides_the_task_deletes_its_images_and_refunds_an_unfinished_one(
     client: TestClient, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from retouch.core.clients import reset_clients
+    from retouch.bootstrap.clients import reset_clients
     from retouch.storage import get_storage
 
     monkeypatch.setenv("RETOUCH_STORAGE_LOCAL_ROOT", str(tmp_path / "objects"))

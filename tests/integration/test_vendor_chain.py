@@ -19,9 +19,9 @@ from retouch.catalog.schemas import ProviderWrite
 from retouch.catalog.service import add_pipeline_version, save_provider
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
+from retouch.images import normalize
 from retouch.pipeline.factories import PROVIDER_FACTORIES
 from retouch.pipeline.fetch import fetch_result
-from retouch.pipeline.images import normalize
 from retouch.pipeline.sources import ConfiguredProviders
 from retouch.providers.local.samples import SAMPLE_FORMS, sample_images
 from retouch.storage import upload_key

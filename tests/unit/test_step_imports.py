@@ -1,7 +1,7 @@
 """Cold start of the step functions (docs/performance.md, issue 6: ≤ 2× a bare Powertools
 batch handler): what importing a step's `app.py` must not load.
 
-- Powertools' batch utility comes before pydantic (`retouch.pipeline.entry`): imported after
+- Powertools' batch utility comes before pydantic (`retouch.bootstrap.steps`): imported after
   it, the utility also builds its pydantic parser models (`aws_lambda_powertools.utilities.
   parser`), ≈ 30 ms that batch processing without a `model` never uses.
 - What a step never needs at import: the API's task models (`retouch.tasks.schemas`; the

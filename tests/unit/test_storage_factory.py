@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from retouch.core.clients import reset_clients
+from retouch.bootstrap.clients import reset_clients
 from retouch.core.settings import SettingsError, get_settings
 from retouch.storage import CosStorage, LocalStorage, S3Storage, get_storage
 

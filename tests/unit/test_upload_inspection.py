@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from retouch.uploads.inspection import ImageHeader, NotAnImage, inspect_image
+from retouch.images.inspection import ImageHeader, NotAnImage, inspect_image
 from tests.unit.image_support import jpeg, png, webp_lossless
 
 

@@ -1,7 +1,7 @@
 """CallbacksFunction: POST /v1/callbacks/{provider} (vendor job notifications)."""
 
+from retouch.bootstrap.callbacks import router
 from retouch.http import create_app, make_handler
-from retouch.pipeline.router import router
 
 app = create_app([router], title="Retouch callbacks")
 handler = make_handler(app)  # AWS Lambda: app.handler

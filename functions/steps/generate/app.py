@@ -1,6 +1,6 @@
 """GenerateStepFunction: the pipeline's `generate` step, triggered by queue `steps-generate`."""
 
-from retouch.pipeline.entry import handle_scf_step_event, handle_step_event
+from retouch.bootstrap.steps import handle_scf_step_event, handle_step_event
 
 handler = handle_step_event  # AWS Lambda (SQS, ReportBatchItemFailures): app.handler
 main_handler = handle_scf_step_event  # Tencent SCF (CMQ trigger): app.main_handler

@@ -1,6 +1,6 @@
 """StoreStepFunction: the `store` step of the pipeline, triggered by queue `steps-store`."""
 
-from retouch.pipeline.entry import handle_scf_step_event, handle_step_event
+from retouch.bootstrap.steps import handle_scf_step_event, handle_step_event
 
 handler = handle_step_event  # AWS Lambda (SQS, ReportBatchItemFailures): app.handler
 main_handler = handle_scf_step_event  # Tencent SCF (CMQ trigger): app.main_handler

@@ -30,7 +30,7 @@ from retouch.core.redis import get_redis
 from retouch.http.dependencies import request_id, require_permission
 from retouch.http.problems import negotiate_language
 from retouch.http.routing import api_router
-from retouch.pipeline.guards import ProviderGuards
+from retouch.providers.guards import ProviderGuards
 
 admin_router = api_router(prefix="/v1/admin", tags=["admin"])
 

@@ -30,7 +30,7 @@ from retouch.catalog.schemas import (
 )
 from retouch.catalog.validation import check_pipeline, check_provider
 from retouch.core.db import Database, UnitOfWork
-from retouch.pipeline.guards import HEALTH_WINDOW_S, ProviderGuards
+from retouch.providers.guards import HEALTH_WINDOW_S, ProviderGuards
 
 #: Called in a write's transaction with the new version, before the commit (the admin API
 #: records its audit row there, so a version without its audit row cannot exist).

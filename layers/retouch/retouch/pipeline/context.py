@@ -11,12 +11,12 @@ from retouch.catalog.schemas import PipelineStep
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.redis import RedisClient
 from retouch.core.time import Clock, utc_now
-from retouch.pipeline.guards import ProviderGuards
 from retouch.pipeline.messages import StepMessage, step_queue
-from retouch.pipeline.metrics import count_provider_job
 from retouch.pipeline.repository import MySQLStepRepository, StepRow
 from retouch.pipeline.service import Outcome, finish_task
 from retouch.pipeline.sources import ProviderSource
+from retouch.providers.guards import ProviderGuards
+from retouch.providers.metrics import count_provider_job
 from retouch.providers.port import Provider
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort

@@ -1,30 +1,21 @@
-"""Entry points of the engine: the step functions' queue handlers and the `reaper` job."""
+"""The `reaper` job: ends overdue tasks, re-drives lost step messages, purges old keys.
+(The step functions' handlers are wired in `retouch.bootstrap.steps`.)"""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import cache
 from typing import Any
 
 from retouch.core.db import get_database
-from retouch.core.logging import invocation_keys, logger
+from retouch.core.logging import logger
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
-from retouch.pipeline.engine import Engine
-from retouch.pipeline.factories import PROVIDER_FACTORIES
-from retouch.pipeline.fetch import fetch_result
-from retouch.pipeline.guards import ProviderGuards
-from retouch.pipeline.images import normalize
 from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import MySQLPipelineRepository
 from retouch.pipeline.service import Outcome, finish_task
-from retouch.pipeline.sources import ConfiguredProviders
 from retouch.queue.factory import get_queue
 from retouch.queue.outbox import enqueue_in, publish_committed
-from retouch.queue.scf_events import run_scf_batch
-from retouch.queue.sqs_events import process_batch
-from retouch.storage import get_storage
 from retouch.tasks.repository import MySQLIdempotencyRepository
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
@@ -79,45 +70,3 @@ def _redrive_stale_steps(*, clock: Clock) -> int:
     if messages:
         logger.warning("stale steps re-driven", extra={"steps": len(messages)})
     return len(messages)
-
-
-# --- the step functions --------------------------------------------------------------------
-
-
-@cache
-def get_engine() -> Engine:
-    """The engine of this instance, built on first use from settings (forgotten by
-    `reset_clients`)."""
-    database, client, settings = get_database(), get_redis(), get_settings()
-    return Engine(
-        database=database,
-        redis=client,
-        queue=get_queue(),
-        storage=get_storage(),
-        providers=ConfiguredProviders(
-            database, PROVIDER_FACTORIES, rebuild_s=settings.secrets_cache_s
-        ),
-        guards=ProviderGuards(client),
-        normalize=normalize,
-        fetch=fetch_result,
-        callback_base_url=settings.callback_base_url,
-    )
-
-
-_cold_start = True
-
-
-def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A step function's Lambda handler: Powertools batch processing over the SQS records,
-    each a step message; failed records come back after the visibility timeout. Its log lines
-    carry the function, the platform's request id and `cold_start`, as the HTTP functions'."""
-    global _cold_start
-    logger.thread_safe_append_keys(cold_start=_cold_start, **invocation_keys(context))
-    _cold_start = False
-    engine = get_engine()
-    return process_batch(event, lambda record: engine.handle(record.json_body), context)
-
-
-def handle_scf_step_event(event: dict[str, Any], context: Any) -> Any:
-    """The same for an SCF queue trigger (the whole batch is retried on any failure)."""
-    return run_scf_batch(event, handle_step_event, context)

@@ -17,8 +17,8 @@ from retouch.core.logging import logger
 from retouch.core.redis import RedisClient
 from retouch.core.time import Clock, utc_now
 from retouch.notify import publish_task_event
-from retouch.pipeline.metrics import count_finished
 from retouch.pipeline.repository import MySQLPipelineRepository
+from retouch.tasks.metrics import count_finished
 from retouch.tasks.records import StoredImage
 from retouch.tasks.repository import MySQLTaskRepository
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from retouch.catalog.schemas import PipelineStep
+from retouch.images.inspection import NotAnImage, inspect_image
 from retouch.pipeline.context import StepContext, previous_step
 from retouch.pipeline.messages import StepMessage
 from retouch.pipeline.metrics import count_fallback
@@ -17,7 +18,6 @@ from retouch.providers.port import (
 )
 from retouch.storage import output_key
 from retouch.tasks.records import StoredImage, Task
-from retouch.uploads.inspection import NotAnImage, inspect_image
 
 
 class StoreStep(StepContext):

@@ -37,6 +37,7 @@ from string import Template
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
+from retouch.images.inspection import NotAnImage, inspect_image
 from retouch.providers.http import result_url_allowed
 from retouch.providers.port import (
     CallbackEvent,
@@ -56,7 +57,6 @@ from retouch.providers.tencent_options import (
     TencentCloudOptions,
     TencentOptions,
 )
-from retouch.uploads.inspection import NotAnImage, inspect_image
 
 #: Service → the SDK package of the API version used and its client class.
 SERVICES = {

@@ -30,7 +30,6 @@ from retouch.core.settings import Settings
 from retouch.core.time import Clock, to_millis, utc_now
 from retouch.notify import publish_task_event
 from retouch.pipeline.messages import step_queue
-from retouch.pipeline.metrics import count_finished
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
 from retouch.quota.reservations import refund_in, reserve_in
@@ -44,6 +43,7 @@ from retouch.tasks.errors import (
     TaskNotFound,
     UploadsUnusable,
 )
+from retouch.tasks.metrics import count_finished
 from retouch.tasks.repository import (
     MySQLIdempotencyRepository,
     MySQLTaskRepository,

@@ -13,6 +13,7 @@ from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
+from retouch.images.inspection import ImageHeader, NotAnImage, inspect_image
 from retouch.storage import (
     InvalidStorageKey,
     ObjectNotFound,
@@ -22,7 +23,6 @@ from retouch.storage import (
     validate_key,
 )
 from retouch.uploads.errors import UploadNotFound, UploadRefused
-from retouch.uploads.inspection import ImageHeader, NotAnImage, inspect_image
 from retouch.uploads.repository import MySQLUploadRepository
 from retouch.uploads.schemas import (
     UploadCreate,

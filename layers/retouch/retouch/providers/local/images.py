@@ -1,6 +1,6 @@
 """Decoding, scaling, compositing and encoding shared by the local algorithms.
 
-An input's header is read before its pixels (`retouch.uploads.inspection`), so a decompression
+An input's header is read before its pixels (`retouch.images.inspection`), so a decompression
 bomb is refused by its declared size without allocating it. Results are at most
 `OUTPUT_LONG_SIDE` on their long side; the algorithms themselves work on a copy at most
 `WORKING_LONG_SIDE`, and `compose` brings their edit back onto the full-size picture so the
@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from retouch.core.settings import get_settings
+from retouch.images.inspection import ImageHeader, NotAnImage, inspect_image
 from retouch.providers.local.errors import AlgorithmInputError
-from retouch.uploads.inspection import ImageHeader, NotAnImage, inspect_image
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

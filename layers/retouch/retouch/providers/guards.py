@@ -29,7 +29,7 @@ import redis
 
 from retouch.core.logging import logger
 from retouch.core.redis import RedisClient
-from retouch.pipeline.metrics import count_breaker_opened
+from retouch.providers.metrics import count_breaker_opened
 
 _ACQUIRE = """
 local now = tonumber(ARGV[1])

@@ -1,4 +1,6 @@
-"""`POST /v1/callbacks/{provider}`: vendors tell us a job changed (verified, then polled)."""
+"""`POST /v1/callbacks/{provider}`: vendors tell us a job changed (verified, then polled).
+
+It lives at the composition root because it needs the built engine (`get_engine`)."""
 
 from __future__ import annotations
 
@@ -6,9 +8,9 @@ from typing import Annotated
 
 from fastapi import Path, Request, Response
 
+from retouch.bootstrap.clients import get_engine
 from retouch.http.routing import api_router
 from retouch.pipeline.callbacks import receive_callback
-from retouch.pipeline.handlers import get_engine
 
 router = api_router(prefix="/v1/callbacks", tags=["callbacks"])
 

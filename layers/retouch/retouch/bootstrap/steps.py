@@ -1,0 +1,38 @@
+"""The step functions' entry point: `functions/steps/*/app.py` take their handlers from here.
+
+Powertools' batch utility is imported first, before anything imports pydantic. Its
+`batch.types` module checks whether pydantic is already loaded and, if so, also builds the
+pydantic parser models of SQS, Kinesis, DynamoDB and Kafka records (24 models, ≈ 30 ms of a
+cold start) for `BatchProcessor(model=...)`, which the steps never use (they read
+`record.json_body`). Imported in this order, a step function loads the batch utility as a
+bare Powertools handler does; `tests/unit/test_step_imports.py` pins it.
+"""
+
+from typing import Any
+
+import aws_lambda_powertools.utilities.batch  # noqa: F401 - must precede pydantic, see above
+
+from retouch.bootstrap.clients import get_engine
+from retouch.core.logging import invocation_keys, logger
+from retouch.queue.scf_events import run_scf_batch
+from retouch.queue.sqs_events import process_batch
+
+__all__ = ["handle_scf_step_event", "handle_step_event"]
+
+_cold_start = True
+
+
+def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A step function's Lambda handler: Powertools batch processing over the SQS records,
+    each a step message; failed records come back after the visibility timeout. Its log lines
+    carry the function, the platform's request id and `cold_start`, as the HTTP functions'."""
+    global _cold_start
+    logger.thread_safe_append_keys(cold_start=_cold_start, **invocation_keys(context))
+    _cold_start = False
+    engine = get_engine()
+    return process_batch(event, lambda record: engine.handle(record.json_body), context)
+
+
+def handle_scf_step_event(event: dict[str, Any], context: Any) -> Any:
+    """The same for an SCF queue trigger (the whole batch is retried on any failure)."""
+    return run_scf_batch(event, handle_step_event, context)
