@@ -16,13 +16,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import pymysql
 import pymysql.cursors
 
 from retouch.core.errors import ServiceUnavailable
 from retouch.core.settings import Settings, get_settings
+from retouch.core.units import sql_adapter_of
+
+P = TypeVar("P")
 
 # Client-side codes: can't connect, server gone away, lost connection during query,
 # query interrupted / connection killed (MariaDB), disconnected for inactivity (MySQL 8).
@@ -138,6 +141,7 @@ class UnitOfWork:
         self._connection: pymysql.connections.Connection[Any] | None = None
         self._statements = 0
         self._in_transaction = False
+        self._repositories: dict[type[Any], Any] = {}
 
     def __enter__(self) -> UnitOfWork:
         self._connection = self._database.connection()
@@ -153,6 +157,13 @@ class UnitOfWork:
     ) -> None:
         self.rollback()
         self._connection = None
+
+    def repository(self, port: type[P]) -> P:
+        """The SQL adapter of `port` over this unit of work (`core.units`), one per port."""
+        found = self._repositories.get(port)
+        if found is None:
+            found = self._repositories[port] = sql_adapter_of(port)(self)
+        return found
 
     @property
     def _conn(self) -> pymysql.connections.Connection[Any]:
