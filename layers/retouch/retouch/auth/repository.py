@@ -12,8 +12,8 @@ from datetime import datetime
 from retouch.auth.attachments import CallerAttachment
 from retouch.auth.schemas import CallerRecord
 from retouch.core.db import Row, UnitOfWork
+from retouch.core.identity import CurrentMembership
 from retouch.core.time import from_db, to_db
-from retouch.quota.schemas import CurrentMembership
 from retouch.users.repository import user_from_row
 
 _ID_BY_HASH = "SELECT id FROM refresh_tokens WHERE token_hash = %s"

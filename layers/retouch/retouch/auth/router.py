@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 
 from retouch.auth import service
-from retouch.auth.schemas import LoginRequest, Principal, RefreshRequest, RegisterRequest, TokenPair
+from retouch.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenPair
 from retouch.core.db import get_database
+from retouch.core.identity import Principal
 from retouch.core.settings import get_settings
 from retouch.http.dependencies import current_user
 from retouch.http.rate_limits import client_address, limiter_for

@@ -5,24 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from retouch.core.db import Row
-from retouch.core.security import AccessClaims
-from retouch.quota.schemas import CurrentMembership
-from retouch.users.schemas import Email, ReadModel, User, UserRead
+from retouch.core.identity import CurrentMembership, User
+from retouch.core.schemas import RequestSchema, Schema
+from retouch.users.schemas import Email, UserRead
 
 MIN_PASSWORD_LENGTH = 10
 # Bounded before anything hashes it: a megabyte "password" is a 422, not a megabyte of Argon2.
 MAX_PASSWORD_LENGTH = 128
 
 
-class AuthRequest(BaseModel):
-    # `role`, `balance` and every other unknown field are refused (mass assignment).
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RegisterRequest(AuthRequest):
+class RegisterRequest(RequestSchema):
     email: Email
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
 
@@ -39,16 +34,16 @@ class RegisterRequest(AuthRequest):
         return password
 
 
-class LoginRequest(AuthRequest):
+class LoginRequest(RequestSchema):
     email: Email
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
-class RefreshRequest(AuthRequest):
+class RefreshRequest(RequestSchema):
     refresh_token: str = Field(min_length=16, max_length=128)
 
 
-class TokenPair(ReadModel):
+class TokenPair(Schema):
     """What register, login and refresh answer."""
 
     user: UserRead
@@ -56,23 +51,6 @@ class TokenPair(ReadModel):
     refresh_token: str
     expires_in: int
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller of an authenticated request: their current record and their token."""
-
-    user: User
-    claims: AccessClaims
-    membership: CurrentMembership
-
-    @property
-    def public_id(self) -> str:
-        return self.user.public_id
-
-    @property
-    def role(self) -> str:
-        return self.user.role
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,9 @@ from retouch.auth.errors import (
     RevokedAccessToken,
 )
 from retouch.auth.repository import MySQLRefreshTokenRepository, RefreshToken
-from retouch.auth.schemas import Principal, TokenPair
+from retouch.auth.schemas import TokenPair
 from retouch.core.db import Database, Row, UnitOfWork
+from retouch.core.identity import Principal, User
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.ratelimit import RateLimited, RateLimiter, configured_limits
@@ -45,7 +46,7 @@ from retouch.core.time import Clock, utc_now
 from retouch.quota.periods import membership_or_default
 from retouch.quota.service import open_account
 from retouch.users.repository import MySQLUserRepository
-from retouch.users.schemas import User, UserRead
+from retouch.users.schemas import UserRead
 
 
 def register(

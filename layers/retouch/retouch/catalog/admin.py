@@ -12,7 +12,6 @@ from typing import Any, Literal, cast
 
 from retouch.audit.repository import MySQLAuditRepository
 from retouch.audit.schemas import AuditEntry
-from retouch.auth.schemas import Principal
 from retouch.cache import get_cache
 from retouch.catalog import service
 from retouch.catalog.admin_schemas import (
@@ -34,6 +33,7 @@ from retouch.catalog.repository import (
 from retouch.catalog.schemas import FeatureRead, ProviderRead, ProviderWrite
 from retouch.catalog.validation import check_provider
 from retouch.core.db import Database, UnitOfWork
+from retouch.core.identity import Principal
 
 Kind = Literal["form", "pipeline"]
 

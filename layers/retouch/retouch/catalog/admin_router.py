@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path
 
-from retouch.auth.schemas import Principal
 from retouch.catalog import admin, service
 from retouch.catalog.admin_schemas import (
     FeatureAdminList,
@@ -25,6 +24,7 @@ from retouch.catalog.admin_schemas import (
 )
 from retouch.catalog.schemas import KEY_PATTERN, FeatureRead, ProviderRead
 from retouch.core.db import get_database
+from retouch.core.identity import Principal
 from retouch.core.permissions import Permission
 from retouch.core.redis import get_redis
 from retouch.http.dependencies import request_id, require_permission

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from retouch.catalog.schemas import (
     FeatureRead,
@@ -18,13 +18,10 @@ from retouch.catalog.schemas import (
     ProviderKind,
     ProviderRead,
 )
+from retouch.core.schemas import RequestSchema
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FeaturePatch(_Body):
+class FeaturePatch(RequestSchema):
     """Any of: the cost, enabled, the current form or pipeline version (switch or roll
     forward/back to any stored version)."""
 
@@ -40,24 +37,24 @@ class FeaturePatch(_Body):
         return self
 
 
-class Rollback(_Body):
+class Rollback(RequestSchema):
     """Make the version before the current one current again."""
 
     kind: Literal["form", "pipeline"]
 
 
-class FormCreate(_Body):
+class FormCreate(RequestSchema):
     # Any: the catalog's own rules check it and name each problem (`schema.properties...`).
     json_schema: Any
     make_current: bool = False
 
 
-class PipelineCreate(_Body):
+class PipelineCreate(RequestSchema):
     steps: Any  # checked by the catalog's rules (`steps[1].providers[0]`)
     make_current: bool = False
 
 
-class ProviderPut(_Body):
+class ProviderPut(RequestSchema):
     """A provider's settings (the key is in the path); a credential reference only."""
 
     kind: ProviderKind
@@ -69,7 +66,7 @@ class ProviderPut(_Body):
     enabled: bool = True
 
 
-class FormVersionRead(_Body):
+class FormVersionRead(RequestSchema):
     feature_key: str
     version: int
     json_schema: dict[str, Any]
@@ -80,7 +77,7 @@ class FormVersionRead(_Body):
         return cls.model_validate(form.model_dump(exclude={"created_by"}))
 
 
-class PipelineVersionRead(_Body):
+class PipelineVersionRead(RequestSchema):
     feature_key: str
     version: int
     steps: list[PipelineStep]
@@ -91,23 +88,23 @@ class PipelineVersionRead(_Body):
         return cls.model_validate(pipeline.model_dump(exclude={"created_by"}))
 
 
-class FeatureAdminList(_Body):
+class FeatureAdminList(RequestSchema):
     items: list[FeatureRead]
 
 
-class FormVersionList(_Body):
+class FormVersionList(RequestSchema):
     items: list[FormVersionRead]
 
 
-class PipelineVersionList(_Body):
+class PipelineVersionList(RequestSchema):
     items: list[PipelineVersionRead]
 
 
-class ProviderList(_Body):
+class ProviderList(RequestSchema):
     items: list[ProviderRead]
 
 
-class ProviderHealthRead(_Body):
+class ProviderHealthRead(RequestSchema):
     """How a provider has done over the last `window_s` seconds, and its guards now."""
 
     key: str
@@ -125,5 +122,5 @@ class ProviderHealthRead(_Body):
     concurrency_limit: int
 
 
-class ProviderHealthList(_Body):
+class ProviderHealthList(RequestSchema):
     items: list[ProviderHealthRead]

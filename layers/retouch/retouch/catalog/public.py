@@ -18,12 +18,13 @@ from retouch.catalog.errors import FeatureNotFound
 from retouch.catalog.repository import MySQLFeatureRepository, MySQLFormRepository
 from retouch.catalog.schemas import KEY_PATTERN, FeatureRead
 from retouch.core.db import Database, UnitOfWork
+from retouch.core.schemas import Schema
 
 CACHE_NAMESPACE = "catalog"
 _KEY = re.compile(KEY_PATTERN)
 
 
-class FeaturePublic(BaseModel):
+class FeaturePublic(Schema):
     """A feature as clients see it: name and description in their language, current form."""
 
     key: str
@@ -34,11 +35,11 @@ class FeaturePublic(BaseModel):
     enabled: bool
 
 
-class FeatureList(BaseModel):
+class FeatureList(Schema):
     items: list[FeaturePublic]
 
 
-class RenderedBody(BaseModel):
+class RenderedBody(Schema):
     """A response body ready to send, with its strong ETag (a hash of exactly these bytes)."""
 
     body: str

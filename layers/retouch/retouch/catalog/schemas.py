@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from retouch.core.schemas import RequestSchema
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
 #: The only JSON Schema dialect a form may declare.
@@ -27,17 +29,13 @@ PROVIDER_KINDS: tuple[ProviderKind, ...] = (
 )
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # `defer_build` below: the features, the provider configs and the seed are validated by the
 # API and the seed loader, never by a step function on its way to a dropped message; their
 # validators are built on first use instead of at import (a step function's cold start,
 # docs/performance.md). FastAPI builds those of its routes' models when the app is made.
 
 
-class FeatureWrite(_Model):
+class FeatureWrite(RequestSchema):
     """A feature as the seed and operators define it (its form and pipeline are versioned
     separately)."""
 
@@ -59,7 +57,7 @@ class FeatureRead(FeatureWrite):
     updated_at: datetime
 
 
-class FormSchema(_Model):
+class FormSchema(RequestSchema):
     """One version of a feature's input form: a JSON Schema of the allowed subset."""
 
     feature_key: str
@@ -69,14 +67,14 @@ class FormSchema(_Model):
     created_by: int | None = None
 
 
-class PipelineStep(_Model):
+class PipelineStep(RequestSchema):
     step: str
     providers: list[str] | None = None
     timeout_s: int | None = None
     retries: int | None = None
 
 
-class PipelineSchema(_Model):
+class PipelineSchema(RequestSchema):
     """One version of a feature's pipeline: its ordered steps (`finalize` is implicit)."""
 
     feature_key: str
@@ -86,7 +84,7 @@ class PipelineSchema(_Model):
     created_by: int | None = None
 
 
-class ProviderWrite(_Model):
+class ProviderWrite(RequestSchema):
     """A vendor's settings. `credential_ref` names where the secret is kept, never the
     secret itself (checked by `validation.check_provider`)."""
 
@@ -115,7 +113,7 @@ class FeatureSeed(FeatureWrite):
     pipeline: list[dict[str, Any]]
 
 
-class CatalogSeed(_Model):
+class CatalogSeed(RequestSchema):
     """shared/seed/catalog.json."""
 
     model_config = ConfigDict(defer_build=True)

@@ -15,10 +15,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from retouch.auth.attachments import CallerAttachment
-from retouch.auth.schemas import Principal
 from retouch.auth.service import authenticate_with
 from retouch.core.db import Row, get_database
 from retouch.core.errors import Forbidden, Unauthenticated
+from retouch.core.identity import Principal
 from retouch.core.logging import logger
 from retouch.core.permissions import Permission, Role, roles_with
 from retouch.core.security import TokenConfig

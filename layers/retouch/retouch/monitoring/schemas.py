@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from retouch.core.schemas import Schema
 
 HealthStatus = Literal["ok", "down"]
 
 
-class HealthRead(BaseModel):
+class HealthRead(Schema):
     """The body of every health endpoint; `code` is set when the dependency is down."""
 
     status: HealthStatus

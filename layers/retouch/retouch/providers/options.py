@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import importlib
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
+
+from retouch.core.schemas import RequestSchema
 
 
-class NoOptions(BaseModel):
+class NoOptions(RequestSchema):
     """A provider without settings: its options must be empty."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 #: Where each kind's options model lives ("module:Class"); kinds not listed take none.

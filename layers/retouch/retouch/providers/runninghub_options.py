@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from retouch.core.schemas import RequestSchema
 
 _HOST = re.compile(r"^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
 FieldValue = str | int | float | bool
 
 
-class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+class _Options(RequestSchema):
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
 
 class NodeField(_Options):

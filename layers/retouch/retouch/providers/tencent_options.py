@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from retouch.core.schemas import RequestSchema
 
 _ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _HOST_ENTRY = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)+")
@@ -17,8 +19,15 @@ Ratio = Literal["1:1", "4:3", "3:4", "16:9", "9:16"]
 ClothesType = Literal["Upper-body", "Lower-body", "Dress"]
 
 
-class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+class _Options(RequestSchema):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+_CLOTHES_TYPES: dict[str, ClothesType] = {
+    "upper": "Upper-body",
+    "lower": "Lower-body",
+    "full": "Dress",
+}
 
 
 class TencentCloudOptions(_Options):
@@ -90,11 +99,7 @@ class OutfitOptions(_Options):
     type_field: str = "garment_type"
     """The form's field naming the garment type, translated by `clothes_types`."""
 
-    clothes_types: dict[str, ClothesType] = {
-        "upper": "Upper-body",
-        "lower": "Lower-body",
-        "full": "Dress",
-    }
+    clothes_types: dict[str, ClothesType] = Field(default_factory=lambda: dict(_CLOTHES_TYPES))
     """The form's garment types → `ClothesType`."""
 
     default_clothes_type: ClothesType = "Upper-body"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from retouch.core.db import UnitOfWork
+from retouch.core.identity import CurrentMembership
 from retouch.core.settings import get_settings
 from retouch.quota.errors import PlanNotConfigured, QuotaAccountNotFound
 from retouch.quota.repository import (
@@ -24,7 +25,7 @@ from retouch.quota.repository import (
     MySQLMembershipRepository,
     MySQLPlanRepository,
 )
-from retouch.quota.schemas import Account, CurrentMembership, Membership, PlanRead
+from retouch.quota.schemas import Account, Membership, PlanRead
 
 
 def month_of(moment: datetime) -> tuple[datetime, datetime]:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from retouch.auth.schemas import Principal
 from retouch.core.db import get_database
+from retouch.core.identity import Principal
 from retouch.http.dependencies import current_user
 from retouch.http.routing import api_router
 from retouch.quota import service

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from retouch.core.schemas import RequestSchema, Schema
 
 FeatureKey = str
 
@@ -18,10 +20,8 @@ SettledStatus = Literal["charged", "refunded"]
 MAX_PAGE_SIZE = 100
 
 
-class PlanWrite(BaseModel):
+class PlanWrite(RequestSchema):
     """A plan as the seed config and operators define it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
     name: str = Field(min_length=1, max_length=64)
@@ -34,10 +34,8 @@ class PlanRead(PlanWrite):
     pass
 
 
-class QuotaRead(BaseModel):
+class QuotaRead(Schema):
     """A user's credits: spendable `balance`, `reserved` by unfinished tasks, current plan."""
-
-    model_config = ConfigDict(frozen=True)
 
     balance: int
     reserved: int
@@ -45,10 +43,8 @@ class QuotaRead(BaseModel):
     period_end: datetime
 
 
-class LedgerEntryRead(BaseModel):
+class LedgerEntryRead(Schema):
     """One change of the balance as the user sees it (no internal ids or refs)."""
-
-    model_config = ConfigDict(frozen=True)
 
     kind: LedgerKind
     amount: int
@@ -57,10 +53,8 @@ class LedgerEntryRead(BaseModel):
     created_at: datetime
 
 
-class LedgerPage(BaseModel):
+class LedgerPage(Schema):
     """Newest first; pass `next_cursor` back to get the following page (null at the end)."""
-
-    model_config = ConfigDict(frozen=True)
 
     items: list[LedgerEntryRead]
     next_cursor: str | None
@@ -80,14 +74,6 @@ class Membership:
     """The plan a user holds now, and when that membership ends (None: open-ended)."""
 
     plan: PlanRead
-    expires_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class CurrentMembership:
-    """The code of the plan a caller holds now and when it ends; read with the caller."""
-
-    plan_code: str
     expires_at: datetime | None
 
 

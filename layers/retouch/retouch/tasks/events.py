@@ -18,8 +18,8 @@ import anyio.to_thread
 import redis
 from fastapi.responses import StreamingResponse
 
-from retouch.auth.schemas import Principal
 from retouch.core.db import get_database
+from retouch.core.identity import Principal
 from retouch.core.logging import logger
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings

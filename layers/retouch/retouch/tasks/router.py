@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from retouch.auth.schemas import Principal
 from retouch.core.db import get_database
+from retouch.core.identity import Principal
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.http.dependencies import CallerWithRow, current_user, current_user_with

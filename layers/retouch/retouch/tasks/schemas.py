@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from retouch.catalog.schemas import KEY_PATTERN
+from retouch.core.schemas import RequestSchema, Schema
 
 # The internal records live in `records` (no pydantic: the step functions' cold start); they
 # are named here too, so `retouch.tasks.schemas` stays the one place of the task shapes.
@@ -21,32 +22,30 @@ from retouch.tasks.records import TaskStatus as TaskStatus
 MAX_PAGE_SIZE = 100
 
 
-class TaskCreate(BaseModel):
+class TaskCreate(RequestSchema):
     """`POST /v1/tasks`: which feature, with which inputs (checked against its form)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     feature: str = Field(pattern=KEY_PATTERN, description="a feature key, e.g. `cutout`")
     inputs: dict[str, Any] = Field(description="fields of the feature's form_schema")
 
 
-class OutputImage(BaseModel):
+class OutputImage(Schema):
     url: str = Field(description="a short-lived signed URL of our storage")
     width: int
     height: int
     expires_at: datetime
 
 
-class TaskOutput(BaseModel):
+class TaskOutput(Schema):
     images: list[OutputImage]
 
 
-class TaskError(BaseModel):
+class TaskError(Schema):
     code: str
     message: str
 
 
-class TaskRead(BaseModel):
+class TaskRead(Schema):
     """A task as its owner sees it."""
 
     id: str
@@ -61,6 +60,6 @@ class TaskRead(BaseModel):
     finished_at: datetime | None
 
 
-class TaskPage(BaseModel):
+class TaskPage(Schema):
     items: list[TaskRead]
     next_cursor: str | None

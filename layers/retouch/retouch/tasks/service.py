@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from retouch.auth.attachments import CallerAttachment
-from retouch.auth.schemas import Principal
 from retouch.catalog.forms import upload_fields, validate_inputs
 from retouch.catalog.repository import (
     MySQLFeatureRepository,
@@ -21,6 +20,7 @@ from retouch.catalog.repository import (
 from retouch.catalog.schemas import FeatureRead, FormSchema
 from retouch.core.db import Database, Row, UnitOfWork
 from retouch.core.errors import REGISTRY, FieldError, ValidationFailed
+from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor

@@ -7,27 +7,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from retouch.core.schemas import RequestSchema, Schema
 
 #: The image types an upload may declare; the trigger checks each one's magic bytes.
 UploadContentType = Literal["image/jpeg", "image/png", "image/webp"]
 UploadStatus = Literal["pending", "ready", "rejected"]
 
 
-class UploadCreate(BaseModel):
+class UploadCreate(RequestSchema):
     """`POST /v1/uploads`: what the client is about to send."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     content_type: UploadContentType
     size: int = Field(ge=1, description="bytes; at most RETOUCH_UPLOAD_MAX_BYTES")
 
 
-class UploadTicketRead(BaseModel):
+class UploadTicketRead(Schema):
     """A presigned upload: send `method` to `url` with exactly `headers` before `expires_at`;
     for a POST (S3, COS), a multipart form of `fields` followed by the file as `file`."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     method: str
@@ -39,10 +37,8 @@ class UploadTicketRead(BaseModel):
     expires_at: datetime
 
 
-class UploadCredentialsRead(BaseModel):
+class UploadCredentialsRead(Schema):
     """Temporary storage credentials that can upload under `prefix` and nowhere else."""
-
-    model_config = ConfigDict(frozen=True)
 
     access_key_id: str
     secret_access_key: str
@@ -53,11 +49,9 @@ class UploadCredentialsRead(BaseModel):
     expires_at: datetime
 
 
-class UploadRead(BaseModel):
+class UploadRead(Schema):
     """An upload as its owner sees it: `pending` until the object is checked, then `ready`
     (with its real dimensions) or `rejected` (with why)."""
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     status: UploadStatus

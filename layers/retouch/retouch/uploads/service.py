@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from retouch.auth.schemas import Principal
 from retouch.catalog.schemas import UPLOAD_ID_PATTERN
 from retouch.core.db import Database
 from retouch.core.errors import FieldError
+from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.settings import Settings

@@ -8,10 +8,10 @@ from typing import Any
 import pymysql
 
 from retouch.core.db import Row, UnitOfWork
+from retouch.core.identity import User, UserStatus
 from retouch.core.permissions import Role
 from retouch.core.time import from_db, to_db
 from retouch.users.errors import EmailTaken
-from retouch.users.schemas import User, UserStatus
 
 _DUPLICATE_KEY = 1062
 _BY_EMAIL = (

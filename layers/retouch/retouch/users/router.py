@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query
 
-from retouch.auth.schemas import Principal
 from retouch.core.db import get_database
+from retouch.core.identity import Principal, UserStatus
 from retouch.core.permissions import Permission, Role
 from retouch.http.dependencies import current_user, request_id, require_permission
 from retouch.http.routing import api_router
@@ -21,7 +21,6 @@ from retouch.users.schemas import (
     UserAdminRead,
     UserPage,
     UserPatch,
-    UserStatus,
 )
 
 me_router = api_router(prefix="/v1/me", tags=["me"])

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from retouch.core.identity import User, UserStatus
 from retouch.core.permissions import Role
+from retouch.core.schemas import RequestSchema, Schema
 
-UserStatus = Literal["active", "disabled"]
 MAX_PAGE_SIZE = 100
 
 # The shape of an address (no deliverability check: a confirmation mail is the real test).
@@ -41,25 +41,7 @@ Email = Annotated[
 PublicUserId = Annotated[str, Field(pattern=r"^usr_[A-Za-z0-9_-]{10,40}$")]
 
 
-@dataclass(frozen=True)
-class User:
-    """A `users` row. Internal: `id` and `password_hash` never leave the server."""
-
-    id: int
-    public_id: str
-    email: str
-    password_hash: str
-    role: Role
-    status: UserStatus
-    created_at: datetime
-    updated_at: datetime
-
-
-class ReadModel(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class UserRead(ReadModel):
+class UserRead(Schema):
     """A user as the user sees themself."""
 
     id: str
@@ -72,7 +54,7 @@ class UserRead(ReadModel):
         return cls(id=user.public_id, email=user.email, role=user.role, created_at=user.created_at)
 
 
-class MembershipRead(ReadModel):
+class MembershipRead(Schema):
     plan: str
     expires_at: datetime | None
 
@@ -101,15 +83,13 @@ class UserAdminRead(UserRead):
         )
 
 
-class UserPage(ReadModel):
+class UserPage(Schema):
     items: list[UserAdminRead]
     next_cursor: str | None
 
 
-class UserPatch(BaseModel):
+class UserPatch(RequestSchema):
     """`PATCH /v1/admin/users/{id}`: only these fields exist; anything else is a 422."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     role: Role | None = None
     status: UserStatus | None = None
@@ -121,16 +101,14 @@ class UserPatch(BaseModel):
         return self
 
 
-class CreditGrant(BaseModel):
+class CreditGrant(RequestSchema):
     """`POST /v1/admin/users/{id}/credits`."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     amount: int = Field(ge=1, le=1_000_000)
     reason: str = Field(min_length=1, max_length=200)
 
 
-class CreditGrantRead(ReadModel):
+class CreditGrantRead(Schema):
     user_id: str
     amount: int
     balance: int

@@ -11,8 +11,8 @@ from datetime import datetime
 from retouch.audit.repository import MySQLAuditRepository
 from retouch.audit.schemas import AuditEntry
 from retouch.auth.repository import MySQLRefreshTokenRepository
-from retouch.auth.schemas import Principal
 from retouch.core.db import Database, UnitOfWork
+from retouch.core.identity import Principal, User, UserStatus
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
@@ -26,11 +26,9 @@ from retouch.users.schemas import (
     CreditGrantRead,
     MembershipRead,
     MeRead,
-    User,
     UserAdminRead,
     UserPage,
     UserPatch,
-    UserStatus,
 )
 
 

@@ -1,0 +1,56 @@
+"""Who is calling: the account record, the membership in force and the `Principal` every
+authenticated use case receives. Plain dataclasses at the bottom of the layer, so any domain
+can take a caller without importing auth (which reads it), users (which owns the accounts)
+or quota (which owns the memberships)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from retouch.core.permissions import Role
+
+if TYPE_CHECKING:  # the token machinery (PyJWT) is not needed to hold a caller
+    from retouch.core.security import AccessClaims
+
+UserStatus = Literal["active", "disabled"]
+
+
+@dataclass(frozen=True)
+class User:
+    """A `users` row. Internal: `id` and `password_hash` never leave the server."""
+
+    id: int
+    public_id: str
+    email: str
+    password_hash: str
+    role: Role
+    status: UserStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentMembership:
+    """The code of the plan a caller holds now and when it ends; read with the caller."""
+
+    plan_code: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of an authenticated request: their current record and their token."""
+
+    user: User
+    claims: AccessClaims
+    membership: CurrentMembership
+
+    @property
+    def public_id(self) -> str:
+        return self.user.public_id
+
+    @property
+    def role(self) -> str:
+        return self.user.role
