@@ -7,6 +7,7 @@ function instance; all of them connect first and then start together at a barrie
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ from typing import TypeVar
 import pymysql
 import pytest
 
-from retouch.core.db import Database, get_database
+from retouch.core.db import Database, DatabaseUnavailable, get_database
 from retouch.core.settings import get_settings
 from retouch.quota.errors import QuotaExceeded
 from retouch.quota.reservations import charge, refund, reserve
@@ -59,16 +60,39 @@ def database(stack: Stack) -> Database:
     return get_database()
 
 
+#: How long a worker keeps trying to connect: 500 connects on a busy 2-core machine (another
+#: test suite beside this one) can take a while; only the reserves that follow are under test.
+CONNECT_PATIENCE_S = 180
+
+
+def _connected() -> Database:
+    """A database with its connection open, retried until CONNECT_PATIENCE_S has passed."""
+    give_up = time.monotonic() + CONNECT_PATIENCE_S
+    while True:
+        database = Database(get_settings())
+        try:
+            database.connection()
+            return database
+        except DatabaseUnavailable:
+            database.close()
+            if time.monotonic() >= give_up:
+                raise
+            time.sleep(0.2)
+
+
 def run_together(count: int, call: Callable[[Database, int], T]) -> list[T | BaseException]:
     """Run `call(database, index)` on `count` threads, each with its own connection, all
     released at once; return each result or the exception it raised."""
     barrier = threading.Barrier(count)
 
     def worker(index: int) -> T | BaseException:
-        database = Database(get_settings())
         try:
-            database.connection()  # connect before the start line
-            barrier.wait(timeout=60)
+            database = _connected()  # before the start line: connecting is not under test
+        except DatabaseUnavailable as exc:
+            barrier.abort()
+            return exc
+        try:
+            barrier.wait(timeout=CONNECT_PATIENCE_S)
             return call(database, index)
         except Exception as exc:  # noqa: BLE001 - the test inspects every outcome
             return exc
