@@ -68,6 +68,29 @@ def test_settings_are_parsed_once_and_cached(environment: pytest.MonkeyPatch) ->
     assert get_settings() is first
 
 
+@pytest.mark.parametrize(
+    ("bad", "reported"),
+    [
+        (
+            {"RETOUCH_QUEUE_POLL_INTERVAL_S": "0", "RETOUCH_DB_PORT": "0"},
+            "RETOUCH_DB_PORT",
+        ),
+        (
+            {"RETOUCH_QUEUE_POLL_INTERVAL_S": "0", "RETOUCH_UPLOAD_MAX_BYTES": "0"},
+            "RETOUCH_UPLOAD_MAX_BYTES",
+        ),
+    ],
+)
+def test_of_several_bad_variables_the_first_declared_is_reported(
+    environment: pytest.MonkeyPatch, bad: dict[str, str], reported: str
+) -> None:
+    for name, value in bad.items():
+        environment.setenv(name, value)
+
+    with pytest.raises(SettingsError, match=rf"^invalid setting {reported}: "):
+        get_settings()
+
+
 def test_readme_documents_every_setting() -> None:
     from pathlib import Path
 

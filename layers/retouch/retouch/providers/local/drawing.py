@@ -54,13 +54,35 @@ def shade(colour: BGR, factor: float) -> BGR:
     return (round(blue * factor), round(green * factor), round(red * factor))
 
 
+@dataclass(frozen=True)
+class _Face:
+    """Where a face goes: the centre and half-axes of its skin ellipse, and its look."""
+
+    x: int
+    y: int
+    half_width: int
+    half_height: int
+    look: Look
+
+
 def draw_face(image: Pixels, centre: tuple[int, int], half_width: int, look: Look) -> None:
     """Draw a shaded face (with hair and neck) on `image`, centred at `centre`."""
-    import cv2
-    import numpy as np
+    face = _Face(centre[0], centre[1], half_width, round(half_width * 1.2), look)
+    # Back to front: each part is painted over the ones before it.
+    _draw_neck_and_hair(image, face)
+    _draw_lit_skin(image, face)
+    _draw_hairline(image, face)
+    for side in (-1, 1):
+        _draw_eye(image, face, side)
+    _draw_nose_and_mouth(image, face)
 
-    x, y = centre
-    half_height = round(half_width * 1.2)
+
+def _draw_neck_and_hair(image: Pixels, face: _Face) -> None:
+    """The neck, and the hair behind the head (it shows around the skin)."""
+    import cv2
+
+    x, y, look = face.x, face.y, face.look
+    half_width, half_height = face.half_width, face.half_height
     neck = (
         x - half_width // 3,
         y + half_height // 2,
@@ -78,59 +100,86 @@ def draw_face(image: Pixels, centre: tuple[int, int], half_width: int, look: Loo
         look.hair,
         -1,
     )
-    # Skin lit from the front: brightest in the middle, darker towards the outline.
+
+
+def _draw_lit_skin(image: Pixels, face: _Face) -> None:
+    """Skin lit from the front: brightest in the middle, darker towards the outline."""
+    import cv2
+    import numpy as np
+
+    x, y, half_width, half_height = face.x, face.y, face.half_width, face.half_height
     mask = np.zeros(image.shape[:2], np.uint8)
-    cv2.ellipse(mask, centre, (half_width, half_height), 0, 0, 360, 255, -1)
+    cv2.ellipse(mask, (x, y), (half_width, half_height), 0, 0, 360, 255, -1)
     rows, columns = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(np.float32)
     distance = ((columns - x) / half_width) ** 2 + ((rows - y) / half_height) ** 2
     light = np.clip(1.08 - 0.35 * distance, 0.6, 1.1)[:, :, None]
-    skin = np.array(look.skin, np.float32) * light
+    skin = np.array(face.look.skin, np.float32) * light
     image[mask > 0] = skin[mask > 0]
+
+
+def _draw_hairline(image: Pixels, face: _Face) -> None:
+    """The hair over the forehead."""
+    import cv2
+
     cv2.ellipse(
         image,
-        (x, y - half_height * 3 // 4),
-        (half_width, half_height * 2 // 5),
+        (face.x, face.y - face.half_height * 3 // 4),
+        (face.half_width, face.half_height * 2 // 5),
+        0,
+        180,
+        360,
+        face.look.hair,
+        -1,
+    )
+
+
+def _draw_eye(image: Pixels, face: _Face, side: int) -> None:
+    """The brow, dark socket, white, iris and pupil of the eye on `side` (-1 left, 1 right)."""
+    import cv2
+
+    half_width, half_height, look = face.half_width, face.half_height, face.look
+    eye_y, eye_x = face.y - half_height * 9 // 50, round(half_width * look.eye_spacing)
+    eye = (face.x + side * eye_x, eye_y)
+    cv2.ellipse(
+        image,
+        (eye[0], eye_y - half_height * 4 // 25),
+        (half_width * 13 // 50, half_height // 20),
         0,
         180,
         360,
         look.hair,
         -1,
     )
-    eye_y, eye_x = y - half_height * 9 // 50, round(half_width * look.eye_spacing)
-    for side in (-1, 1):
-        eye = (x + side * eye_x, eye_y)
-        cv2.ellipse(
-            image,
-            (eye[0], eye_y - half_height * 4 // 25),
-            (half_width * 13 // 50, half_height // 20),
-            0,
-            180,
-            360,
-            look.hair,
-            -1,
-        )
-        cv2.ellipse(
-            image,
-            eye,
-            (half_width * 13 // 50, half_height * 11 // 100),
-            0,
-            0,
-            360,
-            shade(look.skin, 0.7),
-            -1,
-        )
-        cv2.ellipse(
-            image,
-            eye,
-            (half_width * 9 // 50, half_height * 6 // 100),
-            0,
-            0,
-            360,
-            (235, 235, 235),
-            -1,
-        )
-        cv2.circle(image, eye, half_height // 20, look.eyes, -1)
-        cv2.circle(image, eye, half_height // 45, (10, 10, 10), -1)
+    cv2.ellipse(
+        image,
+        eye,
+        (half_width * 13 // 50, half_height * 11 // 100),
+        0,
+        0,
+        360,
+        shade(look.skin, 0.7),
+        -1,
+    )
+    cv2.ellipse(
+        image,
+        eye,
+        (half_width * 9 // 50, half_height * 6 // 100),
+        0,
+        0,
+        360,
+        (235, 235, 235),
+        -1,
+    )
+    cv2.circle(image, eye, half_height // 20, look.eyes, -1)
+    cv2.circle(image, eye, half_height // 45, (10, 10, 10), -1)
+
+
+def _draw_nose_and_mouth(image: Pixels, face: _Face) -> None:
+    """The shadow under the nose, the lips, and the moustache if the look has one."""
+    import cv2
+
+    x, y, look = face.x, face.y, face.look
+    half_width, half_height = face.half_width, face.half_height
     cv2.ellipse(
         image,
         (x, y + half_height // 5),

@@ -1,0 +1,20 @@
+"""`Settings`: the settings groups composed into one flat model."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict
+
+from retouch.core.settings.pipeline import PipelineSettings
+from retouch.core.settings.service import ServiceSettings
+from retouch.core.settings.storage import StorageSettings
+
+
+# pydantic takes the fields of the last base first (it walks the MRO from `object` down), so
+# the bases are listed in reverse: service, storage, then pipeline fields. That order is the
+# order of validation (a validator reading `info.data` sees only fields declared before it,
+# so each such pair stays in one group, in order) and which bad variable is reported first.
+class Settings(PipelineSettings, StorageSettings, ServiceSettings):
+    """The typed view of the environment. Field `x` is read from `RETOUCH_X`."""
+
+    # Built at import, as a model normally is (the groups defer theirs).
+    model_config = ConfigDict(defer_build=False)

@@ -1,0 +1,133 @@
+"""Settings of the work behind a task: tasks and idempotency, the pipeline and its
+providers, the transactional outbox and the queue."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from retouch.core.settings.base import SettingsGroup
+
+
+class PipelineSettings(SettingsGroup):
+    """Tasks, pipeline, providers, outbox and queue (`queue_backend` comes before
+    `queue_tdmq_region`, whose validator reads it)."""
+
+    # Tasks (retouch.tasks): see docs/architecture.md "Tasks".
+    task_deadline_s: int = Field(
+        900, ge=60, le=86_400, description="a task not finished this long after creation fails"
+    )
+    task_output_url_expires_s: int = Field(
+        300, ge=30, le=3600, description="output image URLs live between this and twice this"
+    )
+    task_events_max_s: float = Field(
+        60.0, gt=0, le=900, description="longest a task's event stream stays open"
+    )
+    task_events_heartbeat_s: float = Field(
+        15.0, gt=0, le=300, description="an idle event stream sends a comment this often"
+    )
+    idempotency_ttl_s: int = Field(
+        86_400, ge=60, le=7 * 86_400, description="how long an Idempotency-Key is remembered"
+    )
+    idempotency_lease_s: int = Field(
+        60, ge=5, le=900, description="an in-flight key whose request died frees after this long"
+    )
+
+    # Pipeline (retouch.pipeline): see docs/architecture.md "Pipeline engine".
+    pipeline_step_stale_s: int = Field(
+        300, ge=30, le=86_400, description="the reaper re-sends a step untouched this long, once"
+    )
+    simulator_api_key: SecretStr = Field(
+        SecretStr(""), description="bearer key the simulator provider sends (secret)"
+    )
+    simulator_callback_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC key of the simulator's callbacks (secret)"
+    )
+
+    # Outbox (retouch.queue.outbox): see docs/architecture.md "Transactional outbox".
+    outbox_relay_min_age_s: float = Field(
+        5.0, ge=0, le=3600, description="the relay leaves younger rows to their own request"
+    )
+    outbox_relay_batch: int = Field(
+        100, ge=1, le=10_000, description="outbox rows the relay publishes per transaction"
+    )
+    outbox_retention_s: int = Field(
+        7 * 86_400, ge=3600, description="published outbox rows are kept this long"
+    )
+
+    # Queue (retouch.queue): Redis Streams locally, SQS on AWS, TDMQ publishing on Tencent;
+    # see docs/architecture.md "Queue".
+    queue_backend: Literal["redis", "sqs", "cmq"] = Field(
+        "redis",
+        description="queue adapter: redis (Redis Streams), sqs (AWS), cmq (Tencent TDMQ, "
+        "publish only: SCF triggers consume)",
+    )
+    queue_name_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9_-]{0,40}$",
+        description="prefix of the platform's queue names: queue `steps` is `<prefix>steps`",
+    )
+    queue_sqs_endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="SQS endpoint instead of the region's (tests: a local moto server); "
+        "the region comes from AWS_REGION as Lambda sets it",
+    )
+    queue_tdmq_region: str = Field(
+        "",
+        pattern=r"^([a-z]+(-[a-z0-9]+)+)?$",
+        validate_default=True,
+        description="Tencent Cloud region of the TDMQ CMQ queues, e.g. ap-guangzhou "
+        "(required with the cmq backend)",
+    )
+    queue_tdmq_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://[^/]+$",
+        description="TDMQ API endpoint instead of tdmq.tencentcloudapi.com, as "
+        "scheme://host[:port] (tests: a local fake)",
+    )
+
+    @field_validator("queue_tdmq_region")
+    @classmethod
+    def _check_tdmq_region(cls, region: str, info: ValidationInfo) -> str:
+        if not region and info.data.get("queue_backend") == "cmq":
+            raise PydanticCustomError("missing", "required with RETOUCH_QUEUE_BACKEND=cmq")
+        return region
+
+    callback_base_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^?#]+[^/?#]$",
+        description="public base URL of the API (no trailing slash): providers that call back "
+        "are given <base>/v1/callbacks/<provider>; unset: jobs are only polled",
+    )
+
+    # Provider credentials (retouch.providers.credentials): `credential_ref` of a
+    # provider_configs row names a secret in one of these places.
+    secrets_cache_s: float = Field(
+        300.0,
+        ge=0,
+        le=3600,
+        description="seconds a resolved provider credential is reused before it is read again "
+        "(a rotated secret is picked up within this time)",
+    )
+    secrets_endpoint_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Secrets Manager and SSM endpoint instead of the region's (tests: a local "
+        "moto server)",
+    )
+
+    queue_visibility_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=43_200,
+        description="seconds until an unacknowledged message is delivered again",
+    )
+    queue_max_deliveries: int = Field(
+        5, ge=1, le=1000, description="deliveries before a message moves to the dead-letter stream"
+    )
+    queue_poll_interval_s: float = Field(
+        0.2, gt=0, le=10, description="a waiting receive checks reclaims and delays this often"
+    )
