@@ -17,7 +17,7 @@ from retouch.idempotency.errors import (
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
 )
-from retouch.idempotency.records import IdempotencyKey, KeyClaim, StoredResponse
+from retouch.idempotency.records import IdempotencyKey, KeyClaim, StoredKey, StoredResponse
 from retouch.idempotency.repository import IdempotencyRepository
 from retouch.idempotency.service import complete, purge_expired_keys, request_hash, run_once
 
@@ -28,6 +28,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "IdempotencyRepository",
     "KeyClaim",
+    "StoredKey",
     "StoredResponse",
     "complete",
     "purge_expired_keys",
