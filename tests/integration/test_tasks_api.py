@@ -15,11 +15,11 @@ from starlette.testclient import TestClient
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.core.time import utc_now
+from retouch.idempotency import IdempotencyKey, IdempotencyRepository, KeyClaim, request_hash
 from retouch.notify import publish_task_event
 from retouch.queue.redis_streams import stream_key
-from retouch.tasks.repository import MySQLIdempotencyRepository
-from retouch.tasks.schemas import KeyClaim, TaskCreate
-from retouch.tasks.service import _request_hash
+from retouch.tasks.schemas import TaskCreate
+from retouch.tasks.service import CREATE_OPERATION
 from tests.conftest import Stack, load_event
 from tests.integration.catalog_api_support import fresh_feature
 from tests.integration.identity_support import new_account
@@ -68,11 +68,12 @@ def create(
 def hold_key(owner: str, key: str, body: dict[str, Any], *, since: datetime) -> None:
     """A claim on `key` by a request that started at `since` and has not finished."""
     with get_database().unit_of_work() as uow:
-        assert MySQLIdempotencyRepository(uow).insert(
+        assert uow.repository(IdempotencyRepository).insert(
             KeyClaim(
-                user_id=user_internal_id(owner),
-                key=key,
-                request_hash=_request_hash(TaskCreate.model_validate(body)),
+                key=IdempotencyKey(
+                    user_id=user_internal_id(owner), operation=CREATE_OPERATION, value=key
+                ),
+                request_hash=request_hash(TaskCreate.model_validate(body).model_dump(mode="json")),
                 token="f" * 32,
                 now=since,
                 lease_until=since + timedelta(seconds=60),

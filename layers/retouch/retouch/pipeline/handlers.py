@@ -11,12 +11,12 @@ from retouch.core.logging import logger
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
+from retouch.idempotency import purge_expired_keys
 from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import MySQLPipelineRepository
 from retouch.pipeline.service import Outcome, finish_task
 from retouch.queue.factory import get_queue
 from retouch.queue.outbox import enqueue_in, publish_committed
-from retouch.tasks.repository import MySQLIdempotencyRepository
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
 REAP_BATCH = 500
@@ -39,9 +39,7 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - one bad task must not stop the rest; retried next run
             logger.exception("reaper could not end a task", extra={"task": task_id})
     redriven = _redrive_stale_steps(clock=clock)
-    with database.unit_of_work() as uow:
-        purged = MySQLIdempotencyRepository(uow).purge_expired(now=clock(), limit=REAP_BATCH)
-        uow.commit()
+    purged = purge_expired_keys(database=database, limit=REAP_BATCH, clock=clock)
     return {
         "overdue": len(overdue),
         "timed_out": timed_out,

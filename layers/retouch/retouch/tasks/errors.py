@@ -36,29 +36,3 @@ class UploadsUnusable(ValidationFailed):
                 for name in fields
             ],
         )
-
-
-class IdempotencyKeyInUse(AppError):
-    """A request with the same key is still running."""
-
-    code = "IDEMPOTENCY_KEY_IN_USE"
-
-
-class IdempotencyKeyReused(AppError):
-    """The key was used with a different body."""
-
-    code = "IDEMPOTENCY_KEY_REUSED"
-
-
-class IdempotencyKeyInvalid(ValidationFailed):
-    """The header is empty, too long or not printable ASCII."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The Idempotency-Key header is invalid",
-            errors=[
-                FieldError(
-                    "header.Idempotency-Key", "1-255 printable ASCII characters", "key_invalid"
-                )
-            ],
-        )

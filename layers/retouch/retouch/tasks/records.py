@@ -1,6 +1,6 @@
-"""The internal task records (`tasks` rows, stored images, Idempotency-Key claims) and the
-task statuses: plain dataclasses, without pydantic, so the step functions, which read tasks
-but never answer a client, do not import the API's models (`schemas`) for them.
+"""The internal task records (`tasks` rows, stored images) and the task statuses: plain
+dataclasses, without pydantic, so the step functions, which read tasks but never answer a
+client, do not import the API's models (`schemas`) for them.
 """
 
 from __future__ import annotations
@@ -43,16 +43,3 @@ class Task:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class KeyClaim:
-    """A request's claim on an `Idempotency-Key` (`token` names the claiming request)."""
-
-    user_id: int
-    key: str
-    request_hash: str
-    token: str
-    now: datetime
-    lease_until: datetime
-    expires_at: datetime

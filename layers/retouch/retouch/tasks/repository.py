@@ -1,5 +1,5 @@
-"""SQL for tasks and their idempotency keys. Parameterised statements only; nothing here
-commits. Status changes are conditional (`WHERE status IN (...)`), so nothing moves back."""
+"""SQL for tasks. Parameterised statements only; nothing here commits. Status changes are
+conditional (`WHERE status IN (...)`), so nothing moves back."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 from retouch.auth.attachments import CallerAttachment
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
-from retouch.tasks.records import KeyClaim, StoredImage, Task, TaskStatus
+from retouch.tasks.records import StoredImage, Task, TaskStatus
 
 _SELECT = (
     "SELECT id, public_id, user_id, feature_key, form_version, pipeline_version, status, "
@@ -193,92 +193,4 @@ class MySQLTaskRepository:
                 (task_id,),
             )
             == 1
-        )
-
-
-class MySQLIdempotencyRepository:
-    """`idempotency_keys`: one row per (user, key) for 24 h."""
-
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    def insert(self, claim: KeyClaim) -> bool:
-        """Insert an `in_flight` key; False when the key exists. Commit it on its own: a
-        transaction holding the duplicate's shared lock into a later update deadlocks with
-        its twins."""
-        return (
-            self._uow.execute(
-                "INSERT IGNORE INTO idempotency_keys (user_id, idempotency_key, request_hash, "
-                "claim, lease_until, created_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (
-                    claim.user_id,
-                    claim.key,
-                    claim.request_hash,
-                    claim.token,
-                    to_db(claim.lease_until),
-                    to_db(claim.now),
-                    to_db(claim.expires_at),
-                ),
-            )
-            == 1
-        )
-
-    def take_over(self, claim: KeyClaim) -> bool:
-        """Claim an existing key that expired, or whose request died (lease over) with the
-        same body. One conditional update, so two takers cannot both win."""
-        return (
-            self._uow.execute(
-                "UPDATE idempotency_keys SET request_hash = %s, state = 'in_flight', "
-                "claim = %s, lease_until = %s, task_id = NULL, response_status = NULL, "
-                "response_body = NULL, created_at = %s, expires_at = %s "
-                "WHERE user_id = %s AND idempotency_key = %s AND (expires_at <= %s OR "
-                "(state = 'in_flight' AND lease_until <= %s AND request_hash = %s))",
-                (
-                    claim.request_hash,
-                    claim.token,
-                    to_db(claim.lease_until),
-                    to_db(claim.now),
-                    to_db(claim.expires_at),
-                    claim.user_id,
-                    claim.key,
-                    to_db(claim.now),
-                    to_db(claim.now),
-                    claim.request_hash,
-                ),
-            )
-            == 1
-        )
-
-    def find(self, *, user_id: int, key: str) -> Row | None:
-        return self._uow.fetch_one(
-            "SELECT request_hash, state, claim, lease_until, task_id, response_status, "
-            "response_body, expires_at FROM idempotency_keys "
-            "WHERE user_id = %s AND idempotency_key = %s",
-            (user_id, key),
-        )
-
-    def complete(self, claim: KeyClaim, *, task_id: int, status: int, body: str) -> bool:
-        """Our claim → `done` with the response; False when the claim was lost."""
-        return (
-            self._uow.execute(
-                "UPDATE idempotency_keys SET state = 'done', task_id = %s, response_status = %s, "
-                "response_body = %s WHERE user_id = %s AND idempotency_key = %s AND claim = %s "
-                "AND state = 'in_flight'",
-                (task_id, status, body, claim.user_id, claim.key, claim.token),
-            )
-            == 1
-        )
-
-    def release(self, claim: KeyClaim) -> None:
-        """Forget our in-flight claim (the request failed and created nothing)."""
-        self._uow.execute(
-            "DELETE FROM idempotency_keys WHERE user_id = %s AND idempotency_key = %s "
-            "AND claim = %s AND state = 'in_flight'",
-            (claim.user_id, claim.key, claim.token),
-        )
-
-    def purge_expired(self, *, now: datetime, limit: int) -> int:
-        """Delete up to `limit` keys past their 24 h (ix_idempotency_keys_expires)."""
-        return self._uow.execute(
-            "DELETE FROM idempotency_keys WHERE expires_at <= %s LIMIT %s", (to_db(now), limit)
         )

@@ -14,7 +14,6 @@ from retouch.core.schemas import RequestSchema, Schema
 # are named here too, so `retouch.tasks.schemas` stays the one place of the task shapes.
 from retouch.tasks.records import ACTIVE as ACTIVE
 from retouch.tasks.records import TERMINAL as TERMINAL
-from retouch.tasks.records import KeyClaim as KeyClaim
 from retouch.tasks.records import StoredImage as StoredImage
 from retouch.tasks.records import Task as Task
 from retouch.tasks.records import TaskStatus as TaskStatus

@@ -3,8 +3,6 @@ list, cancel and delete. Every use case checks ownership: another user's task is
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from retouch.core.redis import RedisClient
 from retouch.core.security import derived_key
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, to_millis, utc_now
+from retouch.idempotency import IdempotencyKey, KeyClaim, complete, run_once
 from retouch.notify import publish_task_event
 from retouch.pipeline.messages import step_queue
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
@@ -36,16 +35,12 @@ from retouch.quota.reservations import refund_in, reserve_in
 from retouch.storage import Storage
 from retouch.tasks.errors import (
     FeatureUnavailable,
-    IdempotencyKeyInUse,
-    IdempotencyKeyInvalid,
-    IdempotencyKeyReused,
     TaskNotCancelable,
     TaskNotFound,
     UploadsUnusable,
 )
 from retouch.tasks.metrics import count_finished
 from retouch.tasks.repository import (
-    MySQLIdempotencyRepository,
     MySQLTaskRepository,
     attached_task,
     owned_task_attachment,
@@ -53,7 +48,6 @@ from retouch.tasks.repository import (
 from retouch.tasks.schemas import (
     ACTIVE,
     MAX_PAGE_SIZE,
-    KeyClaim,
     OutputImage,
     Task,
     TaskCreate,
@@ -66,8 +60,8 @@ from retouch.tasks.schemas import (
 from retouch.uploads.repository import MySQLUploadRepository
 
 _TASK_ID = re.compile(r"tsk_[A-Za-z0-9_-]{22}")
-_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII, no spaces
-_CLAIM_ATTEMPTS = 3
+#: The Idempotency-Key scope of `POST /v1/tasks` (rows from before migration 0011 have it).
+CREATE_OPERATION = "tasks_create"
 
 
 # --- create ------------------------------------------------------------------------------
@@ -91,21 +85,8 @@ def create_task(
     With an `Idempotency-Key` the same key and body answer the first response again, the
     key while its first request runs is IdempotencyKeyInUse (409), and the key with another
     body is IdempotencyKeyReused (422)."""
-    request_hash = _request_hash(request)
-    claim = None
-    if idempotency_key is not None:
-        claim_or_answer = _claim_key(
-            database,
-            settings=settings,
-            user_id=principal.user.id,
-            key=idempotency_key,
-            request_hash=request_hash,
-            now=clock(),
-        )
-        if isinstance(claim_or_answer, TaskRead):
-            return claim_or_answer
-        claim = claim_or_answer
-    try:
+
+    def create(claim: KeyClaim | None) -> TaskRead:
         task, message = _create(
             database,
             settings=settings,
@@ -115,74 +96,24 @@ def create_task(
             language=language,
             now=to_millis(clock()),
         )
-    except BaseException:
-        if claim is not None:
-            _release(database, claim)
-        raise
-    publish_committed(database=database, queue=queue, messages=[message], clock=clock)
-    logger.info("task created", extra={"task": task.id, "feature": task.feature})
-    return task
+        publish_committed(database=database, queue=queue, messages=[message], clock=clock)
+        logger.info("task created", extra={"task": task.id, "feature": task.feature})
+        return task
 
-
-def _request_hash(request: TaskCreate) -> str:
-    canonical = json.dumps(
-        request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _claim_key(
-    database: Database,
-    *,
-    settings: Settings,
-    user_id: int,
-    key: str,
-    request_hash: str,
-    now: datetime,
-) -> KeyClaim | TaskRead:
-    """Claim `key` for this request (committed at once, so a concurrent request sees it), or
-    the stored response of the request that completed it."""
-    if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise IdempotencyKeyInvalid
-    claim = KeyClaim(
-        user_id=user_id,
+    key = None
+    if idempotency_key is not None:
+        key = IdempotencyKey(
+            user_id=principal.user.id, operation=CREATE_OPERATION, value=idempotency_key
+        )
+    return run_once(
+        database=database,
+        settings=settings,
         key=key,
-        request_hash=request_hash,
-        token=new_public_id("clm")[4:36].ljust(32, "0"),
-        now=now,
-        lease_until=now + timedelta(seconds=settings.idempotency_lease_s),
-        expires_at=now + timedelta(seconds=settings.idempotency_ttl_s),
+        body=request.model_dump(mode="json"),
+        run=create,
+        replay=TaskRead.model_validate_json,
+        clock=clock,
     )
-    for _ in range(_CLAIM_ATTEMPTS):
-        # Each statement commits on its own, so concurrent twins only ever wait on one row.
-        with database.unit_of_work() as uow:
-            claimed = MySQLIdempotencyRepository(uow).insert(claim)
-            uow.commit()
-        if not claimed:
-            with database.unit_of_work() as uow:
-                keys = MySQLIdempotencyRepository(uow)
-                claimed = keys.take_over(claim)
-                row = None if claimed else keys.find(user_id=user_id, key=key)
-                uow.commit()
-        if claimed:
-            return claim
-        if row is None:
-            continue  # released between our two statements: try again
-        if row["request_hash"] != request_hash:
-            raise IdempotencyKeyReused("This Idempotency-Key was used for a different request")
-        if row["state"] == "done":
-            return TaskRead.model_validate_json(row["response_body"])
-        raise IdempotencyKeyInUse("A request with this Idempotency-Key is still in progress")
-    raise IdempotencyKeyInUse("A request with this Idempotency-Key is still in progress")
-
-
-def _release(database: Database, claim: KeyClaim) -> None:
-    try:
-        with database.unit_of_work() as uow:
-            MySQLIdempotencyRepository(uow).release(claim)
-            uow.commit()
-    except Exception:  # noqa: BLE001 - the lease frees the key anyway
-        logger.exception("idempotency key not released; its lease will free it")
 
 
 def _create(
@@ -203,7 +134,7 @@ def _create(
         public_id = new_public_id("tsk")
         if feature.cost > 0:
             reserve_in(uow=uow, user_id=user_id, amount=feature.cost, task_ref=public_id)
-        task_id = MySQLTaskRepository(uow).add(
+        MySQLTaskRepository(uow).add(
             public_id=public_id,
             user_id=user_id,
             feature_key=feature.key,
@@ -232,14 +163,9 @@ def _create(
             started_at=None,
             finished_at=None,
         )
-        if claim is not None and not MySQLIdempotencyRepository(uow).complete(
-            claim,
-            task_id=task_id,
-            status=202,
-            body=created.model_dump_json(),
-        ):
-            # Our lease ran out and another request took the key over: it creates the task.
-            raise IdempotencyKeyInUse("A request with this Idempotency-Key is still in progress")
+        # Our lease may have run out and another request taken the key over: then that one
+        # creates the task, and `complete` refuses ours (IdempotencyKeyInUse).
+        complete(uow, claim, status=202, body=created.model_dump_json())
         uow.commit()
     return created, message
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Header, Path, Query
 
 from retouch.core.db import get_database
 from retouch.core.identity import Principal, UserStatus
 from retouch.core.permissions import Permission, Role
+from retouch.core.settings import get_settings
 from retouch.http.dependencies import current_user, request_id, require_permission
 from retouch.http.routing import api_router
 from retouch.users import service
@@ -84,14 +85,31 @@ def update_user(
     )
 
 
-@admin_router.post("/{user_id}/credits", response_model=CreditGrantRead, responses=_TARGET)
+@admin_router.post(
+    "/{user_id}/credits",
+    response_model=CreditGrantRead,
+    responses={
+        409: {"description": "IDEMPOTENCY_KEY_IN_USE (problem+json)"},
+        422: {"description": "VALIDATION_FAILED or IDEMPOTENCY_KEY_REUSED (problem+json)"},
+        **_TARGET,
+    },
+)
 def grant_credits(
     user_id: UserId,
     grant: CreditGrant,
     caller: Annotated[Principal, Depends(require_permission(Permission.CREDITS_GRANT))],
     request: RequestId,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> CreditGrantRead:
-    """Grant credits with a reason (admins only; audited, and in the user's ledger)."""
+    """Grant credits with a reason (admins only; audited, and in the user's ledger). Send an
+    `Idempotency-Key` to retry safely: the same key, user and body answer the first
+    response and grant nothing more."""
     return service.grant_credits(
-        database=get_database(), actor=caller, public_id=user_id, grant=grant, request_id=request
+        database=get_database(),
+        settings=get_settings(),
+        actor=caller,
+        public_id=user_id,
+        grant=grant,
+        idempotency_key=idempotency_key,
+        request_id=request,
     )

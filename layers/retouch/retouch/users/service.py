@@ -17,7 +17,9 @@ from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from retouch.core.permissions import Role
+from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
+from retouch.idempotency import IdempotencyKey, KeyClaim, complete, run_once
 from retouch.quota.service import grant_credits as grant_quota_credits
 from retouch.users.errors import CannotChangeOwnAccess, UserNotFound
 from retouch.users.repository import MySQLUserRepository
@@ -30,6 +32,9 @@ from retouch.users.schemas import (
     UserPage,
     UserPatch,
 )
+
+#: The Idempotency-Key scope of `POST /v1/admin/users/{id}/credits`.
+GRANT_OPERATION = "admin_users_grant_credits"
 
 
 def get_me(*, principal: Principal) -> MeRead:
@@ -119,29 +124,63 @@ def update_user(
 def grant_credits(
     *,
     database: Database,
+    settings: Settings,
     actor: Principal,
     public_id: str,
     grant: CreditGrant,
+    idempotency_key: str | None,
     request_id: str | None,
+    clock: Clock = utc_now,
 ) -> CreditGrantRead:
-    """Add credits to a user's balance, with the reason in the ledger and the audit log."""
-    with database.unit_of_work() as uow:
-        target = _locked_user(uow, public_id)
-        ref = new_public_id("grt")
-        balance = grant_quota_credits(
-            uow=uow, user_id=target.id, amount=grant.amount, reason=grant.reason, ref=ref
+    """Add credits to a user's balance, with the reason in the ledger and the audit log.
+
+    With an `Idempotency-Key` (the admin's own) the same key, user and grant answer the
+    first response again and grant nothing more; the key while its first request runs is
+    IdempotencyKeyInUse (409), and the key with another user or grant IdempotencyKeyReused
+    (422)."""
+
+    def add(claim: KeyClaim | None) -> CreditGrantRead:
+        with database.unit_of_work() as uow:
+            target = _locked_user(uow, public_id)
+            ref = new_public_id("grt")
+            balance = grant_quota_credits(
+                uow=uow, user_id=target.id, amount=grant.amount, reason=grant.reason, ref=ref
+            )
+            _audit(
+                uow,
+                actor=actor,
+                action="user.grant_credits",
+                target=target,
+                request_id=request_id,
+                before={"balance": balance - grant.amount},
+                after={
+                    "balance": balance,
+                    "amount": grant.amount,
+                    "reason": grant.reason,
+                    "ref": ref,
+                },
+            )
+            granted = CreditGrantRead(
+                user_id=target.public_id, amount=grant.amount, balance=balance
+            )
+            complete(uow, claim, status=200, body=granted.model_dump_json())
+            uow.commit()
+        return granted
+
+    key = None
+    if idempotency_key is not None:
+        key = IdempotencyKey(
+            user_id=actor.user.id, operation=GRANT_OPERATION, value=idempotency_key
         )
-        _audit(
-            uow,
-            actor=actor,
-            action="user.grant_credits",
-            target=target,
-            request_id=request_id,
-            before={"balance": balance - grant.amount},
-            after={"balance": balance, "amount": grant.amount, "reason": grant.reason, "ref": ref},
-        )
-        uow.commit()
-    return CreditGrantRead(user_id=target.public_id, amount=grant.amount, balance=balance)
+    return run_once(
+        database=database,
+        settings=settings,
+        key=key,
+        body={"user_id": public_id, **grant.model_dump(mode="json")},
+        run=add,
+        replay=CreditGrantRead.model_validate_json,
+        clock=clock,
+    )
 
 
 def _locked_user(uow: UnitOfWork, public_id: str) -> User:
