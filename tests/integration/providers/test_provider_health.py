@@ -19,10 +19,10 @@ from retouch.providers.guards import BreakerConfig, ProviderGuards
 from retouch.providers.port import ProviderRetryable
 from tests.conftest import Stack
 from tests.integration.catalog_api_support import catalog_app
+from tests.integration.engine_support import Run
 from tests.integration.identity_support import new_account
 from tests.integration.pipeline_support import PNG, ScriptedProvider
 from tests.integration.task_support import tasks_app
-from tests.integration.test_pipeline_engine import Run
 
 pytestmark = pytest.mark.integration
 

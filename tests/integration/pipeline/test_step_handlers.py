@@ -3,23 +3,19 @@ function, the platform's request id and the cold start, as the HTTP functions' d
 
 from __future__ import annotations
 
-import json
 import threading
-from pathlib import Path
 
 from retouch.bootstrap.steps import handle_step_event
 from retouch.core.logging import logger
 from scripts.lambda_runtime import FakeLambdaContext
-from tests.conftest import LogLines, Stack
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
+from tests.conftest import LogLines, Stack, load_event
 
 
 def test_a_step_invocations_log_lines_name_the_function_and_its_request(
     stack: Stack, log_lines: LogLines
 ) -> None:
     # GIVEN the sample SQS event of the generate step (its task does not exist)
-    event = json.loads((EVENTS / "generate_step_aws_sqs.json").read_text())
+    event = load_event("generate_step_aws_sqs.json")
     context = FakeLambdaContext.for_function("GenerateStepFunction", "step-request-0001")
 
     # WHEN the step function handles it
@@ -35,7 +31,7 @@ def test_a_step_invocations_log_lines_name_the_function_and_its_request(
 
 def test_an_invocations_log_keys_stay_in_its_own_thread(stack: Stack, log_lines: LogLines) -> None:
     # GIVEN a step invocation in another thread (as the local runtime runs its consumers)
-    event = json.loads((EVENTS / "generate_step_aws_sqs.json").read_text())
+    event = load_event("generate_step_aws_sqs.json")
     context = FakeLambdaContext.for_function("GenerateStepFunction", "step-request-0002")
     worker = threading.Thread(target=handle_step_event, args=(event, context))
     worker.start()

@@ -23,9 +23,9 @@ from retouch.providers.simulator import (
     callback_signature,
 )
 from tests.conftest import Stack, load_function
+from tests.integration.engine_support import Run
 from tests.integration.pipeline_support import PNG, ScriptedProvider, drain
 from tests.integration.task_support import quota, tasks_app
-from tests.integration.test_pipeline_engine import Run
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,6 @@ from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.core.time import utc_now
 from retouch.notify import publish_task_event
-from retouch.queue.redis_streams import stream_key
 from retouch.tasks.repository import MySQLIdempotencyRepository
 from retouch.tasks.schemas import KeyClaim, TaskCreate
 from retouch.tasks.service import _request_hash
@@ -29,6 +28,8 @@ from tests.integration.task_support import (
     finish,
     inputs_for,
     new_upload,
+    outbox_rows,
+    queued_task_ids,
     quota,
     task_count,
     tasks_app,
@@ -80,21 +81,6 @@ def hold_key(owner: str, key: str, body: dict[str, Any], *, since: datetime) -> 
             )
         )
         uow.commit()
-
-
-def queued_task_ids() -> list[str]:
-    """Task ids of the messages on the first step's queue (read without consuming them)."""
-    entries: list[Any] = get_redis().xrange(stream_key(QUEUE)) or []
-    return [json.loads(fields["body"])["task_id"] for _, fields in entries]
-
-
-def outbox_rows(task_id: str) -> list[dict[str, Any]]:
-    with get_database().unit_of_work() as uow:
-        return uow.fetch_all(
-            "SELECT queue_name, body, published_at FROM outbox "
-            "WHERE JSON_UNQUOTE(JSON_EXTRACT(body, '$.task_id')) = %s",
-            (task_id,),
-        )
 
 
 # --- create ---------------------------------------------------------------------------------

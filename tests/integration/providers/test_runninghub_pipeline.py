@@ -30,6 +30,7 @@ from retouch.storage import LocalStorage
 from scripts.servers import serving_app
 from scripts.storage_gateway import storage_routes
 from tests.conftest import Stack
+from tests.integration.engine_support import Run as EngineRun
 from tests.integration.pipeline_support import (
     drain,
     local_storage,
@@ -49,7 +50,6 @@ from tests.integration.runninghub_fake import (
     webhook,
 )
 from tests.integration.task_support import quota, tasks_app
-from tests.integration.test_pipeline_engine import Run as EngineRun
 from tests.unit.image_support import png
 
 pytestmark = pytest.mark.integration

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scripts.lambda_runtime import FakeLambdaContext
-from scripts.sam import FunctionSpec, Template, load_handler
+from scripts.sam import FunctionSpec, Template, load_handler, load_template
 from scripts.scheduler import (
     Rate,
     ScheduleExpressionError,
@@ -17,8 +18,16 @@ from scripts.scheduler import (
     run_schedules,
     scheduled_jobs,
 )
+from tests.integration.local_runtime import ECHO_APP, ECHO_TEMPLATE
 
-pytestmark = pytest.mark.integration
+
+@pytest.fixture
+def echo_template(tmp_path: Path) -> Template:
+    """The echo function of the local-runtime tests, in a template of its own."""
+    (tmp_path / "echo").mkdir()
+    (tmp_path / "echo" / "app.py").write_text(ECHO_APP)
+    (tmp_path / "template.yaml").write_text(ECHO_TEMPLATE)
+    return load_template(tmp_path / "template.yaml")
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,7 @@ from retouch.core.db import get_database
 from scripts.lambda_runtime import ROOT
 from tests.conftest import Stack, load_function
 from tests.integration.identity_support import new_account
-from tests.integration.task_support import inputs_for, quota
-from tests.integration.test_tasks_api import outbox_rows, queued_task_ids
+from tests.integration.task_support import inputs_for, outbox_rows, queued_task_ids, quota
 
 pytestmark = pytest.mark.integration
 
