@@ -14,9 +14,9 @@ from fastapi import FastAPI
 
 from retouch.catalog.schemas import STEP_ORDER
 from retouch.pipeline.messages import step_queue
-from scripts.lambda_runtime import ROOT
-from scripts.queue_rules import live_queues, queue_problems
-from scripts.sam import (
+from scripts.local.lambda_runtime import ROOT
+from scripts.local.queue_rules import live_queues, queue_problems
+from scripts.local.sam import (
     EVENT_SHAPES,
     EVENTS,
     HTTP_EVENT_SHAPES,
@@ -30,7 +30,7 @@ from scripts.sam import (
     load_template,
     read_yaml,
 )
-from scripts.scheduler import scheduled_event
+from scripts.local.scheduler import scheduled_event
 
 SERVERLESS = ROOT / "serverless.yml"
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
@@ -310,7 +310,7 @@ def test_functions_with_a_schedule_are_exactly_those_with_a_timer_trigger() -> N
 
 
 def test_every_queue_of_the_template_follows_the_queue_rules() -> None:
-    # GIVEN the template's queues WHEN scripts.queue_rules checks them (redrive to a DLQ,
+    # GIVEN the template's queues WHEN scripts.local.queue_rules checks them (redrive to a DLQ,
     # stack-prefixed name, visibility >= 6 x the consumer's or the declared step timeout)
     problems = queue_problems(load_template())
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from scripts.lambda_runtime import FakeLambdaContext
-from scripts.sam import FunctionSpec, Template, load_handler, load_template
-from scripts.scheduler import (
+from scripts.local.lambda_runtime import FakeLambdaContext
+from scripts.local.sam import FunctionSpec, Template, load_handler, load_template
+from scripts.local.scheduler import (
     Rate,
     ScheduleExpressionError,
     parse_schedule,

@@ -23,7 +23,7 @@ from retouch.catalog.service import (
     save_provider,
 )
 from retouch.core.db import Database, get_database
-from scripts.migrate import load_seed
+from scripts.local.migrate import load_seed
 from tests.catalog_support import load_seed_catalog, seed_feature
 from tests.conftest import Stack
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from retouch.http import create_app, make_handler
-from scripts.lambda_runtime import FakeLambdaContext
+from scripts.local.lambda_runtime import FakeLambdaContext
 from tests.conftest import LogLines, Stack
 
 pytestmark = pytest.mark.integration

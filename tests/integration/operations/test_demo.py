@@ -13,9 +13,9 @@ from starlette.testclient import TestClient
 
 from retouch.images.inspection import inspect_image
 from retouch.providers.local.samples import SAMPLE_FORMS
-from scripts.demo import run_demo
-from scripts.gateway import create_gateway
-from scripts.sam import load_template
+from scripts.local.demo import run_demo
+from scripts.local.gateway import create_gateway
+from scripts.local.sam import load_template
 from tests.conftest import Stack
 
 pytestmark = pytest.mark.integration

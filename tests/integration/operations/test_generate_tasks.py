@@ -1,4 +1,4 @@
-"""scripts/generate_tasks.py against the test stack, at tiny sizes: it must not rot unseen."""
+"""scripts/bench/generate_tasks.py against the test stack, at tiny sizes: it must not rot unseen."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import pytest
 
 from retouch.core.db import get_database
-from scripts.generate_tasks import generate
+from scripts.bench.generate_tasks import generate
 from tests.conftest import Stack
 from tests.integration.task_support import task_count
 

@@ -14,7 +14,7 @@ import pytest
 from retouch.auth.service import register
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
-from scripts.sam import EVENTS
+from scripts.local.sam import EVENTS
 from tests.conftest import Stack
 from tests.integration.local_runtime import (
     EVENT_FILES,

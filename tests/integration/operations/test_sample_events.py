@@ -14,8 +14,8 @@ import pytest
 from retouch.auth.service import register
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
-from scripts.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER, FakeLambdaContext
-from scripts.sam import (
+from scripts.local.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER, FakeLambdaContext
+from scripts.local.sam import (
     EVENTS,
     QUEUE_EVENT_SHAPES,
     SCHEDULE_EVENT_SHAPES,

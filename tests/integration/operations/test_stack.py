@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.lambda_runtime import ROOT
-from scripts.migrate import MIGRATIONS
-from scripts.servers import free_port
+from scripts.local.lambda_runtime import ROOT
+from scripts.local.migrate import MIGRATIONS
+from scripts.local.servers import free_port
 from tests.integration.local_runtime import (
     clean_environment,
     run,
@@ -49,7 +49,7 @@ def _start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess
             [
                 sys.executable,
                 "-m",
-                "scripts.stack",
+                "scripts.local.stack",
                 "--data-dir",
                 str(data_dir),
                 "--port",
@@ -91,7 +91,8 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
 
 
 def test_stack_serves_over_http_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
-    # GIVEN a stack started as `python -m scripts.stack` on free ports with its own data folder
+    # GIVEN a stack started as `python -m scripts.local.stack` on free ports with its own data
+    # folder
     data_dir, log = tmp_path / "local", tmp_path / "stack.log"
     ports = {"http": free_port(), "db": free_port(), "redis": free_port(), "simulator": free_port()}
     base_url = f"http://127.0.0.1:{ports['http']}"
@@ -156,7 +157,8 @@ def test_stack_refuses_an_invalid_setting_with_one_line_naming_it(tmp_path: Path
 
     # WHEN the stack starts
     result = run(
-        [sys.executable, "-m", "scripts.stack", "--data-dir", str(tmp_path / "local")], env=env
+        [sys.executable, "-m", "scripts.local.stack", "--data-dir", str(tmp_path / "local")],
+        env=env,
     )
 
     # THEN it stops at once, before starting any server, naming the variable

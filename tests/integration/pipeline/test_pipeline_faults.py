@@ -37,10 +37,10 @@ from retouch.providers.port import (
 )
 from retouch.providers.simulator import SimulatorProvider, Timeouts
 from retouch.storage import LocalStorage, upload_key
-from scripts.servers import serving_app
-from scripts.simulator import SimulatorConfig, running_simulator
-from scripts.simulator_jobs import Plan
-from scripts.storage_gateway import storage_routes
+from scripts.local.servers import serving_app
+from scripts.local.storage_gateway import storage_routes
+from scripts.simulator.jobs import Plan
+from scripts.simulator.service import SimulatorConfig, running_simulator
 from tests.conftest import Stack
 from tests.integration.identity_support import new_account
 from tests.integration.pipeline_support import (

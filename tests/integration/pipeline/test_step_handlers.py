@@ -7,7 +7,7 @@ import threading
 
 from retouch.bootstrap.steps import handle_step_event
 from retouch.core.logging import logger
-from scripts.lambda_runtime import FakeLambdaContext
+from scripts.local.lambda_runtime import FakeLambdaContext
 from tests.conftest import LogLines, Stack, load_event
 
 

@@ -23,7 +23,7 @@ from retouch.providers.port import (
 )
 from retouch.providers.runninghub import FeatureNotConfigured, RunningHubProvider
 from retouch.providers.runninghub_options import RunningHubOptions
-from scripts.servers import free_port
+from scripts.local.servers import free_port
 from tests.integration.runninghub_fake import (
     API_KEY as KEY,
 )

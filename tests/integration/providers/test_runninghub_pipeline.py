@@ -27,8 +27,8 @@ from retouch.providers.local.provider import LocalProvider
 from retouch.providers.runninghub import RunningHubProvider
 from retouch.providers.runninghub_options import RunningHubOptions
 from retouch.storage import LocalStorage
-from scripts.servers import serving_app
-from scripts.storage_gateway import storage_routes
+from scripts.local.servers import serving_app
+from scripts.local.storage_gateway import storage_routes
 from tests.conftest import Stack
 from tests.integration.engine_support import Run as EngineRun
 from tests.integration.pipeline_support import (

@@ -20,8 +20,8 @@ from retouch.providers.port import (
     ProviderRetryable,
 )
 from retouch.providers.simulator import SimulatorProvider, Timeouts
-from scripts.servers import free_port
-from scripts.simulator import RunningSimulator, SimulatorConfig, running_simulator
+from scripts.local.servers import free_port
+from scripts.simulator.service import RunningSimulator, SimulatorConfig, running_simulator
 from tests.integration.simulator_support import (
     RESULT,
     Recorder,

@@ -29,7 +29,7 @@ from retouch.providers.tencent_options import (
     OutfitOptions,
     TencentOptions,
 )
-from scripts.servers import free_port
+from scripts.local.servers import free_port
 from tests.integration.cos_fake import SECRET_ID, SECRET_KEY
 from tests.integration.tencent_ai_fake import (
     HANG,

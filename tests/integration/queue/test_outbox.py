@@ -14,7 +14,7 @@ import pytest
 
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import get_database
-from scripts.lambda_runtime import ROOT
+from scripts.local.lambda_runtime import ROOT
 from tests.conftest import Stack, load_function
 from tests.integration.identity_support import new_account
 from tests.integration.task_support import inputs_for, outbox_rows, queued_task_ids, quota

@@ -18,10 +18,10 @@ from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.queue import QueueConfig, RedisStreamsQueue, get_queue
 from retouch.queue.redis_streams import stream_key
-from scripts.consumers import ConsumerThreads, QueueConsumer, queue_consumers, run_consumer
-from scripts.gateway import create_gateway
-from scripts.sam import Template, load_handler
-from scripts.servers import RedisServer, free_port
+from scripts.local.consumers import ConsumerThreads, QueueConsumer, queue_consumers, run_consumer
+from scripts.local.gateway import create_gateway
+from scripts.local.sam import Template, load_handler
+from scripts.local.servers import RedisServer, free_port
 from tests.conftest import Stack
 from tests.integration.local_runtime import (
     QUEUE_TEMPLATE_MAX_RECEIVES,

@@ -20,7 +20,7 @@ from retouch.queue import (
     get_queue,
     process_batch,
 )
-from scripts.servers import free_port
+from scripts.local.servers import free_port
 from tests.integration.queue_support import failing_tasks_handler, queue_settings
 from tests.integration.sqs_support import VISIBILITY_S, MotoSqs
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from retouch.core.db import Database, DatabaseUnavailable, get_database
 from retouch.core.settings import get_settings
-from scripts.migrate import apply_migrations, load_seed
+from scripts.local.migrate import apply_migrations, load_seed
 from tests.conftest import Stack
 from tests.probe_app import build_probe_app
 

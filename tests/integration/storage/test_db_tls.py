@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from retouch.core.db import DatabaseUnavailable, get_database
-from scripts.servers import MariaDBServer
+from scripts.local.servers import MariaDBServer
 
 pytestmark = pytest.mark.integration
 

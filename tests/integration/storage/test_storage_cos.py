@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from retouch.core.settings import TencentCloudKeys
 from retouch.storage import CosStorage, InvalidStorageKey, ObjectNotFound, UploadTicket
 from retouch.storage.errors import StorageUnavailable
-from scripts.servers import free_port
+from scripts.local.servers import free_port
 from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, FakeCos, running_fake_cos
 from tests.integration.tencent_sts_fake import FakeSts, running_fake_sts
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from scripts.gateway import create_gateway
-from scripts.sam import Template
+from scripts.local.gateway import create_gateway
+from scripts.local.sam import Template
 from tests.conftest import Stack
 from tests.unit.storage_support import SecondsClock, make_storage
 

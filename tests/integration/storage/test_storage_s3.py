@@ -14,7 +14,7 @@ from moto.sts.models import sts_backends
 
 from retouch.storage import InvalidStorageKey, ObjectNotFound, S3Storage, UploadTicket
 from retouch.storage.errors import StorageUnavailable
-from scripts.servers import free_port
+from scripts.local.servers import free_port
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from scripts.gateway import create_gateway
-from scripts.sam import load_template
+from scripts.local.gateway import create_gateway
+from scripts.local.sam import load_template
 from tests.conftest import Stack
 from tests.integration.identity_support import new_account
 from tests.unit.image_support import png

@@ -15,10 +15,10 @@ from starlette.testclient import TestClient
 
 from retouch.core.db import get_database
 from retouch.storage import cos_object_created_event
-from scripts.gateway import create_gateway
-from scripts.lambda_runtime import FakeLambdaContext
-from scripts.sam import load_handler, load_template
-from scripts.servers import free_port
+from scripts.local.gateway import create_gateway
+from scripts.local.lambda_runtime import FakeLambdaContext
+from scripts.local.sam import load_handler, load_template
+from scripts.local.servers import free_port
 from tests.conftest import Stack, load_event
 from tests.integration.identity_support import new_account
 from tests.unit.image_support import jpeg, png, webp_lossless

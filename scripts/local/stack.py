@@ -1,9 +1,9 @@
 """The local stack (`scripts/run`): MariaDB, Redis, migrations and seed, the vendor simulator,
 then every function of template.yaml behind the local gateway on http://127.0.0.1:8000, with
 its schedules and a consumer per SQS event reading the queue's Redis stream
-(`scripts/consumers.py`).
+(`scripts/local/consumers.py`).
 
-    python -m scripts.stack [--data-dir .local] [--host 127.0.0.1] [--port 8000]
+    python -m scripts.local.stack [--data-dir .local] [--host 127.0.0.1] [--port 8000]
                             [--db-port 3307] [--redis-port 6380] [--workers 4]
                             [--simulator-port 8900] [--simulator-args "--error-rate 0.3 ..."]
 
@@ -13,9 +13,9 @@ STACK_REDIS_PORT, STACK_SIMULATOR_PORT, STACK_SIMULATOR_ARGS. The data of MariaD
 runs, `<data-dir>/env` holds the RETOUCH_* variables that point at it (`scripts/invoke` reads
 them); it is removed on a clean stop.
 
-The simulator (`scripts/simulator.py`) serves on 127.0.0.1:<simulator-port> (8900, the seed's
-endpoint; 0 for a free port) in a thread of the stack, with the knobs of `--simulator-args`
-(its own options: `--latency-ms`, `--error-rate`, `--hang-rate`, `--burst-429`,
+The simulator (`scripts/simulator/service.py`) serves on 127.0.0.1:<simulator-port> (8900,
+the seed's endpoint; 0 for a free port) in a thread of the stack, with the knobs of
+`--simulator-args` (its own options: `--latency-ms`, `--error-rate`, `--hang-rate`, `--burst-429`,
 `--concurrency`, `--seed`, ...). The seed leaves the `simulator` provider disabled: an
 operator enables it through the admin API (README).
 
@@ -53,13 +53,13 @@ import uvicorn
 
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.settings import SettingsError, get_settings
-from scripts.gateway import create_gateway
-from scripts.lambda_runtime import ROOT, write_env_file
-from scripts.migrate import apply_migrations, load_seed
-from scripts.sam import load_template
-from scripts.servers import MariaDBServer, RedisServer, serving_app
-from scripts.simulator import SimulatorConfig, create_simulator
-from scripts.simulator import parse_arguments as parse_simulator_arguments
+from scripts.local.gateway import create_gateway
+from scripts.local.lambda_runtime import ROOT, write_env_file
+from scripts.local.migrate import apply_migrations, load_seed
+from scripts.local.sam import load_template
+from scripts.local.servers import MariaDBServer, RedisServer, serving_app
+from scripts.simulator.service import SimulatorConfig, create_simulator
+from scripts.simulator.service import parse_arguments as parse_simulator_arguments
 
 #: Secrets the stack makes unless the shell sets them: variable → (file in the data folder,
 #: how a new one is made).

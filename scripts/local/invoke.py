@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from retouch.core.settings import SettingsError, get_settings
-from scripts.lambda_runtime import (
+from scripts.local.lambda_runtime import (
     ACCESS_TOKEN_PLACEHOLDER,
     LOCAL_ENV_FILE,
     FakeLambdaContext,
     load_local_env,
 )
-from scripts.sam import TEMPLATE, Template, TemplateError, load_handler, load_template
+from scripts.local.sam import TEMPLATE, Template, TemplateError, load_handler, load_template
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

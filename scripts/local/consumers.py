@@ -2,7 +2,7 @@
 
 One consumer thread per `SQS` event of the template, as Lambda's poller: it receives a batch of
 up to BatchSize messages from the Redis stream of the queue's local name (see
-`scripts.sam.Template.queue_for`), calls the function's handler with the SQS-shaped event and
+`scripts.local.sam.Template.queue_for`), calls the function's handler with the SQS-shaped event and
 a Lambda-like context, and acknowledges every message the response does not report in
 `batchItemFailures` (`retouch.queue.consume`). Failed messages come back after the queue's
 visibility timeout with a higher ApproximateReceiveCount and move to the dead-letter stream
@@ -29,8 +29,8 @@ from retouch.core.redis import get_redis
 from retouch.core.settings import Settings
 from retouch.queue import QueueConfig, QueuePort, RedisStreamsQueue, consume
 from retouch.queue.redis_streams import dead_letter_key
-from scripts.lambda_runtime import FakeLambdaContext, new_event_loop
-from scripts.sam import LambdaHandler, QueueResource, QueueTrigger, Template
+from scripts.local.lambda_runtime import FakeLambdaContext, new_event_loop
+from scripts.local.sam import LambdaHandler, QueueResource, QueueTrigger, Template
 
 #: A receive waits this long for a first message: short, so a stop is noticed quickly.
 WAIT_S = 1.0

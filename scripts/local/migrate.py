@@ -1,6 +1,6 @@
 """Apply the SQL migrations in shared/migrations (yoyo) and load the seed config.
 
-    python -m scripts.migrate            # uses the RETOUCH_DB_* settings
+    python -m scripts.local.migrate            # uses the RETOUCH_DB_* settings
 
 Idempotent: applied migrations are recorded by yoyo and skipped; the seed is an upsert.
 """
@@ -21,7 +21,7 @@ from retouch.core.settings import Settings, SettingsError, get_settings
 from retouch.quota.schemas import PlanWrite
 from retouch.quota.service import load_plans
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "shared" / "migrations"
 SEED = ROOT / "shared" / "seed"
 

@@ -1,21 +1,21 @@
 """Benchmark: pipeline throughput and engine CPU per task, and a step function's cold start
 beside a bare Powertools batch handler, measured in one run.
 
-    .venv/bin/python -m scripts.bench_pipeline [--tasks 500] [--threads 1 2] \
+    .venv/bin/python -m scripts.bench.pipeline [--tasks 500] [--threads 1 2] \
         [--simulator-threads 1] [--cold-runs 20]
 
 Starts a private MariaDB and Redis in a temporary folder (like the other benchmarks), then
 
 * throughput: N `cutout` tasks are created through the tasks service (`create_task`: inputs
   checked, credits reserved, the `prepare` message through the outbox onto the Redis Streams
-  queue); then the step consumers of template.yaml start (`scripts.consumers`, the local
+  queue); then the step consumers of template.yaml start (`scripts.local.consumers`, the local
   runtime's own threads, each receiving with `retouch.queue.consume` and calling a Powertools
   batch handler over the real `Engine`) and the clock runs until every task has ended. The
   provider is in-process and answers every submit at once with a 4×3 PNG (the scripted
   provider of the engine tests, under the key `local`): what is measured is our engine,
   queue, database and storage, not a vendor. Prepare normalises the input for real; store
   copies the result into a local storage. Runs with 1 and 2 consumer threads per step queue.
-  Then the same run through the real vendor path: scripts/simulator.py started as its own
+  Then the same run through the real vendor path: scripts/simulator/service.py started as its own
   process on a free loopback port with zero latency and no faults (results rendered by the
   `local` algorithms), the seed's `simulator` provider enabled at it, a `cutout` pipeline
   version whose `generate` chain is `[simulator]`, and the step functions' own provider
@@ -32,7 +32,7 @@ Starts a private MariaDB and Redis in a temporary folder (like the other benchma
   GET per record), each importing its entry file by path and handling one SQS event
   (events/generate_step_aws_sqs.json naming a task that has ended: the engine reads it and
   drops the message, the cheapest real path through a step, which still opens the database
-  connection); tests/bench/invoke.py's `cold` mode, as scripts/bench_health.py.
+  connection); tests/bench/invoke.py's `cold` mode, as scripts/bench/health.py.
 
 It prints a table and a verdict against the target (cold start ≤ 2× the bare handler) and
 always exits 0: it is a measurement, not a test. Results are in docs/performance.md.
@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.bench_health import (
+from scripts.bench.health import (
     LAYER,
     ROOT,
     ColdSample,
@@ -65,10 +65,10 @@ from scripts.bench_health import (
     layer_python,
     percentile,
 )
-from scripts.bench_me import sign_up
-from scripts.servers import free_port, temporary_servers
+from scripts.bench.me import sign_up
+from scripts.local.servers import free_port, temporary_servers
 
-# `python -m scripts.bench_pipeline` from the checkout: the layer is what /opt/python is.
+# `python -m scripts.bench.pipeline` from the checkout: the layer is what /opt/python is.
 sys.path.insert(0, str(LAYER))
 
 STEP = ROOT / "functions" / "steps" / "generate" / "app.py"
@@ -192,8 +192,8 @@ def step_consumers(threads: int, provider: str) -> Any:
     from retouch.queue.factory import get_queue
     from retouch.queue.sqs_events import process_batch
     from retouch.storage import get_storage
-    from scripts.consumers import ConsumerThreads, queue_consumers
-    from scripts.sam import load_template
+    from scripts.local.consumers import ConsumerThreads, queue_consumers
+    from scripts.local.sam import load_template
     from tests.integration.pipeline_support import Providers, ScriptedProvider
 
     providers: ProviderSource = (
@@ -449,7 +449,7 @@ def report(runs: Sequence[Run], cold: dict[str, list[ColdSample]], args: argpars
         ", ".join(f"{name} {importlib.metadata.version(name)}" for name in PACKAGES),
         f"throughput: {args.tasks} `{FEATURE}` tasks per run ({INPUT_SIZE[0]}×{INPUT_SIZE[1]} "
         "PNG input), Redis Streams queue, template.yaml's step consumers; provider: in-process "
-        "(a 4×3 PNG at once) or scripts/simulator.py in its own process (zero latency, no "
+        "(a 4×3 PNG at once) or scripts/simulator/service.py in its own process (zero latency, no "
         "faults, `local` algorithms; first poll 1 s after the submit)",
         "",
         _cells(

@@ -1,6 +1,6 @@
 """The simulator's jobs: what each one will do (a plan drawn from the run's seed), running it
 in the server's event loop, and the signed callback at its end. The HTTP side is
-`scripts/simulator.py`, which documents the protocol.
+`scripts/simulator/service.py`, which documents the protocol.
 
 All job state is touched from the event loop only; the renderer runs in a worker thread.
 """

@@ -51,10 +51,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 # `python -m scripts.simulator` from the checkout: the layer is /opt/python on Lambda.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "retouch"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "retouch"))
 
-from scripts.servers import serving_app
-from scripts.simulator_jobs import (
+from scripts.local.servers import serving_app
+from scripts.simulator.jobs import (
     DEFAULT_CALLBACK_SECRET,
     Job,
     JobBook,

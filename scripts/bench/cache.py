@@ -1,6 +1,6 @@
 """Benchmark: what `Cache.get_or_load` costs per level, and loads during a stampede, one run.
 
-    .venv/bin/python -m scripts.bench_cache [--calls 20000] [--rounds 5] [--load-ms 20]
+    .venv/bin/python -m scripts.bench.cache [--calls 20000] [--rounds 5] [--load-ms 20]
 
 Starts a private MariaDB and Redis (`temporary_servers`), then in this one process:
 
@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "layers" / "retouch"))
 
 from pydantic import BaseModel
@@ -41,8 +41,8 @@ from retouch.cache.keys import value_key
 from retouch.cache.redis_level import RedisLevel
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
-from scripts.bench_health import percentile
-from scripts.servers import temporary_servers
+from scripts.bench.health import percentile
+from scripts.local.servers import temporary_servers
 
 THREADS = 200
 READS_PER_THREAD = 5

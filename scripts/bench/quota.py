@@ -1,6 +1,6 @@
 """Benchmark: `reserve` throughput with 50 workers on ONE account vs on 50 accounts, one run.
 
-    .venv/bin/python -m scripts.bench_quota [--workers 50] [--seconds 5] [--rounds 3]
+    .venv/bin/python -m scripts.bench.quota [--workers 50] [--seconds 5] [--rounds 3]
 
 Starts a private MariaDB in a temporary folder, migrates and seeds it, opens 1 + N accounts
 with a balance no run can exhaust, then starts N worker processes (each one a function
@@ -37,8 +37,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-# `python -m scripts.bench_quota` from the checkout: the layer is what /opt/python is on Lambda.
+ROOT = Path(__file__).resolve().parents[2]
+# `python -m scripts.bench.quota` from the checkout: the layer is what /opt/python is on Lambda.
 sys.path.insert(0, str(ROOT / "layers" / "retouch"))
 
 from retouch.bootstrap.clients import reset_clients
@@ -49,9 +49,9 @@ from retouch.core.time import utc_now
 from retouch.quota.reservations import reserve
 from retouch.quota.service import grant_credits, open_account
 from retouch.users.repository import MySQLUserRepository
-from scripts.bench_health import percentile
-from scripts.migrate import apply_migrations, load_seed
-from scripts.servers import MariaDBServer
+from scripts.bench.health import percentile
+from scripts.local.migrate import apply_migrations, load_seed
+from scripts.local.servers import MariaDBServer
 
 SCENARIOS = ("one account", "N accounts")
 BALANCE = 10**12  # no run can spend it

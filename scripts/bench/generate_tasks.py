@@ -1,9 +1,9 @@
 """Data generator: fill `tasks` with realistic rows for the list and read benchmarks.
 
-    .venv/bin/python -m scripts.generate_tasks --rows 1000000 --user-rows 50000 [--users N] \
+    .venv/bin/python -m scripts.bench.generate_tasks --rows 1000000 --user-rows 50000 [--users N] \
         [--owner usr_…] [--months 6]
 
-Writes into the migrated and seeded database named by RETOUCH_DB_* (scripts/bench_tasks.py
+Writes into the migrated and seeded database named by RETOUCH_DB_* (scripts/bench/tasks.py
 calls `generate` on its private server). It adds `--users` accounts (50 tasks each on average
 unless given) and one owner (`--owner`, or a new account) who gets exactly `--user-rows` of
 the `--rows` tasks, spread among the others' rows by id. Every task has a seeded feature, a
@@ -34,8 +34,8 @@ from queue import Queue
 from threading import Thread
 from typing import Any, TextIO
 
-# `python -m scripts.generate_tasks` from the checkout: the layer is /opt/python on Lambda.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "layers" / "retouch"))
+# `python -m scripts.bench.generate_tasks` from the checkout: the layer is /opt/python on Lambda.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "layers" / "retouch"))
 
 BATCH_ROWS = 5_000
 HIDDEN_SHARE = 0.02
@@ -125,7 +125,9 @@ def _features(connection: Any) -> list[Feature]:
         )
         rows = cursor.fetchall()
     if not rows:
-        raise SystemExit("no features: migrate and seed the database first (scripts/migrate.py)")
+        raise SystemExit(
+            "no features: migrate and seed the database first (scripts/local/migrate.py)"
+        )
     return [
         Feature(
             key=row["feature_key"],

@@ -31,7 +31,7 @@ import httpx
 
 from retouch.providers.local.samples import SAMPLE_FORMS, sample_images
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "shared" / "seed" / "catalog.json"
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_OUT = ROOT / ".local" / "demo"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from scripts.sam import FunctionSpec, QueueResource, Template
+from scripts.local.sam import FunctionSpec, QueueResource, Template
 
 #: VisibilityTimeout >= this many times the consuming function's Timeout.
 VISIBILITY_FACTOR = 6

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LOCAL_ENV_FILE = ROOT / ".local" / "env"
 
 #: Stands for a real access token in sample events (`scripts/invoke --bearer` fills it in).

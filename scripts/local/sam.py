@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from retouch.queue.messages import InvalidQueueName, check_queue_name
-from scripts.lambda_runtime import ROOT, load_function
+from scripts.local.lambda_runtime import ROOT, load_function
 
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"

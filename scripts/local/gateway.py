@@ -6,7 +6,7 @@ proxy event, handed to that function's real handler, and the Lambda response is 
 into HTTP. `/docs` and `/openapi.json` document every function at once.
 
 With `consumers=True`, the lifespan also runs a consumer thread per SQS event of the template
-(`scripts.consumers`), so queue-triggered functions receive what is published to Redis.
+(`scripts.local.consumers`), so queue-triggered functions receive what is published to Redis.
 
 Handlers run in a fixed pool of worker threads, each with its own event loop (Mangum runs the
 app on the current thread's loop) and, through retouch's per-thread client, its own database
@@ -43,12 +43,12 @@ import retouch
 from retouch.core.errors import AppError, InternalError, MethodNotAllowed, NotFound
 from retouch.core.settings import get_settings
 from retouch.storage import LocalStorage
-from scripts.consumers import ConsumerThreads, QueueConsumer, queue_consumers
-from scripts.gateway_problems import gateway_problem, request_id_of
-from scripts.lambda_runtime import FakeLambdaContext, new_event_loop
-from scripts.sam import FunctionSpec, LambdaHandler, Route, Template, load_module
-from scripts.scheduler import ScheduledJob, run_schedules, scheduled_jobs
-from scripts.storage_gateway import storage_routes
+from scripts.local.consumers import ConsumerThreads, QueueConsumer, queue_consumers
+from scripts.local.gateway_problems import gateway_problem, request_id_of
+from scripts.local.lambda_runtime import FakeLambdaContext, new_event_loop
+from scripts.local.sam import FunctionSpec, LambdaHandler, Route, Template, load_module
+from scripts.local.scheduler import ScheduledJob, run_schedules, scheduled_jobs
+from scripts.local.storage_gateway import storage_routes
 
 STAGE = "local"
 HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -401,7 +401,7 @@ def create_gateway(
     storage: LocalStorage | None = None,
 ) -> Starlette:
     """The gateway as an ASGI app; its lifespan owns the worker pool, the schedules and the
-    queue consumers (`scripts.consumers`). It also serves the local object storage under
+    queue consumers (`scripts.local.consumers`). It also serves the local object storage under
     `/_storage/` (`storage`, or the adapter the settings describe, whose object-created events
     go to the template's storage-triggered functions), as COS or S3 would."""
     gateway = Gateway(template, workers=workers, schedules=schedules, consumers=consumers)

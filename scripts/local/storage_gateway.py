@@ -22,7 +22,7 @@ from retouch.core.errors import AppError
 from retouch.core.settings import get_settings
 from retouch.storage import LocalStorage, local_storage
 from retouch.storage.local import ObjectCreatedHook
-from scripts.gateway_problems import gateway_problem, request_id_of
+from scripts.local.gateway_problems import gateway_problem, request_id_of
 
 PATH = "/_storage/{key:path}"
 

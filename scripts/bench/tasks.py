@@ -1,11 +1,11 @@
 """Benchmark: the tasks function — read, create, and the first against a deep list page.
 
-    .venv/bin/python -m scripts.bench_tasks [--rows 1000000] [--user-rows 50000] [--users N]
+    .venv/bin/python -m scripts.bench.tasks [--rows 1000000] [--user-rows 50000] [--users N]
         [--warm-calls N] [--warm-rounds N] [--warmup N]
 
 Starts a private MariaDB (its buffer pool sized for the data, as a production server's is)
-and Redis, migrates and seeds, registers one user (scripts/bench_me.py's `sign_up`) and fills
-`tasks` with scripts/generate_tasks.py: `--rows` tasks of which `--user-rows` are that user's.
+and Redis, migrates and seeds, registers one user (scripts/bench/me.py's `sign_up`) and fills
+`tasks` with scripts/bench/generate_tasks.py: `--rows` tasks of which `--user-rows` are that user's.
 Then, each through API Gateway REST v1 events built from events/tasks_aws_rest.json with the
 user's access token, in tests/bench/invoke.py's interleaved warm mode:
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.bench_health import (
+from scripts.bench.health import (
     LAYER,
     ROOT,
     child_env,
@@ -43,10 +43,10 @@ from scripts.bench_health import (
     run_warm,
     warm_argument_parser,
 )
-from scripts.bench_me import sign_up
-from scripts.servers import temporary_servers
+from scripts.bench.me import sign_up
+from scripts.local.servers import temporary_servers
 
-# `python -m scripts.bench_tasks` from the checkout: the layer is what /opt/python is on Lambda.
+# `python -m scripts.bench.tasks` from the checkout: the layer is what /opt/python is on Lambda.
 sys.path.insert(0, str(LAYER))
 
 from retouch.core.db import UnitOfWork  # after the layer is on the path
@@ -123,7 +123,7 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> Prepared:
     from retouch.storage import get_storage, upload_key
     from retouch.tasks.repository import MySQLTaskRepository
     from retouch.tasks.service import list_tasks
-    from scripts.generate_tasks import generate
+    from scripts.bench.generate_tasks import generate
 
     token = sign_up(env)
     database, settings = get_database(), get_settings()

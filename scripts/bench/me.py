@@ -1,6 +1,6 @@
 """Benchmark: warm `GET /v1/me` (authenticated, rate limited) against the bare app, one run.
 
-    .venv/bin/python -m scripts.bench_me [--warm-calls N] [--warm-rounds N] [--warmup N]
+    .venv/bin/python -m scripts.bench.me [--warm-calls N] [--warm-rounds N] [--warmup N]
 
 Starts a private MariaDB and Redis, migrates and seeds, registers one user through the auth
 service, then runs tests/bench/invoke.py's warm mode: one fresh interpreter holding the users
@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from scripts.bench_health import (
+from scripts.bench.health import (
     LAYER,
     ROOT,
     child_env,
@@ -33,9 +33,9 @@ from scripts.bench_health import (
     run_warm,
     warm_argument_parser,
 )
-from scripts.servers import temporary_servers
+from scripts.local.servers import temporary_servers
 
-# `python -m scripts.bench_me` from the checkout: the layer is what /opt/python is on Lambda.
+# `python -m scripts.bench.me` from the checkout: the layer is what /opt/python is on Lambda.
 sys.path.insert(0, str(LAYER))
 
 OURS = ROOT / "functions" / "http" / "users" / "app.py"

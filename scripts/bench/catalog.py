@@ -1,6 +1,6 @@
 """Benchmark: warm `GET /v1/features` (public, cached) against the bare app, one run.
 
-    .venv/bin/python -m scripts.bench_catalog [--warm-calls N] [--warm-rounds N] [--warmup N]
+    .venv/bin/python -m scripts.bench.catalog [--warm-calls N] [--warm-rounds N] [--warmup N]
 
 Starts a private MariaDB and Redis (`temporary_servers`), migrates and seeds, then:
 
@@ -14,7 +14,7 @@ Starts a private MariaDB and Redis (`temporary_servers`), migrates and seeds, th
 2. in this process, 1,000 warm invocations under each configuration, counting the commands
    the process sends to Redis (a wrapper on `redis.Redis.execute_command`): round trips per
    request, the per-IP rate limiter's EVALSHA apart from the cache's;
-3. the stampede of scripts/bench_cache.py (200 threads x 5 reads of a cold key, 1 and 8
+3. the stampede of scripts/bench/cache.py (200 threads x 5 reads of a cold key, 1 and 8
    instances sharing Redis) over the catalog's real loader: database loads per 1,000 requests.
 
 Prints tables and a verdict against the targets (warm p50 ≤ 1.5x bare with the Redis level;
@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from scripts.bench_health import (
+from scripts.bench.health import (
     LAYER,
     ROOT,
     child_env,
@@ -44,9 +44,9 @@ from scripts.bench_health import (
     run_warm,
     warm_argument_parser,
 )
-from scripts.servers import temporary_servers
+from scripts.local.servers import temporary_servers
 
-# `python -m scripts.bench_catalog` from the checkout: the layer is what /opt/python is on Lambda.
+# `python -m scripts.bench.catalog` from the checkout: the layer is what /opt/python is on Lambda.
 sys.path.insert(0, str(LAYER))
 
 OURS = ROOT / "functions" / "http" / "catalog" / "app.py"
@@ -115,7 +115,7 @@ def counting_commands() -> Iterator[Counter[str]]:
 def commands_per_request(overrides: dict[str, str]) -> dict[str, float]:
     """Redis commands sent per warm invocation of the catalog handler, by command name."""
     from retouch.bootstrap.clients import reset_clients
-    from scripts.lambda_runtime import FakeLambdaContext, load_function
+    from scripts.local.lambda_runtime import FakeLambdaContext, load_function
 
     os.environ.update(overrides)
     reset_clients()
@@ -135,10 +135,10 @@ def commands_per_request(overrides: dict[str, str]) -> dict[str, float]:
 
 
 def stampede_loads() -> dict[int, float]:
-    """scripts/bench_cache's stampede over the catalog's real loader, 1 and 8 instances."""
+    """scripts/bench/cache's stampede over the catalog's real loader, 1 and 8 instances."""
     from retouch.catalog.public import FeatureList, _load_enabled
     from retouch.core.db import get_database
-    from scripts.bench_cache import INSTANCES, READS_PER_THREAD, THREADS, new_cache, stampede
+    from scripts.bench.cache import INSTANCES, READS_PER_THREAD, THREADS, new_cache, stampede
 
     def load() -> Any:
         return FeatureList(items=_load_enabled(get_database(), "en")).items
@@ -204,7 +204,7 @@ def report(
     )
     lines += [
         "",
-        "stampede (scripts/bench_cache.stampede, catalog loader): "
+        "stampede (scripts/bench/cache.stampede, catalog loader): "
         "200 threads x 5 reads of a cold key",
         "",
         "| instances | database loads per 1,000 requests |",

@@ -1,6 +1,6 @@
 """Benchmark: the health function against a bare FastAPI+Mangum app, measured in one run.
 
-    .venv/bin/python -m scripts.bench_health [--cold-runs N] [--warm-calls N]
+    .venv/bin/python -m scripts.bench.health [--cold-runs N] [--warm-calls N]
 
 Starts a private Redis and MariaDB in a temporary folder, then measures
 
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.servers import temporary_servers
+from scripts.local.servers import temporary_servers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "retouch"
 OURS = ROOT / "functions" / "http" / "health" / "app.py"
 BARE = ROOT / "tests" / "bench" / "bare_app.py"
@@ -107,7 +107,7 @@ def load_event() -> tuple[dict[str, Any], str]:
         event: dict[str, Any] = json.loads(SAMPLE_EVENT.read_text())
         if (event.get("httpMethod"), event.get("path")) == ("GET", "/health/redis"):
             return event, str(SAMPLE_EVENT.relative_to(ROOT))
-    return health_redis_event(), "built in scripts/bench_health.py"
+    return health_redis_event(), "built in scripts/bench/health.py"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -243,7 +243,7 @@ def prepare_servers(env: dict[str, str]) -> None:
     from retouch.bootstrap.clients import reset_clients
     from retouch.core.logging import logger
     from retouch.core.settings import get_settings
-    from scripts.migrate import apply_migrations, load_seed
+    from scripts.local.migrate import apply_migrations, load_seed
 
     logger.setLevel("WARNING")
     reset_clients()
