@@ -9,13 +9,13 @@ from collections.abc import Callable
 
 
 class Stalled(AssertionError):
-    """Nothing of a batch finished for `stall_s` seconds while some of it was still unfinished."""
+    """A batch made no progress for `stall_s` seconds while some of it was still unfinished."""
 
     def __init__(
         self, *, what: str, finished: int, total: int, since_progress_s: float, elapsed_s: float
     ) -> None:
         super().__init__(
-            f"{finished} of {total} {what} finished; none finished in the last "
+            f"{finished} of {total} {what} finished; no progress in the last "
             f"{since_progress_s:.0f} s ({elapsed_s:.0f} s in all)"
         )
         self.finished = finished
@@ -28,24 +28,27 @@ def wait_while_progressing(
     *,
     total: int,
     what: str = "tasks",
+    work_done: Callable[[], int] | None = None,
     stall_s: float = 30.0,
     step: Callable[[], None] = lambda: time.sleep(0.2),
     clock: Callable[[], float] = time.monotonic,
 ) -> float:
-    """Run `step` until `unfinished()` reads 0; raise `Stalled` when its lowest reading has not
-    dropped for `stall_s` seconds. Returns the seconds it took."""
+    """Run `step` until `unfinished()` reads 0; raise `Stalled` once there was no progress for
+    `stall_s` seconds. Progress is a new high of `work_done()` when given (a finer count, such
+    as steps finished: tasks interleaved on a queue may all finish late), else a new low of
+    `unfinished()`. Returns the seconds it took."""
+    progress = work_done or (lambda: -unfinished())
     start = last_progress = clock()
-    lowest = unfinished()
-    while lowest > 0:
+    best = progress()
+    while unfinished() > 0:
         step()
-        left = unfinished()
-        now = clock()
-        if left < lowest:
-            lowest, last_progress = left, now
+        now, reading = clock(), progress()
+        if reading > best:
+            best, last_progress = reading, now
         elif now - last_progress >= stall_s:
             raise Stalled(
                 what=what,
-                finished=total - left,
+                finished=total - unfinished(),
                 total=total,
                 since_progress_s=now - last_progress,
                 elapsed_s=now - start,

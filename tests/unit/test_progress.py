@@ -59,7 +59,7 @@ def test_a_batch_that_stops_finishing_fails_after_the_stall_limit_saying_where_i
     # THEN it fails 30 s after the last item finished, naming both figures
     assert (stalled.value.finished, stalled.value.since_progress_s) == (65, 30.0)
     assert str(stalled.value) == (
-        "65 of 200 tasks finished; none finished in the last 30 s (160 s in all)"
+        "65 of 200 tasks finished; no progress in the last 30 s (160 s in all)"
     )
 
 
@@ -70,3 +70,24 @@ def test_a_finished_batch_returns_at_once_without_a_step() -> None:
     took = wait_while_progressing(lambda: 0, total=3, step=lambda: steps.append(None), clock=clock)
 
     assert (took, steps) == (0.0, [])
+
+
+def test_a_finer_count_of_work_keeps_a_batch_alive_while_no_item_has_finished_yet() -> None:
+    # GIVEN 3 items that all finish at t = 100 s, while their steps finish one every 10 s
+    now = [0.0]
+
+    def tick() -> None:
+        now[0] += 1.0
+
+    # WHEN we wait with a stall limit of 30 s, counting steps as progress
+    took = wait_while_progressing(
+        lambda: 3 if now[0] < 100 else 0,
+        total=3,
+        work_done=lambda: int(now[0] // 10),
+        stall_s=30,
+        step=tick,
+        clock=lambda: now[0],
+    )
+
+    # THEN it waited for them
+    assert took == 100.0

@@ -32,6 +32,7 @@ from tests.unit.image_support import png
 pytestmark = pytest.mark.integration
 
 TASKS, USERS, WORKERS = 200, 20, 2
+KILL_EVERY_STEPS = 10  # alone, about as many finish in one round of 0.3-0.8 s
 IMAGE = png(24, 24)
 
 
@@ -162,30 +163,35 @@ def test_killed_consumers_lose_no_task_and_no_credit(workers: Workers, lambda_co
                 if response.status_code == 202:
                     task_ids.append(response.json()["id"])
 
-    # WHEN two consumers run them, a ready one killed with SIGKILL every 0.3-0.8 s in which
-    # a step finished
+    # WHEN two consumers run them, a ready one killed with SIGKILL every 0.3-0.8 s (once ten
+    # more steps finished)
     rng = random.Random(7)
     for _ in range(WORKERS):
         workers.start()
     relay = load_function("functions/jobs/outbox_relay/app.py").handler
     schedule = {"source": "aws.events", "detail-type": "Scheduled Event"}
 
-    steps_done = 0
+    killed_at_steps = 0
 
     def kill_and_relay() -> None:
-        # a kill only after some step finished since the last one: on a busy machine the
-        # kills slow down with the work instead of starving it (a fixed pace killed every
-        # worker before it had loaded, and no task ever finished)
-        nonlocal steps_done
+        # a kill only once KILL_EVERY_STEPS more steps finished: alone that is every round, as
+        # before; on a busy machine the kills slow down with the work instead of starving it
+        # (at a fixed pace, workers were killed while loading and no task ever finished)
+        nonlocal killed_at_steps
         time.sleep(rng.uniform(0.3, 0.8))
         relay(schedule, lambda_context)
-        if (done := finished_steps(task_ids)) > steps_done:
-            steps_done = done
+        if (done := finished_steps(task_ids)) >= killed_at_steps + KILL_EVERY_STEPS:
+            killed_at_steps = done
             workers.kill_one(rng)
 
-    # as long as it takes while tasks keep finishing (a busy machine is slow, not stuck)
+    # as long as it takes while steps keep finishing (a busy machine is slow, not stuck); the
+    # tasks' steps interleave on the queues, so tasks themselves finish late and all at once
     wait_while_progressing(
-        lambda: unfinished(task_ids), total=len(task_ids), step=kill_and_relay, stall_s=30
+        lambda: unfinished(task_ids),
+        total=len(task_ids),
+        work_done=lambda: finished_steps(task_ids),
+        step=kill_and_relay,
+        stall_s=30,
     )
     workers.stop()
     # the reaper then ends whatever is left (nothing should be)
