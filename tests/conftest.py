@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from retouch.bootstrap.clients import reset_clients
-from scripts.lambda_runtime import FakeLambdaContext, load_function
-from scripts.servers import MariaDBServer, RedisServer
+from scripts.local.lambda_runtime import FakeLambdaContext, load_function
+from scripts.local.servers import MariaDBServer, RedisServer
 
 # Every JSON body the suite receives is scanned for leaks at the end (DESIGN §3).
 pytest_plugins = ["tests.leak_scan_plugin"]
@@ -66,7 +66,7 @@ def running_stack(root: Path) -> Iterator[Stack]:
     """Start MariaDB + Redis under `root`, point the environment at them, migrate and seed;
     stop both and restore the environment on the way out, whatever happened."""
     from retouch.core.settings import get_settings
-    from scripts.migrate import apply_migrations, load_seed
+    from scripts.local.migrate import apply_migrations, load_seed
 
     mariadb, redis = MariaDBServer(root / "mariadb"), RedisServer(root / "redis")
     atexit.register(mariadb.stop)

@@ -3,7 +3,7 @@
 No middleware, no logging, no metrics, no exception handlers: only what FastAPI and Mangum do
 themselves. The Redis client is created lazily on first use with the same URL, timeouts and
 retry policy as `retouch.core.redis.get_redis`, so both apps pay the same connect on their
-first request. `scripts/bench_health.py` compares the health function against this.
+first request. `scripts/bench/health.py` compares the health function against this.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ app = FastAPI()
 
 # `response_model=None`: the annotation is for mypy only; an unannotated route (the barest
 # FastAPI) skips response validation, and so does this one.
-# The same route at /v1/me, /v1/features and /v1/tasks too: scripts/bench_me.py,
-# scripts/bench_catalog.py and scripts/bench_tasks.py hold those functions against it (the
+# The same route at /v1/me, /v1/features and /v1/tasks too: scripts/bench/me.py,
+# scripts/bench/catalog.py and scripts/bench/tasks.py hold those functions against it (the
 # task id of the path is not even read).
 @app.get("/health/redis", response_model=None)
 @app.get("/v1/me", response_model=None)

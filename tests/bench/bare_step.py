@@ -3,7 +3,7 @@
 `BatchProcessor(EventType.SQS)` + `process_partial_response`, one Redis GET per record,
 nothing else: no logging, no metrics, no settings. The Redis client is created lazily on first
 use with the same URL, timeouts and retry policy as `retouch.core.redis.get_redis`, so both
-sides pay a connect on their first event. `scripts/bench_pipeline.py` compares the cold start
+sides pay a connect on their first event. `scripts/bench/pipeline.py` compares the cold start
 of `functions/steps/generate/app.py` against this.
 """
 

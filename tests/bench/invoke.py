@@ -1,4 +1,4 @@
-"""Child process of the benchmarks (`scripts/bench_*.py`): invoke Lambda handlers (HTTP or
+"""Child process of the benchmarks (`scripts/bench/*.py`): invoke Lambda handlers (HTTP or
 queue) in a fresh interpreter.
 
 Run by file path, never imported by the benchmark itself:

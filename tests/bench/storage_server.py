@@ -1,5 +1,5 @@
-"""Child process of scripts/bench_pipeline.py: the local gateway's storage routes
-(`scripts.storage_gateway`, `/_storage/<key>`) alone on 127.0.0.1:PORT, over the local
+"""Child process of scripts/bench/pipeline.py: the local gateway's storage routes
+(`scripts.local.storage_gateway`, `/_storage/<key>`) alone on 127.0.0.1:PORT, over the local
 adapter the RETOUCH_STORAGE_LOCAL_* variables describe. They are what COS or S3 are to a
 vendor fetching a task's inputs; served from their own process, their CPU is not counted as
 the engine's.
@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
     import uvicorn
     from starlette.applications import Starlette
 
-    from scripts.storage_gateway import storage_routes
+    from scripts.local.storage_gateway import storage_routes
 
     port = int(argv[0])
     uvicorn.run(

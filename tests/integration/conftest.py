@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from scripts.gateway import create_gateway
-from scripts.sam import Template, load_template
+from scripts.local.gateway import create_gateway
+from scripts.local.sam import Template, load_template
 from tests.conftest import Stack
 from tests.integration.identity_support import Api, apps, new_client_ip
 from tests.integration.local_runtime import (

@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from scripts.lambda_runtime import ROOT
-from scripts.sam import EVENTS, Template, load_template
+from scripts.local.lambda_runtime import ROOT
+from scripts.local.sam import EVENTS, Template, load_template
 from tests.leak_scan_plugin import record_printed_response
 
 INVOKE = ROOT / "scripts" / "invoke"

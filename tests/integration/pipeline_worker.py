@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 
 from retouch.queue import consume, get_queue
-from scripts.sam import load_handler, load_template
+from scripts.local.sam import load_handler, load_template
 
 STEPS = ("prepare", "generate", "store", "finalize")
 

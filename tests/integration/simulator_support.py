@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from retouch.providers.port import JobStatus, Provider
-from scripts.servers import serving_app
+from scripts.local.servers import serving_app
 from tests.unit.image_support import png
 
 RESULT = png(3, 2)

@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 from mypy_boto3_sqs import SQSClient
 
 from retouch.queue import SqsQueue
-from scripts.servers import free_port
+from scripts.local.servers import free_port
 
 #: Credentials and region for boto3: moto accepts anything, and nothing leaves the machine.
 AWS_ENV = {

@@ -1,15 +1,18 @@
 """Helpers of the task tests: the tasks function's client, ready uploads made without the
-storage round trip (tests/integration/test_uploads.py covers that), inputs per feature."""
+storage round trip (tests/integration/uploads/test_uploads.py covers that), inputs per feature."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from retouch.core.db import get_database
 from retouch.core.ids import new_public_id
+from retouch.core.redis import get_redis
 from retouch.core.time import to_db, utc_now
+from retouch.queue.redis_streams import stream_key
 from retouch.storage import upload_key
 from tests.conftest import load_function
 
@@ -97,3 +100,18 @@ def set_created_at(task_id: str, moment: datetime) -> None:
             "UPDATE tasks SET created_at = %s WHERE public_id = %s", (to_db(moment), task_id)
         )
         uow.commit()
+
+
+def queued_task_ids() -> list[str]:
+    """Task ids of the messages on the first step's queue (read without consuming them)."""
+    entries: list[Any] = get_redis().xrange(stream_key(QUEUE)) or []
+    return [json.loads(fields["body"])["task_id"] for _, fields in entries]
+
+
+def outbox_rows(task_id: str) -> list[dict[str, Any]]:
+    with get_database().unit_of_work() as uow:
+        return uow.fetch_all(
+            "SELECT queue_name, body, published_at FROM outbox "
+            "WHERE JSON_UNQUOTE(JSON_EXTRACT(body, '$.task_id')) = %s",
+            (task_id,),
+        )

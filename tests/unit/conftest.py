@@ -1,4 +1,5 @@
-"""Unit tests run without servers: settings point at a closed port and never connect."""
+"""Unit tests run without servers and cannot reach the network: settings point at a closed
+port, and every socket but a Unix one is refused (pytest-socket) from each test's set-up on."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from pytest_socket import disable_socket
 
 UNIT_ENV = {
     "RETOUCH_STAGE": "test",
@@ -18,6 +20,14 @@ UNIT_ENV = {
     "RETOUCH_JWT_KEYS": '{"unit-1": "unit-test-signing-key-0123456789abcdef"}',
     "POWERTOOLS_SERVICE_NAME": "retouch-unit",
 }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Block sockets for the unit tests alone (this conftest's hooks see only tests/unit), before
+    their fixtures run; pytest-socket lifts the block at teardown. Unix sockets stay allowed:
+    asyncio's event loop (and so Starlette's TestClient) wakes itself through a socketpair."""
+    disable_socket(allow_unix_socket=True)
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Pieces of SAM templates for the tests of scripts.sam and scripts.queue_rules."""
+"""Pieces of SAM templates for the tests of scripts.local.sam and scripts.local.queue_rules."""
 
 from __future__ import annotations
 

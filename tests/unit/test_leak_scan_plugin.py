@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.lambda_runtime import ROOT
+from scripts.local.lambda_runtime import ROOT
 
 APP = """
 from fastapi import FastAPI

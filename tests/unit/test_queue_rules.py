@@ -1,4 +1,5 @@
-"""scripts.queue_rules: each rule for the template's SQS queues catches a queue that breaks it."""
+"""scripts.local.queue_rules: each rule for the template's SQS queues catches a queue that
+breaks it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.queue_rules import live_queues, queue_problems
-from scripts.sam import load_template
+from scripts.local.queue_rules import live_queues, queue_problems
+from scripts.local.sam import load_template
 from tests.unit.template_support import queue_with_dead_letters, sqs_function
 
 # A compliant template: a consumed queue, an unconsumed one, each with its dead-letter queue.

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from retouch.core.ratelimit import MemoryRateLimiter
 from retouch.http import api_router, create_app
-from scripts.lambda_runtime import load_function
+from scripts.local.lambda_runtime import load_function
 
 router = api_router(prefix="/where")
 

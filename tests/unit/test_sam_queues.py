@@ -1,4 +1,5 @@
-"""scripts.sam: a template's SQS queues under their local names, and what an SQS event reads."""
+"""scripts.local.sam: a template's SQS queues under their local names, and what an SQS event
+reads."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.sam import QueueResource, Template, TemplateError, load_template
+from scripts.local.sam import QueueResource, Template, TemplateError, load_template
 from tests.unit.template_support import queue_with_dead_letters, sqs_function
 
 QUEUES_TEMPLATE = (

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from scripts.simulator import parse_arguments
-from scripts.simulator_jobs import Plan, SimulatorConfig, url_allowed
+from scripts.simulator.jobs import Plan, SimulatorConfig, url_allowed
+from scripts.simulator.service import parse_arguments
 
 
 @pytest.mark.parametrize(

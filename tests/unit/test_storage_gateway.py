@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from retouch.storage import LocalStorage, parse_object_created
 from retouch.storage.signing import SECURITY_TOKEN
-from scripts.storage_gateway import storage_routes
+from scripts.local.storage_gateway import storage_routes
 from tests.unit.storage_support import SecondsClock, make_storage
 
 KEY = "uploads/usr_abc/upl_123"

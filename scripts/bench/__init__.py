@@ -1,0 +1,1 @@
+"""The benchmarks of docs/performance.md and the tasks data generator."""

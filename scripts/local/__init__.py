@@ -1,0 +1,1 @@
+"""The local runtime: template reader, gateway, queue consumers, scheduler, servers, stack."""

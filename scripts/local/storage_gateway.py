@@ -1,0 +1,86 @@
+"""The local gateway's storage routes: what COS or S3 answer in the cloud.
+
+    PUT /_storage/<key>?X-Retouch-Expires=…&X-Retouch-Max-Bytes=…&X-Retouch-Signature=…
+    PUT /_storage/<key>   with X-Retouch-Security-Token (a temporary credential)
+    GET /_storage/<key>?X-Retouch-Expires=…&X-Retouch-Signature=…   (HEAD too)
+
+Every request is verified by the local adapter before any file is touched; a stored upload
+hands the adapter's `on_object_created` hook the COS-shaped event, as the cloud would the
+upload trigger. Refusals are problem+json, like every other gateway answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from retouch.core.errors import AppError
+from retouch.core.settings import get_settings
+from retouch.storage import LocalStorage, local_storage
+from retouch.storage.local import ObjectCreatedHook
+from scripts.local.gateway_problems import gateway_problem, request_id_of
+
+PATH = "/_storage/{key:path}"
+
+
+def storage_routes(
+    storage: LocalStorage | None = None, *, on_object_created: ObjectCreatedHook | None = None
+) -> list[Route]:
+    """The storage routes over `storage`, or over the adapter the settings describe (built on
+    the first request, so the gateway starts without reading storage settings) with
+    `on_object_created` as its hook."""
+    built: list[LocalStorage] = [] if storage is None else [storage]
+
+    def current() -> LocalStorage:
+        if not built:
+            built.append(local_storage(get_settings(), on_object_created=on_object_created))
+        return built[0]
+
+    return [
+        Route(PATH, _guarded(current, _upload), methods=["PUT"]),
+        Route(PATH, _guarded(current, _download), methods=["GET"]),
+    ]
+
+
+def _guarded(
+    current: Callable[[], LocalStorage], handler: Callable[[LocalStorage, Request, bytes], Response]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        request_id = request_id_of(request)
+        body = await request.body() if request.method == "PUT" else b""
+        try:
+            # File I/O and fsync off the event loop.
+            response = await run_in_threadpool(handler, current(), request, body)
+        except AppError as error:
+            return gateway_problem(error, request, request_id)
+        response.headers["X-Request-ID"] = request_id
+        return response
+
+    return endpoint
+
+
+def _upload(storage: LocalStorage, request: Request, body: bytes) -> Response:
+    storage.accept_upload(
+        request.path_params["key"],
+        method=request.method,
+        query=dict(request.query_params),
+        headers=dict(request.headers),
+        body=body,
+    )
+    info = storage.head(request.path_params["key"])
+    return Response(status_code=200, headers={"ETag": f'"{info.etag}"'} if info else {})
+
+
+def _download(storage: LocalStorage, request: Request, _body: bytes) -> Response:
+    data, info = storage.serve_download(
+        request.path_params["key"], query=dict(request.query_params)
+    )
+    return Response(
+        content=data,
+        media_type=info.content_type,
+        headers={"ETag": f'"{info.etag}"', "Cache-Control": "private, no-store"},
+    )

@@ -1,0 +1,1 @@
+"""The vendor simulator: a local stand-in for an asynchronous image vendor (never deployed)."""

@@ -1,0 +1,353 @@
+"""template.yaml, serverless.yml, the routes in code and the files in events/ agree."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint_file
+from fastapi import FastAPI
+
+from retouch.catalog.schemas import STEP_ORDER
+from retouch.pipeline.messages import step_queue
+from scripts.local.lambda_runtime import ROOT
+from scripts.local.queue_rules import live_queues, queue_problems
+from scripts.local.sam import (
+    EVENT_SHAPES,
+    EVENTS,
+    HTTP_EVENT_SHAPES,
+    QUEUE_EVENT_SHAPES,
+    SCHEDULE_EVENT_SHAPES,
+    STORAGE_EVENT_SHAPES,
+    TEMPLATE,
+    FunctionSpec,
+    load_handler,
+    load_module,
+    load_template,
+    read_yaml,
+)
+from scripts.local.scheduler import scheduled_event
+
+SERVERLESS = ROOT / "serverless.yml"
+EVENT_FILES = sorted(EVENTS.glob("*.json"))
+TEMPLATE_FUNCTIONS = load_template().functions
+HTTP_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.routes]
+STORAGE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.storage_triggers]
+QUEUE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.queues]
+SCHEDULED_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.schedules]
+Routes = set[tuple[str, str]]
+
+
+def _pins(requirements: Path) -> set[str]:
+    lines = (line.split("#")[0].strip() for line in requirements.read_text().splitlines())
+    return {line.lower() for line in lines if line}
+
+
+def _normalised(path: str) -> str:
+    # OpenAPI writes a greedy FastAPI `{name:path}` as `{name}`; API Gateway writes `{name+}`.
+    return path.replace("+}", "}")
+
+
+def _template_routes(spec: FunctionSpec, event_type: str) -> Routes:
+    return {
+        (route.method, _normalised(route.path))
+        for route in spec.routes
+        if route.event_type == event_type
+    }
+
+
+def _code_routes(spec: FunctionSpec) -> Routes:
+    """The (method, path) pairs the function's FastAPI app serves, read from its OpenAPI
+    document (the public view of the routes; a route hidden from the schema is not seen)."""
+    app = getattr(load_module(spec), "app", None)
+    assert isinstance(app, FastAPI), f"{spec.logical_id} has routes but no FastAPI `app`"
+    return {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+
+
+def _scf_functions() -> dict[Path, tuple[str, dict[str, Any]]]:
+    """SCF functions by code folder: (function key, config)."""
+    inputs = read_yaml(SERVERLESS)["inputs"]
+    shared_src = inputs["src"]["src"] if isinstance(inputs["src"], dict) else inputs["src"]
+    functions = {}
+    for key, config in inputs["functions"].items():
+        src = config.get("src", shared_src)
+        functions[(ROOT / src).resolve()] = (key, config)
+    return functions
+
+
+def _scf_routes(function_key: str) -> Routes:
+    inputs = read_yaml(SERVERLESS)["inputs"]
+    return {
+        (api["method"].upper(), _normalised(api["path"]))
+        for trigger in inputs.get("triggers", [])
+        if trigger["type"] == "apigw"
+        for api in trigger["parameters"]["apis"]
+        if api["function"] == function_key
+    }
+
+
+def test_template_passes_cfn_lint() -> None:
+    # GIVEN the SAM template WHEN cfn-lint checks it (offline, with the SAM transform)
+    matches = lint_file(TEMPLATE)
+
+    # THEN it reports nothing
+    assert [str(match) for match in matches] == []
+
+
+def test_layer_requirements_are_exactly_the_pins_of_requirements_layer_txt() -> None:
+    # GIVEN the file SAM builds the layer from and the pinned lock file
+    layer = _pins(ROOT / "layers" / "retouch" / "requirements.txt")
+    locked = _pins(ROOT / "requirements" / "layer.txt")
+
+    # THEN they pin the same packages at the same versions, and only pins
+    assert layer == locked
+    assert all(re.fullmatch(r"[a-z0-9_.-]+==[\w.+-]+", pin) for pin in layer)
+
+
+@pytest.mark.parametrize(
+    ("step", "locks"),
+    [("prepare", ["local-provider.txt"]), ("generate", ["local-provider.txt", "vendors.txt"])],
+)
+def test_provider_steps_ship_exactly_the_pins_of_their_lock_files(
+    step: str, locks: list[str]
+) -> None:
+    # GIVEN the requirements SAM builds into a step that decodes images or calls vendors, and
+    # the lock files of what it runs (OpenCV for `local`; the Tencent SDK for the vendors)
+    shipped = _pins(ROOT / "functions" / "steps" / step / "requirements.txt")
+    locked = set().union(*(_pins(ROOT / "requirements" / lock) for lock in locks))
+
+    # THEN the same pins; and no API function ships OpenCV or a vendor SDK
+    assert shipped == locked
+    assert not list((ROOT / "functions" / "http").glob("*/requirements.txt"))
+
+
+def test_template_reader_reads_short_intrinsic_tags_as_their_long_form(tmp_path: Path) -> None:
+    # GIVEN YAML with CloudFormation's short tags, which a plain safe loader rejects
+    source = tmp_path / "tags.yaml"
+    source.write_text(
+        "ref: !Ref Stage\n"
+        "attribute: !GetAtt Queue.Arn\n"
+        "text: !Sub 'https://${Api}.example.com/'\n"
+        "choice: !If [HasVpc, !Ref Subnets, !Ref AWS::NoValue]\n"
+    )
+
+    # WHEN the template reader parses it
+    document = read_yaml(source)
+
+    # THEN each tag is its JSON long form
+    assert document == {
+        "ref": {"Ref": "Stage"},
+        "attribute": {"Fn::GetAtt": ["Queue", "Arn"]},
+        "text": {"Fn::Sub": "https://${Api}.example.com/"},
+        "choice": {"Fn::If": ["HasVpc", {"Ref": "Subnets"}, {"Ref": "AWS::NoValue"}]},
+    }
+
+
+def test_template_declares_at_least_one_function() -> None:
+    assert [spec.logical_id for spec in TEMPLATE_FUNCTIONS]
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_function_has_events_and_a_loadable_handler(spec: FunctionSpec) -> None:
+    # GIVEN a function of the template
+    # THEN something triggers it, and its handler resolves as Lambda would resolve it
+    assert spec.has_events
+    assert spec.module_file.is_file()
+    assert callable(load_handler(spec))
+
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_rest_and_http_api_routes_are_exactly_the_routes_in_code(spec: FunctionSpec) -> None:
+    # GIVEN the routes the function's app serves
+    in_code = _code_routes(spec)
+
+    # THEN the REST API and the HTTP API route exactly those to it
+    assert _template_routes(spec, "Api") == in_code
+    assert _template_routes(spec, "HttpApi") == in_code
+
+
+def test_serverless_yml_declares_the_same_functions_as_the_template() -> None:
+    # GIVEN the functions of both descriptors, keyed by their code folder
+    scf = _scf_functions()
+    sam = {spec.code_uri: spec for spec in TEMPLATE_FUNCTIONS}
+
+    # THEN both deploy the same code folders
+    assert set(scf) == set(sam)
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_handler_is_in_the_same_file_as_the_lambda_handler(spec: FunctionSpec) -> None:
+    # GIVEN the SCF handler of the function's code folder
+    _, config = _scf_functions()[spec.code_uri]
+    scf_module, _, scf_attribute = config["handler"].rpartition(".")
+
+    # THEN it lives in the Lambda handler's file and exists there
+    assert scf_module == spec.handler.rpartition(".")[0]
+    assert callable(getattr(load_module(spec), scf_attribute, None))
+
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_api_gateway_routes_are_exactly_the_routes_in_code(spec: FunctionSpec) -> None:
+    key, _ = _scf_functions()[spec.code_uri]
+
+    assert _scf_routes(key) == _code_routes(spec)
+
+
+#: Read only by the Tencent adapters (the TDMQ publisher's region); AWS's come from the runtime.
+SCF_ONLY_VARIABLES = {"RETOUCH_QUEUE_TDMQ_REGION"}
+#: On SCF vendor credentials are environment variables (`env:RETOUCH_SECRET_<NAME>`); on AWS
+#: they are read from Secrets Manager, which the template grants instead.
+SCF_SECRETS = {"RETOUCH_SECRET_RUNNINGHUB", "RETOUCH_SECRET_TENCENTCLOUD"}
+PROVIDER_FUNCTIONS = {"GenerateStepFunction", "CallbacksFunction"}
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_sets_the_same_environment_variables_as_the_template(spec: FunctionSpec) -> None:
+    # GIVEN the variables the template gives the function (Globals plus its own)
+    template = read_yaml(TEMPLATE)
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][spec.logical_id]["Properties"].get("Environment") or {}
+    variables.update(own.get("Variables") or {})
+    _, config = _scf_functions()[spec.code_uri]
+
+    # THEN SCF sets the same names, plus those only its adapters read, plus the vendors'
+    # credentials where providers are built (which AWS reads from Secrets Manager)
+    secrets = SCF_SECRETS if spec.logical_id in PROVIDER_FUNCTIONS else set()
+    expected = set(variables) | SCF_ONLY_VARIABLES | secrets
+    assert set(config["environment"]["variables"]) == expected
+
+
+@pytest.mark.parametrize("logical_id", sorted(PROVIDER_FUNCTIONS))
+def test_functions_that_build_providers_may_read_the_vendor_secrets(logical_id: str) -> None:
+    policies = read_yaml(TEMPLATE)["Resources"][logical_id]["Properties"]["Policies"]
+    granted = {name for policy in policies if isinstance(policy, dict) for name in policy}
+
+    assert {"AWSSecretsManagerGetSecretValuePolicy", "SSMParameterReadPolicy"} <= granted
+
+
+def test_every_event_file_names_a_function_and_a_shape() -> None:
+    template = load_template()
+
+    resolved = [template.function_for_event(path) for path in EVENT_FILES]
+
+    assert EVENT_FILES
+    assert all(shape in EVENT_SHAPES for _, shape in resolved)
+
+
+def _sample_shapes(spec: FunctionSpec) -> set[str]:
+    template = load_template()
+    return {
+        shape
+        for path in EVENT_FILES
+        for function, shape in [template.function_for_event(path)]
+        if function.logical_id == spec.logical_id
+    }
+
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_http_function_has_a_sample_event_of_each_shape(spec: FunctionSpec) -> None:
+    assert _sample_shapes(spec) == set(HTTP_EVENT_SHAPES)
+
+
+@pytest.mark.parametrize("spec", STORAGE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_storage_triggered_function_has_an_s3_and_a_cos_sample_event(
+    spec: FunctionSpec,
+) -> None:
+    assert _sample_shapes(spec) == set(STORAGE_EVENT_SHAPES)
+
+
+def test_every_queue_triggered_function_has_an_sqs_and_a_cmq_sample_event() -> None:
+    # One test over all of them rather than one per function: there may be none yet.
+    assert {spec.logical_id: _sample_shapes(spec) for spec in QUEUE_FUNCTIONS} == {
+        spec.logical_id: set(QUEUE_EVENT_SHAPES) for spec in QUEUE_FUNCTIONS
+    }
+
+
+def test_every_scheduled_function_has_an_eventbridge_and_an_scf_timer_sample_event() -> None:
+    assert SCHEDULED_FUNCTIONS
+    assert {spec.logical_id: _sample_shapes(spec) for spec in SCHEDULED_FUNCTIONS} == {
+        spec.logical_id: set(SCHEDULE_EVENT_SHAPES) for spec in SCHEDULED_FUNCTIONS
+    }
+
+
+def test_the_local_scheduler_sends_the_shape_of_the_eventbridge_samples() -> None:
+    # GIVEN the sample scheduled events and the one the local scheduler builds
+    samples = [json.loads(path.read_text()) for path in EVENTS.glob("*_aws_schedule.json")]
+    local = scheduled_event("OutboxRelayFunction-EveryMinute", datetime.now(timezone.utc))
+
+    # THEN they have the same fields, and the local one is a scheduled event too
+    assert samples
+    assert all(set(sample) == set(local) for sample in samples)
+    assert all(sample["detail-type"] == local["detail-type"] for sample in samples)
+
+
+def _scf_triggered(trigger_type: str) -> set[str]:
+    """The keys of the SCF functions that have a trigger of this type."""
+    inputs = read_yaml(SERVERLESS)["inputs"]
+    return {
+        trigger["function"] for trigger in inputs["triggers"] if trigger["type"] == trigger_type
+    }
+
+
+def test_functions_with_an_s3_event_are_exactly_those_with_a_cos_trigger() -> None:
+    scf = _scf_functions()
+
+    assert {scf[spec.code_uri][0] for spec in STORAGE_FUNCTIONS} == _scf_triggered("cos")
+
+
+def test_functions_with_a_schedule_are_exactly_those_with_a_timer_trigger() -> None:
+    scf = _scf_functions()
+
+    assert {scf[spec.code_uri][0] for spec in SCHEDULED_FUNCTIONS} == _scf_triggered("timer")
+
+
+def test_every_queue_of_the_template_follows_the_queue_rules() -> None:
+    # GIVEN the template's queues WHEN scripts.local.queue_rules checks them (redrive to a DLQ,
+    # stack-prefixed name, visibility >= 6 x the consumer's or the declared step timeout)
+    problems = queue_problems(load_template())
+
+    # THEN none breaks a rule
+    assert problems == []
+
+
+def test_every_step_queue_code_publishes_to_is_a_queue_of_the_template() -> None:
+    steps = (*STEP_ORDER, "finalize")
+
+    names = {queue.name for queue in load_template().queues}
+
+    assert {step_queue(step) for step in steps} <= names
+
+
+def _send_policy_queues(logical_id: str) -> set[str]:
+    """The queues (logical ids) a function's SQSSendMessagePolicy entries allow it to send to."""
+    properties = read_yaml(TEMPLATE)["Resources"][logical_id]["Properties"]
+    return {
+        policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0]
+        for policy in properties.get("Policies") or []
+        if isinstance(policy, dict) and "SQSSendMessagePolicy" in policy
+    }
+
+
+def test_the_outbox_relay_may_send_to_every_queue_but_the_dead_letter_queues() -> None:
+    # GIVEN the template's queues that are not a dead-letter queue of another
+    live = {queue.logical_id for queue in live_queues(load_template())}
+
+    # THEN the relay, which publishes whatever the outbox holds, may send to exactly those
+    assert live
+    assert _send_policy_queues("OutboxRelayFunction") == live
+
+
+def test_task_creation_may_send_to_the_first_step_queue() -> None:
+    template = load_template()
+    first = {queue.logical_id for queue in template.queues if queue.name == step_queue("prepare")}
+
+    assert first
+    assert _send_policy_queues("TasksFunction") == first
