@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
-
-import pymysql
 
 from retouch.quota.repository import (
     AccountRepository,
@@ -37,20 +34,8 @@ from retouch.quota.schemas import (
     Reservation,
     SettledStatus,
 )
+from tests.fakes.tables import SharedTable, constraint_violated
 from tests.fakes.units import InMemoryDatabase
-
-
-def constraint_violated(name: str) -> pymysql.err.IntegrityError:
-    """What the server raises when a statement breaks a key or a CHECK constraint."""
-    return pymysql.err.IntegrityError(4025, f"CONSTRAINT `{name}` failed")
-
-
-class SharedTable:
-    """A fake other fakes read, as SQL joins a table: a snapshot of a reader (the in-memory
-    unit of work deep-copies each fake's fields) keeps the reference, never a copy."""
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> SharedTable:
-        return self
 
 
 class FakePlanRepository(SharedTable):
