@@ -179,3 +179,32 @@ def test_loading_plans_inserts_and_updates_them() -> None:
         ("free", "Starter", 20),
         ("pro", "Pro", 100),
     ]
+
+
+def test_of_two_plans_of_one_priority_the_latest_start_wins() -> None:
+    twin = PlanWrite(code="twin", name="Twin", monthly_credits=1, features=[], priority=10)
+    database = quota_database(plans=[FREE, PRO, twin])
+    with database.unit_of_work() as uow:
+        open_account(uow=uow, user_id=USER, clock=at())
+        memberships = uow.repository(MembershipRepository)
+        memberships.add(
+            user_id=USER, plan_code="pro", starts_at=NOW - timedelta(days=2), expires_at=None
+        )
+        memberships.add(
+            user_id=USER, plan_code="twin", starts_at=NOW - timedelta(days=1), expires_at=None
+        )
+        uow.commit()
+
+    with database.read_only() as uow:
+        assert get_membership(uow=uow, user_id=USER, clock=at()).plan.code == "twin"
+
+
+def test_a_membership_starting_later_is_not_yet_in_force(database: InMemoryDatabase) -> None:
+    with database.unit_of_work() as uow:
+        uow.repository(MembershipRepository).add(
+            user_id=USER, plan_code="pro", starts_at=NOW + timedelta(days=1), expires_at=None
+        )
+        uow.commit()
+
+    with database.read_only() as uow:
+        assert get_membership(uow=uow, user_id=USER, clock=at()).plan.code == "free"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from retouch.quota.repository import LedgerRepository, MembershipRepository
-from retouch.quota.reservations import reserve
+from retouch.quota.reservations import refund, reserve
 from retouch.quota.service import get_quota, grant_credits
 from tests.fakes.quota import FakeLedgerRepository
 from tests.fakes.units import InMemoryDatabase
@@ -138,3 +138,22 @@ def test_reading_the_quota_in_the_period_changes_nothing(database: InMemoryDatab
     get_quota(database=database, user_id=USER, clock=at())
 
     assert database.commits == 1  # the account's opening only
+
+
+def test_a_roll_over_leaves_reserved_credits_alone(database: InMemoryDatabase) -> None:
+    spend(database, 4)
+
+    quota = get_quota(database=database, user_id=USER, clock=at(NEXT_MONTH))
+
+    assert (quota.balance, quota.reserved) == (10, 4)
+
+
+def test_a_refund_after_the_roll_over_is_kept_above_the_allowance(
+    database: InMemoryDatabase,
+) -> None:
+    spend(database, 4)
+    get_quota(database=database, user_id=USER, clock=at(NEXT_MONTH))
+
+    refund(database=database, task_ref="spend-4", clock=at(NEXT_MONTH))
+
+    assert get_quota(database=database, user_id=USER, clock=at(NEXT_MONTH)).balance == 14

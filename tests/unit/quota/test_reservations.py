@@ -14,6 +14,7 @@ from retouch.quota.errors import (
 )
 from retouch.quota.repository import AccountRepository, LedgerRepository, ReservationRepository
 from retouch.quota.reservations import charge, charge_in, refund, refund_in, reserve, reserve_in
+from retouch.quota.service import open_account
 from tests.fakes.quota import FakeLedgerRepository
 from tests.fakes.units import InMemoryDatabase
 from tests.unit.quota.conftest import USER, at
@@ -219,3 +220,27 @@ def test_the_ledger_always_sums_to_the_balance(database: InMemoryDatabase) -> No
     total = sum(entry.amount for entry in ledger(database).entries(USER))
 
     assert total == balance(database)[0] == 3
+
+
+@pytest.mark.parametrize("settle", [charge, refund], ids=["charged", "refunded"])
+def test_a_settled_ref_cannot_take_credits_again(
+    database: InMemoryDatabase, settle: Settle
+) -> None:
+    reserve(database=database, user_id=USER, amount=4, task_ref="t1", clock=at())
+    settle(database=database, task_ref="t1", clock=at())
+    before = balance(database)
+
+    again = reserve(database=database, user_id=USER, amount=4, task_ref="t1", clock=at())
+
+    assert again is False
+    assert balance(database) == before
+
+
+def test_each_users_credits_are_their_own(database: InMemoryDatabase) -> None:
+    with database.unit_of_work() as uow:
+        open_account(uow=uow, user_id=USER + 1, clock=at())
+        uow.commit()
+
+    reserve(database=database, user_id=USER + 1, amount=10, task_ref="other", clock=at())
+
+    assert balance(database) == (10, 0)
