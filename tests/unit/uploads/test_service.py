@@ -17,7 +17,7 @@ from retouch.uploads.service import (
 )
 from tests.fakes.units import InMemoryDatabase
 from tests.fakes.uploads import FakeUploadRepository
-from tests.unit.image_support import jpeg, png
+from tests.unit.image_support import jpeg, png, webp_lossless
 from tests.unit.uploads.conftest import ALICE, BOB, MAX_BYTES, NOW
 
 
@@ -266,3 +266,24 @@ def test_an_event_for_an_invalid_key_is_ignored(
     database: InMemoryDatabase, storage: LocalStorage, settings: Settings, key: str
 ) -> None:
     assert check(database, storage, settings, key) == "ignored"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data"),
+    [("image/png", png(8, 6)), ("image/jpeg", jpeg(8, 6)), ("image/webp", webp_lossless(8, 6))],
+    ids=["png", "jpeg", "webp"],
+)
+def test_each_accepted_image_type_becomes_ready(
+    database: InMemoryDatabase,
+    uploads: FakeUploadRepository,
+    storage: LocalStorage,
+    settings: Settings,
+    content_type: str,
+    data: bytes,
+) -> None:
+    upload_id = ticket(database, storage, settings, content_type=content_type)
+    storage.put(only_key(uploads), data, content_type)
+
+    assert check(database, storage, settings, only_key(uploads)) == "ready"
+    read = get_upload(database=database, principal=ALICE, upload_id=upload_id)
+    assert (read.width, read.height, read.content_type) == (8, 6, content_type)
