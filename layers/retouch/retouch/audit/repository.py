@@ -1,18 +1,26 @@
-"""SQL for the audit log. Rows are only ever inserted."""
+"""The audit log: port and SQL. Rows are only ever inserted."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from retouch.audit.schemas import AuditEntry
 from retouch.core.db import UnitOfWork
+from retouch.core.units import sql_adapter
 
 
 def _json(state: dict[str, Any] | None) -> str | None:
     return None if state is None else json.dumps(state, sort_keys=True, default=str)
 
 
+class AuditRepository(Protocol):
+    """Who changed what, with the state before and after; append-only."""
+
+    def add(self, entry: AuditEntry) -> None: ...
+
+
+@sql_adapter(AuditRepository)
 class MySQLAuditRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow

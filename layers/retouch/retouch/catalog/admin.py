@@ -8,9 +8,9 @@ in-process TTL).
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, cast
 
-from retouch.audit.repository import MySQLAuditRepository
+from retouch.audit.repository import AuditRepository
 from retouch.audit.schemas import AuditEntry
 from retouch.cache import get_cache
 from retouch.catalog import service
@@ -25,40 +25,41 @@ from retouch.catalog.admin_schemas import (
 from retouch.catalog.errors import FeatureNotFound, NoPreviousVersion, VersionNotFound
 from retouch.catalog.public import CACHE_NAMESPACE
 from retouch.catalog.repository import (
-    MySQLFeatureRepository,
-    MySQLFormRepository,
-    MySQLPipelineRepository,
-    MySQLProviderRepository,
+    FeatureRepository,
+    FormRepository,
+    PipelineRepository,
+    ProviderConfigRepository,
+    VersionKind,
 )
 from retouch.catalog.schemas import FeatureRead, ProviderRead, ProviderWrite
 from retouch.catalog.validation import check_provider
-from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal
+from retouch.core.units import Transaction, Transactions
 
-Kind = Literal["form", "pipeline"]
+Kind = VersionKind
 
 
-def list_forms(*, database: Database, feature_key: str) -> list[FormVersionRead]:
+def list_forms(*, database: Transactions, feature_key: str) -> list[FormVersionRead]:
     """Every version of the feature's form, oldest first."""
     with database.read_only() as uow:
         _feature(uow, feature_key)
-        forms = MySQLFormRepository(uow)
+        forms = uow.repository(FormRepository)
         found = [forms.get(feature_key, version) for version, _ in forms.versions(feature_key)]
     return [FormVersionRead.of(form) for form in found if form is not None]
 
 
-def list_pipelines(*, database: Database, feature_key: str) -> list[PipelineVersionRead]:
+def list_pipelines(*, database: Transactions, feature_key: str) -> list[PipelineVersionRead]:
     """Every version of the feature's pipeline, oldest first."""
     with database.read_only() as uow:
         _feature(uow, feature_key)
-        pipelines = MySQLPipelineRepository(uow)
+        pipelines = uow.repository(PipelineRepository)
         found = [pipelines.get(feature_key, v) for v, _ in pipelines.versions(feature_key)]
     return [PipelineVersionRead.of(pipeline) for pipeline in found if pipeline is not None]
 
 
 def add_form(
     *,
-    database: Database,
+    database: Transactions,
     actor: Principal,
     feature_key: str,
     form: FormCreate,
@@ -68,7 +69,7 @@ def add_form(
     """Validate and store the feature's next form version (422 and nothing stored if it
     breaks the rules); optionally make it current."""
 
-    def audit(uow: UnitOfWork, version: int) -> None:
+    def audit(uow: Transaction, version: int) -> None:
         after = {"version": version, "made_current": form.make_current}
         _audit(uow, actor, "form.add", feature_key, request_id, before=None, after=after)
 
@@ -87,7 +88,7 @@ def add_form(
 
 def add_pipeline(
     *,
-    database: Database,
+    database: Transactions,
     actor: Principal,
     feature_key: str,
     pipeline: PipelineCreate,
@@ -97,7 +98,7 @@ def add_pipeline(
     """Validate (known steps, existing providers) and store the feature's next pipeline
     version; optionally make it current."""
 
-    def audit(uow: UnitOfWork, version: int) -> None:
+    def audit(uow: Transaction, version: int) -> None:
         after = {"version": version, "made_current": pipeline.make_current}
         _audit(uow, actor, "pipeline.add", feature_key, request_id, before=None, after=after)
 
@@ -116,7 +117,7 @@ def add_pipeline(
 
 def update_feature(
     *,
-    database: Database,
+    database: Transactions,
     actor: Principal,
     feature_key: str,
     patch: FeaturePatch,
@@ -131,7 +132,7 @@ def update_feature(
             _switch(uow, before, "pipeline", patch.pipeline_version)
         cost = before.cost if patch.cost is None else patch.cost
         enabled = before.enabled if patch.enabled is None else patch.enabled
-        MySQLFeatureRepository(uow).set_terms(feature_key, cost=cost, enabled=enabled)
+        uow.repository(FeatureRepository).set_terms(feature_key, cost=cost, enabled=enabled)
         after = _feature(uow, feature_key)
         _audit_change(uow, actor, "feature.update", before, after, request_id)
         uow.commit()
@@ -140,17 +141,22 @@ def update_feature(
 
 
 def roll_back(
-    *, database: Database, actor: Principal, feature_key: str, kind: Kind, request_id: str | None
+    *,
+    database: Transactions,
+    actor: Principal,
+    feature_key: str,
+    kind: Kind,
+    request_id: str | None,
 ) -> FeatureRead:
     """Make the stored version just before the current form (or pipeline) current again."""
     with database.unit_of_work() as uow:
         before = _feature(uow, feature_key, for_update=True)
         current = before.form_version if kind == "form" else before.pipeline_version
-        repository = MySQLFormRepository(uow) if kind == "form" else MySQLPipelineRepository(uow)
+        repository = service.versions_of(uow, kind)
         older = [v for v, _ in repository.versions(feature_key) if current and v < current]
         if not older:
             raise NoPreviousVersion(key=feature_key, kind=kind)
-        MySQLFeatureRepository(uow).set_current(feature_key, kind=kind, version=max(older))
+        uow.repository(FeatureRepository).set_current(feature_key, kind=kind, version=max(older))
         after = _feature(uow, feature_key)
         _audit_change(uow, actor, "feature.rollback", before, after, request_id)
         uow.commit()
@@ -160,7 +166,7 @@ def roll_back(
 
 def save_provider(
     *,
-    database: Database,
+    database: Transactions,
     actor: Principal,
     provider_key: str,
     settings: ProviderPut,
@@ -172,7 +178,7 @@ def save_provider(
     provider = ProviderWrite(key=provider_key, **settings.model_dump())
     check_provider(provider, language=language)
     with database.unit_of_work() as uow:
-        providers = MySQLProviderRepository(uow)
+        providers = uow.repository(ProviderConfigRepository)
         before = providers.get(provider_key, for_update=True)
         providers.upsert(provider)
         after = cast(ProviderRead, providers.get(provider_key))  # written just above
@@ -191,18 +197,18 @@ def save_provider(
     return after
 
 
-def _feature(uow: UnitOfWork, key: str, *, for_update: bool = False) -> FeatureRead:
-    feature = MySQLFeatureRepository(uow).get(key, for_update=for_update)
+def _feature(uow: Transaction, key: str, *, for_update: bool = False) -> FeatureRead:
+    feature = uow.repository(FeatureRepository).get(key, for_update=for_update)
     if feature is None:
         raise FeatureNotFound(key=key)
     return feature
 
 
-def _switch(uow: UnitOfWork, feature: FeatureRead, kind: Kind, version: int) -> None:
-    repository = MySQLFormRepository(uow) if kind == "form" else MySQLPipelineRepository(uow)
+def _switch(uow: Transaction, feature: FeatureRead, kind: Kind, version: int) -> None:
+    repository = service.versions_of(uow, kind)
     if repository.get(feature.key, version) is None:
         raise VersionNotFound(key=feature.key, kind=kind, version=version)
-    MySQLFeatureRepository(uow).set_current(feature.key, kind=kind, version=version)
+    uow.repository(FeatureRepository).set_current(feature.key, kind=kind, version=version)
 
 
 def _feature_state(feature: FeatureRead) -> dict[str, Any]:
@@ -216,7 +222,7 @@ def _provider_state(provider: ProviderRead) -> dict[str, Any]:
 
 
 def _audit_change(
-    uow: UnitOfWork,
+    uow: Transaction,
     actor: Principal,
     action: str,
     before: FeatureRead,
@@ -235,7 +241,7 @@ def _audit_change(
 
 
 def _audit(
-    uow: UnitOfWork,
+    uow: Transaction,
     actor: Principal,
     action: str,
     target_id: str,
@@ -245,7 +251,7 @@ def _audit(
     after: dict[str, Any],
     target_type: str = "feature",
 ) -> None:
-    MySQLAuditRepository(uow).add(
+    uow.repository(AuditRepository).add(
         AuditEntry(
             actor_user_id=actor.user.id,
             action=action,

@@ -15,10 +15,10 @@ from pydantic import BaseModel
 
 from retouch.cache import CacheKey, JsonCodec, get_cache
 from retouch.catalog.errors import FeatureNotFound
-from retouch.catalog.repository import MySQLFeatureRepository, MySQLFormRepository
+from retouch.catalog.repository import FeatureRepository, FormRepository
 from retouch.catalog.schemas import KEY_PATTERN, FeatureRead
-from retouch.core.db import Database, UnitOfWork
 from retouch.core.schemas import Schema
+from retouch.core.units import Transaction, Transactions
 
 CACHE_NAMESPACE = "catalog"
 _KEY = re.compile(KEY_PATTERN)
@@ -53,7 +53,7 @@ def is_feature_key(key: str) -> bool:
     return bool(_KEY.fullmatch(key))
 
 
-def features_body(*, database: Database, language: str) -> RenderedBody:
+def features_body(*, database: Transactions, language: str) -> RenderedBody:
     """The list of enabled features in `language`, rendered (cached)."""
     rendered = get_cache().get_or_load(
         CacheKey(CACHE_NAMESPACE, f"features.{language}"),
@@ -63,7 +63,7 @@ def features_body(*, database: Database, language: str) -> RenderedBody:
     return cast(RenderedBody, rendered)  # the loader never answers "absent"
 
 
-def feature_body(*, database: Database, language: str, key: str) -> RenderedBody:
+def feature_body(*, database: Transactions, language: str, key: str) -> RenderedBody:
     """One enabled feature in `language`, rendered (cached); FeatureNotFound otherwise. A
     malformed key is refused before any lookup, cache included."""
     if not is_feature_key(key):
@@ -92,25 +92,25 @@ def _render(model: BaseModel) -> RenderedBody:
     return RenderedBody(body=body, etag=f'"{digest}"')
 
 
-def _load_enabled(database: Database, language: str) -> list[FeaturePublic]:
+def _load_enabled(database: Transactions, language: str) -> list[FeaturePublic]:
     with database.read_only() as uow:
-        features = MySQLFeatureRepository(uow).list(enabled_only=True)
+        features = uow.repository(FeatureRepository).list(enabled_only=True)
         return [_public(uow, feature, language) for feature in features]
 
 
-def _load_one(database: Database, language: str, key: str) -> RenderedBody | None:
+def _load_one(database: Transactions, language: str, key: str) -> RenderedBody | None:
     with database.read_only() as uow:
-        feature = MySQLFeatureRepository(uow).get(key)
+        feature = uow.repository(FeatureRepository).get(key)
         if feature is None or not feature.enabled:
             return None  # cached as absent for the negative TTL
         return _render(_public(uow, feature, language))
 
 
-def _public(uow: UnitOfWork, feature: FeatureRead, language: str) -> FeaturePublic:
+def _public(uow: Transaction, feature: FeatureRead, language: str) -> FeaturePublic:
     form = (
         None
         if feature.form_version is None
-        else MySQLFormRepository(uow).get(feature.key, feature.form_version)
+        else uow.repository(FormRepository).get(feature.key, feature.form_version)
     )
     english = language == "en"
     return FeaturePublic(

@@ -8,16 +8,17 @@ added, never changed: a task keeps the exact version it was created with.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from retouch.catalog.admin_schemas import ProviderHealthRead
 from retouch.catalog.errors import FeatureNotFound, VersionNotFound
 from retouch.catalog.form_rules import check_form_schema
 from retouch.catalog.repository import (
-    MySQLFeatureRepository,
-    MySQLFormRepository,
-    MySQLPipelineRepository,
-    MySQLProviderRepository,
+    FeatureRepository,
+    FormRepository,
+    PipelineRepository,
+    ProviderConfigRepository,
+    VersionKind,
 )
 from retouch.catalog.schemas import (
     CatalogSeed,
@@ -29,56 +30,56 @@ from retouch.catalog.schemas import (
     ProviderWrite,
 )
 from retouch.catalog.validation import check_pipeline, check_provider
-from retouch.core.db import Database, UnitOfWork
+from retouch.core.units import Transaction, Transactions
 from retouch.providers.guards import HEALTH_WINDOW_S, ProviderGuards
 
 #: Called in a write's transaction with the new version, before the commit (the admin API
 #: records its audit row there, so a version without its audit row cannot exist).
-VersionHook = Callable[[UnitOfWork, int], None]
+VersionHook = Callable[[Transaction, int], None]
 
 
-def get_feature(*, database: Database, key: str) -> FeatureRead:
+def get_feature(*, database: Transactions, key: str) -> FeatureRead:
     """One feature, enabled or not; FeatureNotFound (404) if there is none."""
     with database.read_only() as uow:
-        feature = MySQLFeatureRepository(uow).get(key)
+        feature = uow.repository(FeatureRepository).get(key)
     if feature is None:
         raise FeatureNotFound(key=key)
     return feature
 
 
-def list_features(*, database: Database, enabled_only: bool = True) -> list[FeatureRead]:
+def list_features(*, database: Transactions, enabled_only: bool = True) -> list[FeatureRead]:
     """Every feature (only the enabled ones by default), ordered by key."""
     with database.read_only() as uow:
-        return MySQLFeatureRepository(uow).list(enabled_only=enabled_only)
+        return uow.repository(FeatureRepository).list(enabled_only=enabled_only)
 
 
-def get_form(*, database: Database, feature_key: str, version: int) -> FormSchema:
+def get_form(*, database: Transactions, feature_key: str, version: int) -> FormSchema:
     """One version of a feature's form, current or old; VersionNotFound (404)."""
     with database.read_only() as uow:
-        form = MySQLFormRepository(uow).get(feature_key, version)
+        form = uow.repository(FormRepository).get(feature_key, version)
     if form is None:
         raise VersionNotFound(key=feature_key, kind="form", version=version)
     return form
 
 
-def get_pipeline(*, database: Database, feature_key: str, version: int) -> PipelineSchema:
+def get_pipeline(*, database: Transactions, feature_key: str, version: int) -> PipelineSchema:
     """One version of a feature's pipeline, current or old; VersionNotFound (404)."""
     with database.read_only() as uow:
-        pipeline = MySQLPipelineRepository(uow).get(feature_key, version)
+        pipeline = uow.repository(PipelineRepository).get(feature_key, version)
     if pipeline is None:
         raise VersionNotFound(key=feature_key, kind="pipeline", version=version)
     return pipeline
 
 
-def list_providers(*, database: Database) -> list[ProviderRead]:
+def list_providers(*, database: Transactions) -> list[ProviderRead]:
     """Every provider config, ordered by key (credential references only, never secrets)."""
     with database.read_only() as uow:
-        return MySQLProviderRepository(uow).list()
+        return uow.repository(ProviderConfigRepository).list()
 
 
 def add_form_version(
     *,
-    database: Database,
+    database: Transactions,
     feature_key: str,
     json_schema: Any,
     created_by: int | None,
@@ -91,7 +92,7 @@ def add_form_version(
     with database.unit_of_work() as uow:
         version = _add_version(
             uow,
-            MySQLFormRepository(uow),
+            uow.repository(FormRepository),
             kind="form",
             feature_key=feature_key,
             document=schema,
@@ -105,7 +106,7 @@ def add_form_version(
 
 def add_pipeline_version(
     *,
-    database: Database,
+    database: Transactions,
     feature_key: str,
     steps: Any,
     created_by: int | None,
@@ -116,11 +117,11 @@ def add_pipeline_version(
     """Validate (known steps, existing providers) and store the next version of a feature's
     pipeline; optionally switch to it."""
     with database.unit_of_work() as uow:
-        providers = MySQLProviderRepository(uow).keys()
+        providers = uow.repository(ProviderConfigRepository).keys()
         checked = check_pipeline(steps, providers=providers, language=language)
         version = _add_version(
             uow,
-            MySQLPipelineRepository(uow),
+            uow.repository(PipelineRepository),
             kind="pipeline",
             feature_key=feature_key,
             document=_stored_steps(checked),
@@ -133,10 +134,10 @@ def add_pipeline_version(
 
 
 def _add_version(
-    uow: UnitOfWork,
-    repository: MySQLFormRepository | MySQLPipelineRepository,
+    uow: Transaction,
+    repository: FormRepository | PipelineRepository,
     *,
-    kind: Literal["form", "pipeline"],
+    kind: VersionKind,
     feature_key: str,
     document: Any,
     created_by: int | None,
@@ -148,13 +149,13 @@ def _add_version(
     _locked_feature(uow, feature_key)
     version = repository.add(feature_key=feature_key, document=document, created_by=created_by)
     if make_current:
-        MySQLFeatureRepository(uow).set_current(feature_key, kind=kind, version=version)
+        uow.repository(FeatureRepository).set_current(feature_key, kind=kind, version=version)
     if on_added is not None:
         on_added(uow, version)
     return version
 
 
-def provider_health(*, database: Database, guards: ProviderGuards) -> list[ProviderHealthRead]:
+def provider_health(*, database: Transactions, guards: ProviderGuards) -> list[ProviderHealthRead]:
     """Every provider's health over the last window, with its breaker and slots now."""
     items = []
     for provider in list_providers(database=database):
@@ -181,29 +182,36 @@ def provider_health(*, database: Database, guards: ProviderGuards) -> list[Provi
 
 
 def save_provider(
-    *, database: Database, provider: ProviderWrite, language: str = "en"
+    *, database: Transactions, provider: ProviderWrite, language: str = "en"
 ) -> ProviderWrite:
     """Insert or update a provider config holding only a credential reference."""
     check_provider(provider, language=language)
     with database.unit_of_work() as uow:
-        MySQLProviderRepository(uow).upsert(provider)
+        uow.repository(ProviderConfigRepository).upsert(provider)
         uow.commit()
     return provider
+
+
+def versions_of(uow: Transaction, kind: VersionKind) -> FormRepository | PipelineRepository:
+    """The repository of the feature's `kind` versions."""
+    if kind == "form":
+        return uow.repository(FormRepository)
+    return uow.repository(PipelineRepository)
 
 
 def _stored_steps(steps: list[PipelineStep]) -> list[dict[str, Any]]:
     return [step.model_dump(exclude_none=True) for step in steps]
 
 
-def _locked_feature(uow: UnitOfWork, key: str) -> FeatureRead:
+def _locked_feature(uow: Transaction, key: str) -> FeatureRead:
     # Locking the feature row serialises writers of its versions: no two pick one number.
-    feature = MySQLFeatureRepository(uow).get(key, for_update=True)
+    feature = uow.repository(FeatureRepository).get(key, for_update=True)
     if feature is None:
         raise FeatureNotFound(key=key)
     return feature
 
 
-def load_catalog(*, database: Database, seed: CatalogSeed) -> int:
+def load_catalog(*, database: Transactions, seed: CatalogSeed) -> int:
     """Load the seed config in one transaction; return how many features it holds.
 
     Idempotent: providers and feature fields are upserted; a form or pipeline becomes a new
@@ -224,8 +232,8 @@ def load_catalog(*, database: Database, seed: CatalogSeed) -> int:
     ]
     with database.unit_of_work() as uow:
         for provider in seed.providers:
-            MySQLProviderRepository(uow).upsert(provider)
-        features = MySQLFeatureRepository(uow)
+            uow.repository(ProviderConfigRepository).upsert(provider)
+        features = uow.repository(FeatureRepository)
         for feature, form, steps in checked:
             features.upsert(feature)
             _seed_version(uow, feature.key, "form", form)
@@ -234,14 +242,10 @@ def load_catalog(*, database: Database, seed: CatalogSeed) -> int:
     return len(seed.features)
 
 
-def _seed_version(
-    uow: UnitOfWork, key: str, kind: Literal["form", "pipeline"], document: Any
-) -> None:
+def _seed_version(uow: Transaction, key: str, kind: VersionKind, document: Any) -> None:
     """Store `document` as the feature's new current version unless a version equals it."""
-    repository: MySQLFormRepository | MySQLPipelineRepository = (
-        MySQLFormRepository(uow) if kind == "form" else MySQLPipelineRepository(uow)
-    )
+    repository = versions_of(uow, kind)
     if any(stored == document for _, stored in repository.versions(key)):
         return
     version = repository.add(feature_key=key, document=document, created_by=None)
-    MySQLFeatureRepository(uow).set_current(key, kind=kind, version=version)
+    uow.repository(FeatureRepository).set_current(key, kind=kind, version=version)

@@ -17,21 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from retouch.core.db import Database, UnitOfWork
 from retouch.core.logging import logger
-from retouch.core.time import Clock, to_db, utc_now
-from retouch.queue.messages import check_queue_name, decode_body, encode_body
+from retouch.core.time import Clock, utc_now
+from retouch.core.units import Transaction, Transactions
+from retouch.queue.messages import check_queue_name, encode_body
 from retouch.queue.port import QueuePort
+from retouch.queue.repository import OutboxMessage, OutboxRepository
 
-
-@dataclass(frozen=True, slots=True)
-class OutboxMessage:
-    """One row of `outbox`: where it goes, what it says, and its delay."""
-
-    id: int
-    queue: str
-    body: dict[str, Any]
-    delay_s: int = 0
+__all__ = [
+    "OutboxMessage",
+    "RelayReport",
+    "enqueue_in",
+    "publish_committed",
+    "purge_published",
+    "relay",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +41,19 @@ class RelayReport:
 
 
 def enqueue_in(
-    uow: UnitOfWork, queue: str, body: dict[str, Any], *, delay_s: int = 0, clock: Clock = utc_now
+    uow: Transaction, queue: str, body: dict[str, Any], *, delay_s: int = 0, clock: Clock = utc_now
 ) -> OutboxMessage:
     """Write a message into the outbox in the caller's transaction (nothing is sent yet)."""
     text = encode_body(body)  # refuse a bad message before anything commits
-    uow.execute(
-        "INSERT INTO outbox (queue_name, body, delay_s, created_at) VALUES (%s, %s, %s, %s)",
-        (check_queue_name(queue), text, delay_s, to_db(clock())),
+    outbox_id = uow.repository(OutboxRepository).add(
+        queue=check_queue_name(queue), body=text, delay_s=delay_s, now=clock()
     )
-    return OutboxMessage(id=uow.last_insert_id(), queue=queue, body=body, delay_s=delay_s)
+    return OutboxMessage(id=outbox_id, queue=queue, body=body, delay_s=delay_s)
 
 
 def publish_committed(
     *,
-    database: Database,
+    database: Transactions,
     queue: QueuePort,
     messages: Sequence[OutboxMessage],
     clock: Clock = utc_now,
@@ -80,7 +79,7 @@ def publish_committed(
 
 def relay(
     *,
-    database: Database,
+    database: Transactions,
     queue: QueuePort,
     min_age_s: float = 5.0,
     batch: int = 100,
@@ -93,52 +92,34 @@ def relay(
     while True:
         now = clock()
         with database.unit_of_work() as uow:
-            rows = uow.fetch_all(
-                "SELECT id, queue_name, body, delay_s FROM outbox "
-                "WHERE published_at IS NULL AND created_at <= %s "
-                "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-                (to_db(now - timedelta(seconds=min_age_s)), batch),
+            outbox = uow.repository(OutboxRepository)
+            messages = outbox.claim_unpublished(
+                created_before=now - timedelta(seconds=min_age_s), limit=batch
             )
-            for row in rows:
-                message = OutboxMessage(
-                    id=int(row["id"]),
-                    queue=row["queue_name"],
-                    body=decode_body(row["body"]),
-                    delay_s=int(row["delay_s"]),
-                )
+            for message in messages:
                 try:
                     queue.publish(message.queue, message.body, delay_s=message.delay_s)
                 except Exception as exc:  # noqa: BLE001 - recorded; the next run retries
                     failed += 1
-                    uow.execute(
-                        "UPDATE outbox SET attempts = attempts + 1, last_error = %s WHERE id = %s",
-                        (type(exc).__name__[:255], message.id),
-                    )
+                    outbox.record_failure(message.id, error=type(exc).__name__)
                     continue
                 _mark_published(uow, message.id, now=now)
                 published += 1
             uow.commit()
-        if len(rows) < batch or failed:
+        if len(messages) < batch or failed:
             break
     if published or failed:
         logger.info("outbox relayed", extra={"published": published, "failed": failed})
     return RelayReport(published=published, failed=failed)
 
 
-def purge_published(*, database: Database, older_than: datetime, limit: int = 1000) -> int:
+def purge_published(*, database: Transactions, older_than: datetime, limit: int = 1000) -> int:
     """Delete published rows older than `older_than` (kept a while for operators)."""
     with database.unit_of_work() as uow:
-        deleted = uow.execute(
-            "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < %s LIMIT %s",
-            (to_db(older_than), limit),
-        )
+        deleted = uow.repository(OutboxRepository).purge_published(before=older_than, limit=limit)
         uow.commit()
     return deleted
 
 
-def _mark_published(uow: UnitOfWork, outbox_id: int, *, now: datetime) -> None:
-    uow.execute(
-        "UPDATE outbox SET published_at = %s, attempts = attempts + 1 "
-        "WHERE id = %s AND published_at IS NULL",
-        (to_db(now), outbox_id),
-    )
+def _mark_published(uow: Transaction, outbox_id: int, *, now: datetime) -> bool:
+    return uow.repository(OutboxRepository).mark_published(outbox_id, now=now)

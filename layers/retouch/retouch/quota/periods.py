@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from retouch.core.db import UnitOfWork
 from retouch.core.identity import CurrentMembership
 from retouch.core.settings import get_settings
+from retouch.core.units import Transaction
 from retouch.quota.errors import PlanNotConfigured, QuotaAccountNotFound
 from retouch.quota.repository import (
-    MySQLAccountRepository,
-    MySQLLedgerRepository,
-    MySQLMembershipRepository,
-    MySQLPlanRepository,
+    AccountRepository,
+    LedgerRepository,
+    MembershipRepository,
+    PlanRepository,
 )
 from retouch.quota.schemas import Account, Membership, PlanRead
 
@@ -37,9 +37,9 @@ def month_of(moment: datetime) -> tuple[datetime, datetime]:
     return start, datetime(moment.year, moment.month + 1, 1, tzinfo=timezone.utc)
 
 
-def locked_account(uow: UnitOfWork, *, user_id: int, now: datetime) -> Account:
+def locked_account(uow: Transaction, *, user_id: int, now: datetime) -> Account:
     """The account, locked for this transaction, its period rolled over first if it ended."""
-    accounts = MySQLAccountRepository(uow)
+    accounts = uow.repository(AccountRepository)
     account = accounts.get(user_id, for_update=True)
     if account is None:
         raise QuotaAccountNotFound(user_id=user_id)
@@ -59,10 +59,10 @@ def locked_account(uow: UnitOfWork, *, user_id: int, now: datetime) -> Account:
 
 
 def grant_period(
-    uow: UnitOfWork, *, user_id: int, plan: PlanRead, start: datetime, amount: int, now: datetime
+    uow: Transaction, *, user_id: int, plan: PlanRead, start: datetime, amount: int, now: datetime
 ) -> None:
     """The ledger row of a period's grant (the balance was already raised by `amount`)."""
-    MySQLLedgerRepository(uow).add(
+    uow.repository(LedgerRepository).add(
         user_id=user_id,
         kind="period_grant",
         amount=amount,
@@ -72,15 +72,15 @@ def grant_period(
     )
 
 
-def current_plan(uow: UnitOfWork, *, user_id: int, now: datetime) -> PlanRead:
+def current_plan(uow: Transaction, *, user_id: int, now: datetime) -> PlanRead:
     """The plan the user holds at `now` (see `current_membership`)."""
     return current_membership(uow, user_id=user_id, now=now).plan
 
 
-def current_membership(uow: UnitOfWork, *, user_id: int, now: datetime) -> Membership:
+def current_membership(uow: Transaction, *, user_id: int, now: datetime) -> Membership:
     """The membership in force with the highest-priority plan; once every membership has
     expired, the default plan, open-ended."""
-    membership = MySQLMembershipRepository(uow).current(user_id=user_id, at=now)
+    membership = uow.repository(MembershipRepository).current(user_id=user_id, at=now)
     return membership or Membership(plan=default_plan(uow), expires_at=None)
 
 
@@ -90,10 +90,10 @@ def membership_or_default(found: CurrentMembership | None) -> CurrentMembership:
     return found or CurrentMembership(plan_code=get_settings().default_plan, expires_at=None)
 
 
-def default_plan(uow: UnitOfWork) -> PlanRead:
+def default_plan(uow: Transaction) -> PlanRead:
     """The plan named by RETOUCH_DEFAULT_PLAN (configuration, loaded from the seed)."""
     code = get_settings().default_plan
-    plan = MySQLPlanRepository(uow).get(code)
+    plan = uow.repository(PlanRepository).get(code)
     if plan is None:
         raise PlanNotConfigured(plan_code=code)
     return plan

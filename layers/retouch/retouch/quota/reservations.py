@@ -12,14 +12,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from retouch.core.db import Database, UnitOfWork
 from retouch.core.time import Clock, utc_now
+from retouch.core.units import Transaction, Transactions
 from retouch.quota.errors import QuotaExceeded, RefReused, ReservationNotFound
 from retouch.quota.periods import locked_account
 from retouch.quota.repository import (
-    MySQLAccountRepository,
-    MySQLLedgerRepository,
-    MySQLReservationRepository,
+    AccountRepository,
+    LedgerRepository,
+    ReservationRepository,
 )
 from retouch.quota.schemas import SettledStatus
 
@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 def reserve_in(
-    *, uow: UnitOfWork, user_id: int, amount: int, task_ref: str, clock: Clock = utc_now
+    *, uow: Transaction, user_id: int, amount: int, task_ref: str, clock: Clock = utc_now
 ) -> bool:
     """Hold `amount` credits for `task_ref` in the caller's transaction.
 
@@ -36,7 +36,7 @@ def reserve_in(
     """
     require_positive(amount)
     now = clock()
-    reservations = MySQLReservationRepository(uow)
+    reservations = uow.repository(ReservationRepository)
     # The reservation row goes first: a concurrent reserve of the same task_ref waits on its
     # key, then finds it, so no task_ref takes credits twice.
     if not reservations.add(task_ref=task_ref, user_id=user_id, amount=amount, now=now):
@@ -44,7 +44,7 @@ def reserve_in(
         if earlier is None or (earlier.user_id, earlier.amount) != (user_id, amount):
             raise RefReused(ref=task_ref)
         return False
-    accounts = MySQLAccountRepository(uow)
+    accounts = uow.repository(AccountRepository)
     # Usually this one conditional update is all. It matches nothing when the balance is
     # short, the period has ended (roll it over, then try once more) or there is no account.
     if not accounts.take(user_id=user_id, amount=amount, now=now):
@@ -52,26 +52,26 @@ def reserve_in(
         if account.balance < amount or not accounts.take(user_id=user_id, amount=amount, now=now):
             reservations.delete(task_ref)
             raise QuotaExceeded(user_id=user_id, amount=amount)
-    MySQLLedgerRepository(uow).add(
+    uow.repository(LedgerRepository).add(
         user_id=user_id, kind="reserve", amount=-amount, ref=task_ref, reason=None, now=now
     )
     return True
 
 
-def charge_in(*, uow: UnitOfWork, task_ref: str, clock: Clock = utc_now) -> bool:
+def charge_in(*, uow: Transaction, task_ref: str, clock: Clock = utc_now) -> bool:
     """Spend the credits reserved for `task_ref`. True if this call settled the reservation;
     False if it was already charged or refunded (then nothing changes)."""
     return _settle(uow, task_ref=task_ref, status="charged", now=clock())
 
 
-def refund_in(*, uow: UnitOfWork, task_ref: str, clock: Clock = utc_now) -> bool:
+def refund_in(*, uow: Transaction, task_ref: str, clock: Clock = utc_now) -> bool:
     """Give the credits reserved for `task_ref` back. True if this call settled the
     reservation; False if it was already charged or refunded (then nothing changes)."""
     return _settle(uow, task_ref=task_ref, status="refunded", now=clock())
 
 
 def reserve(
-    *, database: Database, user_id: int, amount: int, task_ref: str, clock: Clock = utc_now
+    *, database: Transactions, user_id: int, amount: int, task_ref: str, clock: Clock = utc_now
 ) -> bool:
     """`reserve_in` in a transaction of its own."""
     return _committed(
@@ -82,12 +82,12 @@ def reserve(
     )
 
 
-def charge(*, database: Database, task_ref: str, clock: Clock = utc_now) -> bool:
+def charge(*, database: Transactions, task_ref: str, clock: Clock = utc_now) -> bool:
     """`charge_in` in a transaction of its own."""
     return _committed(database, lambda uow: charge_in(uow=uow, task_ref=task_ref, clock=clock))
 
 
-def refund(*, database: Database, task_ref: str, clock: Clock = utc_now) -> bool:
+def refund(*, database: Transactions, task_ref: str, clock: Clock = utc_now) -> bool:
     """`refund_in` in a transaction of its own."""
     return _committed(database, lambda uow: refund_in(uow=uow, task_ref=task_ref, clock=clock))
 
@@ -97,15 +97,15 @@ def require_positive(amount: int) -> None:
         raise ValueError(f"credit amounts are positive whole numbers, not {amount}")
 
 
-def _committed(database: Database, use_case: Callable[[UnitOfWork], T]) -> T:
+def _committed(database: Transactions, use_case: Callable[[Transaction], T]) -> T:
     with database.unit_of_work() as uow:
         result = use_case(uow)
         uow.commit()
     return result
 
 
-def _settle(uow: UnitOfWork, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
-    reservations = MySQLReservationRepository(uow)
+def _settle(uow: Transaction, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
+    reservations = uow.repository(ReservationRepository)
     # Concurrent settlers queue on the reservation row; the first flips its status, and the
     # update of every later one matches nothing.
     settled = reservations.settle(task_ref=task_ref, status=status, now=now)
@@ -115,10 +115,10 @@ def _settle(uow: UnitOfWork, *, task_ref: str, status: SettledStatus, now: datet
     if not settled:
         return False
     returned = reservation.amount if status == "refunded" else 0
-    MySQLAccountRepository(uow).release(
+    uow.repository(AccountRepository).release(
         user_id=reservation.user_id, reserved=reservation.amount, returned=returned
     )
-    MySQLLedgerRepository(uow).add(
+    uow.repository(LedgerRepository).add(
         user_id=reservation.user_id,
         kind="refund" if status == "refunded" else "charge",
         amount=returned,

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from retouch.core.db import Database, UnitOfWork
 from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
 from retouch.core.time import Clock, utc_now
+from retouch.core.units import Transaction, Transactions
 from retouch.quota.errors import QuotaAccountNotFound, RefReused
 from retouch.quota.periods import (
     current_membership,
@@ -26,20 +26,20 @@ from retouch.quota.periods import (
     month_of,
 )
 from retouch.quota.repository import (
-    MySQLAccountRepository,
-    MySQLLedgerRepository,
-    MySQLMembershipRepository,
-    MySQLPlanRepository,
+    AccountRepository,
+    LedgerRepository,
+    MembershipRepository,
+    PlanRepository,
 )
 from retouch.quota.reservations import require_positive
 from retouch.quota.schemas import MAX_PAGE_SIZE, LedgerPage, Membership, PlanWrite, QuotaRead
 
 
-def load_plans(*, database: Database, plans: Iterable[PlanWrite]) -> int:
+def load_plans(*, database: Transactions, plans: Iterable[PlanWrite]) -> int:
     """Insert or update the given plans in one transaction; return how many were written."""
     count = 0
     with database.unit_of_work() as uow:
-        repository = MySQLPlanRepository(uow)
+        repository = uow.repository(PlanRepository)
         for plan in plans:
             repository.upsert(plan)
             count += 1
@@ -47,24 +47,25 @@ def load_plans(*, database: Database, plans: Iterable[PlanWrite]) -> int:
     return count
 
 
-def open_account(*, uow: UnitOfWork, user_id: int, clock: Clock = utc_now) -> None:
+def open_account(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> None:
     """Give a new user the default plan (open-ended) and the first period's credits.
 
     Runs in the caller's transaction, once per user (register calls it beside the insert).
     """
     now = clock()
     plan = default_plan(uow)
-    MySQLMembershipRepository(uow).add(
+    uow.repository(MembershipRepository).add(
         user_id=user_id, plan_code=plan.code, starts_at=now, expires_at=None
     )
     start, end = month_of(now)
-    MySQLAccountRepository(uow).add(user_id=user_id, period_start=start, period_end=end)
-    MySQLAccountRepository(uow).add_credits(user_id=user_id, amount=plan.monthly_credits)
+    accounts = uow.repository(AccountRepository)
+    accounts.add(user_id=user_id, period_start=start, period_end=end)
+    accounts.add_credits(user_id=user_id, amount=plan.monthly_credits)
     grant_period(uow, user_id=user_id, plan=plan, start=start, amount=plan.monthly_credits, now=now)
 
 
 def grant_credits(
-    *, uow: UnitOfWork, user_id: int, amount: int, reason: str, ref: str, clock: Clock = utc_now
+    *, uow: Transaction, user_id: int, amount: int, reason: str, ref: str, clock: Clock = utc_now
 ) -> int:
     """Add `amount` credits to the balance (an admin grant) once per `ref`; return the balance.
 
@@ -75,28 +76,28 @@ def grant_credits(
     now = clock()
     # Roll an ended period over first, or its top-up would swallow this grant.
     account = locked_account(uow, user_id=user_id, now=now)
-    ledger = MySQLLedgerRepository(uow)
+    ledger = uow.repository(LedgerRepository)
     earlier = ledger.find(ref=ref, kind="grant")
     if earlier is not None:
         if earlier != (user_id, amount):
             raise RefReused(ref=ref)
         return account.balance
-    MySQLAccountRepository(uow).add_credits(user_id=user_id, amount=amount)
+    uow.repository(AccountRepository).add_credits(user_id=user_id, amount=amount)
     ledger.add(user_id=user_id, kind="grant", amount=amount, ref=ref, reason=reason, now=now)
     return account.balance + amount
 
 
-def get_membership(*, uow: UnitOfWork, user_id: int, clock: Clock = utc_now) -> Membership:
+def get_membership(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> Membership:
     """The plan the user holds now and when that membership ends (None: open-ended); the
     default plan once every membership has expired. Runs in the caller's transaction."""
     return current_membership(uow, user_id=user_id, now=clock())
 
 
-def get_quota(*, database: Database, user_id: int, clock: Clock = utc_now) -> QuotaRead:
+def get_quota(*, database: Transactions, user_id: int, clock: Clock = utc_now) -> QuotaRead:
     """The user's balance, reserved credits, current plan and period end."""
     now = clock()
     with database.unit_of_work() as uow:
-        account = MySQLAccountRepository(uow).get(user_id)
+        account = uow.repository(AccountRepository).get(user_id)
         if account is None:
             raise QuotaAccountNotFound(user_id=user_id)
         if account.period_end <= now:
@@ -112,7 +113,7 @@ def get_quota(*, database: Database, user_id: int, clock: Clock = utc_now) -> Qu
 
 
 def list_ledger(
-    *, database: Database, user_id: int, cursor: str | None, limit: int = 20
+    *, database: Transactions, user_id: int, cursor: str | None, limit: int = 20
 ) -> LedgerPage:
     """One page of the user's ledger, newest first, keyset on the row id.
 
@@ -127,7 +128,7 @@ def list_ledger(
             raise InvalidCursor
         before_id = key
     with database.unit_of_work() as uow:
-        rows = MySQLLedgerRepository(uow).page(
+        rows = uow.repository(LedgerRepository).page(
             user_id=user_id, before_id=before_id, limit=limit + 1
         )
     page = rows[:limit]

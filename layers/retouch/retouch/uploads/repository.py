@@ -1,12 +1,15 @@
-"""SQL for uploads. Parameterised statements only; nothing here commits."""
+"""Uploads: the repository port and its SQL adapter. Parameterised statements only; nothing
+here commits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
+from retouch.core.units import sql_adapter
 from retouch.uploads.schemas import Upload
 
 _SELECT = (
@@ -15,6 +18,39 @@ _SELECT = (
 )
 _BY_KEY = _SELECT + "WHERE object_key = %s"
 _BY_PUBLIC_ID = _SELECT + "WHERE public_id = %s"
+
+
+class UploadRepository(Protocol):
+    """Uploads by key and public id; only a `pending` upload changes status, once."""
+
+    def add(
+        self,
+        *,
+        public_id: str,
+        user_id: int,
+        object_key: str,
+        content_type: str,
+        declared_size: int,
+        now: datetime,
+    ) -> None:
+        """Insert a `pending` upload."""
+        ...
+
+    def get_by_key(self, object_key: str) -> Upload | None: ...
+
+    def get_by_public_id(self, public_id: str) -> Upload | None: ...
+
+    def ready_public_ids(self, *, user_id: int, public_ids: Sequence[str]) -> set[str]:
+        """Which of `public_ids` are `ready` uploads of this user."""
+        ...
+
+    def mark_ready(self, upload_id: int, *, width: int, height: int, actual_size: int) -> bool:
+        """`pending` → `ready`; False when the upload was not pending (a redelivered event)."""
+        ...
+
+    def mark_rejected(self, upload_id: int, *, reason: str, actual_size: int) -> bool:
+        """`pending` → `rejected`; False when the upload was not pending."""
+        ...
 
 
 def upload_from_row(row: Row) -> Upload:
@@ -35,6 +71,7 @@ def upload_from_row(row: Row) -> Upload:
     )
 
 
+@sql_adapter(UploadRepository)
 class MySQLUploadRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 from retouch.catalog.schemas import UPLOAD_ID_PATTERN
-from retouch.core.db import Database
 from retouch.core.errors import FieldError
 from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
+from retouch.core.units import Transactions
 from retouch.images.inspection import ImageHeader, NotAnImage, inspect_image
 from retouch.storage import (
     InvalidStorageKey,
@@ -23,7 +23,7 @@ from retouch.storage import (
     validate_key,
 )
 from retouch.uploads.errors import UploadNotFound, UploadRefused
-from retouch.uploads.repository import MySQLUploadRepository
+from retouch.uploads.repository import UploadRepository
 from retouch.uploads.schemas import (
     UploadCreate,
     UploadCredentialsRead,
@@ -36,7 +36,7 @@ _UPLOAD_ID = re.compile(UPLOAD_ID_PATTERN)
 
 def create_upload(
     *,
-    database: Database,
+    database: Transactions,
     storage: Storage,
     settings: Settings,
     principal: Principal,
@@ -53,7 +53,7 @@ def create_upload(
     public_id = new_public_id("upl")
     key = upload_key(user_id=principal.public_id, upload_id=public_id)
     with database.unit_of_work() as uow:
-        MySQLUploadRepository(uow).add(
+        uow.repository(UploadRepository).add(
             public_id=public_id,
             user_id=principal.user.id,
             object_key=key,
@@ -78,12 +78,12 @@ def create_upload(
     )
 
 
-def get_upload(*, database: Database, principal: Principal, upload_id: str) -> UploadRead:
+def get_upload(*, database: Transactions, principal: Principal, upload_id: str) -> UploadRead:
     """The caller's upload; UploadNotFound for anyone else's (the same answer as none)."""
     if not _UPLOAD_ID.fullmatch(upload_id):
         raise UploadNotFound
     with database.read_only() as uow:
-        upload = MySQLUploadRepository(uow).get_by_public_id(upload_id)
+        upload = uow.repository(UploadRepository).get_by_public_id(upload_id)
     if upload is None or upload.user_id != principal.user.id:
         raise UploadNotFound
     return UploadRead(
@@ -117,7 +117,7 @@ def issue_credentials(
 
 
 def check_uploaded_object(
-    *, database: Database, storage: Storage, settings: Settings, key: str
+    *, database: Transactions, storage: Storage, settings: Settings, key: str
 ) -> str:
     """Check the object at `key` and mark its upload `ready` or `rejected` (deleting a
     rejected object). Returns what happened; only a `pending` upload changes, so a
@@ -128,7 +128,7 @@ def check_uploaded_object(
         logger.warning("object-created event for an invalid key", extra={"key": key[:200]})
         return "ignored"
     with database.unit_of_work() as uow:
-        upload = MySQLUploadRepository(uow).get_by_key(key)
+        upload = uow.repository(UploadRepository).get_by_key(key)
     if upload is None:
         # Written with temporary credentials but never announced with POST /v1/uploads (the
         # row always commits before an upload URL exists): nothing may use it, so it goes.
@@ -155,7 +155,7 @@ def check_uploaded_object(
             return "ignored"
         reason = _reject_reason(data, settings=settings, declared_type=upload.content_type)
     with database.unit_of_work() as uow:
-        uploads = MySQLUploadRepository(uow)
+        uploads = uow.repository(UploadRepository)
         if isinstance(reason, str):
             changed = uploads.mark_rejected(upload.id, reason=reason, actual_size=info.size)
         else:

@@ -1,0 +1,112 @@
+"""Plans and memberships: ports and SQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Protocol
+
+from retouch.core.db import Row, UnitOfWork
+from retouch.core.time import from_db, to_db
+from retouch.core.units import sql_adapter
+from retouch.quota.schemas import Membership, PlanRead, PlanWrite
+
+
+class PlanRepository(Protocol):
+    """The plans of the seed config, by code."""
+
+    def upsert(self, plan: PlanWrite) -> None:
+        """Insert the plan or replace its fields."""
+        ...
+
+    def list(self) -> list[PlanRead]:
+        """Every plan, by priority then code."""
+        ...
+
+    def get(self, code: str) -> PlanRead | None: ...
+
+
+class MembershipRepository(Protocol):
+    """Which plan a user holds, and from when until when."""
+
+    def add(
+        self, *, user_id: int, plan_code: str, starts_at: datetime, expires_at: datetime | None
+    ) -> None: ...
+
+    def current(self, *, user_id: int, at: datetime) -> Membership | None:
+        """The membership in force at `at` with the highest-priority plan (latest start
+        breaks ties); None when none is."""
+        ...
+
+
+def _plan(row: Row) -> PlanRead:
+    return PlanRead.model_validate({**row, "features": json.loads(row["features"])})
+
+
+@sql_adapter(PlanRepository)
+class MySQLPlanRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def upsert(self, plan: PlanWrite) -> None:
+        self._uow.execute(
+            "INSERT INTO plans (code, name, monthly_credits, features, priority) "
+            "VALUES (%s, %s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE name = VALUES(name), "
+            "monthly_credits = VALUES(monthly_credits), features = VALUES(features), "
+            "priority = VALUES(priority)",
+            (plan.code, plan.name, plan.monthly_credits, json.dumps(plan.features), plan.priority),
+        )
+
+    def list(self) -> list[PlanRead]:
+        rows = self._uow.fetch_all(
+            "SELECT code, name, monthly_credits, features, priority FROM plans "
+            "ORDER BY priority, code"
+        )
+        return [_plan(row) for row in rows]
+
+    def get(self, code: str) -> PlanRead | None:
+        row = self._uow.fetch_one(
+            "SELECT code, name, monthly_credits, features, priority FROM plans WHERE code = %s",
+            (code,),
+        )
+        return None if row is None else _plan(row)
+
+
+@sql_adapter(MembershipRepository)
+class MySQLMembershipRepository:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def add(
+        self, *, user_id: int, plan_code: str, starts_at: datetime, expires_at: datetime | None
+    ) -> None:
+        self._uow.execute(
+            "INSERT INTO memberships (user_id, plan_code, starts_at, expires_at) "
+            "VALUES (%s, %s, %s, %s)",
+            (
+                user_id,
+                plan_code,
+                to_db(starts_at),
+                None if expires_at is None else to_db(expires_at),
+            ),
+        )
+
+    def current(self, *, user_id: int, at: datetime) -> Membership | None:
+        """The membership in force at `at` with the highest-priority plan (latest start
+        breaks ties)."""
+        moment = to_db(at)
+        row = self._uow.fetch_one(
+            "SELECT p.code, p.name, p.monthly_credits, p.features, p.priority, m.expires_at "
+            "FROM memberships m JOIN plans p ON p.code = m.plan_code "
+            "WHERE m.user_id = %s AND m.starts_at <= %s "
+            "AND (m.expires_at IS NULL OR m.expires_at > %s) "
+            "ORDER BY p.priority DESC, m.starts_at DESC LIMIT 1",
+            (user_id, moment, moment),
+        )
+        if row is None:
+            return None
+        expires_at = row.pop("expires_at")
+        return Membership(
+            plan=_plan(row), expires_at=None if expires_at is None else from_db(expires_at)
+        )
