@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from retouch.providers.port import (
@@ -105,16 +105,16 @@ def after_failure(
     return Fallback(next_position=state.position + 1, fallbacks=fallbacks)
 
 
-def first_usable(
-    chain: Sequence[str], state: ChainState, unusable: Unusable
-) -> tuple[int, tuple[dict[str, Any], ...]] | Fail:
-    """The first provider from `state.position` on that can take a job, with the chain's
-    record of those skipped (`UNAVAILABLE`); Fail when none can."""
+def first_usable(chain: Sequence[str], state: ChainState, unusable: Unusable) -> ChainState | Fail:
+    """The step at the first provider from `state.position` on that can take a job (a new
+    provider starts at attempt 0), with the chain's record of those skipped
+    (`UNAVAILABLE`); Fail when none can."""
     fallbacks = list(state.fallbacks)
     for position in range(state.position, len(chain)):
         reason = unusable(chain[position])
         if reason is None:
-            return position, tuple(fallbacks)
+            attempt = state.attempt if position == state.position else 0
+            return replace(state, position=position, attempt=attempt, fallbacks=tuple(fallbacks))
         fallbacks.append({"provider": chain[position], "code": "UNAVAILABLE", "detail": reason})
     return Fail(code="GENERATION_FAILED", detail=NO_PROVIDER, fallbacks=tuple(fallbacks))
 

@@ -76,28 +76,28 @@ def run_generate(context: StepContext, run: StepRun) -> None:
 
 
 def _submit(context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow) -> After:
+    """Send the job to the first usable provider of the chain from where the step stands."""
     task, index = run.task, run.index
     chain = run.steps[index].providers or ["local"]
-    state = _state(context, run, row)
-    found = first_usable(chain, state, lambda key: unusable_reason(context, key, task))
-    for skipped in (found.fallbacks if isinstance(found, Fail) else found[1])[len(row.fallbacks) :]:
+    found = first_usable(
+        chain, _state(context, run, row), lambda key: unusable_reason(context, key, task)
+    )
+    for skipped in found.fallbacks[len(row.fallbacks) :]:
         count_fallback(provider=skipped["provider"], reason="UNAVAILABLE")
     if isinstance(found, Fail):
-        return apply(context, uow, run, row, found, state)
-    position, fallbacks = found
-    state = ChainState(position, row.attempt, fallbacks, len(chain), state.retries, state.expired)
-    steps = uow.repository(StepRepository)
-    if position != row.provider_index:
-        steps.retry(row.id, provider_index=position, attempt=0, fallbacks=list(fallbacks))
-        state = ChainState(position, 0, fallbacks, len(chain), state.retries, state.expired)
-    provider = context.providers.get(chain[position])
+        return apply(context, uow, run, row, found, _state(context, run, row))
+    state, steps = found, uow.repository(StepRepository)
+    if state.position != row.provider_index:
+        fallbacks = list(state.fallbacks)
+        steps.retry(row.id, provider_index=state.position, attempt=0, fallbacks=fallbacks)
+    provider = context.providers.get(chain[state.position])
     assert provider is not None  # noqa: S101 - `first_usable` just found it usable
-    holder, timeout_s = f"{task.public_id}:{index}", run.steps[index].timeout_s or DEFAULT_TIMEOUT_S
+    holder = f"{task.public_id}:{index}"
+    timeout_s = run.steps[index].timeout_s or DEFAULT_TIMEOUT_S
     limit = context.providers.limit(provider.key)
     if not context.guards.acquire(provider.key, holder, limit=limit, hold_s=timeout_s):
-        return _failed(
-            context, uow, run, row, state, provider.key, ProviderBusy("concurrency limit reached")
-        )
+        busy = ProviderBusy("concurrency limit reached")
+        return _failed(context, uow, run, row, state, provider.key, busy)
     prepare = previous_step(steps, task, index, "prepare", run.steps)
     prepared = {} if prepare is None or prepare.status != "succeeded" else prepare.state["inputs"]
     try:

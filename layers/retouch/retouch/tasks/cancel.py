@@ -12,6 +12,7 @@ from retouch.core.logging import logger
 from retouch.core.redis import RedisClient
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
+from retouch.core.units import Transaction
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
 from retouch.queue.steps import step_queue
@@ -42,9 +43,8 @@ def cancel_task(
     now = clock()
     with database.unit_of_work() as uow:
         task = owned_task(uow, task_id, principal, lock=True)
-        if task.status not in ACTIVE and task.status != "canceled":
-            raise TaskNotCancelable("The task has already finished")
-        ended, stop = _cancel_in(uow, task, now=now)
+        ended = cancel_in(uow, task, now=now)
+        stop = _stop_vendor_job(uow, task, ended, now=now)
         task = owned_task(uow, task_id, principal)
         uow.commit()
     if ended is None:
@@ -70,7 +70,9 @@ def delete_task(
     task is canceled first (credits returned)."""
     with database.unit_of_work() as uow:
         task = owned_task(uow, task_id, principal, lock=True)
-        ended, stop = _cancel_in(uow, task, now=clock())
+        now = clock()
+        ended = end_task(uow, task, CANCELED, now=now) if task.status in ACTIVE else None
+        stop = _stop_vendor_job(uow, task, ended, now=now)
         uow.repository(TaskRepository).hide(task.id)
         uow.commit()
     if ended is not None:
@@ -84,15 +86,21 @@ def delete_task(
     logger.info("task deleted", extra={"task": task.public_id, "images": len(task.images)})
 
 
-def _cancel_in(
-    uow: UnitOfWork, task: Task, *, now: datetime
-) -> tuple[Ended | None, list[OutboxMessage]]:
-    """Cancel `task` (credits returned) in `uow`; no ending when it had already ended. A
-    running task also gets a `generate` message, which finds the task ended and cancels the
-    vendor job it may run now rather than at its next poll; returned for publishing after
+def cancel_in(uow: Transaction, task: Task, *, now: datetime) -> Ended | None:
+    """Cancel `task` in `uow`, its credits returned: its ending, or None when it was canceled
+    already (nothing changes); TaskNotCancelable when it finished otherwise."""
+    if task.status not in ACTIVE and task.status != "canceled":
+        raise TaskNotCancelable("The task has already finished")
+    return end_task(uow, task, CANCELED, now=now) if task.status in ACTIVE else None
+
+
+def _stop_vendor_job(
+    uow: UnitOfWork, task: Task, ended: Ended | None, *, now: datetime
+) -> list[OutboxMessage]:
+    """A running task just canceled gets a `generate` message, which finds the task ended and
+    cancels the vendor job it may run now rather than at its next poll; published after
     commit."""
-    ended = end_task(uow, task, CANCELED, now=now) if task.status in ACTIVE else None
     if ended is None or task.status != "running":
-        return ended, []
+        return []
     stop = {"task_id": task.public_id, "step": "generate", "attempt": 1}
-    return ended, [enqueue_in(uow, step_queue("generate"), stop, clock=lambda: now)]
+    return [enqueue_in(uow, step_queue("generate"), stop, clock=lambda: now)]
