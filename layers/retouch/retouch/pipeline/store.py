@@ -29,38 +29,44 @@ def run_store(context: StepContext, run: StepRun) -> None:
     checked to be real images (magic bytes and dimensions) and copied to
     `outputs/<task>/`; an empty or non-image result sends the task back to `generate` with
     the next provider (a failure of that vendor's)."""
-    task, now = run.task, context.clock()
-    healthy: tuple[str, Any] | None = None
+    now = context.clock()
     with context.database.unit_of_work() as uow:
-        steps = uow.repository(StepRepository)
-        row = steps.begin(task_id=task.id, index=run.index, step="store", now=now, deadline_at=None)
-        generate = previous_step(steps, task, run.index, "generate", run.steps)
-        if row.status != "running":
-            after = After()
-        elif generate is None:
-            detail = "store without a generate step"
-            steps.fail(row.id, code="GENERATION_FAILED", detail=detail, now=now)
-            outcome = Outcome("failed", error_code="GENERATION_FAILED", error_detail=detail)
-            after = After(ended=end_task(uow, task, outcome, now=now))
-        else:
-            key = str(generate.state.get("provider"))
-            try:
-                images = _kept_all(context, task, generate, context.providers.get(key))
-            except (NotAnImage, ProviderError) as exc:
-                after = _bad_result(context, uow, run, row, generate, key, exc)
-            else:
-                state = {
-                    "images": [{"key": i.key, "width": i.width, "height": i.height} for i in images]
-                }
-                steps.succeed(row.id, state=state, now=now)
-                after = After([send(context, uow, next_message(task, run.index, run.steps))])
-                healthy = (key, generate.state.get("latency_ms"))
+        row = uow.repository(StepRepository).begin(
+            task_id=run.task.id, index=run.index, step="store", now=now, deadline_at=None
+        )
+        after, healthy = (
+            (After(), None) if row.status != "running" else _store(context, uow, run, row)
+        )
         uow.commit()
-    if healthy is not None:
+    if healthy is not None:  # the vendor's job counts as healthy once a real image is kept
         key, latency = healthy
         latency_ms = float(latency) if isinstance(latency, int | float) else None
         job_ended(context, key, ok=True, latency_ms=latency_ms)
     after.run(context)
+
+
+def _store(
+    context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow
+) -> tuple[After, tuple[str, Any] | None]:
+    """Keep the latest `generate`'s results: the step's moves, and the provider to count as
+    healthy (with its latency) when they were real images."""
+    task, now = run.task, context.clock()
+    steps = uow.repository(StepRepository)
+    generate = previous_step(steps, task, run.index, "generate", run.steps)
+    if generate is None:
+        detail = "store without a generate step"
+        steps.fail(row.id, code="GENERATION_FAILED", detail=detail, now=now)
+        outcome = Outcome("failed", error_code="GENERATION_FAILED", error_detail=detail)
+        return After(ended=end_task(uow, task, outcome, now=now)), None
+    key = str(generate.state.get("provider"))
+    try:
+        images = _kept_all(context, task, generate, context.providers.get(key))
+    except (NotAnImage, ProviderError) as exc:
+        return _bad_result(context, uow, run, row, generate, key, exc), None
+    state = {"images": [{"key": i.key, "width": i.width, "height": i.height} for i in images]}
+    steps.succeed(row.id, state=state, now=now)
+    after = After([send(context, uow, next_message(task, run.index, run.steps))])
+    return after, (key, generate.state.get("latency_ms"))
 
 
 def _bad_result(
