@@ -184,7 +184,7 @@ def step_consumers(threads: int, provider: str) -> Any:
     from retouch.core.redis import get_redis
     from retouch.core.settings import get_settings
     from retouch.images import normalize
-    from retouch.pipeline.engine import Engine
+    from retouch.pipeline.engine import Engine, StepContext
     from retouch.pipeline.factories import PROVIDER_FACTORIES
     from retouch.pipeline.fetch import fetch_result
     from retouch.pipeline.sources import ConfiguredProviders, ProviderSource
@@ -202,14 +202,16 @@ def step_consumers(threads: int, provider: str) -> Any:
         else Providers(ScriptedProvider(key="local", script=()), limit=10_000)
     )
     engine = Engine(
-        database=get_database(),
-        redis=get_redis(),
-        queue=get_queue(),
-        storage=get_storage(),
-        providers=providers,
-        guards=ProviderGuards(get_redis()),
-        normalize=normalize,
-        fetch=fetch_result,
+        StepContext(
+            database=get_database(),
+            redis=get_redis(),
+            queue=get_queue(),
+            storage=get_storage(),
+            providers=providers,
+            guards=ProviderGuards(get_redis()),
+            normalize=normalize,
+            fetch=fetch_result,
+        )
     )
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -122,7 +122,7 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> Prepared:
     from retouch.quota.service import grant_credits
     from retouch.storage import get_storage, upload_key
     from retouch.tasks.repository import MySQLTaskRepository
-    from retouch.tasks.service import list_tasks
+    from retouch.tasks.views import list_tasks
     from scripts.bench.generate_tasks import generate
 
     token = sign_up(env)

@@ -46,7 +46,7 @@ class Run:
         self.user, self.headers = new_account()
         self.before = quota(self.user["id"])
         upload = new_upload(self.user["id"])
-        self.engine.storage.put(
+        self.engine.context.storage.put(
             upload_key(user_id=self.user["id"], upload_id=upload), picture, "image/png"
         )
         response = client.post(

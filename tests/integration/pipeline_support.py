@@ -19,7 +19,7 @@ from typing import Any, Literal
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.core.time import Clock, utc_now
-from retouch.pipeline.engine import Engine, Fetcher
+from retouch.pipeline.engine import Engine, Fetcher, StepContext
 from retouch.pipeline.sources import ProviderSource
 from retouch.providers.guards import BreakerConfig, ProviderGuards
 from retouch.providers.port import (
@@ -228,15 +228,17 @@ def make_engine(
     clock: Clock = utc_now,
 ) -> Engine:
     return Engine(
-        database=get_database(),
-        redis=get_redis(),
-        queue=queue,
-        storage=storage or local_storage(root),
-        providers=providers,
-        guards=ProviderGuards(get_redis(), BreakerConfig(threshold=threshold)),
-        normalize=normalize,
-        fetch=fetch,
-        clock=clock,
+        StepContext(
+            database=get_database(),
+            redis=get_redis(),
+            queue=queue,
+            storage=storage or local_storage(root),
+            providers=providers,
+            guards=ProviderGuards(get_redis(), BreakerConfig(threshold=threshold)),
+            normalize=normalize,
+            fetch=fetch,
+            clock=clock,
+        )
     )
 
 

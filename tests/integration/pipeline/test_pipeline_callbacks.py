@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from retouch.core.errors import NotFound, Unauthenticated
 from retouch.pipeline.callbacks import receive_callback
+from retouch.pipeline.engine import Engine
 from retouch.providers.port import CallbackEvent
 from retouch.providers.simulator import (
     SIGNATURE_HEADER,
@@ -95,7 +96,7 @@ def test_providers_are_told_where_to_call_back_when_the_api_has_a_public_url(
 ) -> None:
     provider = ScriptedProvider("tencent", [PNG])
     run = Run(client, tmp_path, provider)
-    run.engine = replace(run.engine, callback_base_url=base)
+    run.engine = Engine(replace(run.engine.context, callback_base_url=base))
 
     assert run.run()["status"] == "succeeded"
     assert [job.callback_url for job in provider.jobs] == [expected]

@@ -1,4 +1,4 @@
-"""How a task ends (retouch.pipeline.service.finish_task) and the reaper, against real
+"""How a task ends (retouch.tasks.lifecycle: end_task, finish_task) and the reaper, against real
 MariaDB and Redis: exactly one ending changes a task and moves its credits."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.core.time import to_db, utc_now
 from retouch.notify import task_channel
-from retouch.pipeline.service import Outcome, finish_task, start_task
+from retouch.tasks.lifecycle import Outcome, finish_task
+from retouch.tasks.repository import TaskRepository
 from retouch.tasks.schemas import StoredImage
 from tests.conftest import Stack, load_function
 from tests.integration.identity_support import new_account
@@ -49,6 +50,14 @@ def new_task(client: TestClient) -> tuple[str, dict[str, Any], dict[str, str], d
     return str(response.json()["id"]), user, headers, before
 
 
+def start_task(task_id: str) -> bool:
+    """`queued` → `running`, as the `prepare` step starts a task."""
+    with get_database().unit_of_work() as uow:
+        started = uow.repository(TaskRepository).start(task_id, now=utc_now())
+        uow.commit()
+    return started
+
+
 def ends(task_id: str, outcome: Outcome) -> bool:
     return finish_task(database=get_database(), redis=get_redis(), task_id=task_id, outcome=outcome)
 
@@ -57,7 +66,7 @@ def test_success_charges_the_reserved_credits_once_and_shows_the_output(
     client: TestClient,
 ) -> None:
     task_id, user, headers, before = new_task(client)
-    assert start_task(database=get_database(), redis=get_redis(), task_id=task_id)
+    assert start_task(task_id)
 
     first, again = ends(task_id, SUCCESS), ends(task_id, SUCCESS)
 
@@ -98,7 +107,7 @@ def test_an_ending_after_cancel_changes_nothing(client: TestClient) -> None:
 def race_finish_against_cancel(client: TestClient) -> None:
     # GIVEN a running task, and a finish and a cancel arriving together
     task_id, user, headers, before = new_task(client)
-    start_task(database=get_database(), redis=get_redis(), task_id=task_id)
+    start_task(task_id)
     barrier = threading.Barrier(2)
     results: dict[str, Any] = {}
 
@@ -157,7 +166,7 @@ def test_the_reaper_times_out_overdue_tasks_and_returns_their_credits(
     overdue_queued, user_a, headers_a, before_a = new_task(client)
     overdue_running, user_b, headers_b, before_b = new_task(client)
     in_time, _, headers_c, _ = new_task(client)
-    start_task(database=get_database(), redis=get_redis(), task_id=overdue_running)
+    start_task(overdue_running)
     with get_database().unit_of_work() as uow:
         for task_id in (overdue_queued, overdue_running):
             uow.execute(

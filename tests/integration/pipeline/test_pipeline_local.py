@@ -48,7 +48,7 @@ def test_each_feature_produces_a_real_image_with_the_local_provider(
     inputs: dict[str, object] = dict(PARAMS.get(feature, {}))
     for field, sample in SAMPLE_FORMS[feature].items():
         upload = new_upload(user["id"])
-        engine.storage.put(
+        engine.context.storage.put(
             upload_key(user_id=user["id"], upload_id=upload), samples[sample], "image/png"
         )
         inputs[field] = upload
@@ -64,7 +64,7 @@ def test_each_feature_produces_a_real_image_with_the_local_provider(
     task = client.get(f"/v1/tasks/{task_id}", headers=headers).json()
     assert task["status"] == "succeeded", task
     (image,) = task["output"]["images"]
-    stored = engine.storage.get(f"outputs/{task_id}/0.png")
+    stored = engine.context.storage.get(f"outputs/{task_id}/0.png")
     header = inspect_image(stored)
     assert (header.width, header.height) == (image["width"], image["height"])
     if feature == "outpaint":

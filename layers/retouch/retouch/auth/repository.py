@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from retouch.auth.attachments import CallerAttachment
+from retouch.auth.attachments import AttachedRead
 from retouch.auth.schemas import CallerRecord
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.identity import CurrentMembership
 from retouch.core.time import from_db, to_db
 from retouch.users.repository import user_from_row
+
+T = TypeVar("T")
 
 _ID_BY_HASH = "SELECT id FROM refresh_tokens WHERE token_hash = %s"
 _BY_ID_FOR_UPDATE = (
@@ -27,8 +30,8 @@ _BY_ID_FOR_UPDATE = (
 # and `caller` picks the one of the highest-priority plan (the quota package's rule: highest
 # priority, then latest start) in Python; two correlated `ORDER BY … LIMIT 1` subqueries did
 # the same at about twice the cost (each sorted through a temporary table). A route that reads
-# one row of the caller's may attach it to this statement (`CallerAttachment`): the SQL is
-# assembled from constant fragments only; every value is a parameter.
+# one row of the caller's may attach it to this statement (`AttachedRead`, owned by the domain
+# of that row): the SQL is assembled from constant fragments only; every value is a parameter.
 _CALLER_SELECT = (
     "SELECT u.id, u.public_id, u.email, u.password_hash, u.role, u.status, u.created_at, "
     "u.updated_at, EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = %s "
@@ -141,47 +144,47 @@ class MySQLRefreshTokenRepository:
             (to_db(at), user_id),
         )
 
-    def caller(
-        self,
-        *,
-        public_id: str,
-        session_id: str,
-        now: datetime,
-        attachment: CallerAttachment | None = None,
-    ) -> CallerRecord:
-        """The account with `public_id`, whether the session `session_id` is revoked, the
-        membership in force at `now` (None when every membership has expired) and, with an
-        attachment, its columns (one round trip for all of it)."""
+
+class MySQLCallerRepository:
+    """The request's one lookup of its caller (every authenticated request runs it)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def caller(self, *, public_id: str, session_id: str, now: datetime) -> CallerRecord:
+        """The account with `public_id`, whether the session `session_id` is revoked and the
+        membership in force at `now` (None when every membership has expired)."""
         moment = to_db(now)
-        if attachment is None:
-            sql = _CALLER_SELECT + _CALLER_FROM + _CALLER_WHERE
-            params: tuple[object, ...] = (session_id, moment, moment, public_id)
-        else:
-            sql = (
-                _CALLER_SELECT
-                + ", "
-                + attachment.columns
-                + _CALLER_FROM
-                + " "
-                + attachment.join
-                + _CALLER_WHERE
-            )
-            params = (session_id, moment, moment, *attachment.params, public_id)
-        rows = self._uow.fetch_all(sql, params)
-        if not rows:
-            return CallerRecord(user=None, session_revoked=False, membership=None, attached=None)
-        held = [row for row in rows if row["plan_code"] is not None]
-        membership = None
-        if held:
-            best = max(held, key=lambda row: (row["plan_priority"], row["membership_starts_at"]))
-            expires_at = best["membership_expires_at"]
-            membership = CurrentMembership(
-                plan_code=best["plan_code"],
-                expires_at=None if expires_at is None else from_db(expires_at),
-            )
-        return CallerRecord(
-            user=user_from_row(rows[0]),
-            session_revoked=bool(rows[0]["session_revoked"]),
-            membership=membership,
-            attached=rows[0] if attachment is not None else None,
+        rows = self._uow.fetch_all(
+            _CALLER_SELECT + _CALLER_FROM + _CALLER_WHERE, (session_id, moment, moment, public_id)
         )
+        return _caller_record(rows)
+
+    def caller_with(
+        self, *, public_id: str, session_id: str, now: datetime, read: AttachedRead[T]
+    ) -> tuple[CallerRecord, T | None]:
+        """`caller`, and the row of the caller's that `read` names, in the same statement
+        (one round trip): its record, or None when the caller has none."""
+        moment = to_db(now)
+        sql = f"{_CALLER_SELECT}, {read.columns()}{_CALLER_FROM} {read.join()}{_CALLER_WHERE}"
+        rows = self._uow.fetch_all(sql, (session_id, moment, moment, *read.params(), public_id))
+        return _caller_record(rows), (read.parse(rows[0]) if rows else None)
+
+
+def _caller_record(rows: list[Row]) -> CallerRecord:
+    if not rows:
+        return CallerRecord(user=None, session_revoked=False, membership=None)
+    held = [row for row in rows if row["plan_code"] is not None]
+    membership = None
+    if held:
+        best = max(held, key=lambda row: (row["plan_priority"], row["membership_starts_at"]))
+        expires_at = best["membership_expires_at"]
+        membership = CurrentMembership(
+            plan_code=best["plan_code"],
+            expires_at=None if expires_at is None else from_db(expires_at),
+        )
+    return CallerRecord(
+        user=user_from_row(rows[0]),
+        session_revoked=bool(rows[0]["session_revoked"]),
+        membership=membership,
+    )

@@ -7,7 +7,6 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from retouch.core.db import Row
 from retouch.core.identity import CurrentMembership, User
 from retouch.core.schemas import RequestSchema, Schema
 from retouch.users.schemas import Email, UserRead
@@ -56,10 +55,9 @@ class TokenPair(Schema):
 @dataclass(frozen=True, slots=True)
 class CallerRecord:
     """What the caller read found: the account (None: no such user), the session's
-    revocation, the membership in force, and the attached row's columns (with the caller's,
-    as the statement returned them; the attachment's owner reads its prefixed columns)."""
+    revocation and the membership in force (a read attached to it comes back apart, typed:
+    `MySQLCallerRepository.caller_with`)."""
 
     user: User | None
     session_revoked: bool
     membership: CurrentMembership | None
-    attached: Row | None

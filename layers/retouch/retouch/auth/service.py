@@ -14,23 +14,24 @@ nothing — the client keeps the pair the winning request received.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
-from retouch.auth.attachments import CallerAttachment
+from retouch.auth.attachments import AttachedRead
 from retouch.auth.errors import (
     InactiveAccount,
     InvalidCredentials,
     InvalidRefreshToken,
     RevokedAccessToken,
 )
-from retouch.auth.repository import MySQLRefreshTokenRepository, RefreshToken
-from retouch.auth.schemas import TokenPair
-from retouch.core.db import Database, Row, UnitOfWork
+from retouch.auth.repository import MySQLCallerRepository, MySQLRefreshTokenRepository, RefreshToken
+from retouch.auth.schemas import CallerRecord, TokenPair
+from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal, User
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.ratelimit import RateLimited, RateLimiter, configured_limits
 from retouch.core.security import (
+    AccessClaims,
     TokenConfig,
     hash_password,
     issue_access_token,
@@ -47,6 +48,8 @@ from retouch.quota.periods import membership_or_default
 from retouch.quota.service import open_account
 from retouch.users.repository import MySQLUserRepository
 from retouch.users.schemas import UserRead
+
+T = TypeVar("T")
 
 
 def register(
@@ -135,10 +138,12 @@ def authenticate(
 ) -> Principal:
     """The caller behind an access token. One statement reads the account, its session and its
     membership, per request, so a disabled account or a revoked session is refused at once."""
-    principal, _ = authenticate_with(
-        database=database, config=config, access_token=access_token, attachment=None, clock=clock
-    )
-    return principal
+    claims = verify_access_token(access_token, config=config)
+    with database.read_only() as uow:
+        found = MySQLCallerRepository(uow).caller(
+            public_id=claims.subject, session_id=claims.session_id, now=clock()
+        )
+    return _principal(found, claims)
 
 
 def authenticate_with(
@@ -146,27 +151,27 @@ def authenticate_with(
     database: Database,
     config: TokenConfig,
     access_token: str,
-    attachment: CallerAttachment | None,
+    read: AttachedRead[T],
     clock: Clock = utc_now,
-) -> tuple[Principal, Row | None]:
-    """`authenticate`, also reading the attached row of the caller's in the same statement
-    (its columns, or None without an attachment)."""
+) -> tuple[Principal, T | None]:
+    """`authenticate`, also reading the row of the caller's that `read` names in the same
+    statement (its record, or None when the caller has none)."""
     claims = verify_access_token(access_token, config=config)
     with database.read_only() as uow:
-        found = MySQLRefreshTokenRepository(uow).caller(
-            public_id=claims.subject,
-            session_id=claims.session_id,
-            now=clock(),
-            attachment=attachment,
+        found, attached = MySQLCallerRepository(uow).caller_with(
+            public_id=claims.subject, session_id=claims.session_id, now=clock(), read=read
         )
+    return _principal(found, claims), attached
+
+
+def _principal(found: CallerRecord, claims: AccessClaims) -> Principal:
     if found.session_revoked:
         raise RevokedAccessToken
     if found.user is None or found.user.status != "active":
         raise InactiveAccount
-    principal = Principal(
+    return Principal(
         user=found.user, claims=claims, membership=membership_or_default(found.membership)
     )
-    return principal, found.attached
 
 
 def _limit_login_attempts(limiter: RateLimiter, *, email: str, client_ip: str) -> None:

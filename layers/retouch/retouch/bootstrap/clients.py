@@ -11,7 +11,7 @@ from retouch.core.ratelimit import configured_limits, get_rate_limiter
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.images import normalize
-from retouch.pipeline.engine import Engine
+from retouch.pipeline.engine import Engine, StepContext
 from retouch.pipeline.factories import PROVIDER_FACTORIES
 from retouch.pipeline.fetch import fetch_result
 from retouch.pipeline.sources import ConfiguredProviders
@@ -27,17 +27,19 @@ def get_engine() -> Engine:
     `reset_clients`)."""
     database, client, settings = get_database(), get_redis(), get_settings()
     return Engine(
-        database=database,
-        redis=client,
-        queue=get_queue(),
-        storage=get_storage(),
-        providers=ConfiguredProviders(
-            database, PROVIDER_FACTORIES, rebuild_s=settings.secrets_cache_s
-        ),
-        guards=ProviderGuards(client),
-        normalize=normalize,
-        fetch=fetch_result,
-        callback_base_url=settings.callback_base_url,
+        StepContext(
+            database=database,
+            redis=client,
+            queue=get_queue(),
+            storage=get_storage(),
+            providers=ConfiguredProviders(
+                database, PROVIDER_FACTORIES, rebuild_s=settings.secrets_cache_s
+            ),
+            guards=ProviderGuards(client),
+            normalize=normalize,
+            fetch=fetch_result,
+            callback_base_url=settings.callback_base_url,
+        )
     )
 
 

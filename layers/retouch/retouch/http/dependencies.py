@@ -9,14 +9,14 @@ it runs inline on the invocation's loop, like the inline routes.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from retouch.auth.attachments import CallerAttachment
-from retouch.auth.service import authenticate_with
-from retouch.core.db import Row, get_database
+from retouch.auth.attachments import AttachedRead
+from retouch.auth.service import authenticate, authenticate_with
+from retouch.core.db import get_database
 from retouch.core.errors import Forbidden, Unauthenticated
 from retouch.core.identity import Principal
 from retouch.core.logging import logger
@@ -24,6 +24,7 @@ from retouch.core.permissions import Permission, Role, roles_with
 from retouch.core.security import TokenConfig
 from retouch.core.settings import get_settings
 
+T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="Access token from /v1/auth/login")
 
 
@@ -31,46 +32,51 @@ async def current_user(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The caller of this request; 401 without a valid token of an active user's live session."""
-    principal, _ = _authenticated(request, credentials, None)
-    return principal
-
-
-CallerWithRow = tuple[Principal, Row | None]
+    token = _token(credentials)
+    principal = authenticate(
+        database=get_database(),
+        config=TokenConfig.from_settings(get_settings()),
+        access_token=token,
+    )
+    return _noted(request, principal)
 
 
 def current_user_with(
-    attachment_of: Callable[[Request], CallerAttachment | None],
-) -> Callable[..., Awaitable[CallerWithRow]]:
+    read_of: Callable[[Request], AttachedRead[T] | None],
+) -> Callable[..., Awaitable[tuple[Principal, T | None]]]:
     """`current_user` that also reads one row of the caller's in the caller's own statement:
-    `attachment_of(request)` names it (None: nothing to attach, e.g. a malformed id). The
-    dependency gives the principal and the attached columns (None without an attachment)."""
+    `read_of(request)` names it (None: nothing to read, e.g. a malformed id). The dependency
+    gives the principal and the row's record (None when the caller has none)."""
 
     async def caller_with_row(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> CallerWithRow:
-        return _authenticated(request, credentials, attachment_of(request))
+    ) -> tuple[Principal, T | None]:
+        read = read_of(request)
+        if read is None:
+            return await current_user(request, credentials), None
+        principal, attached = authenticate_with(
+            database=get_database(),
+            config=TokenConfig.from_settings(get_settings()),
+            access_token=_token(credentials),
+            read=read,
+        )
+        return _noted(request, principal), attached
 
     return caller_with_row
 
 
-def _authenticated(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None,
-    attachment: CallerAttachment | None,
-) -> CallerWithRow:
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None:
         raise Unauthenticated("Send an access token: Authorization: Bearer <token>")
-    principal, attached = authenticate_with(
-        database=get_database(),
-        config=TokenConfig.from_settings(get_settings()),
-        access_token=credentials.credentials,
-        attachment=attachment,
-    )
+    return credentials.credentials
+
+
+def _noted(request: Request, principal: Principal) -> Principal:
     # The access log line of this request names the user (public id only).
     request.scope.setdefault("state", {})["user_id"] = principal.public_id
     logger.thread_safe_append_keys(user_id=principal.public_id)
-    return principal, attached
+    return principal
 
 
 def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:

@@ -16,10 +16,10 @@ from retouch.core.logging import logger
 from retouch.core.time import Clock, utc_now
 from retouch.pipeline.engine import Engine
 from retouch.pipeline.messages import StepMessage, step_queue
-from retouch.pipeline.repository import MySQLStepRepository
+from retouch.pipeline.repository import StepRepository
 from retouch.providers.port import InvalidCallback
 from retouch.queue.outbox import enqueue_in, publish_committed
-from retouch.tasks.repository import MySQLTaskRepository
+from retouch.tasks.repository import TaskRepository
 
 
 def receive_callback(
@@ -33,7 +33,8 @@ def receive_callback(
     """Apply one callback; returns what happened (`prompted`, `replayed`, `ignored`).
     NotFound for a provider we do not use; Unauthenticated for a callback that does not
     verify (forged, stale, malformed)."""
-    provider = engine.providers.get(provider_key)
+    context = engine.context
+    provider = context.providers.get(provider_key)
     if provider is None:
         raise NotFound("No such provider")
     try:
@@ -43,18 +44,18 @@ def receive_callback(
             "callback refused", extra={"provider": provider_key, "reason": exc.detail[:200]}
         )
         raise Unauthenticated("The callback could not be verified") from None
-    with engine.database.unit_of_work() as uow:
-        steps = MySQLStepRepository(uow)
+    with context.database.unit_of_work() as uow:
+        steps = uow.repository(StepRepository)
         if not steps.record_event(provider_key=provider_key, event_id=event.event_id, now=clock()):
             uow.commit()
             return "replayed"
         row = steps.by_handle(provider_key=provider_key, handle=event.handle)
-        task = None if row is None else MySQLTaskRepository(uow).get(row.task_id)
+        task = None if row is None else uow.repository(TaskRepository).get(row.task_id)
         if row is None or task is None or row.status != "waiting":
             uow.commit()
             return "ignored"
         message = StepMessage(task.public_id, "generate", row.step_index)
         sent = enqueue_in(uow, step_queue("generate"), message.body(), clock=clock)
         uow.commit()
-    publish_committed(database=engine.database, queue=engine.queue, messages=[sent], clock=clock)
+    publish_committed(database=context.database, queue=context.queue, messages=[sent], clock=clock)
     return "prompted"

@@ -1,95 +1,129 @@
-"""Retries and fallbacks of the `generate` step (DESIGN §6)."""
+"""How the `generate` step moves along its provider chain (DESIGN §5, §6): pure decisions,
+no I/O. The step applies them (`generate.py`) in its own unit of work.
+
+After a provider's failure (`after_failure`):
+- a permanent error (bad input, content refused) fails the task at once (`Fail`);
+- past the step's deadline, the next provider gets the job (`Fallback`);
+- a busy provider (its concurrency is full) is asked again after a backoff without spending
+  an attempt (`Wait`);
+- a retryable error retries the same provider after a backoff while attempts remain
+  (`Retry`); an unavailable provider (key, account, configuration) is never retried;
+- otherwise the next provider (`Fallback`, recorded), and after the last one, `Fail`.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from retouch.core.logging import logger
-from retouch.pipeline.context import DEFAULT_RETRIES, Attempt, StepContext
-from retouch.pipeline.messages import StepMessage
-from retouch.pipeline.metrics import count_fallback
-from retouch.pipeline.repository import MySQLStepRepository
 from retouch.providers.port import (
     ProviderBusy,
     ProviderError,
     ProviderPermanent,
     ProviderUnavailable,
 )
-from retouch.tasks.records import Task
+
+#: Why a provider of the chain cannot take a job now (None: it can).
+Unusable = Callable[[str], str | None]
+Jitter = Callable[[float, float], float]
+NO_PROVIDER = "no provider of the chain is available"
 
 
-class ChainMoves(StepContext):
-    """How the `generate` step moves along its provider chain after a provider's failure:
-    a permanent error fails the task; a retryable one retries the same provider after a
-    backoff up to the step's `retries` (busy waits without an attempt; unavailable moves on
-    at once); then the next provider, recorded as a fallback; none left, the task fails."""
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """Ask the same provider again after `delay_s`, as attempt number `attempt`."""
 
-    def _provider_failed(self, run: Attempt, key: str, position: int, error: ProviderError) -> None:
-        uow, task, row = run.uow, run.task, run.row
-        logger.info(
-            "provider error",
-            extra={"task": task.public_id, "provider": key, "retryable": error.retryable},
-        )
-        if isinstance(error, ProviderPermanent):
-            MySQLStepRepository(uow).fail(
-                row.id, code="INPUT_UNPROCESSABLE", detail=error.detail, now=self.clock()
-            )
-            uow.commit()
-            self._fail(task, code="INPUT_UNPROCESSABLE", detail=f"{key}: {error.detail}")
-            return
-        if not isinstance(error, ProviderBusy):
-            self.guards.failed(key)
-            self._job_ended(key, ok=False)
-        self._later(run, error, position, key=key)
+    delay_s: float
+    attempt: int
 
-    def _later(self, run: Attempt, error: ProviderError, position: int, *, key: str) -> None:
-        """Retry the same provider after a backoff, or move to the next one (recorded)."""
-        uow, task, index, row = run.uow, run.task, run.index, run.row
-        configured = run.steps[index].retries
-        spec_retries = DEFAULT_RETRIES if configured is None else configured
-        expired = row.deadline_at is not None and self.clock() >= row.deadline_at
-        busy = isinstance(error, ProviderBusy)
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Ask the same provider again after `delay_s`; no attempt is spent (busy, or a job still
+    pending)."""
+
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """Move on to the provider at `next_position`; `fallbacks` records why, provider by
+    provider."""
+
+    next_position: int
+    fallbacks: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """End the step and the task as failed with registry `code`; `exhausted`: the chain ran
+    out of providers (the last one's failure is recorded in `fallbacks`)."""
+
+    code: str
+    detail: str
+    fallbacks: tuple[dict[str, Any], ...] = ()
+    exhausted: bool = False
+
+
+Decision = Retry | Wait | Fallback | Fail
+
+
+@dataclass(frozen=True, slots=True)
+class ChainState:
+    """Where a `generate` step stands: the provider it is at, its attempts there, what the
+    chain skipped so far, the chain's length, the step's `retries` and whether its deadline
+    passed."""
+
+    position: int
+    attempt: int
+    fallbacks: tuple[dict[str, Any], ...]
+    chain_length: int
+    retries: int
+    expired: bool
+
+
+def after_failure(
+    state: ChainState, key: str, error: ProviderError, *, jitter: Jitter = random.uniform
+) -> Retry | Wait | Fallback | Fail:
+    """What the step does after provider `key` failed with `error` (see the module)."""
+    if isinstance(error, ProviderPermanent):
+        return Fail(code="INPUT_UNPROCESSABLE", detail=f"{key}: {error.detail}")
+    if not state.expired:
+        if isinstance(error, ProviderBusy):
+            return Wait(delay_s=backoff(state.attempt, jitter))
         # The vendor cannot serve us (key, account, configuration): no retry can help here.
-        worth_retrying = not isinstance(error, ProviderUnavailable) and row.attempt < spec_retries
-        repo = MySQLStepRepository(uow)
-        if not expired and (busy or worth_retrying):
-            attempt = row.attempt if busy else row.attempt + 1
-            repo.retry(row.id, provider_index=position, attempt=attempt, fallbacks=row.fallbacks)
-            delay = _backoff(attempt)
-            sent = self._send(
-                uow,
-                StepMessage(task.public_id, "generate", index, attempt=attempt + 1),
-                delay_s=delay,
-            )
-        else:
-            fallbacks = [
-                *row.fallbacks,
-                {"provider": key, "code": type(error).__name__, "detail": error.detail[:200]},
-            ]
-            repo.retry(row.id, provider_index=position + 1, attempt=0, fallbacks=fallbacks)
-            logger.info("provider fallback", extra={"task": task.public_id, "provider": key})
-            count_fallback(provider=str(key), reason=type(error).__name__)
-            sent = self._send(uow, StepMessage(task.public_id, "generate", index))
-        uow.commit()
-        self._publish([sent])
-
-    def _give_up(self, task: Task, index: int, fallbacks: list[Any], detail: str) -> None:
-        with self.database.unit_of_work() as uow:
-            repo = MySQLStepRepository(uow)
-            row = repo.get(task_id=task.id, index=index)
-            if row is not None:
-                repo.retry(
-                    row.id,
-                    provider_index=row.provider_index,
-                    attempt=row.attempt,
-                    fallbacks=fallbacks,
-                )
-                repo.fail(row.id, code="GENERATION_FAILED", detail=detail, now=self.clock())
-            uow.commit()
-        self._fail(task, code="GENERATION_FAILED", detail=detail)
+        if not isinstance(error, ProviderUnavailable) and state.attempt < state.retries:
+            return Retry(delay_s=backoff(state.attempt + 1, jitter), attempt=state.attempt + 1)
+    record = {"provider": key, "code": type(error).__name__, "detail": error.detail[:200]}
+    fallbacks = (*state.fallbacks, record)
+    if state.position + 1 >= state.chain_length:
+        return Fail(
+            code="GENERATION_FAILED", detail=NO_PROVIDER, fallbacks=fallbacks, exhausted=True
+        )
+    return Fallback(next_position=state.position + 1, fallbacks=fallbacks)
 
 
-def _backoff(attempt: int) -> float:
+def first_usable(chain: Sequence[str], state: ChainState, unusable: Unusable) -> ChainState | Fail:
+    """The step at the first provider from `state.position` on that can take a job (a new
+    provider starts at attempt 0), with the chain's record of those skipped
+    (`UNAVAILABLE`); Fail when none can."""
+    fallbacks = list(state.fallbacks)
+    for position in range(state.position, len(chain)):
+        reason = unusable(chain[position])
+        if reason is None:
+            attempt = state.attempt if position == state.position else 0
+            return replace(state, position=position, attempt=attempt, fallbacks=tuple(fallbacks))
+        fallbacks.append({"provider": chain[position], "code": "UNAVAILABLE", "detail": reason})
+    return Fail(code="GENERATION_FAILED", detail=NO_PROVIDER, fallbacks=tuple(fallbacks))
+
+
+def backoff(attempt: int, jitter: Jitter = random.uniform) -> float:
     """Exponential backoff with full jitter: up to 2, 4, 8… seconds, at most 60."""
-    return random.uniform(0, min(60.0, 2.0 ** max(attempt, 1)))  # noqa: S311 - jitter, not secrets
+    return jitter(0, min(60.0, 2.0 ** max(attempt, 1)))
+
+
+def poll_delay(polls: int, max_delay_s: float) -> Wait:
+    """How long a pending job waits for its next poll: 1, 2, 4… seconds, at most the cap."""
+    return Wait(delay_s=min(2 ** min(polls, 5), max_delay_s))

@@ -18,43 +18,57 @@ vendor, after a best-effort cancel of the vendor's job.
 - `store`: the results are fetched (vendor URLs only from the provider's own hosts),
   checked to be real images (magic bytes and dimensions) and copied to `outputs/<task>/`;
   an empty or non-image result sends the task back to `generate` with the next provider.
-- `finalize`: `finish_task` — the task's one ending, with its charge or refund.
+- `finalize`: `tasks.lifecycle.end_task` — the task's one ending, with its charge or refund.
 
-Failures end the task through `finish_task` at once (`INPUT_UNPROCESSABLE`,
-`GENERATION_FAILED`); the reaper ends what no message ever finishes (`TASK_TIMEOUT`).
+Failures end the task through `end_task` at once, in the failing step's unit of work
+(`INPUT_UNPROCESSABLE`, `GENERATION_FAILED`); the reaper ends what no message ever finishes
+(`TASK_TIMEOUT`).
 
-Each step lives in its own module as a mixin of `Engine` over `context.StepContext` (the
-dependencies and the moves every step shares): `prepare.py`, `generate.py` (with its
-retries and fallbacks in `chain.py`), `store.py`, `finalize.py`.
+Dispatch is by table (`STEP_FUNCTIONS`): each step is a function of its own module taking the
+engine's dependencies (`context.StepContext`) and the message in hand (`context.StepRun`);
+each opens one unit of work and commits once at its end (`generate` also commits the
+vendor's handle the moment `submit` returns). `prepare.py`, `generate.py` (its retries and
+fallbacks decided in `chain.py`, its vendor jobs in `jobs.py`), `store.py`, `finalize.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from retouch.catalog.repository import MySQLPipelineRepository
 from retouch.catalog.schemas import PipelineStep
-from retouch.core.db import UnitOfWork
 from retouch.core.logging import logger
-from retouch.pipeline.context import Fetcher, Normalizer
-from retouch.pipeline.finalize import FinalizeStep
-from retouch.pipeline.generate import GenerateStep
-from retouch.pipeline.messages import StepMessage
-from retouch.pipeline.prepare import PrepareStep
-from retouch.pipeline.store import StoreStep
+from retouch.pipeline.context import Fetcher, Normalizer, StepContext, StepFunction, StepRun
+from retouch.pipeline.finalize import run_finalize
+from retouch.pipeline.generate import abandon, run_generate
+from retouch.pipeline.messages import StepKind, StepMessage
+from retouch.pipeline.prepare import run_prepare
+from retouch.pipeline.store import run_store
 from retouch.queue.messages import InvalidMessage
 from retouch.tasks.records import TERMINAL, Task
-from retouch.tasks.repository import MySQLTaskRepository
+from retouch.tasks.repository import TaskRepository
 
-__all__ = ["Engine", "Fetcher", "Normalizer"]
+__all__ = ["STEP_FUNCTIONS", "Engine", "Fetcher", "Normalizer", "StepContext", "dispatch"]
+
+#: Every step kind's function.
+STEP_FUNCTIONS: Mapping[StepKind, StepFunction] = {
+    "prepare": run_prepare,
+    "generate": run_generate,
+    "store": run_store,
+    "finalize": run_finalize,
+}
 
 
-class Engine(PrepareStep, GenerateStep, StoreStep, FinalizeStep):
-    """Every step, built once per function instance from its dependencies (the fields of
-    `StepContext`; see `handlers.py`)."""
+class Engine:
+    """The steps over their dependencies, built once per function instance
+    (`retouch.bootstrap.clients.get_engine`)."""
 
-    # --- entry ------------------------------------------------------------------------------
+    def __init__(
+        self, context: StepContext, *, table: Mapping[StepKind, StepFunction] = STEP_FUNCTIONS
+    ) -> None:
+        self.context = context
+        self._table = table
 
     def handle(self, body: dict[str, Any]) -> None:
         """Run the step `body` names. Raises only for a failure worth a redelivery (a
@@ -64,35 +78,43 @@ class Engine(PrepareStep, GenerateStep, StoreStep, FinalizeStep):
         except InvalidMessage as exc:
             logger.warning("step message dropped", extra={"error": str(exc)})
             return
-        with self.database.read_only() as uow:
-            task = MySQLTaskRepository(uow).get_by_public_id(message.task_id)
-            steps = self._steps(uow, task) if task is not None else []
+        with self.context.database.read_only() as uow:
+            task = uow.repository(TaskRepository).get_by_public_id(message.task_id)
+            pipeline = (
+                None
+                if task is None
+                else MySQLPipelineRepository(uow).get(task.feature_key, task.pipeline_version)
+            )
         if task is None:
             logger.warning("step message for no task", extra={"task": message.task_id})
             return
-        index = self._index(message, steps)
-        if task.status in TERMINAL:
-            if message.step == "generate":
-                self._abandon(task, index)
-            logger.info("step message for an ended task", extra={"task": task.public_id})
-            return
-        if message.step == "prepare":
-            self._prepare(task, index, steps)
-        elif message.step == "generate":
-            self._generate(task, index, steps)
-        elif message.step == "store":
-            self._store(task, index, steps)
-        else:
-            self._finalize(task, message, steps)
+        steps = [] if pipeline is None else list(pipeline.steps)
+        dispatch(self.context, self._table, task, message, steps)
 
-    def _steps(self, uow: UnitOfWork, task: Task) -> list[PipelineStep]:
-        pipeline = MySQLPipelineRepository(uow).get(task.feature_key, task.pipeline_version)
-        return [] if pipeline is None else list(pipeline.steps)
 
-    @staticmethod
-    def _index(message: StepMessage, steps: Sequence[PipelineStep]) -> int:
-        if message.index is not None:
-            return message.index
-        if message.step == "finalize":
-            return len(steps)
-        return next((i for i, step in enumerate(steps) if step.step == message.step), 0)
+def dispatch(
+    context: StepContext,
+    table: Mapping[StepKind, StepFunction],
+    task: Task,
+    message: StepMessage,
+    steps: Sequence[PipelineStep],
+) -> None:
+    """Run `message`'s step of `task` through `table`; a message for an ended task is
+    dropped (a `generate` one after canceling the vendor job it may still run)."""
+    index = step_index(message, steps)
+    if task.status in TERMINAL:
+        if message.step == "generate":
+            abandon(context, task, index)
+        logger.info("step message for an ended task", extra={"task": task.public_id})
+        return
+    table[message.step](context, StepRun(task, message, index, steps))
+
+
+def step_index(message: StepMessage, steps: Sequence[PipelineStep]) -> int:
+    """The step's place in the pipeline: the message's, or for a task's first message (no
+    index) the first step of its kind (`finalize`: after the last)."""
+    if message.index is not None:
+        return message.index
+    if message.step == "finalize":
+        return len(steps)
+    return next((i for i, step in enumerate(steps) if step.step == message.step), 0)

@@ -2,43 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from retouch.catalog.schemas import PipelineStep
-from retouch.pipeline.context import StepContext, previous_step
-from retouch.pipeline.messages import StepMessage
-from retouch.pipeline.repository import MySQLStepRepository
-from retouch.pipeline.service import Outcome, finish_task
-from retouch.tasks.records import StoredImage, Task
+from retouch.pipeline.context import After, StepContext, StepRun, previous_step
+from retouch.pipeline.repository import StepRepository
+from retouch.tasks.lifecycle import Outcome, end_task
+from retouch.tasks.records import StoredImage
 
 
-class FinalizeStep(StepContext):
-    """`finalize`: `finish_task` — the task's one ending, with its charge or refund."""
-
-    def _finalize(self, task: Task, message: StepMessage, steps: Sequence[PipelineStep]) -> None:
-        if message.outcome == "failed":
-            self._fail(task, code=message.error_code or "GENERATION_FAILED", detail="finalize")
-            return
-        with self.database.read_only() as uow:
-            repo = MySQLStepRepository(uow)
+def run_finalize(context: StepContext, run: StepRun) -> None:
+    """`finalize`: the task's one ending (`tasks.lifecycle.end_task`), with its charge or
+    refund: success with the images `store` kept, or the failure the message names."""
+    task, steps, now = run.task, run.steps, context.clock()
+    with context.database.unit_of_work() as uow:
+        if run.message.outcome == "failed":
+            outcome = Outcome(
+                "failed",
+                error_code=run.message.error_code or "GENERATION_FAILED",
+                error_detail="finalize",
+            )
+        else:
+            repo = uow.repository(StepRepository)
             store = previous_step(repo, task, len(steps), "store", steps)
             generate = previous_step(repo, task, len(steps), "generate", steps)
-        provider = None if generate is None else generate.state.get("provider")
-        images = tuple(
-            StoredImage(key=i["key"], width=int(i["width"]), height=int(i["height"]))
-            for i in (store.state.get("images", []) if store is not None else [])
-        )
-        outcome = (
-            Outcome(status="succeeded", images=images, provider=provider)
-            if images
-            else Outcome(
-                status="failed", error_code="GENERATION_FAILED", error_detail="no stored image"
-            )
-        )
-        finish_task(
-            database=self.database,
-            redis=self.redis,
-            task_id=task.public_id,
-            outcome=outcome,
-            clock=self.clock,
-        )
+            outcome = _success(store.state if store else {}, generate.state if generate else {})
+        after = After(ended=end_task(uow, task, outcome, now=now))
+        uow.commit()
+    after.run(context)
+
+
+def _success(store: dict[str, object], generate: dict[str, object]) -> Outcome:
+    """The images `store` kept (and who made them), or a failure when it kept none."""
+    kept = store.get("images", [])
+    images = tuple(
+        StoredImage(key=i["key"], width=int(i["width"]), height=int(i["height"]))
+        for i in (kept if isinstance(kept, list) else [])
+    )
+    if not images:
+        return Outcome("failed", error_code="GENERATION_FAILED", error_detail="no stored image")
+    provider = generate.get("provider")
+    return Outcome(
+        "succeeded", images=images, provider=provider if isinstance(provider, str) else None
+    )

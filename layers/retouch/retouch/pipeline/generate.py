@@ -1,232 +1,259 @@
-"""The `generate` step of the engine: submit, poll, settle (moves along the chain:
-`chain.py`)."""
+"""The `generate` step of the engine: submit, poll, settle; its moves along the provider chain
+are decided in `chain.py` and applied here (`apply`).
+
+The step's unit of work commits at two points, both here: once the moment a vendor accepts a
+job (its handle), and once at the end of the step."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
-from retouch.catalog.schemas import PipelineStep
 from retouch.core.db import UnitOfWork
 from retouch.core.logging import logger
-from retouch.pipeline.chain import ChainMoves
-from retouch.pipeline.context import DEFAULT_TIMEOUT_S, MAX_POLL_DELAY_S, Attempt
+from retouch.pipeline.chain import (
+    ChainState,
+    Decision,
+    Fail,
+    Fallback,
+    Retry,
+    Wait,
+    after_failure,
+    first_usable,
+    poll_delay,
+)
+from retouch.pipeline.context import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_S,
+    MAX_POLL_DELAY_S,
+    After,
+    StepContext,
+    StepRun,
+    job_ended,
+    next_message,
+    previous_step,
+    send,
+)
+from retouch.pipeline.jobs import cancel_quietly, job_input, kept_outputs, unusable_reason
 from retouch.pipeline.messages import StepMessage
 from retouch.pipeline.metrics import count_fallback
-from retouch.pipeline.repository import MySQLStepRepository
+from retouch.pipeline.repository import StepRepository, StepRow
 from retouch.providers.port import (
-    JobInput,
     JobStatus,
     Provider,
     ProviderBusy,
     ProviderError,
+    ProviderPermanent,
     ProviderRetryable,
-    serves,
 )
-from retouch.storage import work_key
+from retouch.tasks.lifecycle import Outcome, end_task
 from retouch.tasks.records import Task
 
 
-class GenerateStep(ChainMoves):
+def run_generate(context: StepContext, run: StepRun) -> None:
     """`generate`: the provider chain. A provider without an adapter, disabled, not
     configured for the feature or with its breaker open is skipped (recorded as a
-    fallback). The vendor's handle is committed the moment `submit` returns; completion is
-    polled by delayed messages with growing delay (or prompted by a callback) until the
-    step's deadline. Results are kept under `work/` (bytes) or as vendor URLs; then `store`."""
-
-    def _generate(self, task: Task, index: int, steps: Sequence[PipelineStep]) -> None:
-        spec = steps[index]
-        now = self.clock()
-        timeout_s = spec.timeout_s or DEFAULT_TIMEOUT_S
-        with self.database.unit_of_work() as uow:
-            repo = MySQLStepRepository(uow)
-            row = repo.begin(
-                task_id=task.id,
-                index=index,
-                step="generate",
-                now=now,
-                deadline_at=now + timedelta(seconds=timeout_s),
-            )
-            if row.status in ("succeeded", "failed"):
-                uow.commit()
-                return
-            run = Attempt(uow, task, index, steps, row)
-            if row.status == "waiting" and row.vendor_handle and row.provider_key:
-                self._poll(run)
-                return
-            self._submit(run, _prepared_inputs(uow, task, index))
-
-    def _submit(self, run: Attempt, prepared: dict[str, str]) -> None:
-        uow, task, index, row = run.uow, run.task, run.index, run.row
-        spec, now = run.steps[index], self.clock()
-        chain = spec.providers or ["local"]
-        position, fallbacks = row.provider_index, list(row.fallbacks)
-        provider = None
-        while position < len(chain):
-            key = chain[position]
-            provider = self.providers.get(key)
-            if (
-                provider is not None
-                and serves(provider, task.feature_key)
-                and not self.guards.is_open(key)
-            ):
-                break
-            if provider is None:
-                reason = "no adapter, disabled or not built"
-            elif not serves(provider, task.feature_key):
-                reason = "not configured for the feature"
-            else:
-                reason = "breaker open"
-            fallbacks.append({"provider": key, "code": "UNAVAILABLE", "detail": reason})
-            count_fallback(provider=key, reason="UNAVAILABLE")
-            provider, position = None, position + 1
-        if provider is None:
-            uow.rollback()
-            self._give_up(task, index, fallbacks, "no provider of the chain is available")
-            return
-        if position != row.provider_index:
-            MySQLStepRepository(uow).retry(
-                row.id, provider_index=position, attempt=0, fallbacks=fallbacks
-            )
-        holder = f"{task.public_id}:{index}"
-        timeout_s = spec.timeout_s or DEFAULT_TIMEOUT_S
-        if not self.guards.acquire(
-            provider.key, holder, limit=self.providers.limit(provider.key), hold_s=timeout_s
-        ):
-            busy = ProviderBusy("concurrency limit reached")
-            self._later(run, busy, position, key=provider.key)
-            return
-        job = JobInput(
-            feature=task.feature_key,
-            image_urls={
-                field: self.storage.presign_download(key, expires_s=timeout_s + 60)
-                for field, key in prepared.items()
-            },
-            params={k: v for k, v in task.inputs.items() if k not in prepared},
-            client_token=f"{task.public_id}:{index}:{position}:{row.attempt}",
-            callback_url=(
-                None
-                if self.callback_base_url is None
-                else f"{self.callback_base_url}/v1/callbacks/{provider.key}"
-            ),
-            image_bytes=(
-                {field: self.storage.get(key) for field, key in prepared.items()}
-                if getattr(provider, "in_process", False)
-                else {}
-            ),
+    fallback). Completion is polled by delayed messages with growing delay (or prompted by
+    a callback) until the step's deadline. Results are kept under `work/` (bytes) or as
+    vendor URLs; then `store`."""
+    now = context.clock()
+    timeout_s = run.steps[run.index].timeout_s or DEFAULT_TIMEOUT_S
+    with context.database.unit_of_work() as uow:
+        row = uow.repository(StepRepository).begin(
+            task_id=run.task.id,
+            index=run.index,
+            step="generate",
+            now=now,
+            deadline_at=now + timedelta(seconds=timeout_s),
         )
-        try:
-            submitted = provider.submit(job)
-        except ProviderError as error:
-            self.guards.release(provider.key, holder)
-            self._provider_failed(run, provider.key, position, error)
-            return
-        # The handle is committed before anything else happens.
-        MySQLStepRepository(uow).submitted(
-            row.id, provider_key=provider.key, handle=submitted.handle, now=now
-        )
-        uow.commit()
-        logger.info("job submitted", extra={"task": task.public_id, "provider": provider.key})
-        if submitted.status is not None:
-            with self.database.unit_of_work() as again:
-                current = MySQLStepRepository(again).begin(
-                    task_id=task.id, index=index, step="generate", now=now, deadline_at=None
-                )
-                again_run = Attempt(again, task, index, run.steps, current)
-                self._settle_job(again_run, provider, submitted.status)
-            return
-        with self.database.unit_of_work() as again:
-            sent = self._send(again, StepMessage(task.public_id, "generate", index), delay_s=1)
-            again.commit()
-        self._publish([sent])
-
-    def _poll(self, run: Attempt) -> None:
-        task, index, row = run.task, run.index, run.row
-        key = str(row.provider_key)
-        provider = self.providers.get(key)
-        expired = row.deadline_at is not None and self.clock() >= row.deadline_at
-        if provider is None or expired:
-            if provider is not None:
-                _cancel_quietly(provider, str(row.vendor_handle))
-                # The job is given up: its concurrency slot goes back now, not when it expires.
-                self.guards.release(key, f"{task.public_id}:{index}")
-            reason = "provider gone" if provider is None else "step deadline passed"
-            self._provider_failed(run, key, row.provider_index, ProviderRetryable(reason))
-            return
-        try:
-            status = provider.poll(str(row.vendor_handle))
-        except ProviderError as error:
-            status = (
-                JobStatus(state="pending")
-                if error.retryable
-                else JobStatus(state="failed", error=error)
-            )
-        self._settle_job(run, provider, status)
-
-    def _settle_job(self, run: Attempt, provider: Provider, status: JobStatus) -> None:
-        uow, task, index, row = run.uow, run.task, run.index, run.row
-        holder = f"{task.public_id}:{index}"
-        if status.state == "pending":
-            MySQLStepRepository(uow).polled(row.id)
-            delay = min(2 ** min(row.polls, 5), MAX_POLL_DELAY_S)
-            sent = self._send(uow, StepMessage(task.public_id, "generate", index), delay_s=delay)
-            uow.commit()
-            self._publish([sent])
-            return
-        self.guards.release(provider.key, holder)
-        if status.state == "failed":
-            error = status.error or ProviderRetryable("the job failed without a reason")
-            self._provider_failed(run, provider.key, row.provider_index, error)
-            return
-        outputs = []
-        for n, output in enumerate(status.outputs):
-            if output.data is not None:
-                key = work_key(task_id=task.public_id, name=f"raw-{row.provider_index}-{n}")
-                self.storage.put(key, output.data, "application/octet-stream")
-                outputs.append({"key": key})
-            elif output.url is not None:
-                outputs.append({"url": output.url})
-        # The breaker's count closes now; health counts the job once `store` has kept a real
-        # image from it (a garbage result is a failure of the vendor's, not a success).
-        self.guards.succeeded(provider.key)
-        latency_ms = (
-            None
-            if row.submitted_at is None
-            else round((self.clock() - row.submitted_at).total_seconds() * 1000, 1)
-        )
-        MySQLStepRepository(uow).succeed(
-            row.id,
-            state={"provider": provider.key, "outputs": outputs, "latency_ms": latency_ms},
-            now=self.clock(),
-        )
-        sent = self._send(uow, self._next(task, index, run.steps))
-        uow.commit()
-        self._publish([sent])
-
-    def _abandon(self, task: Task, index: int) -> None:
-        """The task ended (canceled, timed out) while a vendor job may run: cancel it."""
-        with self.database.read_only() as uow:
-            row = MySQLStepRepository(uow).get(task_id=task.id, index=index)
-        if row is None or row.status != "waiting" or not row.vendor_handle or not row.provider_key:
-            return
-        provider = self.providers.get(row.provider_key)
-        if provider is not None:
-            _cancel_quietly(provider, row.vendor_handle)
-        self.guards.release(row.provider_key, f"{task.public_id}:{index}")
+        if row.status in ("succeeded", "failed"):
+            after = After()
+        elif row.status == "waiting" and row.vendor_handle and row.provider_key:
+            after = _poll(context, uow, run, row)
+        else:
+            after = _submit(context, uow, run, row)
+        uow.commit()  # commit point 2 of 2: the end of the step
+    after.run(context)
 
 
-def _prepared_inputs(uow: UnitOfWork, task: Task, index: int) -> dict[str, str]:
-    """What the latest `prepare` before `index` kept (field → work key)."""
-    repo = MySQLStepRepository(uow)
-    for earlier in range(index - 1, -1, -1):
-        row = repo.get(task_id=task.id, index=earlier)
-        if row is not None and row.step == "prepare" and row.status == "succeeded":
-            return dict(row.state.get("inputs", {}))
-    return {}
-
-
-def _cancel_quietly(provider: Provider, handle: str) -> None:
+def _submit(context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow) -> After:
+    """Send the job to the first usable provider of the chain from where the step stands."""
+    task, index = run.task, run.index
+    chain = run.steps[index].providers or ["local"]
+    found = first_usable(
+        chain, _state(context, run, row), lambda key: unusable_reason(context, key, task)
+    )
+    for skipped in found.fallbacks[len(row.fallbacks) :]:
+        count_fallback(provider=skipped["provider"], reason="UNAVAILABLE")
+    if isinstance(found, Fail):
+        return apply(context, uow, run, row, found, _state(context, run, row))
+    state, steps = found, uow.repository(StepRepository)
+    if state.position != row.provider_index:
+        fallbacks = list(state.fallbacks)
+        steps.retry(row.id, provider_index=state.position, attempt=0, fallbacks=fallbacks)
+    provider = context.providers.get(chain[state.position])
+    assert provider is not None  # noqa: S101 - `first_usable` just found it usable
+    holder = f"{task.public_id}:{index}"
+    timeout_s = run.steps[index].timeout_s or DEFAULT_TIMEOUT_S
+    limit = context.providers.limit(provider.key)
+    if not context.guards.acquire(provider.key, holder, limit=limit, hold_s=timeout_s):
+        busy = ProviderBusy("concurrency limit reached")
+        return _failed(context, uow, run, row, state, provider.key, busy)
+    prepare = previous_step(steps, task, index, "prepare", run.steps)
+    prepared = {} if prepare is None or prepare.status != "succeeded" else prepare.state["inputs"]
     try:
-        provider.cancel(handle)
-    except Exception:  # noqa: BLE001 - best effort: the task has ended either way
-        logger.info("vendor cancel failed", extra={"provider": provider.key})
+        submitted = provider.submit(job_input(context, run, provider, prepared, state))
+    except ProviderError as error:
+        context.guards.release(provider.key, holder)
+        return _failed(context, uow, run, row, state, provider.key, error)
+    steps.submitted(row.id, provider_key=provider.key, handle=submitted.handle, now=context.clock())
+    # Commit point 1 of 2: the vendor's handle is committed the moment `submit` returns,
+    # before anything else happens, so a crash cannot orphan a paid job (a redelivered
+    # message, or the reaper's re-drive, finds the handle and polls the job).
+    uow.commit()
+    logger.info("job submitted", extra={"task": task.public_id, "provider": provider.key})
+    if submitted.status is None:
+        message = StepMessage(task.public_id, "generate", index)
+        return After([send(context, uow, message, delay_s=1)])
+    # A new transaction: the row locked again, as the handle left it.
+    current = steps.begin(
+        task_id=task.id, index=index, step="generate", now=context.clock(), deadline_at=None
+    )
+    return _settle_job(context, uow, run, current, provider, submitted.status)
+
+
+def _poll(context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow) -> After:
+    key = str(row.provider_key)
+    provider = context.providers.get(key)
+    state = _state(context, run, row)
+    if provider is None or state.expired:
+        if provider is not None:
+            cancel_quietly(provider, str(row.vendor_handle))
+            # The job is given up: its concurrency slot goes back now, not when it expires.
+            context.guards.release(key, f"{run.task.public_id}:{run.index}")
+        reason = "provider gone" if provider is None else "step deadline passed"
+        return _failed(context, uow, run, row, state, key, ProviderRetryable(reason))
+    try:
+        status = provider.poll(str(row.vendor_handle))
+    except ProviderError as error:
+        status = (
+            JobStatus(state="pending")
+            if error.retryable
+            else JobStatus(state="failed", error=error)
+        )
+    return _settle_job(context, uow, run, row, provider, status)
+
+
+def _settle_job(
+    context: StepContext,
+    uow: UnitOfWork,
+    run: StepRun,
+    row: StepRow,
+    provider: Provider,
+    status: JobStatus,
+) -> After:
+    task, index = run.task, run.index
+    steps = uow.repository(StepRepository)
+    if status.state == "pending":
+        steps.polled(row.id)
+        wait = poll_delay(row.polls, MAX_POLL_DELAY_S)
+        message = StepMessage(task.public_id, "generate", index)
+        return After([send(context, uow, message, delay_s=wait.delay_s)])
+    context.guards.release(provider.key, f"{task.public_id}:{index}")
+    if status.state == "failed":
+        error = status.error or ProviderRetryable("the job failed without a reason")
+        state = _state(context, run, row)
+        return _failed(context, uow, run, row, state, provider.key, error)
+    outputs = kept_outputs(context, task, row, status)
+    # The breaker's count closes now; health counts the job once `store` has kept a real
+    # image from it (a garbage result is a failure of the vendor's, not a success).
+    context.guards.succeeded(provider.key)
+    latency_ms = (
+        None
+        if row.submitted_at is None
+        else round((context.clock() - row.submitted_at).total_seconds() * 1000, 1)
+    )
+    steps.succeed(
+        row.id,
+        state={"provider": provider.key, "outputs": outputs, "latency_ms": latency_ms},
+        now=context.clock(),
+    )
+    return After([send(context, uow, next_message(task, index, run.steps))])
+
+
+def _failed(
+    context: StepContext,
+    uow: UnitOfWork,
+    run: StepRun,
+    row: StepRow,
+    state: ChainState,
+    key: str,
+    error: ProviderError,
+) -> After:
+    """Provider `key` failed the step: count it, then apply the chain's decision."""
+    logger.info(
+        "provider error",
+        extra={"task": run.task.public_id, "provider": key, "retryable": error.retryable},
+    )
+    if not isinstance(error, ProviderPermanent | ProviderBusy):
+        context.guards.failed(key)
+        job_ended(context, key, ok=False)
+    decision = after_failure(state, key, error)
+    if isinstance(decision, Fallback) or (isinstance(decision, Fail) and decision.exhausted):
+        logger.info("provider fallback", extra={"task": run.task.public_id, "provider": key})
+        count_fallback(provider=key, reason=type(error).__name__)
+    return apply(context, uow, run, row, decision, state)
+
+
+def apply(
+    context: StepContext,
+    uow: UnitOfWork,
+    run: StepRun,
+    row: StepRow,
+    decision: Decision,
+    state: ChainState,
+) -> After:
+    """Write `decision`, taken at `state`, in the step's unit of work (no commit): the step's
+    row, the next message or the task's ending."""
+    steps = uow.repository(StepRepository)
+    task, index = run.task, run.index
+    at, fallbacks = state.position, list(state.fallbacks)
+    if isinstance(decision, Retry | Wait):
+        attempt = decision.attempt if isinstance(decision, Retry) else state.attempt
+        steps.retry(row.id, provider_index=at, attempt=attempt, fallbacks=fallbacks)
+        message = StepMessage(task.public_id, "generate", index, attempt=attempt + 1)
+        return After([send(context, uow, message, delay_s=decision.delay_s)])
+    if isinstance(decision, Fallback):
+        fallbacks = list(decision.fallbacks)
+        steps.retry(row.id, provider_index=decision.next_position, attempt=0, fallbacks=fallbacks)
+        return After([send(context, uow, StepMessage(task.public_id, "generate", index))])
+    if decision.fallbacks:
+        steps.retry(
+            row.id, provider_index=at, attempt=state.attempt, fallbacks=list(decision.fallbacks)
+        )
+    steps.fail(row.id, code=decision.code, detail=decision.detail, now=context.clock())
+    outcome = Outcome(status="failed", error_code=decision.code, error_detail=decision.detail)
+    return After(ended=end_task(uow, task, outcome, now=context.clock()))
+
+
+def abandon(context: StepContext, task: Task, index: int) -> None:
+    """The task ended (canceled, timed out) while a vendor job may run: cancel it."""
+    with context.database.read_only() as uow:
+        row = uow.repository(StepRepository).get(task_id=task.id, index=index)
+    if row is None or row.status != "waiting" or not row.vendor_handle or not row.provider_key:
+        return
+    provider = context.providers.get(row.provider_key)
+    if provider is not None:
+        cancel_quietly(provider, row.vendor_handle)
+    context.guards.release(row.provider_key, f"{task.public_id}:{index}")
+
+
+def _state(context: StepContext, run: StepRun, row: StepRow) -> ChainState:
+    spec = run.steps[run.index]
+    return ChainState(
+        position=row.provider_index,
+        attempt=row.attempt,
+        fallbacks=tuple(row.fallbacks),
+        chain_length=len(spec.providers or ["local"]),
+        retries=DEFAULT_RETRIES if spec.retries is None else spec.retries,
+        expired=row.deadline_at is not None and context.clock() >= row.deadline_at,
+    )

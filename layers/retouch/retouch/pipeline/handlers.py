@@ -13,35 +13,27 @@ from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
 from retouch.idempotency import purge_expired_keys
 from retouch.pipeline.messages import StepMessage, step_queue
-from retouch.pipeline.repository import MySQLPipelineRepository
-from retouch.pipeline.service import Outcome, finish_task
+from retouch.pipeline.repository import StepRepository
 from retouch.queue.factory import get_queue
 from retouch.queue.outbox import enqueue_in, publish_committed
+from retouch.tasks.lifecycle import time_out_overdue
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
 REAP_BATCH = 500
-_TIMEOUT = Outcome(status="failed", error_code="TASK_TIMEOUT", error_detail="deadline passed")
 
 
 def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     """Fail every unfinished task past its deadline with TASK_TIMEOUT and return its credits
-    (through `finish_task`: a task ending meanwhile by other means is left as it ended); then
+    (`tasks.lifecycle.time_out_overdue`: a task ending meanwhile is left as it ended); then
     re-drive, once, the steps whose message was lost, and forget expired Idempotency-Keys."""
-    database, redis = get_database(), get_redis()
-    with database.read_only() as uow:
-        overdue = MySQLPipelineRepository(uow).overdue(now=clock(), limit=REAP_BATCH)
-    timed_out = 0
-    for task_id in overdue:
-        try:
-            timed_out += finish_task(
-                database=database, redis=redis, task_id=task_id, outcome=_TIMEOUT, clock=clock
-            )
-        except Exception:  # noqa: BLE001 - one bad task must not stop the rest; retried next run
-            logger.exception("reaper could not end a task", extra={"task": task_id})
+    database = get_database()
+    overdue, timed_out = time_out_overdue(
+        database=database, redis=get_redis(), clock=clock, limit=REAP_BATCH
+    )
     redriven = _redrive_stale_steps(clock=clock)
     purged = purge_expired_keys(database=database, limit=REAP_BATCH, clock=clock)
     return {
-        "overdue": len(overdue),
+        "overdue": overdue,
         "timed_out": timed_out,
         "redriven": redriven,
         "keys_purged": purged,
@@ -56,11 +48,9 @@ def _redrive_stale_steps(*, clock: Clock) -> int:
     before = now - timedelta(seconds=get_settings().pipeline_step_stale_s)
     messages = []
     with database.unit_of_work() as uow:
-        transitions = MySQLPipelineRepository(uow)
-        for step_id, task_id, kind, index in transitions.stale_steps(
-            before=before, limit=REAP_BATCH
-        ):
-            if transitions.mark_redriven(step_id, now=now):
+        steps = uow.repository(StepRepository)
+        for step_id, task_id, kind, index in steps.stale_steps(before=before, limit=REAP_BATCH):
+            if steps.mark_redriven(step_id, now=now):
                 body = StepMessage(task_id, kind, index).body()  # type: ignore[arg-type]
                 messages.append(enqueue_in(uow, step_queue(kind), body, clock=clock))
         uow.commit()

@@ -5,20 +5,14 @@ step of that kind."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from retouch.queue.messages import InvalidMessage
+from retouch.queue.steps import STEP_KINDS, StepKind, step_queue
+from retouch.tasks.records import is_task_id
 
-StepKind = Literal["prepare", "generate", "store", "finalize"]
-STEP_KINDS: tuple[StepKind, ...] = ("prepare", "generate", "store", "finalize")
-_TASK_ID = re.compile(r"tsk_[A-Za-z0-9_-]{22}")
-
-
-def step_queue(step: str) -> str:
-    """The queue of a step kind (`steps-prepare`); the platform's prefix is the adapter's."""
-    return f"steps-{step}"
+__all__ = ["STEP_KINDS", "StepKind", "StepMessage", "step_queue"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +29,7 @@ class StepMessage:
         """The message in `body`; InvalidMessage when it is not one of ours (dropped)."""
         task_id, step = body.get("task_id"), body.get("step")
         index, attempt = body.get("index"), body.get("attempt", 1)
-        if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
+        if not isinstance(task_id, str) or not is_task_id(task_id):
             raise InvalidMessage("a step message names a task id")
         if step not in STEP_KINDS:
             raise InvalidMessage("a step message names a step kind")

@@ -1,93 +1,18 @@
-"""SQL of the engine's task transitions. Conditional updates only: each names the statuses it
-may leave, and its row count says whether this caller made the change."""
+"""SQL of the engine's steps (`task_steps`) and of the provider callbacks' replay guard
+(`provider_events`); nothing here commits. `StepRepository` is the port (SQL:
+`MySQLStepRepository`; in memory: `tests/fakes/tasks.FakeStepRepository`). The task's own
+row is the tasks domain's (`retouch.tasks.repository.TaskRepository`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
-from retouch.tasks.records import StoredImage
-
-
-class MySQLPipelineRepository:
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    def start(self, public_id: str, *, now: datetime) -> bool:
-        """`queued` → `running`; False when the task was not queued."""
-        return (
-            self._uow.execute(
-                "UPDATE tasks SET status = 'running', started_at = %s, revision = revision + 1 "
-                "WHERE public_id = %s AND status = 'queued'",
-                (to_db(now), public_id),
-            )
-            == 1
-        )
-
-    def succeed(self, public_id: str, *, images: Sequence[StoredImage], now: datetime) -> bool:
-        """An unfinished task → `succeeded` with its output; False when it had finished."""
-        output = json.dumps(
-            {"images": [{"key": i.key, "width": i.width, "height": i.height} for i in images]},
-            separators=(",", ":"),
-        )
-        return (
-            self._uow.execute(
-                "UPDATE tasks SET status = 'succeeded', output = %s, finished_at = %s, "
-                "revision = revision + 1 "
-                "WHERE public_id = %s AND status IN ('queued', 'running')",
-                (output, to_db(now), public_id),
-            )
-            == 1
-        )
-
-    def fail(self, public_id: str, *, code: str, detail: str | None, now: datetime) -> bool:
-        """An unfinished task → `failed` with a registry code (and an internal detail)."""
-        return (
-            self._uow.execute(
-                "UPDATE tasks SET status = 'failed', error_code = %s, error_detail = %s, "
-                "finished_at = %s, revision = revision + 1 "
-                "WHERE public_id = %s AND status IN ('queued', 'running')",
-                (code, None if detail is None else detail[:1024], to_db(now), public_id),
-            )
-            == 1
-        )
-
-    def stale_steps(self, *, before: datetime, limit: int) -> list[tuple[int, str, str, int]]:
-        """Unfinished steps of unfinished tasks untouched since `before` and never re-driven:
-        (step id, task public id, step kind, step index)."""
-        rows = self._uow.fetch_all(
-            "SELECT s.id, t.public_id, s.step, s.step_index FROM task_steps s "
-            "JOIN tasks t ON t.id = s.task_id "
-            "WHERE s.status IN ('running', 'waiting') AND s.updated_at < %s "
-            "AND s.redriven_at IS NULL AND t.status IN ('queued', 'running') "
-            "ORDER BY s.updated_at LIMIT %s",
-            (to_db(before), limit),
-        )
-        return [(int(r["id"]), r["public_id"], r["step"], int(r["step_index"])) for r in rows]
-
-    def mark_redriven(self, step_id: int, *, now: datetime) -> bool:
-        """Claim the one re-drive of a step; False when another reaper run had it."""
-        return (
-            self._uow.execute(
-                "UPDATE task_steps SET redriven_at = %s WHERE id = %s AND redriven_at IS NULL",
-                (to_db(now), step_id),
-            )
-            == 1
-        )
-
-    def overdue(self, *, now: datetime, limit: int) -> list[str]:
-        """Unfinished tasks past their deadline, oldest first (ix_tasks_status_deadline)."""
-        rows = self._uow.fetch_all(
-            "SELECT public_id FROM tasks WHERE status IN ('queued', 'running') "
-            "AND deadline_at < %s ORDER BY deadline_at LIMIT %s",
-            (to_db(now), limit),
-        )
-        return [row["public_id"] for row in rows]
+from retouch.core.units import sql_adapter
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +64,48 @@ _STEP_COLUMNS = (
 )
 
 
+class StepRepository(Protocol):
+    """Where each step of each task stands. `begin` creates a step's row on its first delivery
+    and locks it on every later one, so two deliveries of one step never run it at once."""
+
+    def begin(
+        self, *, task_id: int, index: int, step: str, now: datetime, deadline_at: datetime | None
+    ) -> StepRow:
+        """The step's row, created `running` if this is its first delivery, locked."""
+
+    def get(self, *, task_id: int, index: int) -> StepRow | None: ...
+
+    def by_handle(self, *, provider_key: str, handle: str) -> StepRow | None: ...
+
+    def submitted(self, step_id: int, *, provider_key: str, handle: str, now: datetime) -> None:
+        """A vendor job runs for the step (`waiting`): its handle, kept before anything else."""
+
+    def polled(self, step_id: int) -> None: ...
+
+    def retry(
+        self, step_id: int, *, provider_index: int, attempt: int, fallbacks: list[Any]
+    ) -> None:
+        """Back to `running` for another attempt (or the next provider), handle forgotten."""
+
+    def succeed(self, step_id: int, *, state: dict[str, Any], now: datetime) -> None: ...
+
+    def fail(self, step_id: int, *, code: str, detail: str | None, now: datetime) -> None: ...
+
+    def forget(self, step_id: int) -> None:
+        """Drop a step's row (its step will run afresh)."""
+
+    def record_event(self, *, provider_key: str, event_id: str, now: datetime) -> bool:
+        """Remember a provider callback event; False when it was seen before (a replay)."""
+
+    def stale_steps(self, *, before: datetime, limit: int) -> list[tuple[int, str, str, int]]:
+        """Unfinished steps of unfinished tasks untouched since `before`, never re-driven:
+        (step id, task public id, step kind, step index)."""
+
+    def mark_redriven(self, step_id: int, *, now: datetime) -> bool:
+        """Claim the one re-drive of a step; False when another reaper run had it."""
+
+
+@sql_adapter(StepRepository)
 class MySQLStepRepository:
     """`task_steps`. A step row is created on the first delivery of its first message and
     locked (`FOR UPDATE`) by every later one, so two deliveries of one step never run it at
@@ -223,6 +190,29 @@ class MySQLStepRepository:
                 "INSERT IGNORE INTO provider_events (provider_key, event_id, received_at) "
                 "VALUES (%s, %s, %s)",
                 (provider_key, event_id[:128], to_db(now)),
+            )
+            == 1
+        )
+
+    def stale_steps(self, *, before: datetime, limit: int) -> list[tuple[int, str, str, int]]:
+        """Unfinished steps of unfinished tasks untouched since `before` and never re-driven:
+        (step id, task public id, step kind, step index)."""
+        rows = self._uow.fetch_all(
+            "SELECT s.id, t.public_id, s.step, s.step_index FROM task_steps s "
+            "JOIN tasks t ON t.id = s.task_id "
+            "WHERE s.status IN ('running', 'waiting') AND s.updated_at < %s "
+            "AND s.redriven_at IS NULL AND t.status IN ('queued', 'running') "
+            "ORDER BY s.updated_at LIMIT %s",
+            (to_db(before), limit),
+        )
+        return [(int(r["id"]), r["public_id"], r["step"], int(r["step_index"])) for r in rows]
+
+    def mark_redriven(self, step_id: int, *, now: datetime) -> bool:
+        """Claim the one re-drive of a step; False when another reaper run had it."""
+        return (
+            self._uow.execute(
+                "UPDATE task_steps SET redriven_at = %s WHERE id = %s AND redriven_at IS NULL",
+                (to_db(now), step_id),
             )
             == 1
         )

@@ -2,97 +2,122 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from retouch.catalog.schemas import PipelineStep
+from retouch.core.db import UnitOfWork
 from retouch.images.inspection import NotAnImage, inspect_image
-from retouch.pipeline.context import StepContext, previous_step
+from retouch.pipeline.context import (
+    After,
+    StepContext,
+    StepRun,
+    job_ended,
+    next_message,
+    previous_step,
+    send,
+)
 from retouch.pipeline.messages import StepMessage
 from retouch.pipeline.metrics import count_fallback
-from retouch.pipeline.repository import MySQLStepRepository
-from retouch.providers.port import (
-    Provider,
-    ProviderError,
-    ProviderRetryable,
-)
+from retouch.pipeline.repository import StepRepository, StepRow
+from retouch.providers.port import Provider, ProviderError, ProviderRetryable
 from retouch.storage import output_key
+from retouch.tasks.lifecycle import Outcome, end_task
 from retouch.tasks.records import StoredImage, Task
 
 
-class StoreStep(StepContext):
+def run_store(context: StepContext, run: StepRun) -> None:
     """`store`: the results are fetched (vendor URLs only from the provider's own hosts),
     checked to be real images (magic bytes and dimensions) and copied to
     `outputs/<task>/`; an empty or non-image result sends the task back to `generate` with
     the next provider (a failure of that vendor's)."""
-
-    def _store(self, task: Task, index: int, steps: Sequence[PipelineStep]) -> None:
-        now = self.clock()
-        with self.database.unit_of_work() as uow:
-            repo = MySQLStepRepository(uow)
-            row = repo.begin(task_id=task.id, index=index, step="store", now=now, deadline_at=None)
-            if row.status != "running":
-                uow.commit()
-                return
-            generate = previous_step(repo, task, index, "generate", steps)
-            if generate is None:
-                uow.rollback()
-                self._fail(task, code="GENERATION_FAILED", detail="store without a generate step")
-                return
-            key = str(generate.state.get("provider"))
-            provider = self.providers.get(key)
-            try:
-                images = [
-                    self._kept(task, n, output, provider)
-                    for n, output in enumerate(generate.state.get("outputs", []))
-                ]
-                if not images:
-                    raise NotAnImage("the provider returned no image")
-            except (NotAnImage, ProviderError) as exc:
-                # Garbage or nothing: the next provider of the chain gets the job.
-                self.guards.failed(key)
-                self._job_ended(key, ok=False)
-                fallbacks = [
-                    *generate.fallbacks,
-                    {"provider": key, "code": "BAD_RESULT", "detail": str(exc)[:200]},
-                ]
-                count_fallback(provider=key, reason="BAD_RESULT")
-                repo.forget(row.id)
-                repo.retry(
-                    generate.id,
-                    provider_index=generate.provider_index + 1,
-                    attempt=0,
-                    fallbacks=fallbacks,
-                )
-                sent = self._send(uow, StepMessage(task.public_id, "generate", generate.step_index))
-                uow.commit()
-                self._publish([sent])
-                return
-            state = {
-                "images": [{"key": i.key, "width": i.width, "height": i.height} for i in images]
-            }
-            repo.succeed(row.id, state=state, now=now)
-            sent = self._send(uow, self._next(task, index, steps))
-            uow.commit()
-        latency = generate.state.get("latency_ms")
-        self._job_ended(
-            key, ok=True, latency_ms=float(latency) if isinstance(latency, int | float) else None
+    now = context.clock()
+    with context.database.unit_of_work() as uow:
+        row = uow.repository(StepRepository).begin(
+            task_id=run.task.id, index=run.index, step="store", now=now, deadline_at=None
         )
-        self._publish([sent])
+        after, healthy = (
+            (After(), None) if row.status != "running" else _store(context, uow, run, row)
+        )
+        uow.commit()
+    if healthy is not None:  # the vendor's job counts as healthy once a real image is kept
+        key, latency = healthy
+        latency_ms = float(latency) if isinstance(latency, int | float) else None
+        job_ended(context, key, ok=True, latency_ms=latency_ms)
+    after.run(context)
 
-    def _kept(
-        self, task: Task, n: int, output: dict[str, Any], provider: Provider | None
-    ) -> StoredImage:
-        if "key" in output:
-            data = self.storage.get(str(output["key"]))
-        elif provider is not None:
-            data = self.fetch(str(output["url"]), provider)
-        else:
-            raise ProviderRetryable("the provider of this result is gone")
-        header = inspect_image(data)  # NotAnImage for empty or garbage bytes
-        extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}[
-            header.content_type
-        ]
-        key = output_key(task_id=task.public_id, name=f"{n}.{extension}")
-        self.storage.put(key, data, header.content_type)
-        return StoredImage(key=key, width=header.width, height=header.height)
+
+def _store(
+    context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow
+) -> tuple[After, tuple[str, Any] | None]:
+    """Keep the latest `generate`'s results: the step's moves, and the provider to count as
+    healthy (with its latency) when they were real images."""
+    task, now = run.task, context.clock()
+    steps = uow.repository(StepRepository)
+    generate = previous_step(steps, task, run.index, "generate", run.steps)
+    if generate is None:
+        detail = "store without a generate step"
+        steps.fail(row.id, code="GENERATION_FAILED", detail=detail, now=now)
+        outcome = Outcome("failed", error_code="GENERATION_FAILED", error_detail=detail)
+        return After(ended=end_task(uow, task, outcome, now=now)), None
+    key = str(generate.state.get("provider"))
+    try:
+        images = _kept_all(context, task, generate, context.providers.get(key))
+    except (NotAnImage, ProviderError) as exc:
+        return _bad_result(context, uow, run, row, generate, key, exc), None
+    state = {"images": [{"key": i.key, "width": i.width, "height": i.height} for i in images]}
+    steps.succeed(row.id, state=state, now=now)
+    after = After([send(context, uow, next_message(task, run.index, run.steps))])
+    return after, (key, generate.state.get("latency_ms"))
+
+
+def _bad_result(
+    context: StepContext,
+    uow: UnitOfWork,
+    run: StepRun,
+    row: StepRow,
+    generate: StepRow,
+    key: str,
+    exc: Exception,
+) -> After:
+    """Garbage or nothing: the next provider of the chain gets the job."""
+    context.guards.failed(key)
+    job_ended(context, key, ok=False)
+    fallbacks = [
+        *generate.fallbacks,
+        {"provider": key, "code": "BAD_RESULT", "detail": str(exc)[:200]},
+    ]
+    count_fallback(provider=key, reason="BAD_RESULT")
+    steps = uow.repository(StepRepository)
+    steps.forget(row.id)
+    steps.retry(
+        generate.id, provider_index=generate.provider_index + 1, attempt=0, fallbacks=fallbacks
+    )
+    message = StepMessage(run.task.public_id, "generate", generate.step_index)
+    return After([send(context, uow, message)])
+
+
+def _kept_all(
+    context: StepContext, task: Task, generate: StepRow, provider: Provider | None
+) -> list[StoredImage]:
+    images = [
+        _kept(context, task, n, output, provider)
+        for n, output in enumerate(generate.state.get("outputs", []))
+    ]
+    if not images:
+        raise NotAnImage("the provider returned no image")
+    return images
+
+
+def _kept(
+    context: StepContext, task: Task, n: int, output: dict[str, Any], provider: Provider | None
+) -> StoredImage:
+    if "key" in output:
+        data = context.storage.get(str(output["key"]))
+    elif provider is not None:
+        data = context.fetch(str(output["url"]), provider)
+    else:
+        raise ProviderRetryable("the provider of this result is gone")
+    header = inspect_image(data)  # NotAnImage for empty or garbage bytes
+    extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}[header.content_type]
+    key = output_key(task_id=task.public_id, name=f"{n}.{extension}")
+    context.storage.put(key, data, header.content_type)
+    return StoredImage(key=key, width=header.width, height=header.height)

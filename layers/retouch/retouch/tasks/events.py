@@ -25,7 +25,7 @@ from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.notify import task_channel
 from retouch.storage import get_storage
-from retouch.tasks import service
+from retouch.tasks import views
 from retouch.tasks.schemas import TERMINAL, TaskRead
 
 RETRY_MS = 3000
@@ -44,7 +44,7 @@ async def event_stream(
     settings = get_settings()
 
     def read() -> TaskRead:
-        return service.get_task(
+        return views.get_task(
             database=get_database(),
             storage=get_storage(),
             settings=settings,

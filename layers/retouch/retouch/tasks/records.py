@@ -5,6 +5,7 @@ client, do not import the API's models (`schemas`) for them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -12,6 +13,13 @@ from typing import Any, Literal
 TaskStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
 ACTIVE: tuple[TaskStatus, ...] = ("queued", "running")
 TERMINAL: tuple[TaskStatus, ...] = ("succeeded", "failed", "canceled")
+#: A task's public id: `tsk_` and 22 URL-safe characters (`core.ids.new_public_id("tsk")`).
+TASK_ID = re.compile(r"tsk_[A-Za-z0-9_-]{22}")
+
+
+def is_task_id(value: str) -> bool:
+    """Whether `value` is shaped like a task's public id (anything else names no task)."""
+    return TASK_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

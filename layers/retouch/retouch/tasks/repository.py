@@ -1,23 +1,25 @@
-"""SQL for tasks. Parameterised statements only; nothing here commits. Status changes are
-conditional (`WHERE status IN (...)`), so nothing moves back."""
+"""SQL for tasks; nothing here commits. `TaskRepository` is the one
+writer of `tasks` (SQL: `MySQLTaskRepository`; in memory: `tests/fakes/tasks`). Status changes
+are conditional (`WHERE status IN (...)`), so nothing moves back."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from retouch.auth.attachments import CallerAttachment
-from retouch.core.db import Row, UnitOfWork
-from retouch.core.time import from_db, to_db
+from retouch.core.db import UnitOfWork
+from retouch.core.time import to_db
+from retouch.core.units import sql_adapter
 from retouch.tasks.records import StoredImage, Task, TaskStatus
+from retouch.tasks.rows import output_json, task_from_row
 
-_SELECT = (
+_SELECT = (  # the columns of `rows.TASK_COLUMNS`
     "SELECT id, public_id, user_id, feature_key, form_version, pipeline_version, status, "
     "inputs, output, error_code, cost, hidden, revision, created_at, started_at, finished_at "
     "FROM tasks "
 )
-_BY_PUBLIC_ID = _SELECT + "WHERE public_id = %s"
 _OWNED = _SELECT + "WHERE public_id = %s AND user_id = %s AND hidden = FALSE"
 # One statement per filter combination, each reading the index that covers it in order.
 _PAGE = {
@@ -35,71 +37,64 @@ _AFTER = " AND (created_at < %s OR (created_at = %s AND public_id < %s))"
 _ORDER = " ORDER BY created_at DESC, public_id DESC LIMIT %s"
 
 
-def _optional(value: datetime | None) -> datetime | None:
-    return None if value is None else from_db(value)
+class TaskRepository(Protocol):
+    """The tasks of every user. The status changes are conditional: each returns whether this
+    call made it (False: the task was not in a status it may leave — `start` leaves `queued`,
+    the endings leave `queued` or `running`)."""
+
+    def add(
+        self,
+        *,
+        public_id: str,
+        user_id: int,
+        feature_key: str,
+        form_version: int,
+        pipeline_version: int,
+        inputs: dict[str, Any],
+        cost: int,
+        now: datetime,
+        deadline_at: datetime | None,
+    ) -> int:
+        """Insert a `queued` task; returns its internal id."""
+
+    def get(self, task_id: int) -> Task | None: ...
+
+    def get_by_public_id(self, public_id: str) -> Task | None: ...
+
+    def get_owned(self, public_id: str, *, user_id: int, for_update: bool = False) -> Task | None:
+        """The caller's visible task; None for anyone else's, a hidden one or none."""
+
+    def page(
+        self,
+        *,
+        user_id: int,
+        status: TaskStatus | None,
+        feature_key: str | None,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Task]:
+        """A user's visible tasks, newest first, after the keyset position `after`."""
+
+    def start(self, public_id: str, *, now: datetime) -> bool:
+        """`queued` → `running`."""
+
+    def succeed(self, public_id: str, *, images: Sequence[StoredImage], now: datetime) -> bool:
+        """Unfinished → `succeeded` with its output."""
+
+    def fail(self, public_id: str, *, code: str, detail: str | None, now: datetime) -> bool:
+        """Unfinished → `failed` with a registry code (and an internal detail)."""
+
+    def cancel(self, public_id: str, *, now: datetime) -> bool:
+        """Unfinished → `canceled`."""
+
+    def hide(self, task_id: int) -> bool:
+        """Hide a task from its owner for good (DELETE); False when already hidden."""
+
+    def overdue(self, *, now: datetime, limit: int) -> list[str]:
+        """Public ids of unfinished tasks past their deadline, oldest deadline first."""
 
 
-def _images(output: str | None) -> tuple[StoredImage, ...]:
-    if not output:
-        return ()
-    return tuple(
-        StoredImage(key=str(image["key"]), width=int(image["width"]), height=int(image["height"]))
-        for image in json.loads(output).get("images", [])
-    )
-
-
-# The caller's visible task, read in the caller's statement (`CallerAttachment`): the route
-# that reads one task pays one round trip for the caller and the task. `tk_`-prefixed columns.
-_ATTACHED_COLUMNS = (
-    "tk.id AS tk_id, tk.public_id AS tk_public_id, tk.user_id AS tk_user_id, "
-    "tk.feature_key AS tk_feature_key, tk.form_version AS tk_form_version, "
-    "tk.pipeline_version AS tk_pipeline_version, tk.status AS tk_status, "
-    "tk.inputs AS tk_inputs, tk.output AS tk_output, tk.error_code AS tk_error_code, "
-    "tk.cost AS tk_cost, tk.hidden AS tk_hidden, tk.revision AS tk_revision, "
-    "tk.created_at AS tk_created_at, tk.started_at AS tk_started_at, "
-    "tk.finished_at AS tk_finished_at"
-)
-_ATTACHED_JOIN = (
-    "LEFT JOIN tasks tk ON tk.public_id = %s AND tk.user_id = u.id AND tk.hidden = FALSE"
-)
-_PREFIX = "tk_"
-
-
-def owned_task_attachment(public_id: str) -> CallerAttachment:
-    """Attach the caller's visible task `public_id` to the caller read."""
-    return CallerAttachment(columns=_ATTACHED_COLUMNS, join=_ATTACHED_JOIN, params=(public_id,))
-
-
-def attached_task(row: Row) -> Task | None:
-    """The task an `owned_task_attachment` read; None for anyone else's, hidden or none."""
-    if row.get(_PREFIX + "id") is None:
-        return None
-    return task_from_row(
-        {name[len(_PREFIX) :]: value for name, value in row.items() if name.startswith(_PREFIX)}
-    )
-
-
-def task_from_row(row: Row) -> Task:
-    return Task(
-        id=int(row["id"]),
-        public_id=row["public_id"],
-        user_id=int(row["user_id"]),
-        feature_key=row["feature_key"],
-        form_version=int(row["form_version"]),
-        pipeline_version=int(row["pipeline_version"]),
-        status=row["status"],
-        inputs=json.loads(row["inputs"]),
-        images=_images(row["output"]),
-        error_code=row["error_code"],
-        cost=int(row["cost"]),
-        hidden=bool(row["hidden"]),
-        revision=int(row["revision"]),
-        created_at=from_db(row["created_at"]),
-        started_at=_optional(row["started_at"]),
-        finished_at=_optional(row["finished_at"]),
-    )
-
-
+@sql_adapter(TaskRepository)
 class MySQLTaskRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -117,7 +112,6 @@ class MySQLTaskRepository:
         now: datetime,
         deadline_at: datetime | None,
     ) -> int:
-        """Insert a `queued` task; returns its internal id."""
         self._uow.execute(
             "INSERT INTO tasks (public_id, user_id, feature_key, form_version, "
             "pipeline_version, inputs, cost, created_at, deadline_at) "
@@ -141,11 +135,10 @@ class MySQLTaskRepository:
         return None if row is None else task_from_row(row)
 
     def get_by_public_id(self, public_id: str) -> Task | None:
-        row = self._uow.fetch_one(_BY_PUBLIC_ID, (public_id,))
+        row = self._uow.fetch_one(_SELECT + "WHERE public_id = %s", (public_id,))
         return None if row is None else task_from_row(row)
 
     def get_owned(self, public_id: str, *, user_id: int, for_update: bool = False) -> Task | None:
-        """The caller's visible task; None for anyone else's, a hidden one or none."""
         sql = _OWNED + (" FOR UPDATE" if for_update else "")
         row = self._uow.fetch_one(sql, (public_id, user_id))
         return None if row is None else task_from_row(row)
@@ -159,7 +152,6 @@ class MySQLTaskRepository:
         after: tuple[datetime, str] | None,
         limit: int,
     ) -> list[Task]:
-        """A user's visible tasks, newest first, after the keyset position `after`."""
         params: list[Any] = [user_id]
         if status is not None:
             params.append(status)
@@ -172,25 +164,49 @@ class MySQLTaskRepository:
         params.append(limit)
         return [task_from_row(row) for row in self._uow.fetch_all(sql + _ORDER, tuple(params))]
 
-    def cancel(self, task_id: int, *, now: datetime) -> bool:
-        """`queued`/`running` → `canceled`; False when it had already finished."""
-        return (
-            self._uow.execute(
-                "UPDATE tasks SET status = 'canceled', "
-                "finished_at = %s, revision = revision + 1 "
-                "WHERE id = %s AND status IN ('queued', 'running')",
-                (to_db(now), task_id),
-            )
-            == 1
+    def start(self, public_id: str, *, now: datetime) -> bool:
+        return self._changed(
+            "UPDATE tasks SET status = 'running', started_at = %s, revision = revision + 1 "
+            "WHERE public_id = %s AND status = 'queued'",
+            (to_db(now), public_id),
+        )
+
+    def succeed(self, public_id: str, *, images: Sequence[StoredImage], now: datetime) -> bool:
+        return self._changed(
+            "UPDATE tasks SET status = 'succeeded', output = %s, finished_at = %s, "
+            "revision = revision + 1 WHERE public_id = %s AND status IN ('queued', 'running')",
+            (output_json(images), to_db(now), public_id),
+        )
+
+    def fail(self, public_id: str, *, code: str, detail: str | None, now: datetime) -> bool:
+        return self._changed(
+            "UPDATE tasks SET status = 'failed', error_code = %s, error_detail = %s, "
+            "finished_at = %s, revision = revision + 1 "
+            "WHERE public_id = %s AND status IN ('queued', 'running')",
+            (code, None if detail is None else detail[:1024], to_db(now), public_id),
+        )
+
+    def cancel(self, public_id: str, *, now: datetime) -> bool:
+        return self._changed(
+            "UPDATE tasks SET status = 'canceled', finished_at = %s, revision = revision + 1 "
+            "WHERE public_id = %s AND status IN ('queued', 'running')",
+            (to_db(now), public_id),
         )
 
     def hide(self, task_id: int) -> bool:
-        """Hide a task from its owner for good (DELETE); False when already hidden."""
-        return (
-            self._uow.execute(
-                "UPDATE tasks SET hidden = TRUE, revision = revision + 1 "
-                "WHERE id = %s AND hidden = FALSE",
-                (task_id,),
-            )
-            == 1
+        return self._changed(
+            "UPDATE tasks SET hidden = TRUE, revision = revision + 1 "
+            "WHERE id = %s AND hidden = FALSE",
+            (task_id,),
         )
+
+    def overdue(self, *, now: datetime, limit: int) -> list[str]:
+        rows = self._uow.fetch_all(  # ix_tasks_status_deadline
+            "SELECT public_id FROM tasks WHERE status IN ('queued', 'running') "
+            "AND deadline_at < %s ORDER BY deadline_at LIMIT %s",
+            (to_db(now), limit),
+        )
+        return [row["public_id"] for row in rows]
+
+    def _changed(self, sql: str, params: tuple[object, ...]) -> bool:
+        return self._uow.execute(sql, params) == 1

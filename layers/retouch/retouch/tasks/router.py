@@ -11,24 +11,23 @@ from retouch.core.db import get_database
 from retouch.core.identity import Principal
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import CallerWithRow, current_user, current_user_with
+from retouch.http.dependencies import current_user, current_user_with
 from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import rate_limit
 from retouch.http.routing import api_router
 from retouch.queue import get_queue
 from retouch.storage import get_storage
-from retouch.tasks import service
+from retouch.tasks import cancel, service, views
+from retouch.tasks.caller_read import owned_task_read
 from retouch.tasks.events import event_stream
-from retouch.tasks.schemas import MAX_PAGE_SIZE, TaskCreate, TaskPage, TaskRead, TaskStatus
+from retouch.tasks.schemas import MAX_PAGE_SIZE, Task, TaskCreate, TaskPage, TaskRead, TaskStatus
 
 router = api_router(prefix="/v1/tasks", tags=["tasks"])
 
 Caller = Annotated[Principal, Depends(current_user)]
 CallerAndTask = Annotated[
-    CallerWithRow,
-    Depends(
-        current_user_with(lambda request: service.task_attachment(request.path_params["task_id"]))
-    ),
+    tuple[Principal, Task | None],
+    Depends(current_user_with(lambda request: owned_task_read(request.path_params["task_id"]))),
 ]
 AcceptLanguage = Annotated[str | None, Header()]
 TaskId = Annotated[str, Path(max_length=64, description="a task id (`tsk_…`)")]
@@ -85,7 +84,7 @@ def list_tasks(
     accept_language: AcceptLanguage = None,
 ) -> TaskPage:
     """Your tasks, newest first; pass `next_cursor` back as `cursor` for the next page."""
-    return service.list_tasks(
+    return views.list_tasks(
         database=get_database(),
         storage=get_storage(),
         settings=get_settings(),
@@ -111,9 +110,9 @@ def get_task(
 ) -> Response:
     """One of your tasks; output URLs are signed for a short time. Poll with
     `If-None-Match` for a cheap 304 while nothing changed."""
-    _, attached = caller_and_task  # the task was read with the caller: one round trip
-    view = service.get_attached_task(
-        attached,
+    _, task = caller_and_task  # the task was read with the caller: one round trip
+    view = views.get_attached_task(
+        task,
         storage=get_storage(),
         settings=get_settings(),
         language=negotiate_language(accept_language),
@@ -134,7 +133,7 @@ def cancel_task(
     task_id: TaskId, caller: Caller, accept_language: AcceptLanguage = None
 ) -> TaskRead:
     """Cancel a queued or running task; its reserved credits return at once."""
-    return service.cancel_task(
+    return cancel.cancel_task(
         database=get_database(),
         storage=get_storage(),
         redis=get_redis(),
@@ -150,7 +149,7 @@ def cancel_task(
 def delete_task(task_id: TaskId, caller: Caller) -> Response:
     """Delete a task: it disappears from your list and its images are deleted (an
     unfinished task is canceled first and its credits returned)."""
-    service.delete_task(
+    cancel.delete_task(
         database=get_database(),
         storage=get_storage(),
         redis=get_redis(),

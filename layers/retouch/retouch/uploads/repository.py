@@ -112,6 +112,18 @@ class MySQLUploadRepository:
         )
         return {row["public_id"] for row in rows}
 
+    def ready_object_keys(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, str]:
+        """The object keys of those of `public_ids` that are `ready` uploads of this user
+        (public id → key; one query)."""
+        if not public_ids:
+            return {}
+        rows = self._uow.fetch_all(
+            "SELECT public_id, object_key FROM uploads WHERE user_id = %s AND status = 'ready' "
+            "AND public_id IN %s",
+            (user_id, tuple(public_ids)),
+        )
+        return {row["public_id"]: row["object_key"] for row in rows}
+
     def mark_ready(self, upload_id: int, *, width: int, height: int, actual_size: int) -> bool:
         """`pending` → `ready`; False when the upload was not pending (a redelivered event)."""
         return (

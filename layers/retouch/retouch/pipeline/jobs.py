@@ -1,0 +1,80 @@
+"""The vendor jobs of the `generate` step: whether a provider can take one now, what it is
+sent, what is kept of its results, and the best-effort cancel of a job nobody waits for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retouch.core.logging import logger
+from retouch.pipeline.chain import ChainState
+from retouch.pipeline.context import DEFAULT_TIMEOUT_S, StepContext, StepRun
+from retouch.pipeline.repository import StepRow
+from retouch.providers.port import JobInput, JobStatus, Provider, serves
+from retouch.storage import work_key
+from retouch.tasks.records import Task
+
+
+def unusable_reason(context: StepContext, key: str, task: Task) -> str | None:
+    """Why provider `key` cannot take `task`'s job now (None: it can)."""
+    provider = context.providers.get(key)
+    if provider is None:
+        return "no adapter, disabled or not built"
+    if not serves(provider, task.feature_key):
+        return "not configured for the feature"
+    if context.guards.is_open(key):
+        return "breaker open"
+    return None
+
+
+def job_input(
+    context: StepContext,
+    run: StepRun,
+    provider: Provider,
+    prepared: dict[str, str],
+    state: ChainState,
+) -> JobInput:
+    """The job `provider` is sent: the prepared images (signed URLs, or bytes for an
+    in-process provider), the other inputs, and a token naming this very attempt."""
+    task, index = run.task, run.index
+    timeout_s = run.steps[index].timeout_s or DEFAULT_TIMEOUT_S
+    return JobInput(
+        feature=task.feature_key,
+        image_urls={
+            field: context.storage.presign_download(key, expires_s=timeout_s + 60)
+            for field, key in prepared.items()
+        },
+        params={k: v for k, v in task.inputs.items() if k not in prepared},
+        client_token=f"{task.public_id}:{index}:{state.position}:{state.attempt}",
+        callback_url=(
+            None
+            if context.callback_base_url is None
+            else f"{context.callback_base_url}/v1/callbacks/{provider.key}"
+        ),
+        image_bytes=(
+            {field: context.storage.get(key) for field, key in prepared.items()}
+            if getattr(provider, "in_process", False)
+            else {}
+        ),
+    )
+
+
+def kept_outputs(
+    context: StepContext, task: Task, row: StepRow, status: JobStatus
+) -> list[dict[str, Any]]:
+    """A finished job's results: bytes kept under `work/`, URLs as the vendor gave them."""
+    outputs: list[dict[str, Any]] = []
+    for n, output in enumerate(status.outputs):
+        if output.data is not None:
+            key = work_key(task_id=task.public_id, name=f"raw-{row.provider_index}-{n}")
+            context.storage.put(key, output.data, "application/octet-stream")
+            outputs.append({"key": key})
+        elif output.url is not None:
+            outputs.append({"url": output.url})
+    return outputs
+
+
+def cancel_quietly(provider: Provider, handle: str) -> None:
+    try:
+        provider.cancel(handle)
+    except Exception:  # noqa: BLE001 - best effort: the task has ended either way
+        logger.info("vendor cancel failed", extra={"provider": provider.key})
