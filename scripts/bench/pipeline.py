@@ -120,7 +120,7 @@ class Setup:
 
 def prepare(env: dict[str, str], tasks: int) -> Setup:
     """Migrate and seed, sign up a user with credits for every task, store its upload."""
-    from retouch.auth.service import authenticate
+    from retouch.caller.service import authenticate
     from retouch.core.db import get_database
     from retouch.core.ids import new_public_id
     from retouch.core.security import TokenConfig

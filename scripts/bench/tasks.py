@@ -113,8 +113,8 @@ class Prepared:
 
 def prepare(args: argparse.Namespace, env: dict[str, str]) -> Prepared:
     """Sign up, generate the tasks, grant credits, make an upload; walk to the deep page."""
-    from retouch.auth.service import authenticate
     from retouch.bootstrap.clients import reset_clients
+    from retouch.caller.service import authenticate
     from retouch.core.db import get_database
     from retouch.core.ids import new_public_id
     from retouch.core.security import TokenConfig

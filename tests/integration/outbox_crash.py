@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Any
 
-from retouch.auth.service import authenticate
+from retouch.caller.service import authenticate
 from retouch.core.db import get_database
 from retouch.core.security import TokenConfig
 from retouch.core.settings import get_settings

@@ -17,17 +17,3 @@ class InvalidRefreshToken(Unauthenticated):
 
     def __init__(self) -> None:
         super().__init__("The refresh token is invalid; sign in again")
-
-
-class RevokedAccessToken(Unauthenticated):
-    """The access token was signed out (its `jti` or its session is on the deny list)."""
-
-    def __init__(self) -> None:
-        super().__init__("The access token has been revoked")
-
-
-class InactiveAccount(Unauthenticated):
-    """The token is valid but its user no longer exists or is disabled."""
-
-    def __init__(self) -> None:
-        super().__init__("The account is not active")

@@ -8,10 +8,10 @@ from fastapi import Depends, Request, Response
 
 from retouch.auth import service
 from retouch.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenPair
+from retouch.caller.dependencies import current_user
 from retouch.core.db import get_database
 from retouch.core.identity import Principal
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import current_user
 from retouch.http.rate_limits import client_address, limiter_for
 from retouch.http.routing import api_router
 

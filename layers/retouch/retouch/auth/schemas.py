@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from retouch.core.identity import CurrentMembership, User
 from retouch.core.schemas import RequestSchema, Schema
 from retouch.users.schemas import Email, UserRead
 
@@ -50,14 +48,3 @@ class TokenPair(Schema):
     refresh_token: str
     expires_in: int
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
-
-
-@dataclass(frozen=True, slots=True)
-class CallerRecord:
-    """What the caller read found: the account (None: no such user), the session's
-    revocation and the membership in force (a read attached to it comes back apart, typed:
-    `MySQLCallerRepository.caller_with`)."""
-
-    user: User | None
-    session_revoked: bool
-    membership: CurrentMembership | None

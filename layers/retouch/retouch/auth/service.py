@@ -16,35 +16,32 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import NoReturn, TypeVar
 
-from retouch.auth.attachments import AttachedRead
 from retouch.auth.errors import (
-    InactiveAccount,
     InvalidCredentials,
     InvalidRefreshToken,
-    RevokedAccessToken,
 )
-from retouch.auth.repository import MySQLCallerRepository, MySQLRefreshTokenRepository, RefreshToken
-from retouch.auth.schemas import CallerRecord, TokenPair
+from retouch.auth.schemas import TokenPair
+from retouch.caller.repository import (
+    MySQLRefreshTokenRepository,
+    RefreshToken,
+)
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal, User
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.ratelimit import RateLimited, RateLimiter, configured_limits
 from retouch.core.security import (
-    AccessClaims,
     TokenConfig,
     hash_password,
     issue_access_token,
     new_opaque_token,
     password_needs_rehash,
     token_digest,
-    verify_access_token,
     verify_password,
     verify_password_for_unknown_account,
 )
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
-from retouch.quota.periods import membership_or_default
 from retouch.quota.service import open_account
 from retouch.users.repository import MySQLUserRepository
 from retouch.users.schemas import UserRead
@@ -131,47 +128,6 @@ def logout(*, database: Database, principal: Principal, clock: Clock = utc_now) 
         MySQLRefreshTokenRepository(uow).revoke_family(principal.claims.session_id, at=clock())
         uow.commit()
     logger.info("user signed out", extra={"user_id": principal.public_id})
-
-
-def authenticate(
-    *, database: Database, config: TokenConfig, access_token: str, clock: Clock = utc_now
-) -> Principal:
-    """The caller behind an access token. One statement reads the account, its session and its
-    membership, per request, so a disabled account or a revoked session is refused at once."""
-    claims = verify_access_token(access_token, config=config)
-    with database.read_only() as uow:
-        found = MySQLCallerRepository(uow).caller(
-            public_id=claims.subject, session_id=claims.session_id, now=clock()
-        )
-    return _principal(found, claims)
-
-
-def authenticate_with(
-    *,
-    database: Database,
-    config: TokenConfig,
-    access_token: str,
-    read: AttachedRead[T],
-    clock: Clock = utc_now,
-) -> tuple[Principal, T | None]:
-    """`authenticate`, also reading the row of the caller's that `read` names in the same
-    statement (its record, or None when the caller has none)."""
-    claims = verify_access_token(access_token, config=config)
-    with database.read_only() as uow:
-        found, attached = MySQLCallerRepository(uow).caller_with(
-            public_id=claims.subject, session_id=claims.session_id, now=clock(), read=read
-        )
-    return _principal(found, claims), attached
-
-
-def _principal(found: CallerRecord, claims: AccessClaims) -> Principal:
-    if found.session_revoked:
-        raise RevokedAccessToken
-    if found.user is None or found.user.status != "active":
-        raise InactiveAccount
-    return Principal(
-        user=found.user, claims=claims, membership=membership_or_default(found.membership)
-    )
 
 
 def _limit_login_attempts(limiter: RateLimiter, *, email: str, client_ip: str) -> None:

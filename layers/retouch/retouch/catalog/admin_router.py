@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path
 
+from retouch.caller.dependencies import require_permission
 from retouch.catalog import admin, service
 from retouch.catalog.admin_schemas import (
     FeatureAdminList,
@@ -27,7 +28,7 @@ from retouch.core.db import get_database
 from retouch.core.identity import Principal
 from retouch.core.permissions import Permission
 from retouch.core.redis import get_redis
-from retouch.http.dependencies import request_id, require_permission
+from retouch.http.dependencies import request_id
 from retouch.http.problems import negotiate_language
 from retouch.http.routing import api_router
 from retouch.providers.guards import ProviderGuards

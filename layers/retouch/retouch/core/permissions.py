@@ -1,7 +1,7 @@
 """Roles and the one permission table: which role may do what.
 
 Routes never name roles directly; they require a permission (`require_permission` in
-retouch.http.dependencies), and this table alone decides which roles hold it.
+retouch.caller.dependencies), and this table alone decides which roles hold it.
 """
 
 from __future__ import annotations

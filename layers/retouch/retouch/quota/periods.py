@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from retouch.core.identity import CurrentMembership
 from retouch.core.settings import get_settings
 from retouch.core.units import Transaction
 from retouch.quota.errors import PlanNotConfigured, QuotaAccountNotFound
@@ -82,12 +81,6 @@ def current_membership(uow: Transaction, *, user_id: int, now: datetime) -> Memb
     expired, the default plan, open-ended."""
     membership = uow.repository(MembershipRepository).current(user_id=user_id, at=now)
     return membership or Membership(plan=default_plan(uow), expires_at=None)
-
-
-def membership_or_default(found: CurrentMembership | None) -> CurrentMembership:
-    """`found`, or the default plan, open-ended, once every membership has expired (the rule
-    of `current_membership`, for callers that read the membership themselves)."""
-    return found or CurrentMembership(plan_code=get_settings().default_plan, expires_at=None)
 
 
 def default_plan(uow: Transaction) -> PlanRead:

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
+from retouch.caller.dependencies import current_user
 from retouch.core.db import get_database
 from retouch.core.identity import Principal
-from retouch.http.dependencies import current_user
 from retouch.http.routing import api_router
 from retouch.quota import service
 from retouch.quota.schemas import MAX_PAGE_SIZE, LedgerPage, QuotaRead

@@ -1,5 +1,5 @@
 """The caller + task read of `GET /v1/tasks/{id}`: the caller's visible task, read in the
-statement that looks the caller up (`auth.attachments.AttachedRead`), so the route pays one
+statement that looks the caller up (`caller.attachments.AttachedRead`), so the route pays one
 round trip for both. The tasks domain owns this SQL; auth only runs it."""
 
 from __future__ import annotations

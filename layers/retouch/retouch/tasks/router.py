@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from retouch.caller.dependencies import current_user, current_user_with
 from retouch.core.db import get_database
 from retouch.core.identity import Principal
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import current_user, current_user_with
 from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import rate_limit
 from retouch.http.routing import api_router

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
+from retouch.caller.dependencies import current_user
 from retouch.core.db import get_database
 from retouch.core.identity import Principal
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import current_user
 from retouch.http.routing import api_router
 from retouch.storage import get_storage
 from retouch.uploads import service

@@ -7,10 +7,11 @@ from typing import Any
 
 import pymysql
 
-from retouch.core.db import Row, UnitOfWork
+from retouch.caller.repository import user_from_row
+from retouch.core.db import UnitOfWork
 from retouch.core.identity import User, UserStatus
 from retouch.core.permissions import Role
-from retouch.core.time import from_db, to_db
+from retouch.core.time import to_db
 from retouch.users.errors import EmailTaken
 
 _DUPLICATE_KEY = 1062
@@ -41,20 +42,6 @@ _PAGE = (
     "AND id < (SELECT c.id FROM users c WHERE c.public_id = %(after_id)s))) "
     "ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
 )
-
-
-def user_from_row(row: Row) -> User:
-    """A `users` row (all its columns) as the internal record."""
-    return User(
-        id=int(row["id"]),
-        public_id=row["public_id"],
-        email=row["email"],
-        password_hash=row["password_hash"],
-        role=row["role"],
-        status=row["status"],
-        created_at=from_db(row["created_at"]),
-        updated_at=from_db(row["updated_at"]),
-    )
 
 
 def _like_prefix(prefix: str) -> str:

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query
 
+from retouch.caller.dependencies import current_user, require_permission
 from retouch.core.db import get_database
 from retouch.core.identity import Principal, UserStatus
 from retouch.core.permissions import Permission, Role
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import current_user, request_id, require_permission
+from retouch.http.dependencies import request_id
 from retouch.http.routing import api_router
 from retouch.users import service
 from retouch.users.schemas import (

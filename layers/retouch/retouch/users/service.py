@@ -10,7 +10,7 @@ from datetime import datetime
 
 from retouch.audit.repository import MySQLAuditRepository
 from retouch.audit.schemas import AuditEntry
-from retouch.auth.repository import MySQLRefreshTokenRepository
+from retouch.caller.repository import MySQLRefreshTokenRepository
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal, User, UserStatus
 from retouch.core.ids import new_public_id

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from retouch.auth.attachments import AttachedRead
-from retouch.auth.schemas import CallerRecord
+from retouch.caller.attachments import AttachedRead
+from retouch.caller.schemas import CallerRecord
 from retouch.core.db import Row, UnitOfWork
-from retouch.core.identity import CurrentMembership
+from retouch.core.identity import CurrentMembership, User
 from retouch.core.time import from_db, to_db
-from retouch.users.repository import user_from_row
 
 T = TypeVar("T")
 
@@ -187,4 +186,18 @@ def _caller_record(rows: list[Row]) -> CallerRecord:
         user=user_from_row(rows[0]),
         session_revoked=bool(rows[0]["session_revoked"]),
         membership=membership,
+    )
+
+
+def user_from_row(row: Row) -> User:
+    """A `users` row (all its columns) as the internal record."""
+    return User(
+        id=int(row["id"]),
+        public_id=row["public_id"],
+        email=row["email"],
+        password_hash=row["password_hash"],
+        role=row["role"],
+        status=row["status"],
+        created_at=from_db(row["created_at"]),
+        updated_at=from_db(row["updated_at"]),
     )

@@ -1,5 +1,5 @@
 """`AttachedRead`: the port through which another domain reads one row of the caller's in the
-caller lookup's own statement (`auth.repository.MySQLCallerRepository.caller`), so a route
+caller lookup's own statement (`caller.repository.MySQLCallerRepository.caller`), so a route
 that needs the caller and that row pays one round trip. Apart from the auth schemas so that
 the domains implementing it do not import the token machinery (PyJWT, cryptography)."""
 

@@ -1,0 +1,96 @@
+"""Request dependencies: the authenticated caller and the role check every protected route uses.
+
+They are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread,
+which under Mangum costs a thread start per invocation (see retouch.http.routing). The work
+inside is synchronous and short (a JWT check and one indexed SELECT), so
+it runs inline on the invocation's loop, like the inline routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from retouch.caller.attachments import AttachedRead
+from retouch.caller.service import authenticate, authenticate_with
+from retouch.core.db import get_database
+from retouch.core.errors import Forbidden, Unauthenticated
+from retouch.core.identity import Principal
+from retouch.core.logging import logger
+from retouch.core.permissions import Permission, Role, roles_with
+from retouch.core.security import TokenConfig
+from retouch.core.settings import get_settings
+
+T = TypeVar("T")
+_bearer = HTTPBearer(auto_error=False, description="Access token from /v1/auth/login")
+
+
+async def current_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The caller of this request; 401 without a valid token of an active user's live session."""
+    token = _token(credentials)
+    principal = authenticate(
+        database=get_database(),
+        config=TokenConfig.from_settings(get_settings()),
+        access_token=token,
+    )
+    return _noted(request, principal)
+
+
+def current_user_with(
+    read_of: Callable[[Request], AttachedRead[T] | None],
+) -> Callable[..., Awaitable[tuple[Principal, T | None]]]:
+    """`current_user` that also reads one row of the caller's in the caller's own statement:
+    `read_of(request)` names it (None: nothing to read, e.g. a malformed id). The dependency
+    gives the principal and the row's record (None when the caller has none)."""
+
+    async def caller_with_row(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> tuple[Principal, T | None]:
+        read = read_of(request)
+        if read is None:
+            return await current_user(request, credentials), None
+        principal, attached = authenticate_with(
+            database=get_database(),
+            config=TokenConfig.from_settings(get_settings()),
+            access_token=_token(credentials),
+            read=read,
+        )
+        return _noted(request, principal), attached
+
+    return caller_with_row
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise Unauthenticated("Send an access token: Authorization: Bearer <token>")
+    return credentials.credentials
+
+
+def _noted(request: Request, principal: Principal) -> Principal:
+    # The access log line of this request names the user (public id only).
+    request.scope.setdefault("state", {})["user_id"] = principal.public_id
+    logger.thread_safe_append_keys(user_id=principal.public_id)
+    return principal
+
+
+def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only callers whose current role is one of `roles` (else 403)."""
+    allowed = frozenset(roles)
+
+    async def caller_with_role(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden("Your role does not allow this")
+        return principal
+
+    return caller_with_role
+
+
+def require_permission(permission: Permission) -> Callable[..., Awaitable[Principal]]:
+    """`require_role` with the roles the permission table grants `permission`."""
+    return require_role(*roles_with(permission))

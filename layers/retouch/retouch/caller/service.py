@@ -1,0 +1,67 @@
+"""Authenticate: what every authenticated request runs. The access token is verified, then one
+statement reads the account, its session's revocation and its membership, per request, so a
+disabled account or a revoked session is refused at once."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from retouch.caller.attachments import AttachedRead
+from retouch.caller.errors import InactiveAccount, RevokedAccessToken
+from retouch.caller.repository import MySQLCallerRepository
+from retouch.caller.schemas import CallerRecord
+from retouch.core.db import Database
+from retouch.core.identity import CurrentMembership, Principal
+from retouch.core.security import AccessClaims, TokenConfig, verify_access_token
+from retouch.core.settings import get_settings
+from retouch.core.time import Clock, utc_now
+
+T = TypeVar("T")
+
+
+def authenticate(
+    *, database: Database, config: TokenConfig, access_token: str, clock: Clock = utc_now
+) -> Principal:
+    """The caller behind an access token. One statement reads the account, its session and its
+    membership, per request, so a disabled account or a revoked session is refused at once."""
+    claims = verify_access_token(access_token, config=config)
+    with database.read_only() as uow:
+        found = MySQLCallerRepository(uow).caller(
+            public_id=claims.subject, session_id=claims.session_id, now=clock()
+        )
+    return _principal(found, claims)
+
+
+def authenticate_with(
+    *,
+    database: Database,
+    config: TokenConfig,
+    access_token: str,
+    read: AttachedRead[T],
+    clock: Clock = utc_now,
+) -> tuple[Principal, T | None]:
+    """`authenticate`, also reading the row of the caller's that `read` names in the same
+    statement (its record, or None when the caller has none)."""
+    claims = verify_access_token(access_token, config=config)
+    with database.read_only() as uow:
+        found, attached = MySQLCallerRepository(uow).caller_with(
+            public_id=claims.subject, session_id=claims.session_id, now=clock(), read=read
+        )
+    return _principal(found, claims), attached
+
+
+def _principal(found: CallerRecord, claims: AccessClaims) -> Principal:
+    if found.session_revoked:
+        raise RevokedAccessToken
+    if found.user is None or found.user.status != "active":
+        raise InactiveAccount
+    return Principal(
+        user=found.user, claims=claims, membership=membership_or_default(found.membership)
+    )
+
+
+def membership_or_default(found: CurrentMembership | None) -> CurrentMembership:
+    """`found`, or the default plan, open-ended, once every membership has expired (the rule
+    of `quota.periods.current_membership`, for the caller lookup, which reads the membership
+    itself)."""
+    return found or CurrentMembership(plan_code=get_settings().default_plan, expires_at=None)
