@@ -102,7 +102,13 @@ def _create(
         _check_uploads(uow, user_id=user_id, form=form, inputs=inputs)
         public_id = new_public_id("tsk")
         if feature.cost > 0:
-            reserve_in(uow=uow, user_id=user_id, amount=feature.cost, task_ref=public_id)
+            reserve_in(
+                uow=uow,
+                user_id=user_id,
+                amount=feature.cost,
+                task_ref=public_id,
+                clock=lambda: now,
+            )
         uow.repository(TaskRepository).add(
             public_id=public_id,
             user_id=user_id,
