@@ -9,6 +9,7 @@ storage, and the engine over fakes with a pump that delivers what the steps publ
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -215,12 +216,14 @@ class Shop:
             )
         )
 
-    def run_pipeline(self, *providers: Provider, engine: Engine | None = None) -> list[str]:
+    def run_pipeline(
+        self, *providers: Provider, engine: Engine | None = None, at_most: int | None = None
+    ) -> list[str]:
         """Deliver every step message published so far and since, in order, delays ignored
-        (the clock moves by each delay); the steps run, in order."""
+        (the clock moves by each delay), or `at_most` of them; the steps run, in order."""
         engine = engine or self.engine(*providers)
-        ran = []
-        while self.delivered < len(self.queue.published):
+        ran: list[str] = []
+        while self.delivered < len(self.queue.published) and len(ran) != at_most:
             _, body, delay_s = self.queue.published[self.delivered]
             self.delivered += 1
             self.clock.advance(delay_s)
@@ -228,3 +231,8 @@ class Shop:
             engine.handle(body)
             assert len(ran) < 100, "the pipeline does not end"
         return ran
+
+    def statuses(self, task_id: str) -> list[str]:
+        """The statuses announced on the task's channel, in order."""
+        channel = f"task:{{{task_id}}}:events"
+        return [json.loads(m)["status"] for c, m in self.redis.published if c == channel]
