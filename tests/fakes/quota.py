@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from typing import Any
 
 from retouch.quota.repository import (
     AccountRepository,
@@ -227,16 +228,19 @@ class FakeLedgerRepository:
         return [line.entry for line in self.lines if line.user_id == user_id]
 
 
-def quota_database(*, plans: list[PlanWrite] | None = None) -> InMemoryDatabase:
-    """An in-memory database holding every quota fake, wired as the tables join."""
+def quota_fakes(*, plans: list[PlanWrite] | None = None) -> dict[type[Any], object]:
+    """Every quota fake by its port, wired as the tables join."""
     plan_table = FakePlanRepository(plans)
     accounts = FakeAccountRepository()
-    return InMemoryDatabase(
-        {
-            PlanRepository: plan_table,
-            MembershipRepository: FakeMembershipRepository(plan_table),
-            AccountRepository: accounts,
-            ReservationRepository: FakeReservationRepository(),
-            LedgerRepository: FakeLedgerRepository(accounts),
-        }
-    )
+    return {
+        PlanRepository: plan_table,
+        MembershipRepository: FakeMembershipRepository(plan_table),
+        AccountRepository: accounts,
+        ReservationRepository: FakeReservationRepository(),
+        LedgerRepository: FakeLedgerRepository(accounts),
+    }
+
+
+def quota_database(*, plans: list[PlanWrite] | None = None) -> InMemoryDatabase:
+    """An in-memory database holding every quota fake."""
+    return InMemoryDatabase(quota_fakes(plans=plans))

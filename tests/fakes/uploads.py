@@ -1,6 +1,6 @@
 """In-memory uploads keeping the rules of the SQL (`retouch.uploads.repository`) and of the
 table (migration 0006): unique public id and object key, status changes only from `pending`,
-`ready_public_ids` answers only the owner's ready uploads."""
+`ready_public_ids` and `ready_object_keys` answer only the owner's ready uploads."""
 
 from __future__ import annotations
 
@@ -58,6 +58,14 @@ class FakeUploadRepository:
         wanted = set(public_ids)
         return {
             upload.public_id
+            for upload in self.uploads.values()
+            if upload.user_id == user_id and upload.status == "ready" and upload.public_id in wanted
+        }
+
+    def ready_object_keys(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, str]:
+        wanted = set(public_ids)
+        return {
+            upload.public_id: upload.object_key
             for upload in self.uploads.values()
             if upload.user_id == user_id and upload.status == "ready" and upload.public_id in wanted
         }

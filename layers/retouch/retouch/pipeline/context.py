@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from retouch.catalog.schemas import PipelineStep
-from retouch.core.db import Database, UnitOfWork
 from retouch.core.redis import RedisClient
 from retouch.core.time import Clock, utc_now
+from retouch.core.units import Transaction, Transactions
 from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import StepRepository, StepRow
 from retouch.pipeline.sources import ProviderSource
@@ -34,7 +34,7 @@ Fetcher = Callable[[str, Provider], bytes]
 class StepContext:
     """The engine's dependencies, built once per function instance (`bootstrap.clients`)."""
 
-    database: Database
+    database: Transactions
     redis: RedisClient
     queue: QueuePort
     storage: Storage
@@ -80,7 +80,7 @@ class After:
 
 
 def send(
-    context: StepContext, uow: UnitOfWork, message: StepMessage, *, delay_s: float = 0
+    context: StepContext, uow: Transaction, message: StepMessage, *, delay_s: float = 0
 ) -> OutboxMessage:
     """Write `message` to the outbox in the step's transaction (published by `After`)."""
     return enqueue_in(

@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from retouch.catalog.repository import MySQLPipelineRepository
+from retouch.catalog.repository import PipelineRepository
 from retouch.catalog.schemas import PipelineStep
 from retouch.core.logging import logger
 from retouch.pipeline.context import Fetcher, Normalizer, StepContext, StepFunction, StepRun
@@ -83,7 +83,7 @@ class Engine:
             pipeline = (
                 None
                 if task is None
-                else MySQLPipelineRepository(uow).get(task.feature_key, task.pipeline_version)
+                else uow.repository(PipelineRepository).get(task.feature_key, task.pipeline_version)
             )
         if task is None:
             logger.warning("step message for no task", extra={"task": message.task_id})

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from retouch.core.db import UnitOfWork
 from retouch.core.logging import logger
+from retouch.core.units import Transaction
 from retouch.pipeline.chain import (
     ChainState,
     Decision,
@@ -75,7 +75,7 @@ def run_generate(context: StepContext, run: StepRun) -> None:
     after.run(context)
 
 
-def _submit(context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow) -> After:
+def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) -> After:
     """Send the job to the first usable provider of the chain from where the step stands."""
     task, index = run.task, run.index
     chain = run.steps[index].providers or ["local"]
@@ -121,7 +121,7 @@ def _submit(context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow) -
     return _settle_job(context, uow, run, current, provider, submitted.status)
 
 
-def _poll(context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow) -> After:
+def _poll(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) -> After:
     key = str(row.provider_key)
     provider = context.providers.get(key)
     state = _state(context, run, row)
@@ -145,7 +145,7 @@ def _poll(context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow) -> 
 
 def _settle_job(
     context: StepContext,
-    uow: UnitOfWork,
+    uow: Transaction,
     run: StepRun,
     row: StepRow,
     provider: Provider,
@@ -182,7 +182,7 @@ def _settle_job(
 
 def _failed(
     context: StepContext,
-    uow: UnitOfWork,
+    uow: Transaction,
     run: StepRun,
     row: StepRow,
     state: ChainState,
@@ -206,7 +206,7 @@ def _failed(
 
 def apply(
     context: StepContext,
-    uow: UnitOfWork,
+    uow: Transaction,
     run: StepRun,
     row: StepRow,
     decision: Decision,

@@ -11,11 +11,13 @@ from retouch.core.logging import logger
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
+from retouch.core.units import Transactions
 from retouch.idempotency import purge_expired_keys
 from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import StepRepository
 from retouch.queue.factory import get_queue
 from retouch.queue.outbox import enqueue_in, publish_committed
+from retouch.queue.port import QueuePort
 from retouch.tasks.lifecycle import time_out_overdue
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
@@ -30,7 +32,12 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     overdue, timed_out = time_out_overdue(
         database=database, redis=get_redis(), clock=clock, limit=REAP_BATCH
     )
-    redriven = _redrive_stale_steps(clock=clock)
+    redriven = redrive_stale_steps(
+        database=database,
+        queue=get_queue(),
+        stale_s=get_settings().pipeline_step_stale_s,
+        clock=clock,
+    )
     purged = purge_expired_keys(database=database, limit=REAP_BATCH, clock=clock)
     return {
         "overdue": overdue,
@@ -40,21 +47,28 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     }
 
 
-def _redrive_stale_steps(*, clock: Clock) -> int:
-    """Send once more the message of every step nobody touched for
-    RETOUCH_PIPELINE_STEP_STALE_S (its message was lost: a queue without persistence, a
+def redrive_stale_steps(
+    *,
+    database: Transactions,
+    queue: QueuePort,
+    stale_s: float,
+    clock: Clock = utc_now,
+    limit: int = REAP_BATCH,
+) -> int:
+    """Send once more the message of every step nobody touched for `stale_s`
+    (RETOUCH_PIPELINE_STEP_STALE_S: its message was lost, a queue without persistence, a
     message dead-lettered by crashes). Once per step: a second loss waits for the deadline."""
-    database, now = get_database(), clock()
-    before = now - timedelta(seconds=get_settings().pipeline_step_stale_s)
+    now = clock()
+    before = now - timedelta(seconds=stale_s)
     messages = []
     with database.unit_of_work() as uow:
         steps = uow.repository(StepRepository)
-        for step_id, task_id, kind, index in steps.stale_steps(before=before, limit=REAP_BATCH):
+        for step_id, task_id, kind, index in steps.stale_steps(before=before, limit=limit):
             if steps.mark_redriven(step_id, now=now):
                 body = StepMessage(task_id, kind, index).body()  # type: ignore[arg-type]
                 messages.append(enqueue_in(uow, step_queue(kind), body, clock=clock))
         uow.commit()
-    publish_committed(database=database, queue=get_queue(), messages=messages, clock=clock)
+    publish_committed(database=database, queue=queue, messages=messages, clock=clock)
     if messages:
         logger.warning("stale steps re-driven", extra={"steps": len(messages)})
     return len(messages)

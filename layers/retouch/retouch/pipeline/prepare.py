@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from retouch.catalog.forms import upload_fields
-from retouch.catalog.repository import MySQLFormRepository
+from retouch.catalog.repository import FormRepository
 from retouch.pipeline.context import After, StepContext, StepRun, next_message, send
 from retouch.pipeline.repository import StepRepository
 from retouch.storage import work_key
 from retouch.tasks.lifecycle import Outcome, announce_status, end_task
 from retouch.tasks.records import Task
 from retouch.tasks.repository import TaskRepository
-from retouch.uploads.repository import MySQLUploadRepository
+from retouch.uploads.repository import UploadRepository
 
 
 def run_prepare(context: StepContext, run: StepRun) -> None:
@@ -26,9 +26,9 @@ def run_prepare(context: StepContext, run: StepRun) -> None:
         )
         after = After()
         if row.status == "running":
-            form = MySQLFormRepository(uow).get(task.feature_key, task.form_version)
+            form = uow.repository(FormRepository).get(task.feature_key, task.form_version)
             fields = {} if form is None else upload_fields(form, task.inputs)
-            keys = MySQLUploadRepository(uow).ready_object_keys(
+            keys = uow.repository(UploadRepository).ready_object_keys(
                 user_id=task.user_id, public_ids=sorted(set(fields.values()))
             )
             try:

@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from retouch.catalog.repository import MySQLProviderRepository
+from retouch.catalog.repository import ProviderConfigRepository
 from retouch.catalog.schemas import ProviderRead
-from retouch.core.db import Database
 from retouch.core.logging import logger
+from retouch.core.units import Transactions
 from retouch.providers.port import Provider
 
 #: How a provider adapter is built from its configuration.
@@ -42,7 +42,7 @@ class ConfiguredProviders:
 
     def __init__(
         self,
-        database: Database,
+        database: Transactions,
         factories: Mapping[str, Factory],
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -61,7 +61,8 @@ class ConfiguredProviders:
         if self._clock() - self._loaded_at < _REFRESH_S:
             return
         with self._database.read_only() as uow:
-            configs = {config.key: config for config in MySQLProviderRepository(uow).list()}
+            rows = uow.repository(ProviderConfigRepository).list()
+        configs = {config.key: config for config in rows}
         if configs != self._configs:
             for _, provider in self._built.values():
                 _close(provider)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retouch.core.db import UnitOfWork
+from retouch.core.units import Transaction
 from retouch.images.inspection import NotAnImage, inspect_image
 from retouch.pipeline.context import (
     After,
@@ -46,7 +46,7 @@ def run_store(context: StepContext, run: StepRun) -> None:
 
 
 def _store(
-    context: StepContext, uow: UnitOfWork, run: StepRun, row: StepRow
+    context: StepContext, uow: Transaction, run: StepRun, row: StepRow
 ) -> tuple[After, tuple[str, Any] | None]:
     """Keep the latest `generate`'s results: the step's moves, and the provider to count as
     healthy (with its latency) when they were real images."""
@@ -71,7 +71,7 @@ def _store(
 
 def _bad_result(
     context: StepContext,
-    uow: UnitOfWork,
+    uow: Transaction,
     run: StepRun,
     row: StepRow,
     generate: StepRow,

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal
 from retouch.core.logging import logger
 from retouch.core.redis import RedisClient
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
-from retouch.core.units import Transaction
+from retouch.core.units import Transaction, Transactions
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
 from retouch.queue.steps import step_queue
@@ -27,7 +26,7 @@ from retouch.tasks.views import owned_task, to_read, url_expiry
 
 def cancel_task(
     *,
-    database: Database,
+    database: Transactions,
     storage: Storage,
     redis: RedisClient,
     queue: QueuePort,
@@ -58,7 +57,7 @@ def cancel_task(
 
 def delete_task(
     *,
-    database: Database,
+    database: Transactions,
     storage: Storage,
     redis: RedisClient,
     queue: QueuePort,
@@ -95,7 +94,7 @@ def cancel_in(uow: Transaction, task: Task, *, now: datetime) -> Ended | None:
 
 
 def _stop_vendor_job(
-    uow: UnitOfWork, task: Task, ended: Ended | None, *, now: datetime
+    uow: Transaction, task: Task, ended: Ended | None, *, now: datetime
 ) -> list[OutboxMessage]:
     """A running task just canceled gets a `generate` message, which finds the task ended and
     cancels the vendor job it may run now rather than at its next poll; published after

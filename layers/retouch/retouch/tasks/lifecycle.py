@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from retouch.core.logging import logger
 from retouch.core.redis import RedisClient
@@ -25,9 +25,6 @@ from retouch.notify import publish_task_event
 from retouch.tasks.metrics import count_finished
 from retouch.tasks.records import StoredImage, Task, TaskStatus
 from retouch.tasks.repository import TaskRepository
-
-if TYPE_CHECKING:
-    from retouch.core.db import UnitOfWork
 
 #: Tasks the reaper times out per run at most; the next run (a minute later) takes the rest.
 TIMEOUT_BATCH = 500
@@ -106,15 +103,12 @@ def end_task(uow: Transaction, task: Task, outcome: Outcome, *, now: datetime) -
 def _settle(uow: Transaction, task: Task, *, succeeded: bool, now: datetime) -> None:
     # Here, not at import: a step function's cold start (a message for a task that has
     # ended, most often) never settles credits (docs/performance.md).
-    from typing import cast
-
     from retouch.quota.errors import ReservationNotFound
     from retouch.quota.reservations import charge_in, refund_in
 
     settle = charge_in if succeeded else refund_in
     try:
-        # The reservations take the SQL unit of work until quota declares its port.
-        settle(uow=cast("UnitOfWork", uow), task_ref=task.public_id, clock=lambda: now)
+        settle(uow=uow, task_ref=task.public_id, clock=lambda: now)
     except ReservationNotFound:
         # Never the case for a task made by POST /v1/tasks; a row written by hand (or
         # imported) still ends, and nothing moves that was never reserved.

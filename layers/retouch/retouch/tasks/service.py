@@ -7,19 +7,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from retouch.catalog.forms import upload_fields, validate_inputs
-from retouch.catalog.repository import (
-    MySQLFeatureRepository,
-    MySQLFormRepository,
-    MySQLPipelineRepository,
-)
+from retouch.catalog.repository import FeatureRepository, FormRepository, PipelineRepository
 from retouch.catalog.schemas import FeatureRead, FormSchema
-from retouch.core.db import Database, UnitOfWork
 from retouch.core.errors import FieldError, ValidationFailed
 from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, to_millis, utc_now
+from retouch.core.units import Transaction, Transactions
 from retouch.idempotency import IdempotencyKey, KeyClaim, complete, run_once
 from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
@@ -31,7 +27,7 @@ from retouch.tasks.errors import (
 )
 from retouch.tasks.repository import TaskRepository
 from retouch.tasks.schemas import TaskCreate, TaskRead
-from retouch.uploads.repository import MySQLUploadRepository
+from retouch.uploads.repository import UploadRepository
 
 #: The Idempotency-Key scope of `POST /v1/tasks` (rows from before migration 0011 have it).
 CREATE_OPERATION = "tasks_create"
@@ -42,7 +38,7 @@ CREATE_OPERATION = "tasks_create"
 
 def create_task(
     *,
-    database: Database,
+    database: Transactions,
     queue: QueuePort,
     settings: Settings,
     principal: Principal,
@@ -90,7 +86,7 @@ def create_task(
 
 
 def _create(
-    database: Database,
+    database: Transactions,
     *,
     settings: Settings,
     principal: Principal,
@@ -106,7 +102,13 @@ def _create(
         _check_uploads(uow, user_id=user_id, form=form, inputs=inputs)
         public_id = new_public_id("tsk")
         if feature.cost > 0:
-            reserve_in(uow=uow, user_id=user_id, amount=feature.cost, task_ref=public_id)
+            reserve_in(
+                uow=uow,
+                user_id=user_id,
+                amount=feature.cost,
+                task_ref=public_id,
+                clock=lambda: now,
+            )
         uow.repository(TaskRepository).add(
             public_id=public_id,
             user_id=user_id,
@@ -144,10 +146,10 @@ def _create(
 
 
 def _usable_feature(
-    uow: UnitOfWork, key: str, principal: Principal
+    uow: Transaction, key: str, principal: Principal
 ) -> tuple[FeatureRead, FormSchema, str]:
     """The feature, its current form and its first step, if the caller may use it now."""
-    feature = MySQLFeatureRepository(uow).get(key)
+    feature = uow.repository(FeatureRepository).get(key)
     if feature is None:
         raise ValidationFailed(
             "No such feature",
@@ -160,12 +162,12 @@ def _usable_feature(
     form = (
         None
         if feature.form_version is None
-        else MySQLFormRepository(uow).get(key, feature.form_version)
+        else uow.repository(FormRepository).get(key, feature.form_version)
     )
     pipeline = (
         None
         if feature.pipeline_version is None
-        else MySQLPipelineRepository(uow).get(key, feature.pipeline_version)
+        else uow.repository(PipelineRepository).get(key, feature.pipeline_version)
     )
     if form is None or pipeline is None or not pipeline.steps:
         logger.error("feature without form or pipeline", extra={"feature": key})
@@ -174,10 +176,10 @@ def _usable_feature(
 
 
 def _check_uploads(
-    uow: UnitOfWork, *, user_id: int, form: FormSchema, inputs: dict[str, object]
+    uow: Transaction, *, user_id: int, form: FormSchema, inputs: dict[str, object]
 ) -> None:
     fields = upload_fields(form, inputs)
-    ready = MySQLUploadRepository(uow).ready_public_ids(
+    ready = uow.repository(UploadRepository).ready_public_ids(
         user_id=user_id, public_ids=sorted(set(fields.values()))
     )
     unusable = sorted(name for name, upload_id in fields.items() if upload_id not in ready)

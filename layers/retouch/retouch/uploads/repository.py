@@ -44,6 +44,11 @@ class UploadRepository(Protocol):
         """Which of `public_ids` are `ready` uploads of this user."""
         ...
 
+    def ready_object_keys(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, str]:
+        """The object keys of those of `public_ids` that are `ready` uploads of this user
+        (public id → key)."""
+        ...
+
     def mark_ready(self, upload_id: int, *, width: int, height: int, actual_size: int) -> bool:
         """`pending` → `ready`; False when the upload was not pending (a redelivered event)."""
         ...
