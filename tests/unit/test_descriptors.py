@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from scripts.local.sam import (
     STORAGE_EVENT_SHAPES,
     TEMPLATE,
     FunctionSpec,
+    Template,
     load_handler,
     load_module,
     load_template,
@@ -34,7 +36,20 @@ from scripts.local.scheduler import scheduled_event
 
 SERVERLESS = ROOT / "serverless.yml"
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
-TEMPLATE_FUNCTIONS = load_template().functions
+
+
+@cache
+def _document(path: Path) -> Any:
+    """A descriptor as parsed YAML, read once per run (the tests only read it)."""
+    return read_yaml(path)
+
+
+@cache
+def _template() -> Template:
+    return load_template()
+
+
+TEMPLATE_FUNCTIONS = _template().functions
 HTTP_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.routes]
 STORAGE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.storage_triggers]
 QUEUE_FUNCTIONS = [spec for spec in TEMPLATE_FUNCTIONS if spec.queues]
@@ -74,7 +89,7 @@ def _code_routes(spec: FunctionSpec) -> Routes:
 
 def _scf_functions() -> dict[Path, tuple[str, dict[str, Any]]]:
     """SCF functions by code folder: (function key, config)."""
-    inputs = read_yaml(SERVERLESS)["inputs"]
+    inputs = _document(SERVERLESS)["inputs"]
     shared_src = inputs["src"]["src"] if isinstance(inputs["src"], dict) else inputs["src"]
     functions = {}
     for key, config in inputs["functions"].items():
@@ -84,7 +99,7 @@ def _scf_functions() -> dict[Path, tuple[str, dict[str, Any]]]:
 
 
 def _scf_routes(function_key: str) -> Routes:
-    inputs = read_yaml(SERVERLESS)["inputs"]
+    inputs = _document(SERVERLESS)["inputs"]
     return {
         (api["method"].upper(), _normalised(api["path"]))
         for trigger in inputs.get("triggers", [])
@@ -212,7 +227,7 @@ PROVIDER_FUNCTIONS = {"GenerateStepFunction", "CallbacksFunction"}
 @pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
 def test_scf_sets_the_same_environment_variables_as_the_template(spec: FunctionSpec) -> None:
     # GIVEN the variables the template gives the function (Globals plus its own)
-    template = read_yaml(TEMPLATE)
+    template = _document(TEMPLATE)
     variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
     own = template["Resources"][spec.logical_id]["Properties"].get("Environment") or {}
     variables.update(own.get("Variables") or {})
@@ -227,14 +242,14 @@ def test_scf_sets_the_same_environment_variables_as_the_template(spec: FunctionS
 
 @pytest.mark.parametrize("logical_id", sorted(PROVIDER_FUNCTIONS))
 def test_functions_that_build_providers_may_read_the_vendor_secrets(logical_id: str) -> None:
-    policies = read_yaml(TEMPLATE)["Resources"][logical_id]["Properties"]["Policies"]
+    policies = _document(TEMPLATE)["Resources"][logical_id]["Properties"]["Policies"]
     granted = {name for policy in policies if isinstance(policy, dict) for name in policy}
 
     assert {"AWSSecretsManagerGetSecretValuePolicy", "SSMParameterReadPolicy"} <= granted
 
 
 def test_every_event_file_names_a_function_and_a_shape() -> None:
-    template = load_template()
+    template = _template()
 
     resolved = [template.function_for_event(path) for path in EVENT_FILES]
 
@@ -243,7 +258,7 @@ def test_every_event_file_names_a_function_and_a_shape() -> None:
 
 
 def _sample_shapes(spec: FunctionSpec) -> set[str]:
-    template = load_template()
+    template = _template()
     return {
         shape
         for path in EVENT_FILES
@@ -291,7 +306,7 @@ def test_the_local_scheduler_sends_the_shape_of_the_eventbridge_samples() -> Non
 
 def _scf_triggered(trigger_type: str) -> set[str]:
     """The keys of the SCF functions that have a trigger of this type."""
-    inputs = read_yaml(SERVERLESS)["inputs"]
+    inputs = _document(SERVERLESS)["inputs"]
     return {
         trigger["function"] for trigger in inputs["triggers"] if trigger["type"] == trigger_type
     }
@@ -312,7 +327,7 @@ def test_functions_with_a_schedule_are_exactly_those_with_a_timer_trigger() -> N
 def test_every_queue_of_the_template_follows_the_queue_rules() -> None:
     # GIVEN the template's queues WHEN scripts.local.queue_rules checks them (redrive to a DLQ,
     # stack-prefixed name, visibility >= 6 x the consumer's or the declared step timeout)
-    problems = queue_problems(load_template())
+    problems = queue_problems(_template())
 
     # THEN none breaks a rule
     assert problems == []
@@ -321,14 +336,14 @@ def test_every_queue_of_the_template_follows_the_queue_rules() -> None:
 def test_every_step_queue_code_publishes_to_is_a_queue_of_the_template() -> None:
     steps = (*STEP_ORDER, "finalize")
 
-    names = {queue.name for queue in load_template().queues}
+    names = {queue.name for queue in _template().queues}
 
     assert {step_queue(step) for step in steps} <= names
 
 
 def _send_policy_queues(logical_id: str) -> set[str]:
     """The queues (logical ids) a function's SQSSendMessagePolicy entries allow it to send to."""
-    properties = read_yaml(TEMPLATE)["Resources"][logical_id]["Properties"]
+    properties = _document(TEMPLATE)["Resources"][logical_id]["Properties"]
     return {
         policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0]
         for policy in properties.get("Policies") or []
@@ -338,7 +353,7 @@ def _send_policy_queues(logical_id: str) -> set[str]:
 
 def test_the_outbox_relay_may_send_to_every_queue_but_the_dead_letter_queues() -> None:
     # GIVEN the template's queues that are not a dead-letter queue of another
-    live = {queue.logical_id for queue in live_queues(load_template())}
+    live = {queue.logical_id for queue in live_queues(_template())}
 
     # THEN the relay, which publishes whatever the outbox holds, may send to exactly those
     assert live
@@ -346,7 +361,7 @@ def test_the_outbox_relay_may_send_to_every_queue_but_the_dead_letter_queues() -
 
 
 def test_task_creation_may_send_to_the_first_step_queue() -> None:
-    template = load_template()
+    template = _template()
     first = {queue.logical_id for queue in template.queues if queue.name == step_queue("prepare")}
 
     assert first

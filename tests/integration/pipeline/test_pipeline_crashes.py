@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import get_database
+from retouch.core.redis import get_redis
 from retouch.storage import get_storage, upload_key
 from scripts.local.lambda_runtime import ROOT
 from tests.conftest import Stack, load_function
@@ -34,6 +35,8 @@ pytestmark = pytest.mark.integration
 TASKS, USERS, WORKERS = 200, 20, 2
 KILL_EVERY_STEPS = 10  # alone, about as many finish in one round of 0.3-0.8 s
 IMAGE = png(24, 24)
+SLOT_HOLD_S = 60  # the cutout pipeline's generate `timeout_s` (shared/seed/catalog.json)
+MAX_BUSY_WAIT_S = 60  # the longest backoff of a step waiting for a slot (pipeline/chain.py)
 
 
 @pytest.fixture
@@ -163,6 +166,11 @@ def test_killed_consumers_lose_no_task_and_no_credit(workers: Workers, lambda_co
                 if response.status_code == 202:
                     task_ids.append(response.json()["id"])
 
+    # (the `local` provider's slots and breaker as no earlier test of this Redis left them)
+    redis = get_redis()
+    for key in (*redis.scan_iter("slots:{local}*"), *redis.scan_iter("breaker:{local}*")):
+        redis.delete(key)
+
     # WHEN two consumers run them, a ready one killed with SIGKILL every 0.3-0.8 s (once ten
     # more steps finished)
     rng = random.Random(7)
@@ -185,13 +193,17 @@ def test_killed_consumers_lose_no_task_and_no_credit(workers: Workers, lambda_co
             workers.kill_one(rng)
 
     # as long as it takes while steps keep finishing (a busy machine is slow, not stuck); the
-    # tasks' steps interleave on the queues, so tasks themselves finish late and all at once
+    # tasks' steps interleave on the queues, so tasks themselves finish late and all at once.
+    # A worker killed inside `generate` keeps its `local` slot until the slot's hold (the
+    # step's 60 s timeout) passes, and a step that found every slot held waits up to 60 s
+    # before it tries again: with all four slots lost that way, no step finishes for up to two
+    # minutes, as in production, so a stall counts only past that.
     wait_while_progressing(
         lambda: unfinished(task_ids),
         total=len(task_ids),
         work_done=lambda: finished_steps(task_ids),
         step=kill_and_relay,
-        stall_s=30,
+        stall_s=SLOT_HOLD_S + MAX_BUSY_WAIT_S + 30,
     )
     workers.stop()
     # the reaper then ends whatever is left (nothing should be)
