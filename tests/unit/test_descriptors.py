@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.api import lint_file
 from fastapi import FastAPI
 
 from retouch.catalog.schemas import STEP_ORDER
@@ -33,6 +35,7 @@ from scripts.local.sam import (
     read_yaml,
 )
 from scripts.local.scheduler import scheduled_event
+from tests.unit.processes import Command, Started, started
 
 SERVERLESS = ROOT / "serverless.yml"
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
@@ -109,12 +112,31 @@ def _scf_routes(function_key: str) -> Routes:
     }
 
 
-def test_template_passes_cfn_lint() -> None:
-    # GIVEN the SAM template WHEN cfn-lint checks it (offline, with the SAM transform)
-    matches = lint_file(TEMPLATE)
+# What `cfnlint.api.lint_file` reports for the file named by argv[1], one match a line.
+CFN_LINT = (
+    "import sys; from pathlib import Path; from cfnlint.api import lint_file; "
+    "matches = lint_file(Path(sys.argv[1])); print(*matches, sep='\\n', end=''); "
+    "sys.exit(bool(matches))"
+)
+
+
+@pytest.fixture(scope="module")
+def cfn_lint() -> Iterator[Started]:
+    """cfn-lint over the SAM template (offline, with the SAM transform) in a process of its
+    own, started with the module so that it runs while the other descriptor tests do."""
+    command = Command(
+        args=[sys.executable, "-c", CFN_LINT, str(TEMPLATE)], env=os.environ, cwd=ROOT
+    )
+    with started({"template": command}) as processes:
+        yield processes
+
+
+def test_template_passes_cfn_lint(cfn_lint: Started) -> None:
+    # GIVEN the SAM template WHEN cfn-lint checks it
+    result = cfn_lint.result("template")
 
     # THEN it reports nothing
-    assert [str(match) for match in matches] == []
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
 def test_layer_requirements_are_exactly_the_pins_of_requirements_layer_txt() -> None:

@@ -4,11 +4,13 @@ passes it, and requests served with no body recorded mean the instrumentation br
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Iterator
+
+import pytest
 
 from scripts.local.lambda_runtime import ROOT
+from tests.unit.processes import Command, Started, started
 
 APP = """
 from fastapi import FastAPI
@@ -27,29 +29,55 @@ def client() -> TestClient:
 """
 
 
-def run_pytest(tmp_path: Path, test_source: str) -> subprocess.CompletedProcess[str]:
-    (tmp_path / "probe.py").write_text(APP)
-    (tmp_path / "test_probe.py").write_text(test_source)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers/retouch")])}
-    command = [sys.executable, "-m", "pytest", "-p", "tests.leak_scan_plugin", "-q"]
-    return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [*command, "-c", os.devnull, "--rootdir", str(tmp_path), str(tmp_path)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_a_leaking_body_fails_a_run_whose_tests_pass(tmp_path: Path) -> None:
-    result = run_pytest(
-        tmp_path,
+#: The probe test file of each run (all four runs start at once, one folder each).
+RUNS = {
+    # a test that passes while the app answers an internal numeric id
+    "leak": (
         "from probe import client\n\n"
         "def test_reads_a_task():\n"
-        "    assert client().get('/v1/tasks/leak').status_code == 200\n",
-    )
+        "    assert client().get('/v1/tasks/leak').status_code == 200\n"
+    ),
+    "clean": (
+        "from probe import client\n\n"
+        "def test_reads_tasks():\n"
+        "    for _ in range(3):\n"
+        "        assert client().get('/v1/tasks/ok').json()['id'] == 'tsk_1'\n"
+    ),
+    # the app logs a served request that no instrumented client saw
+    "unrecorded": (
+        "from retouch.core.logging import logger\n\n"
+        "def test_served_elsewhere():\n"
+        "    logger.info('request', extra={'route': '/v1/me', 'status': 200})\n"
+    ),
+    # the same leaking body, once as a vendor's answer to a provider adapter
+    "vendor": (
+        "from probe import client\n\n"
+        "def test_reads_a_task():\n"
+        "    vendor = {'User-Agent': 'retouch-provider/simulator'}\n"
+        "    assert client().get('/v1/tasks/leak', headers=vendor).status_code == 200\n"
+        "    assert client().get('/v1/tasks/ok').status_code == 200\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
+    """A pytest run with the plugin per entry of RUNS, in a folder of its own."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers/retouch")])}
+    commands = {}
+    for name, test_source in RUNS.items():
+        folder = tmp_path_factory.mktemp(name)
+        (folder / "probe.py").write_text(APP)
+        (folder / "test_probe.py").write_text(test_source)
+        command = [sys.executable, "-m", "pytest", "-p", "tests.leak_scan_plugin", "-q"]
+        args = [*command, "-c", os.devnull, "--rootdir", str(folder), str(folder)]
+        commands[name] = Command(args=args, env=env, cwd=folder)
+    with started(commands) as processes:
+        yield processes
+
+
+def test_a_leaking_body_fails_a_run_whose_tests_pass(runs: Started) -> None:
+    result = runs.result("leak")
 
     assert result.returncode == 1, result.stdout
     assert "1 passed" in result.stdout
@@ -60,42 +88,22 @@ def test_a_leaking_body_fails_a_run_whose_tests_pass(tmp_path: Path) -> None:
     assert "leak scan: 1 JSON bodies from 1 routes, 1 findings" in result.stdout
 
 
-def test_clean_bodies_pass_with_a_summary(tmp_path: Path) -> None:
-    result = run_pytest(
-        tmp_path,
-        "from probe import client\n\n"
-        "def test_reads_tasks():\n"
-        "    for _ in range(3):\n"
-        "        assert client().get('/v1/tasks/ok').json()['id'] == 'tsk_1'\n",
-    )
+def test_clean_bodies_pass_with_a_summary(runs: Started) -> None:
+    result = runs.result("clean")
 
     assert result.returncode == 0, result.stdout
     assert "leak scan: 3 JSON bodies from 1 routes, 0 findings" in result.stdout
 
 
-def test_requests_served_with_no_body_recorded_fail_the_run(tmp_path: Path) -> None:
-    # GIVEN a test in which the app logs a served request that no instrumented client saw
-    result = run_pytest(
-        tmp_path,
-        "from retouch.core.logging import logger\n\n"
-        "def test_served_elsewhere():\n"
-        "    logger.info('request', extra={'route': '/v1/me', 'status': 200})\n",
-    )
+def test_requests_served_with_no_body_recorded_fail_the_run(runs: Started) -> None:
+    result = runs.result("unrecorded")
 
     assert result.returncode == 1, result.stdout
     assert "served 1 requests but no response was recorded" in result.stdout
 
 
-def test_a_vendors_answer_to_a_provider_adapter_is_not_our_response(tmp_path: Path) -> None:
-    # GIVEN the same leaking body, once as a vendor's answer to a provider adapter
-    result = run_pytest(
-        tmp_path,
-        "from probe import client\n\n"
-        "def test_reads_a_task():\n"
-        "    vendor = {'User-Agent': 'retouch-provider/simulator'}\n"
-        "    assert client().get('/v1/tasks/leak', headers=vendor).status_code == 200\n"
-        "    assert client().get('/v1/tasks/ok').status_code == 200\n",
-    )
+def test_a_vendors_answer_to_a_provider_adapter_is_not_our_response(runs: Started) -> None:
+    result = runs.result("vendor")
 
     assert result.returncode == 0, result.stdout
     assert "leak scan: 1 JSON bodies from 1 routes, 0 findings" in result.stdout

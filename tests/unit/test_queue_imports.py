@@ -3,12 +3,16 @@ message is sent (boto3 and the Tencent SDK are imported by the adapters on first
 
 from __future__ import annotations
 
-import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.unit.conftest import UNIT_ENV
+from tests.unit.processes import Command, Started, started
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Powertools' logger imports the bare `botocore` package (its __init__, ~0.4 ms) to see whether
 # it may add a user-agent hook; the client machinery (`botocore.*`), boto3 and the Tencent SDK
@@ -21,17 +25,33 @@ CHECK = (
 )
 
 
-@pytest.mark.parametrize("backend", ["redis", "sqs", "cmq"])
-def test_the_queue_package_and_its_adapter_import_no_cloud_sdk(backend: str) -> None:
-    environment = {
-        **UNIT_ENV,
-        "PYTHONPATH": "layers/retouch",
-        "RETOUCH_QUEUE_BACKEND": backend,
-        "RETOUCH_QUEUE_TDMQ_REGION": "ap-guangzhou",
-    }
+BACKENDS = ("redis", "sqs", "cmq")
 
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", CHECK], env=environment, capture_output=True, text=True, check=False
-    )
+
+@pytest.fixture(scope="module")
+def imports() -> Iterator[Started]:
+    """One fresh interpreter per backend, all started at once."""
+    commands = {
+        backend: Command(
+            args=[sys.executable, "-c", CHECK],
+            env={
+                **UNIT_ENV,
+                "PYTHONPATH": "layers/retouch",
+                "RETOUCH_QUEUE_BACKEND": backend,
+                "RETOUCH_QUEUE_TDMQ_REGION": "ap-guangzhou",
+            },
+            cwd=ROOT,
+        )
+        for backend in BACKENDS
+    }
+    with started(commands) as processes:
+        yield processes
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_queue_package_and_its_adapter_import_no_cloud_sdk(
+    imports: Started, backend: str
+) -> None:
+    result = imports.result(backend)
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -14,13 +14,14 @@ batch handler): what importing a step's `app.py` must not load.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.unit.conftest import UNIT_ENV
+from tests.unit.processes import Command, Started, started
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ("prepare", "generate", "store", "finalize")
@@ -52,23 +53,33 @@ CHECK = (
 )
 
 
-def loaded_by(app: Path) -> set[str]:
+@pytest.fixture(scope="module")
+def imports() -> Iterator[Started]:
+    """One fresh interpreter per step, all started at once."""
     environment = {**UNIT_ENV, "PYTHONPATH": str(ROOT / "layers" / "retouch")}
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", CHECK, str(app)],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-    )
+    commands = {
+        step: Command(
+            args=[sys.executable, "-c", CHECK, str(ROOT / "functions" / "steps" / step / "app.py")],
+            env=environment,
+            cwd=ROOT,
+        )
+        for step in STEPS
+    }
+    with started(commands) as processes:
+        yield processes
+
+
+def loaded_by(imports: Started, step: str) -> set[str]:
+    result = imports.result(step)
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout))
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_a_step_function_loads_the_batch_utility_without_its_parser_models(step: str) -> None:
-    modules = loaded_by(ROOT / "functions" / "steps" / step / "app.py")
+def test_a_step_function_loads_the_batch_utility_without_its_parser_models(
+    imports: Started, step: str
+) -> None:
+    modules = loaded_by(imports, step)
 
     assert "pydantic" in modules  # the settings' model: the order is what matters
     unwanted = sorted(
