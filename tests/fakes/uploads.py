@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from retouch.uploads.schemas import Upload
+from retouch.uploads.records import Upload
 from tests.fakes.tables import constraint_violated
 
 

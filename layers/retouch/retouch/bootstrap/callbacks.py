@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Path, Request, Response
 
-from retouch.bootstrap.clients import get_engine
+from retouch.bootstrap.engine import get_engine
 from retouch.http.routing import api_router
 from retouch.pipeline.callbacks import receive_callback
 

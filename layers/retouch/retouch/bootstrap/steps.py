@@ -12,7 +12,7 @@ from typing import Any
 
 import aws_lambda_powertools.utilities.batch  # noqa: F401 - must precede pydantic, see above
 
-from retouch.bootstrap.clients import get_engine
+from retouch.bootstrap.engine import get_engine
 from retouch.core.logging import invocation_keys, logger
 from retouch.queue.scf_events import run_scf_batch
 from retouch.queue.sqs_events import process_batch

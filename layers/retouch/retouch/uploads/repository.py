@@ -10,7 +10,7 @@ from typing import Protocol
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
 from retouch.core.units import sql_adapter
-from retouch.uploads.schemas import Upload
+from retouch.uploads.records import Upload
 
 _SELECT = (
     "SELECT id, public_id, user_id, object_key, content_type, declared_size, status, width, "

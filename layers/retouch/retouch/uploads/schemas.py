@@ -1,19 +1,18 @@
-"""Upload DTOs and the internal upload record."""
+"""Upload DTOs (the internal record is in `records.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
 
 from retouch.core.schemas import RequestSchema, Schema
+from retouch.uploads.records import UploadStatus
 
 #: The image types an upload may declare; the trigger checks each one's magic bytes.
 UploadContentType = Literal["image/jpeg", "image/png", "image/webp"]
-UploadStatus = Literal["pending", "ready", "rejected"]
 
 
 class UploadCreate(RequestSchema):
@@ -61,22 +60,3 @@ class UploadRead(Schema):
     size: int | None = Field(description="bytes stored, once checked")
     reject_reason: str | None
     created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """An `uploads` row (internal: `id` and `user_id` never leave the server)."""
-
-    id: int
-    public_id: str
-    user_id: int
-    object_key: str
-    content_type: str
-    declared_size: int
-    status: UploadStatus
-    width: int | None
-    height: int | None
-    actual_size: int | None
-    reject_reason: str | None
-    created_at: datetime
-    updated_at: datetime
