@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from pytest_socket import disable_socket
+
+from tests.unit.processes import Started, declared, started
 
 UNIT_ENV = {
     "RETOUCH_STAGE": "test",
@@ -28,6 +31,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     their fixtures run; pytest-socket lifts the block at teardown. Unix sockets stay allowed:
     asyncio's event loop (and so Starlette's TestClient) wakes itself through a socketpair."""
     disable_socket(allow_unix_socket=True)
+
+
+@pytest.fixture(scope="session")
+def background(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Started]:
+    """The interpreters declared by the modules of this session's tests (`processes.declare`),
+    started together."""
+    modules = {item.module.__name__ for item in request.session.items if hasattr(item, "module")}
+    commands = declared(modules, lambda name: tmp_path_factory.mktemp(name.replace(":", "-")))
+    with started(commands) as processes:
+        yield processes
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _background_started(background: Started) -> None:
+    """Start the declared interpreters with the first unit test."""
 
 
 @pytest.fixture(autouse=True)

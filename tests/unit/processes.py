@@ -1,11 +1,13 @@
-"""Interpreters a test module runs, started together: the tests that each need a fresh
-process (what a cold import loads, a pytest run of its own) then overlap on the machine's
-cores instead of queueing, and each test reads its own result."""
+"""Interpreters the unit tests read, started early and together: the tests that each need a
+fresh process (what a cold import loads, a pytest run of its own, cfn-lint) declare it at
+import (`declare`); the session's first unit test starts them all (`background` fixture), so
+they run on the second core beside the rest of the suite, and each test reads its own
+result."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,3 +64,26 @@ def started(commands: Mapping[str, Command]) -> Iterator[Started]:
         yield processes
     finally:
         processes.stop()
+
+
+# --- declared at import, started at the session's first unit test ---------------------------
+
+#: name → (declaring module, how to build the command in a fresh folder of its own)
+_DECLARED: dict[str, tuple[str, Callable[[Path], Command]]] = {}
+
+
+def declare(name: str, build: Callable[[Path], Command], *, module: str) -> None:
+    """Declare, at a test module's import, an interpreter its tests read (`background`
+    fixture, `tests/unit/conftest.py`): `build(folder)` gives the command, `folder` a new
+    temporary folder of its own. Started with the session's first unit test, so it runs
+    beside every other test instead of holding up its own."""
+    _DECLARED[name] = (module, build)
+
+
+def declared(modules: Collection[str], folder: Callable[[str], Path]) -> dict[str, Command]:
+    """The commands declared by `modules` (those with tests in this session)."""
+    return {
+        name: build(folder(name))
+        for name, (module, build) in _DECLARED.items()
+        if module in modules
+    }

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import cache
 from pathlib import Path
@@ -35,7 +34,7 @@ from scripts.local.sam import (
     read_yaml,
 )
 from scripts.local.scheduler import scheduled_event
-from tests.unit.processes import Command, Started, started
+from tests.unit.processes import Command, Started, declare
 
 SERVERLESS = ROOT / "serverless.yml"
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
@@ -120,20 +119,19 @@ CFN_LINT = (
 )
 
 
-@pytest.fixture(scope="module")
-def cfn_lint() -> Iterator[Started]:
-    """cfn-lint over the SAM template (offline, with the SAM transform) in a process of its
-    own, started with the module so that it runs while the other descriptor tests do."""
-    command = Command(
+# cfn-lint over the SAM template (offline, with the SAM transform), beside the other tests.
+declare(
+    "cfn-lint:template",
+    lambda _: Command(
         args=[sys.executable, "-c", CFN_LINT, str(TEMPLATE)], env=os.environ, cwd=ROOT
-    )
-    with started({"template": command}) as processes:
-        yield processes
+    ),
+    module=__name__,
+)
 
 
-def test_template_passes_cfn_lint(cfn_lint: Started) -> None:
+def test_template_passes_cfn_lint(background: Started) -> None:
     # GIVEN the SAM template WHEN cfn-lint checks it
-    result = cfn_lint.result("template")
+    result = background.result("cfn-lint:template")
 
     # THEN it reports nothing
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")

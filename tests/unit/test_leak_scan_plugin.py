@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
-
-import pytest
+from collections.abc import Callable
+from pathlib import Path
 
 from scripts.local.lambda_runtime import ROOT
-from tests.unit.processes import Command, Started, started
+from tests.unit.processes import Command, Started, declare
 
 APP = """
 from fastapi import FastAPI
@@ -29,7 +28,7 @@ def client() -> TestClient:
 """
 
 
-#: The probe test file of each run (all four runs start at once, one folder each).
+#: The probe test file of each run (one folder each).
 RUNS = {
     # a test that passes while the app answers an internal numeric id
     "leak": (
@@ -60,24 +59,26 @@ RUNS = {
 }
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
-    """A pytest run with the plugin per entry of RUNS, in a folder of its own."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers/retouch")])}
-    commands = {}
-    for name, test_source in RUNS.items():
-        folder = tmp_path_factory.mktemp(name)
+def _run(test_source: str) -> Callable[[Path], Command]:
+    """A pytest run with the plugin over `test_source` and the probe app, in `folder`."""
+
+    def build(folder: Path) -> Command:
         (folder / "probe.py").write_text(APP)
         (folder / "test_probe.py").write_text(test_source)
+        paths = os.pathsep.join([str(ROOT), str(ROOT / "layers/retouch")])
         command = [sys.executable, "-m", "pytest", "-p", "tests.leak_scan_plugin", "-q"]
         args = [*command, "-c", os.devnull, "--rootdir", str(folder), str(folder)]
-        commands[name] = Command(args=args, env=env, cwd=folder)
-    with started(commands) as processes:
-        yield processes
+        return Command(args=args, env={**os.environ, "PYTHONPATH": paths}, cwd=folder)
+
+    return build
 
 
-def test_a_leaking_body_fails_a_run_whose_tests_pass(runs: Started) -> None:
-    result = runs.result("leak")
+for _name, _source in RUNS.items():  # each run beside the other tests
+    declare(f"leak-scan:{_name}", _run(_source), module=__name__)
+
+
+def test_a_leaking_body_fails_a_run_whose_tests_pass(background: Started) -> None:
+    result = background.result("leak-scan:leak")
 
     assert result.returncode == 1, result.stdout
     assert "1 passed" in result.stdout
@@ -88,22 +89,22 @@ def test_a_leaking_body_fails_a_run_whose_tests_pass(runs: Started) -> None:
     assert "leak scan: 1 JSON bodies from 1 routes, 1 findings" in result.stdout
 
 
-def test_clean_bodies_pass_with_a_summary(runs: Started) -> None:
-    result = runs.result("clean")
+def test_clean_bodies_pass_with_a_summary(background: Started) -> None:
+    result = background.result("leak-scan:clean")
 
     assert result.returncode == 0, result.stdout
     assert "leak scan: 3 JSON bodies from 1 routes, 0 findings" in result.stdout
 
 
-def test_requests_served_with_no_body_recorded_fail_the_run(runs: Started) -> None:
-    result = runs.result("unrecorded")
+def test_requests_served_with_no_body_recorded_fail_the_run(background: Started) -> None:
+    result = background.result("leak-scan:unrecorded")
 
     assert result.returncode == 1, result.stdout
     assert "served 1 requests but no response was recorded" in result.stdout
 
 
-def test_a_vendors_answer_to_a_provider_adapter_is_not_our_response(runs: Started) -> None:
-    result = runs.result("vendor")
+def test_a_vendors_answer_to_a_provider_adapter_is_not_our_response(background: Started) -> None:
+    result = background.result("leak-scan:vendor")
 
     assert result.returncode == 0, result.stdout
     assert "leak scan: 1 JSON bodies from 1 routes, 0 findings" in result.stdout

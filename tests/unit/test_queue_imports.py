@@ -4,13 +4,13 @@ message is sent (boto3 and the Tencent SDK are imported by the adapters on first
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.unit.conftest import UNIT_ENV
-from tests.unit.processes import Command, Started, started
+from tests.unit.processes import Command, Started, declare
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,30 +28,24 @@ CHECK = (
 BACKENDS = ("redis", "sqs", "cmq")
 
 
-@pytest.fixture(scope="module")
-def imports() -> Iterator[Started]:
-    """One fresh interpreter per backend, all started at once."""
-    commands = {
-        backend: Command(
-            args=[sys.executable, "-c", CHECK],
-            env={
-                **UNIT_ENV,
-                "PYTHONPATH": "layers/retouch",
-                "RETOUCH_QUEUE_BACKEND": backend,
-                "RETOUCH_QUEUE_TDMQ_REGION": "ap-guangzhou",
-            },
-            cwd=ROOT,
-        )
-        for backend in BACKENDS
+def _check(backend: str) -> Callable[[Path], Command]:
+    environment = {
+        **UNIT_ENV,
+        "PYTHONPATH": "layers/retouch",
+        "RETOUCH_QUEUE_BACKEND": backend,
+        "RETOUCH_QUEUE_TDMQ_REGION": "ap-guangzhou",
     }
-    with started(commands) as processes:
-        yield processes
+    return lambda _: Command(args=[sys.executable, "-c", CHECK], env=environment, cwd=ROOT)
+
+
+for _backend in BACKENDS:  # one fresh interpreter per backend, run beside the other tests
+    declare(f"queue-imports:{_backend}", _check(_backend), module=__name__)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_queue_package_and_its_adapter_import_no_cloud_sdk(
-    imports: Started, backend: str
+    background: Started, backend: str
 ) -> None:
-    result = imports.result(backend)
+    result = background.result(f"queue-imports:{backend}")
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.unit.conftest import UNIT_ENV
-from tests.unit.processes import Command, Started, started
+from tests.unit.processes import Command, Started, declare
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ("prepare", "generate", "store", "finalize")
@@ -53,33 +53,29 @@ CHECK = (
 )
 
 
-@pytest.fixture(scope="module")
-def imports() -> Iterator[Started]:
-    """One fresh interpreter per step, all started at once."""
+def _check(step: str) -> Callable[[Path], Command]:
+    app = ROOT / "functions" / "steps" / step / "app.py"
     environment = {**UNIT_ENV, "PYTHONPATH": str(ROOT / "layers" / "retouch")}
-    commands = {
-        step: Command(
-            args=[sys.executable, "-c", CHECK, str(ROOT / "functions" / "steps" / step / "app.py")],
-            env=environment,
-            cwd=ROOT,
-        )
-        for step in STEPS
-    }
-    with started(commands) as processes:
-        yield processes
+    return lambda _: Command(
+        args=[sys.executable, "-c", CHECK, str(app)], env=environment, cwd=ROOT
+    )
 
 
-def loaded_by(imports: Started, step: str) -> set[str]:
-    result = imports.result(step)
+for _step in STEPS:  # one fresh interpreter per step, run beside the other tests
+    declare(f"step-imports:{_step}", _check(_step), module=__name__)
+
+
+def loaded_by(background: Started, step: str) -> set[str]:
+    result = background.result(f"step-imports:{step}")
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout))
 
 
 @pytest.mark.parametrize("step", STEPS)
 def test_a_step_function_loads_the_batch_utility_without_its_parser_models(
-    imports: Started, step: str
+    background: Started, step: str
 ) -> None:
-    modules = loaded_by(imports, step)
+    modules = loaded_by(background, step)
 
     assert "pydantic" in modules  # the settings' model: the order is what matters
     unwanted = sorted(
