@@ -154,8 +154,8 @@ def test_another_schema_under_a_reused_number_is_compiled_anew() -> None:
 
 def test_importing_the_catalog_service_does_not_import_the_validator() -> None:
     code = (
-        "import sys, retouch.catalog.service, retouch.catalog.forms; "
-        "sys.exit('fastjsonschema' in sys.modules)"
+        "import sys, retouch.catalog.service, retouch.catalog.forms, retouch.catalog.form_rules; "
+        "sys.exit('fastjsonschema' in sys.modules or 'regex' in sys.modules)"
     )
     result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
         [sys.executable, "-c", code], env={"PYTHONPATH": "layers/retouch"}, check=False

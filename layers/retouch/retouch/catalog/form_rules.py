@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from retouch.catalog.forms import compile_form
+from retouch.catalog.patterns import MAX_VALUE_LENGTH, refusal
 from retouch.catalog.schemas import SCHEMA_DIALECT, UPLOAD_ID_PATTERN
 from retouch.catalog.validation import Collector, is_count, is_number, string_list
 
@@ -77,10 +78,7 @@ def _check_field(node: object, path: str, out: Collector) -> None:
         if keyword in node and not is_count(node[keyword]):
             out.add(f"{path}.{keyword}", "count")
     if "pattern" in node:
-        try:
-            re.compile(node["pattern"])
-        except (re.error, TypeError):
-            out.add(f"{path}.pattern", "pattern")
+        _check_pattern(node, path, out)
     if "x-upload" in node:
         if not isinstance(node["x-upload"], bool):
             out.add(f"{path}.x-upload", "flag")
@@ -88,6 +86,18 @@ def _check_field(node: object, path: str, out: Collector) -> None:
             node.get("type") != "string" or node.get("pattern") != UPLOAD_ID_PATTERN
         ):
             out.add(path, "upload")
+
+
+def _check_pattern(node: dict[str, Any], path: str, out: Collector) -> None:
+    """A pattern the engine runs in bounded time (`patterns.refusal`), on a bounded value."""
+    refused = refusal(node["pattern"])
+    if refused is not None:
+        out.add(f"{path}.pattern", refused)
+    max_length = node.get("maxLength")
+    if not (
+        is_count(max_length) and isinstance(max_length, int) and max_length <= MAX_VALUE_LENGTH
+    ):
+        out.add(f"{path}.maxLength", "pattern_max_length")
 
 
 def _check_branches(node: dict[str, Any], path: str, fields: set[str], out: Collector) -> None:
@@ -123,7 +133,8 @@ def check_form_schema(schema: object, *, language: str = "en") -> dict[str, Any]
     """Return `schema` if it is a form of the allowed subset; else raise ConfigInvalid.
 
     The subset: an object (`additionalProperties: false`) of up to 32 flat fields, each a
-    string, integer, number or boolean with enum, bounds, lengths and pattern; `required`;
+    string, integer, number or boolean with enum, bounds, lengths and pattern (with a
+    `maxLength` of at most MAX_VALUE_LENGTH; `patterns.refusal`); `required`;
     `oneOf` / `anyOf` alternatives of `required` sets; annotations `title`, `description`
     (English) and `x-title-zh`, `x-description-zh`; `x-upload: true` marks an upload id.
     """

@@ -4,26 +4,42 @@ Forms are compiled by fastjsonschema into plain Python functions, once per (feat
 version) and kept for the life of the instance: versions are never changed once stored. The
 library is imported on the first validation, so functions that never validate inputs do not
 pay for it at cold start. It implements drafts 4-7; the forms' subset
-(`validation.check_form_schema`) means the same in those drafts and in 2020-12.
+(`validation.check_form_schema`) means the same in those drafts and in 2020-12. The one
+keyword it does not see is `pattern`: fastjsonschema would run it with `re`, which can
+backtrack for ever, so patterns run here with `patterns.matches` (a timeout), and only on
+values within the field's `maxLength`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from retouch.catalog.errors import InputsInvalid
+from retouch.catalog.patterns import compile_pattern, matches
 from retouch.catalog.schemas import FormSchema
 from retouch.core.errors import FieldError
 
 if TYPE_CHECKING:
     from fastjsonschema import JsonSchemaValueException
+    from regex import Pattern
 
 Validator = Callable[[Any], Any]
 
+
+@dataclass(frozen=True, slots=True)
+class CompiledForm:
+    """A form ready to check inputs: fastjsonschema's function for every keyword but
+    `pattern`, and each string field's pattern with its `maxLength` (None: unbounded)."""
+
+    validator: Validator
+    patterns: dict[str, tuple[Pattern[str], int | None]]
+
+
 _MAX_COMPILED = 256
-_compiled: dict[tuple[str, int], tuple[dict[str, Any], Validator]] = {}
+_compiled: dict[tuple[str, int], tuple[dict[str, Any], CompiledForm]] = {}
 
 # Stable `type` of each broken rule: the names pydantic gives the same failures elsewhere
 # in the API, so a client handles one vocabulary.
@@ -31,7 +47,6 @@ _TYPES = {
     "required": "missing",
     "additionalProperties": "extra_forbidden",
     "enum": "enum",
-    "pattern": "string_pattern_mismatch",
     "minimum": "greater_than_equal",
     "maximum": "less_than_equal",
     "exclusiveMinimum": "greater_than",
@@ -79,11 +94,22 @@ def _refuse_remote(uri: str) -> NoReturn:
     raise ValueError(f"remote references are not allowed: {uri}")
 
 
-def compile_form(schema: dict[str, Any]) -> Validator:
-    """A validator for `schema` that reports every error; ValueError if it cannot compile."""
+def compile_form(schema: dict[str, Any]) -> CompiledForm:
+    """The compiled form, reporting every error; ValueError if it cannot compile."""
     import fastjsonschema  # here, not at module level: see the module docstring
+    import regex
 
     definition = {keyword: value for keyword, value in schema.items() if keyword != "$schema"}
+    properties = definition.get("properties")
+    patterns: dict[str, tuple[Pattern[str], int | None]] = {}
+    if isinstance(properties, dict):
+        definition["properties"] = {name: dict(field) for name, field in properties.items()}
+        try:
+            for name, field in definition["properties"].items():
+                if "pattern" in field:
+                    patterns[name] = (compile_pattern(field.pop("pattern")), field.get("maxLength"))
+        except (regex.error, TypeError) as exc:
+            raise ValueError(str(exc)) from exc
     try:
         validator: Validator = fastjsonschema.compile(
             definition,
@@ -94,10 +120,10 @@ def compile_form(schema: dict[str, Any]) -> Validator:
         )
     except fastjsonschema.JsonSchemaDefinitionException as exc:
         raise ValueError(str(exc)) from exc
-    return validator
+    return CompiledForm(validator=validator, patterns=patterns)
 
 
-def _validator_for(form: FormSchema) -> Validator:
+def _compiled_form(form: FormSchema) -> CompiledForm:
     key = (form.feature_key, form.version)
     cached = _compiled.get(key)
     # A version never changes in one database; the comparison guards against a test (or a
@@ -106,9 +132,9 @@ def _validator_for(form: FormSchema) -> Validator:
         return cached[1]
     if len(_compiled) >= _MAX_COMPILED:
         _compiled.clear()
-    validator = compile_form(form.json_schema)
-    _compiled[key] = (form.json_schema, validator)
-    return validator
+    compiled = compile_form(form.json_schema)
+    _compiled[key] = (form.json_schema, compiled)
+    return compiled
 
 
 def validate_inputs(*, form: FormSchema, inputs: Any, language: str) -> dict[str, Any]:
@@ -116,17 +142,38 @@ def validate_inputs(*, form: FormSchema, inputs: Any, language: str) -> dict[str
     VALIDATION_FAILED) listing every broken field as `inputs.<name>`, in zh-CN or en."""
     import fastjsonschema
 
-    validator = _validator_for(form)
+    compiled = _compiled_form(form)
+    failures: list[JsonSchemaValueException] = []
     try:
-        validator(inputs)
+        compiled.validator(inputs)
     except fastjsonschema.JsonSchemaValuesException as exc:
-        errors = _field_errors(exc.errors, form.json_schema, inputs, language)
-        raise InputsInvalid(errors, feature_key=form.feature_key, version=form.version) from None
+        failures = exc.errors
     except fastjsonschema.JsonSchemaValueException as exc:
-        errors = _field_errors([exc], form.json_schema, inputs, language)
-        raise InputsInvalid(errors, feature_key=form.feature_key, version=form.version) from None
+        failures = [exc]
+    errors = _field_errors(failures, form.json_schema, inputs, language) if failures else []
+    if isinstance(inputs, dict):
+        errors += _pattern_errors(compiled, form.json_schema, inputs, language)
+    if errors:
+        raise InputsInvalid(errors, feature_key=form.feature_key, version=form.version)
     result: dict[str, Any] = inputs
     return result
+
+
+def _pattern_errors(
+    compiled: CompiledForm, schema: dict[str, Any], inputs: dict[str, Any], language: str
+) -> list[FieldError]:
+    # A value longer than its maxLength is already reported (string_too_long) and never
+    # reaches the engine; a field that is not a string is reported by its type.
+    describe = _Describer(schema, language)
+    errors: list[FieldError] = []
+    for name, (pattern, max_length) in compiled.patterns.items():
+        value = inputs.get(name)
+        if not isinstance(value, str) or (max_length is not None and len(value) > max_length):
+            continue
+        if not matches(pattern, value):
+            upload = describe.properties.get(name, {}).get("x-upload")
+            errors.append(describe.error(name, "upload" if upload else "string_pattern_mismatch"))
+    return errors
 
 
 class _Describer:
@@ -184,12 +231,12 @@ def _field_errors(
             errors.append(describe.error(name, _TYPES[rule], values=values))
         elif rule == "type":
             errors.append(describe.error(name, _TYPE_OF_JSON_TYPE.get(definition, "dict_type")))
+        elif rule == "maxLength" and describe.properties.get(name or "", {}).get("x-upload"):
+            errors.append(describe.error(name, "upload"))  # a URL, most likely
         elif rule == "enum":
             shown = "、" if language != "en" else ", "
             values = shown.join(json.dumps(v, ensure_ascii=False).strip('"') for v in definition)
             errors.append(describe.error(name, "enum", values=values))
-        elif rule == "pattern" and name and describe.properties.get(name, {}).get("x-upload"):
-            errors.append(describe.error(name, "upload"))
         else:
             errors.append(describe.error(name, _TYPES.get(rule, "value_error"), limit=definition))
     unique = {(error.field, error.type): error for error in errors}

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from retouch.catalog.errors import ConfigInvalid
+from retouch.catalog.patterns import MAX_VALUE_LENGTH
 from retouch.catalog.schemas import (
     SCHEMA_DIALECT,
     STEP_ORDER,
@@ -45,6 +46,19 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "number": ("必须是数字", "must be a number"),
     "count": ("必须是非负整数", "must be a non-negative integer"),
     "pattern": ("不是有效的正则表达式", "is not a valid regular expression"),
+    "pattern_construct": (
+        "不支持反向引用、环视、除 (?:…) 和命名分组外的 (?…) 写法，以及非量词的 {（请写 \\{）",
+        "backreferences, lookarounds, (?…) other than (?:…) and named groups, and a { that "
+        "is not a count (write \\{) are not supported",
+    ),
+    "pattern_backtracking": (
+        "重复的分组内不能再含量词或 |（可能导致回溯爆炸）",
+        "a repeated group may not hold a quantifier or | (it can backtrack exponentially)",
+    ),
+    "pattern_max_length": (
+        f"设置了 pattern 的字段必须设置 maxLength（不超过 {MAX_VALUE_LENGTH}）",
+        f"a field with a pattern needs a maxLength of at most {MAX_VALUE_LENGTH}",
+    ),
     "text": ("必须是字符串", "must be a string"),
     "branches": ("必须是非空的分支列表", "must be a non-empty list of alternatives"),
     "upload": (
