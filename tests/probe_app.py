@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from retouch.core.db import get_database
 from retouch.core.ratelimit import RateLimiter
@@ -21,6 +21,17 @@ class EchoIn(BaseModel):
 
 @router.post("/echo")
 def echo(body: EchoIn) -> EchoIn:
+    return body
+
+
+class StrictIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=20)
+
+
+@router.post("/strict")
+def strict(body: StrictIn) -> StrictIn:
     return body
 
 

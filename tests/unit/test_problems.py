@@ -10,9 +10,17 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from retouch.catalog.errors import InputsInvalid
+from retouch.catalog.forms import validate_inputs
 from retouch.core.errors import REGISTRY, Category
 from retouch.core.ratelimit import MemoryRateLimiter
-from retouch.http.problems import PROBLEM_CONTENT_TYPE, negotiate_language
+from retouch.http.problems import (
+    MAX_FIELD_ERRORS,
+    PROBLEM_CONTENT_TYPE,
+    negotiate_language,
+    problem_response,
+)
+from tests.catalog_support import form_of, valid_inputs
 from tests.conftest import LogLines
 from tests.probe_app import build_probe_app
 
@@ -108,6 +116,46 @@ def test_invalid_fields_are_listed_in_a_422(client: TestClient) -> None:
     body = assert_problem(response, 422, "VALIDATION_FAILED")
     fields = {error["field"] for error in body["errors"]}
     assert fields == {"body.name", "body.count"}
+
+
+def unknown_keys(count: int) -> dict[str, str]:
+    return {f"unknown_{index:05d}_{'x' * 50}": "v" * 10 for index in range(count)}
+
+
+def test_a_422_for_more_fields_than_the_cap_lists_50_and_counts_the_rest(
+    client: TestClient,
+) -> None:
+    # The unit settings cap bodies at 4 KB: 300 short unknown keys fit in it.
+    extra = {f"k{index}": 0 for index in range(300)}
+
+    response = client.post("/probe/strict", json={"name": "ok", **extra})
+
+    body = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert len(body["errors"]) == MAX_FIELD_ERRORS == 50
+    assert body["errors_omitted"] == 300 - 50
+
+
+def test_task_inputs_with_14000_unknown_keys_answer_a_small_422() -> None:
+    inputs = {**valid_inputs()["cutout"], **unknown_keys(14_000)}
+    with pytest.raises(InputsInvalid) as caught:
+        validate_inputs(form=form_of("cutout"), inputs=inputs, language="en")
+
+    response = problem_response(caught.value, request_id="req-1", language="en")
+
+    body = json.loads(bytes(response.body))
+    assert response.status_code == 422
+    assert len(body["errors"]) == 50
+    assert {error["type"] for error in body["errors"]} == {"extra_forbidden"}
+    assert body["errors_omitted"] == 14_000 - 50
+    assert len(response.body) < 20_000
+
+
+def test_a_422_within_the_cap_has_no_omitted_count(client: TestClient) -> None:
+    response = client.post("/probe/strict", json={"name": "ok", **{f"k{i}": 0 for i in range(49)}})
+
+    body = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert len(body["errors"]) == 49
+    assert "errors_omitted" not in body
 
 
 def test_invalid_path_parameter_is_a_422(client: TestClient) -> None:
