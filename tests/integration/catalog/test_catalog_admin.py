@@ -205,6 +205,33 @@ def test_an_invalid_form_is_422_with_field_errors_and_stores_nothing(
     assert audit_rows(key) == []
 
 
+def test_a_form_with_a_catastrophic_pattern_or_no_max_length_is_422_naming_the_fields(
+    client: TestClient,
+) -> None:
+    key = fresh_feature()
+    _, operator = new_account("operator")
+    before = _versions(client, key, operator)
+    form = copy.deepcopy(seed_feature("cutout").form)
+    form["properties"]["code"] = {"type": "string", "pattern": "^(a|a)*$"}
+
+    response = client.post(
+        f"/v1/admin/features/{key}/forms",
+        json={"json_schema": form, "make_current": True},
+        headers={**operator, "Accept-Language": "en"},
+    )
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_FAILED"
+    assert {(error["field"], error["type"]) for error in problem["errors"]} == {
+        ("schema.properties.code.pattern", "pattern_backtracking"),
+        ("schema.properties.code.maxLength", "pattern_max_length"),
+    }
+    assert _versions(client, key, operator) == before
+    assert audit_rows(key) == []
+
+
 @pytest.mark.parametrize(
     ("case", "steps", "field"),
     [
