@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from retouch.core.db import get_database
@@ -40,6 +40,13 @@ def item(item_id: int) -> dict[str, int]:
     # Not `{"id": ...}`: the suite's leak scan holds test apps to the contract too (no numeric
     # id in any response).
     return {"item": item_id}
+
+
+@router.get("/cached")
+def cached(response: Response) -> dict[str, str]:
+    """A route that chooses its own caching, as the catalog's public ETag routes do."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return {"cached": "yes"}
 
 
 @router.get("/boom")

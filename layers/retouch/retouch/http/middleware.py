@@ -1,5 +1,5 @@
 """The one ASGI middleware every function runs: request id, per-IP rate limit, body limit,
-access log, metrics, and the last-resort 500.
+security headers, access log, metrics, and the last-resort 500.
 
 Written as plain ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
 """
@@ -19,6 +19,7 @@ from retouch.core.logging import logger, metrics
 from retouch.core.settings import get_settings
 from retouch.http.problems import negotiate_language, problem_response, to_app_error
 from retouch.http.rate_limits import add_rate_limit_headers, enforce_client_limit
+from retouch.http.security_headers import add_security_headers
 
 REQUEST_ID_HEADER = "x-request-id"
 UNMATCHED_ROUTE = "unmatched"
@@ -75,6 +76,7 @@ class RequestContextMiddleware:
                 response["started"] = True
                 sent = [*message.get("headers", []), (b"x-request-id", encoded_request_id)]
                 add_rate_limit_headers(sent, scope)
+                add_security_headers(sent, scope, headers)
                 message["headers"] = sent
             await send(message)
 
