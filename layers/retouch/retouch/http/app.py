@@ -12,6 +12,7 @@ import retouch
 from retouch.core.errors import AppError
 from retouch.core.ratelimit import RateLimiter
 from retouch.core.redis import REDIS_UNAVAILABLE_ERRORS
+from retouch.http.cors import SettingsCorsMiddleware
 from retouch.http.middleware import RequestContextMiddleware
 from retouch.http.problems import handle_exception
 from retouch.http.rate_limits import check_route_limits
@@ -32,7 +33,8 @@ def create_app(
 ) -> FastAPI:
     """Build an app serving `routers` with the request-context middleware and problem errors.
 
-    Requests are rate limited by `rate_limiter`, by default the process's Redis limiter
+    Browser origins of `RETOUCH_CORS_ORIGINS` get CORS headers (`http/cors.py`). Requests are
+    rate limited by `rate_limiter`, by default the process's Redis limiter
     (`get_rate_limiter()`, resolved per request, so nothing connects here).
     """
     routers = list(routers)
@@ -44,4 +46,6 @@ def create_app(
     for error_type in _HANDLED_ERRORS:
         app.add_exception_handler(error_type, handle_exception)
     app.add_middleware(RequestContextMiddleware)
+    # Added last, so outermost: the request-context middleware's own answers get CORS headers.
+    app.add_middleware(SettingsCorsMiddleware)
     return app

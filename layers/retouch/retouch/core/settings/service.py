@@ -1,5 +1,5 @@
-"""The service's own settings: stage, MySQL, Redis, request limits, identity tokens, rate
-limits and the cache."""
+"""The service's own settings: stage, MySQL, Redis, request limits, browser origins (CORS),
+identity tokens, rate limits and the cache."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 from retouch.core.settings.base import SettingsGroup
 
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
 
 
 class ServiceSettings(SettingsGroup):
@@ -45,6 +46,31 @@ class ServiceSettings(SettingsGroup):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="largest request body accepted on JSON routes"
     )
+
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="browser origins allowed by CORS (comma-separated or a JSON list of "
+        "scheme://host[:port]); empty sends no CORS headers at all",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_cors_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, origins: list[str]) -> list[str]:
+        # Exactly what a browser sends in `Origin`: CORS compares the strings, so a trailing
+        # slash, a path, upper case or a wildcard would silently match nothing or everything.
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return origins
 
     default_plan: str = Field(
         "free", pattern=r"^[a-z][a-z0-9_]{1,31}$", description="plan code every new account holds"
