@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -66,3 +68,47 @@ def test_a_malformed_cursor_is_a_validation_error(cursor: str) -> None:
 
     assert raised.value.code == "VALIDATION_FAILED"
     assert raised.value.errors[0].field == "query.cursor"
+
+
+SECRET = b"k" * 32
+
+
+def _flip(cursor: str, index: int) -> str:
+    """`cursor` with its character at `index` changed (a first character carries 6 bits)."""
+    return cursor[:index] + ("B" if cursor[index] == "A" else "A") + cursor[index + 1 :]
+
+
+def _decoded_parts(cursor: str) -> list[bytes]:
+    return [base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)) for part in cursor.split(".")]
+
+
+def test_a_sealed_cursor_round_trips_and_hides_its_key() -> None:
+    cursor = encode_cursor((296,), secret=SECRET, context="user-1")
+
+    assert decode_cursor(cursor, (int,), secret=SECRET, context="user-1") == (296,)
+    assert "296" not in cursor
+    assert all(b"296" not in part for part in _decoded_parts(cursor))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda cursor: _flip(cursor, 0),  # the sealed key
+        lambda cursor: _flip(cursor, cursor.index(".") + 1),  # the tag
+        lambda cursor: cursor.split(".")[0],  # no tag
+        lambda cursor: encode_cursor((297,)),  # an unsealed key
+        lambda cursor: encode_cursor((297,), secret=b"x" * 32, context="user-1"),  # another key
+    ],
+)
+def test_an_edited_sealed_cursor_is_refused(edit: Callable[[str], str]) -> None:
+    cursor = encode_cursor((296,), secret=SECRET, context="user-1")
+
+    with pytest.raises(InvalidCursor):
+        decode_cursor(edit(cursor), (int,), secret=SECRET, context="user-1")
+
+
+def test_a_sealed_cursor_is_refused_in_another_context() -> None:
+    cursor = encode_cursor((296,), secret=SECRET, context="user-1")
+
+    with pytest.raises(InvalidCursor):
+        decode_cursor(cursor, (int,), secret=SECRET, context="user-2")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import secrets
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 
 from retouch.auth.service import register
 from retouch.core.db import Database, get_database
@@ -88,6 +91,55 @@ def test_the_ledger_pages_newest_first_to_the_end(client: TestClient, database: 
     item = client.get("/v1/me/quota/ledger", headers=auth).json()["items"][0]
     # no internal id, user id or ref leaves the server
     assert set(item) == {"kind", "amount", "balance_after", "reason", "created_at"}
+
+
+def _ledger_cursor(client: TestClient, database: Database) -> tuple[str, dict[str, str]]:
+    """A user with a ledger of two pages: the first page's cursor and the user's header."""
+    user_id, auth = signed_up(database)
+    reserve(database=database, user_id=user_id, amount=1, task_ref=new_ref())
+    page = client.get("/v1/me/quota/ledger", headers=auth, params={"limit": "1"}).json()
+    assert page["next_cursor"] is not None
+    return page["next_cursor"], auth
+
+
+def _assert_cursor_refused(response: Response) -> None:
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == ["query.cursor"]
+
+
+def test_the_ledger_cursor_shows_no_internal_id(client: TestClient, database: Database) -> None:
+    cursor, auth = _ledger_cursor(client, database)
+    with database.unit_of_work() as uow:
+        row = uow.fetch_one("SELECT MAX(id) AS id FROM quota_ledger")
+    assert row is not None
+
+    for part in cursor.split("."):
+        decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        assert not re.search(rb"\[\d+\]", decoded)
+        assert str(row["id"]).encode() not in decoded
+    page = client.get("/v1/me/quota/ledger", headers=auth, params={"cursor": cursor})
+    assert [item["kind"] for item in page.json()["items"]] == ["period_grant"]
+
+
+def test_an_edited_ledger_cursor_is_422(client: TestClient, database: Database) -> None:
+    cursor, auth = _ledger_cursor(client, database)
+    edited = ("B" if cursor[0] == "A" else "A") + cursor[1:]
+    forged = base64.urlsafe_b64encode(b"[1]").rstrip(b"=").decode()
+
+    for sent in (edited, forged, f"{forged}.{cursor.split('.')[1]}"):
+        _assert_cursor_refused(
+            client.get("/v1/me/quota/ledger", headers=auth, params={"cursor": sent})
+        )
+
+
+def test_another_users_ledger_cursor_is_422(client: TestClient, database: Database) -> None:
+    cursor, _ = _ledger_cursor(client, database)
+    _, other = signed_up(database)
+
+    _assert_cursor_refused(
+        client.get("/v1/me/quota/ledger", headers=other, params={"cursor": cursor})
+    )
 
 
 @pytest.mark.parametrize(

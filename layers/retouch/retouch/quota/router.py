@@ -9,6 +9,7 @@ from fastapi import Depends, Query
 from retouch.caller.dependencies import current_user
 from retouch.core.db import get_database
 from retouch.core.identity import Principal
+from retouch.core.settings import get_settings
 from retouch.http.routing import api_router
 from retouch.quota import service
 from retouch.quota.schemas import MAX_PAGE_SIZE, LedgerPage, QuotaRead
@@ -32,5 +33,9 @@ def read_ledger(
 ) -> LedgerPage:
     """The caller's credit ledger, newest first: every grant, reservation, charge, refund."""
     return service.list_ledger(
-        database=get_database(), user_id=caller.user.id, cursor=cursor, limit=limit
+        database=get_database(),
+        settings=get_settings(),
+        user_id=caller.user.id,
+        cursor=cursor,
+        limit=limit,
     )

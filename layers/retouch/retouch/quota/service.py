@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from retouch.core.security import derived_key
+from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
 from retouch.core.units import Transaction, Transactions
 from retouch.quota.errors import QuotaAccountNotFound, RefReused
@@ -113,17 +115,25 @@ def get_quota(*, database: Transactions, user_id: int, clock: Clock = utc_now) -
 
 
 def list_ledger(
-    *, database: Transactions, user_id: int, cursor: str | None, limit: int = 20
+    *,
+    database: Transactions,
+    settings: Settings,
+    user_id: int,
+    cursor: str | None,
+    limit: int = 20,
 ) -> LedgerPage:
     """One page of the user's ledger, newest first, keyset on the row id.
 
-    `cursor` is the previous page's `next_cursor`; a malformed one raises InvalidCursor (422).
+    `cursor` is the previous page's `next_cursor`, sealed and bound to the user (the row id in
+    it is internal): an edited, malformed or another user's cursor raises InvalidCursor (422).
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE}, not {limit}")
+    secret = derived_key(settings, "ledger-cursor")
+    context = f"ledger|{user_id}"
     before_id: int | None = None
     if cursor is not None:
-        (key,) = decode_cursor(cursor, (int,))
+        (key,) = decode_cursor(cursor, (int,), secret=secret, context=context)
         if not isinstance(key, int) or key < 1:
             raise InvalidCursor
         before_id = key
@@ -132,7 +142,7 @@ def list_ledger(
             user_id=user_id, before_id=before_id, limit=limit + 1
         )
     page = rows[:limit]
-    return LedgerPage(
-        items=[row.entry for row in page],
-        next_cursor=encode_cursor((page[-1].id,)) if len(rows) > limit else None,
-    )
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor((page[-1].id,), secret=secret, context=context)
+    return LedgerPage(items=[row.entry for row in page], next_cursor=next_cursor)
