@@ -61,3 +61,23 @@ def test_bad_credit_grants_are_422_and_change_nothing(api: Api, body: dict[str, 
 
     assert response.status_code == 422
     assert get_quota(database=get_database(), user_id=user_id).balance == before
+
+
+@pytest.mark.parametrize("amount", [b"true", b'"5"', b"1e6", b"5.0"])
+def test_a_grant_amount_of_another_json_type_is_422_not_coerced(api: Api, amount: bytes) -> None:
+    _, admin = api.signed_in("admin")
+    target, _ = api.signed_in("user")
+    user_id = internal_id(target["id"])
+    before = get_quota(database=get_database(), user_id=user_id).balance
+
+    response = api.users.post(
+        f"/v1/admin/users/{target['id']}/credits",
+        content=b'{"amount": ' + amount + b', "reason": "probe"}',
+        headers={**admin, "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == ["body.amount"]
+    assert get_quota(database=get_database(), user_id=user_id).balance == before
+    assert audit_rows(target["id"]) == []

@@ -1,6 +1,7 @@
 """The one base of every DTO. Answers are immutable (`Schema`); what clients send also refuses
 unknown fields (`RequestSchema`): `role`, `balance` or a mistyped name is a 422, never
-silently ignored or applied (mass assignment)."""
+silently ignored or applied (mass assignment). What operators send to change accounts or
+plans is also strict (`StrictRequestSchema`): no value is coerced to the declared type."""
 
 from __future__ import annotations
 
@@ -17,3 +18,10 @@ class RequestSchema(Schema):
     """A request body or options document: unknown fields are refused."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class StrictRequestSchema(RequestSchema):
+    """An admin body: unknown fields refused and no type coercion, so `true`, `"5"` or `1e6`
+    where an integer belongs is a 422 rather than a grant of 1, 5 or 1,000,000 credits."""
+
+    model_config = ConfigDict(strict=True)

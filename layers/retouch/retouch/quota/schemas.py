@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from retouch.core.schemas import RequestSchema, Schema
+from retouch.core.schemas import Schema, StrictRequestSchema
 
 FeatureKey = str
 
@@ -20,7 +20,7 @@ SettledStatus = Literal["charged", "refunded"]
 MAX_PAGE_SIZE = 100
 
 
-class PlanWrite(RequestSchema):
+class PlanWrite(StrictRequestSchema):
     """A plan as the seed config and operators define it."""
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,31}$")
@@ -31,7 +31,8 @@ class PlanWrite(RequestSchema):
 
 
 class PlanRead(PlanWrite):
-    pass
+    # Built from our own rows, not from an operator's input: the driver's types are accepted.
+    model_config = ConfigDict(strict=False)
 
 
 class QuotaRead(Schema):

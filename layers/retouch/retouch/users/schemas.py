@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from retouch.core.identity import User, UserStatus
 from retouch.core.permissions import Role
-from retouch.core.schemas import RequestSchema, Schema
+from retouch.core.schemas import Schema, StrictRequestSchema
 
 MAX_PAGE_SIZE = 100
 
@@ -88,7 +88,7 @@ class UserPage(Schema):
     next_cursor: str | None
 
 
-class UserPatch(RequestSchema):
+class UserPatch(StrictRequestSchema):
     """`PATCH /v1/admin/users/{id}`: only these fields exist; anything else is a 422."""
 
     role: Role | None = None
@@ -101,7 +101,7 @@ class UserPatch(RequestSchema):
         return self
 
 
-class CreditGrant(RequestSchema):
+class CreditGrant(StrictRequestSchema):
     """`POST /v1/admin/users/{id}/credits`."""
 
     amount: int = Field(ge=1, le=1_000_000)
