@@ -323,6 +323,36 @@ def test_a_provider_with_a_raw_secret_is_422_not_echoed_and_not_stored(
     assert audit_rows(key) == []
 
 
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "secretsmanager:prod/retouch/jwt-keys",
+        "secretsmanager:retouch/db-password",
+        "secretsmanager:retouch/providers/tencent",
+        "ssm:/retouch/providers/hunyuan",
+        "env:RETOUCH_SECRET_RUNNINGHUB",
+    ],
+)
+def test_a_provider_naming_a_secret_not_its_own_is_422_and_not_stored(
+    client: TestClient, reference: str
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    _, admin = new_account("admin")
+    body = {"kind": "runninghub", "credential_ref": reference, "concurrency_limit": 2}
+
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_FAILED"
+    assert [(e["field"], e["type"]) for e in problem["errors"]] == [
+        ("credential_ref", "foreign_secret")
+    ]
+    assert key not in {provider.key for provider in list_providers(database=get_database())}
+    assert audit_rows(key) == []
+
+
 def test_options_a_provider_kind_does_not_take_are_422_and_not_stored(
     client: TestClient,
 ) -> None:
@@ -372,7 +402,7 @@ def test_an_admin_disables_a_provider_with_an_audit_row(client: TestClient) -> N
     body = {
         "kind": "simulator",
         "concurrency_limit": 2,
-        "credential_ref": "env:RETOUCH_SECRET_SIM_KEY",
+        "credential_ref": f"env:RETOUCH_SECRET_{key.upper()}",
     }
 
     created = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)

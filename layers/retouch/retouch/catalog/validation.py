@@ -21,6 +21,7 @@ from retouch.catalog.schemas import (
     ProviderWrite,
 )
 from retouch.core.errors import FieldError
+from retouch.providers.credentials import own_references
 from retouch.providers.options import options_model
 
 MAX_TIMEOUT_S = 900
@@ -92,6 +93,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "只能填写凭证引用（secretsmanager:、ssm:、env:RETOUCH_SECRET_…），不能填写密钥本身",
         "must be a reference (secretsmanager:, ssm:, env:RETOUCH_SECRET_...), "
         "never the secret itself",
+    ),
+    "foreign_secret": (
+        "只能引用本服务商自己的密钥：secretsmanager:retouch/providers/<key>、"
+        "ssm:/retouch/providers/<key> 或 env:RETOUCH_SECRET_<KEY>",
+        "must name this provider's own secret: secretsmanager:retouch/providers/<key>, "
+        "ssm:/retouch/providers/<key> or env:RETOUCH_SECRET_<KEY>",
     ),
     "options": (
         "不符合该服务商的配置格式",
@@ -206,12 +213,14 @@ _ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]
 
 
 def check_provider(provider: ProviderWrite, *, language: str = "en") -> ProviderWrite:
-    """Return the provider if it holds only a credential *reference* and a plain endpoint;
-    else raise ConfigInvalid (the value is never echoed back)."""
+    """Return the provider if it holds only a reference to its own secret and a plain
+    endpoint; else raise ConfigInvalid (the value is never echoed back)."""
     out = Collector(language)
     ref = provider.credential_ref
     if ref is not None and not _CREDENTIAL_REF.fullmatch(ref):
         out.add("credential_ref", "raw_secret")
+    elif ref is not None and ref not in own_references(provider.key):
+        out.add("credential_ref", "foreign_secret")
     if provider.endpoint is not None and not _ENDPOINT.fullmatch(provider.endpoint):
         out.add("endpoint", "endpoint")
     try:

@@ -39,7 +39,7 @@ def _runninghub(config: ProviderRead) -> Provider:
 
     return RunningHubProvider(
         endpoint=config.endpoint or "https://www.runninghub.cn",
-        api_key=resolve_credentials(config.credential_ref)["api_key"],
+        api_key=resolve_credentials(config.credential_ref, provider_key=config.key)["api_key"],
         options=RunningHubOptions.model_validate(config.options),
         key=config.key,
     )
@@ -51,7 +51,7 @@ def _tencent_cloud(config: ProviderRead) -> Provider:
     options = options_model(config.kind).model_validate(config.options)
     if config.endpoint:  # the row's endpoint, when set, overrides the options' (one place)
         options = options.model_copy(update={"endpoint": config.endpoint})
-    credentials = resolve_credentials(config.credential_ref)
+    credentials = resolve_credentials(config.credential_ref, provider_key=config.key)
     adapter = HunyuanProvider if config.kind == "hunyuan" else TencentProvider
     provider: Provider = adapter(
         options,  # type: ignore[arg-type]  # the kind's model, checked above
