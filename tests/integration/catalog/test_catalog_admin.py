@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from retouch.catalog.service import get_feature, list_providers
 from retouch.core.db import get_database
 from retouch.core.permissions import PERMISSIONS, ROLES, Permission
+from retouch.core.settings import get_settings
 from tests.catalog_support import seed_feature
 from tests.conftest import Stack
 from tests.integration.catalog_api_support import catalog_app, fresh_feature
@@ -351,6 +352,63 @@ def test_a_provider_naming_a_secret_not_its_own_is_422_and_not_stored(
     ]
     assert key not in {provider.key for provider in list_providers(database=get_database())}
     assert audit_rows(key) == []
+
+
+@pytest.fixture
+def production_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The deploy's default: no local network for providers, no extra hosts."""
+    monkeypatch.setenv("RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK", "false")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"endpoint": "http://169.254.169.254/latest"}, "endpoint"),
+        ({"endpoint": "http://127.0.0.1:6379"}, "endpoint"),
+        ({"endpoint": "http://0x7f000001:3307"}, "endpoint"),
+        ({"options": {"result_hosts": [".runninghub.cn", "169.254.169.254"]}}, None),
+        ({"options": {"result_hosts": ["localhost"]}}, None),
+        ({"kind": "simulator"}, "kind"),
+    ],
+)
+def test_a_provider_reaching_off_the_allowlist_is_422_and_not_stored(
+    client: TestClient, production_network: None, changes: dict[str, Any], field: str | None
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    _, admin = new_account("admin")
+    body = {"kind": "runninghub", "concurrency_limit": 2, **changes}
+
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_FAILED"
+    fields = [e["field"] for e in problem["errors"] if e["type"] == "destination_not_allowed"]
+    expected = field or f"options.result_hosts[{len(changes['options']['result_hosts']) - 1}]"
+    assert fields == [expected]
+    assert key not in {provider.key for provider in list_providers(database=get_database())}
+    assert audit_rows(key) == []
+
+
+def test_runninghubs_own_endpoint_is_stored_in_production(
+    client: TestClient, production_network: None
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    _, admin = new_account("admin")
+    body = {
+        "kind": "runninghub",
+        "concurrency_limit": 2,
+        "endpoint": "https://www.runninghub.ai",
+        "options": {"result_hosts": [".runninghub.ai"]},
+    }
+
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
+
+    assert response.status_code == 200, response.text
 
 
 def test_options_a_provider_kind_does_not_take_are_422_and_not_stored(

@@ -267,3 +267,22 @@ def test_a_row_naming_another_providers_secret_reads_nothing_and_is_skipped(
     # THEN runninghub cannot be built: the chain moves on and RunningHub is never called
     assert run_feature("cutout") == ("succeeded", "tencent", ["runninghub"])
     assert runninghub.requests == []
+
+
+def test_a_row_pointing_at_the_metadata_service_is_never_built_and_is_skipped(
+    run_feature: Runner, runninghub: FakeRunningHub
+) -> None:
+    # GIVEN a runninghub row written straight to the table (before the allowlist, or by
+    # hand) pointing at the cloud's metadata service
+    with get_database().unit_of_work() as uow:
+        repository = MySQLProviderRepository(uow)
+        row = repository.get("runninghub")
+        assert row is not None
+        moved = row.model_dump(exclude={"updated_at"})
+        moved["endpoint"] = "http://169.254.169.254/latest"
+        repository.upsert(ProviderWrite.model_validate(moved))
+        uow.commit()
+
+    # THEN its adapter is not built: the chain moves on without a request
+    assert run_feature("cutout") == ("succeeded", "tencent", ["runninghub"])
+    assert runninghub.requests == []

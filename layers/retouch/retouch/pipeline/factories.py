@@ -12,6 +12,7 @@ from retouch.catalog.schemas import ProviderRead
 from retouch.core.settings import get_settings
 from retouch.pipeline.sources import Factory
 from retouch.providers.credentials import resolve_credentials
+from retouch.providers.destinations import DestinationPolicy, refused_destinations
 from retouch.providers.options import options_model
 from retouch.providers.port import Provider
 
@@ -63,11 +64,30 @@ def _tencent_cloud(config: ProviderRead) -> Provider:
     return provider
 
 
-#: The adapters that exist, by provider kind.
+class DestinationRefused(Exception):
+    """The row names an endpoint or result host outside its kind's allowlist (written before
+    the rule, or by hand): the provider is not built."""
+
+
+def _within_allowlist(factory: Factory) -> Factory:
+    def build(config: ProviderRead) -> Provider:
+        policy = DestinationPolicy.from_settings()
+        refused = refused_destinations(config.kind, config.endpoint, config.options, policy)
+        if refused:
+            raise DestinationRefused(f"{config.key}: not allowed: {', '.join(refused)}")
+        return factory(config)
+
+    return build
+
+
+#: The adapters that exist, by provider kind; each checks the row's destinations first.
 PROVIDER_FACTORIES: dict[str, Factory] = {
-    "local": _local,
-    "simulator": _simulator,
-    "runninghub": _runninghub,
-    "tencent": _tencent_cloud,
-    "hunyuan": _tencent_cloud,
+    kind: _within_allowlist(factory)
+    for kind, factory in {
+        "local": _local,
+        "simulator": _simulator,
+        "runninghub": _runninghub,
+        "tencent": _tencent_cloud,
+        "hunyuan": _tencent_cloud,
+    }.items()
 }
