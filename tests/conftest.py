@@ -38,6 +38,8 @@ TEST_JWT_KID = "test-1"
 # Settings every test process sees; servers add their own addresses.
 BASE_ENV = {
     "RETOUCH_STAGE": "test",
+    # The vendor fakes and the simulator listen on loopback.
+    "RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK": "true",
     # No test is refused by the per-IP limit by accident; rate-limit tests set their own.
     "RETOUCH_RATE_LIMIT_PER_IP_PER_MIN": "100000",
     # A random signing key per test run: no token outlives the run.

@@ -170,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mariadb = MariaDBServer(data_dir / "mariadb", port=arguments.db_port)
     redis = RedisServer(data_dir / "redis", port=arguments.redis_port)
     os.environ.setdefault("RETOUCH_STAGE", "local")
+    # The simulator and any vendor fake run on loopback.
+    os.environ.setdefault("RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK", "true")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "retouch")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Retouch")
     # Presigned URLs of the local storage and providers' callbacks reach this gateway, on
@@ -220,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             env_file,
             {
                 "RETOUCH_STAGE": settings.stage,
+                "RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK": str(
+                    settings.providers_allow_local_network
+                ).lower(),
                 "RETOUCH_JWT_KEYS": os.environ["RETOUCH_JWT_KEYS"],
                 "RETOUCH_JWT_ACTIVE_KID": settings.jwt_active_kid,
                 "RETOUCH_SIMULATOR_API_KEY": os.environ["RETOUCH_SIMULATOR_API_KEY"],

@@ -14,6 +14,8 @@ from tests.unit.processes import Started, declared, started
 
 UNIT_ENV = {
     "RETOUCH_STAGE": "test",
+    # The seed's simulator listens on loopback (retouch.providers.destinations).
+    "RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK": "true",
     "RETOUCH_DB_HOST": "127.0.0.1",
     "RETOUCH_DB_PORT": "9",
     "RETOUCH_DB_USER": "unit",

@@ -168,10 +168,44 @@ def provider(**changes: Any) -> ProviderWrite:
 
 @pytest.mark.parametrize(
     "reference",
-    ["secretsmanager:retouch/runninghub", "ssm:/retouch/prod/tencent", "env:RETOUCH_SECRET_RH_KEY"],
+    [
+        "secretsmanager:retouch/providers/runninghub",
+        "ssm:/retouch/providers/runninghub",
+        "env:RETOUCH_SECRET_RUNNINGHUB",
+    ],
 )
-def test_credential_references_are_accepted(reference: str) -> None:
+def test_a_reference_to_the_providers_own_secret_is_accepted(reference: str) -> None:
     assert check_provider(provider(credential_ref=reference)).credential_ref == reference
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        # The service's own secrets.
+        "secretsmanager:prod/retouch/jwt-keys",
+        "secretsmanager:retouch/jwt-keys",
+        "secretsmanager:retouch/db-password",
+        "ssm:/retouch/db-password",
+        # Another provider's secret, in each store.
+        "secretsmanager:retouch/providers/tencent",
+        "ssm:/retouch/providers/hunyuan",
+        "env:RETOUCH_SECRET_TENCENT",
+        # Near misses: a longer name, a sub-path, the old shared names.
+        "secretsmanager:retouch/providers/runninghub2",
+        "secretsmanager:retouch/providers/runninghub/../jwt-keys",
+        "ssm:/retouch/providers/runninghub/extra",
+        "env:RETOUCH_SECRET_RUNNINGHUB_OLD",
+        "secretsmanager:retouch/runninghub",
+        "env:RETOUCH_SECRET_TENCENTCLOUD",
+    ],
+)
+def test_a_reference_to_any_other_secret_is_refused(reference: str) -> None:
+    with pytest.raises(ConfigInvalid) as caught:
+        check_provider(provider(credential_ref=reference))
+
+    assert [(e.field, e.type) for e in caught.value.errors] == [
+        ("credential_ref", "foreign_secret")
+    ]
 
 
 @pytest.mark.parametrize(

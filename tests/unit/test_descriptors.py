@@ -34,6 +34,7 @@ from scripts.local.sam import (
     read_yaml,
 )
 from scripts.local.scheduler import scheduled_event
+from tests.catalog_support import load_seed_catalog
 from tests.unit.processes import Command, Started, declare
 
 SERVERLESS = ROOT / "serverless.yml"
@@ -238,9 +239,14 @@ def test_scf_api_gateway_routes_are_exactly_the_routes_in_code(spec: FunctionSpe
 
 #: Read only by the Tencent adapters (the TDMQ publisher's region); AWS's come from the runtime.
 SCF_ONLY_VARIABLES = {"RETOUCH_QUEUE_TDMQ_REGION"}
-#: On SCF vendor credentials are environment variables (`env:RETOUCH_SECRET_<NAME>`); on AWS
-#: they are read from Secrets Manager, which the template grants instead.
-SCF_SECRETS = {"RETOUCH_SECRET_RUNNINGHUB", "RETOUCH_SECRET_TENCENTCLOUD"}
+#: On SCF vendor credentials are environment variables, one per provider of the seed that
+#: has a secret (`env:RETOUCH_SECRET_<KEY>`, its own); on AWS they are read from Secrets
+#: Manager, which the template grants instead.
+SCF_SECRETS = {
+    f"RETOUCH_SECRET_{provider.key.upper()}"
+    for provider in load_seed_catalog().providers
+    if provider.credential_ref
+}
 PROVIDER_FUNCTIONS = {"GenerateStepFunction", "CallbacksFunction"}
 
 

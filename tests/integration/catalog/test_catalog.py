@@ -109,7 +109,10 @@ def test_providers_are_stored_with_references_only(database: Database) -> None:
     providers = {p.key: p for p in list_providers(database=database)}
 
     assert set(providers) >= {"runninghub", "hunyuan", "tencent", "local", "simulator"}
-    assert providers["runninghub"].credential_ref == "secretsmanager:retouch/runninghub"
+    # Each provider names its own secret; none is shared.
+    assert providers["runninghub"].credential_ref == "secretsmanager:retouch/providers/runninghub"
+    assert providers["tencent"].credential_ref == "secretsmanager:retouch/providers/tencent"
+    assert providers["hunyuan"].credential_ref == "secretsmanager:retouch/providers/hunyuan"
     assert providers["local"].credential_ref is None
 
 
@@ -217,14 +220,15 @@ def test_a_provider_holding_a_raw_secret_stores_nothing(database: Database) -> N
 
 def test_a_provider_with_a_reference_is_saved(database: Database) -> None:
     key = f"rh_{secrets.token_hex(4)}"
+    reference = f"env:RETOUCH_SECRET_{key.upper()}"
     provider = ProviderWrite(
-        key=key, kind="runninghub", credential_ref="env:RETOUCH_SECRET_RH_KEY", concurrency_limit=2
+        key=key, kind="runninghub", credential_ref=reference, concurrency_limit=2
     )
 
     save_provider(database=database, provider=provider)
 
     saved = {p.key: p for p in list_providers(database=database)}[key]
-    assert saved.credential_ref == "env:RETOUCH_SECRET_RH_KEY"
+    assert saved.credential_ref == reference
 
 
 def test_a_changed_seed_form_becomes_a_new_current_version(

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from retouch.catalog.service import get_feature, list_providers
 from retouch.core.db import get_database
 from retouch.core.permissions import PERMISSIONS, ROLES, Permission
+from retouch.core.settings import get_settings
 from tests.catalog_support import seed_feature
 from tests.conftest import Stack
 from tests.integration.catalog_api_support import catalog_app, fresh_feature
@@ -51,7 +52,7 @@ def _routes() -> list[Route]:
         ),
         ("GET", "/v1/admin/providers", None, Permission.CONFIG_READ),
         ("GET", "/v1/admin/providers/health", None, Permission.CONFIG_READ),
-        ("PUT", "/v1/admin/providers/{provider}", provider, Permission.CONFIG_WRITE),
+        ("PUT", "/v1/admin/providers/{provider}", provider, Permission.PROVIDERS_WRITE),
     ]
 
 
@@ -261,15 +262,61 @@ def test_a_pipeline_naming_an_unknown_step_or_provider_is_422_and_stores_nothing
     assert audit_rows(key) == []
 
 
+def test_an_operator_cannot_point_a_provider_at_the_metadata_service(
+    client: TestClient,
+) -> None:
+    # GIVEN an operator (config rights, but not provider writes)
+    key = f"p_{secrets.token_hex(4)}"
+    _, operator = new_account("operator")
+    body = {
+        "kind": "runninghub",
+        "endpoint": "http://169.254.169.254/latest",
+        "credential_ref": "secretsmanager:prod/retouch/jwt-keys",
+        "concurrency_limit": 2,
+        "options": {"result_hosts": ["169.254.169.254", "localhost"]},
+    }
+
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=operator)
+
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "FORBIDDEN"
+    assert key not in {provider.key for provider in list_providers(database=get_database())}
+    assert audit_rows(key) == []
+
+
+def test_an_admins_provider_change_is_audited_with_before_and_after(
+    client: TestClient,
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    account, admin = new_account("admin")
+    body = {"kind": "simulator", "endpoint": "http://127.0.0.1:8900", "concurrency_limit": 2}
+
+    created = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
+    changed = client.put(
+        f"/v1/admin/providers/{key}", json={**body, "concurrency_limit": 4}, headers=admin
+    )
+
+    assert created.status_code == 200, created.text
+    assert changed.status_code == 200, changed.text
+    first, second = audit_rows(key)
+    assert first["actor"] == account["id"] and first["target_type"] == "provider"
+    assert first["before_state"] is None
+    assert first["after_state"]["endpoint"] == "http://127.0.0.1:8900"
+    assert second["before_state"]["concurrency_limit"] == 2
+    assert second["after_state"]["concurrency_limit"] == 4
+    assert second["after_state"]["kind"] == "simulator"
+
+
 def test_a_provider_with_a_raw_secret_is_422_not_echoed_and_not_stored(
     client: TestClient,
 ) -> None:
     key = f"p_{secrets.token_hex(4)}"
     secret = "sk-live-" + secrets.token_hex(12)
-    _, operator = new_account("operator")
+    _, admin = new_account("admin")
     body = {"kind": "runninghub", "credential_ref": secret, "concurrency_limit": 2}
 
-    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=operator)
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
 
     assert response.status_code == 422
     assert secret not in response.text
@@ -277,14 +324,101 @@ def test_a_provider_with_a_raw_secret_is_422_not_echoed_and_not_stored(
     assert audit_rows(key) == []
 
 
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "secretsmanager:prod/retouch/jwt-keys",
+        "secretsmanager:retouch/db-password",
+        "secretsmanager:retouch/providers/tencent",
+        "ssm:/retouch/providers/hunyuan",
+        "env:RETOUCH_SECRET_RUNNINGHUB",
+    ],
+)
+def test_a_provider_naming_a_secret_not_its_own_is_422_and_not_stored(
+    client: TestClient, reference: str
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    _, admin = new_account("admin")
+    body = {"kind": "runninghub", "credential_ref": reference, "concurrency_limit": 2}
+
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_FAILED"
+    assert [(e["field"], e["type"]) for e in problem["errors"]] == [
+        ("credential_ref", "foreign_secret")
+    ]
+    assert key not in {provider.key for provider in list_providers(database=get_database())}
+    assert audit_rows(key) == []
+
+
+@pytest.fixture
+def production_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The deploy's default: no local network for providers, no extra hosts."""
+    monkeypatch.setenv("RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK", "false")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"endpoint": "http://169.254.169.254/latest"}, "endpoint"),
+        ({"endpoint": "http://127.0.0.1:6379"}, "endpoint"),
+        ({"endpoint": "http://0x7f000001:3307"}, "endpoint"),
+        ({"options": {"result_hosts": [".runninghub.cn", "169.254.169.254"]}}, None),
+        ({"options": {"result_hosts": ["localhost"]}}, None),
+        ({"kind": "simulator"}, "kind"),
+    ],
+)
+def test_a_provider_reaching_off_the_allowlist_is_422_and_not_stored(
+    client: TestClient, production_network: None, changes: dict[str, Any], field: str | None
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    _, admin = new_account("admin")
+    body = {"kind": "runninghub", "concurrency_limit": 2, **changes}
+
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_FAILED"
+    fields = [e["field"] for e in problem["errors"] if e["type"] == "destination_not_allowed"]
+    expected = field or f"options.result_hosts[{len(changes['options']['result_hosts']) - 1}]"
+    assert fields == [expected]
+    assert key not in {provider.key for provider in list_providers(database=get_database())}
+    assert audit_rows(key) == []
+
+
+def test_runninghubs_own_endpoint_is_stored_in_production(
+    client: TestClient, production_network: None
+) -> None:
+    key = f"p_{secrets.token_hex(4)}"
+    _, admin = new_account("admin")
+    body = {
+        "kind": "runninghub",
+        "concurrency_limit": 2,
+        "endpoint": "https://www.runninghub.ai",
+        "options": {"result_hosts": [".runninghub.ai"]},
+    }
+
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
+
+    assert response.status_code == 200, response.text
+
+
 def test_options_a_provider_kind_does_not_take_are_422_and_not_stored(
     client: TestClient,
 ) -> None:
     key = f"p_{secrets.token_hex(4)}"
-    _, operator = new_account("operator")
+    _, admin = new_account("admin")
     body = {"kind": "simulator", "concurrency_limit": 2, "options": {"workflow_id": "1"}}
 
-    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=operator)
+    response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "options.workflow_id"
@@ -295,19 +429,19 @@ def test_vendor_options_are_checked_against_the_kinds_model_and_stored(
     client: TestClient,
 ) -> None:
     key = f"p_{secrets.token_hex(4)}"
-    _, operator = new_account("operator")
+    _, admin = new_account("admin")
     cutout = {"mode": "workflow", "workflow_id": "185", "images": {}}
     body = {"kind": "runninghub", "concurrency_limit": 2, "options": {"features": {}}}
 
     missing_id = client.put(
         f"/v1/admin/providers/{key}",
         json={**body, "options": {"features": {"cutout": {"mode": "workflow"}}}},
-        headers=operator,
+        headers=admin,
     )
     saved = client.put(
         f"/v1/admin/providers/{key}",
         json={**body, "options": {"features": {"cutout": cutout}}},
-        headers=operator,
+        headers=admin,
     )
 
     assert missing_id.status_code == 422
@@ -315,28 +449,28 @@ def test_vendor_options_are_checked_against_the_kinds_model_and_stored(
         "options.features.cutout.workflow.workflow_id"
     ]
     assert saved.status_code == 200, saved.text
-    listed = client.get("/v1/admin/providers", headers=operator).json()["items"]
+    listed = client.get("/v1/admin/providers", headers=admin).json()["items"]
     stored = next(p for p in listed if p["key"] == key)["options"]
     assert stored["features"]["cutout"]["workflow_id"] == "185"
 
 
-def test_an_operator_disables_a_provider_with_an_audit_row(client: TestClient) -> None:
+def test_an_admin_disables_a_provider_with_an_audit_row(client: TestClient) -> None:
     key = f"p_{secrets.token_hex(4)}"
-    _, operator = new_account("operator")
+    _, admin = new_account("admin")
     body = {
         "kind": "simulator",
         "concurrency_limit": 2,
-        "credential_ref": "env:RETOUCH_SECRET_SIM_KEY",
+        "credential_ref": f"env:RETOUCH_SECRET_{key.upper()}",
     }
 
-    created = client.put(f"/v1/admin/providers/{key}", json=body, headers=operator)
+    created = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
     disabled = client.put(
-        f"/v1/admin/providers/{key}", json={**body, "enabled": False}, headers=operator
+        f"/v1/admin/providers/{key}", json={**body, "enabled": False}, headers=admin
     )
 
     assert created.status_code == 200 and created.json()["enabled"] is True
     assert disabled.status_code == 200 and disabled.json()["enabled"] is False
-    listed = client.get("/v1/admin/providers", headers=operator).json()["items"]
+    listed = client.get("/v1/admin/providers", headers=admin).json()["items"]
     assert next(p for p in listed if p["key"] == key)["enabled"] is False
     rows = audit_rows(key)
     assert [row["action"] for row in rows] == ["provider.save", "provider.save"]

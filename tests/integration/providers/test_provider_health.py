@@ -49,9 +49,10 @@ def health(admin: TestClient, key: str) -> dict[str, Any]:
 
 def new_provider(admin: TestClient) -> str:
     key = f"p_{secrets.token_hex(4)}"
-    _, operator = new_account("operator")
+    _, administrator = new_account("admin")
     body = {"kind": "simulator", "concurrency_limit": 3}
-    assert admin.put(f"/v1/admin/providers/{key}", json=body, headers=operator).status_code == 200
+    response = admin.put(f"/v1/admin/providers/{key}", json=body, headers=administrator)
+    assert response.status_code == 200, response.text
     return key
 
 

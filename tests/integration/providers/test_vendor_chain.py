@@ -94,9 +94,9 @@ def vendors(
     """The seed's `runninghub` and `tencent` rows pointed at the fakes (restored after), their
     secrets in `RETOUCH_SECRET_*` variables, every feature's chain `[runninghub, tencent,
     local]`, and no breaker or slot left from elsewhere."""
-    monkeypatch.setenv("RETOUCH_SECRET_CHAIN_RH", API_KEY)
+    monkeypatch.setenv("RETOUCH_SECRET_RUNNINGHUB", API_KEY)
     tencent_keys = {"secret_id": SECRET_ID, "secret_key": SECRET_KEY}
-    monkeypatch.setenv("RETOUCH_SECRET_CHAIN_TC", json.dumps(tencent_keys))
+    monkeypatch.setenv("RETOUCH_SECRET_TENCENT", json.dumps(tencent_keys))
     database = get_database()
     with database.read_only() as uow:
         repo = MySQLProviderRepository(uow)
@@ -107,7 +107,7 @@ def vendors(
             key="runninghub",
             kind="runninghub",
             endpoint=runninghub.url,
-            credential_ref="env:RETOUCH_SECRET_CHAIN_RH",
+            credential_ref="env:RETOUCH_SECRET_RUNNINGHUB",
             options=runninghub_options(),
             concurrency_limit=5,
         ),
@@ -115,7 +115,7 @@ def vendors(
             key="tencent",
             kind="tencent",
             endpoint=tencent_fake.url,
-            credential_ref="env:RETOUCH_SECRET_CHAIN_TC",
+            credential_ref="env:RETOUCH_SECRET_TENCENT",
             options={},
             concurrency_limit=5,
         ),
@@ -244,7 +244,45 @@ def test_local_serves_when_both_vendors_fail(
 def test_a_vendor_whose_secret_cannot_be_read_is_skipped(
     run_feature: Runner, monkeypatch: pytest.MonkeyPatch, runninghub: FakeRunningHub
 ) -> None:
-    monkeypatch.delenv("RETOUCH_SECRET_CHAIN_RH")
+    monkeypatch.delenv("RETOUCH_SECRET_RUNNINGHUB")
 
+    assert run_feature("cutout") == ("succeeded", "tencent", ["runninghub"])
+    assert runninghub.requests == []
+
+
+def test_a_row_naming_another_providers_secret_reads_nothing_and_is_skipped(
+    run_feature: Runner, runninghub: FakeRunningHub
+) -> None:
+    # GIVEN a runninghub row written straight to the table (before the admin API's rule, or
+    # by hand) naming tencent's secret, which is really there
+    with get_database().unit_of_work() as uow:
+        repository = MySQLProviderRepository(uow)
+        row = repository.get("runninghub")
+        assert row is not None
+        stolen = row.model_dump(exclude={"updated_at"})
+        stolen["credential_ref"] = "env:RETOUCH_SECRET_TENCENT"
+        repository.upsert(ProviderWrite.model_validate(stolen))
+        uow.commit()
+
+    # THEN runninghub cannot be built: the chain moves on and RunningHub is never called
+    assert run_feature("cutout") == ("succeeded", "tencent", ["runninghub"])
+    assert runninghub.requests == []
+
+
+def test_a_row_pointing_at_the_metadata_service_is_never_built_and_is_skipped(
+    run_feature: Runner, runninghub: FakeRunningHub
+) -> None:
+    # GIVEN a runninghub row written straight to the table (before the allowlist, or by
+    # hand) pointing at the cloud's metadata service
+    with get_database().unit_of_work() as uow:
+        repository = MySQLProviderRepository(uow)
+        row = repository.get("runninghub")
+        assert row is not None
+        moved = row.model_dump(exclude={"updated_at"})
+        moved["endpoint"] = "http://169.254.169.254/latest"
+        repository.upsert(ProviderWrite.model_validate(moved))
+        uow.commit()
+
+    # THEN its adapter is not built: the chain moves on without a request
     assert run_feature("cutout") == ("succeeded", "tencent", ["runninghub"])
     assert runninghub.requests == []

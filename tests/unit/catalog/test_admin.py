@@ -273,3 +273,15 @@ def test_a_provider_with_a_raw_secret_is_refused_and_not_audited(
         save(database, "spare", credential_ref="sk-0123456789abcdef")
 
     assert (audit_of(database).entries, cache.invalidated) == ([], [])
+
+
+def test_a_provider_naming_another_secret_is_refused_and_not_audited(
+    database: InMemoryDatabase, cache: RecordingCache
+) -> None:
+    with pytest.raises(ConfigInvalid) as caught:
+        save(database, "spare", credential_ref="secretsmanager:retouch/jwt-keys")
+
+    assert [(e.field, e.type) for e in caught.value.errors] == [
+        ("credential_ref", "foreign_secret")
+    ]
+    assert (audit_of(database).entries, cache.invalidated) == ([], [])

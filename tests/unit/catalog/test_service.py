@@ -255,7 +255,10 @@ def test_an_invalid_pipeline_is_refused_and_stores_nothing(
 
 def test_a_provider_config_is_saved_and_listed_by_key(database: InMemoryDatabase) -> None:
     provider = ProviderWrite(
-        key="aaa_vendor", kind="local", concurrency_limit=3, credential_ref="env:RETOUCH_SECRET_X"
+        key="aaa_vendor",
+        kind="local",
+        concurrency_limit=3,
+        credential_ref="env:RETOUCH_SECRET_AAA_VENDOR",
     )
 
     save_provider(database=database, provider=provider)

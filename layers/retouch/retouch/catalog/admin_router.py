@@ -1,5 +1,6 @@
 """`/v1/admin/features` and `/v1/admin/providers`: the config API of operators and admins
-(CONFIG_READ for reads, CONFIG_WRITE for writes; ordinary users get 403)."""
+(CONFIG_READ for reads, CONFIG_WRITE for writes, PROVIDERS_WRITE — admins only — for
+provider configs; ordinary users get 403)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ _WRITE: dict[int | str, dict[str, Any]] = {
 
 Reader = Annotated[Principal, Depends(require_permission(Permission.CONFIG_READ))]
 Writer = Annotated[Principal, Depends(require_permission(Permission.CONFIG_WRITE))]
+ProviderWriter = Annotated[Principal, Depends(require_permission(Permission.PROVIDERS_WRITE))]
 RequestId = Annotated[str | None, Depends(request_id)]
 FeatureKey = Annotated[str, Path(pattern=KEY_PATTERN, description="the feature's key")]
 ProviderKey = Annotated[str, Path(pattern=KEY_PATTERN, description="the provider's key")]
@@ -189,11 +191,12 @@ def provider_health(_caller: Reader) -> ProviderHealthList:
 def save_provider(
     key: ProviderKey,
     settings: ProviderPut,
-    caller: Writer,
+    caller: ProviderWriter,
     request: RequestId,
     accept_language: AcceptLanguage = None,
 ) -> ProviderRead:
-    """Create or replace a provider's settings, enabled or not (audited)."""
+    """Create or replace a provider's settings, enabled or not (admins only; audited with
+    before and after)."""
     return admin.save_provider(
         database=get_database(),
         actor=caller,

@@ -21,6 +21,8 @@ from retouch.catalog.schemas import (
     ProviderWrite,
 )
 from retouch.core.errors import FieldError
+from retouch.providers.credentials import own_references
+from retouch.providers.destinations import DestinationPolicy, refused_destinations
 from retouch.providers.options import options_model
 
 MAX_TIMEOUT_S = 900
@@ -92,6 +94,17 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "只能填写凭证引用（secretsmanager:、ssm:、env:RETOUCH_SECRET_…），不能填写密钥本身",
         "must be a reference (secretsmanager:, ssm:, env:RETOUCH_SECRET_...), "
         "never the secret itself",
+    ),
+    "foreign_secret": (
+        "只能引用本服务商自己的密钥：secretsmanager:retouch/providers/<key>、"
+        "ssm:/retouch/providers/<key> 或 env:RETOUCH_SECRET_<KEY>",
+        "must name this provider's own secret: secretsmanager:retouch/providers/<key>, "
+        "ssm:/retouch/providers/<key> or env:RETOUCH_SECRET_<KEY>",
+    ),
+    "destination_not_allowed": (
+        "不在该类服务商允许访问的地址之列（由代码和部署配置决定，接口无法放宽）",
+        "is not an address this provider kind may reach (set by the code and the deploy's "
+        "settings; the API cannot widen it)",
     ),
     "options": (
         "不符合该服务商的配置格式",
@@ -205,13 +218,18 @@ _CREDENTIAL_REF = re.compile(
 _ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
 
 
-def check_provider(provider: ProviderWrite, *, language: str = "en") -> ProviderWrite:
-    """Return the provider if it holds only a credential *reference* and a plain endpoint;
-    else raise ConfigInvalid (the value is never echoed back)."""
+def check_provider(
+    provider: ProviderWrite, *, language: str = "en", policy: DestinationPolicy | None = None
+) -> ProviderWrite:
+    """Return the provider if it holds only a reference to its own secret, and an endpoint
+    and result hosts on the allowlist of its kind (`policy`: the deploy's, by default); else
+    raise ConfigInvalid (the value is never echoed back)."""
     out = Collector(language)
     ref = provider.credential_ref
     if ref is not None and not _CREDENTIAL_REF.fullmatch(ref):
         out.add("credential_ref", "raw_secret")
+    elif ref is not None and ref not in own_references(provider.key):
+        out.add("credential_ref", "foreign_secret")
     if provider.endpoint is not None and not _ENDPOINT.fullmatch(provider.endpoint):
         out.add("endpoint", "endpoint")
     try:
@@ -219,5 +237,10 @@ def check_provider(provider: ProviderWrite, *, language: str = "en") -> Provider
     except ValidationError as exc:
         for error in exc.errors():
             out.add(".".join(["options", *map(str, error["loc"])]), "options")
+    policy = policy or DestinationPolicy.from_settings()
+    malformed = {error.field for error in out.errors}
+    for field in refused_destinations(provider.kind, provider.endpoint, provider.options, policy):
+        if field not in malformed:
+            out.add(field, "destination_not_allowed")
     out.raise_if_any()
     return provider

@@ -18,13 +18,17 @@ class Permission(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
     USERS_WRITE = "users:write"  # role and status
     CREDITS_GRANT = "credits:grant"
     CONFIG_READ = "config:read"  # features, forms, pipelines, providers
-    CONFIG_WRITE = "config:write"
+    CONFIG_WRITE = "config:write"  # features, forms, pipelines
+    # Provider configs name where a vendor is and which secret it reads: an outbound address
+    # and a secret reference, so only admins may change them.
+    PROVIDERS_WRITE = "providers:write"
     METRICS_READ = "metrics:read"
     CACHE_INVALIDATE = "cache:invalidate"
     AUDIT_READ = "audit:read"
 
 
-# Operators run the product (config, read-only user data, metrics); admins do everything.
+# Operators run the product (config but providers, read-only user data, metrics); admins do
+# everything.
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     "user": frozenset(),
     "operator": frozenset(

@@ -12,6 +12,7 @@ from retouch.catalog.schemas import ProviderRead
 from retouch.core.settings import get_settings
 from retouch.pipeline.sources import Factory
 from retouch.providers.credentials import resolve_credentials
+from retouch.providers.destinations import DestinationPolicy, refused_destinations
 from retouch.providers.options import options_model
 from retouch.providers.port import Provider
 
@@ -39,7 +40,7 @@ def _runninghub(config: ProviderRead) -> Provider:
 
     return RunningHubProvider(
         endpoint=config.endpoint or "https://www.runninghub.cn",
-        api_key=resolve_credentials(config.credential_ref)["api_key"],
+        api_key=resolve_credentials(config.credential_ref, provider_key=config.key)["api_key"],
         options=RunningHubOptions.model_validate(config.options),
         key=config.key,
     )
@@ -51,7 +52,7 @@ def _tencent_cloud(config: ProviderRead) -> Provider:
     options = options_model(config.kind).model_validate(config.options)
     if config.endpoint:  # the row's endpoint, when set, overrides the options' (one place)
         options = options.model_copy(update={"endpoint": config.endpoint})
-    credentials = resolve_credentials(config.credential_ref)
+    credentials = resolve_credentials(config.credential_ref, provider_key=config.key)
     adapter = HunyuanProvider if config.kind == "hunyuan" else TencentProvider
     provider: Provider = adapter(
         options,  # type: ignore[arg-type]  # the kind's model, checked above
@@ -63,11 +64,30 @@ def _tencent_cloud(config: ProviderRead) -> Provider:
     return provider
 
 
-#: The adapters that exist, by provider kind.
+class DestinationRefused(Exception):
+    """The row names an endpoint or result host outside its kind's allowlist (written before
+    the rule, or by hand): the provider is not built."""
+
+
+def _within_allowlist(factory: Factory) -> Factory:
+    def build(config: ProviderRead) -> Provider:
+        policy = DestinationPolicy.from_settings()
+        refused = refused_destinations(config.kind, config.endpoint, config.options, policy)
+        if refused:
+            raise DestinationRefused(f"{config.key}: not allowed: {', '.join(refused)}")
+        return factory(config)
+
+    return build
+
+
+#: The adapters that exist, by provider kind; each checks the row's destinations first.
 PROVIDER_FACTORIES: dict[str, Factory] = {
-    "local": _local,
-    "simulator": _simulator,
-    "runninghub": _runninghub,
-    "tencent": _tencent_cloud,
-    "hunyuan": _tencent_cloud,
+    kind: _within_allowlist(factory)
+    for kind, factory in {
+        "local": _local,
+        "simulator": _simulator,
+        "runninghub": _runninghub,
+        "tencent": _tencent_cloud,
+        "hunyuan": _tencent_cloud,
+    }.items()
 }

@@ -10,7 +10,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from retouch.providers.http import result_url_allowed
+from retouch.providers.http import result_url_allowed, vendor_client
 from retouch.providers.port import Provider, ProviderPermanent, ProviderRetryable
 
 if TYPE_CHECKING:
@@ -23,10 +23,10 @@ TIMEOUT_S = 30.0
 @cache
 def _client() -> httpx.Client:
     """One client per instance (thread-safe; building one costs ≈ 25 ms of CPU, its TLS
-    context mostly), reused by every fetch: no redirects, explicit timeouts."""
-    import httpx
-
-    return httpx.Client(timeout=TIMEOUT_S, follow_redirects=False)
+    context mostly), reused by every fetch: each address checked at connect time (a result
+    host that resolves inside is refused), no redirects, explicit timeouts."""
+    # The transport's cap backs up the counted one below, which answers ProviderPermanent.
+    return vendor_client(max_response_bytes=2 * MAX_RESULT_BYTES, timeout=TIMEOUT_S)
 
 
 def fetch_result(url: str, provider: Provider) -> bytes:

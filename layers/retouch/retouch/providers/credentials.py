@@ -52,10 +52,27 @@ class Credentials:
         return f"Credentials({sorted(self._values)})"
 
 
-def resolve_credentials(reference: str | None) -> Credentials:
-    """The credentials `reference` names; CredentialsUnavailable when it names nothing."""
+#: Where every provider's secret lives in Secrets Manager and SSM (the IAM grants cover
+#: exactly this prefix): `retouch/providers/<provider key>`.
+PROVIDER_SECRETS_PATH = "retouch/providers/"
+
+
+def own_references(provider_key: str) -> tuple[str, ...]:
+    """The credential references `provider_key` may name: its own secret in each store."""
+    return (
+        f"secretsmanager:{PROVIDER_SECRETS_PATH}{provider_key}",
+        f"ssm:/{PROVIDER_SECRETS_PATH}{provider_key}",
+        f"env:RETOUCH_SECRET_{provider_key.upper()}",
+    )
+
+
+def resolve_credentials(reference: str | None, *, provider_key: str) -> Credentials:
+    """The credentials `reference` names; CredentialsUnavailable when it names nothing or
+    names a secret that is not `provider_key`'s own."""
     if not reference:
         raise CredentialsUnavailable("the provider has no credential_ref")
+    if reference not in own_references(provider_key):
+        raise CredentialsUnavailable(f"credential_ref is not provider {provider_key!r}'s own")
     source, _, name = reference.partition(":")
     if source == "env":
         raw = secret_variable(name)

@@ -1,15 +1,17 @@
-"""What the adapters of HTTP vendors share: their timeouts, their lazily built client, the
-mapping of transport failures, and where their results may be fetched from. httpx is
-imported when a client is built or used, never when this module is."""
+"""What the adapters of HTTP vendors share: their timeouts, their lazily built client (every
+socket it opens checked at connect time: `network`), the mapping of transport failures, and
+where their results may be fetched from. httpx is imported when a client is built or used,
+never when this module is."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from retouch.core.settings import get_settings
 from retouch.providers.port import ProviderRetryable
 
 if TYPE_CHECKING:
@@ -24,10 +26,27 @@ class Timeouts:
     read_s: float = 10.0
 
 
+#: The largest answer a vendor's API may send (its JSON; results are fetched on their own).
+MAX_API_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
+def vendor_client(*, max_response_bytes: int, **options: Any) -> httpx.Client:
+    """An httpx client for vendor requests: each socket's address checked when it connects
+    (loopback only with RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK), no redirects, no proxy from
+    the environment, responses capped at `max_response_bytes`; `options` are httpx's."""
+    from retouch.providers.network import checked_client
+
+    return checked_client(
+        local_network=get_settings().providers_allow_local_network,
+        max_response_bytes=max_response_bytes,
+        **options,
+    )
+
+
 class VendorClient:
-    """One vendor's sync httpx client, built on first use (by one thread) and closable:
-    explicit connect and read timeouts (writes get the read timeout, waiting for a pooled
-    connection the connect one), no redirects followed."""
+    """One vendor's sync httpx client (`vendor_client`), built on first use (by one thread)
+    and closable: explicit connect and read timeouts (writes get the read timeout, waiting
+    for a pooled connection the connect one), no redirects followed."""
 
     def __init__(self, base_url: str, headers: Mapping[str, str], timeouts: Timeouts) -> None:
         self._base_url, self._headers, self._timeouts = base_url, dict(headers), timeouts
@@ -40,7 +59,8 @@ class VendorClient:
             if self._client is None:
                 import httpx
 
-                self._client = httpx.Client(
+                self._client = vendor_client(
+                    max_response_bytes=MAX_API_RESPONSE_BYTES,
                     base_url=self._base_url,
                     headers=self._headers,
                     timeout=httpx.Timeout(
@@ -49,7 +69,6 @@ class VendorClient:
                         write=self._timeouts.read_s,
                         pool=self._timeouts.connect_s,
                     ),
-                    follow_redirects=False,
                 )
             return self._client
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from retouch.providers.http import Timeouts, VendorClient, result_url_allowed, sent
+from retouch.providers.http import Timeouts, VendorClient, result_url_allowed, sent, vendor_client
 from retouch.providers.port import (
     CallbackEvent,
     InvalidCallback,
@@ -195,10 +195,8 @@ class RunningHubProvider:
         import httpx
 
         timeout = httpx.Timeout(self._timeouts.read_s, connect=self._timeouts.connect_s)
-        response = sent(
-            "runninghub upload: input download",
-            lambda: httpx.get(url, timeout=timeout, follow_redirects=False),
-        )
+        with vendor_client(max_response_bytes=MAX_UPLOAD_BYTES + 1, timeout=timeout) as client:
+            response = sent("runninghub upload: input download", lambda: client.get(url))
         if response.status_code != 200 or len(response.content) > MAX_UPLOAD_BYTES:
             raise ProviderRetryable(
                 f"runninghub upload: input answered {response.status_code}, "

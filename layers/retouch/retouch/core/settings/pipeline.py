@@ -119,6 +119,21 @@ class PipelineSettings(SettingsGroup):
         "moto server)",
     )
 
+    # Where providers may reach (retouch.providers.destinations): the code lists each vendor
+    # kind's hosts; the deploy may add some, never remove the checks.
+    provider_extra_hosts: str = Field(
+        "",
+        pattern=r"^(\.?[a-z0-9-]+(\.[a-z0-9-]+)+)?(,\.?[a-z0-9-]+(\.[a-z0-9-]+)+)*$",
+        description="comma-separated host names (or .domain for any host under it) that "
+        "provider endpoints and result URLs may also use, e.g. a RunningHub account's "
+        "result CDN",
+    )
+    providers_allow_local_network: bool = Field(
+        False,
+        description="true (local stack, tests): provider endpoints and result hosts may be "
+        "plain http and loopback, and the simulator kind may be configured",
+    )
+
     queue_visibility_timeout_s: float = Field(
         30.0,
         gt=0,
