@@ -570,6 +570,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env["RETOUCH_STORAGE_LOCAL_BASE_URL"] = f"http://127.0.0.1:{storage_port}/_storage"
         env["RETOUCH_SIMULATOR_API_KEY"] = SIMULATOR_KEY
         env["RETOUCH_SIMULATOR_CALLBACK_SECRET"] = SIMULATOR_SECRET
+        # the simulator is a loopback http vendor: allowed here as on the local stack
+        env["RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK"] = "true"
         setup = prepare(env, args.tasks * (len(args.threads) + 1))
         runs = [throughput_run(setup, args.tasks, threads, work) for threads in args.threads]
         with vendor_path(env, simulator_port, storage_port, work) as children:
