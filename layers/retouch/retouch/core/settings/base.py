@@ -1,14 +1,10 @@
-"""The configuration every settings group shares."""
+"""The base of every settings group."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
 
-
-class SettingsGroup(BaseModel):
-    """A group of settings; `Settings` composes the groups into one flat model."""
-
-    # An unknown RETOUCH_* variable is a typo or a stale deploy: refuse it by name. A group is
-    # never validated on its own, so its validator is not built (at import, that would add
-    # about 2 ms of cold start); `Settings` builds its own.
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+class SettingsGroup:
+    """A group of settings: its annotated fields and validators, and nothing else. A plain
+    class, not a pydantic model: `Settings` (a model) collects the fields and validators of
+    every group once, where a model per group would collect them twice (≈ 4.5 ms of every
+    cold start)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from retouch.core.settings.pipeline import PipelineSettings
 from retouch.core.settings.service import ServiceSettings
@@ -13,8 +13,8 @@ from retouch.core.settings.storage import StorageSettings
 # the bases are listed in reverse: service, storage, then pipeline fields. That order is the
 # order of validation (a validator reading `info.data` sees only fields declared before it,
 # so each such pair stays in one group, in order) and which bad variable is reported first.
-class Settings(PipelineSettings, StorageSettings, ServiceSettings):
+class Settings(PipelineSettings, StorageSettings, ServiceSettings, BaseModel):
     """The typed view of the environment. Field `x` is read from `RETOUCH_X`."""
 
-    # Built at import, as a model normally is (the groups defer theirs).
-    model_config = ConfigDict(defer_build=False)
+    # An unknown RETOUCH_* variable is a typo or a stale deploy: refuse it by name.
+    model_config = ConfigDict(frozen=True, extra="forbid")
