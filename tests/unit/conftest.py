@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from pytest_socket import disable_socket
 
-from tests.unit.processes import Started, declared, started
+from tests.unit.processes import Command, Started, declare, declared, started
+
+ROOT = Path(__file__).resolve().parents[2]
 
 UNIT_ENV = {
     "RETOUCH_STAGE": "test",
@@ -68,3 +71,13 @@ def run_isolated(code: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
     )
+
+
+def declare_isolated(
+    name: str, code: str, *, module: str, env: Mapping[str, str] | None = None
+) -> None:
+    """`run_isolated`, declared at a test module's import and started with the session's
+    first unit test (`processes.declare`): read it with `background.result(name)`."""
+    environment = {**UNIT_ENV, "PYTHONPATH": "layers/retouch"} if env is None else dict(env)
+    command = Command(args=[sys.executable, "-c", code], env=environment, cwd=ROOT)
+    declare(name, lambda _: command, module=module)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -14,6 +12,8 @@ from retouch.catalog.form_rules import check_form_schema
 from retouch.catalog.forms import validate_inputs
 from retouch.core.errors import ValidationFailed
 from tests.catalog_support import form_of, load_seed_catalog, upload_id, valid_inputs
+from tests.unit.conftest import declare_isolated
+from tests.unit.processes import Started
 
 FEATURES = ["cutout", "eraser", "outfit", "faceswap", "outpaint"]
 
@@ -152,14 +152,17 @@ def test_another_schema_under_a_reused_number_is_compiled_anew() -> None:
         validate_inputs(form=eraser_as_cutout, inputs=valid_inputs()["cutout"], language="en")
 
 
-def test_importing_the_catalog_service_does_not_import_the_validator() -> None:
-    code = (
-        "import sys, retouch.catalog.service, retouch.catalog.forms, retouch.catalog.form_rules; "
-        "sys.exit('fastjsonschema' in sys.modules or 'regex' in sys.modules)"
-    )
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", code], env={"PYTHONPATH": "layers/retouch"}, check=False
-    )
+declare_isolated(
+    "catalog-forms:imports",
+    "import sys, retouch.catalog.service, retouch.catalog.forms, retouch.catalog.form_rules; "
+    "sys.exit('fastjsonschema' in sys.modules or 'regex' in sys.modules)",
+    module=__name__,
+    env={"PYTHONPATH": "layers/retouch"},
+)
+
+
+def test_importing_the_catalog_service_does_not_import_the_validator(background: Started) -> None:
+    result = background.result("catalog-forms:imports")
 
     assert result.returncode == 0
 

@@ -16,8 +16,9 @@ from retouch.providers.local.errors import AlgorithmInputError
 from retouch.providers.local.faces import find_face
 from retouch.providers.local.samples import SAMPLE_FORMS, sample_images
 from tests.conftest import LogLines
-from tests.unit.conftest import run_isolated
+from tests.unit.conftest import declare_isolated
 from tests.unit.image_support import png
+from tests.unit.processes import Started
 
 SAMPLES = sample_images()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -274,12 +275,16 @@ def test_a_picture_over_the_configured_pixel_budget_is_refused(
         run("outpaint", {"image": SAMPLES["scene"]}, {"ratio": "1:1"})
 
 
-def test_importing_the_algorithms_loads_neither_opencv_nor_numpy() -> None:
-    check = (
-        "import sys; import retouch.providers.local.algorithms, retouch.providers.local.samples; "
-        "loaded = [name for name in ('cv2', 'numpy') if name in sys.modules]; "
-        "print(loaded); sys.exit(bool(loaded))"
-    )
-    result = run_isolated(check)
+declare_isolated(
+    "local-algorithms:imports",
+    "import sys; import retouch.providers.local.algorithms, retouch.providers.local.samples; "
+    "loaded = [name for name in ('cv2', 'numpy') if name in sys.modules]; "
+    "print(loaded); sys.exit(bool(loaded))",
+    module=__name__,
+)
+
+
+def test_importing_the_algorithms_loads_neither_opencv_nor_numpy(background: Started) -> None:
+    result = background.result("local-algorithms:imports")
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -15,7 +13,8 @@ from retouch.providers.tencent_options import (
     OutfitOptions,
     TencentOptions,
 )
-from tests.unit.conftest import UNIT_ENV
+from tests.unit.conftest import declare_isolated
+from tests.unit.processes import Started
 
 MODELS: list[type[BaseModel]] = [TencentOptions, HunyuanOptions, FaceFusionOptions, OutfitOptions]
 CHECK = (
@@ -25,12 +24,11 @@ CHECK = (
 )
 
 
-def test_importing_the_adapters_loads_no_tencent_sdk() -> None:
-    environment = {**UNIT_ENV, "PYTHONPATH": "layers/retouch"}
+declare_isolated("tencent-options:imports", CHECK, module=__name__)
 
-    result = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", CHECK], env=environment, capture_output=True, text=True, check=False
-    )
+
+def test_importing_the_adapters_loads_no_tencent_sdk(background: Started) -> None:
+    result = background.result("tencent-options:imports")
 
     assert result.returncode == 0, result.stdout + result.stderr
 
