@@ -3,7 +3,6 @@ port, and every socket but a Unix one is refused (pytest-socket) from each test'
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -61,23 +60,13 @@ def unit_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-def run_isolated(code: str) -> subprocess.CompletedProcess[str]:
-    """`code` run by our interpreter in a fresh process (the unit settings, the layer on its
-    path): what importing a module really loads."""
-    return subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-c", code],
-        env={**UNIT_ENV, "PYTHONPATH": "layers/retouch"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def declare_isolated(
     name: str, code: str, *, module: str, env: Mapping[str, str] | None = None
 ) -> None:
-    """`run_isolated`, declared at a test module's import and started with the session's
-    first unit test (`processes.declare`): read it with `background.result(name)`."""
+    """`code` run by our interpreter in a fresh process (the unit settings, the layer on its
+    path: what importing a module really loads), declared at a test module's import and
+    started with the session's first unit test (`processes.declare`): read its result with
+    `background.result(name)`."""
     environment = {**UNIT_ENV, "PYTHONPATH": "layers/retouch"} if env is None else dict(env)
     command = Command(args=[sys.executable, "-c", code], env=environment, cwd=ROOT)
     declare(name, lambda _: command, module=module)

@@ -16,9 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from retouch.catalog.schemas import FeatureWrite
-from retouch.core.identity import CurrentMembership, Principal, User
+from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
-from retouch.core.security import AccessClaims
 from retouch.core.settings import Settings
 from retouch.pipeline.engine import Engine, StepContext
 from retouch.providers.guards import BreakerConfig, ProviderGuards
@@ -30,6 +29,7 @@ from retouch.tasks.records import Task
 from retouch.tasks.schemas import TaskCreate, TaskRead
 from retouch.tasks.service import create_task
 from tests.catalog_support import seed_feature
+from tests.fakes.identity import principal
 from tests.fakes.outbox import RecordingQueue
 from tests.fakes.providers import FakeProviders
 from tests.fakes.redis import FakeRedis, as_client
@@ -52,26 +52,6 @@ CHAIN = ("vendor", "backup")
 COST = 4
 PHOTO = png(8, 6)
 RESULT = png(16, 12)
-
-
-def principal(user_id: int, *, plan: str = "free") -> Principal:
-    public_id = f"usr_{'A' * 21}{user_id}"
-    user = User(
-        id=user_id,
-        public_id=public_id,
-        email=f"user{user_id}@example.com",
-        password_hash="-",
-        role="user",
-        status="active",
-        created_at=NOW,
-        updated_at=NOW,
-    )
-    claims = AccessClaims(
-        subject=public_id, role="user", jti="j", session_id="s", issued_at=0, expires_at=1
-    )
-    return Principal(
-        user=user, claims=claims, membership=CurrentMembership(plan_code=plan, expires_at=None)
-    )
 
 
 ALICE = principal(1)

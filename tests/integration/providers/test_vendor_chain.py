@@ -250,19 +250,25 @@ def test_a_vendor_whose_secret_cannot_be_read_is_skipped(
     assert runninghub.requests == []
 
 
+def rewrite_row(key: str, **changes: str) -> None:
+    """Change a provider's stored row straight in the table (as before the admin API's
+    rules, or by hand), bypassing every check of the API."""
+    with get_database().unit_of_work() as uow:
+        repository = MySQLProviderRepository(uow)
+        row = repository.get(key)
+        assert row is not None
+        repository.upsert(
+            ProviderWrite.model_validate({**row.model_dump(exclude={"updated_at"}), **changes})
+        )
+        uow.commit()
+
+
 def test_a_row_naming_another_providers_secret_reads_nothing_and_is_skipped(
     run_feature: Runner, runninghub: FakeRunningHub
 ) -> None:
     # GIVEN a runninghub row written straight to the table (before the admin API's rule, or
     # by hand) naming tencent's secret, which is really there
-    with get_database().unit_of_work() as uow:
-        repository = MySQLProviderRepository(uow)
-        row = repository.get("runninghub")
-        assert row is not None
-        stolen = row.model_dump(exclude={"updated_at"})
-        stolen["credential_ref"] = "env:RETOUCH_SECRET_TENCENT"
-        repository.upsert(ProviderWrite.model_validate(stolen))
-        uow.commit()
+    rewrite_row("runninghub", credential_ref="env:RETOUCH_SECRET_TENCENT")
 
     # THEN runninghub cannot be built: the chain moves on and RunningHub is never called
     assert run_feature("cutout") == ("succeeded", "tencent", ["runninghub"])
@@ -274,14 +280,7 @@ def test_a_row_pointing_at_the_metadata_service_is_never_built_and_is_skipped(
 ) -> None:
     # GIVEN a runninghub row written straight to the table (before the allowlist, or by
     # hand) pointing at the cloud's metadata service
-    with get_database().unit_of_work() as uow:
-        repository = MySQLProviderRepository(uow)
-        row = repository.get("runninghub")
-        assert row is not None
-        moved = row.model_dump(exclude={"updated_at"})
-        moved["endpoint"] = "http://169.254.169.254/latest"
-        repository.upsert(ProviderWrite.model_validate(moved))
-        uow.commit()
+    rewrite_row("runninghub", endpoint="http://169.254.169.254/latest")
 
     # THEN its adapter is not built: the chain moves on without a request
     assert run_feature("cutout") == ("succeeded", "tencent", ["runninghub"])

@@ -17,28 +17,12 @@ from retouch.catalog.errors import (
 )
 from retouch.catalog.public import CACHE_NAMESPACE
 from retouch.catalog.service import get_feature, list_features, list_providers
-from retouch.core.identity import CurrentMembership, Principal, User
-from retouch.core.security import AccessClaims
+from tests.fakes.identity import principal
 from tests.fakes.units import InMemoryDatabase
 from tests.unit.catalog.conftest import FORM, STEPS, RecordingCache, audit_of
 
 NOW = datetime(2030, 5, 10, tzinfo=timezone.utc)
-OPERATOR = Principal(
-    user=User(
-        id=42,
-        public_id="usr_operator",
-        email="ops@example.com",
-        password_hash="-",
-        role="admin",
-        status="active",
-        created_at=NOW,
-        updated_at=NOW,
-    ),
-    claims=AccessClaims(
-        subject="usr_operator", role="admin", jti="j", session_id="s", issued_at=0, expires_at=1
-    ),
-    membership=CurrentMembership(plan_code="free", expires_at=None),
-)
+OPERATOR = principal(42, role="admin")
 
 
 def update(database: InMemoryDatabase, key: str = "cutout", /, **patch: object) -> object:

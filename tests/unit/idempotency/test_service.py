@@ -94,7 +94,7 @@ class World:
                 uow.commit()
             return response
 
-        scoped = None if key is None else IdempotencyKey(user_id, operation, key)
+        scoped = IdempotencyKey.sent(user_id=user_id, operation=operation, header=key)
         return run_once(
             database=self.database,
             settings=SETTINGS,

@@ -12,7 +12,8 @@ from retouch.core.errors import ValidationFailed
 from retouch.idempotency import IdempotencyKeyReused
 from retouch.quota.errors import QuotaExceeded
 from retouch.tasks.errors import FeatureUnavailable, UploadsUnusable
-from tests.unit.task_support import ALICE, BOB, COST, NOW, Shop, principal
+from tests.fakes.identity import principal
+from tests.unit.task_support import ALICE, BOB, COST, NOW, Shop
 
 
 def nothing_written(shop: Shop, *, commits: int = 0) -> None:

@@ -3,7 +3,7 @@ the first response again and do nothing twice; the key while its first request r
 409 `IDEMPOTENCY_KEY_IN_USE`; the key with another body is a 422 `IDEMPOTENCY_KEY_REUSED`.
 Keys are scoped per user and per operation, and kept `RETOUCH_IDEMPOTENCY_TTL_S` (24 h).
 
-    key = IdempotencyKey(user_id=user.id, operation="tasks_create", value=header)
+    key = IdempotencyKey.sent(user_id=user.id, operation="tasks_create", header=header)
     return run_once(database=..., settings=..., key=key, body=request.model_dump(mode="json"),
                     run=lambda claim: _create(..., claim=claim),
                     replay=TaskRead.model_validate_json)

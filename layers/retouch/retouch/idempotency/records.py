@@ -17,6 +17,11 @@ class IdempotencyKey:
     operation: str
     value: str
 
+    @classmethod
+    def sent(cls, *, user_id: int, operation: str, header: str | None) -> IdempotencyKey | None:
+        """The key a request sent in its `Idempotency-Key` header, if it sent one."""
+        return None if header is None else cls(user_id, operation, header)
+
 
 @dataclass(frozen=True, slots=True)
 class KeyClaim:

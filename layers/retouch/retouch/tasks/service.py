@@ -69,15 +69,12 @@ def create_task(
         logger.info("task created", extra={"task": task.id, "feature": task.feature})
         return task
 
-    key = None
-    if idempotency_key is not None:
-        key = IdempotencyKey(
-            user_id=principal.user.id, operation=CREATE_OPERATION, value=idempotency_key
-        )
     return run_once(
         database=database,
         settings=settings,
-        key=key,
+        key=IdempotencyKey.sent(
+            user_id=principal.user.id, operation=CREATE_OPERATION, header=idempotency_key
+        ),
         body=request.model_dump(mode="json"),
         run=create,
         replay=TaskRead.model_validate_json,

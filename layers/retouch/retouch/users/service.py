@@ -167,15 +167,12 @@ def grant_credits(
             uow.commit()
         return granted
 
-    key = None
-    if idempotency_key is not None:
-        key = IdempotencyKey(
-            user_id=actor.user.id, operation=GRANT_OPERATION, value=idempotency_key
-        )
     return run_once(
         database=database,
         settings=settings,
-        key=key,
+        key=IdempotencyKey.sent(
+            user_id=actor.user.id, operation=GRANT_OPERATION, header=idempotency_key
+        ),
         body={"user_id": public_id, **grant.model_dump(mode="json")},
         run=add,
         replay=CreditGrantRead.model_validate_json,
