@@ -24,8 +24,9 @@ from retouch.bootstrap.clients import reset_clients
 from scripts.local.lambda_runtime import FakeLambdaContext, load_function
 from scripts.local.servers import MariaDBServer, RedisServer
 
-# Every JSON body the suite receives is scanned for leaks at the end (DESIGN §3).
-pytest_plugins = ["tests.leak_scan_plugin"]
+# Every JSON body the suite receives is scanned for leaks at the end (DESIGN §3), and every
+# line the retouch logger writes for secrets (§8).
+pytest_plugins = ["tests.leak_scan_plugin", "tests.log_scan_plugin"]
 
 # Re-exported: tests import these helpers from here.
 __all__ = ["FakeLambdaContext", "Stack", "load_event", "load_function"]

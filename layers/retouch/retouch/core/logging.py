@@ -2,6 +2,10 @@
 
 Both objects are cheap to build and hold no connection, so they are module constants, as in
 every Powertools example; the service name and namespace come from Powertools' own variables.
+
+Every line passes `RedactingFormatter`: the entry Powertools built (message, extra keys,
+appended keys, exception text) is redacted (`core/redaction.py`) before it is serialised, so
+no password, token, secret or full email address reaches a log, whoever wrote the line.
 """
 
 from __future__ import annotations
@@ -9,10 +13,21 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+from retouch.core.redaction import redact
 
 SERVICE = "retouch"
 
-logger = Logger(service=SERVICE, use_rfc3339=True, utc=True)
+
+class RedactingFormatter(LambdaPowertoolsFormatter):
+    """Powertools' JSON formatter with secrets masked in the whole entry."""
+
+    def serialize(self, log: Any) -> str:
+        return super().serialize(redact(log))
+
+
+logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter(use_rfc3339=True, utc=True))
 metrics = Metrics(namespace="Retouch", service=SERVICE)
 
 
