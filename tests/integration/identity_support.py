@@ -4,6 +4,7 @@ and forged tokens signed with the test run's key."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -178,3 +179,20 @@ def forged(
     headers = {"kid": TEST_JWT_KID, "typ": "at+jwt", **(header or {})}
     payload = access_claims(subject, **claims)
     return jwt.encode(payload, key or signing_key(), algorithm=algorithm, headers=headers)
+
+
+def b64_json(data: dict[str, Any]) -> str:
+    """A JWT segment: base64url of `data` as JSON, unpadded."""
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def alg_none_token(subject: str) -> str:
+    """An unsigned token (`alg: none`) claiming `subject` is an admin."""
+    header = {"alg": "none", "kid": TEST_JWT_KID, "typ": "at+jwt"}
+    return f"{b64_json(header)}.{b64_json(access_claims(subject, role='admin'))}."
+
+
+def tampered_token(subject: str) -> str:
+    """A real signature of ours over claims edited afterwards (role admin)."""
+    header, _, signature = forged(subject).split(".")
+    return f"{header}.{b64_json(access_claims(subject, role='admin'))}.{signature}"

@@ -6,11 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -20,36 +18,24 @@ from retouch.quota.repository import MySQLMembershipRepository
 from tests.conftest import LogLines
 from tests.integration.identity_support import (
     Api,
-    access_claims,
+    alg_none_token,
+    b64_json,
     bearer,
     forged,
     internal_id,
     new_account,
     set_access,
     signing_key,
+    tampered_token,
 )
 
 pytestmark = pytest.mark.integration
 
 
-def _b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
-def _alg_none(subject: str) -> str:
-    header = {"alg": "none", "kid": "test-1", "typ": "at+jwt"}
-    return f"{_b64(header)}.{_b64(access_claims(subject, role='admin'))}."
-
-
-def _tampered_payload(subject: str) -> str:
-    header, _, signature = forged(subject).split(".")
-    return f"{header}.{_b64(access_claims(subject, role='admin'))}.{signature}"
-
-
 def _hmac_under_an_rs256_header(subject: str) -> str:
     # Algorithm confusion: labelled RS256, "signed" by HMAC with our own key.
     header, payload, _ = forged(subject).split(".")
-    header = _b64({"alg": "RS256", "kid": "test-1", "typ": "at+jwt"})
+    header = b64_json({"alg": "RS256", "kid": "test-1", "typ": "at+jwt"})
     mac = hmac.new(signing_key(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
     return f"{header}.{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
 
@@ -60,10 +46,10 @@ def _tampered_signature(subject: str) -> str:
 
 
 ATTACKS: dict[str, Callable[[str], str]] = {
-    "alg-none": _alg_none,
+    "alg-none": alg_none_token,
     "hs512": lambda subject: forged(subject, algorithm="HS512", key=b"k" * 64),
     "hmac-under-an-rs256-header": _hmac_under_an_rs256_header,
-    "tampered-payload": _tampered_payload,
+    "tampered-payload": tampered_token,
     "tampered-signature": _tampered_signature,
     "wrong-key": lambda subject: forged(subject, key=b"not-our-key-but-long-enough-1234"),
     "wrong-audience": lambda subject: forged(subject, aud="another-api"),
