@@ -13,6 +13,7 @@ from pathlib import Path
 from starlette.testclient import TestClient
 
 from retouch.core.db import get_database
+from retouch.core.redis import get_redis
 from retouch.pipeline.callbacks import receive_callback
 from retouch.providers.port import CallbackEvent
 from retouch.providers.simulator import (
@@ -52,6 +53,8 @@ def waiting_run(client: TestClient, tmp_path: Path, *then: bytes | str) -> Run:
     """A task whose `generate` waits on the vendor's first job (no messages pending); its
     next polls answer `then` (pending by default)."""
     script = ["pending", "pending", *(then or ["pending"] * 20)]
+    # Earlier tests' jobs are left waiting, each holding one of the vendor's 10 slots.
+    get_redis().delete("slots:{tencent}")
     run = Run(client, tmp_path, SigningProvider("tencent", script), callback_base_url=BASE)
     run.engine.handle({"task_id": run.task_id, "step": "prepare", "attempt": 1})
     for _ in range(2):  # generate: submit (pending), then its first poll

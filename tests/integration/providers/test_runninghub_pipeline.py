@@ -292,7 +292,7 @@ def test_webhooks_need_the_jobs_token_and_only_prompt_a_poll_of_outputs(
     for _ in range(2):  # generate: submit, then its first poll (pending)
         _, body = run.queue.sent.popleft()
         run.engine.handle(dict(body))
-    run.queue.sent.clear()  # the next poll is a delayed message: the test plays the clock
+    own_poll = run.queue.sent.popleft()  # the job's next poll, delayed: the test plays the clock
     waiting = run.generate()
     (task_id,) = {body["taskId"] for body in runninghub.bodies(OUTPUTS)}
     (create,) = runninghub.bodies(CREATE)
@@ -313,6 +313,7 @@ def test_webhooks_need_the_jobs_token_and_only_prompt_a_poll_of_outputs(
     first = deliver(forged)
     _, prompt = run.queue.sent.popleft()
     run.engine.handle(dict(prompt))
+    prompted_polls = list(run.queue.sent)
     replay = deliver(forged)
     stranger = deliver(webhook("1", {"code": 0}))
     garbage = deliver(b"<html>")
@@ -325,7 +326,11 @@ def test_webhooks_need_the_jobs_token_and_only_prompt_a_poll_of_outputs(
     assert waiting["status"] == run.generate()["status"] == "waiting"
     assert run.task()["status"] == "running"
     assert len(runninghub.bodies(OUTPUTS)) == 2
-    # and when RunningHub does finish, the result is its own, not the webhook's
+    assert prompted_polls == []  # a prompt that finds the job running schedules no poll
+    # and when RunningHub does finish (at the job's own next poll), the result is its own,
+    # not the webhook's
+    assert not run.queue.sent
+    run.queue.sent.append(own_poll)
     drain(run.engine, run.queue)
     assert run.task()["status"] == "succeeded"
     assert run.outputs() == [RESULT]
