@@ -256,9 +256,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not gateway.consumers:
             _log("queue consumers: none")
         _log(f"serving on http://{arguments.host}:{arguments.port} (API docs at /docs)")
+        # uvicorn's own access log is off: it prints raw paths, and a callback's path carries
+        # its job's secret token. Each function logs its request line with the route template.
         server = uvicorn.Server(
             uvicorn.Config(
-                app, host=arguments.host, port=arguments.port, lifespan="on", log_level="info"
+                app,
+                host=arguments.host,
+                port=arguments.port,
+                lifespan="on",
+                log_level="info",
+                access_log=False,
             )
         )
         # uvicorn handles the signal itself, shuts down gracefully, then raises it again,

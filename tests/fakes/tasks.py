@@ -142,7 +142,8 @@ class FakeStepRepository:
         self.rows: dict[tuple[int, int], StepRow] = {}
         self.changed_at: dict[int, datetime] = {}
         self.redriven: set[int] = set()
-        self.events: set[tuple[str, str]] = set()
+        self.events: dict[tuple[str, str], datetime] = {}
+        self.prompted_at: dict[int, datetime] = {}
         self.errors: dict[int, tuple[str, str | None]] = {}
 
     def begin(
@@ -182,16 +183,26 @@ class FakeStepRepository:
             None,
         )
 
-    def submitted(self, step_id: int, *, provider_key: str, handle: str, now: datetime) -> None:
+    def submitted(
+        self,
+        step_id: int,
+        *,
+        provider_key: str,
+        handle: str,
+        now: datetime,
+        callback_token_hash: str | None = None,
+    ) -> None:
         self._update(
             step_id,
             now,
             status="waiting",
             provider_key=provider_key,
             vendor_handle=handle[:255],
+            callback_token_hash=callback_token_hash,
             polls=0,
             submitted_at=now,
         )
+        self.prompted_at.pop(step_id, None)
 
     def polled(self, step_id: int) -> None:
         row = self._row(step_id)
@@ -207,9 +218,17 @@ class FakeStepRepository:
             provider_index=provider_index,
             attempt=attempt,
             vendor_handle=None,
+            callback_token_hash=None,
             polls=0,
             fallbacks=list(fallbacks),
         )
+
+    def claim_prompt(self, step_id: int, *, now: datetime, since: datetime) -> bool:
+        last = self.prompted_at.get(step_id)
+        if self._row(step_id).status != "waiting" or (last is not None and last > since):
+            return False
+        self.prompted_at[step_id] = now  # not a change of the step's (`changed_at` stays)
+        return True
 
     def succeed(self, step_id: int, *, state: dict[str, Any], now: datetime) -> None:
         self._update(step_id, now, status="succeeded", state=dict(state))
@@ -226,8 +245,14 @@ class FakeStepRepository:
         event = (provider_key, event_id[:128])
         if event in self.events:
             return False
-        self.events.add(event)
+        self.events[event] = now
         return True
+
+    def purge_events(self, *, before: datetime, limit: int) -> int:
+        old = sorted((at, event) for event, at in self.events.items() if at < before)[:limit]
+        for _, event in old:
+            del self.events[event]
+        return len(old)
 
     def stale_steps(self, *, before: datetime, limit: int) -> list[tuple[int, str, str, int]]:
         stale = []

@@ -226,6 +226,7 @@ def make_engine(
     storage: LocalStorage | None = None,
     fetch: Fetcher = lambda url, provider: b"",
     clock: Clock = utc_now,
+    callback_base_url: str | None = None,
 ) -> Engine:
     return Engine(
         StepContext(
@@ -238,6 +239,7 @@ def make_engine(
             normalize=normalize,
             fetch=fetch,
             clock=clock,
+            callback_base_url=callback_base_url,
         )
     )
 

@@ -180,7 +180,9 @@ class Shop:
         assert found is not None
         return found
 
-    def engine(self, *providers: Provider, threshold: int = 5) -> Engine:
+    def engine(
+        self, *providers: Provider, threshold: int = 5, callback_base_url: str | None = None
+    ) -> Engine:
         client = as_client(self.redis)
         return Engine(
             StepContext(
@@ -193,6 +195,7 @@ class Shop:
                 normalize=lambda data: data,
                 fetch=lambda url, provider: self.storage.get(url.removeprefix("memory://")),
                 clock=self.clock,
+                callback_base_url=callback_base_url,
             )
         )
 

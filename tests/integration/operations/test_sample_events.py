@@ -86,14 +86,14 @@ def test_every_sample_event_invokes_its_function(stack: Stack, event_file: Path)
     if shape in SCHEDULE_EVENT_SHAPES:
         assert set(response) in (
             {"published", "failed", "purged"},
-            {"overdue", "timed_out", "redriven", "keys_purged"},
+            {"overdue", "timed_out", "redriven", "keys_purged", "events_purged"},
         )
         assert response.get("failed", 0) == 0, response
         return
-    # the sample callback is unsigned on purpose: refused, as a forged one would be
+    # the sample callback is unsigned and token-less on purpose: it changes nothing, and is
+    # answered as every callback is, an empty 204
     if spec.logical_id == "CallbacksFunction":
-        assert response["statusCode"] == 401, response["body"]
-        assert json.loads(response["body"])["code"] == "UNAUTHENTICATED"
+        assert (response["statusCode"], response.get("body") or "") == (204, ""), response
         return
     # and an HTTP function succeeds (200, or 201 for a creation), in its platform's shape
     assert response["statusCode"] in (200, 201), response["body"]

@@ -1,56 +1,40 @@
-"""Provider callbacks against real MariaDB and Redis: only a verified, new event prompts the
-waiting step, and the step then asks the vendor; forged, stale or replayed callbacks change
-nothing, nor does a late one for a canceled task."""
+"""Provider callbacks against real MariaDB and Redis: only a callback with its job's token and
+a valid signature, and new, prompts the waiting step, and the step then asks the vendor;
+forged, stale, replayed or token-less callbacks change nothing, nor does a late one for a
+canceled task; old event ids are purged in batches. (Over HTTP: test_callback_route.py.)"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+import secrets
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from retouch.core.errors import NotFound, Unauthenticated
-from retouch.pipeline.callbacks import receive_callback
-from retouch.pipeline.engine import Engine
-from retouch.providers.port import CallbackEvent
-from retouch.providers.simulator import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    SimulatorProvider,
-    callback_signature,
+from retouch.core.db import get_database
+from retouch.core.time import to_db, utc_now
+from retouch.pipeline.handlers import purge_provider_events
+from tests.conftest import Stack
+from tests.integration.callback_support import (
+    BASE,
+    SECRET,
+    callback,
+    events_named,
+    generate_row,
+    signed,
+    waiting_run,
 )
-from tests.conftest import Stack, load_function
 from tests.integration.engine_support import Run
 from tests.integration.pipeline_support import PNG, ScriptedProvider, drain
 from tests.integration.task_support import quota, tasks_app
 
 pytestmark = pytest.mark.integration
-
-SECRET = "callback-secret-for-tests-0123456789"
-
-
-@dataclass
-class SigningProvider(ScriptedProvider):
-    """A scripted vendor whose callbacks are verified exactly as the simulator's are."""
-
-    def parse_callback(self, headers: Mapping[str, str], body: bytes) -> CallbackEvent:
-        return SimulatorProvider("http://127.0.0.1:9", "key", SECRET).parse_callback(headers, body)
-
-
-def signed(
-    event_id: str, job_id: str, *, at: float | None = None, secret: str = SECRET
-) -> tuple[dict[str, str], bytes]:
-    body = json.dumps({"event_id": event_id, "job_id": job_id, "status": "succeeded"}).encode()
-    timestamp = str(int(time.time() if at is None else at))
-    headers = {
-        TIMESTAMP_HEADER: timestamp,
-        SIGNATURE_HEADER: callback_signature(secret, timestamp, body),
-    }
-    return headers, body
 
 
 @pytest.fixture
@@ -61,53 +45,56 @@ def client(stack: Stack) -> Iterator[TestClient]:
 
 @pytest.fixture
 def waiting(client: TestClient, tmp_path: Path) -> Run:
-    """A task whose `generate` waits on the vendor's first job (no messages pending)."""
-    run = Run(client, tmp_path, SigningProvider("tencent", ["pending"] * 20))
-    run.engine.handle({"task_id": run.task_id, "step": "prepare", "attempt": 1})
-    for _ in range(2):  # generate: submit (pending), then its first poll
-        _, body = run.queue.sent.popleft()
-        run.engine.handle(dict(body))
-    run.queue.sent.clear()  # the next poll is a delayed message: the test plays the clock
-    return run
+    return waiting_run(client, tmp_path)
 
 
-def callback(run: Run, headers: dict[str, str], body: bytes) -> str:
-    return receive_callback(run.engine, provider_key="tencent", headers=headers, body=body)
+def test_a_callback_with_its_token_prompts_the_waiting_step_once_and_it_succeeds(
+    client: TestClient, tmp_path: Path
+) -> None:
+    run = waiting_run(client, tmp_path, PNG)
+    headers, body = signed(f"evt-{run.task_id}", run.vendor_job)
 
-
-def test_a_verified_callback_prompts_the_waiting_step_once(waiting: Run) -> None:
-    headers, body = signed("evt-1", waiting.vendor_job)
-
-    first = callback(waiting, headers, body)
-    replay = callback(waiting, headers, body)
+    first = callback(run, headers, body)
+    replay = callback(run, headers, body)
 
     assert (first, replay) == ("prompted", "replayed")
-    assert [m for _, m in waiting.queue.sent] == [
-        {"task_id": waiting.task_id, "step": "generate", "index": 1, "attempt": 1}
+    assert [m for _, m in run.queue.sent] == [
+        {"task_id": run.task_id, "step": "generate", "index": 1, "attempt": 1, "prompt": True}
     ]
+    drain(run.engine, run.queue)  # the prompt polls: the vendor says done
+    assert run.task()["status"] == "succeeded"
+    assert run.charged()
+
+
+@pytest.mark.parametrize("base", [BASE, None])
+def test_jobs_are_given_a_callback_url_with_a_token_only_its_digest_is_kept(
+    client: TestClient, tmp_path: Path, base: str | None
+) -> None:
+    provider = ScriptedProvider("tencent", ["pending", PNG])
+    run = Run(client, tmp_path, provider, callback_base_url=base)
+    run.engine.handle({"task_id": run.task_id, "step": "prepare", "attempt": 1})
+    _, generate = run.queue.sent.popleft()
+    run.engine.handle(dict(generate))  # submit: the job waits
+
+    (url,) = [job.callback_url for job in provider.jobs]
+    row = generate_row(run)
+    if base is None:
+        assert url is None and row["callback_token_hash"] is None
+        return
+    assert url is not None
+    match = re.fullmatch(rf"{re.escape(base)}/v1/callbacks/tencent/([A-Za-z0-9_-]{{43}})", url)
+    assert match is not None, url
+    assert row["callback_token_hash"] == hashlib.sha256(match[1].encode()).hexdigest()
+    assert match[1] not in json.dumps(row, default=str)
 
 
 @pytest.mark.parametrize(
-    ("base", "expected"),
-    [("https://api.example.test", "https://api.example.test/v1/callbacks/tencent"), (None, None)],
+    "forgery", ["wrong-secret", "stale", "no-signature", "tampered-body", "no-token", "bad-token"]
 )
-def test_providers_are_told_where_to_call_back_when_the_api_has_a_public_url(
-    client: TestClient, tmp_path: Path, base: str | None, expected: str | None
-) -> None:
-    provider = ScriptedProvider("tencent", [PNG])
-    run = Run(client, tmp_path, provider)
-    run.engine = Engine(replace(run.engine.context, callback_base_url=base))
-
-    assert run.run()["status"] == "succeeded"
-    assert [job.callback_url for job in provider.jobs] == [expected]
-
-
-@pytest.mark.parametrize("forgery", ["wrong-secret", "stale", "no-signature", "tampered-body"])
-def test_forged_or_stale_callbacks_are_refused_and_change_nothing(
-    waiting: Run, forgery: str
-) -> None:
+def test_forged_stale_or_token_less_callbacks_change_nothing(waiting: Run, forgery: str) -> None:
+    event = f"evt-{forgery}-{waiting.task_id}"
     headers, body = signed(
-        "evt-2",
+        event,
         waiting.vendor_job,
         secret="not-the-secret" if forgery == "wrong-secret" else SECRET,
         at=time.time() - 3600 if forgery == "stale" else None,
@@ -116,19 +103,14 @@ def test_forged_or_stale_callbacks_are_refused_and_change_nothing(
         headers = {}
     if forgery == "tampered-body":
         body = body.replace(waiting.vendor_job.encode(), b"tencent-other")
+    token = {"no-token": "", "bad-token": secrets.token_urlsafe(32)}.get(forgery)
 
-    with pytest.raises(Unauthenticated):
-        callback(waiting, headers, body)
+    outcome = callback(waiting, headers, body, token=token)
 
-    assert waiting.queue.sent == type(waiting.queue.sent)()
+    assert outcome in ("unverified", "bad_token")
+    assert not waiting.queue.sent
+    assert events_named(event) == 0 and generate_row(waiting)["prompted_at"] is None
     assert waiting.task()["status"] == "running"
-
-
-def test_a_callback_for_an_unknown_provider_is_404(waiting: Run) -> None:
-    headers, body = signed("evt-3", waiting.vendor_job)
-
-    with pytest.raises(NotFound):
-        receive_callback(waiting.engine, provider_key="nosuch", headers=headers, body=body)
 
 
 def test_a_late_callback_for_a_canceled_task_changes_nothing(
@@ -141,7 +123,7 @@ def test_a_late_callback_for_a_canceled_task_changes_nothing(
     )
 
     # WHEN the vendor's callback arrives and its prompt is run
-    headers, body = signed("evt-4", waiting.vendor_job)
+    headers, body = signed(f"evt-late-{waiting.task_id}", waiting.vendor_job)
     callback(waiting, headers, body)
     drain(waiting.engine, waiting.queue)
 
@@ -150,15 +132,23 @@ def test_a_late_callback_for_a_canceled_task_changes_nothing(
     assert quota(waiting.user["id"]) == waiting.before
 
 
-def test_the_callbacks_route_answers_401_to_an_unverifiable_callback_and_404_to_no_provider(
-    stack: Stack,
-) -> None:
-    app = load_function("functions/http/callbacks/app.py").app
-    with TestClient(app) as http:
-        unverifiable = http.post("/v1/callbacks/local", content=b'{"event_id": "e", "job_id": "j"}')
-        unknown = http.post("/v1/callbacks/nosuchvendor", content=b"{}")
-        malformed = http.post("/v1/callbacks/..%2Fadmin", content=b"{}")
+def test_the_purge_deletes_old_events_only_a_bounded_batch_at_a_time(stack: Stack) -> None:
+    # GIVEN 5 events received 8 days ago and 2 received 6 days ago
+    prefix, now = f"purge-{secrets.token_hex(4)}-", utc_now()
+    with get_database().unit_of_work() as uow:
+        for n, days in enumerate([8] * 5 + [6] * 2):
+            uow.execute(
+                "INSERT INTO provider_events (provider_key, event_id, received_at) "
+                "VALUES ('tencent', %s, %s)",
+                (f"{prefix}{n}", to_db(now - timedelta(days=days))),
+            )
+        uow.commit()
+    database, week = get_database(), 7 * 86_400
 
-    assert (unverifiable.status_code, unverifiable.json()["code"]) == (401, "UNAUTHENTICATED")
-    assert (unknown.status_code, unknown.json()["code"]) == (404, "NOT_FOUND")
-    assert malformed.status_code in (404, 422)
+    # WHEN a run may delete two batches of two
+    first = purge_provider_events(database=database, retention_s=week, batch=2, max_batches=2)
+
+    # THEN it stops after four; the next run deletes the last old one; the recent ones stay
+    assert (first, events_named(prefix)) == (4, 3)
+    assert purge_provider_events(database=database, retention_s=week, batch=2) == 1
+    assert events_named(prefix) == 2

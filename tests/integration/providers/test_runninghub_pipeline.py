@@ -18,7 +18,6 @@ from starlette.testclient import TestClient
 from retouch.catalog.repository import MySQLFeatureRepository
 from retouch.catalog.service import add_pipeline_version
 from retouch.core.db import get_database
-from retouch.core.errors import Unauthenticated
 from retouch.core.redis import get_redis
 from retouch.pipeline.callbacks import receive_callback
 from retouch.pipeline.fetch import fetch_result
@@ -56,6 +55,7 @@ pytestmark = pytest.mark.integration
 
 PICTURE = png(64, 48)
 CREATE, OUTPUTS = "/task/openapi/create", "/task/openapi/outputs"
+PUBLIC_URL = "https://api.example.test"
 RETRIES = 1  # each fault is met twice (an attempt and its retry) before the fallback
 STEPS: list[dict[str, Any]] = [
     {"step": "prepare"},
@@ -115,6 +115,7 @@ class Run(EngineRun):
         *,
         options: RunningHubOptions = OPTIONS,
         storage: LocalStorage | None = None,
+        callback_base_url: str | None = None,
     ) -> None:
         timeouts = Timeouts(connect_s=1, read_s=0.5)
         self.provider = RunningHubProvider(runninghub.url, KEY, options, timeouts)
@@ -122,6 +123,7 @@ class Run(EngineRun):
         super().__init__(
             client, tmp_path, self.provider, LocalProvider(),
             picture=PICTURE, fetch=fetch_result, storage=storage,
+            callback_base_url=callback_base_url,
         )  # fmt: skip
 
     def start(self) -> None:
@@ -280,41 +282,55 @@ def test_node_errors_refuse_the_input_and_refund_without_leaking_the_vendor(
     assert runninghub.bodies("/task/openapi/cancel") == [{"apiKey": KEY, "taskId": "4242"}]
 
 
-def test_a_forged_or_repeated_webhook_changes_nothing_until_outputs_confirms(
+def test_webhooks_need_the_jobs_token_and_only_prompt_a_poll_of_outputs(
     client: TestClient, tmp_path: Path, runninghub: FakeRunningHub
 ) -> None:
     # GIVEN a task whose RunningHub job is still running (the first two polls say so)
     runninghub.script(OUTPUTS, answer(804), answer(804))
-    run = Run(client, tmp_path, runninghub)
+    run = Run(client, tmp_path, runninghub, callback_base_url=PUBLIC_URL)
     run.start()
     for _ in range(2):  # generate: submit, then its first poll (pending)
         _, body = run.queue.sent.popleft()
         run.engine.handle(dict(body))
-    run.queue.sent.clear()  # the next poll is a delayed message: the test plays the clock
+    own_poll = run.queue.sent.popleft()  # the job's next poll, delayed: the test plays the clock
     waiting = run.generate()
     (task_id,) = {body["taskId"] for body in runninghub.bodies(OUTPUTS)}
+    (create,) = runninghub.bodies(CREATE)
+    token = create["webhookUrl"].removeprefix(f"{PUBLIC_URL}/v1/callbacks/runninghub/")
     forged = webhook(
         task_id,
         {"code": 0, "data": [{"fileUrl": "http://169.254.169.254/x.png", "fileType": "png"}]},
     )
 
-    # WHEN a forged "finished" webhook arrives, then again, then one for no task of ours
-    first = receive_callback(run.engine, provider_key="runninghub", headers={}, body=forged)
+    def deliver(body: bytes, *, with_token: str = token) -> str:
+        return receive_callback(
+            run.engine, provider_key="runninghub", token=with_token, headers={}, body=body
+        )
+
+    # WHEN a "finished" webhook arrives without the job's token, then with it (the vendor's
+    # own, or a leaked URL), then again; one for no task of ours; one that is not JSON
+    tokenless = deliver(forged, with_token="")
+    first = deliver(forged)
     _, prompt = run.queue.sent.popleft()
     run.engine.handle(dict(prompt))
-    replay = receive_callback(run.engine, provider_key="runninghub", headers={}, body=forged)
-    stranger = receive_callback(
-        run.engine, provider_key="runninghub", headers={}, body=webhook("1", {"code": 0})
-    )
-    with pytest.raises(Unauthenticated):
-        receive_callback(run.engine, provider_key="runninghub", headers={}, body=b"<html>")
+    prompted_polls = list(run.queue.sent)
+    replay = deliver(forged)
+    stranger = deliver(webhook("1", {"code": 0}))
+    garbage = deliver(b"<html>")
 
-    # THEN the prompt only made us ask RunningHub, which says running: nothing changed
-    assert (first, replay, stranger) == ("prompted", "replayed", "ignored")
+    # THEN only the one with the token prompted, and the prompt only made us ask RunningHub,
+    # which says running: nothing changed
+    assert len(token) == 43 and task_id not in token
+    assert (tokenless, first, replay) == ("bad_token", "prompted", "replayed")
+    assert (stranger, garbage) == ("unknown_job", "unverified")
     assert waiting["status"] == run.generate()["status"] == "waiting"
     assert run.task()["status"] == "running"
     assert len(runninghub.bodies(OUTPUTS)) == 2
-    # and when RunningHub does finish, the result is its own, not the webhook's
+    assert prompted_polls == []  # a prompt that finds the job running schedules no poll
+    # and when RunningHub does finish (at the job's own next poll), the result is its own,
+    # not the webhook's
+    assert not run.queue.sent
+    run.queue.sent.append(own_poll)
     drain(run.engine, run.queue)
     assert run.task()["status"] == "succeeded"
     assert run.outputs() == [RESULT]

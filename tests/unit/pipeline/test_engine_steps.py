@@ -1,6 +1,6 @@
 """The engine's steps over the fakes, beyond the chain: prepare refusing an input, a busy
 provider waiting for a slot, a canceled task's vendor job stopped, redelivered and foreign
-messages changing nothing, a step past its deadline, callbacks, and the in-process `local`
+messages changing nothing, a step past its deadline, and the in-process `local`
 provider doing a real cutout."""
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ import dataclasses
 
 import pytest
 
-from retouch.core.errors import NotFound, Unauthenticated
 from retouch.images.inspection import inspect_image
-from retouch.pipeline.callbacks import receive_callback
 from retouch.providers.local.provider import LocalProvider
 from retouch.tasks.cancel import cancel_task
 from tests.fakes.providers import PENDING, Answer, ScriptedProvider
@@ -139,53 +137,6 @@ def test_a_job_pending_past_the_step_deadline_is_canceled_for_the_next_provider(
 
     assert slow.canceled == ["vendor-job-1"] and len(fast.jobs) == 1
     assert shop.task(task_id).status == "succeeded"
-
-
-def callback(shop: Shop, provider: ScriptedProvider, key: str, **headers: str) -> str:
-    return receive_callback(
-        shop.engine(provider), provider_key=key, headers=headers, body=b"{}", clock=shop.clock
-    )
-
-
-def test_a_callback_prompts_the_waiting_step_once() -> None:
-    shop = Shop.open()
-    task_id = shop.create().id
-    provider = vendor(PENDING, polls=(RESULT,))
-    shop.run_pipeline(provider, at_most=2)
-    sent = len(shop.queue.published)
-
-    first = callback(shop, provider, "vendor", job="vendor-job-1", event="e1")
-    again = callback(shop, provider, "vendor", job="vendor-job-1", event="e1")
-
-    assert (first, again) == ("prompted", "replayed")
-    assert [body["step"] for _, body, _ in shop.queue.published[sent:]] == ["generate"]
-    shop.run_pipeline(provider)
-    assert shop.task(task_id).status == "succeeded"
-
-
-def test_a_callback_for_no_waiting_job_is_ignored() -> None:
-    shop = Shop.open()
-    provider = vendor()
-
-    assert callback(shop, provider, "vendor", job="vendor-job-9", event="e1") == "ignored"
-
-
-@pytest.mark.parametrize(
-    ("key", "headers", "error"),
-    [
-        pytest.param("vendor", {"job": "vendor-job-1"}, Unauthenticated, id="unverified"),
-        pytest.param("elsewhere", {"job": "j", "event": "e"}, NotFound, id="unknown-provider"),
-    ],
-)
-def test_a_callback_that_does_not_verify_is_refused(
-    key: str, headers: dict[str, str], error: type[Exception]
-) -> None:
-    shop = Shop.open()
-
-    with pytest.raises(error):
-        callback(shop, vendor(), key, **headers)
-
-    assert shop.world.steps.events == set()
 
 
 def test_the_local_provider_cuts_out_a_real_photo() -> None:

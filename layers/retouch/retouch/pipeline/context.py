@@ -44,7 +44,7 @@ class StepContext:
     fetch: Fetcher
     clock: Clock = utc_now
     #: The API's public base URL: providers are told to call back at
-    #: `<base>/v1/callbacks/<provider>`; None: jobs are only polled.
+    #: `<base>/v1/callbacks/<provider>/<the job's token>`; None: jobs are only polled.
     callback_base_url: str | None = None
 
 

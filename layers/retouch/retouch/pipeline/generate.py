@@ -6,6 +6,7 @@ job (its handle), and once at the end of the step."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from retouch.core.logging import logger
@@ -33,7 +34,14 @@ from retouch.pipeline.context import (
     previous_step,
     send,
 )
-from retouch.pipeline.jobs import cancel_quietly, job_input, kept_outputs, unusable_reason
+from retouch.pipeline.jobs import (
+    callback_token_digest,
+    cancel_quietly,
+    job_input,
+    kept_outputs,
+    new_callback_token,
+    unusable_reason,
+)
 from retouch.pipeline.messages import StepMessage
 from retouch.pipeline.metrics import count_fallback
 from retouch.pipeline.repository import StepRepository, StepRow
@@ -67,6 +75,8 @@ def run_generate(context: StepContext, run: StepRun) -> None:
         )
         if row.status in ("succeeded", "failed"):
             after = After()
+        elif run.message.prompt:
+            after = _prompted(context, uow, run, row)
         elif row.status == "waiting" and row.vendor_handle and row.provider_key:
             after = _poll(context, uow, run, row)
         else:
@@ -100,12 +110,21 @@ def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) 
         return _failed(context, uow, run, row, state, provider.key, busy)
     prepare = previous_step(steps, task, index, "prepare", run.steps)
     prepared = {} if prepare is None or prepare.status != "succeeded" else prepare.state["inputs"]
+    # Each job gets its own callback secret; only its digest is kept, beside the handle.
+    token = None if context.callback_base_url is None else new_callback_token()
+    job = job_input(context, run, provider, prepared, state, callback_token=token)
     try:
-        submitted = provider.submit(job_input(context, run, provider, prepared, state))
+        submitted = provider.submit(job)
     except ProviderError as error:
         context.guards.release(provider.key, holder)
         return _failed(context, uow, run, row, state, provider.key, error)
-    steps.submitted(row.id, provider_key=provider.key, handle=submitted.handle, now=context.clock())
+    steps.submitted(
+        row.id,
+        provider_key=provider.key,
+        handle=submitted.handle,
+        now=context.clock(),
+        callback_token_hash=None if token is None else callback_token_digest(token),
+    )
     # Commit point 1 of 2: the vendor's handle is committed the moment `submit` returns,
     # before anything else happens, so a crash cannot orphan a paid job (a redelivered
     # message, or the reaper's re-drive, finds the handle and polls the job).
@@ -119,6 +138,21 @@ def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) 
         task_id=task.id, index=index, step="generate", now=context.clock(), deadline_at=None
     )
     return _settle_job(context, uow, run, current, provider, submitted.status)
+
+
+def _prompted(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) -> After:
+    """A callback's prompt: ask the vendor now and settle the job if it succeeded. Waiting,
+    failures and deadlines stay with the job's own chain of polls (a prompt that moved them
+    would leave two chains running), and a step not waiting on a job is left alone."""
+    provider = context.providers.get(str(row.provider_key))
+    over = row.status != "waiting" or _state(context, run, row).expired
+    if over or not row.vendor_handle or provider is None:
+        return After()
+    with contextlib.suppress(ProviderError):
+        status = provider.poll(row.vendor_handle)
+        if status.state == "succeeded":
+            return _settle_job(context, uow, run, row, provider, status)
+    return After()
 
 
 def _poll(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) -> After:

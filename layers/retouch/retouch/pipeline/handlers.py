@@ -1,4 +1,5 @@
-"""The `reaper` job: ends overdue tasks, re-drives lost step messages, purges old keys.
+"""The `reaper` job: ends overdue tasks, re-drives lost step messages, purges old keys and
+old callback events.
 (The step functions' handlers are wired in `retouch.bootstrap.steps`.)"""
 
 from __future__ import annotations
@@ -22,29 +23,59 @@ from retouch.tasks.lifecycle import time_out_overdue
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
 REAP_BATCH = 500
+#: Batches of old callback events one run deletes at most (each its own transaction).
+EVENT_PURGE_BATCHES = 20
 
 
 def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     """Fail every unfinished task past its deadline with TASK_TIMEOUT and return its credits
     (`tasks.lifecycle.time_out_overdue`: a task ending meanwhile is left as it ended); then
-    re-drive, once, the steps whose message was lost, and forget expired Idempotency-Keys."""
-    database = get_database()
+    re-drive, once, the steps whose message was lost, and forget expired Idempotency-Keys and
+    callback events past RETOUCH_PROVIDER_EVENTS_RETENTION_S."""
+    database, settings = get_database(), get_settings()
     overdue, timed_out = time_out_overdue(
         database=database, redis=get_redis(), clock=clock, limit=REAP_BATCH
     )
     redriven = redrive_stale_steps(
         database=database,
         queue=get_queue(),
-        stale_s=get_settings().pipeline_step_stale_s,
+        stale_s=settings.pipeline_step_stale_s,
         clock=clock,
     )
     purged = purge_expired_keys(database=database, limit=REAP_BATCH, clock=clock)
+    events = purge_provider_events(
+        database=database, retention_s=settings.provider_events_retention_s, clock=clock
+    )
     return {
         "overdue": overdue,
         "timed_out": timed_out,
         "redriven": redriven,
         "keys_purged": purged,
+        "events_purged": events,
     }
+
+
+def purge_provider_events(
+    *,
+    database: Transactions,
+    retention_s: float,
+    clock: Clock = utc_now,
+    batch: int = REAP_BATCH,
+    max_batches: int = EVENT_PURGE_BATCHES,
+) -> int:
+    """Forget callback events received more than `retention_s` ago, oldest first, `batch`
+    rows per transaction (no run holds the table's locks for long) and at most `max_batches`
+    per run: the next run takes the rest. Returns how many were deleted."""
+    before = clock() - timedelta(seconds=retention_s)
+    purged = 0
+    for _ in range(max_batches):
+        with database.unit_of_work() as uow:
+            deleted = uow.repository(StepRepository).purge_events(before=before, limit=batch)
+            uow.commit()
+        purged += deleted
+        if deleted < batch:
+            break
+    return purged
 
 
 def redrive_stale_steps(

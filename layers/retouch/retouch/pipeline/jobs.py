@@ -1,8 +1,11 @@
 """The vendor jobs of the `generate` step: whether a provider can take one now, what it is
-sent, what is kept of its results, and the best-effort cancel of a job nobody waits for."""
+sent (the callback URL with its job's secret token among it), what is kept of its results,
+and the best-effort cancel of a job nobody waits for."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from typing import Any
 
 from retouch.core.logging import logger
@@ -26,15 +29,30 @@ def unusable_reason(context: StepContext, key: str, task: Task) -> str | None:
     return None
 
 
+def new_callback_token() -> str:
+    """A fresh secret for one vendor job's callback URL (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def callback_token_digest(token: str) -> str:
+    """What is kept of a callback token: its SHA-256, hex. The token has 256 bits of entropy,
+    so a fast hash suffices, and a read of `task_steps` yields no URL a caller could use."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def job_input(
     context: StepContext,
     run: StepRun,
     provider: Provider,
     prepared: dict[str, str],
     state: ChainState,
+    *,
+    callback_token: str | None = None,
 ) -> JobInput:
     """The job `provider` is sent: the prepared images (signed URLs, or bytes for an
-    in-process provider), the other inputs, and a token naming this very attempt."""
+    in-process provider), the other inputs, a token naming this very attempt and, with a
+    public base URL and a `callback_token`, where to call back:
+    `<base>/v1/callbacks/<provider>/<callback_token>`."""
     task, index = run.task, run.index
     timeout_s = run.steps[index].timeout_s or DEFAULT_TIMEOUT_S
     return JobInput(
@@ -47,8 +65,8 @@ def job_input(
         client_token=f"{task.public_id}:{index}:{state.position}:{state.attempt}",
         callback_url=(
             None
-            if context.callback_base_url is None
-            else f"{context.callback_base_url}/v1/callbacks/{provider.key}"
+            if context.callback_base_url is None or callback_token is None
+            else f"{context.callback_base_url}/v1/callbacks/{provider.key}/{callback_token}"
         ),
         image_bytes=(
             {field: context.storage.get(key) for field, key in prepared.items()}

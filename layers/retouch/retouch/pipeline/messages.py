@@ -1,7 +1,8 @@
 """Step messages: small JSON bodies naming a task and where it stands; the state lives in
-`tasks` and `task_steps`. `{task_id, step, index, attempt}` plus, for `finalize`, the outcome.
-The first message of a task (written by task creation) has no `index`: it means the first
-step of that kind."""
+`tasks` and `task_steps`. `{task_id, step, index, attempt}` plus, for `finalize`, the outcome,
+and `prompt: true` on a `generate` message a vendor's callback sent (it only polls). The first
+message of a task (written by task creation) has no `index`: it means the first step of that
+kind."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class StepMessage:
     attempt: int = 1
     outcome: Literal["succeeded", "failed"] | None = None
     error_code: str | None = None
+    #: Sent by a callback (`pipeline.callbacks`): poll the waiting job now, start nothing.
+    prompt: bool = False
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> StepMessage:
@@ -43,7 +46,10 @@ class StepMessage:
         error_code = body.get("error_code")
         if error_code is not None and not isinstance(error_code, str):
             raise InvalidMessage("an error code is a string")
-        return cls(task_id, step, index, attempt, outcome, error_code)
+        prompt = body.get("prompt", False)
+        if type(prompt) is not bool:
+            raise InvalidMessage("a prompt flag is a boolean")
+        return cls(task_id, step, index, attempt, outcome, error_code, prompt)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"task_id": self.task_id, "step": self.step, "attempt": self.attempt}
@@ -53,4 +59,6 @@ class StepMessage:
             body["outcome"] = self.outcome
         if self.error_code is not None:
             body["error_code"] = self.error_code
+        if self.prompt:
+            body["prompt"] = True
         return body

@@ -1,5 +1,5 @@
 """SQL of the engine's steps (`task_steps`) and of the provider callbacks' replay guard
-(`provider_events`); nothing here commits. `StepRepository` is the port (SQL:
+(`provider_events`, purged by the reaper); nothing here commits. `StepRepository` is the port (SQL:
 `MySQLStepRepository`; in memory: `tests/fakes/tasks.FakeStepRepository`). The task's own
 row is the tasks domain's (`retouch.tasks.repository.TaskRepository`)."""
 
@@ -33,6 +33,8 @@ class StepRow:
     submitted_at: datetime | None
     state: dict[str, Any]
     fallbacks: list[dict[str, Any]]
+    #: SHA-256 (hex) of the secret in the callback URL the running job was given, if any.
+    callback_token_hash: str | None = None
 
 
 def _step_from_row(row: Row) -> StepRow:
@@ -51,6 +53,7 @@ def _step_from_row(row: Row) -> StepRow:
         submitted_at=None if row["submitted_at"] is None else from_db(row["submitted_at"]),
         state=json.loads(row["state"]) if row["state"] else {},
         fallbacks=json.loads(row["fallbacks"]) if row["fallbacks"] else [],
+        callback_token_hash=row["callback_token_hash"],
     )
 
 
@@ -60,7 +63,8 @@ def _json(value: object) -> str:
 
 _STEP_COLUMNS = (
     "SELECT id, task_id, step_index, step, status, provider_index, provider_key, attempt, "
-    "vendor_handle, polls, deadline_at, submitted_at, state, fallbacks FROM task_steps "
+    "vendor_handle, polls, deadline_at, submitted_at, state, fallbacks, callback_token_hash "
+    "FROM task_steps "
 )
 
 
@@ -77,8 +81,17 @@ class StepRepository(Protocol):
 
     def by_handle(self, *, provider_key: str, handle: str) -> StepRow | None: ...
 
-    def submitted(self, step_id: int, *, provider_key: str, handle: str, now: datetime) -> None:
-        """A vendor job runs for the step (`waiting`): its handle, kept before anything else."""
+    def submitted(
+        self,
+        step_id: int,
+        *,
+        provider_key: str,
+        handle: str,
+        now: datetime,
+        callback_token_hash: str | None = None,
+    ) -> None:
+        """A vendor job runs for the step (`waiting`): its handle, kept before anything else,
+        and the digest of the token its callback URL carries (None: it was given none)."""
 
     def polled(self, step_id: int) -> None: ...
 
@@ -86,6 +99,10 @@ class StepRepository(Protocol):
         self, step_id: int, *, provider_index: int, attempt: int, fallbacks: list[Any]
     ) -> None:
         """Back to `running` for another attempt (or the next provider), handle forgotten."""
+
+    def claim_prompt(self, step_id: int, *, now: datetime, since: datetime) -> bool:
+        """Whether a callback may prompt the waiting step now: True (and `now` kept) unless
+        one did after `since`; False too when the step no longer waits."""
 
     def succeed(self, step_id: int, *, state: dict[str, Any], now: datetime) -> None: ...
 
@@ -96,6 +113,9 @@ class StepRepository(Protocol):
 
     def record_event(self, *, provider_key: str, event_id: str, now: datetime) -> bool:
         """Remember a provider callback event; False when it was seen before (a replay)."""
+
+    def purge_events(self, *, before: datetime, limit: int) -> int:
+        """Forget up to `limit` callback events received before `before`; how many."""
 
     def stale_steps(self, *, before: datetime, limit: int) -> list[tuple[int, str, str, int]]:
         """Unfinished steps of unfinished tasks untouched since `before`, never re-driven:
@@ -143,12 +163,21 @@ class MySQLStepRepository:
         )
         return None if row is None else _step_from_row(row)
 
-    def submitted(self, step_id: int, *, provider_key: str, handle: str, now: datetime) -> None:
+    def submitted(
+        self,
+        step_id: int,
+        *,
+        provider_key: str,
+        handle: str,
+        now: datetime,
+        callback_token_hash: str | None = None,
+    ) -> None:
         """The vendor accepted the job: its handle, saved before anything else happens."""
         self._uow.execute(
             "UPDATE task_steps SET status = 'waiting', provider_key = %s, vendor_handle = %s, "
-            "polls = 0, submitted_at = %s WHERE id = %s",
-            (provider_key, handle[:255], to_db(now), step_id),
+            "callback_token_hash = %s, polls = 0, submitted_at = %s, prompted_at = NULL "
+            "WHERE id = %s",
+            (provider_key, handle[:255], callback_token_hash, to_db(now), step_id),
         )
 
     def polled(self, step_id: int) -> None:
@@ -160,8 +189,23 @@ class MySQLStepRepository:
         """Back to `running` for another attempt (or the next provider), handle forgotten."""
         self._uow.execute(
             "UPDATE task_steps SET status = 'running', provider_index = %s, attempt = %s, "
-            "vendor_handle = NULL, polls = 0, fallbacks = %s WHERE id = %s",
+            "vendor_handle = NULL, callback_token_hash = NULL, polls = 0, fallbacks = %s "
+            "WHERE id = %s",
             (provider_index, attempt, _json(fallbacks), step_id),
+        )
+
+    def claim_prompt(self, step_id: int, *, now: datetime, since: datetime) -> bool:
+        """One prompt per window, decided by the row itself (no Redis: an outage of it cannot
+        open the gate). `updated_at` is left alone: a prompt is not the step's progress, and
+        the reaper must still see a step whose own polls stopped."""
+        return (
+            self._uow.execute(
+                "UPDATE task_steps SET prompted_at = %s, updated_at = updated_at "
+                "WHERE id = %s AND status = 'waiting' "
+                "AND (prompted_at IS NULL OR prompted_at <= %s)",
+                (to_db(now), step_id, to_db(since)),
+            )
+            == 1
         )
 
     def succeed(self, step_id: int, *, state: dict[str, Any], now: datetime) -> None:
@@ -192,6 +236,13 @@ class MySQLStepRepository:
                 (provider_key, event_id[:128], to_db(now)),
             )
             == 1
+        )
+
+    def purge_events(self, *, before: datetime, limit: int) -> int:
+        # ix_provider_events_received: the oldest first, one bounded batch per call.
+        return self._uow.execute(
+            "DELETE FROM provider_events WHERE received_at < %s ORDER BY received_at LIMIT %s",
+            (to_db(before), limit),
         )
 
     def stale_steps(self, *, before: datetime, limit: int) -> list[tuple[int, str, str, int]]:

@@ -57,7 +57,7 @@ class ProviderPermanent(ProviderError):
 
 class InvalidCallback(ProviderError):
     """A callback that is not the vendor's: bad or missing signature, stale timestamp,
-    malformed body. Answered 401; changes nothing."""
+    malformed body. It changes nothing (and is answered the 204 every callback gets)."""
 
 
 @dataclass(frozen=True, slots=True)

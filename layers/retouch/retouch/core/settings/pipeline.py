@@ -100,7 +100,16 @@ class PipelineSettings(SettingsGroup):
         None,
         pattern=r"^https?://[^?#]+[^/?#]$",
         description="public base URL of the API (no trailing slash): providers that call back "
-        "are given <base>/v1/callbacks/<provider>; unset: jobs are only polled",
+        "are given <base>/v1/callbacks/<provider>/<job token>; unset: jobs are only polled",
+    )
+    callback_prompt_interval_s: float = Field(
+        10.0,
+        ge=1,
+        le=600,
+        description="a job's callbacks send its step at most one poll per this many seconds",
+    )
+    provider_events_retention_s: int = Field(
+        7 * 86_400, ge=3600, description="callback events are remembered this long (replays)"
     )
 
     # Provider credentials (retouch.providers.credentials): `credential_ref` of a
