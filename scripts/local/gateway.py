@@ -337,13 +337,19 @@ class Gateway:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    def match(self, method: str, path: str) -> tuple[RouteTarget, dict[str, str]] | AppError:
+    def match(
+        self, method: str, path: str, *, preflight_for: str | None = None
+    ) -> tuple[RouteTarget, dict[str, str]] | AppError:
+        """The route for `method` and `path`. A CORS preflight (`OPTIONS` naming the method it
+        asks about in `preflight_for`) goes to the function that serves that method, whose
+        CORS middleware answers it, as API Gateway's CORS configuration does in the cloud."""
+        wanted = preflight_for if method == "OPTIONS" and preflight_for else method
         allowed: list[str] = []
         for target in self.targets:
             found = target.pattern.fullmatch(path)
             if found is None:
                 continue
-            if target.matches_method(method):
+            if target.matches_method(wanted):
                 return target, found.groupdict()
             allowed.append(target.route.method)
         if allowed:
@@ -353,7 +359,11 @@ class Gateway:
     async def forward(self, request: Request) -> Response:
         """Serve one request through the function whose route matches it."""
         request_id = request_id_of(request)
-        matched = self.match(request.method, request.url.path)
+        matched = self.match(
+            request.method,
+            request.url.path,
+            preflight_for=request.headers.get("access-control-request-method", "").upper(),
+        )
         if isinstance(matched, AppError):
             return self._problem(matched, request, request_id)
         target, path_parameters = matched

@@ -9,9 +9,7 @@ import httpx
 import pytest
 
 from retouch.bootstrap.clients import reset_clients
-from scripts.local.servers import serving_app
 from tests.conftest import LogLines
-from tests.integration.task_support import tasks_app
 from tests.security.conftest import ALLOWED_ORIGIN, Served, account, problem
 
 pytestmark = [pytest.mark.integration, pytest.mark.security]
@@ -44,19 +42,17 @@ def test_cors_answers_the_listed_origin_only_and_never_with_credentials(
 
 
 def test_a_preflight_is_answered_for_the_listed_origin_and_refused_for_another(
-    served: Served,
+    http: httpx.Client,
 ) -> None:
-    # template.yaml routes no OPTIONS method, so the gateway (like API Gateway) answers a
-    # preflight itself (405) before any function: the tasks function is served on its own
-    # here, as an SCF web function or a function URL would serve it (docs/security.md).
-    def preflight(client: httpx.Client, origin: str) -> httpx.Response:
+    # Through the gateway: a preflight reaches the function serving the method it asks about.
+    def preflight(origin: str) -> httpx.Response:
         request = {"Origin": origin, "Access-Control-Request-Method": "POST",
                    "Access-Control-Request-Headers": "authorization,idempotency-key"}  # fmt: skip
-        return client.options("/v1/tasks", headers=request)
+        return http.options("/v1/tasks", headers=request)
 
-    with serving_app(tasks_app()) as url, httpx.Client(base_url=url) as client:
-        listed = preflight(client, ALLOWED_ORIGIN)
-        unlisted = preflight(client, "https://evil.example")
+    listed = preflight(ALLOWED_ORIGIN)
+    unlisted = preflight("https://evil.example")
+    plain_options = http.options("/v1/tasks")  # no preflight: no route takes OPTIONS
 
     assert listed.status_code == 200, listed.text
     assert listed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
@@ -64,6 +60,7 @@ def test_a_preflight_is_answered_for_the_listed_origin_and_refused_for_another(
     assert "access-control-allow-credentials" not in listed.headers
     assert unlisted.status_code == 400
     assert "access-control-allow-origin" not in unlisted.headers
+    assert plain_options.status_code == 405
 
 
 def test_no_function_runs_in_debug_mode(served: Served) -> None:
