@@ -28,6 +28,7 @@ from retouch.storage import upload_key
 from retouch.tasks.records import Task
 from retouch.tasks.schemas import TaskCreate, TaskRead
 from retouch.tasks.service import create_task
+from retouch.uploads.integrity import fingerprint
 from tests.catalog_support import seed_feature
 from tests.fakes.identity import principal
 from tests.fakes.outbox import RecordingQueue
@@ -149,7 +150,9 @@ class Shop:
         upload = uploads.get_by_public_id(public_id)
         assert upload is not None
         if status == "ready":
-            uploads.mark_ready(upload.id, width=8, height=6, actual_size=len(data))
+            uploads.mark_ready(
+                upload.id, width=8, height=6, actual_size=len(data), sha256=fingerprint(data)
+            )
         elif status == "rejected":
             uploads.mark_rejected(upload.id, reason="not an image", actual_size=len(data))
         return public_id
