@@ -10,7 +10,7 @@ storage, and the engine over fakes with a pump that delivers what the steps publ
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -183,7 +183,12 @@ class Shop:
         assert found is not None
         return found
 
-    def engine(self, *providers: Provider, threshold: int = 5) -> Engine:
+    def engine(
+        self,
+        *providers: Provider,
+        threshold: int = 5,
+        normalize: Callable[[bytes], bytes] = lambda data: data,
+    ) -> Engine:
         client = as_client(self.redis)
         return Engine(
             StepContext(
@@ -193,7 +198,7 @@ class Shop:
                 storage=self.storage,
                 providers=FakeProviders(*providers),
                 guards=ProviderGuards(client, BreakerConfig(threshold=threshold)),
-                normalize=lambda data: data,
+                normalize=normalize,
                 fetch=lambda url, provider: self.storage.get(url.removeprefix("memory://")),
                 clock=self.clock,
             )

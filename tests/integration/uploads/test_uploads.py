@@ -21,6 +21,7 @@ from scripts.local.sam import load_handler, load_template
 from scripts.local.servers import free_port
 from tests.conftest import Stack, load_event
 from tests.integration.identity_support import new_account
+from tests.integration.uploads.upload_support import upload_row
 from tests.unit.image_support import jpeg, png, webp_lossless
 
 pytestmark = pytest.mark.integration
@@ -54,17 +55,6 @@ def put(client: TestClient, ticket: dict[str, Any], data: bytes) -> int:
     url = urlsplit(ticket["url"])
     response = client.put(f"{url.path}?{url.query}", headers=ticket["headers"], content=data)
     return int(response.status_code)
-
-
-def upload_row(public_id: str) -> dict[str, Any]:
-    with get_database().unit_of_work() as uow:
-        row = uow.fetch_one(
-            "SELECT status, width, height, actual_size, reject_reason, object_key "
-            "FROM uploads WHERE public_id = %s",
-            (public_id,),
-        )
-    assert row is not None
-    return row
 
 
 def object_path(tmp_path: Path, key: str) -> Path:

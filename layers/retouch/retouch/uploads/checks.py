@@ -21,6 +21,8 @@ from retouch.uploads.integrity import fingerprint
 from retouch.uploads.records import Upload
 from retouch.uploads.repository import UploadRepository
 
+UPLOADS_ROOT = "uploads/"
+
 
 def check_uploaded_object(
     *, database: Transactions, storage: Storage, settings: Settings, key: str
@@ -32,6 +34,8 @@ def check_uploaded_object(
         validate_key(key)
     except InvalidStorageKey:
         logger.warning("object-created event for an invalid key", extra={"key": key[:200]})
+        return "ignored"
+    if not key.startswith(UPLOADS_ROOT):  # outputs and work files are ours, never uploads
         return "ignored"
     with database.read_only() as uow:
         upload = uow.repository(UploadRepository).get_by_key(key)
