@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta, timezone
 
-from retouch.storage import Credentials, ObjectInfo, UploadTicket, validate_key, validate_prefix
+from retouch.storage import Credentials, ObjectInfo, UploadTicket, validate_key
 from retouch.storage.errors import ObjectNotFound
 
 #: When the fake says objects were written and URLs expire from.
@@ -54,12 +54,12 @@ class MemoryStorage:
         self.objects.pop(validate_key(key), None)
         self.deleted.append(key)
 
-    def temporary_credentials(self, prefix: str, *, expires_s: int) -> Credentials:
+    def temporary_credentials(self, key: str, *, expires_s: int) -> Credentials:
         return Credentials(
             access_key_id="memory",
             secret_access_key="memory",
             session_token="memory",
-            prefix=validate_prefix(prefix),
+            key=validate_key(key),
             bucket="memory",
             region="memory",
             expires_at=STORED_AT + timedelta(seconds=expires_s),

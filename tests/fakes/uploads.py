@@ -1,6 +1,7 @@
 """In-memory uploads keeping the rules of the SQL (`retouch.uploads.repository`) and of the
-table (migration 0006): unique public id and object key, status changes only from `pending`,
-`ready_public_ids` and `ready_object_keys` answer only the owner's ready uploads."""
+table (migrations 0006, 0012): unique public id and object key, status changes only from
+`pending` (and `ready` → `rejected` when the object changed), `ready_public_ids` and
+`ready_uploads` answer only the owner's ready uploads."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class FakeUploadRepository:
             width=None,
             height=None,
             actual_size=None,
+            sha256=None,
             reject_reason=None,
             created_at=now,
             updated_at=now,
@@ -62,27 +64,38 @@ class FakeUploadRepository:
             if upload.user_id == user_id and upload.status == "ready" and upload.public_id in wanted
         }
 
-    def ready_object_keys(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, str]:
+    def ready_uploads(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, Upload]:
         wanted = set(public_ids)
         return {
-            upload.public_id: upload.object_key
+            upload.public_id: upload
             for upload in self.uploads.values()
             if upload.user_id == user_id and upload.status == "ready" and upload.public_id in wanted
         }
 
-    def mark_ready(self, upload_id: int, *, width: int, height: int, actual_size: int) -> bool:
-        return self._leave_pending(
-            upload_id, status="ready", width=width, height=height, actual_size=actual_size
+    def mark_ready(
+        self, upload_id: int, *, width: int, height: int, actual_size: int, sha256: str
+    ) -> bool:
+        return self._leave(
+            upload_id,
+            "pending",
+            to="ready",
+            width=width,
+            height=height,
+            actual_size=actual_size,
+            sha256=sha256,
         )
 
     def mark_rejected(self, upload_id: int, *, reason: str, actual_size: int) -> bool:
-        return self._leave_pending(
-            upload_id, status="rejected", reject_reason=reason, actual_size=actual_size
+        return self._leave(
+            upload_id, "pending", to="rejected", reject_reason=reason, actual_size=actual_size
         )
 
-    def _leave_pending(self, upload_id: int, **changes: object) -> bool:
+    def mark_changed(self, upload_id: int) -> bool:
+        return self._leave(upload_id, "ready", to="rejected", reject_reason="changed")
+
+    def _leave(self, upload_id: int, status: str, *, to: str, **changes: object) -> bool:
         upload = self.uploads.get(upload_id)
-        if upload is None or upload.status != "pending":
+        if upload is None or upload.status != status:
             return False
-        self.uploads[upload_id] = dataclasses.replace(upload, **changes)  # type: ignore[arg-type]
+        self.uploads[upload_id] = dataclasses.replace(upload, status=to, **changes)  # type: ignore[arg-type]
         return True

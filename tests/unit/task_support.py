@@ -10,7 +10,7 @@ storage, and the engine over fakes with a pump that delivers what the steps publ
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -28,6 +28,7 @@ from retouch.storage import upload_key
 from retouch.tasks.records import Task
 from retouch.tasks.schemas import TaskCreate, TaskRead
 from retouch.tasks.service import create_task
+from retouch.uploads.integrity import fingerprint
 from tests.catalog_support import seed_feature
 from tests.fakes.identity import principal
 from tests.fakes.outbox import RecordingQueue
@@ -149,7 +150,9 @@ class Shop:
         upload = uploads.get_by_public_id(public_id)
         assert upload is not None
         if status == "ready":
-            uploads.mark_ready(upload.id, width=8, height=6, actual_size=len(data))
+            uploads.mark_ready(
+                upload.id, width=8, height=6, actual_size=len(data), sha256=fingerprint(data)
+            )
         elif status == "rejected":
             uploads.mark_rejected(upload.id, reason="not an image", actual_size=len(data))
         return public_id
@@ -181,7 +184,11 @@ class Shop:
         return found
 
     def engine(
-        self, *providers: Provider, threshold: int = 5, callback_base_url: str | None = None
+        self,
+        *providers: Provider,
+        threshold: int = 5,
+        normalize: Callable[[bytes], bytes] = lambda data: data,
+        callback_base_url: str | None = None,
     ) -> Engine:
         client = as_client(self.redis)
         return Engine(
@@ -192,7 +199,7 @@ class Shop:
                 storage=self.storage,
                 providers=FakeProviders(*providers),
                 guards=ProviderGuards(client, BreakerConfig(threshold=threshold)),
-                normalize=lambda data: data,
+                normalize=normalize,
                 fetch=lambda url, provider: self.storage.get(url.removeprefix("memory://")),
                 clock=self.clock,
                 callback_base_url=callback_base_url,

@@ -95,6 +95,7 @@ def test_readme_documents_every_setting() -> None:
     from pathlib import Path
 
     from retouch.core.settings import (
+        DECODER_VARIABLES,
         ENV_PREFIX,
         POWERTOOLS_VARIABLES,
         TENCENT_CLOUD_VARIABLES,
@@ -104,4 +105,7 @@ def test_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     documented = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
     expected = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    assert expected | set(POWERTOOLS_VARIABLES) | set(TENCENT_CLOUD_VARIABLES) <= documented
+    assert (
+        expected | set(POWERTOOLS_VARIABLES) | set(TENCENT_CLOUD_VARIABLES) | set(DECODER_VARIABLES)
+        <= documented
+    )

@@ -87,16 +87,18 @@ def test_upload_larger_than_signed_is_refused_with_413(
     assert storage.head(KEY) is None
 
 
-def test_credential_token_uploads_under_its_prefix_only(
+def test_credential_token_uploads_its_one_key_only(
     client: TestClient, storage: LocalStorage
 ) -> None:
-    token = storage.temporary_credentials("uploads/usr_abc/", expires_s=900).session_token
+    token = storage.temporary_credentials(KEY, expires_s=900).session_token
     headers = {"Content-Type": PNG, SECURITY_TOKEN: token}
 
     inside = client.put(f"/_storage/{KEY}", headers=headers, content=b"mine")
+    sibling = client.put("/_storage/uploads/usr_abc/upl_124", headers=headers, content=b"no")
     outside = client.put("/_storage/uploads/usr_other/upl_1", headers=headers, content=b"no")
 
-    assert (inside.status_code, outside.status_code) == (200, 403)
+    assert (inside.status_code, sibling.status_code, outside.status_code) == (200, 403, 403)
+    assert storage.head("uploads/usr_abc/upl_124") is None
     assert storage.head("uploads/usr_other/upl_1") is None
 
 

@@ -166,15 +166,22 @@ def test_an_upload_url_cannot_be_used_to_download(storage: LocalStorage) -> None
         storage.serve_download(key, query=query)
 
 
-def test_credentials_allow_uploads_under_their_prefix_only(
+def test_credentials_allow_uploads_of_their_one_key_only(
     storage: LocalStorage, clock: SecondsClock
 ) -> None:
-    credentials = storage.temporary_credentials("uploads/usr_abc/", expires_s=900)
+    credentials = storage.temporary_credentials(KEY, expires_s=900)
     headers = {"Content-Type": PNG, SECURITY_TOKEN: credentials.session_token}
 
     storage.accept_upload(KEY, method="PUT", query={}, headers=headers, body=b"ok")
     assert storage.get(KEY) == b"ok"
-    for outside in ("uploads/usr_abcd/upl_1", "uploads/usr_other/upl_1", "outputs/usr_abc/x"):
+    assert credentials.key == KEY
+    for outside in (
+        "uploads/usr_abc/upl_1234",  # a sibling under the same user's prefix
+        "uploads/usr_abc/upl_12",
+        "uploads/usr_abcd/upl_1",
+        "uploads/usr_other/upl_1",
+        "outputs/usr_abc/x",
+    ):
         with pytest.raises(SignatureInvalid):
             storage.accept_upload(outside, method="PUT", query={}, headers=headers, body=b"no")
         assert storage.head(outside) is None
@@ -184,9 +191,9 @@ def test_credentials_allow_uploads_under_their_prefix_only(
 def test_credentials_are_refused_after_expiry_or_when_tampered(
     storage: LocalStorage, clock: SecondsClock
 ) -> None:
-    token = storage.temporary_credentials("uploads/usr_abc/", expires_s=900).session_token
+    token = storage.temporary_credentials(KEY, expires_s=900).session_token
     body, _, mac = token.partition(".")
-    forged = storage.temporary_credentials("uploads/usr_evil/", expires_s=900).session_token
+    forged = storage.temporary_credentials("uploads/usr_evil/upl_1", expires_s=900).session_token
     # The scope of one token with the MAC of another.
     spliced = f"{forged.partition('.')[0]}.{mac}"
 

@@ -173,8 +173,8 @@ def test_session_token_is_signed_into_the_upload_form(cos: FakeCos) -> None:
     assert post_form(ticket, PNG).status_code == 204
 
 
-def test_federation_token_allows_only_uploads_under_the_prefix(cos: FakeCos, sts: FakeSts) -> None:
-    credentials = storage_for(cos, sts).temporary_credentials("uploads/usr_abc/", expires_s=900)
+def test_federation_token_allows_only_uploads_of_one_key(cos: FakeCos, sts: FakeSts) -> None:
+    credentials = storage_for(cos, sts).temporary_credentials(KEY, expires_s=900)
 
     (call,) = sts.calls
     policy = json.loads(unquote(call.parameters["Policy"]))
@@ -182,7 +182,8 @@ def test_federation_token_allows_only_uploads_under_the_prefix(cos: FakeCos, sts
     assert call.action == "GetFederationToken"
     assert call.parameters["DurationSeconds"] == 900
     assert statement["effect"] == "allow"
-    assert statement["resource"] == [f"qcs::cos:{REGION}:uid/1250000000:{BUCKET}/uploads/usr_abc/*"]
+    # One object, no wildcard: neither a sibling key nor another user's can be written.
+    assert statement["resource"] == [f"qcs::cos:{REGION}:uid/1250000000:{BUCKET}/{KEY}"]
     assert set(statement["action"]) == {
         "name/cos:PutObject",
         "name/cos:PostObject",
@@ -196,22 +197,22 @@ def test_federation_token_allows_only_uploads_under_the_prefix(cos: FakeCos, sts
     assert credentials.access_key_id.startswith("AKIDtmp")
     assert credentials.session_token
     assert (credentials.bucket, credentials.region) == (BUCKET, REGION)
-    assert credentials.prefix == "uploads/usr_abc/"
+    assert credentials.key == KEY
 
 
 def test_with_an_upload_role_the_runtime_keys_assume_it(cos: FakeCos, sts: FakeSts) -> None:
     role = "qcs::cam::uin/100000000001:roleName/retouch-upload"
     storage = storage_for(cos, sts, token="scf-run-role-token", role=role)
 
-    storage.temporary_credentials("uploads/usr_abc/", expires_s=900)
+    storage.temporary_credentials(KEY, expires_s=900)
 
     (call,) = sts.calls
     assert call.action == "AssumeRole"
     assert call.parameters["RoleArn"] == role
-    assert call.parameters["RoleSessionName"] == "upload-uploads-usr_abc"
+    assert call.parameters["RoleSessionName"] == "upload-uploads-usr_abc-upl_def"
     assert call.token == "scf-run-role-token"
     resource = json.loads(unquote(call.parameters["Policy"]))["statement"][0]["resource"]
-    assert resource == [f"qcs::cos:{REGION}:uid/1250000000:{BUCKET}/uploads/usr_abc/*"]
+    assert resource == [f"qcs::cos:{REGION}:uid/1250000000:{BUCKET}/{KEY}"]
 
 
 def test_an_invalid_key_or_prefix_is_refused_before_any_request(cos: FakeCos, sts: FakeSts) -> None:
@@ -222,7 +223,7 @@ def test_an_invalid_key_or_prefix_is_refused_before_any_request(cos: FakeCos, st
     with pytest.raises(InvalidStorageKey):
         storage.presign_upload("/uploads/a", content_type="image/png", max_bytes=1, expires_s=1)
     with pytest.raises(InvalidStorageKey):
-        storage.temporary_credentials("uploads/", expires_s=900)
+        storage.temporary_credentials("uploads/usr_abc/", expires_s=900)
     assert sts.calls == []
     assert cos.objects == {}
 
@@ -240,7 +241,7 @@ def test_sts_failing_is_storage_unavailable(cos: FakeCos, sts: FakeSts, failure:
         )
 
     with pytest.raises(StorageUnavailable) as refused:
-        storage.temporary_credentials("uploads/usr_abc/", expires_s=900)
+        storage.temporary_credentials(KEY, expires_s=900)
 
     assert refused.value.error_code.status == 503
     assert "AKID" not in str(refused.value)

@@ -115,18 +115,19 @@ def test_post_policy_binds_the_key_the_type_and_the_size(storage: S3Storage) -> 
     assert "x-amz-signature" in ticket.fields
 
 
-def test_temporary_credentials_assume_the_upload_role_limited_to_the_prefix(
+def test_temporary_credentials_assume_the_upload_role_limited_to_one_key(
     storage: S3Storage,
 ) -> None:
-    credentials = storage.temporary_credentials("uploads/usr_abc/", expires_s=900)
+    credentials = storage.temporary_credentials(KEY, expires_s=900)
 
     (assumed,) = sts_backends[ACCOUNT]["aws"].assumed_roles
     policy = json.loads(str(assumed.policy))
     (statement,) = policy["Statement"]
     assert assumed.role_arn == ROLE
-    assert assumed.session_name == "upload-uploads-usr_abc"
+    assert assumed.session_name == "upload-uploads-usr_abc-upl_def"
     assert statement["Effect"] == "Allow"
-    assert statement["Resource"] == "arn:aws:s3:::retouch-uploads/uploads/usr_abc/*"
+    # One object, no wildcard: neither a sibling key nor another user's can be written.
+    assert statement["Resource"] == f"arn:aws:s3:::retouch-uploads/{KEY}"
     assert set(statement["Action"]) == {
         "s3:PutObject",
         "s3:AbortMultipartUpload",
@@ -134,7 +135,7 @@ def test_temporary_credentials_assume_the_upload_role_limited_to_the_prefix(
     }
     assert credentials.access_key_id == assumed.access_key_id
     assert credentials.session_token
-    assert credentials.prefix == "uploads/usr_abc/"
+    assert credentials.key == KEY
     assert (credentials.bucket, credentials.region) == ("retouch-uploads", REGION)
     assert credentials.expires_at.tzinfo is not None
 
@@ -145,7 +146,7 @@ def test_an_invalid_key_or_prefix_is_refused_before_any_request(storage: S3Stora
     with pytest.raises(InvalidStorageKey):
         storage.presign_download("outputs", expires_s=60)
     with pytest.raises(InvalidStorageKey):
-        storage.temporary_credentials("uploads/usr_abc", expires_s=900)
+        storage.temporary_credentials("uploads/usr_abc/", expires_s=900)
     assert sts_backends[ACCOUNT]["aws"].assumed_roles == []
 
 
@@ -159,6 +160,6 @@ def test_an_unreachable_sts_is_storage_unavailable(storage: S3Storage) -> None:
     )
 
     with pytest.raises(StorageUnavailable) as refused:
-        unreachable.temporary_credentials("uploads/usr_abc/", expires_s=900)
+        unreachable.temporary_credentials(KEY, expires_s=900)
 
     assert refused.value.error_code.status == 503

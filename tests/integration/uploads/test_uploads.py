@@ -21,6 +21,7 @@ from scripts.local.sam import load_handler, load_template
 from scripts.local.servers import free_port
 from tests.conftest import Stack, load_event
 from tests.integration.identity_support import new_account
+from tests.integration.uploads.upload_support import upload_row
 from tests.unit.image_support import jpeg, png, webp_lossless
 
 pytestmark = pytest.mark.integration
@@ -54,17 +55,6 @@ def put(client: TestClient, ticket: dict[str, Any], data: bytes) -> int:
     url = urlsplit(ticket["url"])
     response = client.put(f"{url.path}?{url.query}", headers=ticket["headers"], content=data)
     return int(response.status_code)
-
-
-def upload_row(public_id: str) -> dict[str, Any]:
-    with get_database().unit_of_work() as uow:
-        row = uow.fetch_one(
-            "SELECT status, width, height, actual_size, reject_reason, object_key "
-            "FROM uploads WHERE public_id = %s",
-            (public_id,),
-        )
-    assert row is not None
-    return row
 
 
 def object_path(tmp_path: Path, key: str) -> Path:
@@ -177,26 +167,43 @@ def test_uploads_need_a_signed_in_user(client: TestClient) -> None:
     assert (response.status_code, credentials.status_code) == (401, 401)
 
 
-def test_credentials_are_scoped_to_the_callers_prefix_and_cannot_write_elsewhere(
+def credentials_for(
+    client: TestClient, headers: dict[str, str], content_type: str, size: int
+) -> dict[str, Any]:
+    body = {"content_type": content_type, "size": size}
+    response = client.post("/v1/uploads/credentials", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def test_credentials_write_their_own_upload_key_and_nothing_else(
     client: TestClient, tmp_path: Path
 ) -> None:
-    # GIVEN two users, and credentials issued to the first
+    # GIVEN two users; Alice has another upload, and credentials for a new one
     alice, alice_headers = new_account()
     bob, _ = new_account()
-    response = client.post("/v1/uploads/credentials", headers=alice_headers)
-    assert response.status_code == 201, response.text
-    credentials = response.json()
-    assert credentials["prefix"] == f"uploads/{alice['id']}/"
+    other = upload_row(presign(client, alice_headers, "image/png", 100)["id"])["object_key"]
+    credentials = credentials_for(client, alice_headers, "image/png", len(png(2, 2)))
+    key = credentials["key"]
+    assert key == f"uploads/{alice['id']}/{credentials['id']}"
+    assert "prefix" not in credentials
 
-    # WHEN they are used under Bob's prefix, and under Alice's own
-    token = {"X-Retouch-Security-Token": credentials["session_token"]}
+    # WHEN they are used for her other upload, a key of her prefix with no upload, Bob's
+    # prefix, and the key they were issued for
+    token = {"X-Retouch-Security-Token": credentials["session_token"], "Content-Type": "image/png"}
+    sibling = client.put(f"/_storage/{other}", headers=token, content=png(2, 2))
+    unannounced = client.put(
+        f"/_storage/uploads/{alice['id']}/upl_{'N' * 22}", headers=token, content=png(2, 2)
+    )
     elsewhere = client.put(f"/_storage/uploads/{bob['id']}/upl_x", headers=token, content=b"x")
-    own = client.put(f"/_storage/uploads/{alice['id']}/upl_y", headers=token, content=b"x")
+    own = client.put(f"/_storage/{key}", headers=token, content=png(2, 2))
 
-    # THEN only her own prefix accepts them
-    assert elsewhere.status_code == 403
+    # THEN only their own key accepts them, and that upload becomes ready as any other
+    assert (sibling.status_code, unannounced.status_code, elsewhere.status_code) == (403, 403, 403)
     assert own.status_code == 200
+    assert not object_path(tmp_path, other).exists()
     assert not object_path(tmp_path, f"uploads/{bob['id']}/upl_x").exists()
+    assert upload_row(credentials["id"])["status"] == "ready"
 
 
 def test_a_presigned_url_cannot_be_moved_to_another_users_prefix(client: TestClient) -> None:
@@ -297,42 +304,24 @@ def test_the_trigger_ignores_events_for_unknown_or_invalid_keys(
     assert handler({"Records": "nope"}, FakeLambdaContext()) == {"results": []}
 
 
-def test_an_object_written_with_credentials_but_no_upload_is_deleted(
+def test_an_object_above_the_declared_size_is_rejected_without_being_read(
     client: TestClient, tmp_path: Path
 ) -> None:
-    # GIVEN an object a user wrote with temporary credentials, never announced as an upload
-    user, headers = new_account()
-    credentials = client.post("/v1/uploads/credentials", headers=headers).json()
-    key = f"uploads/{user['id']}/upl_{'N' * 22}"
-    token = {"X-Retouch-Security-Token": credentials["session_token"]}
-
-    # WHEN it is stored (the gateway's storage delivers the object-created event)
-    assert client.put(f"/_storage/{key}", headers=token, content=png(2, 2)).status_code == 200
-
-    # THEN the trigger deleted it: nothing can use an object without an upload row
-    assert not object_path(tmp_path, key).exists()
-
-
-def test_an_object_above_the_size_limit_is_rejected_without_being_read(
-    client: TestClient, tmp_path: Path
-) -> None:
-    # GIVEN a pending upload, whose key the user overwrites through their prefix credential
-    # (a credential binds no size, unlike the presigned URL)
+    # GIVEN credentials for a 100-byte upload (STS binds no size, unlike the presigned URL)
     _, headers = new_account()
-    ticket = presign(client, headers, "image/png", 100)
-    token = client.post("/v1/uploads/credentials", headers=headers).json()["session_token"]
-    key = upload_row(ticket["id"])["object_key"]
+    credentials = credentials_for(client, headers, "image/png", 100)
+    key = credentials["key"]
 
-    # WHEN an object above RETOUCH_UPLOAD_MAX_BYTES (64 KiB here) arrives
+    # WHEN an object of 70 kB (above the declared size and RETOUCH_UPLOAD_MAX_BYTES) arrives
     response = client.put(
         f"/_storage/{key}",
-        headers={"X-Retouch-Security-Token": token, "Content-Type": "image/png"},
+        headers={"X-Retouch-Security-Token": credentials["session_token"]},
         content=png(1, 1) + b"\x00" * 70_000,
     )
 
     # THEN the upload is rejected as too large and the object deleted
     assert response.status_code == 200
-    row = upload_row(ticket["id"])
+    row = upload_row(credentials["id"])
     assert (row["status"], row["reject_reason"], row["actual_size"]) == (
         "rejected",
         "too_large",
@@ -370,7 +359,11 @@ def test_credentials_when_the_storage_sts_is_down_are_a_503_problem(
     _, headers = new_account()
 
     with TestClient(create_gateway(load_template()), raise_server_exceptions=False) as client:
-        response = client.post("/v1/uploads/credentials", headers=headers)
+        response = client.post(
+            "/v1/uploads/credentials",
+            json={"content_type": "image/png", "size": 100},
+            headers=headers,
+        )
 
     # THEN the client is told to retry later, in the problem format, without the cause
     assert response.status_code == 503

@@ -228,7 +228,7 @@ def test_a_refused_request_frees_its_key_for_a_corrected_retry() -> None:
         shop.create(inputs=inputs, key="retry-1")
     upload = shop.world.uploads.get_by_public_id(inputs["image"])
     assert upload is not None
-    shop.world.uploads.mark_ready(upload.id, width=8, height=6, actual_size=1)
+    shop.world.uploads.mark_ready(upload.id, width=8, height=6, actual_size=1, sha256="0" * 64)
 
     created = shop.create(inputs=inputs, key="retry-1")
 

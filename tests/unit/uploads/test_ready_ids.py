@@ -29,7 +29,7 @@ def database() -> InMemoryDatabase:
             now=NOW,
         )
         if status == "ready":
-            uploads.mark_ready(number, width=1, height=1, actual_size=10)
+            uploads.mark_ready(number, width=1, height=1, actual_size=10, sha256="0" * 64)
         elif status == "rejected":
             uploads.mark_rejected(number, reason="not_an_image", actual_size=10)
     return InMemoryDatabase({UploadRepository: uploads})
@@ -61,9 +61,9 @@ def test_an_upload_leaves_pending_once(database: InMemoryDatabase) -> None:
     with database.unit_of_work() as uow:
         uploads = uow.repository(UploadRepository)
         changed = [
-            uploads.mark_ready(2, width=3, height=4, actual_size=10),
+            uploads.mark_ready(2, width=3, height=4, actual_size=10, sha256="0" * 64),
             uploads.mark_rejected(2, reason="too_large", actual_size=10),
-            uploads.mark_ready(2, width=5, height=6, actual_size=10),
+            uploads.mark_ready(2, width=5, height=6, actual_size=10, sha256="0" * 64),
         ]
         uow.commit()
         upload = uploads.get_by_public_id("upl_2")

@@ -6,15 +6,11 @@ from __future__ import annotations
 import pytest
 
 from retouch.core.settings import Settings
-from retouch.storage import LocalStorage, user_prefix
+from retouch.storage import LocalStorage, upload_key, user_prefix
+from retouch.uploads.checks import check_uploaded_object
 from retouch.uploads.errors import UploadNotFound, UploadRefused
 from retouch.uploads.schemas import UploadCreate
-from retouch.uploads.service import (
-    check_uploaded_object,
-    create_upload,
-    get_upload,
-    issue_credentials,
-)
+from retouch.uploads.service import create_upload, get_upload, issue_credentials
 from tests.fakes.units import InMemoryDatabase
 from tests.fakes.uploads import FakeUploadRepository
 from tests.unit.image_support import jpeg, png, webp_lossless
@@ -27,7 +23,7 @@ def ticket(
     settings: Settings,
     *,
     content_type: str = "image/png",
-    size: int = 100,
+    size: int = MAX_BYTES,
 ) -> str:
     created = create_upload(
         database=database,
@@ -51,7 +47,7 @@ def test_a_ticket_records_a_pending_upload_under_the_callers_prefix(
     storage: LocalStorage,
     settings: Settings,
 ) -> None:
-    upload_id = ticket(database, storage, settings)
+    upload_id = ticket(database, storage, settings, size=100)
 
     (upload,) = uploads.uploads.values()
     assert (upload.public_id, upload.user_id, upload.status) == (upload_id, 1, "pending")
@@ -132,13 +128,52 @@ def test_an_unknown_or_malformed_upload_id_is_absent(
         get_upload(database=database, principal=ALICE, upload_id=upload_id)
 
 
-def test_credentials_are_confined_to_the_callers_prefix(
-    storage: LocalStorage, settings: Settings
+def test_credentials_record_a_pending_upload_and_are_confined_to_its_key(
+    database: InMemoryDatabase,
+    uploads: FakeUploadRepository,
+    storage: LocalStorage,
+    settings: Settings,
 ) -> None:
-    credentials = issue_credentials(storage=storage, settings=settings, principal=ALICE)
+    credentials = issue_credentials(
+        database=database,
+        storage=storage,
+        settings=settings,
+        principal=ALICE,
+        request=UploadCreate.model_validate({"content_type": "image/png", "size": 300}),
+        clock=lambda: NOW,
+    )
 
-    assert credentials.prefix == user_prefix(ALICE.public_id)
-    assert credentials.prefix != user_prefix(BOB.public_id)
+    (upload,) = uploads.uploads.values()
+    assert (upload.public_id, upload.status, upload.declared_size) == (
+        credentials.id,
+        "pending",
+        300,
+    )
+    assert (
+        credentials.key
+        == upload.object_key
+        == upload_key(user_id=ALICE.public_id, upload_id=credentials.id)
+    )
+
+
+def test_credentials_for_more_than_the_limit_are_refused_and_record_nothing(
+    database: InMemoryDatabase,
+    uploads: FakeUploadRepository,
+    storage: LocalStorage,
+    settings: Settings,
+) -> None:
+    with pytest.raises(UploadRefused):
+        issue_credentials(
+            database=database,
+            storage=storage,
+            settings=settings,
+            principal=ALICE,
+            request=UploadCreate.model_validate(
+                {"content_type": "image/png", "size": MAX_BYTES + 1}
+            ),
+        )
+
+    assert uploads.uploads == {}
 
 
 def check(database: InMemoryDatabase, storage: LocalStorage, settings: Settings, key: str) -> str:
@@ -209,7 +244,7 @@ def test_a_redelivered_event_changes_nothing(
     assert database.commits == commits
 
 
-def test_a_rejected_upload_never_becomes_ready(
+def test_a_rejected_upload_never_becomes_ready_and_a_new_object_for_it_is_deleted(
     database: InMemoryDatabase,
     uploads: FakeUploadRepository,
     storage: LocalStorage,
@@ -225,6 +260,7 @@ def test_a_rejected_upload_never_becomes_ready(
     assert outcome == "unchanged"
     read = get_upload(database=database, principal=ALICE, upload_id=upload_id)
     assert read.status == "rejected"
+    assert storage.head(only_key(uploads)) is None
 
 
 def test_an_object_without_an_upload_is_deleted(

@@ -22,6 +22,11 @@ class NotAnImage(ValueError):
     """The bytes are not a JPEG, PNG or WebP whose header we can read."""
 
 
+class TooManyPixels(NotAnImage):
+    """The header declares more pixels than allowed. Refused unread, as bytes that are no
+    image are: decoding it could take more memory than the process has."""
+
+
 @dataclass(frozen=True, slots=True)
 class ImageHeader:
     content_type: str
@@ -48,6 +53,15 @@ def inspect_image(data: bytes) -> ImageHeader:
         raise NotAnImage("truncated image header") from None
     if header.width < 1 or header.height < 1:
         raise NotAnImage("an image dimension is zero")
+    return header
+
+
+def inspect_within(data: bytes, *, max_pixels: int) -> ImageHeader:
+    """The header of `data`, checked before anything decodes it: NotAnImage when it is none of
+    our formats, TooManyPixels when it declares more than `max_pixels`."""
+    header = inspect_image(data)
+    if header.pixels > max_pixels:
+        raise TooManyPixels(f"{header.width}x{header.height} is more than {max_pixels} pixels")
     return header
 
 

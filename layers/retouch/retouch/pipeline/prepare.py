@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from retouch.catalog.forms import upload_fields
 from retouch.catalog.repository import FormRepository
+from retouch.core.logging import logger
+from retouch.core.settings import get_settings
+from retouch.core.units import Transaction
+from retouch.images.inspection import NotAnImage, inspect_within
 from retouch.pipeline.context import After, StepContext, StepRun, next_message, send
 from retouch.pipeline.repository import StepRepository
 from retouch.storage import work_key
-from retouch.tasks.lifecycle import Outcome, announce_status, end_task
+from retouch.tasks.lifecycle import Ended, Outcome, announce_status, end_task
 from retouch.tasks.records import Task
 from retouch.tasks.repository import TaskRepository
+from retouch.uploads.integrity import UploadChanged, read_inspected
+from retouch.uploads.records import Upload
 from retouch.uploads.repository import UploadRepository
 
 
 def run_prepare(context: StepContext, run: StepRun) -> None:
-    """`prepare`: the task starts; each upload the inputs name is read, normalised
+    """`prepare`: the task starts; each upload the inputs name is read (only the bytes the
+    upload trigger inspected), its header checked against the pixel cap, normalised
     (orientation, format, size) and kept under `work/<task>/`; then the next step. An input
-    that is not a ready upload of the owner's, or not an image, fails the task."""
+    that is not a ready upload of the owner's, not those bytes, or not an image within the
+    cap fails the task (INPUT_UNPROCESSABLE, credits returned) before anything decodes it."""
     task, now = run.task, context.clock()
     started = False
     with context.database.unit_of_work() as uow:
@@ -28,19 +38,16 @@ def run_prepare(context: StepContext, run: StepRun) -> None:
         if row.status == "running":
             form = uow.repository(FormRepository).get(task.feature_key, task.form_version)
             fields = {} if form is None else upload_fields(form, task.inputs)
-            keys = uow.repository(UploadRepository).ready_object_keys(
+            uploads = uow.repository(UploadRepository).ready_uploads(
                 user_id=task.user_id, public_ids=sorted(set(fields.values()))
             )
             try:
                 prepared = {
-                    field: _prepared(context, task, field, keys.get(upload_id))
+                    field: _prepared(context, task, field, uploads.get(upload_id))
                     for field, upload_id in fields.items()
                 }
             except ValueError as exc:
-                detail = f"prepare: {exc}"
-                steps.fail(row.id, code="INPUT_UNPROCESSABLE", detail=detail, now=now)
-                outcome = Outcome("failed", error_code="INPUT_UNPROCESSABLE", error_detail=detail)
-                after.ended = end_task(uow, task, outcome, now=now)
+                after.ended = _refused(uow, row.id, task, exc, now=now)
             else:
                 started = uow.repository(TaskRepository).start(task.public_id, now=now)
                 steps.succeed(row.id, state={"inputs": prepared}, now=now)
@@ -51,10 +58,31 @@ def run_prepare(context: StepContext, run: StepRun) -> None:
     after.run(context)
 
 
-def _prepared(context: StepContext, task: Task, field: str, key: str | None) -> str:
-    if key is None:
+def _prepared(context: StepContext, task: Task, field: str, upload: Upload | None) -> str:
+    if upload is None:
         raise ValueError(f"input {field} is not a ready upload of the task's owner")
-    data = context.normalize(context.storage.get(key))
+    data = read_inspected(context.storage, upload)
+    try:
+        inspect_within(data, max_pixels=get_settings().upload_max_pixels)
+    except NotAnImage as exc:
+        raise ValueError(f"input {field}: {exc}") from None
     target = work_key(task_id=task.public_id, name=f"in-{field}.png")
-    context.storage.put(target, data, "image/png")
+    context.storage.put(target, context.normalize(data), "image/png")
     return target
+
+
+def _refused(
+    uow: Transaction, row_id: int, task: Task, exc: ValueError, *, now: datetime
+) -> Ended | None:
+    """The task fails with INPUT_UNPROCESSABLE (its credits returned); an upload whose object
+    changed since it was inspected is rejected as well, so no later task can name it."""
+    if isinstance(exc, UploadChanged):
+        uow.repository(UploadRepository).mark_changed(exc.upload.id)
+        logger.warning(
+            "upload changed after inspection",
+            extra={"upload": exc.upload.public_id, "task": task.public_id},
+        )
+    detail = f"prepare: {exc}"
+    uow.repository(StepRepository).fail(row_id, code="INPUT_UNPROCESSABLE", detail=detail, now=now)
+    outcome = Outcome("failed", error_code="INPUT_UNPROCESSABLE", error_detail=detail)
+    return end_task(uow, task, outcome, now=now)

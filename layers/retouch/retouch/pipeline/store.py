@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from retouch.core.settings import get_settings
 from retouch.core.units import Transaction
-from retouch.images.inspection import NotAnImage, inspect_image
+from retouch.images.inspection import NotAnImage, inspect_within
 from retouch.pipeline.context import (
     After,
     StepContext,
@@ -26,7 +27,7 @@ from retouch.tasks.records import StoredImage, Task
 
 def run_store(context: StepContext, run: StepRun) -> None:
     """`store`: the results are fetched (vendor URLs only from the provider's own hosts),
-    checked to be real images (magic bytes and dimensions) and copied to
+    checked to be real images (magic bytes, and dimensions within the pixel cap) and copied to
     `outputs/<task>/`; an empty or non-image result sends the task back to `generate` with
     the next provider (a failure of that vendor's)."""
     now = context.clock()
@@ -116,7 +117,9 @@ def _kept(
         data = context.fetch(str(output["url"]), provider)
     else:
         raise ProviderRetryable("the provider of this result is gone")
-    header = inspect_image(data)  # NotAnImage for empty or garbage bytes
+    # NotAnImage for empty or garbage bytes, TooManyPixels (one) for a pixel bomb: neither is
+    # stored nor served, and the next provider of the chain gets the job.
+    header = inspect_within(data, max_pixels=get_settings().upload_max_pixels)
     extension = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}[header.content_type]
     key = output_key(task_id=task.public_id, name=f"{n}.{extension}")
     context.storage.put(key, data, header.content_type)

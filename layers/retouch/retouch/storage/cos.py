@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 from retouch.core.settings import TencentCloudKeys
 from retouch.core.time import from_epoch
 from retouch.storage.errors import ObjectNotFound, StorageUnavailable
-from retouch.storage.keys import session_name, validate_key, validate_prefix
+from retouch.storage.keys import session_name, validate_key
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 
 if TYPE_CHECKING:
@@ -129,8 +129,8 @@ class CosStorage:
             )
         )
 
-    def temporary_credentials(self, prefix: str, *, expires_s: int) -> Credentials:
-        """STS keys for uploads under `prefix` only: AssumeRole of the upload role when one is
+    def temporary_credentials(self, key: str, *, expires_s: int) -> Credentials:
+        """STS keys for uploads of `key` alone: AssumeRole of the upload role when one is
         configured (callable with the SCF run role's temporary keys), else
         GetFederationToken (which STS accepts from permanent keys only)."""
         from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
@@ -138,12 +138,12 @@ class CosStorage:
         )
         from tencentcloud.sts.v20180813 import models
 
-        policy = quote(json.dumps(self.upload_policy(validate_prefix(prefix))), safe="")
+        policy = quote(json.dumps(self.upload_policy(validate_key(key))), safe="")
         request: Any
         if self.upload_role_arn:
             request = models.AssumeRoleRequest()
             request.RoleArn = self.upload_role_arn
-            request.RoleSessionName = session_name(prefix)
+            request.RoleSessionName = session_name(key)
             call = "AssumeRole"
         else:
             request = models.GetFederationTokenRequest()
@@ -165,15 +165,16 @@ class CosStorage:
             access_key_id=response.Credentials.TmpSecretId,
             secret_access_key=response.Credentials.TmpSecretKey,
             session_token=response.Credentials.Token,
-            prefix=prefix,
+            key=key,
             bucket=self.bucket,
             region=self.region,
             expires_at=from_epoch(int(response.ExpiredTime)),
         )
 
-    def upload_policy(self, prefix: str) -> dict[str, Any]:
-        """The CAM policy of upload credentials: upload actions on keys under `prefix`."""
-        resource = f"qcs::cos:{self.region}:uid/{self.appid}:{self.bucket}/{prefix}*"
+    def upload_policy(self, key: str) -> dict[str, Any]:
+        """The CAM policy of upload credentials: upload actions on the one object `key` (no
+        wildcard: a policy cannot bind the size, so it binds the object)."""
+        resource = f"qcs::cos:{self.region}:uid/{self.appid}:{self.bucket}/{key}"
         return {
             "version": "2.0",
             "statement": [

@@ -49,7 +49,7 @@ def upload_key(*, user_id: str, upload_id: str) -> str:
 
 
 def user_prefix(user_id: str) -> str:
-    """The prefix a user's uploads and temporary credentials are confined to."""
+    """The prefix a user's uploads are confined to."""
     return validate_prefix(f"uploads/{user_id}/")
 
 
@@ -64,7 +64,7 @@ def work_key(*, task_id: str, name: str) -> str:
     return validate_key(f"work/{task_id}/{name}")
 
 
-def session_name(prefix: str) -> str:
-    """The STS session name of upload credentials for `prefix` (`upload-uploads-usr_…`), so
-    the cloud's audit log tells whose they were; at most 64 of `[A-Za-z0-9._-]`."""
-    return "upload-" + validate_prefix(prefix).strip("/").replace("/", "-")[:57]
+def session_name(key: str) -> str:
+    """The STS session name of upload credentials for `key` (`upload-uploads-usr_…-upl_…`),
+    so the cloud's audit log tells whose they were; at most 64 of `[A-Za-z0-9._-]`."""
+    return "upload-" + validate_key(key).replace("/", "-")[:57]

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 from retouch.core.time import from_epoch
 from retouch.storage.errors import ObjectNotFound
 from retouch.storage.events import cos_object_created_event
-from retouch.storage.keys import validate_key, validate_prefix
+from retouch.storage.keys import validate_key
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 from retouch.storage.signing import SECURITY_TOKEN, SignedRequest, Signer
 
@@ -80,13 +80,13 @@ class LocalStorage:
         )
         return self._url(key, self.signer.sign(request))
 
-    def temporary_credentials(self, prefix: str, *, expires_s: int) -> Credentials:
+    def temporary_credentials(self, key: str, *, expires_s: int) -> Credentials:
         expires_at = self.signer.now() + expires_s
         return Credentials(
             access_key_id="local",
             secret_access_key="",
-            session_token=self.signer.issue_token(validate_prefix(prefix), expires_at=expires_at),
-            prefix=prefix,
+            session_token=self.signer.issue_token(validate_key(key), expires_at=expires_at),
+            key=key,
             bucket=LOCAL_BUCKET,
             region=LOCAL_REGION,
             expires_at=from_epoch(expires_at),

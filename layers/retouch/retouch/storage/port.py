@@ -37,13 +37,14 @@ class ObjectInfo:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """Temporary credentials allowing uploads under `prefix` only, until `expires_at`
-    (COS/STS: tmpSecretId, tmpSecretKey, sessionToken)."""
+    """Temporary credentials allowing uploads to one object, `key`, only, until `expires_at`
+    (COS/STS: tmpSecretId, tmpSecretKey, sessionToken). STS policies can name one key but
+    bind no size or type: whoever issues them checks the object that arrives."""
 
     access_key_id: str
     secret_access_key: str
     session_token: str
-    prefix: str
+    key: str
     bucket: str
     region: str
     expires_at: datetime
@@ -78,6 +79,6 @@ class Storage(Protocol):
         """Remove the object; deleting a missing object is not an error."""
         ...
 
-    def temporary_credentials(self, prefix: str, *, expires_s: int) -> Credentials:
-        """Credentials that can upload under `prefix` and nowhere else."""
+    def temporary_credentials(self, key: str, *, expires_s: int) -> Credentials:
+        """Credentials that can upload to `key` and nowhere else."""
         ...

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from retouch.core.time import from_epoch
 from retouch.storage.errors import ObjectNotFound, StorageUnavailable
-from retouch.storage.keys import session_name, validate_key, validate_prefix
+from retouch.storage.keys import session_name, validate_key
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 
 if TYPE_CHECKING:
@@ -90,14 +90,14 @@ class S3Storage:
                 ExpiresIn=expires_s,
             )
 
-    def temporary_credentials(self, prefix: str, *, expires_s: int) -> Credentials:
-        """Keys of the upload role, narrowed by a session policy to uploads under `prefix`
+    def temporary_credentials(self, key: str, *, expires_s: int) -> Credentials:
+        """Keys of the upload role, narrowed by a session policy to uploads of `key` alone
         (the session may do only what both the role and the policy allow)."""
-        policy = json.dumps(self.upload_policy(validate_prefix(prefix)))
+        policy = json.dumps(self.upload_policy(validate_key(key)))
         with _reachable("assume_role"):
             response = self._sts_client().assume_role(
                 RoleArn=self.upload_role_arn,
-                RoleSessionName=session_name(prefix),
+                RoleSessionName=session_name(key),
                 Policy=policy,
                 DurationSeconds=max(expires_s, MIN_SESSION_S),
             )
@@ -106,14 +106,15 @@ class S3Storage:
             access_key_id=keys["AccessKeyId"],
             secret_access_key=keys["SecretAccessKey"],
             session_token=keys["SessionToken"],
-            prefix=prefix,
+            key=key,
             bucket=self.bucket,
             region=self.region,
             expires_at=keys["Expiration"],
         )
 
-    def upload_policy(self, prefix: str) -> dict[str, Any]:
-        """The session policy of upload credentials: upload actions on keys under `prefix`."""
+    def upload_policy(self, key: str) -> dict[str, Any]:
+        """The session policy of upload credentials: upload actions on the one object `key`
+        (no wildcard: a policy cannot bind the size, so it binds the object)."""
         partition = "aws-cn" if self.region.startswith("cn-") else "aws"
         return {
             "Version": "2012-10-17",
@@ -121,7 +122,7 @@ class S3Storage:
                 {
                     "Effect": "Allow",
                     "Action": list(UPLOAD_ACTIONS),
-                    "Resource": f"arn:{partition}:s3:::{self.bucket}/{prefix}*",
+                    "Resource": f"arn:{partition}:s3:::{self.bucket}/{key}",
                 }
             ],
         }

@@ -2,7 +2,7 @@
 
 A URL signature covers one canonical string — purpose, method, key, expiry, content type and
 largest size — so a URL signed for one object, method, type or size verifies for nothing else.
-A credential token covers its prefix and expiry. Comparisons are constant-time.
+A credential token covers its one key and expiry. Comparisons are constant-time.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from retouch.storage.errors import SignatureInvalid, UploadTooLarge
-from retouch.storage.keys import InvalidStorageKey, validate_key, validate_prefix
+from retouch.storage.keys import InvalidStorageKey, validate_key
 
 #: Query parameters of a signed local URL.
 EXPIRES = "X-Retouch-Expires"
@@ -111,9 +111,9 @@ class Signer:
             ),
         )
 
-    def issue_token(self, prefix: str, *, expires_at: int) -> str:
-        """A bearer token allowing uploads under `prefix` until `expires_at`."""
-        payload = json.dumps({"prefix": validate_prefix(prefix), "exp": expires_at})
+    def issue_token(self, key: str, *, expires_at: int) -> str:
+        """A bearer token allowing uploads to `key` (and no other) until `expires_at`."""
+        payload = json.dumps({"key": validate_key(key), "exp": expires_at})
         body = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
         return f"{body}.{self._token_mac(body)}"
 
@@ -131,8 +131,7 @@ class Signer:
             raise SignatureInvalid("The security token is invalid")
         if claims["exp"] <= self.now():
             raise SignatureInvalid("The security token has expired")
-        prefix = claims.get("prefix")
-        if not isinstance(prefix, str) or not _checked_key(key).startswith(prefix):
+        if claims.get("key") != _checked_key(key):
             raise SignatureInvalid("The security token does not cover this key")
 
     def _verify(self, parameters: Mapping[str, str], request: SignedRequest) -> None:

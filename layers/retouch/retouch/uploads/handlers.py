@@ -9,7 +9,7 @@ from retouch.core.db import get_database
 from retouch.core.logging import logger
 from retouch.core.settings import get_settings
 from retouch.storage import MalformedStorageEvent, get_storage, parse_object_created
-from retouch.uploads.service import check_uploaded_object
+from retouch.uploads.checks import check_uploaded_object
 
 
 def handle_object_created(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,8 @@ class Upload:
     width: int | None
     height: int | None
     actual_size: int | None
+    #: SHA-256 (hex) of the bytes the trigger inspected; None before it did (or before 0012).
+    sha256: str | None
     reject_reason: str | None
     created_at: datetime
     updated_at: datetime

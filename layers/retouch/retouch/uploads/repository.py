@@ -14,14 +14,17 @@ from retouch.uploads.records import Upload
 
 _SELECT = (
     "SELECT id, public_id, user_id, object_key, content_type, declared_size, status, width, "
-    "height, actual_size, reject_reason, created_at, updated_at FROM uploads "
+    "height, actual_size, sha256, reject_reason, created_at, updated_at FROM uploads "
 )
 _BY_KEY = _SELECT + "WHERE object_key = %s"
 _BY_PUBLIC_ID = _SELECT + "WHERE public_id = %s"
+# pymysql sends a tuple as a parenthesised list
+_READY = _SELECT + "WHERE user_id = %s AND status = 'ready' AND public_id IN %s"
 
 
 class UploadRepository(Protocol):
-    """Uploads by key and public id; only a `pending` upload changes status, once."""
+    """Uploads by key and public id; a `pending` upload changes status once, and a `ready`
+    one only to `rejected` when its object changed."""
 
     def add(
         self,
@@ -44,17 +47,24 @@ class UploadRepository(Protocol):
         """Which of `public_ids` are `ready` uploads of this user."""
         ...
 
-    def ready_object_keys(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, str]:
-        """The object keys of those of `public_ids` that are `ready` uploads of this user
-        (public id → key)."""
+    def ready_uploads(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, Upload]:
+        """Those of `public_ids` that are `ready` uploads of this user (public id → upload)."""
         ...
 
-    def mark_ready(self, upload_id: int, *, width: int, height: int, actual_size: int) -> bool:
-        """`pending` → `ready`; False when the upload was not pending (a redelivered event)."""
+    def mark_ready(
+        self, upload_id: int, *, width: int, height: int, actual_size: int, sha256: str
+    ) -> bool:
+        """`pending` → `ready`, with the size and SHA-256 of the bytes inspected; False when
+        the upload was not pending (a redelivered event)."""
         ...
 
     def mark_rejected(self, upload_id: int, *, reason: str, actual_size: int) -> bool:
         """`pending` → `rejected`; False when the upload was not pending."""
+        ...
+
+    def mark_changed(self, upload_id: int) -> bool:
+        """`ready` → `rejected` (`changed`): its object is no longer what was inspected.
+        False when the upload was not ready."""
         ...
 
 
@@ -70,6 +80,7 @@ def upload_from_row(row: Row) -> Upload:
         width=row["width"],
         height=row["height"],
         actual_size=row["actual_size"],
+        sha256=row["sha256"],
         reject_reason=row["reject_reason"],
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
@@ -117,25 +128,22 @@ class MySQLUploadRepository:
         )
         return {row["public_id"] for row in rows}
 
-    def ready_object_keys(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, str]:
-        """The object keys of those of `public_ids` that are `ready` uploads of this user
-        (public id → key; one query)."""
+    def ready_uploads(self, *, user_id: int, public_ids: Sequence[str]) -> dict[str, Upload]:
+        """Those of `public_ids` that are `ready` uploads of this user (one query)."""
         if not public_ids:
             return {}
-        rows = self._uow.fetch_all(
-            "SELECT public_id, object_key FROM uploads WHERE user_id = %s AND status = 'ready' "
-            "AND public_id IN %s",
-            (user_id, tuple(public_ids)),
-        )
-        return {row["public_id"]: row["object_key"] for row in rows}
+        rows = self._uow.fetch_all(_READY, (user_id, tuple(public_ids)))
+        return {row["public_id"]: upload_from_row(row) for row in rows}
 
-    def mark_ready(self, upload_id: int, *, width: int, height: int, actual_size: int) -> bool:
+    def mark_ready(
+        self, upload_id: int, *, width: int, height: int, actual_size: int, sha256: str
+    ) -> bool:
         """`pending` → `ready`; False when the upload was not pending (a redelivered event)."""
         return (
             self._uow.execute(
-                "UPDATE uploads SET status = 'ready', width = %s, height = %s, actual_size = %s "
-                "WHERE id = %s AND status = 'pending'",
-                (width, height, actual_size, upload_id),
+                "UPDATE uploads SET status = 'ready', width = %s, height = %s, actual_size = %s, "
+                "sha256 = %s WHERE id = %s AND status = 'pending'",
+                (width, height, actual_size, sha256, upload_id),
             )
             == 1
         )
@@ -147,6 +155,17 @@ class MySQLUploadRepository:
                 "UPDATE uploads SET status = 'rejected', reject_reason = %s, actual_size = %s "
                 "WHERE id = %s AND status = 'pending'",
                 (reason, actual_size, upload_id),
+            )
+            == 1
+        )
+
+    def mark_changed(self, upload_id: int) -> bool:
+        """`ready` → `rejected` (`changed`); False when the upload was not ready."""
+        return (
+            self._uow.execute(
+                "UPDATE uploads SET status = 'rejected', reject_reason = 'changed' "
+                "WHERE id = %s AND status = 'ready'",
+                (upload_id,),
             )
             == 1
         )

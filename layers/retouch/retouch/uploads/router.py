@@ -1,4 +1,4 @@
-"""`/v1/uploads`: presigned uploads and prefix-scoped credentials for the caller."""
+"""`/v1/uploads`: presigned uploads, and credentials scoped to one upload's key."""
 
 from __future__ import annotations
 
@@ -56,8 +56,14 @@ def get_upload(
 
 
 @router.post("/credentials", status_code=201, response_model=UploadCredentialsRead, responses=_AUTH)
-def create_credentials(caller: Caller) -> UploadCredentialsRead:
-    """Temporary storage credentials that can upload under the caller's prefix only."""
+def create_credentials(request: UploadCreate, caller: Caller) -> UploadCredentialsRead:
+    """A new upload, as `POST /v1/uploads` makes, with temporary storage credentials that can
+    write its one object (an SDK's multipart upload, retries) and nothing else. The object is
+    checked like any upload: the declared type by its magic bytes, at most the declared size."""
     return service.issue_credentials(
-        storage=get_storage(), settings=get_settings(), principal=caller
+        database=get_database(),
+        storage=get_storage(),
+        settings=get_settings(),
+        principal=caller,
+        request=request,
     )

@@ -24,7 +24,8 @@ class UploadCreate(RequestSchema):
 
 class UploadTicketRead(Schema):
     """A presigned upload: send `method` to `url` with exactly `headers` before `expires_at`;
-    for a POST (S3, COS), a multipart form of `fields` followed by the file as `file`."""
+    for a POST (S3, COS), a multipart form of `fields` followed by the file as `file`. The
+    signature binds the declared type and size: a larger body is refused."""
 
     id: str
     method: str
@@ -37,14 +38,17 @@ class UploadTicketRead(Schema):
 
 
 class UploadCredentialsRead(Schema):
-    """Temporary storage credentials that can upload under `prefix` and nowhere else."""
+    """Temporary storage credentials that can write one object, `key`, of upload `id` and
+    nothing else, until `expires_at`. The object is checked as a presigned upload's is: at
+    most the declared size, the declared type by its magic bytes."""
 
+    id: str
+    key: str
     access_key_id: str
     secret_access_key: str
     session_token: str
     bucket: str
     region: str
-    prefix: str
     expires_at: datetime
 
 

@@ -1,5 +1,6 @@
-"""Upload use cases: presign an upload into the caller's prefix, issue prefix-scoped
-credentials, and check an object the storage says was created."""
+"""Upload use cases: presign an upload into the caller's prefix, or issue temporary
+credentials for one upload's key, and read an upload. The check of what arrived is the
+trigger's (`checks`)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,10 @@ from retouch.catalog.schemas import UPLOAD_ID_PATTERN
 from retouch.core.errors import FieldError
 from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
-from retouch.core.logging import logger
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
 from retouch.core.units import Transactions
-from retouch.images.inspection import ImageHeader, NotAnImage, inspect_image
-from retouch.storage import (
-    InvalidStorageKey,
-    ObjectNotFound,
-    Storage,
-    upload_key,
-    user_prefix,
-    validate_key,
-)
+from retouch.storage import Storage, upload_key
 from retouch.uploads.errors import UploadNotFound, UploadRefused
 from retouch.uploads.repository import UploadRepository
 from retouch.uploads.schemas import (
@@ -44,7 +36,34 @@ def create_upload(
     clock: Clock = utc_now,
 ) -> UploadTicketRead:
     """Record a `pending` upload and presign its object under the caller's own prefix, with
-    the declared type and the size limit bound into the signature."""
+    the declared type and size bound into the signature (a larger body is refused)."""
+    public_id, key = _new_upload(database, settings, principal, request, clock=clock)
+    ticket = storage.presign_upload(
+        key,
+        content_type=request.content_type,
+        max_bytes=request.size,
+        expires_s=settings.upload_url_expires_s,
+    )
+    return UploadTicketRead(
+        id=public_id,
+        method=ticket.method,
+        url=ticket.url,
+        headers=dict(ticket.headers),
+        fields=dict(ticket.fields),
+        expires_at=ticket.expires_at,
+    )
+
+
+def _new_upload(
+    database: Transactions,
+    settings: Settings,
+    principal: Principal,
+    request: UploadCreate,
+    *,
+    clock: Clock,
+) -> tuple[str, str]:
+    """Record a `pending` upload of the caller's (committed before any URL or credential for
+    its key exists); its public id and key."""
     if request.size > settings.upload_max_bytes:
         raise UploadRefused(
             f"An upload is at most {settings.upload_max_bytes} bytes",
@@ -62,20 +81,7 @@ def create_upload(
             now=clock(),
         )
         uow.commit()
-    ticket = storage.presign_upload(
-        key,
-        content_type=request.content_type,
-        max_bytes=settings.upload_max_bytes,
-        expires_s=settings.upload_url_expires_s,
-    )
-    return UploadTicketRead(
-        id=public_id,
-        method=ticket.method,
-        url=ticket.url,
-        headers=dict(ticket.headers),
-        fields=dict(ticket.fields),
-        expires_at=ticket.expires_at,
-    )
+    return public_id, key
 
 
 def get_upload(*, database: Transactions, principal: Principal, upload_id: str) -> UploadRead:
@@ -99,87 +105,26 @@ def get_upload(*, database: Transactions, principal: Principal, upload_id: str) 
 
 
 def issue_credentials(
-    *, storage: Storage, settings: Settings, principal: Principal
+    *,
+    database: Transactions,
+    storage: Storage,
+    settings: Settings,
+    principal: Principal,
+    request: UploadCreate,
+    clock: Clock = utc_now,
 ) -> UploadCredentialsRead:
-    """Temporary credentials that can upload under the caller's prefix only."""
-    credentials = storage.temporary_credentials(
-        user_prefix(principal.public_id), expires_s=settings.upload_url_expires_s
-    )
+    """Record a `pending` upload, as `create_upload` does, and temporary credentials that can
+    write its one key and nothing else. STS binds no size or type: the trigger holds the
+    object to the declared ones, and `prepare` reads only the bytes it inspected."""
+    public_id, key = _new_upload(database, settings, principal, request, clock=clock)
+    credentials = storage.temporary_credentials(key, expires_s=settings.upload_url_expires_s)
     return UploadCredentialsRead(
+        id=public_id,
+        key=credentials.key,
         access_key_id=credentials.access_key_id,
         secret_access_key=credentials.secret_access_key,
         session_token=credentials.session_token,
         bucket=credentials.bucket,
         region=credentials.region,
-        prefix=credentials.prefix,
         expires_at=credentials.expires_at,
     )
-
-
-def check_uploaded_object(
-    *, database: Transactions, storage: Storage, settings: Settings, key: str
-) -> str:
-    """Check the object at `key` and mark its upload `ready` or `rejected` (deleting a
-    rejected object). Returns what happened; only a `pending` upload changes, so a
-    redelivered event changes nothing."""
-    try:
-        validate_key(key)
-    except InvalidStorageKey:
-        logger.warning("object-created event for an invalid key", extra={"key": key[:200]})
-        return "ignored"
-    with database.unit_of_work() as uow:
-        upload = uow.repository(UploadRepository).get_by_key(key)
-    if upload is None:
-        # Written with temporary credentials but never announced with POST /v1/uploads (the
-        # row always commits before an upload URL exists): nothing may use it, so it goes.
-        if storage.head(key) is None:
-            logger.info("object-created event for no upload and no object", extra={"key": key})
-            return "ignored"
-        storage.delete(key)
-        logger.warning("object without an upload deleted", extra={"key": key})
-        return "orphan_deleted"
-    if upload.status != "pending":
-        logger.info("upload already checked", extra={"upload": upload.public_id})
-        return "unchanged"
-    info = storage.head(key)
-    if info is None:
-        logger.info("uploaded object is gone", extra={"upload": upload.public_id})
-        return "ignored"
-    # The size is checked before reading, so an oversized object is never loaded.
-    if info.size > settings.upload_max_bytes:
-        reason: str | ImageHeader = "too_large"
-    else:
-        try:
-            data = storage.get(key)
-        except ObjectNotFound:
-            return "ignored"
-        reason = _reject_reason(data, settings=settings, declared_type=upload.content_type)
-    with database.unit_of_work() as uow:
-        uploads = uow.repository(UploadRepository)
-        if isinstance(reason, str):
-            changed = uploads.mark_rejected(upload.id, reason=reason, actual_size=info.size)
-        else:
-            changed = uploads.mark_ready(
-                upload.id, width=reason.width, height=reason.height, actual_size=info.size
-            )
-        uow.commit()
-    if not changed:
-        return "unchanged"
-    if isinstance(reason, str):
-        storage.delete(key)
-        logger.info("upload rejected", extra={"upload": upload.public_id, "reason": reason})
-        return "rejected"
-    logger.info("upload ready", extra={"upload": upload.public_id})
-    return "ready"
-
-
-def _reject_reason(data: bytes, *, settings: Settings, declared_type: str) -> str | ImageHeader:
-    try:
-        header = inspect_image(data)
-    except NotAnImage:
-        return "not_an_image"
-    if header.content_type != declared_type:
-        return "type_mismatch"
-    if header.pixels > settings.upload_max_pixels:
-        return "too_many_pixels"
-    return header

@@ -10,6 +10,7 @@ the first caller with one line naming the variable.
 from __future__ import annotations
 
 from retouch.core.settings.environment import (
+    DECODER_VARIABLES,
     ENV_PREFIX,
     POWERTOOLS_VARIABLES,
     SCF_ROLE_VARIABLES,
@@ -20,12 +21,14 @@ from retouch.core.settings.environment import (
     TencentCloudKeys,
     get_settings,
     get_tencent_cloud_keys,
+    limit_image_decoders,
     scf_role_credentials,
     secret_variable,
 )
 from retouch.core.settings.model import Settings
 
 __all__ = [
+    "DECODER_VARIABLES",
     "ENV_PREFIX",
     "POWERTOOLS_VARIABLES",
     "SCF_ROLE_VARIABLES",
@@ -37,6 +40,7 @@ __all__ = [
     "TencentCloudKeys",
     "get_settings",
     "get_tencent_cloud_keys",
+    "limit_image_decoders",
     "scf_role_credentials",
     "secret_variable",
 ]

@@ -10,6 +10,7 @@ from functools import cache
 from pydantic import SecretStr, ValidationError
 
 from retouch.core.settings.model import Settings
+from retouch.core.settings.storage import DECODER_MAX_PIXELS
 
 ENV_PREFIX = "RETOUCH_"
 #: Variables holding a provider's secret (`credential_ref` `env:RETOUCH_SECRET_...`): read by
@@ -30,6 +31,14 @@ TENCENT_CLOUD_VARIABLES = {
     "TENCENTCLOUD_SECRETID": "SecretId of the SCF run role's temporary keys",
     "TENCENTCLOUD_SECRETKEY": "SecretKey of those keys (secret)",
     "TENCENTCLOUD_SESSIONTOKEN": "session token of those keys (secret)",
+}
+
+
+#: OpenCV reads its pixel cap from this variable once, when its library loads
+#: (`limit_image_decoders`); listed so the configuration table is complete.
+DECODER_VARIABLES = {
+    "OPENCV_IO_MAX_IMAGE_PIXELS": f"OpenCV's own cap on a decoded image's pixels (default "
+    f"{DECODER_MAX_PIXELS}, set by `retouch.images` before OpenCV loads unless already set)",
 }
 
 
@@ -127,3 +136,10 @@ def get_tencent_cloud_keys() -> TencentCloudKeys:
         secret_key=SecretStr(values["TENCENTCLOUD_SECRETKEY"]),
         session_token=SecretStr(token) if token else None,
     )
+
+
+def limit_image_decoders() -> None:
+    """Set OpenCV's own pixel cap (`DECODER_MAX_PIXELS`) unless the deployment set one. OpenCV
+    reads it when `cv2` is first imported, so this runs before: `retouch.images`, which every
+    module that imports cv2 imports first, calls it when it is imported."""
+    os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(DECODER_MAX_PIXELS))

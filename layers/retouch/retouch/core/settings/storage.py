@@ -13,6 +13,10 @@ from retouch.core.settings.base import SettingsGroup
 
 _COS_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{0,49}-[0-9]{5,20}")
 _S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: OpenCV's own cap on the pixels of an image it decodes (its default is 2**30, 3 GB of BGR):
+#: a backstop behind the header check, for an image whose header our parser and OpenCV's read
+#: differently. 2**26 pixels are 192 MiB of BGR. No configured cap may exceed it.
+DECODER_MAX_PIXELS = 2**26
 
 
 class StorageSettings(SettingsGroup):
@@ -108,7 +112,11 @@ class StorageSettings(SettingsGroup):
         20 * 1024 * 1024, ge=1, le=1024**3, description="largest upload accepted, in bytes"
     )
     upload_max_pixels: int = Field(
-        50_000_000, ge=1, description="largest width x height an upload may declare in its header"
+        50_000_000,
+        ge=1,
+        le=DECODER_MAX_PIXELS,
+        description="largest width x height an image (an upload, a vendor's result) may "
+        "declare in its header; every decode checks it first",
     )
     upload_url_expires_s: int = Field(
         900, ge=60, le=43_200, description="lifetime of presigned upload URLs and credentials"

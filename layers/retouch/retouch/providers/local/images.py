@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from retouch.core.settings import get_settings
-from retouch.images.inspection import ImageHeader, NotAnImage, inspect_image
+from retouch.images.inspection import ImageHeader, NotAnImage, TooManyPixels, inspect_within
 from retouch.providers.local.errors import AlgorithmInputError
 
 if TYPE_CHECKING:
@@ -34,15 +34,11 @@ def check_header(name: str, data: bytes) -> ImageHeader:
     if not data:
         raise AlgorithmInputError(f"{name}: empty")
     try:
-        header = inspect_image(data)
+        return inspect_within(data, max_pixels=get_settings().upload_max_pixels)
+    except TooManyPixels as exc:
+        raise AlgorithmInputError(f"{name}: {exc}") from None
     except NotAnImage as exc:
         raise AlgorithmInputError(f"{name}: not an image ({exc})") from None
-    budget = get_settings().upload_max_pixels
-    if header.pixels > budget:
-        raise AlgorithmInputError(
-            f"{name}: {header.width}x{header.height} is more than {budget} pixels"
-        )
-    return header
 
 
 def decode_color(name: str, data: bytes) -> Pixels:
@@ -71,7 +67,10 @@ def _decode(name: str, data: bytes, *, color: bool) -> Pixels:
 
     check_header(name, data)
     flags = cv2.IMREAD_COLOR if color else cv2.IMREAD_UNCHANGED
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
+    except cv2.error:  # OpenCV's own pixel cap (limit_image_decoders) raises
+        image = None
     if image is None or image.size == 0:
         raise AlgorithmInputError(f"{name}: the image data cannot be decoded")
     if image.dtype != np.uint8:  # 16-bit PNG
