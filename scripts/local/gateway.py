@@ -44,7 +44,7 @@ from retouch.core.errors import AppError, InternalError, MethodNotAllowed, NotFo
 from retouch.core.settings import get_settings
 from retouch.storage import LocalStorage
 from scripts.local.consumers import ConsumerThreads, QueueConsumer, queue_consumers
-from scripts.local.gateway_problems import gateway_problem, request_id_of
+from scripts.local.gateway_problems import gateway_problem, gateway_request_id
 from scripts.local.lambda_runtime import FakeLambdaContext, new_event_loop
 from scripts.local.sam import FunctionSpec, LambdaHandler, Route, Template, load_module
 from scripts.local.scheduler import ScheduledJob, run_schedules, scheduled_jobs
@@ -358,7 +358,7 @@ class Gateway:
 
     async def forward(self, request: Request) -> Response:
         """Serve one request through the function whose route matches it."""
-        request_id = request_id_of(request)
+        request_id = gateway_request_id()
         matched = self.match(
             request.method,
             request.url.path,

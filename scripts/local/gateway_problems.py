@@ -6,14 +6,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from retouch.core.errors import AppError
-from retouch.core.ids import is_valid_request_id, new_request_id
+from retouch.core.ids import new_request_id
 from retouch.http.problems import negotiate_language, problem_response
 
 
-def request_id_of(request: Request) -> str:
-    """The client's X-Request-ID when well formed, else a new one."""
-    sent_id = request.headers.get("x-request-id")
-    return sent_id if sent_id and is_valid_request_id(sent_id) else new_request_id()
+def gateway_request_id() -> str:
+    """The gateway's own id of a request, new each time, as API Gateway's `requestId` is: the
+    client's X-Request-ID reaches the function as a header, never as the platform's id."""
+    return new_request_id()
 
 
 def gateway_problem(error: AppError, request: Request, request_id: str) -> Response:

@@ -22,7 +22,7 @@ from retouch.core.errors import AppError
 from retouch.core.settings import get_settings
 from retouch.storage import LocalStorage, local_storage
 from retouch.storage.local import ObjectCreatedHook
-from scripts.local.gateway_problems import gateway_problem, request_id_of
+from scripts.local.gateway_problems import gateway_problem, gateway_request_id
 
 PATH = "/_storage/{key:path}"
 
@@ -50,7 +50,7 @@ def _guarded(
     current: Callable[[], LocalStorage], handler: Callable[[LocalStorage, Request, bytes], Response]
 ) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        request_id = request_id_of(request)
+        request_id = gateway_request_id()
         body = await request.body() if request.method == "PUT" else b""
         try:
             # File I/O and fsync off the event loop.

@@ -124,13 +124,13 @@ def internal_id(public_id: str) -> int:
 
 
 def audit_rows(target: str) -> list[dict[str, Any]]:
-    """The audit rows about `target` (a user's public id, a feature or provider key), oldest
-    first, with the actor's public id."""
+    """The audit rows about `target` (a user's public id, a feature or provider key, a masked
+    email), oldest first, with the actor's public id (None: an anonymous event)."""
     with get_database().unit_of_work() as uow:
         rows = uow.fetch_all(
             "SELECT a.action, a.target_type, a.target_id, a.before_state, a.after_state, "
-            "a.request_id, u.public_id AS actor FROM audit_logs a "
-            "JOIN users u ON u.id = a.actor_user_id WHERE a.target_id = %s ORDER BY a.id",
+            "a.request_id, a.client_request_id, u.public_id AS actor FROM audit_logs a "
+            "LEFT JOIN users u ON u.id = a.actor_user_id WHERE a.target_id = %s ORDER BY a.id",
             (target,),
         )
     return [

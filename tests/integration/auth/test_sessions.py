@@ -4,15 +4,18 @@ auth and users functions, MariaDB and Redis."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import jwt
 import pytest
+from fastapi.testclient import TestClient
 
 from retouch.auth.errors import InvalidRefreshToken
-from retouch.auth.service import refresh
+from retouch.auth.refresh import refresh
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
 from tests.conftest import LogLines
-from tests.integration.identity_support import Api, bearer
+from tests.integration.identity_support import Api, audit_rows, bearer, new_client_ip
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +35,10 @@ def test_refresh_answers_a_new_pair_and_spends_the_old_token(api: Api) -> None:
     assert second["access_token"] != first["access_token"]
     assert second["user"] == first["user"]
     assert api.me(second["access_token"]).status_code == 200
-    assert api.refresh(first["refresh_token"]).status_code == 401
+    # (within the grace the same client gets the same child again, never a second one)
+    assert api.refresh(first["refresh_token"]).json()["refresh_token"] == second["refresh_token"]
     assert api.refresh(second["refresh_token"]).status_code == 200
+    assert api.refresh(first["refresh_token"]).status_code == 401
 
 
 def test_reuse_of_a_spent_token_revokes_the_whole_family_and_is_logged(
@@ -61,21 +66,73 @@ def test_reuse_of_a_spent_token_revokes_the_whole_family_and_is_logged(
     assert first["refresh_token"] not in str(log_lines.all())
 
 
-def test_the_just_rotated_token_within_the_grace_is_refused_without_revoking(
+def test_the_same_client_retrying_within_the_grace_gets_the_same_child(
     api: Api, log_lines: LogLines
 ) -> None:
-    # GIVEN a token just rotated (two tabs refreshing at once: one won)
+    # GIVEN a token just rotated, whose answer the client did not get (a dropped connection)
     first = api.register()
     second = api.refresh(first["refresh_token"]).json()
 
-    # WHEN the loser presents the same token within the grace window (10 s by default)
-    late = api.refresh(first["refresh_token"])
+    # WHEN the same client presents the same token again within the window (10 s by default)
+    retried = api.refresh(first["refresh_token"])
 
-    # THEN it is refused, but the winner's pair keeps working and nothing is revoked
-    assert late.status_code == 401
+    # THEN it gets the very child it was issued (idempotent), and the session lives on
+    assert retried.status_code == 200
+    assert retried.json()["refresh_token"] == second["refresh_token"]
+    assert api.me(retried.json()["access_token"]).status_code == 200
     assert api.me(second["access_token"]).status_code == 200
     assert api.refresh(second["refresh_token"]).status_code == 200
     assert not [line for line in log_lines.all() if line.get("security_event")]
+    assert audit_rows(first["user"]["id"]) == []
+
+
+def test_an_attacker_who_rotates_first_loses_the_session_when_the_victim_refreshes(
+    api: Api, identity_apps: tuple[Any, Any]
+) -> None:
+    # GIVEN a victim's session whose refresh token an attacker stole and rotated first, from
+    # another client
+    victim = api.register()
+    with TestClient(identity_apps[0], client=(new_client_ip(), 40000)) as attacker:
+        stolen = attacker.post(
+            "/v1/auth/refresh",
+            json={"refresh_token": victim["refresh_token"]},
+            headers={"User-Agent": "attacker/1.0"},
+        ).json()
+
+    # WHEN the victim's own refresh of that token lands within the grace window
+    late = api.refresh(victim["refresh_token"])
+
+    # THEN the family is revoked: the victim must sign in again, and the attacker's child
+    # and access token are refused too
+    assert late.status_code == 401
+    assert api.refresh(stolen["refresh_token"]).status_code == 401
+    assert api.me(stolen["access_token"]).status_code == 401
+    # AND the reuse is audited, against the account, with no actor and no token in it
+    (row,) = audit_rows(victim["user"]["id"])
+    assert (row["action"], row["actor"], row["target_type"]) == (
+        "auth.refresh_reuse",
+        None,
+        "user",
+    )
+    assert row["after_state"]["revoked_tokens"] == 2
+    assert victim["refresh_token"] not in str(row)
+
+
+def test_a_retry_from_another_user_agent_within_the_grace_revokes(api: Api) -> None:
+    # GIVEN a token rotated by one client
+    first = api.register()
+    second = api.refresh(first["refresh_token"]).json()
+
+    # WHEN the same address presents it with another User-Agent (another client there)
+    other = api.auth.post(
+        "/v1/auth/refresh",
+        json={"refresh_token": first["refresh_token"]},
+        headers={"User-Agent": "other-client/2.0"},
+    )
+
+    # THEN the family is revoked
+    assert other.status_code == 401
+    assert api.refresh(second["refresh_token"]).status_code == 401
 
 
 def test_a_token_older_than_the_previous_one_revokes_even_within_the_grace(api: Api) -> None:
@@ -131,14 +188,27 @@ def test_logout_revokes_the_session_and_denies_its_access_token(api: Api) -> Non
     assert api.refresh(pair["refresh_token"]).status_code == 401
     # AND the session is revoked in the database, which holds it however long the token lives
     assert _revoked_tokens(pair["user"]["id"]) == 1
+    # AND the sign-out is audited: the user, their session
+    (row,) = audit_rows(pair["user"]["id"])
+    assert (row["action"], row["actor"]) == ("auth.logout", pair["user"]["id"])
+    assert row["after_state"] == {"session": _session_of(pair["access_token"])}
+
+
+def _session_of(access_token: str) -> str:
+    return str(jwt.decode(access_token, options={"verify_signature": False})["sid"])
 
 
 def _revoked_tokens(public_id: str) -> int:
+    return _tokens_of(public_id, revoked_only=True)
+
+
+def _tokens_of(public_id: str, *, revoked_only: bool = False) -> int:
+    """How many refresh tokens the user has (of every session), or how many are revoked."""
     with get_database().unit_of_work() as uow:
         row = uow.fetch_one(
             "SELECT COUNT(*) AS n FROM refresh_tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE u.public_id = %s AND t.revoked_at IS NOT NULL",
-            (public_id,),
+            "WHERE u.public_id = %s AND (t.revoked_at IS NOT NULL OR NOT %s)",
+            (public_id, revoked_only),
         )
     assert row is not None
     return int(row["n"])
@@ -177,6 +247,8 @@ def test_concurrent_refreshes_of_one_token_issue_exactly_one_child(api: Api) -> 
                 database=get_database(),
                 settings=get_settings(),
                 refresh_token=pair["refresh_token"],
+                client="one-client",
+                client_ip="198.51.100.7",
             ).refresh_token
         except InvalidRefreshToken:
             return None
@@ -184,7 +256,10 @@ def test_concurrent_refreshes_of_one_token_issue_exactly_one_child(api: Api) -> 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(attempt, range(8)))
 
-    # THEN exactly one wins; the others lost within the grace window, so the session lives
-    winners = [token for token in results if token is not None]
-    assert len(winners) == 1
-    assert api.refresh(winners[0]).status_code == 200
+    # THEN one child is issued, and every request of this one client gets it (the ones that
+    # waited on the row's lock retried within the grace window), so the session lives
+    assert len(set(results)) == 1
+    (child,) = set(results)
+    assert child is not None
+    assert _tokens_of(pair["user"]["id"]) == 2
+    assert api.refresh(child).status_code == 200

@@ -32,9 +32,10 @@ def test_a_credit_grant_adds_to_the_balance_and_is_audited(api: Api) -> None:
     assert response.json() == {"user_id": target["id"], "amount": 50, "balance": before + 50}
     assert get_quota(database=get_database(), user_id=user_id).balance == before + 50
     (row,) = audit_rows(target["id"])
-    assert (row["action"], row["actor"], row["request_id"]) == (
+    assert (row["action"], row["actor"], row["request_id"], row["client_request_id"]) == (
         "user.grant_credits",
         actor["id"],
+        response.headers["x-request-id"],
         "grant-test-0001",
     )
     assert row["before_state"] == {"balance": before}

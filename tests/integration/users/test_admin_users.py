@@ -152,21 +152,26 @@ def test_like_wildcards_in_the_prefix_match_only_themselves(api: Api) -> None:
     assert response.json()["items"] == []
 
 
-def test_an_admin_change_is_applied_and_audited_with_before_after_and_request_id(api: Api) -> None:
+def test_an_admin_change_is_audited_with_our_request_id_and_the_clients_beside_it(
+    api: Api,
+) -> None:
     # GIVEN an admin and a user
     actor, admin = api.signed_in("admin")
     target, _ = api.signed_in("user")
 
-    # WHEN the admin makes the user an operator, with a request id of their own
+    # WHEN the admin makes the user an operator, labelling the request with a forged id
     response = api.users.patch(
         f"/v1/admin/users/{target['id']}",
         json={"role": "operator"},
-        headers={**admin, "X-Request-ID": "audit-test-0001"},
+        headers={**admin, "X-Request-ID": "forged"},
     )
 
-    # THEN the user is an operator and one audit row tells who, what, before/after and request
+    # THEN the user is an operator and one audit row tells who, what, before/after; its
+    # request id is the server's own (the one answered), the client's label kept beside it
     assert response.status_code == 200
     assert (response.json()["role"], response.json()["status"]) == ("operator", "active")
+    server_id = response.headers["x-request-id"]
+    assert server_id != "forged"
     assert audit_rows(target["id"]) == [
         {
             "action": "user.update",
@@ -174,7 +179,8 @@ def test_an_admin_change_is_applied_and_audited_with_before_after_and_request_id
             "target_id": target["id"],
             "before_state": {"role": "user", "status": "active"},
             "after_state": {"role": "operator", "status": "active"},
-            "request_id": "audit-test-0001",
+            "request_id": server_id,
+            "client_request_id": "forged",
             "actor": actor["id"],
         }
     ]

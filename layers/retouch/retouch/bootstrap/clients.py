@@ -6,6 +6,7 @@ from __future__ import annotations
 from retouch.bootstrap.engine import get_engine
 from retouch.cache.two_level import get_cache
 from retouch.core.db import get_database
+from retouch.core.lockout import get_lockouts
 from retouch.core.ratelimit import configured_limits, get_rate_limiter
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
@@ -24,6 +25,7 @@ def reset_clients() -> None:
     get_database.cache_clear()
     get_redis.cache_clear()
     get_rate_limiter.cache_clear()
+    get_lockouts.cache_clear()
     get_cache.cache_clear()
     get_queue.cache_clear()
     get_storage.cache_clear()

@@ -20,7 +20,8 @@ T = TypeVar("T")
 
 _ID_BY_HASH = "SELECT id FROM refresh_tokens WHERE token_hash = %s"
 _BY_ID_FOR_UPDATE = (
-    "SELECT id, family_id, parent_id, user_id, expires_at, used_at, revoked_at "
+    "SELECT id, token_hash, family_id, parent_id, user_id, client_hash, expires_at, "
+    "used_at, revoked_at "
     "FROM refresh_tokens WHERE id = %s FOR UPDATE"
 )
 # The caller of a request: the account, and whether the session of its token was revoked
@@ -47,19 +48,24 @@ _CALLER_WHERE = " WHERE u.public_id = %s"
 # A locking read: it sees the child a concurrent rotation has just committed, whatever the
 # transaction's snapshot.
 _BY_PARENT = (
-    "SELECT id, family_id, parent_id, user_id, expires_at, used_at, revoked_at "
+    "SELECT id, token_hash, family_id, parent_id, user_id, client_hash, expires_at, "
+    "used_at, revoked_at "
     "FROM refresh_tokens WHERE parent_id = %s LOCK IN SHARE MODE"
 )
 
 
 @dataclass(frozen=True)
 class RefreshToken:
-    """A `refresh_tokens` row (the token itself is never stored, only its digest)."""
+    """A `refresh_tokens` row (the token itself is never stored, only its digest).
+
+    `client_hash` is the keyed digest of the client it was issued to (None before 0015)."""
 
     id: int
+    token_hash: str
     family_id: str
     parent_id: int | None
     user_id: int
+    client_hash: str | None
     expires_at: datetime
     used_at: datetime | None
     revoked_at: datetime | None
@@ -72,9 +78,11 @@ def _optional_time(value: datetime | None) -> datetime | None:
 def _token(row: Row) -> RefreshToken:
     return RefreshToken(
         id=int(row["id"]),
+        token_hash=row["token_hash"],
         family_id=row["family_id"],
         parent_id=None if row["parent_id"] is None else int(row["parent_id"]),
         user_id=int(row["user_id"]),
+        client_hash=row["client_hash"],
         expires_at=from_db(row["expires_at"]),
         used_at=_optional_time(row["used_at"]),
         revoked_at=_optional_time(row["revoked_at"]),
@@ -92,14 +100,22 @@ class MySQLRefreshTokenRepository:
         family_id: str,
         parent_id: int | None,
         user_id: int,
+        client_hash: str | None,
         issued_at: datetime,
         expires_at: datetime,
     ) -> int:
         self._uow.execute(
-            "INSERT INTO refresh_tokens "
-            "(token_hash, family_id, parent_id, user_id, issued_at, expires_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (token_hash, family_id, parent_id, user_id, to_db(issued_at), to_db(expires_at)),
+            "INSERT INTO refresh_tokens (token_hash, family_id, parent_id, user_id, client_hash, "
+            "issued_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                token_hash,
+                family_id,
+                parent_id,
+                user_id,
+                client_hash,
+                to_db(issued_at),
+                to_db(expires_at),
+            ),
         )
         return self._uow.last_insert_id()
 

@@ -246,6 +246,7 @@ class Limits:
     tasks_per_user: Limit
     login_per_account_ip: Limit
     login_per_ip: Limit
+    login_failures_per_account: Limit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -256,6 +257,9 @@ class Limits:
                 "login_account_ip", settings.rate_limit_login_per_account_ip_per_min, 60
             ),
             login_per_ip=Limit("login_ip", settings.rate_limit_login_per_ip_per_min, 60),
+            login_failures_per_account=Limit(
+                "login_fail_account", settings.rate_limit_login_failures_per_account_per_min, 60
+            ),
         )
 
 

@@ -1,6 +1,11 @@
 """The one ASGI middleware every function runs: request id, per-IP rate limit, body limit,
 security headers, access log, metrics, and the last-resort 500.
 
+The request id is always ours (`retouch.core.request_context`): the platform's id of the
+request, else a new UUID4, echoed in `X-Request-ID`. A client's `X-Request-ID` never replaces
+it; when printable and at most 128 characters it is kept as `client_request_id` (a log key on
+every line of the request and an audit column).
+
 Written as plain ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path.
 """
 
@@ -14,8 +19,9 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retouch.core.errors import AppError, InternalError, PayloadTooLarge, UnsupportedMediaType
-from retouch.core.ids import is_valid_request_id, new_request_id
+from retouch.core.ids import client_request_id, is_valid_request_id, new_request_id
 from retouch.core.logging import logger, metrics
+from retouch.core.request_context import RequestIds, bind_request_ids, unbind_request_ids
 from retouch.core.settings import get_settings
 from retouch.http.problems import negotiate_language, problem_response, to_app_error
 from retouch.http.rate_limits import add_rate_limit_headers, enforce_client_limit
@@ -34,11 +40,15 @@ def _is_json(content_type: str | None) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def _request_id(headers: Headers, scope: Scope) -> str:
-    sent = headers.get(REQUEST_ID_HEADER)
-    if sent and is_valid_request_id(sent):
-        return sent
-    # Behind API Gateway, reuse its id so our logs join the platform's.
+def _request_ids(headers: Headers, scope: Scope) -> RequestIds:
+    return RequestIds(
+        server=_server_request_id(scope), client=client_request_id(headers.get(REQUEST_ID_HEADER))
+    )
+
+
+def _server_request_id(scope: Scope) -> str:
+    # Behind API Gateway, reuse its id (the gateway made it, not the client) so our logs join
+    # the platform's.
     event = scope.get("aws.event") or {}
     platform_id = (event.get("requestContext") or {}).get("requestId")
     if isinstance(platform_id, str) and is_valid_request_id(platform_id):
@@ -63,10 +73,14 @@ class RequestContextMiddleware:
             return
         started = time.perf_counter()
         headers = Headers(scope=scope)
-        request_id = _request_id(headers, scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        ids = _request_ids(headers, scope)
+        request_id = ids.server
+        scope.setdefault("state", {}).update(request_id=request_id, client_request_id=ids.client)
+        bound = bind_request_ids(ids)
         # Context-local keys: the local gateway serves several requests at once in threads.
-        logger.thread_safe_append_keys(request_id=request_id)
+        logger.thread_safe_append_keys(
+            request_id=request_id, **({"client_request_id": ids.client} if ids.client else {})
+        )
         response: dict[str, Any] = {"status": 500, "started": False}
         encoded_request_id = request_id.encode()
 
@@ -99,7 +113,8 @@ class RequestContextMiddleware:
             await _send_problem(error, request_id, headers, send_with_request_id)
         finally:
             _record(scope, response["status"], started)
-            logger.thread_safe_remove_keys(["request_id", "user_id"])
+            logger.thread_safe_remove_keys(["request_id", "client_request_id", "user_id"])
+            unbind_request_ids(bound)
 
 
 def _limited(receive: Receive, limit: int) -> Receive:

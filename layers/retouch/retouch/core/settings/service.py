@@ -93,7 +93,11 @@ class ServiceSettings(SettingsGroup):
         2_592_000, ge=3600, le=31_536_000, description="refresh token lifetime (30 days)"
     )
     refresh_reuse_grace_s: int = Field(
-        10, ge=0, le=60, description="a just-rotated refresh token is refused without revoking"
+        10,
+        ge=0,
+        le=60,
+        description="a just-rotated token presented again by the client its child went to "
+        "gets that child back; by another client, it revokes the session",
     )
 
     @field_validator("jwt_keys", mode="before")
@@ -147,6 +151,15 @@ class ServiceSettings(SettingsGroup):
     )
     rate_limit_login_per_ip_per_min: int = Field(
         20, ge=1, description="login attempts per minute per client IP, any account"
+    )
+    rate_limit_login_failures_per_account_per_min: int = Field(
+        10, ge=1, description="failed logins per minute per account, from any IP, before a lockout"
+    )
+    login_lockout_base_s: int = Field(
+        60, ge=1, le=3600, description="the first lockout of an account; each further doubles"
+    )
+    login_lockout_max_s: int = Field(
+        900, ge=1, le=86_400, description="the longest lockout of an account"
     )
     rate_limit_retry_after_failure_s: float = Field(
         1.0, ge=0, le=30, description="after Redis failed, skip the rate limiter for this long"

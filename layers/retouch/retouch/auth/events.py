@@ -1,0 +1,69 @@
+"""The audit rows of sign-in events: failed logins, refresh-token reuse, sign-outs.
+
+Written in a transaction of their own use case's, like every audit row; none holds a
+password or a token. A failed login names the account when it exists, else the email masked
+(`a***@example.com`): enough to see one address being tried, not to list addresses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retouch.audit.repository import MySQLAuditRepository
+from retouch.audit.schemas import AuditEntry
+from retouch.core.db import UnitOfWork
+from retouch.core.identity import User
+
+LOGIN_FAILED = "auth.login_failed"
+REFRESH_REUSE = "auth.refresh_reuse"
+LOGOUT = "auth.logout"
+_TARGET_ID_LENGTH = 64
+
+
+def mask_email(email: str) -> str:
+    """`alice@example.com` → `a***@example.com`, cut to the audit's target id length."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"[:_TARGET_ID_LENGTH]
+
+
+def login_failed(
+    uow: UnitOfWork, *, email: str, account: User | None, reason: str, client_ip: str
+) -> None:
+    """An anonymous row: nobody proved who they are. `reason` is for admins only."""
+    after = {"reason": reason, "client_ip": client_ip}
+    if account is None:
+        _add(uow, None, LOGIN_FAILED, "email", mask_email(email), after)
+    else:
+        _add(uow, None, LOGIN_FAILED, "user", account.public_id, after)
+
+
+def refresh_reused(
+    uow: UnitOfWork, *, owner: User, session_id: str, revoked: int, client_ip: str
+) -> None:
+    """A spent refresh token came back and its session was revoked; whoever presented it is
+    unknown (the owner or a thief), so the row has no actor."""
+    after = {"session": session_id, "revoked_tokens": revoked, "client_ip": client_ip}
+    _add(uow, None, REFRESH_REUSE, "user", owner.public_id, after)
+
+
+def logged_out(uow: UnitOfWork, *, user: User, session_id: str) -> None:
+    _add(uow, user.id, LOGOUT, "user", user.public_id, {"session": session_id})
+
+
+def _add(
+    uow: UnitOfWork,
+    actor_user_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: str,
+    after: dict[str, Any],
+) -> None:
+    MySQLAuditRepository(uow).add(
+        AuditEntry(
+            actor_user_id=actor_user_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            after=after,
+        )
+    )

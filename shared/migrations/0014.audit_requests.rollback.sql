@@ -1,0 +1,3 @@
+ALTER TABLE audit_logs
+    DROP INDEX ix_audit_logs_action,
+    DROP COLUMN client_request_id;
