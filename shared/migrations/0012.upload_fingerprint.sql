@@ -1,4 +1,4 @@
--- depends: 0006.uploads
+-- depends: 0011.idempotency_operation
 -- What was inspected is what the pipeline reads (DESIGN §6): the upload trigger records the
 -- SHA-256 of the bytes it inspected (with their size, actual_size). `prepare` compares the
 -- bytes it reads with it before decoding anything, and a later object-created event for the

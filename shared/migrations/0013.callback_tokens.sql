@@ -1,4 +1,4 @@
--- depends: 0010.provider_health
+-- depends: 0012.upload_fingerprint
 -- Callbacks a caller cannot forge or flood (issue 13, item 3). Each vendor job is submitted
 -- with a callback URL that carries a fresh secret token; only its SHA-256 is kept, with the
 -- job's handle, and a callback is heard only when its token matches. `prompted_at` is when a

@@ -1,4 +1,4 @@
--- depends: 0011.idempotency_operation
+-- depends: 0013.callback_tokens
 -- Audit rows of issue 13: `request_id` is the server's own id of the request (the one in its
 -- log lines); the id a client sent in X-Request-ID is kept beside it, never in its place.
 -- `actor_user_id` was nullable already: anonymous events (a failed sign-in, a reused refresh
