@@ -9,7 +9,7 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 
 from retouch.storage import Credentials, ObjectInfo, UploadTicket, validate_key
-from retouch.storage.errors import ObjectNotFound
+from retouch.storage.errors import ObjectNotFound, within
 
 #: When the fake says objects were written and URLs expire from.
 STORED_AT = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -36,11 +36,12 @@ class MemoryStorage:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[validate_key(key)] = (bytes(data), content_type)
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
         try:
-            return self.objects[validate_key(key)][0]
+            data = self.objects[validate_key(key)][0]
         except KeyError:
             raise ObjectNotFound("No object is stored at the key") from None
+        return within(data, max_bytes)
 
     def head(self, key: str) -> ObjectInfo | None:
         found = self.objects.get(validate_key(key))

@@ -3,6 +3,7 @@ problem+json, and the COS-shaped event handed to the upload trigger's hook."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,13 @@ from urllib.parse import urlsplit
 
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from retouch.storage import LocalStorage, parse_object_created
+from retouch.core.settings import get_settings
+from retouch.storage import LocalStorage, UploadTooLarge, parse_object_created
 from retouch.storage.signing import SECURITY_TOKEN
-from scripts.local.storage_gateway import storage_routes
+from scripts.local.storage_gateway import bounded_body, storage_routes
 from tests.unit.storage_support import SecondsClock, make_storage
 
 KEY = "uploads/usr_abc/upl_123"
@@ -85,6 +88,46 @@ def test_upload_larger_than_signed_is_refused_with_413(
     assert response.status_code == 413
     assert response.json()["code"] == "UPLOAD_TOO_LARGE"
     assert storage.head(KEY) is None
+
+
+def test_a_body_past_the_largest_upload_is_refused_with_413(
+    client: TestClient, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RETOUCH_UPLOAD_MAX_BYTES", str(64 * 1024))
+    get_settings.cache_clear()
+    headers = {
+        "Content-Type": PNG,
+        SECURITY_TOKEN: storage.temporary_credentials(KEY, expires_s=900).session_token,
+    }
+
+    streamed = client.put(f"/_storage/{KEY}", headers=headers, content=b"x" * (64 * 1024 + 1))
+    declared = client.put(
+        f"/_storage/{KEY}", headers={**headers, "Content-Length": str(10**9)}, content=b"x"
+    )
+
+    assert (streamed.status_code, declared.status_code) == (413, 413)
+    assert streamed.json()["code"] == declared.json()["code"] == "UPLOAD_TOO_LARGE"
+    assert storage.head(KEY) is None
+
+
+def test_a_streamed_body_is_cut_off_once_past_the_largest_upload(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN uploads of at most 64 KiB and a body arriving in 100 chunks of 16 KiB
+    monkeypatch.setenv("RETOUCH_UPLOAD_MAX_BYTES", str(64 * 1024))
+    get_settings.cache_clear()
+    received: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        received.append(len(received))
+        return {"type": "http.request", "body": b"x" * 16 * 1024, "more_body": len(received) < 100}
+
+    request = Request({"type": "http", "method": "PUT", "headers": []}, receive)
+
+    # WHEN the gateway reads it THEN it stops at the fifth chunk with 413
+    with pytest.raises(UploadTooLarge):
+        asyncio.run(bounded_body(request))
+    assert len(received) == 5
 
 
 def test_credential_token_uploads_its_one_key_only(

@@ -11,6 +11,7 @@ from retouch.core.settings import get_settings
 from retouch.storage import (
     InvalidStorageKey,
     ObjectNotFound,
+    ObjectTooLarge,
     Storage,
     local_storage,
     output_key,
@@ -153,3 +154,14 @@ def test_settings_configure_the_local_adapter(
     assert storage.presign_download(KEY, expires_s=60).startswith(
         "http://127.0.0.1:8000/_storage/uploads/usr_abc/upl_123?"
     )
+
+
+def test_a_bounded_read_refuses_an_object_longer_than_its_bound(
+    tmp_path: Path, clock: SecondsClock
+) -> None:
+    storage: Storage = make_storage(tmp_path, clock)
+    storage.put(KEY, b"x" * 1000, "image/png")
+
+    assert storage.get(KEY, max_bytes=1000) == b"x" * 1000
+    with pytest.raises(ObjectTooLarge):
+        storage.get(KEY, max_bytes=999)

@@ -13,7 +13,13 @@ import pytest
 from pydantic import SecretStr
 
 from retouch.core.settings import TencentCloudKeys
-from retouch.storage import CosStorage, InvalidStorageKey, ObjectNotFound, UploadTicket
+from retouch.storage import (
+    CosStorage,
+    InvalidStorageKey,
+    ObjectNotFound,
+    ObjectTooLarge,
+    UploadTicket,
+)
 from retouch.storage.errors import StorageUnavailable
 from scripts.local.servers import free_port
 from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, FakeCos, running_fake_cos
@@ -245,3 +251,12 @@ def test_sts_failing_is_storage_unavailable(cos: FakeCos, sts: FakeSts, failure:
 
     assert refused.value.error_code.status == 503
     assert "AKID" not in str(refused.value)
+
+
+def test_a_bounded_read_refuses_an_object_longer_than_its_bound(cos: FakeCos) -> None:
+    storage = storage_for(cos)
+    storage.put(KEY, PNG, "image/png")
+
+    assert storage.get(KEY, max_bytes=len(PNG)) == PNG
+    with pytest.raises(ObjectTooLarge):
+        storage.get(KEY, max_bytes=len(PNG) - 1)

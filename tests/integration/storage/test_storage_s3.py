@@ -12,7 +12,13 @@ import pytest
 from moto.server import ThreadedMotoServer
 from moto.sts.models import sts_backends
 
-from retouch.storage import InvalidStorageKey, ObjectNotFound, S3Storage, UploadTicket
+from retouch.storage import (
+    InvalidStorageKey,
+    ObjectNotFound,
+    ObjectTooLarge,
+    S3Storage,
+    UploadTicket,
+)
 from retouch.storage.errors import StorageUnavailable
 from scripts.local.servers import free_port
 
@@ -163,3 +169,11 @@ def test_an_unreachable_sts_is_storage_unavailable(storage: S3Storage) -> None:
         unreachable.temporary_credentials(KEY, expires_s=900)
 
     assert refused.value.error_code.status == 503
+
+
+def test_a_bounded_read_refuses_an_object_longer_than_its_bound(storage: S3Storage) -> None:
+    storage.put(KEY, PNG, "image/png")
+
+    assert storage.get(KEY, max_bytes=len(PNG)) == PNG
+    with pytest.raises(ObjectTooLarge):
+        storage.get(KEY, max_bytes=len(PNG) - 1)

@@ -4,8 +4,9 @@ returned by a vendor are all refused before anything decodes them."""
 
 from __future__ import annotations
 
-from retouch.storage import upload_key
+from retouch.storage import ObjectInfo, upload_key
 from tests.fakes.providers import ScriptedProvider
+from tests.fakes.storage import MemoryStorage
 from tests.unit.image_support import png
 from tests.unit.task_support import ALICE, PHOTO, RESULT, Shop
 
@@ -22,6 +23,26 @@ class RecordingNormalizer:
     def __call__(self, data: bytes) -> bytes:
         self.decoded.append(data)
         return data
+
+
+class ReplacedAfterHead(MemoryStorage):
+    """Storage where a planned replacement lands just after `head` answers (the race between
+    prepare's size check and its read), recording the bound of every `get`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.replacements: dict[str, bytes] = {}
+        self.bounds: list[int | None] = []
+
+    def head(self, key: str) -> ObjectInfo | None:
+        info = super().head(key)
+        if key in self.replacements:
+            self.put(key, self.replacements.pop(key), "image/png")
+        return info
+
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
+        self.bounds.append(max_bytes)
+        return super().get(key, max_bytes=max_bytes)
 
 
 def prepare_detail(shop: Shop, task_id: str) -> str:
@@ -116,3 +137,26 @@ def test_a_pixel_bomb_from_a_vendor_is_never_stored_and_the_next_provider_serves
     (fallback,) = row.fallbacks
     assert (fallback["provider"], fallback["code"]) == ("vendor", "BAD_RESULT")
     assert "30000x30000 is more than" in fallback["detail"]
+
+
+def test_an_upload_replaced_between_size_check_and_read_is_not_read_past_its_size() -> None:
+    # GIVEN a ready upload whose object grows to 60 MB just after prepare checked its size
+    shop = Shop.open()
+    shop.storage = storage = ReplacedAfterHead()
+    image = shop.upload(ALICE)
+    task_id = shop.create(inputs={"image": image}).id
+    key = upload_key(user_id=ALICE.public_id, upload_id=image)
+    storage.replacements[key] = PHOTO + b"\0" * 60_000_000
+    decoder = RecordingNormalizer()
+
+    # WHEN the pipeline runs
+    ran = shop.run_pipeline(
+        engine=shop.engine(ScriptedProvider("vendor", (RESULT,)), normalize=decoder)
+    )
+
+    # THEN the read was bounded by the size inspected, and the task fails with a refund
+    assert ran == ["prepare"] and decoder.decoded == []
+    assert storage.bounds == [len(PHOTO)]
+    assert shop.task(task_id).error_code == "INPUT_UNPROCESSABLE"
+    assert "grew since it was inspected" in prepare_detail(shop, task_id)
+    assert shop.balance(ALICE) == (10, 0)

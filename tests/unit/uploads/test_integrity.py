@@ -31,9 +31,9 @@ class CountingStorage(MemoryStorage):
         super().__init__()
         self.reads: list[str] = []
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
         self.reads.append(key)
-        return super().get(key)
+        return super().get(key, max_bytes=max_bytes)
 
 
 def ticket(

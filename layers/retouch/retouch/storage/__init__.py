@@ -6,7 +6,12 @@ from retouch.storage import get_storage, upload_key
 """
 
 from retouch.storage.cos import CosStorage
-from retouch.storage.errors import ObjectNotFound, SignatureInvalid, UploadTooLarge
+from retouch.storage.errors import (
+    ObjectNotFound,
+    ObjectTooLarge,
+    SignatureInvalid,
+    UploadTooLarge,
+)
 from retouch.storage.events import (
     CreatedObject,
     MalformedStorageEvent,
@@ -37,6 +42,7 @@ __all__ = [
     "MalformedStorageEvent",
     "ObjectInfo",
     "ObjectNotFound",
+    "ObjectTooLarge",
     "S3Storage",
     "SignatureInvalid",
     "Signer",

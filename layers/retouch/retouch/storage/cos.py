@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 from retouch.core.settings import TencentCloudKeys
 from retouch.core.time import from_epoch
-from retouch.storage.errors import ObjectNotFound, StorageUnavailable
+from retouch.storage.errors import ObjectNotFound, StorageUnavailable, read_size, within
 from retouch.storage.keys import session_name, validate_key
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 
@@ -189,7 +189,7 @@ class CosStorage:
             Bucket=self.bucket, Key=validate_key(key), Body=data, ContentType=content_type
         )
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
         from qcloud_cos.cos_exception import CosServiceError
 
         try:
@@ -198,7 +198,11 @@ class CosStorage:
             if error.get_status_code() == 404:
                 raise ObjectNotFound("No such object") from None
             raise
-        return bytes(response["Body"].get_raw_stream().read())
+        stream = response["Body"].get_raw_stream()
+        try:
+            return within(bytes(stream.read(read_size(max_bytes))), max_bytes)
+        finally:
+            stream.close()
 
     def head(self, key: str) -> ObjectInfo | None:
         from qcloud_cos.cos_exception import CosServiceError

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from retouch.core.time import from_epoch
-from retouch.storage.errors import ObjectNotFound
+from retouch.storage.errors import ObjectNotFound, read_size, within
 from retouch.storage.events import cos_object_created_event
 from retouch.storage.keys import validate_key
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
@@ -144,9 +144,10 @@ class LocalStorage:
                 )
             )
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            with self._path(key).open("rb") as file:
+                return within(file.read(read_size(max_bytes) or -1), max_bytes)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound("No such object") from None
 

@@ -67,8 +67,10 @@ class Storage(Protocol):
         """Store `data` at `key`, replacing any object there; readers see all of it or none."""
         ...
 
-    def get(self, key: str) -> bytes:
-        """The object's bytes; ObjectNotFound when there is none."""
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
+        """The object's bytes; ObjectNotFound when there is none. With `max_bytes`, at most
+        `max_bytes + 1` bytes are read and an object longer than `max_bytes` is ObjectTooLarge
+        (whatever `head` said a moment before: the object may have been replaced since)."""
         ...
 
     def head(self, key: str) -> ObjectInfo | None:

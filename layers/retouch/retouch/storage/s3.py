@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
 from retouch.core.time import from_epoch
-from retouch.storage.errors import ObjectNotFound, StorageUnavailable
+from retouch.storage.errors import ObjectNotFound, StorageUnavailable, read_size, within
 from retouch.storage.keys import session_name, validate_key
 from retouch.storage.port import Credentials, ObjectInfo, UploadTicket
 
@@ -134,13 +134,14 @@ class S3Storage:
             Bucket=self.bucket, Key=validate_key(key), Body=data, ContentType=content_type
         )
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, *, max_bytes: int | None = None) -> bytes:
         client = self._client()
         try:
             response = client.get_object(Bucket=self.bucket, Key=validate_key(key))
         except client.exceptions.NoSuchKey:
             raise ObjectNotFound("No such object") from None
-        return response["Body"].read()
+        with response["Body"] as body:
+            return within(body.read(read_size(max_bytes)), max_bytes)
 
     def head(self, key: str) -> ObjectInfo | None:
         from botocore.exceptions import ClientError

@@ -16,7 +16,14 @@ from retouch.core.logging import logger
 from retouch.core.settings import Settings
 from retouch.core.units import Transactions
 from retouch.images.inspection import ImageHeader, NotAnImage, TooManyPixels, inspect_within
-from retouch.storage import InvalidStorageKey, ObjectInfo, ObjectNotFound, Storage, validate_key
+from retouch.storage import (
+    InvalidStorageKey,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectTooLarge,
+    Storage,
+    validate_key,
+)
 from retouch.uploads.integrity import fingerprint
 from retouch.uploads.records import Upload
 from retouch.uploads.repository import UploadRepository
@@ -67,14 +74,21 @@ def _first_check(
     limit = min(upload.declared_size, settings.upload_max_bytes)
     data: bytes | None = None
     verdict: str | ImageHeader = "too_large"
-    # The size is checked before reading, so an oversized object is never loaded.
+    size = info.size
+    # The size is checked before reading, and the read stops one byte past the limit (the
+    # object may be replaced after `head`), so an oversized object is never loaded.
     if info.size <= limit:
         try:
-            data = storage.get(upload.object_key)
+            data = storage.get(upload.object_key, max_bytes=limit)
         except ObjectNotFound:
             return "ignored"
-        verdict = _verdict(data, limit=limit, settings=settings, declared_type=upload.content_type)
-    size = info.size if data is None else len(data)
+        except ObjectTooLarge:
+            size = limit + 1  # at least: it was not read further
+        else:
+            size = len(data)
+            verdict = _verdict(
+                data, limit=limit, settings=settings, declared_type=upload.content_type
+            )
     with database.unit_of_work() as uow:
         uploads = uow.repository(UploadRepository)
         if isinstance(verdict, str):
@@ -117,9 +131,11 @@ def _recheck(database: Transactions, storage: Storage, upload: Upload, info: Obj
     same SHA-256; another size is never read), else the upload is rejected."""
     if info.size == upload.actual_size:
         try:
-            data = storage.get(upload.object_key)
+            data = storage.get(upload.object_key, max_bytes=upload.actual_size)
         except ObjectNotFound:
             return "ignored"
+        except ObjectTooLarge:
+            return _reject_changed(database, storage, upload)
         if upload.sha256 is None or fingerprint(data) == upload.sha256:
             return "unchanged"
     return _reject_changed(database, storage, upload)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from retouch.storage import ObjectNotFound, Storage
+from retouch.storage import ObjectNotFound, ObjectTooLarge, Storage
 from retouch.uploads.records import Upload
 
 #: `reject_reason` of a ready upload whose object was replaced after it was inspected.
@@ -34,8 +34,9 @@ def fingerprint(data: bytes) -> str:
 def read_inspected(storage: Storage, upload: Upload) -> bytes:
     """The bytes of a ready upload, provided they are the ones inspected; UploadChanged
     otherwise. The stored size is compared first (`head`), so a replacement of another size,
-    however large, is never read; the SHA-256 of what was read is compared after, so a
-    replacement between the two calls is caught too.
+    however large, is never read; the read itself stops one byte past the size inspected, so
+    a larger replacement between the two calls is not loaded either; the SHA-256 of what was
+    read is compared last.
 
     An upload checked before its fingerprint was recorded (sha256 None, migration 0012) is
     read as it is: the caller inspects its header before decoding it, as for any input."""
@@ -45,9 +46,11 @@ def read_inspected(storage: Storage, upload: Upload) -> bytes:
     if upload.sha256 is not None and info.size != upload.actual_size:
         raise UploadChanged(upload, "changed size since it was inspected")
     try:
-        data = storage.get(upload.object_key)
+        data = storage.get(upload.object_key, max_bytes=upload.actual_size)
     except ObjectNotFound:
         raise UploadChanged(upload, "is gone") from None
+    except ObjectTooLarge:
+        raise UploadChanged(upload, "grew since it was inspected") from None
     if upload.sha256 is not None and fingerprint(data) != upload.sha256:
         raise UploadChanged(upload, "changed since it was inspected")
     return data
