@@ -22,6 +22,7 @@ from retouch.core.errors import AppError
 from retouch.core.settings import get_settings
 from retouch.storage import LocalStorage, UploadTooLarge, local_storage
 from retouch.storage.local import ObjectCreatedHook
+from retouch.storage.signing import SECURITY_TOKEN
 from scripts.local.gateway_problems import gateway_problem, gateway_request_id
 
 PATH = "/_storage/{key:path}"
@@ -64,9 +65,13 @@ def _guarded(
 
 
 async def bounded_body(request: Request) -> bytes:
-    """The PUT body, refused (413) once it passes the largest upload any ticket allows, so an
-    oversized body is never held whole; the ticket's own bound is checked after, by the
-    adapter (what COS and S3 do with the signed size)."""
+    """The PUT body. A presigned PUT is refused (413) once it passes the largest upload any
+    ticket allows, so an oversized body is never held whole (the cloud refuses it against the
+    signed size; the ticket's own bound is checked after, by the adapter). A PUT with a
+    temporary credential is read whole, as STS binds no size in the cloud either: the upload
+    trigger refuses it (it reads no more than the declared size)."""
+    if request.headers.get(SECURITY_TOKEN):
+        return await request.body()
     limit = get_settings().upload_max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:

@@ -90,19 +90,17 @@ def test_upload_larger_than_signed_is_refused_with_413(
     assert storage.head(KEY) is None
 
 
-def test_a_body_past_the_largest_upload_is_refused_with_413(
+def test_a_presigned_body_past_the_largest_upload_is_refused_with_413(
     client: TestClient, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RETOUCH_UPLOAD_MAX_BYTES", str(64 * 1024))
     get_settings.cache_clear()
-    headers = {
-        "Content-Type": PNG,
-        SECURITY_TOKEN: storage.temporary_credentials(KEY, expires_s=900).session_token,
-    }
+    ticket = storage.presign_upload(KEY, content_type=PNG, max_bytes=64 * 1024, expires_s=300)
+    headers = dict(ticket.headers)
 
-    streamed = client.put(f"/_storage/{KEY}", headers=headers, content=b"x" * (64 * 1024 + 1))
+    streamed = client.put(_path(ticket.url), headers=headers, content=b"x" * (64 * 1024 + 1))
     declared = client.put(
-        f"/_storage/{KEY}", headers={**headers, "Content-Length": str(10**9)}, content=b"x"
+        _path(ticket.url), headers={**headers, "Content-Length": str(10**9)}, content=b"x"
     )
 
     assert (streamed.status_code, declared.status_code) == (413, 413)

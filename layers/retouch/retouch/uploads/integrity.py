@@ -45,8 +45,9 @@ def read_inspected(storage: Storage, upload: Upload) -> bytes:
         raise UploadChanged(upload, "is gone")
     if upload.sha256 is not None and info.size != upload.actual_size:
         raise UploadChanged(upload, "changed size since it was inspected")
+    inspected_size = upload.actual_size if upload.sha256 is not None else None
     try:
-        data = storage.get(upload.object_key, max_bytes=upload.actual_size)
+        data = storage.get(upload.object_key, max_bytes=inspected_size)
     except ObjectNotFound:
         raise UploadChanged(upload, "is gone") from None
     except ObjectTooLarge:
