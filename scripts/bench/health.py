@@ -240,6 +240,8 @@ def prepare_servers(env: dict[str, str]) -> None:
     """Point this process at the servers of `env` (for good), migrate and seed them; quiet
     the logger below WARNING, since stdout is the report's."""
     os.environ.update(env)
+    # The seed's catalog names the local stack's offline providers, as `scripts/run` loads it.
+    os.environ.setdefault("RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK", "true")
     from retouch.bootstrap.clients import reset_clients
     from retouch.core.logging import logger
     from retouch.core.settings import get_settings
