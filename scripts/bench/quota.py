@@ -232,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in [name for name in os.environ if name.startswith("RETOUCH_")]:
                 del os.environ[name]
             os.environ.update({**server.env(), "RETOUCH_REDIS_URL": UNUSED_REDIS_URL})
+            # The seed's catalog names the local stack's offline providers (as `scripts/run`).
+            os.environ["RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK"] = "true"
             reset_clients()
             apply_migrations(get_settings())
             load_seed()
