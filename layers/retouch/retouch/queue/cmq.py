@@ -13,15 +13,14 @@ import math
 import threading
 from collections.abc import Collection
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from retouch.core.settings import Settings, scf_role_credentials
+from retouch.core.settings import Settings
 from retouch.queue import messages
 from retouch.queue.messages import DeadMessage, Delivery, NotSupported, UnknownQueue
+from retouch.queue.tencent_api import client_profile, tencent_credential
 
 #: TencentCloudSDKException codes that mean the queue does not exist.
 _MISSING_QUEUE_CODES = ("ResourceNotFound", "ResourceNotExist", "ResourceUnavailable.QueueNotFound")
-_TIMEOUT_S = 5
 
 
 class CmqPublisher:
@@ -91,28 +90,9 @@ class CmqPublisher:
         return self._client
 
     def _new_client(self) -> Any:
-        from tencentcloud.common import credential
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
         from tencentcloud.tdmq.v20200217.tdmq_client import TdmqClient
 
-        http_profile = HttpProfile(reqTimeout=_TIMEOUT_S)
-        if self._endpoint:
-            parts = urlsplit(self._endpoint)
-            http_profile = HttpProfile(
-                protocol=parts.scheme, endpoint=parts.netloc, reqTimeout=_TIMEOUT_S
-            )
-        role = scf_role_credentials()
-        cloud_credential = (
-            credential.Credential(
-                role.secret_id,
-                role.secret_key.get_secret_value(),
-                role.token.get_secret_value() or None,
-            )
-            if role
-            else credential.DefaultCredentialProvider().get_credentials()
-        )
-        return TdmqClient(cloud_credential, self.region, ClientProfile(httpProfile=http_profile))
+        return TdmqClient(tencent_credential(), self.region, client_profile(self._endpoint))
 
 
 def _consumed_by_triggers(operation: str) -> NotSupported:

@@ -10,15 +10,18 @@ from retouch.core.settings import get_settings
 from retouch.core.time import utc_now
 from retouch.queue.factory import get_queue
 from retouch.queue.outbox import purge_published, relay
+from retouch.queue.scf_invoke import ScfInvokeQueue
 
 
 def relay_outbox() -> dict[str, Any]:
-    """Publish what a crash left in the outbox, then purge rows published long ago."""
+    """Publish what a crash left in the outbox, then purge rows published long ago. With the
+    scf backend, also send the delayed messages that are due (SCF has no delays of its own)."""
     settings = get_settings()
     database = get_database()
+    queue = get_queue()
     report = relay(
         database=database,
-        queue=get_queue(),
+        queue=queue,
         min_age_s=settings.outbox_relay_min_age_s,
         batch=settings.outbox_relay_batch,
     )
@@ -26,4 +29,7 @@ def relay_outbox() -> dict[str, Any]:
         database=database,
         older_than=utc_now() - timedelta(seconds=settings.outbox_retention_s),
     )
-    return {"published": report.published, "failed": report.failed, "purged": purged}
+    result = {"published": report.published, "failed": report.failed, "purged": purged}
+    if isinstance(queue, ScfInvokeQueue):
+        result["released"] = queue.release_due()
+    return result

@@ -57,12 +57,13 @@ class PipelineSettings(SettingsGroup):
         7 * 86_400, ge=3600, description="published outbox rows are kept this long"
     )
 
-    # Queue (retouch.queue): Redis Streams locally, SQS on AWS, TDMQ publishing on Tencent;
-    # see docs/architecture.md "Queue".
-    queue_backend: Literal["redis", "sqs", "cmq"] = Field(
+    # Queue (retouch.queue): Redis Streams locally, SQS on AWS, SCF asynchronous invocation on
+    # Tencent (docs/queue-tencent.md); see docs/architecture.md "Queue".
+    queue_backend: Literal["redis", "sqs", "scf", "cmq"] = Field(
         "redis",
-        description="queue adapter: redis (Redis Streams), sqs (AWS), cmq (Tencent TDMQ, "
-        "publish only: SCF triggers consume)",
+        description="queue adapter: redis (Redis Streams), sqs (AWS), scf (Tencent: each "
+        "message invokes its step function asynchronously), cmq (TDMQ CMQ, publish only; no "
+        "SCF trigger consumes it today)",
     )
     queue_name_prefix: str = Field(
         "",
@@ -89,11 +90,37 @@ class PipelineSettings(SettingsGroup):
         "scheme://host[:port] (tests: a local fake)",
     )
 
-    @field_validator("queue_tdmq_region")
+    queue_scf_region: str = Field(
+        "",
+        pattern=r"^([a-z]+(-[a-z0-9]+)+)?$",
+        validate_default=True,
+        description="Tencent Cloud region of the step functions the scf backend invokes, e.g. "
+        "ap-guangzhou (required with the scf backend)",
+    )
+    queue_scf_namespace: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9_-]{1,60}$",
+        description="SCF namespace of the step functions (queue `steps-prepare` invokes "
+        "function `<RETOUCH_QUEUE_NAME_PREFIX>steps-prepare` there)",
+    )
+    queue_scf_qualifier: str = Field(
+        "$LATEST",
+        pattern=r"^(\$LATEST|[A-Za-z0-9_-]{1,64})$",
+        description="version or alias of the step functions the scf backend invokes",
+    )
+    queue_scf_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://[^/]+$",
+        description="SCF API endpoint instead of scf.tencentcloudapi.com, as "
+        "scheme://host[:port] (tests: a local fake)",
+    )
+
+    @field_validator("queue_tdmq_region", "queue_scf_region")
     @classmethod
-    def _check_tdmq_region(cls, region: str, info: ValidationInfo) -> str:
-        if not region and info.data.get("queue_backend") == "cmq":
-            raise PydanticCustomError("missing", "required with RETOUCH_QUEUE_BACKEND=cmq")
+    def _check_cloud_region(cls, region: str, info: ValidationInfo) -> str:
+        backend = "cmq" if info.field_name == "queue_tdmq_region" else "scf"
+        if not region and info.data.get("queue_backend") == backend:
+            raise PydanticCustomError("missing", f"required with RETOUCH_QUEUE_BACKEND={backend}")
         return region
 
     callback_base_url: str | None = Field(
