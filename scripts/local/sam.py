@@ -38,11 +38,12 @@ LambdaHandler = Callable[[dict[str, Any], Any], Any]
 
 #: Event shapes of the files in events/, named `<function>_<shape>[_<variant>].json`: HTTP
 #: requests, object-created events of S3 (Lambda) and COS (SCF), queue messages of SQS
-#: (Lambda) and CMQ (SCF), and schedules: EventBridge's scheduled event (Lambda) and the SCF
-#: timer trigger. Shapes starting with `scf_` go to the SCF entry point.
+#: (Lambda) and the scf queue backend's invocations or CMQ (SCF), and schedules:
+#: EventBridge's scheduled event (Lambda) and the SCF timer trigger. Shapes starting with
+#: `scf_` go to the SCF entry point.
 HTTP_EVENT_SHAPES = ("aws_rest", "aws_http", "scf_apigw")
 STORAGE_EVENT_SHAPES = ("aws_s3", "scf_cos")
-QUEUE_EVENT_SHAPES = ("aws_sqs", "scf_cmq")
+QUEUE_EVENT_SHAPES = ("aws_sqs", "scf_invoke", "scf_cmq")
 SCHEDULE_EVENT_SHAPES = ("aws_schedule", "scf_timer")
 EVENT_SHAPES = HTTP_EVENT_SHAPES + STORAGE_EVENT_SHAPES + QUEUE_EVENT_SHAPES + SCHEDULE_EVENT_SHAPES
 

@@ -305,7 +305,7 @@ def test_every_storage_triggered_function_has_an_s3_and_a_cos_sample_event(
     assert _sample_shapes(spec) == set(STORAGE_EVENT_SHAPES)
 
 
-def test_every_queue_triggered_function_has_an_sqs_and_a_cmq_sample_event() -> None:
+def test_every_queue_triggered_function_has_an_sqs_an_scf_invoke_and_a_cmq_sample_event() -> None:
     # One test over all of them rather than one per function: there may be none yet.
     assert {spec.logical_id: _sample_shapes(spec) for spec in QUEUE_FUNCTIONS} == {
         spec.logical_id: set(QUEUE_EVENT_SHAPES) for spec in QUEUE_FUNCTIONS
