@@ -20,6 +20,7 @@ from typing import Any
 from scripts.deploy_tencent import apigw, scf
 from scripts.deploy_tencent.api import CloudError, TencentApi
 from scripts.deploy_tencent.config import CONFIG, ConfigError, Plan, load_plan
+from scripts.deploy_tencent.cos import cos_uploader
 from scripts.deploy_tencent.package import (
     Package,
     PackageError,
@@ -29,31 +30,6 @@ from scripts.deploy_tencent.package import (
 )
 
 MIGRATE = "migrate"
-
-
-def _cos_uploader(plan: Plan, environ: Mapping[str, str]) -> scf.Uploader:
-    """Puts a package into the stage's code bucket (`<name>-<appid>`) and answers SCF's `Code`
-    fields naming it (SCF wants the bucket's name without its APPID)."""
-
-    def upload(package: Package) -> dict[str, str]:
-        from qcloud_cos import CosConfig, CosS3Client
-
-        key = f"retouch/{plan.stage}/{package.name}-{package.sha256[:16]}.zip"
-        config = CosConfig(
-            Region=plan.region,
-            SecretId=environ["TENCENTCLOUD_SECRET_ID"],
-            SecretKey=environ["TENCENTCLOUD_SECRET_KEY"],
-            Token=environ.get("TENCENTCLOUD_SESSION_TOKEN") or None,
-            Scheme="https",
-        )
-        CosS3Client(config).put_object(Bucket=plan.code_bucket, Key=key, Body=package.data)
-        return {
-            "CosBucketName": plan.code_bucket.rsplit("-", 1)[0],
-            "CosObjectName": f"/{key}",
-            "CosBucketRegion": plan.region,
-        }
-
-    return upload
 
 
 def build(plan: Plan) -> tuple[dict[str, Package], dict[str, Package]]:
@@ -70,7 +46,7 @@ def deploy(plan: Plan, environ: Mapping[str, str], say: Any = print) -> dict[str
     """Build, then create or update everything of the plan; answers what was done."""
     layer_packages, function_packages = build(plan)
     api = TencentApi(plan.region, environ)
-    upload = _cos_uploader(plan, environ)
+    upload = cos_uploader(plan, environ)
     scf.ensure_namespace(api, plan)
     versions = {
         key: scf.publish_layer(api, package, plan, upload)

@@ -62,10 +62,15 @@ class FakeTencentDeploy:
         return self.functions[(namespace, name)]
 
 
-def _zip(encoded: Any, what: str) -> bytes:
-    """The zip a `ZipFile` field carries, or Refused when it is not base64 of a zip."""
+def _zip(code: Params, what: str) -> bytes | str:
+    """The zip a `Code` carries inline (`ZipFile`, base64), or `cos:<bucket><object>` for one
+    named in COS; Refused when it is neither."""
+    if code.get("CosBucketName") and code.get("CosBucketRegion"):
+        if not str(code.get("CosObjectName", "")).startswith("/"):
+            raise Refused("InvalidParameterValue.CosObjectName", f"{what}: {code}")
+        return f"cos:{code['CosBucketName']}{code['CosObjectName']}"
     try:
-        data = base64.b64decode(encoded, validate=True)
+        data = base64.b64decode(code.get("ZipFile") or "", validate=True)
         zipfile.ZipFile(io.BytesIO(data)).testzip()
     except (binascii.Error, TypeError, zipfile.BadZipFile) as exc:
         raise Refused("InvalidParameterValue.ZipFile", f"{what}: not a base64 zip") from exc
@@ -149,7 +154,7 @@ def _scf(fake: FakeTencentDeploy, action: str, params: Params) -> Params:
             "LayerVersion": len(versions) + 1,
             "Description": params.get("Description", ""),
             "CompatibleRuntimes": params["CompatibleRuntimes"],
-            "zip": _zip(params["Content"].get("ZipFile"), "layer"),
+            "zip": _zip(params["Content"], "layer"),
         }
         versions.append(version)
         return {"LayerVersion": version["LayerVersion"]}
@@ -169,12 +174,12 @@ def _scf(fake: FakeTencentDeploy, action: str, params: Params) -> Params:
             raise Refused("ResourceInUse.Function", params["FunctionName"])
         _check_configuration(fake, params)
         stored = {k: v for k, v in params.items() if k != "Code"}
-        stored |= {"zip": _zip(params["Code"].get("ZipFile"), "function"), "triggers": []}
+        stored |= {"zip": _zip(params["Code"], "function"), "triggers": []}
         fake.functions[(params.get("Namespace", "default"), params["FunctionName"])] = stored
         return {}
     if action == "UpdateFunctionCode":
         found = _function(fake, params)
-        found["zip"] = _zip(params.get("ZipFile"), "function")
+        found["zip"] = _zip(params, "function")
         found["Handler"] = params.get("Handler", found["Handler"])
         return {}
     if action == "UpdateFunctionConfiguration":

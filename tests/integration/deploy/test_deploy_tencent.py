@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import secrets
 import subprocess
 import zipfile
 from collections.abc import Iterator
@@ -21,9 +22,13 @@ from typing import Any
 import pytest
 import yaml
 
-from scripts.deploy_tencent.config import ROOT
+from scripts.deploy_tencent.api import TencentApi
+from scripts.deploy_tencent.config import ROOT, load_plan
+from scripts.deploy_tencent.cos import cos_uploader
+from scripts.deploy_tencent.package import INLINE_ZIP_LIMIT, Package
+from scripts.deploy_tencent.scf import publish_layer
 from scripts.local.sam import load_template
-from tests.integration.cos_fake import SECRET_ID, SECRET_KEY
+from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, running_fake_cos
 from tests.integration.tencent_deploy_fake import FakeTencentDeploy, running_fake_tencent_deploy
 
 pytestmark = pytest.mark.integration
@@ -287,3 +292,33 @@ def test_a_plain_secret_in_the_environment_is_refused_before_any_call(tmp_path: 
     assert "RETOUCH_DB_PASSWORD_SECRET must be a tcssm:<name> reference" in result.stderr
     assert "hunter2-plain" not in result.stderr
     assert fake.calls == []
+
+
+def test_a_layer_past_the_inline_limit_is_published_from_the_code_bucket(tmp_path: Path) -> None:
+    # GIVEN a layer zip one byte past SCF's inline limit, a code bucket and the SCF fake
+    environ = {
+        **DEPLOY_ENV,
+        "TENCENTCLOUD_SECRET_ID": SECRET_ID,
+        "TENCENTCLOUD_SECRET_KEY": SECRET_KEY,
+    }
+    plan = load_plan("dev", environ, _test_config(tmp_path))
+    big = Package("retouch-providers-dev", secrets.token_bytes(INLINE_ZIP_LIMIT + 1), 1)
+    with (
+        running_fake_cos(environ["RETOUCH_TENCENT_CODE_BUCKET"]) as bucket,
+        running_fake_tencent_deploy() as fake,
+    ):
+        environ |= {
+            "RETOUCH_DEPLOY_TENCENT_ENDPOINT": fake.url,
+            "RETOUCH_DEPLOY_TENCENT_COS_ENDPOINT": bucket.url,
+        }
+
+        # WHEN the deploy publishes it
+        api, upload = TencentApi(plan.region, environ), cos_uploader(plan, environ)
+        version = publish_layer(api, big, plan, upload)
+
+    # THEN the zip went to the bucket whole, and SCF was told the object, not sent the bytes
+    (key,) = bucket.objects
+    assert bucket.objects[key].data == big.data and key.startswith("retouch/dev/")
+    assert fake.layers["retouch-providers-dev"][version - 1]["zip"] == f"cos:retouch-code/{key}"
+    ((_, _, params),) = [call for call in fake.calls if call[1] == "PublishLayerVersion"]
+    assert "ZipFile" not in params["Content"]
