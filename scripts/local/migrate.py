@@ -7,48 +7,26 @@ Idempotent: applied migrations are recorded by yoyo and skipped; the seed is an 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
-from yoyo import get_backend, read_migrations
-
-from retouch.catalog.schemas import CatalogSeed
-from retouch.catalog.service import load_catalog
-from retouch.core.db import get_database
+from retouch.bootstrap import migrations
 from retouch.core.settings import Settings, SettingsError, get_settings
-from retouch.quota.schemas import PlanWrite
-from retouch.quota.service import load_plans
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "shared" / "migrations"
 SEED = ROOT / "shared" / "seed"
 
 
-def database_url(settings: Settings) -> str:
-    password = quote(settings.db_password.get_secret_value(), safe="")
-    user = quote(settings.db_user, safe="")
-    return f"mysql://{user}:{password}@{settings.db_host}:{settings.db_port}/{settings.db_name}"
-
-
 def apply_migrations(settings: Settings) -> int:
-    """Apply every pending migration under a lock; return how many ran."""
-    backend = get_backend(database_url(settings))
-    migrations = read_migrations(str(MIGRATIONS))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
-    return len(pending)
+    """Apply every pending migration of shared/migrations; return how many ran."""
+    return migrations.apply_migrations(settings, MIGRATIONS)
 
 
 def load_seed() -> int:
-    """Upsert the seed config (plans, then the catalog); return how many entries it holds."""
-    document = json.loads((SEED / "plans.json").read_text())
-    plans = [PlanWrite.model_validate(plan) for plan in document["plans"]]
-    count = load_plans(database=get_database(), plans=plans)
-    catalog = CatalogSeed.model_validate_json((SEED / "catalog.json").read_text())
-    return count + load_catalog(database=get_database(), seed=catalog)
+    """Upsert shared/seed (without the providers the settings' network refuses); return how
+    many entries it holds."""
+    return migrations.load_seed(SEED)
 
 
 def main() -> int:

@@ -31,7 +31,7 @@ STACK_NAME_PREFIX = "${AWS::StackName}-"
 #: A function's Timeout when neither it nor Globals sets one (SAM's default).
 DEFAULT_TIMEOUT_S = 3
 #: One entry file serves both clouds: `handler` for Lambda (the template's Handler), and
-#: this attribute for Tencent SCF (serverless.yml's `app.main_handler`).
+#: this attribute for Tencent SCF (deploy/tencent.yml's `app.main_handler`).
 SCF_HANDLER_ATTRIBUTE = "main_handler"
 RouteType = Literal["Api", "HttpApi"]
 LambdaHandler = Callable[[dict[str, Any], Any], Any]

@@ -66,6 +66,18 @@ def tc3_signature_error(headers: Mapping[str, str], body: bytes) -> str | None:
     return None if hmac.compare_digest(expected, signature) else "signature mismatch"
 
 
+def write_response(handler: BaseHTTPRequestHandler, response: dict[str, Any]) -> None:
+    """Answer as every Tencent Cloud API does: HTTP 200, `{"Response": {..., "RequestId"}}`
+    (an error too, as `{"Error": {"Code", "Message"}}` inside)."""
+    response["RequestId"] = secrets.token_hex(8)
+    data = json.dumps({"Response": response}).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class _StsHandler(BaseHTTPRequestHandler):
     server: _StsServer
 
@@ -96,13 +108,7 @@ class _StsHandler(BaseHTTPRequestHandler):
                     "%Y-%m-%dT%H:%M:%SZ"
                 ),
             }
-        response["RequestId"] = secrets.token_hex(8)
-        data = json.dumps({"Response": response}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        write_response(self, response)
 
 
 class _StsServer(ThreadingHTTPServer):

@@ -1,4 +1,5 @@
-"""template.yaml, serverless.yml, the routes in code and the files in events/ agree."""
+"""template.yaml, the routes in code and the files in events/ agree (deploy/tencent.yml is held
+to the template by test_deploy_config.py)."""
 
 from __future__ import annotations
 
@@ -34,10 +35,8 @@ from scripts.local.sam import (
     read_yaml,
 )
 from scripts.local.scheduler import scheduled_event
-from tests.catalog_support import load_seed_catalog
 from tests.unit.processes import Command, Started, declare
 
-SERVERLESS = ROOT / "serverless.yml"
 EVENT_FILES = sorted(EVENTS.glob("*.json"))
 
 
@@ -87,28 +86,6 @@ def _code_routes(spec: FunctionSpec) -> Routes:
         (method.upper(), path)
         for path, operations in app.openapi()["paths"].items()
         for method in operations
-    }
-
-
-def _scf_functions() -> dict[Path, tuple[str, dict[str, Any]]]:
-    """SCF functions by code folder: (function key, config)."""
-    inputs = _document(SERVERLESS)["inputs"]
-    shared_src = inputs["src"]["src"] if isinstance(inputs["src"], dict) else inputs["src"]
-    functions = {}
-    for key, config in inputs["functions"].items():
-        src = config.get("src", shared_src)
-        functions[(ROOT / src).resolve()] = (key, config)
-    return functions
-
-
-def _scf_routes(function_key: str) -> Routes:
-    inputs = _document(SERVERLESS)["inputs"]
-    return {
-        (api["method"].upper(), _normalised(api["path"]))
-        for trigger in inputs.get("triggers", [])
-        if trigger["type"] == "apigw"
-        for api in trigger["parameters"]["apis"]
-        if api["function"] == function_key
     }
 
 
@@ -210,60 +187,8 @@ def test_rest_and_http_api_routes_are_exactly_the_routes_in_code(spec: FunctionS
     assert _template_routes(spec, "HttpApi") == in_code
 
 
-def test_serverless_yml_declares_the_same_functions_as_the_template() -> None:
-    # GIVEN the functions of both descriptors, keyed by their code folder
-    scf = _scf_functions()
-    sam = {spec.code_uri: spec for spec in TEMPLATE_FUNCTIONS}
-
-    # THEN both deploy the same code folders
-    assert set(scf) == set(sam)
-
-
-@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
-def test_scf_handler_is_in_the_same_file_as_the_lambda_handler(spec: FunctionSpec) -> None:
-    # GIVEN the SCF handler of the function's code folder
-    _, config = _scf_functions()[spec.code_uri]
-    scf_module, _, scf_attribute = config["handler"].rpartition(".")
-
-    # THEN it lives in the Lambda handler's file and exists there
-    assert scf_module == spec.handler.rpartition(".")[0]
-    assert callable(getattr(load_module(spec), scf_attribute, None))
-
-
-@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
-def test_scf_api_gateway_routes_are_exactly_the_routes_in_code(spec: FunctionSpec) -> None:
-    key, _ = _scf_functions()[spec.code_uri]
-
-    assert _scf_routes(key) == _code_routes(spec)
-
-
-#: Read only by the Tencent adapters (the TDMQ publisher's region); AWS's come from the runtime.
-SCF_ONLY_VARIABLES = {"RETOUCH_QUEUE_TDMQ_REGION"}
-#: On SCF vendor credentials are environment variables, one per provider of the seed that
-#: has a secret (`env:RETOUCH_SECRET_<KEY>`, its own); on AWS they are read from Secrets
-#: Manager, which the template grants instead.
-SCF_SECRETS = {
-    f"RETOUCH_SECRET_{provider.key.upper()}"
-    for provider in load_seed_catalog().providers
-    if provider.credential_ref
-}
+#: The functions that build providers (and so read the vendors' credentials).
 PROVIDER_FUNCTIONS = {"GenerateStepFunction", "CallbacksFunction"}
-
-
-@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
-def test_scf_sets_the_same_environment_variables_as_the_template(spec: FunctionSpec) -> None:
-    # GIVEN the variables the template gives the function (Globals plus its own)
-    template = _document(TEMPLATE)
-    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
-    own = template["Resources"][spec.logical_id]["Properties"].get("Environment") or {}
-    variables.update(own.get("Variables") or {})
-    _, config = _scf_functions()[spec.code_uri]
-
-    # THEN SCF sets the same names, plus those only its adapters read, plus the vendors'
-    # credentials where providers are built (which AWS reads from Secrets Manager)
-    secrets = SCF_SECRETS if spec.logical_id in PROVIDER_FUNCTIONS else set()
-    expected = set(variables) | SCF_ONLY_VARIABLES | secrets
-    assert set(config["environment"]["variables"]) == expected
 
 
 @pytest.mark.parametrize("logical_id", sorted(PROVIDER_FUNCTIONS))
@@ -328,26 +253,6 @@ def test_the_local_scheduler_sends_the_shape_of_the_eventbridge_samples() -> Non
     assert samples
     assert all(set(sample) == set(local) for sample in samples)
     assert all(sample["detail-type"] == local["detail-type"] for sample in samples)
-
-
-def _scf_triggered(trigger_type: str) -> set[str]:
-    """The keys of the SCF functions that have a trigger of this type."""
-    inputs = _document(SERVERLESS)["inputs"]
-    return {
-        trigger["function"] for trigger in inputs["triggers"] if trigger["type"] == trigger_type
-    }
-
-
-def test_functions_with_an_s3_event_are_exactly_those_with_a_cos_trigger() -> None:
-    scf = _scf_functions()
-
-    assert {scf[spec.code_uri][0] for spec in STORAGE_FUNCTIONS} == _scf_triggered("cos")
-
-
-def test_functions_with_a_schedule_are_exactly_those_with_a_timer_trigger() -> None:
-    scf = _scf_functions()
-
-    assert {scf[spec.code_uri][0] for spec in SCHEDULED_FUNCTIONS} == _scf_triggered("timer")
 
 
 def test_every_queue_of_the_template_follows_the_queue_rules() -> None:

@@ -1,0 +1,98 @@
+"""What a deploy runs once against the database: the SQL migrations (yoyo, under a lock), the
+seed config (plans, then the catalog) and the promotion of the first admin.
+
+The local stack runs it through `scripts/local/migrate.py`; Tencent SCF through the `migrate`
+job function (`functions/jobs/migrate`), which `scripts/deploy tencent` invokes after every
+deploy. Everything here is idempotent: applied migrations are skipped, the seed is an upsert,
+an admin stays an admin.
+
+yoyo-migrations is not in the layer: only the callers that apply migrations install it (the
+dev tools, and the `migrate` function's own requirements, requirements/migrate.txt).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+from retouch.audit.repository import MySQLAuditRepository
+from retouch.audit.schemas import AuditEntry
+from retouch.catalog.schemas import CatalogSeed
+from retouch.catalog.service import load_catalog
+from retouch.core.db import get_database
+from retouch.core.logging import logger
+from retouch.core.settings import Settings
+from retouch.providers.destinations import DestinationPolicy, kind_allowed
+from retouch.quota.schemas import PlanWrite
+from retouch.quota.service import load_plans
+from retouch.users.repository import MySQLUserRepository
+
+
+def database_url(settings: Settings) -> str:
+    """yoyo's URL for the settings' database (user and password percent-encoded)."""
+    password = quote(settings.db_password.get_secret_value(), safe="")
+    user = quote(settings.db_user, safe="")
+    return f"mysql://{user}:{password}@{settings.db_host}:{settings.db_port}/{settings.db_name}"
+
+
+def apply_migrations(settings: Settings, directory: Path) -> int:
+    """Apply every pending migration of `directory` under yoyo's lock; return how many ran."""
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(database_url(settings))
+    migrations = read_migrations(str(directory))
+    with backend.lock():
+        pending = backend.to_apply(migrations)
+        backend.apply_migrations(pending)
+    return len(pending)
+
+
+def deployable_catalog(seed: CatalogSeed, policy: DestinationPolicy) -> CatalogSeed:
+    """The seed without the providers whose kind this deploy refuses (the `simulator`, a
+    loopback stand-in, outside the local network), so a cloud seed loads instead of failing
+    on them. A pipeline that names a left-out provider still fails the load, loudly."""
+    kept = [provider for provider in seed.providers if kind_allowed(provider.kind, policy)]
+    left_out = sorted(p.key for p in seed.providers if p not in kept)
+    if left_out:
+        logger.info("seed providers left out on this network", extra={"providers": left_out})
+    return seed.model_copy(update={"providers": kept})
+
+
+def load_seed(directory: Path, policy: DestinationPolicy | None = None) -> int:
+    """Upsert the seed of `directory` (plans.json, then catalog.json, without the providers
+    the deploy's policy refuses); return how many entries it holds."""
+    document = json.loads((directory / "plans.json").read_text())
+    plans = [PlanWrite.model_validate(plan) for plan in document["plans"]]
+    count = load_plans(database=get_database(), plans=plans)
+    catalog = CatalogSeed.model_validate_json((directory / "catalog.json").read_text())
+    catalog = deployable_catalog(catalog, policy or DestinationPolicy.from_settings())
+    return count + load_catalog(database=get_database(), seed=catalog)
+
+
+def promote_first_admin(email: str | None) -> str:
+    """Make the registered user with this email an admin, with an audit row (no actor: the
+    deploy did it); answers what happened: `promoted`, `already admin`, `not registered`, or
+    `no email` when none was given."""
+    if not email:
+        return "no email"
+    with get_database().unit_of_work() as uow:
+        users = MySQLUserRepository(uow)
+        user = users.get_by_email(email.strip())
+        if user is None:
+            return "not registered"
+        if user.role == "admin":
+            return "already admin"
+        users.update_access(user.id, role="admin", status=user.status)
+        MySQLAuditRepository(uow).add(
+            AuditEntry(
+                actor_user_id=None,
+                action="user.promote_first_admin",
+                target_type="user",
+                target_id=user.public_id,
+                before={"role": user.role},
+                after={"role": "admin"},
+            )
+        )
+        uow.commit()
+    return "promoted"

@@ -1,0 +1,324 @@
+"""`scripts/deploy tencent --stage dev`, run as a command against a loopback fake of SCF and
+API Gateway that checks every request's TC3 signature and fields (tencent_deploy_fake).
+
+The deployed config is deploy/tencent.yml itself with two changes a test needs: the step
+functions' queue triggers, still `pending` for the queue piece, are declared as a CKafka
+trigger (any SCF trigger type goes through the same path), and the layers install small locks
+so the test downloads little (the real locks are built and sized in test_packages.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts.deploy_tencent.api import TencentApi
+from scripts.deploy_tencent.config import ROOT, load_plan
+from scripts.deploy_tencent.cos import cos_uploader
+from scripts.deploy_tencent.package import INLINE_ZIP_LIMIT, Package
+from scripts.deploy_tencent.scf import publish_layer
+from scripts.local.sam import load_template
+from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, running_fake_cos
+from tests.integration.tencent_deploy_fake import FakeTencentDeploy, running_fake_tencent_deploy
+
+pytestmark = pytest.mark.integration
+
+NAMESPACE = "retouch-dev"
+STEPS = ["prepare_step", "generate_step", "store_step", "finalize_step"]
+UPLOAD_BUCKET = "retouch-uploads-1250000000.cos.ap-guangzhou.myqcloud.com"
+DEPLOY_ENV = {
+    "RETOUCH_TENCENT_VPC_ID": "vpc-abc12345",
+    "RETOUCH_TENCENT_SUBNET_ID": "subnet-def67890",
+    "RETOUCH_TENCENT_CODE_BUCKET": "retouch-code-1250000000",
+    "RETOUCH_DB_HOST": "10.0.0.12",
+    "RETOUCH_DB_PORT": "3306",
+    "RETOUCH_DB_USER": "retouch",
+    "RETOUCH_DB_PASSWORD_SECRET": "tcssm:retouch/db-password",
+    "RETOUCH_DB_NAME": "retouch",
+    "RETOUCH_REDIS_URL": "redis://10.0.0.13:6379/0",
+    "RETOUCH_JWT_KEYS_SECRET": "tcssm:retouch/jwt-keys",
+    "RETOUCH_JWT_ACTIVE_KID": "k1",
+    "RETOUCH_CORS_ORIGINS": "https://app.example.com",
+    "RETOUCH_QUEUE_NAME_PREFIX": "retouch-dev-",
+    "RETOUCH_STORAGE_BUCKET": "retouch-uploads-1250000000",
+    "RETOUCH_STORAGE_UPLOAD_ROLE_ARN": "qcs::cam::uin/100000000001:roleName/retouch-upload",
+    "RETOUCH_UPLOAD_BUCKET": UPLOAD_BUCKET,
+    "RETOUCH_CALLBACK_BASE_URL": "https://service-x.gz.apigw.tencentcs.com/release",
+    "RETOUCH_SECRET_RUNNINGHUB": "tcssm:retouch/providers/runninghub",
+    "RETOUCH_SECRET_TENCENT": "tcssm:retouch/providers/tencent",
+    "RETOUCH_SECRET_HUNYUAN": "tcssm:retouch/providers/hunyuan",
+    "RETOUCH_FIRST_ADMIN_EMAIL": "mei@example.com",
+}
+
+
+def _test_config(tmp_path: Path) -> Path:
+    document = yaml.safe_load((ROOT / "deploy" / "tencent.yml").read_text())
+    for step in STEPS:
+        document["functions"][step]["triggers"] = [
+            {
+                "type": "ckafka",
+                "name": f"steps-{step}",
+                "desc": {"maxMsgNum": 5, "offset": "latest"},
+            }
+        ]
+    lock = tmp_path / "small.txt"
+    lock.write_text("pymysql==1.2.4\n")
+    for layer in document["layers"].values():
+        layer["requirements"] = [str(lock)]
+    path = tmp_path / "tencent.yml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def run_deploy(
+    fake: FakeTencentDeploy, config: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("RETOUCH_", "TENCENTCLOUD_"))},
+        **DEPLOY_ENV,
+        "TENCENTCLOUD_SECRET_ID": SECRET_ID,
+        "TENCENTCLOUD_SECRET_KEY": SECRET_KEY,
+        "RETOUCH_DEPLOY_TENCENT_ENDPOINT": fake.url,
+        **extra,
+    }
+    return subprocess.run(  # noqa: S603
+        [str(ROOT / "scripts" / "deploy"), "tencent", "--stage", "dev", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeTencentDeploy, Path]]:
+    """One fake, deployed to once (the tests read what it holds)."""
+    config = _test_config(tmp_path_factory.mktemp("deploy"))
+    with running_fake_tencent_deploy() as fake:
+        fake.invoke = lambda name, event: {"function": name, "event": event}
+        result = run_deploy(fake, config)
+        assert result.returncode == 0, result.stderr
+        yield fake, config
+
+
+def _zip_names(data: bytes) -> set[str]:
+    return set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+
+
+def _environment(function: dict[str, Any]) -> dict[str, str]:
+    return {item["Key"]: item["Value"] for item in function["Environment"]["Variables"]}
+
+
+def test_every_function_of_the_template_and_migrate_is_created_with_its_code(deployed: Any) -> None:
+    fake, _ = deployed
+    folders = {spec.code_uri.relative_to(ROOT).as_posix() for spec in load_template().functions}
+
+    names = {name for (namespace, name) in fake.functions if namespace == NAMESPACE}
+
+    assert len(names) == len(folders) + 1 and "retouch-migrate" in names
+    for (_, name), function in fake.functions.items():
+        assert "app.py" in _zip_names(function["zip"]), name
+        assert function["Handler"] == "app.main_handler"
+        assert function["Runtime"] == "Python3.10"
+        assert function["Role"] == "retouch-scf-dev"
+        assert function["VpcConfig"] == {"VpcId": "vpc-abc12345", "SubnetId": "subnet-def67890"}
+
+
+def test_functions_get_the_settings_variables_with_secrets_as_references(deployed: Any) -> None:
+    fake, _ = deployed
+
+    for function in fake.functions.values():
+        env = _environment(function)
+        assert env["RETOUCH_DB_HOST"] == "10.0.0.12" and env["RETOUCH_STAGE"] == "dev"
+        assert env["RETOUCH_DB_PASSWORD_SECRET"] == "tcssm:retouch/db-password"
+        assert env["RETOUCH_JWT_KEYS_SECRET"] == "tcssm:retouch/jwt-keys"
+        assert "RETOUCH_DB_PASSWORD" not in env and "RETOUCH_JWT_KEYS" not in env
+        secrets = {key: value for key, value in env.items() if key.startswith("RETOUCH_SECRET_")}
+        assert all(value.startswith("tcssm:") for value in secrets.values())
+    callbacks = _environment(fake.function("retouch-callbacks", NAMESPACE))
+    assert callbacks["RETOUCH_SECRET_TENCENT"] == "tcssm:retouch/providers/tencent"
+
+
+def test_the_layers_hold_the_retouch_package_and_their_locks_packages(deployed: Any) -> None:
+    fake, _ = deployed
+    retouch = fake.layers["retouch-retouch-dev"][-1]
+
+    names = _zip_names(retouch["zip"])
+
+    assert {
+        "retouch/__init__.py",
+        "retouch/core/settings/__init__.py",
+        "pymysql/__init__.py",
+    } <= names
+    assert retouch["CompatibleRuntimes"] == ["Python3.10"]
+    health = fake.function("retouch-health", NAMESPACE)
+    generate = fake.function("retouch-generate-step", NAMESPACE)
+    assert [layer["LayerName"] for layer in health["Layers"]] == ["retouch-retouch-dev"]
+    assert [layer["LayerName"] for layer in generate["Layers"]] == [
+        "retouch-retouch-dev",
+        "retouch-providers-dev",
+    ]
+
+
+def test_the_migrate_function_ships_migrations_seed_and_yoyo(deployed: Any) -> None:
+    fake, _ = deployed
+
+    names = _zip_names(fake.function("retouch-migrate", NAMESPACE)["zip"])
+
+    assert {
+        "app.py",
+        "shared/seed/catalog.json",
+        "shared/seed/plans.json",
+        "yoyo/__init__.py",
+    } <= names
+    assert any(name.startswith("shared/migrations/") and name.endswith(".sql") for name in names)
+
+
+def test_every_route_is_an_api_with_integrated_response_to_its_function(deployed: Any) -> None:
+    fake, _ = deployed
+    (service,) = fake.services.values()
+    expected = {
+        (route.method, route.path.replace("+}", "}")): f"retouch-{spec.code_uri.name}"
+        for spec in load_template().functions
+        for route in spec.routes
+        if route.event_type == "HttpApi"
+    }
+
+    routed = {
+        (api["RequestConfig"]["Method"], api["RequestConfig"]["Path"]): api[
+            "ServiceScfFunctionName"
+        ]
+        for api in service["apis"].values()
+    }
+
+    assert routed == expected
+    assert all(api["ServiceScfIsIntegratedResponse"] is True for api in service["apis"].values())
+    assert service["releases"] == ["release"]
+
+
+def test_cos_timer_and_declared_queue_triggers_are_created(deployed: Any) -> None:
+    fake, _ = deployed
+
+    def triggers(name: str) -> list[tuple[str, str, str]]:
+        found = fake.function(name, NAMESPACE)["triggers"]
+        return [(t["Type"], t["TriggerName"], t["TriggerDesc"]) for t in found]
+
+    (cos,) = triggers("retouch-upload-trigger")
+    assert cos[:2] == ("cos", UPLOAD_BUCKET)
+    assert json.loads(cos[2]) == {
+        "event": "cos:ObjectCreated:*",
+        "filter": {"Prefix": "uploads/", "Suffix": ""},
+    }
+    assert triggers("retouch-outbox-relay") == [
+        ("timer", "outbox_relay_every_minute", "0 */1 * * * * *")
+    ]
+    assert triggers("retouch-reaper") == [("timer", "reaper_every_minute", "0 */1 * * * * *")]
+    assert [t[:2] for t in triggers("retouch-prepare-step")] == [("ckafka", "steps-prepare_step")]
+
+
+def test_the_deploy_invokes_migrate_with_the_first_admin(deployed: Any) -> None:
+    fake, _ = deployed
+
+    invokes = [params for service, action, params in fake.calls if action == "Invoke"]
+
+    assert [(p["FunctionName"], p["InvocationType"]) for p in invokes] == [
+        ("retouch-migrate", "RequestResponse")
+    ]
+    assert json.loads(invokes[0]["ClientContext"]) == {"first_admin_email": "mei@example.com"}
+    assert fake.actions()[-1] == "Invoke"
+
+
+def test_a_second_deploy_updates_in_place_and_duplicates_nothing(deployed: Any) -> None:
+    fake, config = deployed
+    before = (len(fake.functions), {k: len(v) for k, v in fake.layers.items()})
+    apis = sum(len(service["apis"]) for service in fake.services.values())
+    first = len(fake.calls)
+
+    result = run_deploy(fake, config)
+
+    assert result.returncode == 0, result.stderr
+    second = [action for _, action, _ in fake.calls[first:]]
+    assert not {
+        "CreateFunction",
+        "PublishLayerVersion",
+        "CreateApi",
+        "CreateTrigger",
+        "CreateService",
+    } & set(second)
+    assert second.count("UpdateFunctionCode") == before[0]
+    assert second.count("ModifyApi") == apis
+    assert (len(fake.functions), {k: len(v) for k, v in fake.layers.items()}) == before
+    assert len(fake.services) == 1
+
+
+def test_the_real_config_is_refused_while_the_queue_triggers_are_pending() -> None:
+    with running_fake_tencent_deploy() as fake:
+        result = run_deploy(fake, ROOT / "deploy" / "tencent.yml")
+
+    assert result.returncode == 2
+    for step in STEPS:
+        assert f"function {step}: its queue trigger is not declared yet" in result.stderr
+    assert "queue piece" in result.stderr
+    assert fake.calls == []
+
+
+def test_a_deploy_signed_with_a_wrong_key_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    with running_fake_tencent_deploy() as fake:
+        result = run_deploy(fake, _test_config(tmp_path), TENCENTCLOUD_SECRET_KEY="not-the-key")
+
+    assert result.returncode == 1
+    assert "AuthFailure" in result.stderr
+    assert fake.calls == [] and fake.functions == {}
+
+
+def test_a_plain_secret_in_the_environment_is_refused_before_any_call(tmp_path: Path) -> None:
+    with running_fake_tencent_deploy() as fake:
+        result = run_deploy(
+            fake, _test_config(tmp_path), RETOUCH_DB_PASSWORD_SECRET="hunter2-plain"
+        )
+
+    assert result.returncode == 2
+    assert "RETOUCH_DB_PASSWORD_SECRET must be a tcssm:<name> reference" in result.stderr
+    assert "hunter2-plain" not in result.stderr
+    assert fake.calls == []
+
+
+def test_a_layer_past_the_inline_limit_is_published_from_the_code_bucket(tmp_path: Path) -> None:
+    # GIVEN a layer zip one byte past SCF's inline limit, a code bucket and the SCF fake
+    environ = {
+        **DEPLOY_ENV,
+        "TENCENTCLOUD_SECRET_ID": SECRET_ID,
+        "TENCENTCLOUD_SECRET_KEY": SECRET_KEY,
+    }
+    plan = load_plan("dev", environ, _test_config(tmp_path))
+    big = Package("retouch-providers-dev", secrets.token_bytes(INLINE_ZIP_LIMIT + 1), 1)
+    with (
+        running_fake_cos(environ["RETOUCH_TENCENT_CODE_BUCKET"]) as bucket,
+        running_fake_tencent_deploy() as fake,
+    ):
+        environ |= {
+            "RETOUCH_DEPLOY_TENCENT_ENDPOINT": fake.url,
+            "RETOUCH_DEPLOY_TENCENT_COS_ENDPOINT": bucket.url,
+        }
+
+        # WHEN the deploy publishes it
+        api, upload = TencentApi(plan.region, environ), cos_uploader(plan, environ)
+        version = publish_layer(api, big, plan, upload)
+
+    # THEN the zip went to the bucket whole, and SCF was told the object, not sent the bytes
+    (key,) = bucket.objects
+    assert bucket.objects[key].data == big.data and key.startswith("retouch/dev/")
+    assert fake.layers["retouch-providers-dev"][version - 1]["zip"] == f"cos:retouch-code/{key}"
+    ((_, _, params),) = [call for call in fake.calls if call[1] == "PublishLayerVersion"]
+    assert "ZipFile" not in params["Content"]

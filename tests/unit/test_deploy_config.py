@@ -1,0 +1,261 @@
+"""deploy/tencent.yml agrees with template.yaml (the same code folders, handlers, routes,
+variable names, schedules, storage and queue triggers), and the deploy's config checks refuse
+what SCF or our security model would not take, before any call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from retouch.bootstrap.migrations import deployable_catalog
+from retouch.providers.destinations import DestinationPolicy
+from scripts.deploy_tencent.config import ROOT, ConfigError, Function, Plan, load_plan
+from scripts.local.sam import TEMPLATE, FunctionSpec, load_module
+from tests.catalog_support import load_seed_catalog
+from tests.unit.test_descriptors import (
+    HTTP_FUNCTIONS,
+    PROVIDER_FUNCTIONS,
+    QUEUE_FUNCTIONS,
+    SCHEDULED_FUNCTIONS,
+    STORAGE_FUNCTIONS,
+    TEMPLATE_FUNCTIONS,
+    _code_routes,
+    _document,
+)
+
+CONFIG = ROOT / "deploy" / "tencent.yml"
+#: Functions only SCF has: AWS runs migrations from its own deploy tooling.
+SCF_ONLY_FUNCTIONS = {"migrate"}
+#: Read only by the Tencent adapters (the TDMQ publisher's region); AWS's come from the runtime.
+SCF_ONLY_VARIABLES = {"RETOUCH_QUEUE_TDMQ_REGION"}
+#: What the template resolves into a value, SCF gets as a Secrets Manager reference.
+SCF_REFERENCES = {
+    "RETOUCH_DB_PASSWORD": "RETOUCH_DB_PASSWORD_SECRET",
+    "RETOUCH_JWT_KEYS": "RETOUCH_JWT_KEYS_SECRET",
+}
+#: On SCF vendor credentials are references in variables, one per provider of the seed that
+#: has a secret; on AWS they are read from Secrets Manager, which the template grants instead.
+SCF_SECRETS = {
+    f"RETOUCH_SECRET_{provider.key.upper()}"
+    for provider in load_seed_catalog().providers
+    if provider.credential_ref
+}
+QUEUE_PENDING = [spec.code_uri.name + "_step" for spec in QUEUE_FUNCTIONS]
+
+
+def _environment(**overrides: str) -> dict[str, str]:
+    """A value for every `${env:...}` of the config (secrets as references)."""
+    names = {part.split("}")[0] for part in CONFIG.read_text().split("${env:")[1:]}
+    values = {name: f"value-{name.lower()}" for name in names}
+    values |= {name: f"tcssm:retouch/{name.lower()}" for name in names if "SECRET" in name}
+    return values | overrides
+
+
+def _without_pending(tmp_path: Path, edit: Any = None) -> Path:
+    document = yaml.safe_load(CONFIG.read_text())
+    for key in QUEUE_PENDING:
+        document["functions"][key]["triggers"] = [{"type": "ckafka", "desc": {"maxMsgNum": 5}}]
+    if edit is not None:
+        edit(document)
+    path = tmp_path / "tencent.yml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    """The dev plan of deploy/tencent.yml, its pending queue triggers declared."""
+    return load_plan("dev", _environment(), _without_pending(tmp_path_factory.mktemp("plan")))
+
+
+def _by_folder(plan: Plan) -> dict[Path, Function]:
+    return {function.code: function for function in plan.functions.values()}
+
+
+def test_scf_deploys_the_template_functions_and_the_migrate_function(plan: Plan) -> None:
+    sam = {spec.code_uri for spec in TEMPLATE_FUNCTIONS}
+    scf = set(_by_folder(plan))
+
+    assert scf - sam == {ROOT / "functions" / "jobs" / name for name in SCF_ONLY_FUNCTIONS}
+    assert sam <= scf
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_handler_is_in_the_same_file_as_the_lambda_handler(
+    plan: Plan, spec: FunctionSpec
+) -> None:
+    module, _, attribute = _by_folder(plan)[spec.code_uri].handler.rpartition(".")
+
+    assert module == spec.handler.rpartition(".")[0]
+    assert callable(getattr(load_module(spec), attribute, None))
+
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_api_gateway_routes_are_exactly_the_routes_in_code(
+    plan: Plan, spec: FunctionSpec
+) -> None:
+    function = _by_folder(plan)[spec.code_uri]
+
+    routes = {route for trigger in function.triggers for route in trigger.routes}
+
+    assert routes == _code_routes(spec)
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_scf_sets_the_same_environment_variables_as_the_template(
+    plan: Plan, spec: FunctionSpec
+) -> None:
+    # GIVEN the variables the template gives the function (Globals plus its own)
+    template = _document(TEMPLATE)
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][spec.logical_id]["Properties"].get("Environment") or {}
+    variables.update(own.get("Variables") or {})
+
+    # THEN SCF sets the same names (secrets as their references), plus those only its adapters
+    # read, plus the vendors' credential references where providers are built
+    expected = {SCF_REFERENCES.get(name, name) for name in variables} | SCF_ONLY_VARIABLES
+    expected |= SCF_SECRETS if spec.logical_id in PROVIDER_FUNCTIONS else set()
+    assert set(_by_folder(plan)[spec.code_uri].environment) == expected
+
+
+def test_functions_with_an_s3_event_are_exactly_those_with_a_cos_trigger(plan: Plan) -> None:
+    with_cos = {f.code for f in plan.functions.values() if any(t.kind == "cos" for t in f.triggers)}
+
+    assert with_cos == {spec.code_uri for spec in STORAGE_FUNCTIONS}
+
+
+def test_functions_with_a_schedule_have_a_timer_of_the_same_rate(plan: Plan) -> None:
+    timers = {
+        f.code: [t.desc for t in f.triggers if t.kind == "timer"] for f in plan.functions.values()
+    }
+
+    assert {code for code, crons in timers.items() if crons} == {
+        s.code_uri for s in SCHEDULED_FUNCTIONS
+    }
+    for spec in SCHEDULED_FUNCTIONS:
+        assert [s.expression for s in spec.schedules] == ["rate(1 minute)"]
+        assert timers[spec.code_uri] == ["0 */1 * * * * *"]
+
+
+def test_queue_consumers_are_exactly_the_functions_whose_queue_trigger_is_pending() -> None:
+    document = yaml.safe_load(CONFIG.read_text())
+    pending = {
+        key
+        for key, config in document["functions"].items()
+        for trigger in config.get("triggers", [])
+        if "pending" in trigger
+    }
+
+    assert pending == set(QUEUE_PENDING)
+    assert {ROOT / document["functions"][key]["code"] for key in pending} == {
+        s.code_uri for s in QUEUE_FUNCTIONS
+    }
+
+
+def test_steps_that_ship_provider_requirements_on_aws_bind_the_providers_layer(plan: Plan) -> None:
+    with_requirements = {
+        spec.code_uri
+        for spec in TEMPLATE_FUNCTIONS
+        if (spec.code_uri / "requirements.txt").is_file()
+    }
+
+    bound = {f.code for f in plan.functions.values() if "providers" in f.layers}
+
+    assert bound == with_requirements
+
+
+def test_the_real_config_is_refused_naming_every_step_whose_queue_trigger_is_pending() -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_plan("dev", _environment())
+
+    assert refused.value.problems == [
+        f"function {key}: its queue trigger is not declared yet "
+        "(the step queue's trigger is to be filled by the queue piece)"
+        for key in QUEUE_PENDING
+    ]
+
+
+def test_every_missing_variable_is_named_before_any_call(tmp_path: Path) -> None:
+    environ = _environment()
+    del environ["RETOUCH_DB_HOST"], environ["RETOUCH_TENCENT_VPC_ID"]
+
+    with pytest.raises(ConfigError) as refused:
+        load_plan("dev", environ, _without_pending(tmp_path))
+
+    assert refused.value.problems == [
+        "environment variable RETOUCH_DB_HOST is not set",
+        "environment variable RETOUCH_TENCENT_VPC_ID is not set",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["RETOUCH_DB_PASSWORD_SECRET", "RETOUCH_JWT_KEYS_SECRET", "RETOUCH_SECRET_TENCENT"]
+)
+def test_a_secret_given_as_a_value_is_refused_without_echoing_it(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_plan("dev", _environment(**{name: "s3cr3t-value"}), _without_pending(tmp_path))
+
+    assert any(
+        f"{name} must be a tcssm:<name> reference" in line for line in refused.value.problems
+    )
+    assert "s3cr3t-value" not in str(refused.value)
+
+
+def test_a_plain_secret_variable_in_the_config_is_refused(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        document["environment"]["RETOUCH_DB_PASSWORD"] = "x"
+
+    with pytest.raises(ConfigError) as refused:
+        load_plan("dev", _environment(), _without_pending(tmp_path, edit))
+
+    assert (
+        "function health: RETOUCH_DB_PASSWORD would put a secret in a variable; set "
+        "RETOUCH_DB_PASSWORD_SECRET" in refused.value.problems
+    )
+
+
+def test_variables_past_scf_4_kb_and_too_many_layers_are_refused(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        document["functions"]["health"]["environment"] = {"RETOUCH_CORS_ORIGINS": "o" * 4096}
+        document["functions"]["reaper"]["layers"] = ["retouch"] * 6
+
+    with pytest.raises(ConfigError) as refused:
+        load_plan("dev", _environment(), _without_pending(tmp_path, edit))
+
+    problems = "\n".join(refused.value.problems)
+    assert "function health: variables take" in problems and "SCF allows 4096" in problems
+    assert "function reaper: 6 layers, SCF binds 5" in problems
+
+
+def test_an_unknown_stage_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown stage 'staging'"):
+        load_plan("staging", _environment())
+
+
+def test_a_custom_trigger_keeps_its_type_name_and_description(tmp_path: Path) -> None:
+    prepare = load_plan("dev", _environment(), _without_pending(tmp_path)).functions["prepare_step"]
+
+    (trigger,) = prepare.triggers
+
+    assert (trigger.kind, trigger.name, json.loads(trigger.desc)) == (
+        "ckafka",
+        "prepare_step-ckafka",
+        {"maxMsgNum": 5},
+    )
+
+
+def test_the_cloud_seed_leaves_out_the_simulator_and_keeps_every_other_provider() -> None:
+    seed = load_seed_catalog()
+
+    cloud = deployable_catalog(seed, DestinationPolicy(local_network=False))
+    local = deployable_catalog(seed, DestinationPolicy(local_network=True))
+
+    assert [p.key for p in cloud.providers] == [
+        p.key for p in seed.providers if p.kind != "simulator"
+    ]
+    assert "local" in {p.key for p in cloud.providers}
+    assert local.providers == seed.providers
