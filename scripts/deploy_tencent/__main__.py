@@ -59,6 +59,8 @@ def deploy(plan: Plan, environ: Mapping[str, str], say: Any = print) -> dict[str
             api, function, function_packages[key], plan, versions, upload
         )
         done["triggers"][key] = scf.sync_triggers(api, function, plan)
+        if scf.configure_async_invoke(api, function, plan):
+            done.setdefault("async_invoke", []).append(key)
         triggers = done["triggers"][key] or "unchanged"
         say(f"{function.name}: {done['functions'][key]}; triggers {triggers}")
     service = apigw.ensure_service(api, plan)

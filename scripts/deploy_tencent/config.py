@@ -65,6 +65,15 @@ class Function:
     include: tuple[Path, ...]
     requirements: tuple[Path, ...]
     triggers: tuple[Trigger, ...]
+    #: SCF's retry policy for asynchronous invocations (UpdateFunctionEventInvokeConfig):
+    #: retries after the first try, and how long an undelivered event is kept; None: SCF's own.
+    async_invoke: AsyncInvoke | None = None
+
+
+@dataclass(frozen=True)
+class AsyncInvoke:
+    retries: int
+    message_ttl_s: int
 
 
 @dataclass(frozen=True)
@@ -166,9 +175,10 @@ def _function(key: str, config: dict[str, Any], shared: dict[str, str]) -> Funct
     environment = {
         name: str(value) for name, value in {**shared, **config.get("environment", {})}.items()
     }
+    async_invoke = config.get("async_invoke")
     return Function(
         key=key,
-        name=f"retouch-{key.replace('_', '-')}",
+        name=config.get("name", f"retouch-{key.replace('_', '-')}"),
         code=ROOT / config["code"],
         handler=config.get("handler", DEFAULT_HANDLER),
         memory=int(config.get("memory", 512)),
@@ -178,6 +188,12 @@ def _function(key: str, config: dict[str, Any], shared: dict[str, str]) -> Funct
         include=tuple(ROOT / item for item in config.get("include", [])),
         requirements=tuple(ROOT / item for item in config.get("requirements", [])),
         triggers=tuple(_trigger(key, item) for item in config.get("triggers", [])),
+        async_invoke=None
+        if async_invoke is None
+        else AsyncInvoke(
+            retries=int(async_invoke["retries"]),
+            message_ttl_s=int(async_invoke["message_ttl_s"]),
+        ),
     )
 
 

@@ -4,8 +4,8 @@ second deploy of the same sources updates in place and publishes nothing new.
 
 APIs (SCF API 2018-04-16; docs/deploy-tencent.md cites each page): ListNamespaces,
 CreateNamespace, ListLayerVersions, PublishLayerVersion, GetFunction, CreateFunction,
-UpdateFunctionCode, UpdateFunctionConfiguration, ListTriggers, CreateTrigger, DeleteTrigger,
-Invoke.
+UpdateFunctionCode, UpdateFunctionConfiguration, UpdateFunctionEventInvokeConfig,
+ListTriggers, CreateTrigger, DeleteTrigger, Invoke.
 """
 
 from __future__ import annotations
@@ -148,6 +148,27 @@ def upsert_function(
     api.call("scf", "UpdateFunctionConfiguration", configuration)
     _settled(api, function, plan)
     return "updated"
+
+
+def configure_async_invoke(api: TencentApi, function: Function, plan: Plan) -> bool:
+    """Set the function's retry policy for asynchronous invocations, when it declares one (the
+    step functions: each step message is one); True when it was set. The call replaces the
+    policy, so a second deploy sets the same one again."""
+    if function.async_invoke is None:
+        return False
+    api.call(
+        "scf",
+        "UpdateFunctionEventInvokeConfig",
+        {
+            "FunctionName": function.name,
+            "Namespace": plan.namespace,
+            "AsyncTriggerConfig": {
+                "RetryConfig": [{"RetryNum": function.async_invoke.retries}],
+                "MsgTTL": function.async_invoke.message_ttl_s,
+            },
+        },
+    )
+    return True
 
 
 def sync_triggers(api: TencentApi, function: Function, plan: Plan) -> list[str]:

@@ -187,6 +187,16 @@ def _scf(fake: FakeTencentDeploy, action: str, params: Params) -> Params:
         _check_configuration(fake, params)
         found.update({k: v for k, v in params.items() if k not in ("FunctionName", "Namespace")})
         return {}
+    if action == "UpdateFunctionEventInvokeConfig":
+        found = _function(fake, params)
+        config = params.get("AsyncTriggerConfig") or {}
+        retries, ttl = config.get("RetryConfig"), config.get("MsgTTL")
+        if not (isinstance(retries, list) and len(retries) == 1 and isinstance(ttl, int)):
+            raise Refused("InvalidParameterValue.AsyncTriggerConfig", json.dumps(config))
+        if not isinstance(retries[0].get("RetryNum"), int):
+            raise Refused("InvalidParameterValue.RetryNum", json.dumps(retries))
+        found["async_invoke"] = config
+        return {}
     if action == "ListTriggers":
         triggers = _function(fake, params)["triggers"]
         return {"TotalCount": len(triggers), "Triggers": [dict(t) for t in triggers]}

@@ -14,7 +14,7 @@ import yaml
 from retouch.bootstrap.migrations import deployable_catalog
 from retouch.providers.destinations import DestinationPolicy
 from scripts.deploy_tencent.config import ROOT, ConfigError, Function, Plan, load_plan
-from scripts.local.sam import TEMPLATE, FunctionSpec, load_module
+from scripts.local.sam import TEMPLATE, FunctionSpec, load_module, load_template
 from tests.catalog_support import load_seed_catalog
 from tests.unit.test_descriptors import (
     HTTP_FUNCTIONS,
@@ -30,8 +30,14 @@ from tests.unit.test_descriptors import (
 CONFIG = ROOT / "deploy" / "tencent.yml"
 #: Functions only SCF has: AWS runs migrations from its own deploy tooling.
 SCF_ONLY_FUNCTIONS = {"migrate"}
-#: Read only by the Tencent adapters (the TDMQ publisher's region); AWS's come from the runtime.
-SCF_ONLY_VARIABLES = {"RETOUCH_QUEUE_TDMQ_REGION"}
+#: Read only by the Tencent adapters (the SCF invocation queue's region, namespace, and its
+#: delivery rules, which SQS's redrive policy and visibility timeout hold on AWS).
+SCF_ONLY_VARIABLES = {
+    "RETOUCH_QUEUE_SCF_REGION",
+    "RETOUCH_QUEUE_SCF_NAMESPACE",
+    "RETOUCH_QUEUE_MAX_DELIVERIES",
+    "RETOUCH_QUEUE_VISIBILITY_TIMEOUT_S",
+}
 #: What the template resolves into a value, SCF gets as a Secrets Manager reference.
 SCF_REFERENCES = {
     "RETOUCH_DB_PASSWORD": "RETOUCH_DB_PASSWORD_SECRET",
@@ -44,7 +50,6 @@ SCF_SECRETS = {
     for provider in load_seed_catalog().providers
     if provider.credential_ref
 }
-QUEUE_PENDING = [spec.code_uri.name + "_step" for spec in QUEUE_FUNCTIONS]
 
 
 def _environment(**overrides: str) -> dict[str, str]:
@@ -55,21 +60,18 @@ def _environment(**overrides: str) -> dict[str, str]:
     return values | overrides
 
 
-def _without_pending(tmp_path: Path, edit: Any = None) -> Path:
+def _edited(tmp_path: Path, edit: Any) -> Path:
     document = yaml.safe_load(CONFIG.read_text())
-    for key in QUEUE_PENDING:
-        document["functions"][key]["triggers"] = [{"type": "ckafka", "desc": {"maxMsgNum": 5}}]
-    if edit is not None:
-        edit(document)
+    edit(document)
     path = tmp_path / "tencent.yml"
     path.write_text(yaml.safe_dump(document))
     return path
 
 
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    """The dev plan of deploy/tencent.yml, its pending queue triggers declared."""
-    return load_plan("dev", _environment(), _without_pending(tmp_path_factory.mktemp("plan")))
+def plan() -> Plan:
+    """The dev plan of deploy/tencent.yml."""
+    return load_plan("dev", _environment())
 
 
 def _by_folder(plan: Plan) -> dict[Path, Function]:
@@ -138,22 +140,29 @@ def test_functions_with_a_schedule_have_a_timer_of_the_same_rate(plan: Plan) -> 
     }
     for spec in SCHEDULED_FUNCTIONS:
         assert [s.expression for s in spec.schedules] == ["rate(1 minute)"]
-        assert timers[spec.code_uri] == ["0 */1 * * * * *"]
+        # the outbox relay also sends the delayed step messages that fall due (SQS delays
+        # them itself on AWS): every 5 s on SCF, so a delay is late by at most 5 s
+        relay = spec.code_uri.name == "outbox_relay"
+        assert timers[spec.code_uri] == ["*/5 * * * * * *" if relay else "0 */1 * * * * *"]
 
 
-def test_queue_consumers_are_exactly_the_functions_whose_queue_trigger_is_pending() -> None:
-    document = yaml.safe_load(CONFIG.read_text())
-    pending = {
-        key
-        for key, config in document["functions"].items()
-        for trigger in config.get("triggers", [])
-        if "pending" in trigger
-    }
+def test_each_queue_of_the_template_is_the_function_its_publisher_invokes(plan: Plan) -> None:
+    # GIVEN the queues the template's step functions consume (their local names)
+    template = load_template()
+    queues = {spec.code_uri: template.queue_for(spec.queues[0]).name for spec in QUEUE_FUNCTIONS}
 
-    assert pending == set(QUEUE_PENDING)
-    assert {ROOT / document["functions"][key]["code"] for key in pending} == {
-        s.code_uri for s in QUEUE_FUNCTIONS
-    }
+    # THEN on SCF each is the function named <prefix><queue>, invoked asynchronously with a
+    # retry policy whose tries equal the deliveries our ledger allows, and with no trigger
+    for folder, queue in queues.items():
+        function = _by_folder(plan)[folder]
+        assert function.name == function.environment["RETOUCH_QUEUE_NAME_PREFIX"] + queue
+        assert function.triggers == ()
+        assert function.async_invoke is not None
+        assert function.async_invoke.retries + 1 == int(
+            function.environment["RETOUCH_QUEUE_MAX_DELIVERIES"]
+        )
+    assert {f.code for f in plan.functions.values() if f.async_invoke} == set(queues)
+    assert {f.environment["RETOUCH_QUEUE_BACKEND"] for f in plan.functions.values()} == {"scf"}
 
 
 def test_steps_that_ship_provider_requirements_on_aws_bind_the_providers_layer(plan: Plan) -> None:
@@ -168,14 +177,17 @@ def test_steps_that_ship_provider_requirements_on_aws_bind_the_providers_layer(p
     assert bound == with_requirements
 
 
-def test_the_real_config_is_refused_naming_every_step_whose_queue_trigger_is_pending() -> None:
+def test_a_pending_trigger_is_refused_naming_its_function(tmp_path: Path) -> None:
+    def edit(document: dict[str, Any]) -> None:
+        document["functions"]["store_step"]["triggers"] = [
+            {"type": "ckafka", "pending": "its topic is not created yet"}
+        ]
+
     with pytest.raises(ConfigError) as refused:
-        load_plan("dev", _environment())
+        load_plan("dev", _environment(), _edited(tmp_path, edit))
 
     assert refused.value.problems == [
-        f"function {key}: its queue trigger is not declared yet "
-        "(the step queue's trigger is to be filled by the queue piece)"
-        for key in QUEUE_PENDING
+        "function store_step: its ckafka trigger is not declared yet (its topic is not created yet)"
     ]
 
 
@@ -184,7 +196,7 @@ def test_every_missing_variable_is_named_before_any_call(tmp_path: Path) -> None
     del environ["RETOUCH_DB_HOST"], environ["RETOUCH_TENCENT_VPC_ID"]
 
     with pytest.raises(ConfigError) as refused:
-        load_plan("dev", environ, _without_pending(tmp_path))
+        load_plan("dev", environ)
 
     assert refused.value.problems == [
         "environment variable RETOUCH_DB_HOST is not set",
@@ -197,7 +209,7 @@ def test_every_missing_variable_is_named_before_any_call(tmp_path: Path) -> None
 )
 def test_a_secret_given_as_a_value_is_refused_without_echoing_it(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigError) as refused:
-        load_plan("dev", _environment(**{name: "s3cr3t-value"}), _without_pending(tmp_path))
+        load_plan("dev", _environment(**{name: "s3cr3t-value"}))
 
     assert any(
         f"{name} must be a tcssm:<name> reference" in line for line in refused.value.problems
@@ -210,7 +222,7 @@ def test_a_plain_secret_variable_in_the_config_is_refused(tmp_path: Path) -> Non
         document["environment"]["RETOUCH_DB_PASSWORD"] = "x"
 
     with pytest.raises(ConfigError) as refused:
-        load_plan("dev", _environment(), _without_pending(tmp_path, edit))
+        load_plan("dev", _environment(), _edited(tmp_path, edit))
 
     assert (
         "function health: RETOUCH_DB_PASSWORD would put a secret in a variable; set "
@@ -224,7 +236,7 @@ def test_variables_past_scf_4_kb_and_too_many_layers_are_refused(tmp_path: Path)
         document["functions"]["reaper"]["layers"] = ["retouch"] * 6
 
     with pytest.raises(ConfigError) as refused:
-        load_plan("dev", _environment(), _without_pending(tmp_path, edit))
+        load_plan("dev", _environment(), _edited(tmp_path, edit))
 
     problems = "\n".join(refused.value.problems)
     assert "function health: variables take" in problems and "SCF allows 4096" in problems
@@ -237,7 +249,12 @@ def test_an_unknown_stage_is_refused() -> None:
 
 
 def test_a_custom_trigger_keeps_its_type_name_and_description(tmp_path: Path) -> None:
-    prepare = load_plan("dev", _environment(), _without_pending(tmp_path)).functions["prepare_step"]
+    def edit(document: dict[str, Any]) -> None:
+        document["functions"]["prepare_step"]["triggers"] = [
+            {"type": "ckafka", "desc": {"maxMsgNum": 5}}
+        ]
+
+    prepare = load_plan("dev", _environment(), _edited(tmp_path, edit)).functions["prepare_step"]
 
     (trigger,) = prepare.triggers
 

@@ -17,12 +17,12 @@ from scripts.deploy_tencent.package import (
     build_function,
     size_problems,
 )
-from tests.unit.test_deploy_config import _environment, _without_pending
+from tests.unit.test_deploy_config import _environment
 
 
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
-    return load_plan("dev", _environment(), _without_pending(tmp_path_factory.mktemp("plan")))
+def plan() -> Plan:
+    return load_plan("dev", _environment())
 
 
 def _packages(

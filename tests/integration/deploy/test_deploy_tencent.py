@@ -1,10 +1,9 @@
 """`scripts/deploy tencent --stage dev`, run as a command against a loopback fake of SCF and
 API Gateway that checks every request's TC3 signature and fields (tencent_deploy_fake).
 
-The deployed config is deploy/tencent.yml itself with two changes a test needs: the step
-functions' queue triggers, still `pending` for the queue piece, are declared as a CKafka
-trigger (any SCF trigger type goes through the same path), and the layers install small locks
-so the test downloads little (the real locks are built and sized in test_packages.py).
+The deployed config is deploy/tencent.yml itself with one change a test needs: the layers
+install small locks so the test downloads little (the real locks are built and sized in
+test_packages.py).
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from tests.integration.tencent_deploy_fake import FakeTencentDeploy, running_fak
 pytestmark = pytest.mark.integration
 
 NAMESPACE = "retouch-dev"
-STEPS = ["prepare_step", "generate_step", "store_step", "finalize_step"]
 UPLOAD_BUCKET = "retouch-uploads-1250000000.cos.ap-guangzhou.myqcloud.com"
 DEPLOY_ENV = {
     "RETOUCH_TENCENT_VPC_ID": "vpc-abc12345",
@@ -49,7 +47,6 @@ DEPLOY_ENV = {
     "RETOUCH_JWT_KEYS_SECRET": "tcssm:retouch/jwt-keys",
     "RETOUCH_JWT_ACTIVE_KID": "k1",
     "RETOUCH_CORS_ORIGINS": "https://app.example.com",
-    "RETOUCH_QUEUE_NAME_PREFIX": "retouch-dev-",
     "RETOUCH_STORAGE_BUCKET": "retouch-uploads-1250000000",
     "RETOUCH_STORAGE_UPLOAD_ROLE_ARN": "qcs::cam::uin/100000000001:roleName/retouch-upload",
     "RETOUCH_UPLOAD_BUCKET": UPLOAD_BUCKET,
@@ -63,14 +60,6 @@ DEPLOY_ENV = {
 
 def _test_config(tmp_path: Path) -> Path:
     document = yaml.safe_load((ROOT / "deploy" / "tencent.yml").read_text())
-    for step in STEPS:
-        document["functions"][step]["triggers"] = [
-            {
-                "type": "ckafka",
-                "name": f"steps-{step}",
-                "desc": {"maxMsgNum": 5, "offset": "latest"},
-            }
-        ]
     lock = tmp_path / "small.txt"
     lock.write_text("pymysql==1.2.4\n")
     for layer in document["layers"].values():
@@ -163,7 +152,7 @@ def test_the_layers_hold_the_retouch_package_and_their_locks_packages(deployed: 
     } <= names
     assert retouch["CompatibleRuntimes"] == ["Python3.10"]
     health = fake.function("retouch-health", NAMESPACE)
-    generate = fake.function("retouch-generate-step", NAMESPACE)
+    generate = fake.function("retouch-steps-generate", NAMESPACE)
     assert [layer["LayerName"] for layer in health["Layers"]] == ["retouch-retouch-dev"]
     assert [layer["LayerName"] for layer in generate["Layers"]] == [
         "retouch-retouch-dev",
@@ -207,7 +196,7 @@ def test_every_route_is_an_api_with_integrated_response_to_its_function(deployed
     assert service["releases"] == ["release"]
 
 
-def test_cos_timer_and_declared_queue_triggers_are_created(deployed: Any) -> None:
+def test_cos_and_timer_triggers_are_created(deployed: Any) -> None:
     fake, _ = deployed
 
     def triggers(name: str) -> list[tuple[str, str, str]]:
@@ -221,10 +210,26 @@ def test_cos_timer_and_declared_queue_triggers_are_created(deployed: Any) -> Non
         "filter": {"Prefix": "uploads/", "Suffix": ""},
     }
     assert triggers("retouch-outbox-relay") == [
-        ("timer", "outbox_relay_every_minute", "0 */1 * * * * *")
+        ("timer", "outbox_relay_every_5s", "*/5 * * * * * *")
     ]
     assert triggers("retouch-reaper") == [("timer", "reaper_every_minute", "0 */1 * * * * *")]
-    assert [t[:2] for t in triggers("retouch-prepare-step")] == [("ckafka", "steps-prepare_step")]
+
+
+def test_each_step_queue_is_its_function_invoked_asynchronously_with_a_retry_policy(
+    deployed: Any,
+) -> None:
+    fake, _ = deployed
+    publisher = _environment(fake.function("retouch-tasks", NAMESPACE))
+
+    for queue in ("steps-prepare", "steps-generate", "steps-store", "steps-finalize"):
+        # the function the queue publisher invokes for this queue exists, with no trigger
+        step = fake.function(publisher["RETOUCH_QUEUE_NAME_PREFIX"] + queue, NAMESPACE)
+        assert step["triggers"] == []
+        assert step["async_invoke"] == {"RetryConfig": [{"RetryNum": 2}], "MsgTTL": 21600}
+        # a message is retried by SCF RetryNum times, then counted dead by us: the same number
+        assert int(_environment(step)["RETOUCH_QUEUE_MAX_DELIVERIES"]) == 2 + 1
+    assert publisher["RETOUCH_QUEUE_BACKEND"] == "scf"
+    assert publisher["RETOUCH_QUEUE_SCF_NAMESPACE"] == NAMESPACE
 
 
 def test_the_deploy_invokes_migrate_with_the_first_admin(deployed: Any) -> None:
@@ -262,14 +267,22 @@ def test_a_second_deploy_updates_in_place_and_duplicates_nothing(deployed: Any) 
     assert len(fake.services) == 1
 
 
-def test_the_real_config_is_refused_while_the_queue_triggers_are_pending() -> None:
+def test_a_config_with_a_pending_trigger_is_refused_before_any_call(tmp_path: Path) -> None:
+    document = yaml.safe_load(_test_config(tmp_path).read_text())
+    document["functions"]["store_step"]["triggers"] = [
+        {"type": "ckafka", "pending": "its topic is not created yet"}
+    ]
+    config = tmp_path / "pending.yml"
+    config.write_text(yaml.safe_dump(document))
+
     with running_fake_tencent_deploy() as fake:
-        result = run_deploy(fake, ROOT / "deploy" / "tencent.yml")
+        result = run_deploy(fake, config)
 
     assert result.returncode == 2
-    for step in STEPS:
-        assert f"function {step}: its queue trigger is not declared yet" in result.stderr
-    assert "queue piece" in result.stderr
+    assert (
+        "function store_step: its ckafka trigger is not declared yet (its topic is not created yet)"
+        in result.stderr
+    )
     assert fake.calls == []
 
 

@@ -9,23 +9,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
 
 from scripts.deploy_tencent.__main__ import build
-from scripts.deploy_tencent.config import ROOT, load_plan
+from scripts.deploy_tencent.config import load_plan
 from scripts.deploy_tencent.package import INLINE_ZIP_LIMIT, UNZIPPED_LIMIT, PackageError
-from tests.integration.deploy.test_deploy_tencent import DEPLOY_ENV, STEPS
+from tests.integration.deploy.test_deploy_tencent import DEPLOY_ENV
 
 pytestmark = pytest.mark.integration
-
-
-def _real_locks_config(tmp_path: Path) -> Path:
-    document = yaml.safe_load((ROOT / "deploy" / "tencent.yml").read_text())
-    for step in STEPS:
-        document["functions"][step]["triggers"] = [{"type": "ckafka", "desc": "{}"}]
-    path = tmp_path / "tencent.yml"
-    path.write_text(yaml.safe_dump(document))
-    return path
 
 
 @pytest.mark.xfail(
@@ -35,7 +25,7 @@ def _real_locks_config(tmp_path: Path) -> Path:
     "blocker 4: the py310 piece re-pins it); strict, so this mark must go when they install",
 )
 def test_the_real_packages_build_for_python_3_10_and_fit_scf_limits(tmp_path: Path) -> None:
-    plan = load_plan("dev", DEPLOY_ENV, _real_locks_config(tmp_path))
+    plan = load_plan("dev", DEPLOY_ENV)
 
     layers, functions = build(plan)
 
