@@ -127,6 +127,34 @@ class PipelineSettings(SettingsGroup):
         description="Secrets Manager and SSM endpoint instead of the region's (tests: a local "
         "moto server)",
     )
+    secrets_refresh_min_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="a refused MySQL password or an unknown JWT kid re-reads its secret early, "
+        "at most once per this many seconds",
+    )
+    secrets_tencent_region: str = Field(
+        "",
+        pattern=r"^([a-z]+(-[a-z0-9]+)+)?$",
+        validate_default=True,
+        description="Tencent Cloud region of the SSM secrets (tcssm: references), e.g. "
+        "ap-guangzhou",
+    )
+    secrets_tencent_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://[^/]+$",
+        description="Tencent SSM API endpoint instead of ssm.tencentcloudapi.com, as "
+        "scheme://host[:port] (tests: a local fake)",
+    )
+
+    @field_validator("secrets_tencent_region")
+    @classmethod
+    def _check_secrets_region(cls, region: str, info: ValidationInfo) -> str:
+        references = (info.data.get("db_password_secret"), info.data.get("jwt_keys_secret"))
+        if not region and any(str(ref or "").startswith("tcssm:") for ref in references):
+            raise PydanticCustomError("missing", "required by a tcssm: secret reference")
+        return region
 
     # Where providers may reach (retouch.providers.destinations): the code lists each vendor
     # kind's hosts; the deploy may add some, never remove the checks.
