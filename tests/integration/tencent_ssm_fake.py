@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.integration.cos_fake import serving
-from tests.integration.tencent_sts_fake import tc3_signature_error
+from tests.integration.tencent_sts_fake import send_tencent_response, tc3_signature_error
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 CURRENT = "SSM_Current"
@@ -99,14 +98,7 @@ class _SsmHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        response = self.server.fake.answer(headers, body)
-        response["RequestId"] = secrets.token_hex(8)
-        data = json.dumps({"Response": response}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_tencent_response(self, self.server.fake.answer(headers, body))
 
 
 class _SsmServer(ThreadingHTTPServer):

@@ -96,13 +96,18 @@ class _StsHandler(BaseHTTPRequestHandler):
                     "%Y-%m-%dT%H:%M:%SZ"
                 ),
             }
-        response["RequestId"] = secrets.token_hex(8)
-        data = json.dumps({"Response": response}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_tencent_response(self, response)
+
+
+def send_tencent_response(handler: BaseHTTPRequestHandler, response: dict[str, Any]) -> None:
+    """Answer as every Tencent Cloud API does: HTTP 200, `{"Response": {..., "RequestId"}}`."""
+    response["RequestId"] = secrets.token_hex(8)
+    data = json.dumps({"Response": response}).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 class _StsServer(ThreadingHTTPServer):

@@ -239,6 +239,12 @@ def test_scf_api_gateway_routes_are_exactly_the_routes_in_code(spec: FunctionSpe
 
 #: Read only by the Tencent adapters (the TDMQ publisher's region); AWS's come from the runtime.
 SCF_ONLY_VARIABLES = {"RETOUCH_QUEUE_TDMQ_REGION"}
+#: The template passes references to the secrets (read at run time); serverless.yml still
+#: passes the values until the Tencent deploy (issue 15) sets `tcssm:` references.
+SECRET_REFERENCES = {
+    "RETOUCH_DB_PASSWORD_SECRET": "RETOUCH_DB_PASSWORD",
+    "RETOUCH_JWT_KEYS_SECRET": "RETOUCH_JWT_KEYS",
+}
 #: On SCF vendor credentials are environment variables, one per provider of the seed that
 #: has a secret (`env:RETOUCH_SECRET_<KEY>`, its own); on AWS they are read from Secrets
 #: Manager, which the template grants instead.
@@ -262,7 +268,8 @@ def test_scf_sets_the_same_environment_variables_as_the_template(spec: FunctionS
     # THEN SCF sets the same names, plus those only its adapters read, plus the vendors'
     # credentials where providers are built (which AWS reads from Secrets Manager)
     secrets = SCF_SECRETS if spec.logical_id in PROVIDER_FUNCTIONS else set()
-    expected = set(variables) | SCF_ONLY_VARIABLES | secrets
+    names = {SECRET_REFERENCES.get(name, name) for name in variables}
+    expected = names | SCF_ONLY_VARIABLES | secrets
     assert set(config["environment"]["variables"]) == expected
 
 
@@ -272,6 +279,25 @@ def test_functions_that_build_providers_may_read_the_vendor_secrets(logical_id: 
     granted = {name for policy in policies if isinstance(policy, dict) for name in policy}
 
     assert {"AWSSecretsManagerGetSecretValuePolicy", "SSMParameterReadPolicy"} <= granted
+
+
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_function_reads_its_own_secrets_at_run_time(spec: FunctionSpec) -> None:
+    # GIVEN the variables of the template: references, no resolved secret
+    template = _document(TEMPLATE)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert "RETOUCH_DB_PASSWORD" not in variables and "RETOUCH_JWT_KEYS" not in variables
+    assert {"RETOUCH_DB_PASSWORD_SECRET", "RETOUCH_JWT_KEYS_SECRET"} <= set(variables)
+    assert "resolve:secretsmanager" not in json.dumps(template["Globals"])
+
+    # THEN the function may read exactly those two secrets
+    policies = template["Resources"][spec.logical_id]["Properties"]["Policies"]
+    assert {"Ref": "RuntimeSecretsPolicy"} in policies
+    (statement,) = template["Resources"]["RuntimeSecretsPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert len(statement["Resource"]) == 2
 
 
 def test_every_event_file_names_a_function_and_a_shape() -> None:
