@@ -11,6 +11,7 @@ import pytest
 
 from retouch.core.secrets import SecretUnavailable, get_secret, refresh_secret
 from retouch.core.settings import get_settings
+from retouch.providers.credentials import CredentialsUnavailable, resolve_credentials
 from tests.conftest import LogLines
 from tests.integration.secrets.secrets_support import REGION, ROLE_TOKEN
 from tests.integration.tencent_ssm_fake import CURRENT, FakeSsm
@@ -141,3 +142,46 @@ def test_a_fetched_value_never_reaches_any_log(
     assert log_lines.all()
     assert value not in caplog.text
     assert all(value not in str(line) for line in log_lines.all())
+
+
+def test_a_failed_read_is_held_for_a_moment_then_tried_again(tencent_ssm: FakeSsm) -> None:
+    # GIVEN a secret not created yet, asked for by many requests at once
+    name = _name()
+    for _ in range(10):
+        with pytest.raises(SecretUnavailable, match="ResourceNotFound"):
+            get_secret(f"tcssm:{name}")
+    assert tencent_ssm.reads(name) == 1
+
+    # WHEN it is created, THEN it is read a second after the failure
+    tencent_ssm.put(name, "created")
+    time.sleep(1.05)
+    assert get_secret(f"tcssm:{name}") == "created"
+
+
+def test_a_provider_reads_its_own_tencent_secret(tencent_ssm: FakeSsm) -> None:
+    key = f"tc_{secrets.token_hex(3)}"
+    tencent_ssm.put(f"retouch-providers-{key}", '{"secret_id": "AKIDvendor", "secret_key": "k"}')
+
+    credentials = resolve_credentials(f"tcssm:retouch-providers-{key}", provider_key=key)
+
+    assert credentials["secret_id"] == "AKIDvendor"
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "tcssm:retouch-providers-hunyuan",  # another provider's
+        "tcssm:retouch-dev-db-password",  # ours
+        "tcssm:retouch-providers-tencent@v1",  # its own, but an old version
+        "tcssm:retouch-providers-tencentx",
+    ],
+)
+def test_a_provider_naming_another_tencent_secret_reads_nothing(
+    tencent_ssm: FakeSsm, reference: str
+) -> None:
+    tencent_ssm.put(reference.split(":")[1].split("@")[0], "someone-else's-key")
+
+    with pytest.raises(CredentialsUnavailable, match="not provider 'tencent'"):
+        resolve_credentials(reference, provider_key="tencent")
+
+    assert tencent_ssm.calls == []

@@ -31,6 +31,10 @@ class _Entry:
 
 
 _entries: dict[str, _Entry] = {}
+#: Failed reads, kept for a moment: under load a missing secret or a store that is down
+#: answers every request at once from here rather than with one store call per request.
+_failures: dict[str, tuple[str, float]] = {}
+_FAILED_READ_HOLD_S = 1.0
 _lock = threading.Lock()
 
 
@@ -62,13 +66,23 @@ def forget_secrets() -> None:
 
     with _lock:
         _entries.clear()
+        _failures.clear()
     forget_clients()
 
 
 def _read_and_keep(reference: str) -> str:
-    value = _read(reference)
+    failed = _failures.get(reference)
+    if failed is not None and time.monotonic() - failed[1] < _FAILED_READ_HOLD_S:
+        raise SecretUnavailable(reference, failed[0])
+    try:
+        value = _read(reference)
+    except SecretUnavailable as exc:
+        with _lock:
+            _failures[reference] = (exc.reason, time.monotonic())
+        raise
     with _lock:
         _entries[reference] = _Entry(value, time.monotonic())
+        _failures.pop(reference, None)
     return value
 
 
