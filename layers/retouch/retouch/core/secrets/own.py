@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic import SecretStr
@@ -52,8 +53,10 @@ def signing_keys(settings: Settings, *, refresh: bool = False) -> SigningKeys:
     return _parse_signing_keys(reference, raw, settings.jwt_active_kid)
 
 
+@lru_cache(maxsize=4)
 def _parse_signing_keys(reference: str, raw: str, configured_kid: str) -> SigningKeys:
-    # The reasons name the shape that is wrong, never a key.
+    # Parsed once per value (every authenticated request asks). The reasons name the shape
+    # that is wrong, never a key.
     try:
         document: Any = json.loads(raw)
     except ValueError:

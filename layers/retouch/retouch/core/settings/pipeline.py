@@ -112,14 +112,15 @@ class PipelineSettings(SettingsGroup):
         7 * 86_400, ge=3600, description="callback events are remembered this long (replays)"
     )
 
-    # Provider credentials (retouch.providers.credentials): `credential_ref` of a
-    # provider_configs row names a secret in one of these places.
+    # Secrets read at run time (retouch.core.secrets): provider credentials (`credential_ref`
+    # of a provider_configs row) and RETOUCH_DB_PASSWORD_SECRET / RETOUCH_JWT_KEYS_SECRET.
     secrets_cache_s: float = Field(
         300.0,
         ge=0,
         le=3600,
-        description="seconds a resolved provider credential is reused before it is read again "
-        "(a rotated secret is picked up within this time)",
+        description="seconds a secret read from a secret store (provider credentials, the MySQL "
+        "password, the JWT keys) is reused before it is read again (a rotated secret is picked "
+        "up within this time)",
     )
     secrets_endpoint_url: str | None = Field(
         None,
