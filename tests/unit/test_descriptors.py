@@ -199,6 +199,25 @@ def test_functions_that_build_providers_may_read_the_vendor_secrets(logical_id: 
     assert {"AWSSecretsManagerGetSecretValuePolicy", "SSMParameterReadPolicy"} <= granted
 
 
+@pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
+def test_every_function_reads_its_own_secrets_at_run_time(spec: FunctionSpec) -> None:
+    # GIVEN the variables of the template: references, no resolved secret
+    template = _document(TEMPLATE)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert "RETOUCH_DB_PASSWORD" not in variables and "RETOUCH_JWT_KEYS" not in variables
+    assert {"RETOUCH_DB_PASSWORD_SECRET", "RETOUCH_JWT_KEYS_SECRET"} <= set(variables)
+    assert "resolve:secretsmanager" not in json.dumps(template["Globals"])
+
+    # THEN the function may read exactly those two secrets
+    policies = template["Resources"][spec.logical_id]["Properties"]["Policies"]
+    assert {"Ref": "RuntimeSecretsPolicy"} in policies
+    (statement,) = template["Resources"]["RuntimeSecretsPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Action"] == "secretsmanager:GetSecretValue"
+    assert len(statement["Resource"]) == 2
+
+
 def test_every_event_file_names_a_function_and_a_shape() -> None:
     template = _template()
 

@@ -17,6 +17,7 @@ def test_a_provider_owns_one_reference_per_store() -> None:
         "secretsmanager:retouch/providers/tencent",
         "ssm:/retouch/providers/tencent",
         "env:RETOUCH_SECRET_TENCENT",
+        "tcssm:retouch-providers-tencent",
     )
 
 
@@ -28,6 +29,10 @@ def test_a_provider_owns_one_reference_per_store() -> None:
         "ssm:/retouch/db-password",
         "env:RETOUCH_SECRET_HUNYUAN",
         "secretsmanager:retouch/tencentcloud",
+        "tcssm:retouch-providers-hunyuan",
+        "tcssm:retouch-dev-db-password",
+        "tcssm:retouch-providers-tencent@v1",
+        "tcssm:retouch-providers-tencent-evil",
     ],
 )
 def test_a_foreign_reference_is_refused_before_any_store_is_read(

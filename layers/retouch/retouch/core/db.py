@@ -22,6 +22,8 @@ import pymysql
 import pymysql.cursors
 
 from retouch.core.errors import ServiceUnavailable
+from retouch.core.secrets import SecretUnavailable
+from retouch.core.secrets.own import database_password
 from retouch.core.settings import Settings, get_settings
 from retouch.core.units import sql_adapter_of
 
@@ -30,6 +32,8 @@ P = TypeVar("P")
 # Client-side codes: can't connect, server gone away, lost connection during query,
 # query interrupted / connection killed (MariaDB), disconnected for inactivity (MySQL 8).
 _CONNECTION_ERROR_CODES = frozenset({2003, 2006, 2013, 2055, 1927, 4031})
+#: ER_ACCESS_DENIED_ERROR: the server refused the user or password.
+_ACCESS_DENIED = 1045
 
 Params = Sequence[Any] | dict[str, Any] | None
 Row = dict[str, Any]
@@ -64,35 +68,54 @@ class Database:
         self._down_until = 0.0
 
     def _connect(self) -> pymysql.connections.Connection[Any]:
-        settings = self._settings
+        """A new connection. The password is read here, at the first connect (from the secret
+        store when RETOUCH_DB_PASSWORD_SECRET is set, then cached): refused, it is read once
+        more (a rotation since it was cached) and the connect tried again."""
         if time.monotonic() < self._down_until:
             raise DatabaseUnavailable("database unreachable (recent connect failed)")
+        try:
+            password = database_password(self._settings)
+            try:
+                connection = self._open(password)
+            except pymysql.err.OperationalError as exc:
+                if not (self._settings.db_password_secret and exc.args[:1] == (_ACCESS_DENIED,)):
+                    raise
+                rotated = database_password(self._settings, refresh=True)
+                if rotated == password:
+                    raise
+                connection = self._open(rotated)
+        except SecretUnavailable:
+            # Fail fast for a while, as for an unreachable server: no read per request.
+            self._down_until = time.monotonic() + self._settings.db_retry_after_failure_s
+            raise
+        except pymysql.err.MySQLError as exc:
+            self._down_until = time.monotonic() + self._settings.db_retry_after_failure_s
+            raise DatabaseUnavailable("database unreachable") from exc
+        self._local.connection = connection
+        return connection
+
+    def _open(self, password: str) -> pymysql.connections.Connection[Any]:
+        settings = self._settings
         tls: dict[str, Any] = (
             {"ssl": _tls_context(settings.db_tls_ca_file)}
             if settings.db_tls
             else {"ssl_disabled": True}
         )
-        try:
-            connection = pymysql.connect(
-                host=settings.db_host,
-                port=settings.db_port,
-                user=settings.db_user,
-                password=settings.db_password.get_secret_value(),
-                database=settings.db_name,
-                charset="utf8mb4",
-                # Transactions are explicit (UnitOfWork sends BEGIN); reads need none.
-                autocommit=True,
-                connect_timeout=settings.db_connect_timeout_s,
-                read_timeout=settings.db_read_timeout_s,
-                write_timeout=settings.db_read_timeout_s,
-                cursorclass=pymysql.cursors.DictCursor,
-                **tls,
-            )
-        except pymysql.err.MySQLError as exc:
-            self._down_until = time.monotonic() + settings.db_retry_after_failure_s
-            raise DatabaseUnavailable("database unreachable") from exc
-        self._local.connection = connection
-        return connection
+        return pymysql.connect(
+            host=settings.db_host,
+            port=settings.db_port,
+            user=settings.db_user,
+            password=password,
+            database=settings.db_name,
+            charset="utf8mb4",
+            # Transactions are explicit (UnitOfWork sends BEGIN); reads need none.
+            autocommit=True,
+            connect_timeout=settings.db_connect_timeout_s,
+            read_timeout=settings.db_read_timeout_s,
+            write_timeout=settings.db_read_timeout_s,
+            cursorclass=pymysql.cursors.DictCursor,
+            **tls,
+        )
 
     def connection(self, *, fresh: bool = False) -> pymysql.connections.Connection[Any]:
         """The thread's connection, opened on first use (or anew when `fresh`)."""

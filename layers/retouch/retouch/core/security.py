@@ -15,14 +15,15 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import jwt
 
 from retouch.core.errors import TokenExpired, Unauthenticated
+from retouch.core.secrets.own import SigningKeys, signing_keys
 from retouch.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -109,16 +110,33 @@ class TokenConfig:
     issuer: str
     audience: str
     ttl_s: int
+    #: Reads the keys again, for a kid not among `keys` (keys from a secret store, which may
+    #: have rotated since they were cached); None when the keys are settings.
+    reread_keys: Callable[[], Mapping[str, bytes]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenConfig:
+        """The keys of RETOUCH_JWT_KEYS, or those read through RETOUCH_JWT_KEYS_SECRET
+        (SecretUnavailable, a 503, when they cannot be read)."""
+        current = signing_keys(settings)
         return cls(
-            keys={kid: key.get_secret_value().encode() for kid, key in settings.jwt_keys.items()},
-            active_kid=settings.jwt_active_kid,
+            keys=_key_bytes(current),
+            active_kid=current.active_kid,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             ttl_s=settings.access_token_ttl_s,
+            reread_keys=(
+                (lambda: _key_bytes(signing_keys(settings, refresh=True)))
+                if settings.jwt_keys_secret
+                else None
+            ),
         )
+
+
+def _key_bytes(current: SigningKeys) -> dict[str, bytes]:
+    return {kid: key.get_secret_value().encode() for kid, key in current.keys.items()}
 
 
 @dataclass(frozen=True)
@@ -184,14 +202,19 @@ def verify_access_token(token: str, *, config: TokenConfig) -> AccessClaims:
     """
     header = _header(token)
     kid = header.get("kid")
-    if header.get("alg") != ALGORITHM or not isinstance(kid, str) or kid not in config.keys:
+    if header.get("alg") != ALGORITHM or not isinstance(kid, str):
+        raise Unauthenticated("The access token is invalid")
+    keys = config.keys
+    if kid not in keys and config.reread_keys is not None:
+        keys = config.reread_keys()  # once: a key added by a rotation since the keys were read
+    if kid not in keys:
         raise Unauthenticated("The access token is invalid")
     if header.get("typ") != ACCESS_TOKEN_TYPE:
         raise Unauthenticated("The token is not an access token")
     try:
         payload = jwt.decode(
             token,
-            config.keys[kid],
+            keys[kid],
             algorithms=[ALGORITHM],
             audience=config.audience,
             issuer=config.issuer,
@@ -241,5 +264,5 @@ def derived_key(settings: Settings, purpose: str) -> bytes:
     """A 32-byte key for `purpose` (e.g. `"cursor"`), derived from the active JWT key with
     HMAC-SHA256, so signed cursors need no secret of their own; rotating the JWT key
     rotates it (an old cursor then fails with 422 and the client starts its list again)."""
-    secret = settings.jwt_keys[settings.jwt_active_kid].get_secret_value().encode()
+    secret = signing_keys(settings).active_key()
     return hmac.new(secret, b"retouch/derived/" + purpose.encode(), hashlib.sha256).digest()

@@ -1,30 +1,26 @@
 """A provider's credentials, resolved at run time from the `credential_ref` of its
 provider_configs row — never stored in the database, never logged, never returned.
 
-References: `env:RETOUCH_SECRET_<NAME>` (an environment variable: the local stack, and SCF,
-where the deploy fills it from a secret store), `secretsmanager:<name>` (AWS Secrets Manager)
-and `ssm:/<path>` (an SSM SecureString), the last two read through Powertools Parameters,
-whose cache keeps a value for `RETOUCH_SECRETS_CACHE_S` (a rotated secret is picked up within
-that time). A value is either a JSON object of strings (`{"secret_id": ..., "secret_key":
-...}`) or a bare string, which stands for `{"api_key": <string>}`.
-
-boto3 and Powertools Parameters are imported on first use: a step function that only runs the
-`local` provider never loads them.
+A reference names the provider's own secret, and nothing else (not our database password, not
+another provider's key): `tcssm:retouch-providers-<key>` (Tencent Cloud SSM, whose secret
+names allow no `/`), `secretsmanager:retouch/providers/<key>` (AWS Secrets Manager),
+`ssm:/retouch/providers/<key>` (an SSM SecureString) or `env:RETOUCH_SECRET_<KEY>` (a variable:
+the local stack). They are read through `retouch.core.secrets`, whose cache keeps a value for
+`RETOUCH_SECRETS_CACHE_S` (a rotated secret is picked up within that time). A value is either
+a JSON object of strings (`{"secret_id": ..., "secret_key": ...}`) or a bare string, which
+stands for `{"api_key": <string>}`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import SecretStr
 
-from retouch.core.settings import get_settings, secret_variable
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters.base import BaseProvider
+from retouch.core import secrets
+from retouch.core.secrets import SecretUnavailable
 
 
 class CredentialsUnavailable(Exception):
@@ -55,6 +51,8 @@ class Credentials:
 #: Where every provider's secret lives in Secrets Manager and SSM (the IAM grants cover
 #: exactly this prefix): `retouch/providers/<provider key>`.
 PROVIDER_SECRETS_PATH = "retouch/providers/"
+#: Its name in Tencent SSM (the CAM grant covers exactly this prefix).
+TENCENT_PROVIDER_SECRETS_PREFIX = "retouch-providers-"
 
 
 def own_references(provider_key: str) -> tuple[str, ...]:
@@ -63,6 +61,7 @@ def own_references(provider_key: str) -> tuple[str, ...]:
         f"secretsmanager:{PROVIDER_SECRETS_PATH}{provider_key}",
         f"ssm:/{PROVIDER_SECRETS_PATH}{provider_key}",
         f"env:RETOUCH_SECRET_{provider_key.upper()}",
+        f"tcssm:{TENCENT_PROVIDER_SECRETS_PREFIX}{provider_key}",
     )
 
 
@@ -73,15 +72,12 @@ def resolve_credentials(reference: str | None, *, provider_key: str) -> Credenti
         raise CredentialsUnavailable("the provider has no credential_ref")
     if reference not in own_references(provider_key):
         raise CredentialsUnavailable(f"credential_ref is not provider {provider_key!r}'s own")
-    source, _, name = reference.partition(":")
-    if source == "env":
-        raw = secret_variable(name)
-    elif source in ("secretsmanager", "ssm"):
-        raw = _aws_parameter(source, name)
-    else:
-        raise CredentialsUnavailable(f"unknown credential source {source!r}")
-    if raw is None:
-        raise CredentialsUnavailable(f"{source} reference names no value")
+    source = reference.partition(":")[0]
+    try:
+        raw = secrets.get_secret(reference)
+    except SecretUnavailable as exc:
+        detail = "names no value" if source == "env" else f"read failed: {exc.reason}"
+        raise CredentialsUnavailable(f"{source} reference {detail}") from None
     return Credentials(_parse(raw, source))
 
 
@@ -99,35 +95,6 @@ def _parse(raw: str, source: str) -> dict[str, str]:
     return {str(key): value for key, value in document.items()}
 
 
-def _aws_parameter(source: str, name: str) -> str | None:
-    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    max_age = int(get_settings().secrets_cache_s)
-    try:
-        if source == "secretsmanager":
-            value = _secrets_provider(source).get(name, max_age=max_age)
-        else:
-            value = _secrets_provider(source).get(name, max_age=max_age, decrypt=True)
-    except (GetParameterError, BotoCoreError, ClientError) as exc:
-        raise CredentialsUnavailable(f"{source} read failed: {type(exc).__name__}") from None
-    if isinstance(value, bytes):
-        return value.decode()
-    return None if value is None else str(value)
-
-
-@cache
-def _secrets_provider(source: str) -> BaseProvider:
-    """The Powertools provider of `source`, with its cache (forgotten by reset_clients)."""
-    import boto3
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
-
-    endpoint = get_settings().secrets_endpoint_url
-    if source == "secretsmanager":
-        return SecretsProvider(boto3_client=boto3.client("secretsmanager", endpoint_url=endpoint))
-    return SSMProvider(boto3_client=boto3.client("ssm", endpoint_url=endpoint))
-
-
 def forget_secrets() -> None:
-    """Drop the secret providers and their cached values (tests, settings reloads)."""
-    _secrets_provider.cache_clear()
+    """Drop the cached secrets and the stores' clients (tests, settings reloads)."""
+    secrets.forget_secrets()

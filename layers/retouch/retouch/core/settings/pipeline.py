@@ -139,14 +139,15 @@ class PipelineSettings(SettingsGroup):
         7 * 86_400, ge=3600, description="callback events are remembered this long (replays)"
     )
 
-    # Provider credentials (retouch.providers.credentials): `credential_ref` of a
-    # provider_configs row names a secret in one of these places.
+    # Secrets read at run time (retouch.core.secrets): provider credentials (`credential_ref`
+    # of a provider_configs row) and RETOUCH_DB_PASSWORD_SECRET / RETOUCH_JWT_KEYS_SECRET.
     secrets_cache_s: float = Field(
         300.0,
         ge=0,
         le=3600,
-        description="seconds a resolved provider credential is reused before it is read again "
-        "(a rotated secret is picked up within this time)",
+        description="seconds a secret read from a secret store (provider credentials, the MySQL "
+        "password, the JWT keys) is reused before it is read again (a rotated secret is picked "
+        "up within this time)",
     )
     secrets_endpoint_url: str | None = Field(
         None,
@@ -154,6 +155,34 @@ class PipelineSettings(SettingsGroup):
         description="Secrets Manager and SSM endpoint instead of the region's (tests: a local "
         "moto server)",
     )
+    secrets_refresh_min_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="a refused MySQL password or an unknown JWT kid re-reads its secret early, "
+        "at most once per this many seconds",
+    )
+    secrets_tencent_region: str = Field(
+        "",
+        pattern=r"^([a-z]+(-[a-z0-9]+)+)?$",
+        validate_default=True,
+        description="Tencent Cloud region of the SSM secrets (tcssm: references), e.g. "
+        "ap-guangzhou",
+    )
+    secrets_tencent_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://[^/]+$",
+        description="Tencent SSM API endpoint instead of ssm.tencentcloudapi.com, as "
+        "scheme://host[:port] (tests: a local fake)",
+    )
+
+    @field_validator("secrets_tencent_region")
+    @classmethod
+    def _check_secrets_region(cls, region: str, info: ValidationInfo) -> str:
+        references = (info.data.get("db_password_secret"), info.data.get("jwt_keys_secret"))
+        if not region and any(str(ref or "").startswith("tcssm:") for ref in references):
+            raise PydanticCustomError("missing", "required by a tcssm: secret reference")
+        return region
 
     # Where providers may reach (retouch.providers.destinations): the code lists each vendor
     # kind's hosts; the deploy may add some, never remove the checks.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
@@ -15,6 +16,24 @@ from retouch.core.settings.base import SettingsGroup
 
 _KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _ORIGIN = re.compile(r"https?://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?")
+#: A reference to one of our own secrets in a cloud secret store (`retouch.core.secrets`):
+#: Tencent SSM (names are letters, digits, `-` and `_`; an optional version, else
+#: SSM_Current), AWS Secrets Manager (a name or an ARN) or an SSM SecureString parameter.
+STORE_REFERENCE = (
+    r"^(tcssm:[A-Za-z0-9][A-Za-z0-9_-]{0,127}(@[A-Za-z0-9][A-Za-z0-9._-]{0,63})?"
+    r"|secretsmanager:[A-Za-z0-9/_+=.@:-]{1,2048}|ssm:/[A-Za-z0-9/_.-]{1,2047}"
+    r"|env:RETOUCH_SECRET_[A-Z0-9_]{1,64})?$"
+)
+
+
+def check_jwt_keys(keys: Mapping[str, SecretStr]) -> None:
+    """ValueError unless every key id is 1-64 of [A-Za-z0-9._-] and every key has 32+ bytes
+    (RETOUCH_JWT_KEYS, and the same object read from RETOUCH_JWT_KEYS_SECRET)."""
+    for kid, secret in keys.items():
+        if not _KEY_ID.fullmatch(kid):
+            raise ValueError(f"key id {kid!r} must be 1-64 of [A-Za-z0-9._-]")
+        if len(secret.get_secret_value().encode()) < 32:
+            raise ValueError(f"the key {kid!r} is shorter than 32 bytes")
 
 
 class ServiceSettings(SettingsGroup):
@@ -28,7 +47,24 @@ class ServiceSettings(SettingsGroup):
     db_host: str = Field(min_length=1, description="MySQL host")
     db_port: int = Field(3306, ge=1, le=65535, description="MySQL port")
     db_user: str = Field(min_length=1, description="MySQL user")
-    db_password: SecretStr = Field(SecretStr(""), description="MySQL password (secret)")
+    db_password_secret: str = Field(
+        "",
+        pattern=STORE_REFERENCE,
+        description="where the MySQL password is read at first connect, cached "
+        "(tcssm:<name>[@<version>], secretsmanager:<name or ARN>, ssm:/<path>); instead of "
+        "RETOUCH_DB_PASSWORD",
+    )
+    db_password: SecretStr = Field(
+        SecretStr(""), validate_default=True, description="MySQL password (secret)"
+    )
+
+    @field_validator("db_password")
+    @classmethod
+    def _check_db_password(cls, password: SecretStr, info: ValidationInfo) -> SecretStr:
+        if password.get_secret_value() and info.data.get("db_password_secret"):
+            raise ValueError("set either this or RETOUCH_DB_PASSWORD_SECRET, not both")
+        return password
+
     db_name: str = Field(min_length=1, description="MySQL database")
     db_tls: bool = Field(False, description="use TLS to MySQL, verified against the system CAs")
     db_tls_ca_file: str | None = Field(
@@ -77,6 +113,13 @@ class ServiceSettings(SettingsGroup):
     )
 
     # Identity: access JWTs (HS256, key chosen by `kid`) and refresh tokens.
+    jwt_keys_secret: str = Field(
+        "",
+        pattern=STORE_REFERENCE,
+        description="where the JWT keys are read at first use, cached (a reference as for "
+        'RETOUCH_DB_PASSWORD_SECRET; the value as RETOUCH_JWT_KEYS, or {"keys": {...}, '
+        '"active_kid": ...}); instead of RETOUCH_JWT_KEYS',
+    )
     jwt_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         validate_default=True,
@@ -112,17 +155,17 @@ class ServiceSettings(SettingsGroup):
     def _check_jwt_keys(
         cls, keys: dict[str, SecretStr], info: ValidationInfo
     ) -> dict[str, SecretStr]:
+        if info.data.get("jwt_keys_secret"):
+            if keys:
+                raise ValueError("set either this or RETOUCH_JWT_KEYS_SECRET, not both")
+            return keys  # read from the secret store on first use (core.secrets.own)
         if not keys:
             if info.data.get("stage") != "local":
                 raise PydanticCustomError("missing", "required outside the local stage")
             # A local process started without the stack's key file: a random key that lives
             # as long as the process, so nothing guessable ever signs a token.
             return {"local-ephemeral": SecretStr(secrets.token_urlsafe(32))}
-        for kid, secret in keys.items():
-            if not _KEY_ID.fullmatch(kid):
-                raise ValueError(f"key id {kid!r} must be 1-64 of [A-Za-z0-9._-]")
-            if len(secret.get_secret_value().encode()) < 32:
-                raise ValueError(f"the key {kid!r} is shorter than 32 bytes")
+        check_jwt_keys(keys)
         return keys
 
     @field_validator("jwt_active_kid")
@@ -131,6 +174,8 @@ class ServiceSettings(SettingsGroup):
         keys = info.data.get("jwt_keys")
         if keys is None:  # RETOUCH_JWT_KEYS itself is invalid and reported
             return kid
+        if not keys and info.data.get("jwt_keys_secret"):
+            return kid  # checked against the keys when the secret is read
         if not kid and len(keys) == 1:
             only: str = next(iter(keys))
             return only

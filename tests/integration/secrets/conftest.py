@@ -1,0 +1,3 @@
+from tests.integration.secrets.secrets_support import tencent_ssm
+
+__all__ = ["tencent_ssm"]
