@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.integration.cos_fake import serving
-from tests.integration.tencent_sts_fake import write_response, tc3_signature_error
+from tests.integration.tencent_sts_fake import tc3_signature_error, write_response
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 CURRENT = "SSM_Current"

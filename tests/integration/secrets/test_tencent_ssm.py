@@ -185,3 +185,33 @@ def test_a_provider_naming_another_tencent_secret_reads_nothing(
         resolve_credentials(reference, provider_key="tencent")
 
     assert tencent_ssm.calls == []
+
+
+def test_a_variable_holding_the_providers_reference_is_read_through(
+    tencent_ssm: FakeSsm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the SCF deploy's shape: the seed's `env:` reference, the variable holding a
+    # reference to the provider's own secret in SSM
+    key = f"tc_{secrets.token_hex(3)}"
+    tencent_ssm.put(f"retouch-providers-{key}", '{"secret_id": "AKIDvendor", "secret_key": "k"}')
+    monkeypatch.setenv(f"RETOUCH_SECRET_{key.upper()}", f"tcssm:retouch-providers-{key}")
+
+    credentials = resolve_credentials(f"env:RETOUCH_SECRET_{key.upper()}", provider_key=key)
+
+    assert credentials["secret_id"] == "AKIDvendor"
+    assert len(tencent_ssm.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "held", ["tcssm:retouch-providers-hunyuan", "tcssm:retouch-dev-db-password"]
+)
+def test_a_variable_holding_another_secrets_reference_reads_nothing(
+    tencent_ssm: FakeSsm, monkeypatch: pytest.MonkeyPatch, held: str
+) -> None:
+    tencent_ssm.put(held.split(":")[1], "someone-else's-key")
+    monkeypatch.setenv("RETOUCH_SECRET_TENCENT", held)
+
+    with pytest.raises(CredentialsUnavailable, match="not provider 'tencent'"):
+        resolve_credentials("env:RETOUCH_SECRET_TENCENT", provider_key="tencent")
+
+    assert tencent_ssm.calls == []

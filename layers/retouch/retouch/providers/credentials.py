@@ -4,11 +4,13 @@ provider_configs row — never stored in the database, never logged, never retur
 A reference names the provider's own secret, and nothing else (not our database password, not
 another provider's key): `tcssm:retouch-providers-<key>` (Tencent Cloud SSM, whose secret
 names allow no `/`), `secretsmanager:retouch/providers/<key>` (AWS Secrets Manager),
-`ssm:/retouch/providers/<key>` (an SSM SecureString) or `env:RETOUCH_SECRET_<KEY>` (a variable:
-the local stack). They are read through `retouch.core.secrets`, whose cache keeps a value for
-`RETOUCH_SECRETS_CACHE_S` (a rotated secret is picked up within that time). A value is either
-a JSON object of strings (`{"secret_id": ..., "secret_key": ...}`) or a bare string, which
-stands for `{"api_key": <string>}`.
+`ssm:/retouch/providers/<key>` (an SSM SecureString) or `env:RETOUCH_SECRET_<KEY>` (a
+variable: the local stack; on SCF the variable holds `tcssm:retouch-providers-<key>`, which
+is read through, bound to the provider the same way). They are read through
+`retouch.core.secrets`, whose cache keeps a value for `RETOUCH_SECRETS_CACHE_S` (a rotated
+secret is picked up within that time). A value is either a JSON object of strings
+(`{"secret_id": ..., "secret_key": ...}`) or a bare string, which stands for
+`{"api_key": <string>}`.
 """
 
 from __future__ import annotations
@@ -72,13 +74,30 @@ def resolve_credentials(reference: str | None, *, provider_key: str) -> Credenti
         raise CredentialsUnavailable("the provider has no credential_ref")
     if reference not in own_references(provider_key):
         raise CredentialsUnavailable(f"credential_ref is not provider {provider_key!r}'s own")
+    raw, source = _read(reference)
+    if source == "env" and raw.startswith(_STORE_SCHEMES):
+        # A deployment's variable may hold a reference to the store instead of the value
+        # (SCF: RETOUCH_SECRET_<KEY>=tcssm:retouch-providers-<key>): read through it, bound
+        # to the provider like any reference.
+        if raw not in own_references(provider_key):
+            raise CredentialsUnavailable(
+                f"the variable's reference is not provider {provider_key!r}'s own"
+            )
+        raw, source = _read(raw)
+    return Credentials(_parse(raw, source))
+
+
+#: Schemes of the secret stores a variable may point to (never `env:` again).
+_STORE_SCHEMES = ("tcssm:", "secretsmanager:", "ssm:")
+
+
+def _read(reference: str) -> tuple[str, str]:
     source = reference.partition(":")[0]
     try:
-        raw = secrets.get_secret(reference)
+        return secrets.get_secret(reference), source
     except SecretUnavailable as exc:
         detail = "names no value" if source == "env" else f"read failed: {exc.reason}"
         raise CredentialsUnavailable(f"{source} reference {detail}") from None
-    return Credentials(_parse(raw, source))
 
 
 def _parse(raw: str, source: str) -> dict[str, str]:
