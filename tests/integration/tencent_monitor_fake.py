@@ -2,7 +2,7 @@
 
 It verifies each call's TC3-HMAC-SHA256 signature (`tencent_sts_fake.tc3_signature_error`),
 the action and version headers, and the documented limits of the request (1 to 30 metric /
-value pairs, a name and a number each, a timestamp within the last 300 s); it records the
+value pairs, a name and an integer each, a timestamp within the last 300 s); it records the
 accepted calls and answers in the documented response shape. `mode` makes it fail: `"500"`
 answers HTTP 500, `"hang"` answers after `hang_s`, `"api-error"` answers an API error.
 """
@@ -55,8 +55,9 @@ def _field_error(body: dict[str, Any]) -> str | None:
     for metric in metrics:
         if not isinstance(metric.get("MetricName"), str) or not metric["MetricName"]:
             return "MetricName missing"
-        if not isinstance(metric.get("Value"), int | float):
-            return "Value must be a number"
+        value = metric.get("Value")
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "Value must be an integer"
     stamp = body.get("AnnounceTimestamp")
     if not isinstance(stamp, int) or not time.time() - 300 <= stamp <= time.time():
         return "AnnounceTimestamp must be within the last 300 seconds"

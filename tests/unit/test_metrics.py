@@ -18,6 +18,7 @@ from retouch.core.metrics import (
     end_invocation,
     flushing_metrics,
     get_recorder,
+    record_invocation,
     reset_recorder,
 )
 from retouch.core.metrics_emf import EmfSink
@@ -98,6 +99,21 @@ def test_a_failing_sink_never_raises_and_is_logged_and_counted(log_lines: LogLin
     memory.failing = False
     recorder.flush()
     assert ("MetricsFlushFailures", 1, "Count", SERVICE) in memory.delivered()
+
+
+def test_a_cold_start_is_counted_once_and_memory_sampled_at_most_once_a_minute(
+    sink: MemorySink,
+) -> None:
+    record_invocation(cold_start=True, function="retouch-dev-health")
+    record_invocation(cold_start=False, function="retouch-dev-health")
+    end_invocation()
+
+    dimensions = {**SERVICE, "function": "retouch-dev-health"}
+    values = sink.delivered()
+    assert [v for v in values if v[0] == "ColdStart"] == [("ColdStart", 1, "Count", dimensions)]
+    [memory] = [v for v in values if v[0] == "MemoryUsedMb"]
+    assert memory[2:] == ("Megabytes", dimensions)
+    assert 10 < memory[1] < 4096  # this test process's peak RSS, in MB
 
 
 def test_a_handler_that_raises_still_flushes(sink: MemorySink) -> None:

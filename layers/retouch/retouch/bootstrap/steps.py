@@ -14,7 +14,7 @@ import aws_lambda_powertools.utilities.batch  # noqa: F401 - must precede pydant
 
 from retouch.bootstrap.engine import get_engine
 from retouch.core.logging import invocation_keys, logger
-from retouch.core.metrics import flushing_metrics
+from retouch.core.metrics import flushing_metrics, record_invocation
 from retouch.queue.scf_events import run_scf_batch
 from retouch.queue.sqs_events import process_batch
 
@@ -30,7 +30,9 @@ def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     carry the function, the platform's request id and `cold_start`, as the HTTP functions';
     its metrics leave when it returns (`flushing_metrics`)."""
     global _cold_start
-    logger.thread_safe_append_keys(cold_start=_cold_start, **invocation_keys(context))
+    keys = invocation_keys(context)
+    logger.thread_safe_append_keys(cold_start=_cold_start, **keys)
+    record_invocation(cold_start=_cold_start, function=keys["function_name"])
     _cold_start = False
     engine = get_engine()
     return process_batch(event, lambda record: engine.handle(record.json_body), context)

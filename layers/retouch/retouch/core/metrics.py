@@ -21,6 +21,8 @@ Each domain names its own metrics (`tasks/metrics.py`, `providers/metrics.py`,
 from __future__ import annotations
 
 import functools
+import resource
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,6 +37,8 @@ NAMESPACE = "Retouch"
 #: Records held before an invocation end flushes whatever the interval says.
 MAX_PENDING = 1000
 FLUSH_FAILURES = "MetricsFlushFailures"
+#: The instance's peak memory is sampled at most this often (and at its first invocation).
+MEMORY_SAMPLE_EVERY_S = 60.0
 
 __all__ = [
     "NAMESPACE",
@@ -45,6 +49,7 @@ __all__ = [
     "end_invocation",
     "flushing_metrics",
     "get_recorder",
+    "record_invocation",
     "reset_recorder",
 ]
 
@@ -122,6 +127,7 @@ class NullSink:
 
 _recorder: Recorder | None = None
 _recorder_lock = threading.Lock()
+_memory_sampled_at: float | None = None
 
 
 def get_recorder() -> Recorder:
@@ -135,10 +141,12 @@ def get_recorder() -> Recorder:
 
 
 def reset_recorder(recorder: Recorder | None = None) -> None:
-    """Flush and forget the recorder (tests; `reset_clients`), or install `recorder`."""
-    global _recorder
+    """Flush and forget the recorder (tests; `reset_clients`), or install `recorder`; the
+    next invocation samples memory again, as a new instance's first would."""
+    global _recorder, _memory_sampled_at
     with _recorder_lock:
         previous, _recorder = _recorder, recorder
+        _memory_sampled_at = None
     if previous is not None:
         previous.flush()
 
@@ -185,6 +193,23 @@ def emit(
 def end_invocation() -> None:
     """The invocation is over: flush the batch if due (never raises)."""
     get_recorder().end_invocation()
+
+
+def record_invocation(*, cold_start: bool, function: str | None) -> None:
+    """An invocation of `function` began: `ColdStart` once per instance, and the instance's
+    peak memory (`MemoryUsedMb`, max RSS) at its first invocation, then at most once a
+    minute, so a warm request adds nothing to most batches."""
+    global _memory_sampled_at
+    dimensions = {"service": SERVICE, "function": function or "unknown"}
+    recorder = get_recorder()
+    if cold_start:
+        recorder.record("ColdStart", 1, MetricUnit.Count.value, dimensions)
+    now = time.monotonic()
+    if _memory_sampled_at is None or now - _memory_sampled_at >= MEMORY_SAMPLE_EVERY_S:
+        _memory_sampled_at = now
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+        megabytes = peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+        recorder.record("MemoryUsedMb", round(megabytes, 1), MetricUnit.Megabytes.value, dimensions)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

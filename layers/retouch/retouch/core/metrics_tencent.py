@@ -2,13 +2,14 @@
 Monitor API 3.0, version 2018-07-24), TC3-HMAC-SHA256-signed with the SCF execution role's
 temporary keys. The API, its limits and why this call: docs/observability.md.
 
-The API takes metric/value pairs, no dimensions, at most `MAX_PER_CALL` (30) per call, one
-timestamp per call (`AnnounceTimestamp`, within the last 300 s, whole minutes advised). So
-records are aggregated per minute and per name-with-dimensions (`metric_name`: `Requests`
-with `route=GET /v1/health` is `Requests_route_GET_v1_health`): counts are summed, other
-units (latency) averaged. A flush sends each minute's pairs in calls of 30, with a short
-timeout; it stops at the first failure and raises `CloudMonitorError` (the recorder logs and
-counts it); pairs too old to be accepted are dropped and counted (`dropped`).
+The API takes integer metric/value pairs, no dimensions, at most `MAX_PER_CALL` (30) per
+call, one timestamp per call (`AnnounceTimestamp`, within the last 300 s, whole minutes
+advised). So records are aggregated per minute and per name-with-dimensions (`metric_name`:
+`Requests` with `route=GET /v1/health` is `Requests_route_GET_v1_health`): counts summed,
+other units (latency) averaged, every value rounded to an integer. A flush sends each
+minute's pairs in calls of 30, with a short timeout; it stops at the first failure and
+raises `CloudMonitorError` (the recorder logs and counts it); pairs too old to be accepted
+are dropped and counted (`dropped`).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ class CloudMonitorSink:
             if minute < oldest:
                 self.dropped += 1
                 continue
-            value = total / count if averaged else total
+            # The API's `Value` is an integer (MetricDatum.Value: Integer).
+            value = round(total / count if averaged else total)
             by_minute.setdefault(minute, []).append({"MetricName": name, "Value": value})
         batches = list(_calls(by_minute))
         for index, (minute, metrics) in enumerate(batches):
