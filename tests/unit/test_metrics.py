@@ -64,19 +64,22 @@ def test_an_interval_flushes_at_most_that_often_or_when_the_batch_is_full() -> N
     recorder = Recorder(memory, flush_interval_s=15, max_pending=3, clock=lambda: now[0])
 
     recorder.record("Requests", 1, "Count", SERVICE)
+    recorder.end_invocation()  # the instance's first invocation: flushed
+    assert [len(batch) for batch in memory.flushed] == [1]
+    recorder.record("Requests", 1, "Count", SERVICE)
     now[0] = 5.0
     recorder.end_invocation()  # not due: 5 s since the last flush, one record
-    assert memory.flushed == []
+    assert [len(batch) for batch in memory.flushed] == [1]
     for _ in range(2):
         recorder.record("Requests", 1, "Count", SERVICE)
     recorder.end_invocation()  # due: the batch is full
-    assert [len(batch) for batch in memory.flushed] == [3]
+    assert [len(batch) for batch in memory.flushed] == [1, 3]
     recorder.record("Requests", 1, "Count", SERVICE)
     now[0] = 21.0
     recorder.end_invocation()  # due: 16 s since the last flush
-    assert [len(batch) for batch in memory.flushed] == [3, 1]
+    assert [len(batch) for batch in memory.flushed] == [1, 3, 1]
     recorder.end_invocation()  # nothing pending: no flush
-    assert len(memory.flushed) == 2
+    assert len(memory.flushed) == 3
 
 
 def test_a_failing_sink_never_raises_and_is_logged_and_counted(log_lines: LogLines) -> None:

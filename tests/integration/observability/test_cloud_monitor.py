@@ -181,3 +181,37 @@ def test_a_recorder_over_a_failing_sink_keeps_counting(monitor: FakeCloudMonitor
         recorder.end_invocation()
 
     assert recorder.failures == 3
+
+
+def test_with_the_default_interval_warm_requests_make_no_call(
+    stack: Stack, monitor: FakeCloudMonitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an SCF health function with the default flush interval (15 s)
+    monkeypatch.setenv("TENCENTCLOUD_RUNENV", "SCF")
+    monkeypatch.setenv("RETOUCH_METRICS_TENCENT_ENDPOINT", monitor.url)
+    reset_recorder()
+    handler = load_function("functions/http/health/app.py").handler
+    try:
+        # WHEN it serves a first request, then five more at once
+        handler(load_event("health_scf_apigw.json"), FakeLambdaContext())
+        calls_after_first = len(monitor.calls)
+        for _ in range(5):
+            assert (
+                handler(load_event("health_scf_apigw.json"), FakeLambdaContext())["statusCode"]
+                == 200
+            )
+
+        # THEN only the first (the instance's first invocation) called Cloud Monitor; the
+        # others' values wait in memory for the next due flush (here the recorder's reset),
+        # and all six requests are counted
+        assert calls_after_first == 1
+        assert len(monitor.calls) == 1
+    finally:
+        reset_recorder()
+    reported = [
+        metric["Value"]
+        for call in monitor.calls
+        for metric in call.body["Metrics"]
+        if metric["MetricName"].startswith("Requests_")
+    ]
+    assert sum(reported) == 6

@@ -10,9 +10,10 @@ batches it in memory and hands it to the sink the settings choose (`RETOUCH_METR
 An invocation ends with `end_invocation()` (the HTTP middleware after each response, the
 step and job handlers through `flushing_metrics`): the batch is flushed when the sink's
 interval has passed since the last flush or the batch is full — every invocation for EMF and
-local, at most every `RETOUCH_METRICS_FLUSH_INTERVAL_S` (15 s) for Cloud Monitor, so most
-requests pay no network call. A flush never raises: a failure is logged, counted
-(`failures`, and the `MetricsFlushFailures` metric in the next batch) and the batch dropped.
+local; for Cloud Monitor at an instance's first invocation, then at most every
+`RETOUCH_METRICS_FLUSH_INTERVAL_S` (15 s), so most requests pay no network call. A flush
+never raises: a failure is logged, counted (`failures`, and the `MetricsFlushFailures`
+metric in the next batch) and the batch dropped.
 
 Each domain names its own metrics (`tasks/metrics.py`, `providers/metrics.py`,
 `pipeline/metrics.py`, `cache/metrics.py`, the middleware's per-route set).
@@ -21,6 +22,7 @@ Each domain names its own metrics (`tasks/metrics.py`, `providers/metrics.py`,
 from __future__ import annotations
 
 import functools
+import math
 import resource
 import sys
 import threading
@@ -82,7 +84,8 @@ class Recorder:
         self.failures = 0
         self._clock = clock
         self._pending = 0
-        self._last_flush = clock()
+        # The first invocation flushes: an instance that serves one request is not silent.
+        self._last_flush = -math.inf
         self._lock = threading.Lock()
 
     def record(self, name: str, value: float, unit: str, dimensions: Mapping[str, str]) -> None:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
 from retouch.core.logging import SERVICE
 
 _Dimensions = tuple[tuple[str, str], ...]
-_Line = tuple[_Dimensions, list[tuple[str, float, str]]]
+_Line = tuple[_Dimensions, list[tuple[str, float, str]], set[str]]
 
 
 class EmfSink:
@@ -33,21 +33,23 @@ class EmfSink:
     def record(self, name: str, value: float, unit: str, dimensions: Mapping[str, str]) -> None:
         key = tuple(dimensions.items())
         line = self._open.get(key)
-        if line is None or any(existing == name for existing, _, _ in line[1]):
-            line = (key, [])
+        if line is None or name in line[2]:
+            line = (key, [], set())
             self._lines.append(line)
             self._open[key] = line
         line[1].append((name, value, unit))
+        line[2].add(name)
 
     def flush(self) -> None:
         lines, self._lines, self._open = self._lines, [], {}
         provider = self._provider
-        for dimensions, values in lines:
+        for dimensions, values, _ in lines:
             # In the order given: `emit` puts `service` first, the middleware last, as before.
             for key, dimension in dimensions:
                 provider.add_dimension(name=key, value=dimension)
             for name, value, unit in values:
                 provider.add_metric(name=name, unit=unit, value=value)
             provider.flush_metrics()
-            # Powertools keeps the set when metrics are disabled; clear it so nothing piles up.
-            provider.clear_metrics()
+            if provider.metric_set:
+                # Powertools keeps the set when metrics are disabled; clear it so nothing piles up.
+                provider.clear_metrics()
