@@ -27,7 +27,9 @@ a restart (`LOCAL_SECRETS`): the JWT signing key, and the simulator's API key an
 secret, which the simulator and the stack's `simulator` provider then share.
 
 Metrics stay on, as in the cloud: each request also prints its EMF metric line, so what
-CloudWatch would receive is visible. Set POWERTOOLS_METRICS_DISABLED=true for a quieter console.
+CloudWatch would receive is visible. Set POWERTOOLS_METRICS_DISABLED=true for a quieter console,
+or RETOUCH_METRICS_SINK=local to collect them as JSON lines in .local/metrics.jsonl instead
+(docs/observability.md).
 
 Ctrl-C or SIGTERM stops the HTTP server and the queue consumers (a batch in flight finishes),
 then Redis, then MariaDB, whatever state start-up reached.

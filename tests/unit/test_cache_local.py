@@ -13,7 +13,8 @@ from retouch.cache.local import LocalCache, SingleFlight
 from retouch.cache.metrics import LOCAL_HIT, MISS, CacheCounters
 from retouch.cache.redis_level import RedisLevel, StoredEntry
 from retouch.cache.two_level import jittered, refresh_early
-from retouch.core.logging import metrics
+from retouch.core.metrics import Recorder, reset_recorder
+from tests.fakes.metrics import MemorySink
 
 
 class Feature(BaseModel):
@@ -140,24 +141,25 @@ def test_codec_round_trips_pydantic_models_and_lists() -> None:
     assert FEATURE.decode(FEATURE.encode(value[0])) == value[0]
 
 
-def test_counters_reach_powertools_metrics_summed_at_most_once_per_interval() -> None:
+def test_counters_reach_the_metrics_recorder_summed_at_most_once_per_interval() -> None:
     # GIVEN counters that publish at most once a second, on a clock the test moves
     now = [100.0]
     counters = CacheCounters(publish_every_s=1.0, clock=lambda: now[0])
-    metrics.clear_metrics()
+    sink = MemorySink()
+    reset_recorder(Recorder(sink))
     try:
         # WHEN five local hits and a miss arrive within the first second, then one more hit
         for _ in range(5):
             counters.count(LOCAL_HIT)
         counters.count(MISS)
-        published_in_first_second = dict(metrics.metric_set)
+        published_in_first_second = [name for name, *_ in sink.pending]
         now[0] += 1.0
         counters.count(LOCAL_HIT)
 
         # THEN the first event went out at once, the rest as sums a second later
-        assert published_in_first_second.keys() == {LOCAL_HIT}
-        assert metrics.metric_set[LOCAL_HIT]["Value"] == [1.0, 5.0]
-        assert metrics.metric_set[MISS]["Value"] == [1.0]
+        assert published_in_first_second == [LOCAL_HIT]
+        sums = [(name, value) for name, value, _, _ in sink.pending]
+        assert sorted(sums) == [(LOCAL_HIT, 1), (LOCAL_HIT, 5), (MISS, 1)]
         assert counters.totals == {LOCAL_HIT: 6, MISS: 1}
     finally:
-        metrics.clear_metrics()
+        reset_recorder()

@@ -2,9 +2,11 @@
 
 from typing import Any
 
+from retouch.core.metrics import flushing_metrics
 from retouch.pipeline.handlers import reap_overdue
 
 
+@flushing_metrics
 def handler(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """AWS Lambda (EventBridge schedule): app.handler."""
     return reap_overdue()

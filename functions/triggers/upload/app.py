@@ -2,9 +2,11 @@
 
 from typing import Any
 
+from retouch.core.metrics import flushing_metrics
 from retouch.uploads.handlers import handle_object_created
 
 
+@flushing_metrics
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """AWS Lambda: app.handler."""
     return handle_object_created(event)

@@ -14,6 +14,7 @@ import aws_lambda_powertools.utilities.batch  # noqa: F401 - must precede pydant
 
 from retouch.bootstrap.engine import get_engine
 from retouch.core.logging import invocation_keys, logger
+from retouch.core.metrics import flushing_metrics, record_invocation
 from retouch.queue.scf_events import run_scf_batch
 from retouch.queue.sqs_events import process_batch
 
@@ -22,12 +23,16 @@ __all__ = ["handle_scf_step_event", "handle_step_event"]
 _cold_start = True
 
 
+@flushing_metrics
 def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A step function's Lambda handler: Powertools batch processing over the SQS records,
     each a step message; failed records come back after the visibility timeout. Its log lines
-    carry the function, the platform's request id and `cold_start`, as the HTTP functions'."""
+    carry the function, the platform's request id and `cold_start`, as the HTTP functions';
+    its metrics leave when it returns (`flushing_metrics`)."""
     global _cold_start
-    logger.thread_safe_append_keys(cold_start=_cold_start, **invocation_keys(context))
+    keys = invocation_keys(context)
+    logger.thread_safe_append_keys(cold_start=_cold_start, **keys)
+    record_invocation(cold_start=_cold_start, function=keys["function_name"])
     _cold_start = False
     engine = get_engine()
     return process_batch(event, lambda record: engine.handle(record.json_body), context)

@@ -1,7 +1,7 @@
-"""The process-wide structured logger and EMF metrics (Powertools).
+"""The process-wide structured logger (Powertools); metrics go through `core/metrics.py`.
 
-Both objects are cheap to build and hold no connection, so they are module constants, as in
-every Powertools example; the service name and namespace come from Powertools' own variables.
+The logger is cheap to build and holds no connection, so it is a module constant, as in
+every Powertools example; the service name comes from Powertools' own variables.
 
 Every line passes `RedactingFormatter`: the entry Powertools built (message, extra keys,
 appended keys, exception text) is redacted (`core/redaction.py`) before it is serialised, so
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from retouch.core.redaction import redact
@@ -28,7 +28,6 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter(use_rfc3339=True, utc=True))
-metrics = Metrics(namespace="Retouch", service=SERVICE)
 
 
 def invocation_keys(context: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from mangum.handlers.utils import (
 from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Scope
 
 from retouch.core.logging import invocation_keys, logger
+from retouch.core.metrics import record_invocation
 
 # Lambda passes a context object, SCF a dict; both reach Mangum unchanged.
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -117,7 +118,10 @@ def make_handler(app: FastAPI) -> LambdaHandler:
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         nonlocal cold_start
         # Context-local: the local runtime runs invocations of several functions in threads.
-        logger.thread_safe_append_keys(cold_start=cold_start, **invocation_keys(context))
+        keys = invocation_keys(context)
+        logger.thread_safe_append_keys(cold_start=cold_start, **keys)
+        # Recorded now, flushed with the request's own metrics when the middleware ends it.
+        record_invocation(cold_start=cold_start, function=keys["function_name"])
         cold_start = False
         return adapter(event, context)
 

@@ -1,5 +1,6 @@
 """The one ASGI middleware every function runs: request id, per-IP rate limit, body limit,
-security headers, access log, metrics, and the last-resort 500.
+security headers, access log, metrics (flushed when due at the end of each request), and the
+last-resort 500.
 
 The request id is always ours (`retouch.core.request_context`): the platform's id of the
 request, else a new UUID4, echoed in `X-Request-ID`. A client's `X-Request-ID` never replaces
@@ -14,13 +15,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retouch.core.errors import AppError, InternalError, PayloadTooLarge, UnsupportedMediaType
 from retouch.core.ids import client_request_id, is_valid_request_id, new_request_id
-from retouch.core.logging import logger, metrics
+from retouch.core.logging import SERVICE, logger
+from retouch.core.metrics import get_recorder
 from retouch.core.request_context import RequestIds, bind_request_ids, unbind_request_ids
 from retouch.core.settings import get_settings
 from retouch.http.problems import negotiate_language, problem_response, to_app_error
@@ -144,7 +145,8 @@ async def _no_body() -> Message:
 
 
 def _record(scope: Scope, status: int, started: float) -> None:
-    """One access log line and one EMF metric set per request."""
+    """One access log line and one metric set per request (`core/metrics.py`; one EMF line
+    on AWS)."""
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     route = f"{scope['method']} {route_template(scope)}"
     user = (scope.get("state") or {}).get("user_id")
@@ -158,11 +160,12 @@ def _record(scope: Scope, status: int, started: float) -> None:
             **({"user_id": user} if user else {}),
         },
     )
-    metrics.add_dimension(name="route", value=route)
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
-    metrics.add_metric(name="Errors4xx", unit=MetricUnit.Count, value=int(400 <= status < 500))
-    metrics.add_metric(name="Errors5xx", unit=MetricUnit.Count, value=int(status >= 500))
-    metrics.flush_metrics()
-    # Powertools keeps the set when metrics are disabled; clear it so nothing accumulates.
-    metrics.clear_metrics()
+    recorder = get_recorder()
+    # `service` last: the EMF line keeps the dimension order it always had.
+    dimensions = {"route": route, "service": SERVICE}
+    recorder.record("Requests", 1, "Count", dimensions)
+    recorder.record("Latency", latency_ms, "Milliseconds", dimensions)
+    recorder.record("Errors4xx", int(400 <= status < 500), "Count", dimensions)
+    recorder.record("Errors5xx", int(status >= 500), "Count", dimensions)
+    # The response is built and sent: this request's invocation ends here (flush if due).
+    recorder.end_invocation()

@@ -14,6 +14,7 @@ from retouch.core.settings.environment import (
     ENV_PREFIX,
     POWERTOOLS_VARIABLES,
     SCF_ROLE_VARIABLES,
+    SCF_RUNTIME_VARIABLES,
     SECRET_PREFIX,
     TENCENT_CLOUD_VARIABLES,
     CloudCredentials,
@@ -22,6 +23,8 @@ from retouch.core.settings.environment import (
     get_settings,
     get_tencent_cloud_keys,
     limit_image_decoders,
+    running_on_scf,
+    scf_region,
     scf_role_credentials,
     secret_variable,
 )
@@ -32,6 +35,7 @@ __all__ = [
     "ENV_PREFIX",
     "POWERTOOLS_VARIABLES",
     "SCF_ROLE_VARIABLES",
+    "SCF_RUNTIME_VARIABLES",
     "SECRET_PREFIX",
     "TENCENT_CLOUD_VARIABLES",
     "CloudCredentials",
@@ -41,6 +45,8 @@ __all__ = [
     "get_settings",
     "get_tencent_cloud_keys",
     "limit_image_decoders",
+    "running_on_scf",
+    "scf_region",
     "scf_role_credentials",
     "secret_variable",
 ]

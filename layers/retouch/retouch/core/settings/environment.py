@@ -73,6 +73,24 @@ def scf_role_credentials() -> CloudCredentials | None:
     return CloudCredentials(secret_id, SecretStr(secret_key), SecretStr(token))
 
 
+#: Variables the SCF runtime sets in every function: `TENCENTCLOUD_RUNENV` is `SCF` there,
+#: `TENCENTCLOUD_REGION` the function's region (read by the metrics sink's defaults).
+SCF_RUNTIME_VARIABLES = {
+    "TENCENTCLOUD_RUNENV": "SCF inside a Tencent SCF function (selects the default metrics sink)",
+    "TENCENTCLOUD_REGION": "the SCF function's region (the Cloud Monitor calls' default region)",
+}
+
+
+def running_on_scf() -> bool:
+    """Whether this process is a Tencent SCF function (its runtime's own variables say so)."""
+    return os.environ.get("TENCENTCLOUD_RUNENV") == "SCF" or "SCF_FUNCTIONNAME" in os.environ
+
+
+def scf_region() -> str:
+    """The SCF function's region, or "" outside SCF."""
+    return os.environ.get("TENCENTCLOUD_REGION", "")
+
+
 def secret_variable(name: str) -> str | None:
     """The value of `name`, a variable holding a provider's secret (`credential_ref`
     `env:RETOUCH_SECRET_...`, filled from a secret store by the deploy); None when unset or
