@@ -27,7 +27,10 @@ LAYERS_PER_FUNCTION = 5
 TRIGGERS_PER_TYPE = 10
 #: Variables whose value must be a Secrets Manager reference, never the secret itself.
 SECRET_VARIABLES = re.compile(r"RETOUCH_(DB_PASSWORD_SECRET|JWT_KEYS_SECRET|SECRET_[A-Z0-9_]+)")
-SECRET_REFERENCE = re.compile(r"tcssm:[A-Za-z0-9/_.-]{1,128}")
+#: A Tencent SSM reference (names: letters, digits, `-` and `_`; core/settings checks the same).
+SECRET_REFERENCE = re.compile(
+    r"tcssm:[A-Za-z0-9][A-Za-z0-9_-]{0,127}(@[A-Za-z0-9][A-Za-z0-9._-]{0,63})?"
+)
 #: Variables that hold a secret's value; SCF gets their `_SECRET` reference instead.
 PLAIN_SECRETS = frozenset({"RETOUCH_DB_PASSWORD", "RETOUCH_JWT_KEYS"})
 _PLACEHOLDER = re.compile(r"\$\{(stage|env:([A-Za-z_][A-Za-z0-9_]*))\}")

@@ -37,6 +37,9 @@ SCF_ONLY_VARIABLES = {
     "RETOUCH_QUEUE_SCF_NAMESPACE",
     "RETOUCH_QUEUE_MAX_DELIVERIES",
     "RETOUCH_QUEUE_VISIBILITY_TIMEOUT_S",
+    "RETOUCH_SECRETS_TENCENT_REGION",
+    "RETOUCH_METRICS_SINK",
+    "RETOUCH_METRICS_TENCENT_REGION",
 }
 #: What the template resolves into a value, SCF gets as a Secrets Manager reference.
 SCF_REFERENCES = {
@@ -56,7 +59,11 @@ def _environment(**overrides: str) -> dict[str, str]:
     """A value for every `${env:...}` of the config (secrets as references)."""
     names = {part.split("}")[0] for part in CONFIG.read_text().split("${env:")[1:]}
     values = {name: f"value-{name.lower()}" for name in names}
-    values |= {name: f"tcssm:retouch/{name.lower()}" for name in names if "SECRET" in name}
+    values |= {
+        name: f"tcssm:retouch-{name.lower().replace('_', '-')}"
+        for name in names
+        if "SECRET" in name
+    }
     return values | overrides
 
 

@@ -41,19 +41,19 @@ DEPLOY_ENV = {
     "RETOUCH_DB_HOST": "10.0.0.12",
     "RETOUCH_DB_PORT": "3306",
     "RETOUCH_DB_USER": "retouch",
-    "RETOUCH_DB_PASSWORD_SECRET": "tcssm:retouch/db-password",
+    "RETOUCH_DB_PASSWORD_SECRET": "tcssm:retouch-dev-db-password",
     "RETOUCH_DB_NAME": "retouch",
     "RETOUCH_REDIS_URL": "redis://10.0.0.13:6379/0",
-    "RETOUCH_JWT_KEYS_SECRET": "tcssm:retouch/jwt-keys",
+    "RETOUCH_JWT_KEYS_SECRET": "tcssm:retouch-dev-jwt-keys",
     "RETOUCH_JWT_ACTIVE_KID": "k1",
     "RETOUCH_CORS_ORIGINS": "https://app.example.com",
     "RETOUCH_STORAGE_BUCKET": "retouch-uploads-1250000000",
     "RETOUCH_STORAGE_UPLOAD_ROLE_ARN": "qcs::cam::uin/100000000001:roleName/retouch-upload",
     "RETOUCH_UPLOAD_BUCKET": UPLOAD_BUCKET,
     "RETOUCH_CALLBACK_BASE_URL": "https://service-x.gz.apigw.tencentcs.com/release",
-    "RETOUCH_SECRET_RUNNINGHUB": "tcssm:retouch/providers/runninghub",
-    "RETOUCH_SECRET_TENCENT": "tcssm:retouch/providers/tencent",
-    "RETOUCH_SECRET_HUNYUAN": "tcssm:retouch/providers/hunyuan",
+    "RETOUCH_SECRET_RUNNINGHUB": "tcssm:retouch-providers-runninghub",
+    "RETOUCH_SECRET_TENCENT": "tcssm:retouch-providers-tencent",
+    "RETOUCH_SECRET_HUNYUAN": "tcssm:retouch-providers-hunyuan",
     "RETOUCH_FIRST_ADMIN_EMAIL": "mei@example.com",
 }
 
@@ -130,13 +130,13 @@ def test_functions_get_the_settings_variables_with_secrets_as_references(deploye
     for function in fake.functions.values():
         env = _environment(function)
         assert env["RETOUCH_DB_HOST"] == "10.0.0.12" and env["RETOUCH_STAGE"] == "dev"
-        assert env["RETOUCH_DB_PASSWORD_SECRET"] == "tcssm:retouch/db-password"
-        assert env["RETOUCH_JWT_KEYS_SECRET"] == "tcssm:retouch/jwt-keys"
+        assert env["RETOUCH_DB_PASSWORD_SECRET"] == "tcssm:retouch-dev-db-password"
+        assert env["RETOUCH_JWT_KEYS_SECRET"] == "tcssm:retouch-dev-jwt-keys"
         assert "RETOUCH_DB_PASSWORD" not in env and "RETOUCH_JWT_KEYS" not in env
         secrets = {key: value for key, value in env.items() if key.startswith("RETOUCH_SECRET_")}
         assert all(value.startswith("tcssm:") for value in secrets.values())
     callbacks = _environment(fake.function("retouch-callbacks", NAMESPACE))
-    assert callbacks["RETOUCH_SECRET_TENCENT"] == "tcssm:retouch/providers/tencent"
+    assert callbacks["RETOUCH_SECRET_TENCENT"] == "tcssm:retouch-providers-tencent"
 
 
 def test_the_layers_hold_the_retouch_package_and_their_locks_packages(deployed: Any) -> None:
