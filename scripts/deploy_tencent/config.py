@@ -97,6 +97,8 @@ class Plan:
     vpc_id: str
     subnet_id: str
     code_bucket: str
+    cls_logset_id: str
+    cls_topic_id: str
     runtime: str
     python_version: str
     platform: str
@@ -163,6 +165,8 @@ def load_plan(stage: str, environ: Mapping[str, str], path: Path = CONFIG) -> Pl
         vpc_id=settings["vpc"]["vpc_id"],
         subnet_id=settings["vpc"]["subnet_id"],
         code_bucket=settings.get("code_bucket", ""),
+        cls_logset_id=settings["logs"]["logset_id"],
+        cls_topic_id=settings["logs"]["topic_id"],
         runtime=document["runtime"],
         python_version=str(document["python_version"]),
         platform=document["platform"],

@@ -82,6 +82,9 @@ def _configuration(function: Function, plan: Plan, layers: dict[str, int]) -> di
             ]
         },
         "VpcConfig": {"VpcId": plan.vpc_id, "SubnetId": plan.subnet_id},
+        # Every function logs to the stage's CLS topic, whose Period is the logs' retention.
+        "ClsLogsetId": plan.cls_logset_id,
+        "ClsTopicId": plan.cls_topic_id,
         "Layers": [
             {"LayerName": plan.layers[name].name, "LayerVersion": layers[name]}
             for name in function.layers

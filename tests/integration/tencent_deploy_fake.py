@@ -30,6 +30,8 @@ from tests.integration.tencent_sts_fake import tc3_signature_error, write_respon
 VERSIONS = {"scf": "2018-04-16", "apigateway": "2018-08-08"}
 RUNTIMES = {"Python3.6", "Python3.7", "Python3.9", "Python3.10"}
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]")
+#: CLS logset and topic ids are UUIDs.
+_CLS_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CRON = re.compile(r"(\S+ ){6}\S+")
 _COS_DOMAIN = re.compile(r"[a-z0-9-]+-\d+\.cos\.[a-z-]+\.myqcloud\.com")
 Params = dict[str, Any]
@@ -107,6 +109,9 @@ def _check_configuration(fake: FakeTencentDeploy, params: Params) -> None:
         versions = fake.layers.get(layer["LayerName"], [])
         if layer["LayerVersion"] not in {version["LayerVersion"] for version in versions}:
             raise Refused("ResourceNotFound.Layer", f"{layer['LayerName']}:{layer['LayerVersion']}")
+    for field_name in ("ClsLogsetId", "ClsTopicId"):
+        if field_name in params and not _CLS_ID.fullmatch(str(params[field_name])):
+            raise Refused(f"InvalidParameterValue.{field_name}", str(params[field_name]))
     vpc = params.get("VpcConfig")
     if vpc is not None and not (
         vpc.get("VpcId", "").startswith("vpc-") and vpc.get("SubnetId", "").startswith("subnet-")

@@ -38,6 +38,8 @@ DEPLOY_ENV = {
     "RETOUCH_TENCENT_VPC_ID": "vpc-abc12345",
     "RETOUCH_TENCENT_SUBNET_ID": "subnet-def67890",
     "RETOUCH_TENCENT_CODE_BUCKET": "retouch-code-1250000000",
+    "RETOUCH_TENCENT_CLS_LOGSET_ID": "5c0a4e0b-2b4d-4c55-9a47-0d5b7f1b2c3d",
+    "RETOUCH_TENCENT_CLS_TOPIC_ID": "8f6e1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
     "RETOUCH_DB_HOST": "10.0.0.12",
     "RETOUCH_DB_PORT": "3306",
     "RETOUCH_DB_USER": "retouch",
@@ -122,6 +124,11 @@ def test_every_function_of_the_template_and_migrate_is_created_with_its_code(dep
         assert function["Runtime"] == "Python3.10"
         assert function["Role"] == "retouch-scf-dev"
         assert function["VpcConfig"] == {"VpcId": "vpc-abc12345", "SubnetId": "subnet-def67890"}
+        # logs to the stage's CLS topic (its Period is the retention)
+        assert (function["ClsLogsetId"], function["ClsTopicId"]) == (
+            DEPLOY_ENV["RETOUCH_TENCENT_CLS_LOGSET_ID"],
+            DEPLOY_ENV["RETOUCH_TENCENT_CLS_TOPIC_ID"],
+        )
 
 
 def test_functions_get_the_settings_variables_with_secrets_as_references(deployed: Any) -> None:
