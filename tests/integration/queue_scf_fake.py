@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, serving
-from tests.integration.tencent_sts_fake import tc3_signature_error
+from tests.integration.tencent_sts_fake import tc3_signature_error, write_response
 
 __all__ = ["SECRET_ID", "SECRET_KEY", "FakeScf", "Invocation", "running_fake_scf"]
 
@@ -95,13 +95,7 @@ class _ScfHandler(BaseHTTPRequestHandler):
                 )
                 fake.invocations.append(invocation)
                 response = {"Result": {"FunctionRequestId": secrets.token_hex(16)}}
-        response["RequestId"] = secrets.token_hex(8)
-        data = json.dumps({"Response": response}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        write_response(self, response)
 
 
 class _ScfServer(ThreadingHTTPServer):
