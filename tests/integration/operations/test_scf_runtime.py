@@ -30,7 +30,8 @@ SCF_PYTHON = SCF_VENV / "bin" / "python"
 #: `retouch` package, which the test takes from layers/retouch).
 SCF_SITE = SCF_VENV / "opt" / "python"
 RUNNER = Path(__file__).with_name("scf_runner.py")
-LOCKS = ("layer.txt", "vendors.txt", "local-provider.txt")
+#: The functions' locks, as scripts/setup installs them: every requirements/*.txt but dev.txt.
+LOCKS = sorted(path for path in (ROOT / "requirements").glob("*.txt") if path.name != "dev.txt")
 #: Wheel tags SCF's CentOS 7 (glibc 2.17) can load on CPython 3.10: pure Python, or a
 #: manylinux wheel no newer than manylinux2014 (= manylinux_2_17).
 LOADABLE_TAG = re.compile(
@@ -167,7 +168,7 @@ def test_scf_layer_holds_exactly_the_locked_pins_as_glibc_2_17_wheels(scf_python
     }
     locked = set()
     for lock in LOCKS:
-        for line in (ROOT / "requirements" / lock).read_text().splitlines():
+        for line in lock.read_text().splitlines():
             if re.match(r"[a-z0-9]", line):
                 locked.add(line.replace("==", "-").lower().replace("_", "-"))
 
