@@ -4,6 +4,9 @@ storage round trip (tests/integration/uploads/test_uploads.py covers that), inpu
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -12,6 +15,7 @@ from retouch.core.db import get_database
 from retouch.core.ids import new_public_id
 from retouch.core.redis import get_redis
 from retouch.core.time import to_db, utc_now
+from retouch.notify import task_channel
 from retouch.queue.redis_streams import stream_key
 from retouch.storage import upload_key
 from tests.conftest import load_function
@@ -115,3 +119,23 @@ def outbox_rows(task_id: str) -> list[dict[str, Any]]:
             "WHERE JSON_UNQUOTE(JSON_EXTRACT(body, '$.task_id')) = %s",
             (task_id,),
         )
+
+
+def when_stream_listens(task_id: str, action: Callable[[], object]) -> threading.Thread:
+    """A started thread that runs `action` once the task's event stream listens (its Redis
+    channel has a subscriber, PUBSUB NUMSUB), so a change it makes reaches an open stream
+    whether or not the test client streams the body (Starlette's TestClient buffers it
+    before 1.8, the last release for CPython 3.10 being 1.7)."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            [(_, listeners)] = get_redis().pubsub_numsub(task_channel(task_id))
+            if listeners:
+                break
+            time.sleep(0.02)
+        action()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread

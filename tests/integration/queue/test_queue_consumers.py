@@ -171,8 +171,9 @@ def test_the_gateway_runs_the_consumers_for_its_lifespan_and_stops_them_with_it(
     name = queue_echo.queues[0].name
     get_queue().publish(name, {"task_id": "tsk_gateway"})
 
-    with TestClient(create_gateway(queue_echo, consumers=True)) as client:
-        gateway = client.app.state.gateway
+    app = create_gateway(queue_echo, consumers=True)
+    with TestClient(app):
+        gateway = app.state.gateway
         wait_until(lambda: received_events(queue_echo))
         running = [thread.name for thread in threading.enumerate()]
 

@@ -34,6 +34,7 @@ from tests.integration.task_support import (
     task_count,
     tasks_app,
     user_internal_id,
+    when_stream_listens,
 )
 
 pytestmark = pytest.mark.integration
@@ -549,15 +550,13 @@ def test_events_stream_the_task_then_its_status_changes_until_it_finishes(
     user, headers = new_account()
     task_id = new_task(client, user, headers)
 
-    def cancel_soon() -> None:
+    def cancel() -> None:
         # published while the stream listens: the stream re-reads and sends the task
-        threading.Event().wait(0.5)
         with TestClient(tasks_app()) as own:
             own.post(f"/v1/tasks/{task_id}/cancel", headers=headers)
 
-    canceler = threading.Thread(target=cancel_soon)
+    canceler = when_stream_listens(task_id, cancel)
     with client.stream("GET", f"/v1/tasks/{task_id}/events", headers=headers) as response:
-        canceler.start()
         assert response.headers["content-type"].startswith("text/event-stream")
         text = "".join(response.iter_text())
     canceler.join()

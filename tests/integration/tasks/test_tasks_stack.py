@@ -5,7 +5,6 @@ features, list, read, follow, cancel (credits return) and delete them."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from scripts.local.gateway import create_gateway
 from scripts.local.sam import load_template
 from tests.conftest import Stack
 from tests.integration.identity_support import new_account
+from tests.integration.task_support import when_stream_listens
 from tests.unit.image_support import png
 
 pytestmark = pytest.mark.integration
@@ -111,18 +111,16 @@ def test_events_stream_through_the_local_gateway(gateway: TestClient) -> None:
         "/v1/tasks", json={"feature": "cutout", "inputs": {"image": photo}}, headers=headers
     ).json()
 
-    def cancel_soon() -> None:
-        threading.Event().wait(0.5)
+    def cancel() -> None:
         gateway.post(f"/v1/tasks/{task['id']}/cancel", headers=headers)
 
     # WHEN the client follows it as server-sent events and it is canceled meanwhile
-    canceler = threading.Thread(target=cancel_soon)
+    canceler = when_stream_listens(task["id"], cancel)
     with gateway.stream(
         "GET",
         f"/v1/tasks/{task['id']}/events",
         headers={**headers, "Accept": "text/event-stream"},
     ) as response:
-        canceler.start()
         text = "".join(response.iter_text())
     canceler.join()
 

@@ -1,0 +1,96 @@
+"""What every sample event in events/ must get back from its function, on any interpreter: the
+checks shared by test_sample_events (CPython 3.11, in process) and test_scf_runtime (CPython
+3.10, in `.venv-scf`, as Tencent SCF runs)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from retouch.auth.service import register
+from retouch.core.db import get_database
+from retouch.core.settings import get_settings
+from scripts.local.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER
+from scripts.local.sam import QUEUE_EVENT_SHAPES, SCHEDULE_EVENT_SHAPES, STORAGE_EVENT_SHAPES
+
+
+def _header(headers: dict[str, Any], name: str) -> Any:
+    return {key.lower(): value for key, value in headers.items()}.get(name)
+
+
+def _check_rest(event: dict[str, Any], response: dict[str, Any]) -> None:
+    assert set(response) == {
+        "statusCode",
+        "headers",
+        "multiValueHeaders",
+        "body",
+        "isBase64Encoded",
+    }
+    assert response["isBase64Encoded"] is False
+    # A well-formed API Gateway request id becomes the response's request id.
+    assert _header(response["headers"], "x-request-id") == event["requestContext"]["requestId"]
+
+
+def _check_http(event: dict[str, Any], response: dict[str, Any]) -> None:
+    assert {"statusCode", "headers", "body", "isBase64Encoded"} <= set(response)
+    assert "multiValueHeaders" not in response
+    assert response["isBase64Encoded"] is False
+    assert _header(response["headers"], "x-request-id")
+
+
+def _check_scf(event: dict[str, Any], response: dict[str, Any]) -> None:
+    # The integrated response: exactly these four keys, or SCF answers 403 "Invalid scf response".
+    assert set(response) == {"isBase64Encoded", "statusCode", "headers", "body"}
+    assert response["isBase64Encoded"] is False
+    assert all(isinstance(value, str | list) for value in response["headers"].values())
+    assert _header(response["headers"], "x-request-id") == event["requestContext"]["requestId"]
+
+
+SHAPE_CHECKS = {"aws_rest": _check_rest, "aws_http": _check_http, "scf_apigw": _check_scf}
+
+
+def check_sample_response(
+    *, logical_id: str, shape: str, event: dict[str, Any], response: Any
+) -> None:
+    """Assert `response` is what the function named `logical_id` must answer to a sample event
+    of `shape` (see events/README.md)."""
+    # a storage trigger returns normally (the sample names no upload: nothing to do)
+    if shape in STORAGE_EVENT_SHAPES:
+        assert response == {"results": ["ignored"]}
+        return
+    # a queue-triggered function reports no failed record
+    if shape in QUEUE_EVENT_SHAPES:
+        assert not (response or {}).get("batchItemFailures"), response
+        return
+    # a scheduled job reports its counts: the relay's, nothing failed to publish; the reaper's
+    if shape in SCHEDULE_EVENT_SHAPES:
+        assert set(response) in (
+            {"published", "failed", "purged"},
+            {"overdue", "timed_out", "redriven", "keys_purged", "events_purged"},
+        )
+        assert response.get("failed", 0) == 0, response
+        return
+    # the sample callback is unsigned and token-less on purpose: it changes nothing, and is
+    # answered as every callback is, an empty 204
+    if logical_id == "CallbacksFunction":
+        assert (response["statusCode"], response.get("body") or "") == (204, ""), response
+        return
+    # and an HTTP function succeeds (200, or 201 for a creation), in its platform's shape
+    assert response["statusCode"] in (200, 201), response["body"]
+    SHAPE_CHECKS[shape](event, response)
+    assert "code" not in json.loads(response["body"])  # not a problem, not a "down" health
+
+
+def with_access_token(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with `<access-token>` replaced by a token of a newly registered user."""
+    text = json.dumps(event)
+    if ACCESS_TOKEN_PLACEHOLDER not in text:
+        return event
+    pair = register(
+        database=get_database(),
+        settings=get_settings(),
+        email=f"events-{uuid.uuid4().hex}@example.com",
+        password="Sample-Events-1",
+    )
+    return json.loads(text.replace(ACCESS_TOKEN_PLACEHOLDER, pair.access_token))  # type: ignore[no-any-return]
