@@ -12,18 +12,12 @@ import pytest
 
 from scripts.deploy_tencent.__main__ import build
 from scripts.deploy_tencent.config import load_plan
-from scripts.deploy_tencent.package import INLINE_ZIP_LIMIT, UNZIPPED_LIMIT, PackageError
+from scripts.deploy_tencent.package import INLINE_ZIP_LIMIT, UNZIPPED_LIMIT
 from tests.integration.deploy.test_deploy_tencent import DEPLOY_ENV
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=PackageError,
-    reason="requirements/layer.txt still pins packages that need CPython >= 3.11 (issue 15, "
-    "blocker 4: the py310 piece re-pins it); strict, so this mark must go when they install",
-)
 def test_the_real_packages_build_for_python_3_10_and_fit_scf_limits(tmp_path: Path) -> None:
     plan = load_plan("dev", DEPLOY_ENV)
 

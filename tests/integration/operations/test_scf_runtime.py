@@ -6,18 +6,23 @@ of the same events (sample_events_support)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from scripts.deploy_tencent.config import load_plan
+from scripts.deploy_tencent.package import build_function
 from scripts.local.sam import EVENTS, SCF_HANDLER_ATTRIBUTE, FunctionSpec, load_template
 from tests.conftest import Stack
+from tests.integration.deploy.test_deploy_tencent import DEPLOY_ENV
 from tests.integration.operations.sample_events_support import (
     check_sample_response,
     with_access_token,
@@ -75,17 +80,24 @@ def _with_fresh_email(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_on_scf_python(
-    python: Path, spec: FunctionSpec, events: dict[str, dict[str, Any]], output: Path
+    python: Path,
+    spec: FunctionSpec,
+    events: dict[str, dict[str, Any]],
+    output: Path,
+    *,
+    code: Path | None = None,
 ) -> dict[str, Any]:
-    """Run scf_runner in a fresh 3.10 process laid out as SCF lays out the function."""
+    """Run scf_runner in a fresh 3.10 process laid out as SCF lays out the function (its
+    folder, or the unpacked package `code`)."""
     module = spec.handler.rpartition(".")[0]
     request = {
         "handler": f"{module}.{SCF_HANDLER_ATTRIBUTE}",
         "function_name": spec.logical_id,
         "events": [{"name": name, "event": event} for name, event in events.items()],
     }
+    folder = code or spec.code_uri
     # PYTHONPATH=/var/user:/opt on SCF: the function's folder, then the layer.
-    layer = os.pathsep.join([str(spec.code_uri), str(SCF_SITE), str(ROOT / "layers" / "retouch")])
+    layer = os.pathsep.join([str(folder), str(SCF_SITE), str(ROOT / "layers" / "retouch")])
     environment = {**os.environ, "PYTHONPATH": layer, "PYTHONNOUSERSITE": "1"}
     environment["PYTHONDONTWRITEBYTECODE"] = "x"
     completed = subprocess.run(  # noqa: S603 - our own interpreter and runner
@@ -93,7 +105,7 @@ def _run_on_scf_python(
         input=json.dumps(request),
         capture_output=True,
         text=True,
-        cwd=spec.code_uri,
+        cwd=folder,
         env=environment,
         timeout=180,
         check=False,
@@ -145,7 +157,43 @@ def test_every_function_folder_has_an_scf_event() -> None:
     # the 3.10 run above imports every one of them
     template = load_template()
     covered = {template.function(logical_id).code_uri for logical_id in SCF_EVENTS}
-    assert folders == covered
+    assert folders == covered | {MIGRATE_FOLDER}
+
+
+#: The one function only SCF has (AWS migrates from its own deploy tooling), run below.
+MIGRATE_FOLDER = ROOT / "functions" / "jobs" / "migrate"
+
+
+@pytest.mark.integration
+def test_the_scf_only_migrate_function_runs_on_cpython_3_10(
+    stack: Stack, scf_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the migrate function's deployed package, unpacked (app.py beside shared/migrations,
+    # shared/seed and its yoyo-migrations), on the cloud's network policy
+    plan = load_plan("dev", DEPLOY_ENV)
+    package = build_function(plan.functions["migrate"], plan)
+    unpacked = tmp_path / "package"
+    zipfile.ZipFile(io.BytesIO(package.data)).extractall(unpacked)
+    spec = FunctionSpec(
+        logical_id="MigrateFunction", code_uri=MIGRATE_FOLDER, handler="app.handler"
+    )
+    os.environ["RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK"] = "false"
+    try:
+        # WHEN SCF's 3.10 invokes it as the deploy does, without a first admin
+        outcome = _run_on_scf_python(
+            scf_python, spec, {"deploy": {}}, tmp_path / "outcome.json", code=unpacked
+        )
+    finally:
+        os.environ.pop("RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK")
+
+    # THEN it ran on 3.10 from the package and answered what it did: nothing left to migrate
+    # on the test database, the seed loaded, no admin to promote
+    assert outcome["python"][:2] == [3, 10]
+    (result,) = outcome["results"]
+    assert "raised" not in result, result.get("detail")
+    answer = result["response"]
+    assert answer["migrations_applied"] == 0 and answer["seed_entries"] > 0
+    assert answer["first_admin"] == "no email"
 
 
 def _wheel_tags(site: Path) -> dict[str, list[str]]:
