@@ -177,14 +177,12 @@ def test_the_scf_only_migrate_function_runs_on_cpython_3_10(
     spec = FunctionSpec(
         logical_id="MigrateFunction", code_uri=MIGRATE_FOLDER, handler="app.handler"
     )
-    os.environ["RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK"] = "false"
-    try:
-        # WHEN SCF's 3.10 invokes it as the deploy does, without a first admin
-        outcome = _run_on_scf_python(
-            scf_python, spec, {"deploy": {}}, tmp_path / "outcome.json", code=unpacked
-        )
-    finally:
-        os.environ.pop("RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK")
+    monkeypatch.setenv("RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK", "false")
+
+    # WHEN SCF's 3.10 invokes it as the deploy does, without a first admin
+    outcome = _run_on_scf_python(
+        scf_python, spec, {"deploy": {}}, tmp_path / "outcome.json", code=unpacked
+    )
 
     # THEN it ran on 3.10 from the package and answered what it did: nothing left to migrate
     # on the test database, the seed loaded, no admin to promote
