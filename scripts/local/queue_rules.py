@@ -1,7 +1,8 @@
 """The rules every SQS queue of template.yaml follows; the descriptor tests hold the template
 to them, and tests/unit/test_queue_rules.py shows each rule catching a bad queue.
 
-A queue that is not itself a dead-letter queue:
+A queue that is not itself a dead-letter queue (the target of a RedrivePolicy, or a queue
+named `<name>-dlq` with no queue `<name>`: only failures go there, e.g. AsyncFailureQueue):
 - has a RedrivePolicy to a queue of the template named `<its name>-dlq`, with
   maxReceiveCount of at least 1;
 - has a VisibilityTimeout of at least six times the Timeout of every function it triggers
@@ -40,9 +41,19 @@ def queue_problems(template: Template) -> list[str]:
 
 
 def live_queues(template: Template) -> list[QueueResource]:
-    """The template's queues that are not the dead-letter queue of another."""
+    """The template's queues that are not the dead-letter queue of another, nor named as one
+    without a source queue (`<name>-dlq`: where failed asynchronous invocations go)."""
     dead_letter_names = {queue.dead_letter_queue for queue in template.queues}
-    return [queue for queue in template.queues if queue.name not in dead_letter_names]
+    names = {queue.name for queue in template.queues}
+    return [
+        queue
+        for queue in template.queues
+        if queue.name not in dead_letter_names and not _failure_destination(queue.name, names)
+    ]
+
+
+def _failure_destination(name: str, names: set[str]) -> bool:
+    return name.endswith(DEAD_LETTER_SUFFIX) and name.removesuffix(DEAD_LETTER_SUFFIX) not in names
 
 
 def _consumers(template: Template) -> dict[str, list[FunctionSpec]]:

@@ -55,6 +55,13 @@ class FakeOutboxRepository:
         self.rows[outbox_id] = dataclasses.replace(row, published_at=now, attempts=row.attempts + 1)
         return True
 
+    def count_unpublished(self, *, created_before: datetime) -> int:
+        return sum(
+            1
+            for row in self.rows.values()
+            if row.published_at is None and row.created_at <= created_before
+        )
+
     def record_failure(self, outbox_id: int, *, error: str) -> None:
         row = self.rows.get(outbox_id)
         if row is not None:

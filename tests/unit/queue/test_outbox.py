@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from retouch.core.metrics import Recorder, end_invocation, reset_recorder
 from retouch.queue.messages import InvalidMessage, InvalidQueueName
+from retouch.queue.metrics import gauge_outbox_backlog
 from retouch.queue.outbox import enqueue_in, publish_committed, purge_published, relay
 from retouch.queue.repository import OutboxMessage, OutboxRepository
+from tests.fakes.metrics import MemorySink
 from tests.fakes.outbox import FakeOutboxRepository, RecordingQueue
 from tests.fakes.units import InMemoryDatabase
 
@@ -259,3 +262,44 @@ def test_ids_are_not_reused_after_a_purge(
     (second,) = enqueue(database, {"n": 2})
 
     assert second.id > first.id
+
+
+def test_the_relay_reports_the_backlog_a_failing_queue_left(
+    database: InMemoryDatabase, queue: RecordingQueue
+) -> None:
+    enqueue(database, {"n": 1}, {"n": 2}, queue="steps-prepare")
+    enqueue(database, {"n": 3}, queue="steps-generate")
+    with database.unit_of_work() as uow:
+        enqueue_in(uow, "steps-prepare", {"n": 4}, clock=lambda: LATER)  # too young to count
+        uow.commit()
+    queue.down.add("steps-prepare")
+
+    report = relay(database=database, queue=queue, min_age_s=5, clock=lambda: LATER)
+
+    assert (report.published, report.failed, report.backlog) == (1, 2, 2)
+
+
+def test_a_relay_that_published_everything_reports_no_backlog(
+    database: InMemoryDatabase, queue: RecordingQueue
+) -> None:
+    enqueue(database, {"n": 1}, {"n": 2})
+
+    report = relay(database=database, queue=queue, batch=1, clock=lambda: LATER)
+
+    assert (report.published, report.backlog) == (2, 0)
+
+
+def test_the_backlog_gauge_is_emitted_with_the_service_dimension() -> None:
+    sink = MemorySink()
+    reset_recorder(Recorder(sink))
+    try:
+        gauge_outbox_backlog(3)
+        gauge_outbox_backlog(0)
+        end_invocation()
+    finally:
+        reset_recorder()
+
+    assert sink.delivered() == [
+        ("OutboxBacklog", 3, "Count", {"service": "retouch"}),
+        ("OutboxBacklog", 0, "Count", {"service": "retouch"}),
+    ]

@@ -9,13 +9,15 @@ from retouch.core.db import get_database
 from retouch.core.settings import get_settings
 from retouch.core.time import utc_now
 from retouch.queue.factory import get_queue
+from retouch.queue.metrics import gauge_outbox_backlog
 from retouch.queue.outbox import purge_published, relay
 from retouch.queue.scf_invoke import ScfInvokeQueue
 
 
 def relay_outbox() -> dict[str, Any]:
     """Publish what a crash left in the outbox, then purge rows published long ago. With the
-    scf backend, also send the delayed messages that are due (SCF has no delays of its own)."""
+    scf backend, also send the delayed messages that are due (SCF has no delays of its own).
+    Each run reports the backlog it left (`OutboxBacklog`; the template alarms on it)."""
     settings = get_settings()
     database = get_database()
     queue = get_queue()
@@ -29,7 +31,13 @@ def relay_outbox() -> dict[str, Any]:
         database=database,
         older_than=utc_now() - timedelta(seconds=settings.outbox_retention_s),
     )
-    result = {"published": report.published, "failed": report.failed, "purged": purged}
+    gauge_outbox_backlog(report.backlog)
+    result = {
+        "published": report.published,
+        "failed": report.failed,
+        "backlog": report.backlog,
+        "purged": purged,
+    }
     if isinstance(queue, ScfInvokeQueue):
         result["released"] = queue.release_due()
     return result

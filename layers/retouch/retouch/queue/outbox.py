@@ -36,8 +36,12 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class RelayReport:
+    """What one relay run did, and the `backlog` it left: unpublished messages older than
+    its minimum age once it stopped (rows that failed, or that a failure kept it from)."""
+
     published: int
     failed: int
+    backlog: int = 0
 
 
 def enqueue_in(
@@ -108,9 +112,15 @@ def relay(
             uow.commit()
         if len(messages) < batch or failed:
             break
-    if published or failed:
-        logger.info("outbox relayed", extra={"published": published, "failed": failed})
-    return RelayReport(published=published, failed=failed)
+    with database.unit_of_work() as uow:
+        backlog = uow.repository(OutboxRepository).count_unpublished(
+            created_before=clock() - timedelta(seconds=min_age_s)
+        )
+    if published or failed or backlog:
+        logger.info(
+            "outbox relayed", extra={"published": published, "failed": failed, "backlog": backlog}
+        )
+    return RelayReport(published=published, failed=failed, backlog=backlog)
 
 
 def purge_published(*, database: Transactions, older_than: datetime, limit: int = 1000) -> int:

@@ -39,6 +39,11 @@ class OutboxRepository(Protocol):
         """Mark an unpublished message published; False when it already was."""
         ...
 
+    def count_unpublished(self, *, created_before: datetime) -> int:
+        """How many unpublished messages were created before `created_before` (the backlog
+        the relay left: rows it could not publish or did not reach)."""
+        ...
+
     def record_failure(self, outbox_id: int, *, error: str) -> None:
         """Count a failed attempt to publish and keep what went wrong."""
         ...
@@ -86,6 +91,13 @@ class MySQLOutboxRepository:
             )
             == 1
         )
+
+    def count_unpublished(self, *, created_before: datetime) -> int:
+        row = self._uow.fetch_one(
+            "SELECT COUNT(*) AS n FROM outbox WHERE published_at IS NULL AND created_at <= %s",
+            (to_db(created_before),),
+        )
+        return int(row["n"]) if row else 0
 
     def record_failure(self, outbox_id: int, *, error: str) -> None:
         self._uow.execute(
