@@ -25,6 +25,8 @@ from retouch.core.metrics_emf import EmfSink
 from retouch.core.metrics_local import LocalFileSink, read_metrics
 from retouch.core.metrics_tencent import CloudMonitorSink, metric_name
 from retouch.core.settings import SettingsError, get_settings
+from retouch.providers.metrics import BREAKER_OPENED, count_breaker_opened
+from retouch.tasks.metrics import TASKS_FINISHED, count_finished
 from tests.conftest import LogLines
 from tests.fakes.metrics import MemorySink
 
@@ -238,3 +240,26 @@ def test_an_unknown_sink_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> 
             get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_a_finished_task_is_also_counted_by_status_alone_for_the_alarm(sink: MemorySink) -> None:
+    count_finished(feature="cutout", status="failed", credits=4)
+    end_invocation()
+
+    finished = [(n, v, d) for n, v, _, d in sink.delivered() if n == TASKS_FINISHED]
+    assert finished == [
+        (TASKS_FINISHED, 1, {**SERVICE, "feature": "cutout", "status": "failed"}),
+        (TASKS_FINISHED, 1, {**SERVICE, "status": "failed"}),
+    ]
+
+
+def test_an_opened_breaker_is_also_counted_without_its_provider_for_the_alarm(
+    sink: MemorySink,
+) -> None:
+    count_breaker_opened(provider="tencent")
+    end_invocation()
+
+    assert sink.delivered() == [
+        (BREAKER_OPENED, 1, "Count", {**SERVICE, "provider": "tencent"}),
+        (BREAKER_OPENED, 1, "Count", SERVICE),
+    ]

@@ -53,6 +53,34 @@ def test_the_dead_letter_queues_are_not_live_queues(tmp_path: Path) -> None:
     assert [queue.logical_id for queue in live] == ["PrepareQueue", "StoreQueue"]
 
 
+FAILURE_DESTINATION = """  AsyncFailureQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Sub "${AWS::StackName}-async-failures-dlq"
+"""
+
+
+def test_a_dlq_named_queue_without_a_source_queue_is_a_failure_destination(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a `-dlq` queue no queue redrives to (where failed async invocations go)
+    (tmp_path / "template.yaml").write_text(GOOD_TEMPLATE + FAILURE_DESTINATION)
+
+    live = live_queues(load_template(tmp_path / "template.yaml"))
+
+    # THEN it needs no redrive policy of its own, like the steps' dead-letter queues
+    assert [queue.logical_id for queue in live] == ["PrepareQueue", "StoreQueue"]
+    assert _problems(tmp_path, GOOD_TEMPLATE + FAILURE_DESTINATION) == []
+
+
+def test_a_failure_destination_still_needs_a_stack_prefixed_name(tmp_path: Path) -> None:
+    text = GOOD_TEMPLATE + FAILURE_DESTINATION.replace("${AWS::StackName}-", "")
+
+    assert _problems(tmp_path, text) == [
+        'AsyncFailureQueue: QueueName must be !Sub "${AWS::StackName}-async-failures-dlq"'
+    ]
+
+
 def test_a_queue_without_a_redrive_policy_is_reported(tmp_path: Path) -> None:
     # GIVEN the store queue without its RedrivePolicy (its old DLQ becomes a live queue too)
     text = _replace(
