@@ -42,8 +42,9 @@ SCF_ONLY_VARIABLES = {
     "RETOUCH_METRICS_TENCENT_REGION",
 }
 #: Set only by the AWS template: the RDS CA bundle for a direct Aurora/RDS endpoint
-#: (DataTier=existing; RDS Proxy's certificate is verified by the system CAs).
-AWS_ONLY_VARIABLES = {"RETOUCH_DB_TLS_CA_FILE"}
+#: (DataTier=existing; RDS Proxy's certificate is verified by the system CAs), and botocore's
+#: STS endpoint (the VPC's regional one).
+AWS_ONLY_VARIABLES = {"RETOUCH_DB_TLS_CA_FILE", "AWS_STS_REGIONAL_ENDPOINTS"}
 #: What the template resolves into a value, SCF gets as a Secrets Manager reference.
 SCF_REFERENCES = {
     "RETOUCH_DB_PASSWORD": "RETOUCH_DB_PASSWORD_SECRET",

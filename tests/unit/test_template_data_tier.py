@@ -134,6 +134,7 @@ def test_new_tier_wires_the_proxy_redis_over_tls_and_the_generated_secrets(deplo
 
     assert variables["RETOUCH_DB_HOST"] == {"Fn::GetAtt": ["DbProxy", "Endpoint"]}
     assert variables["RETOUCH_DB_TLS"] == "true"
+    assert variables["AWS_STS_REGIONAL_ENDPOINTS"] == "regional"  # the VPC's STS endpoint
     assert "RETOUCH_DB_TLS_CA_FILE" not in variables  # the proxy's ACM certificate
     assert variables["RETOUCH_REDIS_URL"]["Fn::Sub"].startswith(
         "rediss://${RedisReplicationGroup.PrimaryEndPoint.Address}:"
@@ -314,6 +315,10 @@ def test_data_survives_a_stack_delete_but_a_failed_first_create_leaves_nothing()
     ):
         assert resources[logical_id]["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
         assert resources[logical_id]["UpdateReplacePolicy"] in {"Retain", "Snapshot"}
+    # deletion protection on during the first create would turn a rollback into ROLLBACK_FAILED
+    cluster = resources["DatabaseCluster"]["Properties"]
+    assert cluster["DeletionProtection"] == {"Ref": "DatabaseDeletionProtection"}
+    assert _template("new")["Parameters"]["DatabaseDeletionProtection"]["Default"] == "false"
 
 
 def _reserved(template: dict[str, Any]) -> dict[str, int]:
