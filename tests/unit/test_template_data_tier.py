@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from retouch.catalog.errors import ConfigInvalid
+from retouch.catalog.schemas import ProviderWrite
+from retouch.catalog.validation import check_provider
 from scripts.local.sam import TEMPLATE
 from tests.unit.cfn_support import looked_up, translated
 from tests.unit.processes import Command, Started, declare
@@ -385,3 +388,29 @@ def test_template_passes_cfn_lint_informational_rules(background: Started) -> No
 
     assert result.returncode == 0, result.stderr
     assert [line for line in findings if not queues.match(line)] == []
+
+
+@pytest.mark.parametrize("secret", ["DbPasswordGenerated", "JwtKeysGenerated", "DbProxySecret"])
+def test_a_provider_cannot_be_pointed_at_a_generated_secret(secret: str) -> None:
+    # GIVEN the ARN such a secret gets (CloudFormation names it after its logical id)
+    arn = f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:{secret}-Ab12Cd"
+    template = _template("new")
+
+    # THEN an admin's provider config naming it is refused by the catalog
+    write = {"key": "runninghub", "kind": "runninghub", "concurrency_limit": 5}
+    write["credential_ref"] = f"secretsmanager:{arn}"
+    with pytest.raises(ConfigInvalid) as caught:
+        check_provider(ProviderWrite.model_validate(write))
+    # (an ARN is not a `retouch/providers/<key>` name: refused as not a reference at all)
+    refused = [(e.field, e.type) for e in caught.value.errors]
+    assert refused == [("credential_ref", "raw_secret")]
+    # AND the functions that read vendor credentials are granted only retouch/providers/*
+    for function in ("GenerateStepFunction", "CallbacksFunction"):
+        policies = template["Resources"][f"{function}Role"]["Properties"]["Policies"]
+        granted = [
+            statement["Resource"]
+            for policy in policies
+            for statement in policy["PolicyDocument"]["Statement"]
+            if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
+        ]
+        assert json.dumps(granted).count("secret:retouch/providers/*") == len(granted) == 1
