@@ -40,6 +40,26 @@ def translated(
     return _applied(output, values)
 
 
+def broken_rules(template: dict[str, Any], parameters: dict[str, str]) -> list[str]:
+    """The `AssertDescription` of every rule assertion that `parameters` (the rest at their
+    defaults) break: CloudFormation refuses such a deploy before creating anything."""
+    values = {
+        name: parameters.get(name, spec.get("Default"))
+        for name, spec in (template.get("Parameters") or {}).items()
+    }
+
+    def no_condition(name: str) -> bool:
+        raise ValueError(f"a rule cannot name the condition {name}")
+
+    return [
+        assertion["AssertDescription"]
+        for rule in (template.get("Rules") or {}).values()
+        if _evaluate(rule.get("RuleCondition", True), values, no_condition)
+        for assertion in rule["Assertions"]
+        if not _evaluate(assertion["Assert"], values, no_condition)
+    ]
+
+
 def looked_up(node: Any, mappings: dict[str, Any]) -> Any:
     """`node`, or the value its `Fn::FindInMap` of literal keys names."""
     if isinstance(node, dict) and set(node) == {"Fn::FindInMap"}:

@@ -7,6 +7,7 @@ docs/capacity.md."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -19,7 +20,7 @@ from retouch.catalog.errors import ConfigInvalid
 from retouch.catalog.schemas import ProviderWrite
 from retouch.catalog.validation import check_provider
 from scripts.local.sam import TEMPLATE
-from tests.unit.cfn_support import looked_up, translated
+from tests.unit.cfn_support import broken_rules, looked_up, translated
 from tests.unit.processes import Command, Started, declare
 
 NEW = {"DataTier": "new"}
@@ -75,7 +76,9 @@ MAX_CONNECTIONS_AT_DEFAULT_ACU = 1000
 OPERATOR_CONNECTIONS = 20
 
 
+@functools.cache
 def _template(deploy: str) -> dict[str, Any]:
+    """The template as deployed one way (translated once per run: the tests only read it)."""
     return translated(TEMPLATE, DEPLOYS[deploy])
 
 
@@ -414,3 +417,23 @@ def test_a_provider_cannot_be_pointed_at_a_generated_secret(secret: str) -> None
             if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
         ]
         assert json.dumps(granted).count("secret:retouch/providers/*") == len(granted) == 1
+
+
+@pytest.mark.parametrize(
+    ("parameters", "broken"),
+    [
+        (NEW, []),
+        (EXISTING, []),
+        (EXISTING_WITHOUT_VPC, []),
+        ({**EXISTING, "DbHost": ""}, ["DbHost"]),
+        ({"DataTier": "existing"}, ["DbHost", "RedisUrl"]),
+    ],
+)
+def test_an_existing_tier_without_its_database_or_redis_is_refused_before_any_resource(
+    parameters: dict[str, str], broken: list[str]
+) -> None:
+    template = _template("new")
+
+    refused = broken_rules(template, parameters)
+
+    assert [description.split()[2] for description in refused] == broken
