@@ -41,6 +41,10 @@ SCF_ONLY_VARIABLES = {
     "RETOUCH_METRICS_SINK",
     "RETOUCH_METRICS_TENCENT_REGION",
 }
+#: Set only by the AWS template: the RDS CA bundle for a direct Aurora/RDS endpoint
+#: (DataTier=existing; RDS Proxy's certificate is verified by the system CAs), and botocore's
+#: STS endpoint (the VPC's regional one).
+AWS_ONLY_VARIABLES = {"RETOUCH_DB_TLS_CA_FILE", "AWS_STS_REGIONAL_ENDPOINTS"}
 #: What the template resolves into a value, SCF gets as a Secrets Manager reference.
 SCF_REFERENCES = {
     "RETOUCH_DB_PASSWORD": "RETOUCH_DB_PASSWORD_SECRET",
@@ -127,6 +131,7 @@ def test_scf_sets_the_same_environment_variables_as_the_template(
     # THEN SCF sets the same names (secrets as their references), plus those only its adapters
     # read, plus the vendors' credential references where providers are built
     expected = {SCF_REFERENCES.get(name, name) for name in variables} | SCF_ONLY_VARIABLES
+    expected -= AWS_ONLY_VARIABLES
     expected |= SCF_SECRETS if spec.logical_id in PROVIDER_FUNCTIONS else set()
     assert set(_by_folder(plan)[spec.code_uri].environment) == expected
 

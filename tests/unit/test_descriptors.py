@@ -215,7 +215,10 @@ def test_every_function_reads_its_own_secrets_at_run_time(spec: FunctionSpec) ->
         "Statement"
     ]
     assert statement["Action"] == "secretsmanager:GetSecretValue"
-    assert len(statement["Resource"]) == 2
+    # (the generated secrets with DataTier=new, the named ones with DataTier=existing)
+    condition, generated, named = statement["Resource"]["Fn::If"]
+    assert condition == "NewDataTier"
+    assert len(generated) == len(named) == 2
 
 
 def test_every_event_file_names_a_function_and_a_shape() -> None:
