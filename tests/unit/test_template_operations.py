@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
-from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
 
 from retouch.core.metrics import NAMESPACE
 from retouch.providers.metrics import BREAKER_OPENED
@@ -230,7 +230,8 @@ def test_asynchronous_invocations_have_a_failure_destination(cfn: Resources) -> 
 
 def test_operations_use_the_partition_and_no_fixed_names() -> None:
     text = (ROOT / "template.yaml").read_text()
-    block = text[text.index("  # Operations (issue 14 item 5; docs") : text.index("\nOutputs:")]
+    start = text.index("  # Operations (issue 14 item 5; docs")
+    block = text[start : text.index("  # --- The data tier and the network (DataTier=new", start)]
     assert "arn:aws:" not in block
     names = re.findall(r"^ +(\w*Name): (.*)", block, re.M)
     physical = [value for key, value in names if key != "MetricName" and key != "Name"]
