@@ -40,8 +40,12 @@ def _from_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda (the `Migrations` custom resource's ServiceToken): app.handler. Answers
-    CloudFormation on the request's ResponseURL and returns that answer."""
+    """AWS Lambda: app.handler. For CloudFormation (the `Migrations` custom resource's
+    ServiceToken, an event with a RequestType) it answers on the request's ResponseURL and
+    returns that answer; invoked by hand (`aws lambda invoke`, {"first_admin_email": ...}) it
+    runs as on SCF and answers what it did."""
+    if "RequestType" not in (event or {}):
+        return main_handler(event, context)
     return serve(event, context, _from_properties)
 
 

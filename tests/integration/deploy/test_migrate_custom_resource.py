@@ -163,3 +163,20 @@ def test_an_unknown_request_type_answers_failed_without_running(
     assert [r["body"] for r in received] == [answer]
     assert answer["Status"] == "FAILED" and "Replace" in answer["Reason"]
     assert _role_and_audit(email) == ("user", 0)
+
+
+def test_invoked_by_hand_it_migrates_and_promotes_without_answering_cloudformation(
+    stack: Stack, migrate_app: Any, cloud: None, receiver: Any
+) -> None:
+    # GIVEN a registered user, and no CloudFormation request (`aws lambda invoke` by hand)
+    _url, received = receiver
+    email = f"cli-admin-{secrets.token_hex(4)}@example.com"
+    _register(email)
+
+    # WHEN the Lambda handler gets {"first_admin_email": ...}
+    result = migrate_app.handler({"first_admin_email": email}, FakeLambdaContext())
+
+    # THEN it answered what it did, promoted the user, and PUT nothing anywhere
+    assert result["first_admin"] == "promoted" and result["migrations_applied"] == 0
+    assert _role_and_audit(email) == ("admin", 1)
+    assert received == []

@@ -1,8 +1,9 @@
 """What a deploy runs once against the database: the SQL migrations (yoyo, under a lock), the
 seed config (plans, then the catalog) and the promotion of the first admin.
 
-The local stack runs it through `scripts/local/migrate.py`; Tencent SCF through the `migrate`
-job function (`functions/jobs/migrate`), which `scripts/deploy tencent` invokes after every
+The local stack runs it through `scripts/local/migrate.py`; the clouds through the `migrate`
+job function (`functions/jobs/migrate`): on AWS the template's `Migrations` custom resource
+runs it during the deploy, on Tencent SCF `scripts/deploy tencent` invokes it after every
 deploy. Everything here is idempotent: applied migrations are skipped, the seed is an upsert,
 an admin stays an admin.
 
