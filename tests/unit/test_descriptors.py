@@ -329,3 +329,12 @@ def test_task_creation_may_send_to_the_first_step_queue() -> None:
 
     assert first
     assert _send_policy_queues("TasksFunction") == first
+
+
+def test_every_custom_resource_function_has_a_cloudformation_sample_event() -> None:
+    services = _custom_resource_services()
+
+    assert services == {"MigrateFunction"}
+    assert {
+        logical_id: _sample_shapes(_template().function(logical_id)) for logical_id in services
+    } == {logical_id: {"aws_cfn"} for logical_id in services}

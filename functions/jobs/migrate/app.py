@@ -22,8 +22,10 @@ from retouch.bootstrap.migrations import apply_migrations, load_seed, promote_fi
 from retouch.core.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
-MIGRATIONS = HERE / "shared" / "migrations"
-SEED = HERE / "shared" / "seed"
+#: The package's copies; in the source tree (scripts/invoke, the sample events) the repository's.
+SHARED = HERE / "shared" if (HERE / "shared").is_dir() else HERE.parents[2] / "shared"
+MIGRATIONS = SHARED / "migrations"
+SEED = SHARED / "seed"
 
 
 def migrate(email: Any) -> dict[str, Any]:

@@ -4,12 +4,9 @@ for the presigned S3 URL that receives the answer (retouch.bootstrap.custom_reso
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ import pytest
 
 from scripts.local.lambda_runtime import FakeLambdaContext
 from tests.conftest import Stack
+from tests.integration.cfn_support import answer_receiver
 from tests.integration.deploy.test_migrate_function import _register, _role_and_audit
 
 pytestmark = pytest.mark.integration
@@ -24,34 +22,11 @@ pytestmark = pytest.mark.integration
 STACK_ID = "arn:aws:cloudformation:eu-west-1:123456789012:stack/retouch-dev/0f1e2d3c-aaaa"
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    """Records every PUT (path, headers, JSON body) and answers 200, as S3 does."""
-
-    received: list[dict[str, Any]]
-
-    def do_PUT(self) -> None:
-        length = int(self.headers["Content-Length"])
-        body = json.loads(self.rfile.read(length))
-        self.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *_args: Any) -> None:
-        """Quiet."""
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A loopback server for the answers: its presigned-like URL and what it received."""
-    received: list[dict[str, Any]] = []
-    handler = type("Receiver", (_Receiver,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/cfn-answer?X-Amz-Signature=abc"
-    yield url, received
-    server.shutdown()
-    server.server_close()
+    with answer_receiver() as pair:
+        yield pair
 
 
 def _request(url: str, request_type: str, **extra: Any) -> dict[str, Any]:
