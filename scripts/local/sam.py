@@ -45,7 +45,15 @@ HTTP_EVENT_SHAPES = ("aws_rest", "aws_http", "scf_apigw")
 STORAGE_EVENT_SHAPES = ("aws_s3", "scf_cos")
 QUEUE_EVENT_SHAPES = ("aws_sqs", "scf_invoke", "scf_cmq")
 SCHEDULE_EVENT_SHAPES = ("aws_schedule", "scf_timer")
-EVENT_SHAPES = HTTP_EVENT_SHAPES + STORAGE_EVENT_SHAPES + QUEUE_EVENT_SHAPES + SCHEDULE_EVENT_SHAPES
+#: CloudFormation's custom-resource request (the `Migrations` resource, for MigrateFunction).
+CUSTOM_RESOURCE_EVENT_SHAPES = ("aws_cfn",)
+EVENT_SHAPES = (
+    HTTP_EVENT_SHAPES
+    + STORAGE_EVENT_SHAPES
+    + QUEUE_EVENT_SHAPES
+    + SCHEDULE_EVENT_SHAPES
+    + CUSTOM_RESOURCE_EVENT_SHAPES
+)
 
 
 class TemplateError(ValueError):

@@ -168,11 +168,24 @@ def test_template_declares_at_least_one_function() -> None:
     assert [spec.logical_id for spec in TEMPLATE_FUNCTIONS]
 
 
+def _custom_resource_services() -> set[str]:
+    """The functions some custom resource of the template names as its ServiceToken."""
+    resources = _document(TEMPLATE)["Resources"].values()
+    tokens = [
+        resource["Properties"]["ServiceToken"]
+        for resource in resources
+        if resource["Type"] == "AWS::CloudFormation::CustomResource"
+        or resource["Type"].startswith("Custom::")
+    ]
+    return {token["Fn::GetAtt"][0] for token in tokens if "Fn::GetAtt" in token}
+
+
 @pytest.mark.parametrize("spec", TEMPLATE_FUNCTIONS, ids=lambda spec: spec.logical_id)
 def test_every_function_has_events_and_a_loadable_handler(spec: FunctionSpec) -> None:
     # GIVEN a function of the template
-    # THEN something triggers it, and its handler resolves as Lambda would resolve it
-    assert spec.has_events
+    # THEN something triggers it (an event, or a custom resource the deploy runs it for), and
+    # its handler resolves as Lambda would resolve it
+    assert spec.has_events or spec.logical_id in _custom_resource_services()
     assert spec.module_file.is_file()
     assert callable(load_handler(spec))
 
@@ -319,3 +332,12 @@ def test_task_creation_may_send_to_the_first_step_queue() -> None:
 
     assert first
     assert _send_policy_queues("TasksFunction") == first
+
+
+def test_every_custom_resource_function_has_a_cloudformation_sample_event() -> None:
+    services = _custom_resource_services()
+
+    assert services == {"MigrateFunction"}
+    assert {
+        logical_id: _sample_shapes(_template().function(logical_id)) for logical_id in services
+    } == {logical_id: {"aws_cfn"} for logical_id in services}

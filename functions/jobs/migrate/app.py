@@ -1,29 +1,57 @@
-"""MigrateFunction (Tencent SCF; invoked by `scripts/deploy tencent` after every deploy, never
-triggered otherwise): applies the SQL migrations, loads the seed config and promotes the first
-admin, all idempotent (retouch.bootstrap.migrations).
+"""MigrateFunction: applies the SQL migrations, loads the seed config and promotes the first
+admin, all idempotent (retouch.bootstrap.migrations), once per deploy and never otherwise.
+
+AWS: the `Migrations` custom resource of template.yaml runs it during every deploy that changes
+this function's code or the first admin (retouch.bootstrap.custom_resource answers
+CloudFormation: a failure rolls the deploy back). Tencent SCF: `scripts/deploy tencent` invokes
+it after every deploy.
 
 The package carries shared/migrations and shared/seed beside this file, and yoyo-migrations
-(requirements/migrate.txt); deploy/tencent.yml says so.
+(requirements/migrate.txt): deploy/tencent.yml says so for SCF, this folder's Makefile for
+`sam build`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from retouch.bootstrap.custom_resource import serve
 from retouch.bootstrap.migrations import apply_migrations, load_seed, promote_first_admin
 from retouch.core.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
-MIGRATIONS = HERE / "shared" / "migrations"
-SEED = HERE / "shared" / "seed"
+#: The package's copies; in the source tree (scripts/invoke, the sample events) the repository's.
+SHARED = HERE / "shared" if (HERE / "shared").is_dir() else HERE.parents[2] / "shared"
+MIGRATIONS = SHARED / "migrations"
+SEED = SHARED / "seed"
+
+
+def migrate(email: Any) -> dict[str, Any]:
+    """Migrate, seed, promote `email` if it is a registered user's; answers what it did."""
+    applied = apply_migrations(get_settings(), MIGRATIONS)
+    seeded = load_seed(SEED)
+    admin = promote_first_admin(email if isinstance(email, str) else None)
+    return {"migrations_applied": applied, "seed_entries": seeded, "first_admin": admin}
+
+
+def _from_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """The custom resource's run: its `FirstAdminEmail` property is the first admin."""
+    return migrate(properties.get("FirstAdminEmail"))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """AWS Lambda: app.handler. For CloudFormation (the `Migrations` custom resource's
+    ServiceToken, an event with a RequestType) it answers on the request's ResponseURL and
+    returns that answer; invoked by hand (`aws lambda invoke`, {"first_admin_email": ...}) it
+    runs as on SCF and answers what it did."""
+    if "RequestType" not in (event or {}):
+        return main_handler(event, context)
+    return serve(event, context, _from_properties)
 
 
 def main_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """Tencent SCF (synchronous Invoke, whose ClientContext is the event:
     {"first_admin_email": ...}): app.main_handler. Answers what it did."""
-    email = (event or {}).get("first_admin_email")
-    applied = apply_migrations(get_settings(), MIGRATIONS)
-    seeded = load_seed(SEED)
-    admin = promote_first_admin(email if isinstance(email, str) else None)
-    return {"migrations_applied": applied, "seed_entries": seeded, "first_admin": admin}
+    return migrate((event or {}).get("first_admin_email"))

@@ -12,7 +12,13 @@ from retouch.auth.service import register
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
 from scripts.local.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER
-from scripts.local.sam import QUEUE_EVENT_SHAPES, SCHEDULE_EVENT_SHAPES, STORAGE_EVENT_SHAPES
+from scripts.local.sam import (
+    CUSTOM_RESOURCE_EVENT_SHAPES,
+    QUEUE_EVENT_SHAPES,
+    SCHEDULE_EVENT_SHAPES,
+    STORAGE_EVENT_SHAPES,
+)
+from tests.integration.cfn_support import RESPONSE_URL_PLACEHOLDER
 
 
 def _header(headers: dict[str, Any], name: str) -> Any:
@@ -59,6 +65,11 @@ def check_sample_response(
     if shape in STORAGE_EVENT_SHAPES:
         assert response == {"results": ["ignored"]}
         return
+    # a custom resource (the deploy's migrations) answers CloudFormation SUCCESS
+    if shape in CUSTOM_RESOURCE_EVENT_SHAPES:
+        assert response["Status"] == "SUCCESS", response.get("Reason")
+        assert response["RequestId"] == event["RequestId"]
+        return
     # a queue-triggered function reports no failed record
     if shape in QUEUE_EVENT_SHAPES:
         assert not (response or {}).get("batchItemFailures"), response
@@ -94,3 +105,10 @@ def with_access_token(event: dict[str, Any]) -> dict[str, Any]:
         password="Sample-Events-1",
     )
     return json.loads(text.replace(ACCESS_TOKEN_PLACEHOLDER, pair.access_token))  # type: ignore[no-any-return]
+
+
+def with_response_url(event: dict[str, Any], url: str) -> dict[str, Any]:
+    """The event with `<response-url>` (a custom-resource request's) replaced by `url`."""
+    if event.get("ResponseURL") != RESPONSE_URL_PLACEHOLDER:
+        return event
+    return event | {"ResponseURL": url}

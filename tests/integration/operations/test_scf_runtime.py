@@ -160,12 +160,12 @@ def test_every_function_folder_has_an_scf_event() -> None:
     assert folders == covered | {MIGRATE_FOLDER}
 
 
-#: The one function only SCF has (AWS migrates from its own deploy tooling), run below.
+#: The migrate function, which has no SCF sample event (the deploys invoke it), run below.
 MIGRATE_FOLDER = ROOT / "functions" / "jobs" / "migrate"
 
 
 @pytest.mark.integration
-def test_the_scf_only_migrate_function_runs_on_cpython_3_10(
+def test_the_migrate_function_runs_on_cpython_3_10(
     stack: Stack, scf_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN the migrate function's deployed package, unpacked (app.py beside shared/migrations,

@@ -1,8 +1,9 @@
 """What a deploy runs once against the database: the SQL migrations (yoyo, under a lock), the
 seed config (plans, then the catalog) and the promotion of the first admin.
 
-The local stack runs it through `scripts/local/migrate.py`; Tencent SCF through the `migrate`
-job function (`functions/jobs/migrate`), which `scripts/deploy tencent` invokes after every
+The local stack runs it through `scripts/local/migrate.py`; the clouds through the `migrate`
+job function (`functions/jobs/migrate`): on AWS the template's `Migrations` custom resource
+runs it during the deploy, on Tencent SCF `scripts/deploy tencent` invokes it after every
 deploy. Everything here is idempotent: applied migrations are skipped, the seed is an upsert,
 an admin stays an admin.
 
@@ -13,8 +14,9 @@ dev tools, and the `migrate` function's own requirements, requirements/migrate.t
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from retouch.audit.repository import MySQLAuditRepository
 from retouch.audit.schemas import AuditEntry
@@ -22,6 +24,7 @@ from retouch.catalog.schemas import CatalogSeed
 from retouch.catalog.service import load_catalog
 from retouch.core.db import get_database
 from retouch.core.logging import logger
+from retouch.core.secrets.own import database_password
 from retouch.core.settings import Settings
 from retouch.providers.destinations import DestinationPolicy, kind_allowed
 from retouch.quota.schemas import PlanWrite
@@ -30,10 +33,20 @@ from retouch.users.repository import MySQLUserRepository
 
 
 def database_url(settings: Settings) -> str:
-    """yoyo's URL for the settings' database (user and password percent-encoded)."""
-    password = quote(settings.db_password.get_secret_value(), safe="")
+    """yoyo's URL for the settings' database, connecting as the functions do: the password of
+    RETOUCH_DB_PASSWORD or read from its secret (RETOUCH_DB_PASSWORD_SECRET), user and password
+    percent-encoded; with RETOUCH_DB_TLS, pymysql's arguments that verify the server's
+    certificate and name against RETOUCH_DB_TLS_CA_FILE or the system CAs."""
+    password = quote(database_password(settings), safe="")
     user = quote(settings.db_user, safe="")
-    return f"mysql://{user}:{password}@{settings.db_host}:{settings.db_port}/{settings.db_name}"
+    url = f"mysql://{user}:{password}@{settings.db_host}:{settings.db_port}/{settings.db_name}"
+    if not settings.db_tls:
+        return url
+    tls = {"ssl_verify_cert": "true", "ssl_verify_identity": "true"}
+    ca_file = settings.db_tls_ca_file or ssl.get_default_verify_paths().cafile
+    if ca_file:
+        tls["ssl_ca"] = ca_file
+    return f"{url}?{urlencode(tls)}"
 
 
 def apply_migrations(settings: Settings, directory: Path) -> int:
