@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
+from samtranslator.translator.transform import transform
 
 from scripts.local.sam import TEMPLATE
 from tests.unit.test_descriptors import _document
