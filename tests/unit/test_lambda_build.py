@@ -72,13 +72,19 @@ def test_functions_and_layer_run_the_supported_runtime() -> None:
 def test_opencv_steps_build_with_their_makefile_for_the_runtime(logical_id: str) -> None:
     # GIVEN a step that installs OpenCV and numpy
     resource = _resources()[logical_id]
-    makefile = ROOT / resource["Properties"]["CodeUri"] / "Makefile"
+    code = Path(resource["Properties"]["CodeUri"])
 
-    # THEN SAM builds it with the folder's Makefile, whose target SAM calls exists, installs
-    # wheels for the runtime's Python and prunes and strips the result
-    assert resource["Metadata"] == {"BuildMethod": "makefile"}
-    text = makefile.read_text(encoding="utf-8")
-    assert re.search(rf"^build-{logical_id}:$", text, re.MULTILINE)
+    # THEN SAM builds it with the steps' Makefile, from the folder that holds the step's code
+    assert resource["Metadata"] == {
+        "BuildMethod": "makefile",
+        "ContextPath": f"{code.parent}/",
+        "ProjectRootDirectory": f"{code.parent}/",
+    }
+    # AND the Makefile has the target SAM calls, for the step's folder, installs wheels for the
+    # runtime's Python and prunes and strips the result
+    text = (ROOT / code.parent / "Makefile").read_text(encoding="utf-8")
+    assert re.search(rf"^build-{logical_id}: STEP = {code.name}$", text, re.MULTILINE)
+    assert re.search(rf"^(build-\w+ )*build-{logical_id}( build-\w+)*:$", text, re.MULTILINE)
     assert f"LAMBDA_PYTHON ?= {LAMBDA_RUNTIME.removeprefix('python')}\n" in text
     assert "--only-binary=:all:" in text and "--no-compile" in text
     assert "strip --strip-unneeded" in text and "-name '*.pyi'" in text
@@ -87,10 +93,13 @@ def test_opencv_steps_build_with_their_makefile_for_the_runtime(logical_id: str)
 def test_every_makefile_build_has_a_makefile() -> None:
     # GIVEN the functions SAM builds with `make`
     built = {
-        name: Path(resource["Properties"]["CodeUri"]) / "Makefile"
+        name: ROOT / resource["Metadata"].get("ContextPath", resource["Properties"]["CodeUri"])
         for name, resource in _resources().items()
         if resource.get("Metadata", {}).get("BuildMethod") == "makefile"
     }
 
-    # THEN each has its Makefile (else `sam build` stops)
-    assert built and all((ROOT / path).is_file() for path in built.values())
+    # THEN each has its Makefile with the target SAM calls (else `sam build` stops)
+    assert built
+    for name, folder in built.items():
+        text = (folder / "Makefile").read_text(encoding="utf-8")
+        assert re.search(rf"^(build-\w+ )*build-{name}( build-\w+)*:$", text, re.MULTILINE)
