@@ -1,8 +1,8 @@
 """A static security scan of template.yaml (checkov, offline): every finding is fixed, skipped in
 the template with its reason (`# checkov:skip=<id>: <why>` inside the resource), or named below
 as open work of issue 14 on the resource it concerns. A pending entry that no longer fails must
-go, so this list only shrinks. checkov is a dev tool (requirements/dev.in); CHECKOV may name
-its executable when it lives in another venv."""
+go, so this list only shrinks. checkov runs from .venv-iac (scripts/setup, requirements/iac.txt:
+it cannot share dev.txt's pytest); CHECKOV may name another executable."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from scripts.local.lambda_runtime import ROOT
 from scripts.local.sam import TEMPLATE
 
 pytestmark = pytest.mark.integration
 
+IAC_VENV = ROOT / ".venv-iac"
 ASYNC = frozenset({"OutboxRelayFunction", "ReaperFunction", "UploadTriggerFunction"})
 
 #: check id → (issue 14 item that fixes it, the resources it may still fail on; None: any).
@@ -51,12 +52,8 @@ Resources:
 
 
 def _checkov() -> str:
-    found = (
-        os.environ.get("CHECKOV")
-        or shutil.which("checkov", path=str(Path(sys.executable).parent))
-        or shutil.which("checkov")
-    )
-    assert found, "checkov is missing: run scripts/setup (requirements/dev.txt), or set CHECKOV"
+    found = os.environ.get("CHECKOV") or shutil.which("checkov", path=str(IAC_VENV / "bin"))
+    assert found, "checkov is missing: run scripts/setup (.venv-iac), or set CHECKOV"
     return found
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from scripts.local.lambda_runtime import ROOT
+from scripts.local.sam import TEMPLATE, read_yaml
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +103,23 @@ def test_opencv_step_and_layer_fit_the_budget_and_still_run(
     assert (result.returncode, result.stdout.strip()) == (0, "(3, 12) True (4, 4, 3)"), (
         result.stderr
     )
+
+
+#: The other functions ship their folder and the layer: far under the limit, and kept there.
+PLAIN_BUDGET = 40 * MB
+
+
+def test_every_other_function_and_the_layer_fit_their_budget(layer: Path) -> None:
+    # GIVEN the functions SAM builds from their folder alone (no requirements of their own)
+    resources = read_yaml(TEMPLATE)["Resources"]
+    plain = {
+        name: ROOT / resource["Properties"]["CodeUri"]
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function" and name not in STEPS
+    }
+
+    # THEN none installs packages of its own, and each with the layer stays in its budget
+    assert plain
+    assert not [name for name, code in plain.items() if (code / "requirements.txt").exists()]
+    sizes = {name: _size(code) + _size(layer) for name, code in plain.items()}
+    assert max(sizes.values()) <= PLAIN_BUDGET, sizes
