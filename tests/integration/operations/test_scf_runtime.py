@@ -35,8 +35,11 @@ SCF_PYTHON = SCF_VENV / "bin" / "python"
 #: `retouch` package, which the test takes from layers/retouch).
 SCF_SITE = SCF_VENV / "opt" / "python"
 RUNNER = Path(__file__).with_name("scf_runner.py")
-#: The functions' locks, as scripts/setup installs them: every requirements/*.txt but dev.txt.
-LOCKS = sorted(path for path in (ROOT / "requirements").glob("*.txt") if path.name != "dev.txt")
+#: The functions' locks, as scripts/setup installs them: every requirements/*.txt but the tools'.
+TOOL_LOCKS = {"dev.txt", "iac.txt"}
+LOCKS = sorted(
+    path for path in (ROOT / "requirements").glob("*.txt") if path.name not in TOOL_LOCKS
+)
 #: Wheel tags SCF's CentOS 7 (glibc 2.17) can load on CPython 3.10: pure Python, or a
 #: manylinux wheel no newer than manylinux2014 (= manylinux_2_17).
 LOADABLE_TAG = re.compile(
