@@ -69,3 +69,19 @@ def test_the_migrate_function_has_time_to_answer_and_reads_only_its_own_secrets(
     role = resources[function["Role"]["Fn::GetAtt"][0]]["Properties"]
     assert {"Ref": "RuntimeSecretsPolicy"} in role["ManagedPolicyArns"]
     assert not role.get("Policies")
+
+
+def test_every_other_function_waits_for_the_migrations(resources: dict[str, Any]) -> None:
+    # GIVEN the functions of the app (all but the one that runs the migrations)
+    functions = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Lambda::Function" and logical_id != "MigrateFunction"
+    }
+
+    # THEN each is created or updated only after the Migrations resource answered, so new code
+    # never serves a schema the deploy has not migrated yet
+    assert len(functions) == 14
+    for logical_id, resource in functions.items():
+        depends = resource.get("DependsOn", [])
+        assert "Migrations" in ([depends] if isinstance(depends, str) else depends), logical_id
