@@ -22,8 +22,6 @@ import pymysql
 import pymysql.cursors
 
 from retouch.core.errors import ServiceUnavailable
-from retouch.core.secrets import SecretUnavailable
-from retouch.core.secrets.own import database_password
 from retouch.core.settings import Settings, get_settings
 from retouch.core.units import sql_adapter_of
 
@@ -70,7 +68,12 @@ class Database:
     def _connect(self) -> pymysql.connections.Connection[Any]:
         """A new connection. The password is read here, at the first connect (from the secret
         store when RETOUCH_DB_PASSWORD_SECRET is set, then cached): refused, it is read once
-        more (a rotation since it was cached) and the connect tried again."""
+        more (a rotation since it was cached) and the connect tried again. The secrets
+        package is imported here too: a function that never connects never loads it, and one
+        that does pays for it once, not in every cold start's import."""
+        from retouch.core.secrets import SecretUnavailable
+        from retouch.core.secrets.own import database_password
+
         if time.monotonic() < self._down_until:
             raise DatabaseUnavailable("database unreachable (recent connect failed)")
         try:
