@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from retouch.providers.local.faces import FACE_CASCADE
 from scripts.local.lambda_runtime import ROOT
 from scripts.local.sam import TEMPLATE, read_yaml
 from tests.unit.processes import Command, Started, declare
@@ -36,6 +37,10 @@ declare(
     ),
     module=__name__,
 )
+
+
+#: OpenCV's video I/O, whose FFmpeg the built steps replace with traps (video_stubs.py).
+VIDEO_IO = re.compile(r"cv2\.(VideoCapture|VideoWriter|videoio|CAP_|VIDEOWRITER_)")
 
 
 def _resources() -> dict[str, Any]:
@@ -88,6 +93,10 @@ def test_opencv_steps_build_with_their_makefile_for_the_runtime(logical_id: str)
     assert f"LAMBDA_PYTHON ?= {LAMBDA_RUNTIME.removeprefix('python')}\n" in text
     assert "--only-binary=:all:" in text and "--no-compile" in text
     assert "strip --strip-unneeded" in text and "-name '*.pyi'" in text
+    # AND it swaps OpenCV's FFmpeg for stubs and keeps only the Haar cascade we load
+    assert '$(PYTHON) video_stubs.py "$(ARTIFACTS_DIR)"' in text
+    assert (ROOT / code.parent / "video_stubs.py").is_file()
+    assert f"FACE_CASCADE = {FACE_CASCADE}\n" in text
 
 
 def test_every_makefile_build_has_a_makefile() -> None:
@@ -103,3 +112,17 @@ def test_every_makefile_build_has_a_makefile() -> None:
     for name, folder in built.items():
         text = (folder / "Makefile").read_text(encoding="utf-8")
         assert re.search(rf"^(build-\w+ )*build-{name}( build-\w+)*:$", text, re.MULTILINE)
+
+
+def test_no_code_of_ours_uses_opencv_video_io() -> None:
+    # GIVEN every Python file the functions load: their own and the layer's
+    stubs = ROOT / "functions" / "steps" / "video_stubs.py"
+    files = [*(ROOT / "layers" / "retouch").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]
+
+    # THEN none reaches OpenCV's video I/O: in the built steps it is stubs that end the process
+    users = [
+        str(path.relative_to(ROOT))
+        for path in files
+        if path != stubs and VIDEO_IO.search(path.read_text(encoding="utf-8"))
+    ]
+    assert len(files) > 50 and users == []
