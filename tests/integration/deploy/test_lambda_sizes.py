@@ -130,19 +130,24 @@ def test_opencv_step_is_pruned(built: Path, logical_id: str) -> None:
     assert not [name for name in libraries if name.startswith(VIDEO_ONLY)]
 
 
+@pytest.fixture(scope="module")
+def reference() -> dict[str, Any]:
+    """The probe in this checkout's environment: the same OpenCV and numpy pins, whole."""
+    return _probe(Path(sys.executable), [ROOT / "layers" / "retouch"])
+
+
 @pytest.mark.parametrize("logical_id", OPENCV_STEPS)
 def test_opencv_step_computes_what_the_untouched_wheels_compute(
-    built: Path, logical_id: str
+    built: Path, reference: dict[str, Any], logical_id: str
 ) -> None:
     # GIVEN the built step and the built layer on CPython 3.12, as Lambda loads them
     code, layer = built / logical_id, built / "RetouchLayer" / "python"
 
-    # WHEN the steps' OpenCV work runs there and in this checkout's environment (the same pins
-    # of OpenCV and numpy, installed whole)
+    # WHEN the steps' OpenCV work runs there
     ours = _probe(_python_312(), [code, layer])
-    reference = _probe(Path(sys.executable), [ROOT / "layers" / "retouch"])
 
     # THEN it ran from the artefact, and every picture, feature and normalisation is the same
+    # as in this checkout's environment
     assert ours["python"] == LAMBDA_PYTHON and ours["cv2"].startswith(str(code))
     assert len(ours["digests"]) >= 10
     assert ours["digests"] == reference["digests"]
