@@ -44,7 +44,12 @@ SCF_ONLY_VARIABLES = {
 #: Set only by the AWS template: the RDS CA bundle for a direct Aurora/RDS endpoint
 #: (DataTier=existing; RDS Proxy's certificate is verified by the system CAs), and botocore's
 #: STS endpoint (the VPC's regional one).
-AWS_ONLY_VARIABLES = {"RETOUCH_DB_TLS_CA_FILE", "AWS_STS_REGIONAL_ENDPOINTS"}
+#: And the Redis AUTH token's reference (on SCF the password still rides in RETOUCH_REDIS_URL).
+AWS_ONLY_VARIABLES = {
+    "RETOUCH_DB_TLS_CA_FILE",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+    "RETOUCH_REDIS_AUTH_SECRET",
+}
 #: What the template resolves into a value, SCF gets as a Secrets Manager reference.
 SCF_REFERENCES = {
     "RETOUCH_DB_PASSWORD": "RETOUCH_DB_PASSWORD_SECRET",
