@@ -70,10 +70,12 @@ def _normalised(path: str) -> str:
 
 
 def _template_routes(spec: FunctionSpec, event_type: str) -> Routes:
+    # (the REST API's OPTIONS routes carry CORS preflights to the app's middleware, which
+    # answers them on any path: tests/unit/test_template_cors.py)
     return {
         (route.method, _normalised(route.path))
         for route in spec.routes
-        if route.event_type == event_type
+        if route.event_type == event_type and route.method != "OPTIONS"
     }
 
 
