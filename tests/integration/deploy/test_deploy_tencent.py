@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from retouch.http.cors import ALLOWED_HEADERS
 from scripts.deploy_tencent.api import TencentApi
 from scripts.deploy_tencent.config import ROOT, load_plan
 from scripts.deploy_tencent.cos import cos_uploader
@@ -207,6 +208,22 @@ def test_every_route_is_an_api_with_integrated_response_to_its_function(deployed
     assert service["releases"] == ["release"]
 
 
+def test_every_api_answers_preflights_through_the_stages_cors_plugin(deployed: Any) -> None:
+    fake, _ = deployed
+    ((service_id, service),) = fake.services.items()
+
+    # THEN one Cors plugin holds the app's CORS answer for the deploy's origins
+    (plugin,) = fake.plugins.values()
+    data = json.loads(plugin["PluginData"])
+    assert plugin["PluginType"] == "Cors"
+    assert data["allow_origin"] == [DEPLOY_ENV["RETOUCH_CORS_ORIGINS"]]
+    assert data["allow_headers"] == list(ALLOWED_HEADERS)
+    assert data["allow_methods"] == ["GET", "POST", "PUT", "DELETE"]  # no PATCH on Tencent
+    assert data["allow_credentials"] is False
+    # AND it is bound to every API of the service in the released environment
+    assert plugin["attached"] == {(service_id, "release", api_id) for api_id in service["apis"]}
+
+
 def test_cos_and_timer_triggers_are_created(deployed: Any) -> None:
     fake, _ = deployed
 
@@ -276,6 +293,10 @@ def test_a_second_deploy_updates_in_place_and_duplicates_nothing(deployed: Any) 
     assert second.count("ModifyApi") == apis
     assert (len(fake.functions), {k: len(v) for k, v in fake.layers.items()}) == before
     assert len(fake.services) == 1
+    # the CORS plugin is modified in place and nothing is bound twice (the fake refuses that)
+    assert "CreatePlugin" not in second and second.count("ModifyPlugin") == 1
+    assert "AttachPlugin" not in second
+    assert len(fake.plugins) == 1
 
 
 def test_a_config_with_a_pending_trigger_is_refused_before_any_call(tmp_path: Path) -> None:
