@@ -47,6 +47,7 @@ DEPLOY_ENV = {
     "RETOUCH_DB_PASSWORD_SECRET": "tcssm:retouch-dev-db-password",
     "RETOUCH_DB_NAME": "retouch",
     "RETOUCH_REDIS_URL": "redis://10.0.0.13:6379/0",
+    "RETOUCH_REDIS_AUTH_SECRET": "tcssm:retouch-dev-redis-password",
     "RETOUCH_JWT_KEYS_SECRET": "tcssm:retouch-dev-jwt-keys",
     "RETOUCH_JWT_ACTIVE_KID": "k1",
     "RETOUCH_CORS_ORIGINS": "https://app.example.com",
@@ -144,6 +145,8 @@ def test_functions_get_the_settings_variables_with_secrets_as_references(deploye
         assert env["RETOUCH_DB_HOST"] == "10.0.0.12" and env["RETOUCH_STAGE"] == "dev"
         assert env["RETOUCH_DB_PASSWORD_SECRET"] == "tcssm:retouch-dev-db-password"
         assert env["RETOUCH_JWT_KEYS_SECRET"] == "tcssm:retouch-dev-jwt-keys"
+        assert env["RETOUCH_REDIS_AUTH_SECRET"] == "tcssm:retouch-dev-redis-password"
+        assert "@" not in env["RETOUCH_REDIS_URL"]
         assert "RETOUCH_DB_PASSWORD" not in env and "RETOUCH_JWT_KEYS" not in env
         secrets = {key: value for key, value in env.items() if key.startswith("RETOUCH_SECRET_")}
         assert all(value.startswith("tcssm:") for value in secrets.values())
