@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.deploy_tencent import apigw, scf
+from scripts.deploy_tencent import apigw, cors, scf
 from scripts.deploy_tencent.api import CloudError, TencentApi
 from scripts.deploy_tencent.config import CONFIG, ConfigError, Plan, load_plan
 from scripts.deploy_tencent.cos import cos_uploader
@@ -65,6 +65,8 @@ def deploy(plan: Plan, environ: Mapping[str, str], say: Any = print) -> dict[str
         say(f"{function.name}: {done['functions'][key]}; triggers {triggers}")
     service = apigw.ensure_service(api, plan)
     done["apis"] = apigw.sync_apis(api, plan, service["ServiceId"])
+    api_ids = set(apigw.existing_apis(api, service["ServiceId"]).values())
+    done["cors"] = cors.sync_cors(api, plan, service["ServiceId"], api_ids)
     say(
         f"API Gateway {service['ServiceId']}: {done['apis']}; https://{service.get('OuterSubDomain')}"
     )

@@ -10,7 +10,7 @@ is how the offline test points the deploy at its loopback fake.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +25,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.scf.v20180416.scf_client import ScfClient
 
 CLIENTS: dict[str, type[AbstractClient]] = {"scf": ScfClient, "apigateway": ApigatewayClient}
+_PAGE = 100
 
 
 class CloudError(RuntimeError):
@@ -67,6 +68,19 @@ class TencentApi:
             raise CloudError(action, exc.get_code() or "Error", exc.get_message() or "") from exc
         response: dict[str, Any] = answer["Response"]
         return response
+
+    def listed(
+        self, service: str, action: str, params: Mapping[str, Any], items: str
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a paged `Describe*` answer (`Result.<items>`, `Result.TotalCount`)."""
+        offset = 0
+        while True:
+            result = self.call(service, action, {**params, "Limit": _PAGE, "Offset": offset})
+            page = result["Result"].get(items) or []
+            yield from page
+            offset += len(page)
+            if not page or offset >= int(result["Result"].get("TotalCount", 0)):
+                return
 
 
 def invoke_result(response: Mapping[str, Any]) -> Any:

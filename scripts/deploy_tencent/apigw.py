@@ -74,26 +74,18 @@ def api_fields(function: Function, plan: Plan, method: str, path: str) -> dict[s
     }
 
 
-def _existing_apis(api: TencentApi, service_id: str) -> dict[tuple[str, str], str]:
-    apis: dict[tuple[str, str], str] = {}
-    offset = 0
-    while True:
-        result = api.call(
-            "apigateway",
-            "DescribeApisStatus",
-            {"ServiceId": service_id, "Limit": _PAGE, "Offset": offset},
-        )["Result"]
-        page = result.get("ApiIdStatusSet") or []
-        apis.update({(item["Method"].upper(), item["Path"]): item["ApiId"] for item in page})
-        offset += len(page)
-        if not page or offset >= int(result.get("TotalCount", 0)):
-            return apis
+def existing_apis(api: TencentApi, service_id: str) -> dict[tuple[str, str], str]:
+    """(method, path) → ApiId of every API of the service."""
+    listed = api.listed(
+        "apigateway", "DescribeApisStatus", {"ServiceId": service_id}, "ApiIdStatusSet"
+    )
+    return {(item["Method"].upper(), item["Path"]): item["ApiId"] for item in listed}
 
 
 def sync_apis(api: TencentApi, plan: Plan, service_id: str) -> dict[str, int]:
     """Create, modify and delete APIs until the service routes exactly the declared routes,
     then release it; answers how many APIs each action touched."""
-    existing = _existing_apis(api, service_id)
+    existing = existing_apis(api, service_id)
     counts = {"created": 0, "modified": 0, "deleted": 0}
     for function in plan.functions.values():
         for trigger in function.triggers:

@@ -26,7 +26,11 @@ ENVIRONMENT_LIMIT_BYTES = 4096
 LAYERS_PER_FUNCTION = 5
 TRIGGERS_PER_TYPE = 10
 #: Variables whose value must be a Secrets Manager reference, never the secret itself.
-SECRET_VARIABLES = re.compile(r"RETOUCH_(DB_PASSWORD_SECRET|JWT_KEYS_SECRET|SECRET_[A-Z0-9_]+)")
+SECRET_VARIABLES = re.compile(
+    r"RETOUCH_(DB_PASSWORD_SECRET|JWT_KEYS_SECRET|REDIS_AUTH_SECRET|SECRET_[A-Z0-9_]+)"
+)
+#: A URL that carries credentials (`scheme://user:password@host`).
+URL_CREDENTIALS = re.compile(r"^[a-z]+://[^/@\s]*@")
 #: A Tencent SSM reference (names: letters, digits, `-` and `_`; core/settings checks the same).
 SECRET_REFERENCE = re.compile(
     r"tcssm:[A-Za-z0-9][A-Za-z0-9_-]{0,127}(@[A-Za-z0-9][A-Za-z0-9._-]{0,63})?"
@@ -239,6 +243,10 @@ def _problems(function: Function, layers: Mapping[str, Layer]) -> list[str]:
             problems.append(f"{where}: {name} would put a secret in a variable; set {name}_SECRET")
         elif SECRET_VARIABLES.fullmatch(name) and not SECRET_REFERENCE.fullmatch(value):
             problems.append(f"{where}: {name} must be a tcssm:<name> reference, not a value")
+        elif name == "RETOUCH_REDIS_URL" and URL_CREDENTIALS.match(value):
+            problems.append(
+                f"{where}: {name} carries a password; set RETOUCH_REDIS_AUTH_SECRET instead"
+            )
     size = len(json.dumps(function.environment, separators=(",", ":")).encode())
     if size > ENVIRONMENT_LIMIT_BYTES:
         problems.append(

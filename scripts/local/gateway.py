@@ -104,10 +104,14 @@ def compile_path(template_path: str) -> re.Pattern[str]:
 
 def route_targets(functions: Sequence[LoadedFunction]) -> list[RouteTarget]:
     """One target per distinct (method, path), most specific first. The REST (`Api`) event is
-    preferred when a function declares the same route for both APIs."""
+    preferred when a function declares the same route for both APIs. The REST API's OPTIONS
+    routes (CORS preflights on AWS) are not targets: a preflight goes to the function serving
+    the method it asks about (`Gateway.match`)."""
     targets: dict[tuple[str, str], RouteTarget] = {}
     for function in functions:
         for route in sorted(function.spec.routes, key=lambda item: item.event_type != "Api"):
+            if route.method == "OPTIONS":
+                continue
             key = (route.method, route.path)
             if key not in targets:
                 targets[key] = RouteTarget(route, function, compile_path(route.path))

@@ -53,6 +53,8 @@ class FakeTencentDeploy:
     layers: dict[str, list[Params]] = field(default_factory=dict)
     functions: dict[tuple[str, str], Params] = field(default_factory=dict)
     services: dict[str, Params] = field(default_factory=dict)
+    #: API Gateway plugins by id: name, type, data and the (service, environment, api) bound.
+    plugins: dict[str, Params] = field(default_factory=dict)
     #: What a synchronous Invoke returns, by function name (default: null).
     invoke: Callable[[str, Params], Any] = lambda _name, _event: None
     url: str = ""
@@ -282,7 +284,77 @@ def _check_api(fake: FakeTencentDeploy, params: Params) -> None:
         raise Refused("InvalidParameterValue.ServiceScfFunctionName", str(key))
 
 
+_PLUGIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,48}[A-Za-z0-9]")
+_PLUGIN_TYPES = {"IPControl", "TrafficControl", "Cors", "CustomReq", "CustomAuth", "Routing"}
+_CORS_METHODS = {"GET", "PUT", "POST", "DELETE", "HEAD"}
+
+
+def _check_plugin(params: Params, plugin_type: str) -> None:
+    """CreatePlugin/ModifyPlugin: the name's rule, the type, and a Cors plugin's definition
+    as Tencent's CORS page gives it (origins with their scheme, its five methods)."""
+    if not _PLUGIN_NAME.fullmatch(params.get("PluginName", "")) or plugin_type not in (
+        _PLUGIN_TYPES
+    ):
+        raise Refused("InvalidParameterValue.PluginName", str(params.get("PluginName")))
+    data = json.loads(params["PluginData"])
+    if plugin_type == "Cors" and (
+        not set(data["allow_methods"]) <= _CORS_METHODS
+        or not all(re.fullmatch(r"https?://[^/,\s]+", o) for o in data["allow_origin"])
+        or not isinstance(data["max_age"], int)
+    ):
+        raise Refused("InvalidParameterValue.PluginData", params["PluginData"])
+
+
+def _plugins(fake: FakeTencentDeploy, action: str, params: Params) -> Params:
+    if action == "DescribePlugins":
+        found = [
+            {"PluginId": k, **{n: p[n] for n in ("PluginName", "PluginType", "PluginData")}}
+            for k, p in fake.plugins.items()
+            if params.get("PluginName") in (None, p["PluginName"])
+        ]
+        return {"Result": {"TotalCount": len(found), "PluginSet": found}}
+    if action == "CreatePlugin":
+        _require(params, "PluginName", "PluginType", "PluginData")
+        _check_plugin(params, params["PluginType"])
+        plugin_id = f"plugin-{secrets.token_hex(4)}"
+        fake.plugins[plugin_id] = {**params, "attached": set()}
+        return {"Result": {"PluginId": plugin_id, **params}}
+    if params.get("PluginId") not in fake.plugins:
+        raise Refused("ResourceNotFound.InvalidPlugin", str(params.get("PluginId")))
+    plugin = fake.plugins[params["PluginId"]]
+    if action == "ModifyPlugin":
+        _check_plugin({**plugin, **params}, plugin["PluginType"])
+        plugin.update({k: v for k, v in params.items() if k != "PluginId"})
+        return {"Result": True}
+    if action == "DescribePluginApis":
+        attached = [
+            {"ServiceId": s, "Environment": e, "ApiId": a} for s, e, a in plugin["attached"]
+        ]
+        offset, limit = params.get("Offset", 0), params.get("Limit", 20)
+        return {
+            "Result": {
+                "TotalCount": len(attached),
+                "AttachedApis": attached[offset : offset + limit],
+            }
+        }
+    _require(params, "ServiceId", "EnvironmentName", "ApiIds")
+    apis = _service(fake, params)["apis"]
+    keys = {(params["ServiceId"], params["EnvironmentName"], a) for a in params["ApiIds"]}
+    if not set(params["ApiIds"]) <= set(apis) or keys & plugin["attached"]:
+        raise Refused("FailedOperation.AttachPlugin", ",".join(params["ApiIds"]))
+    plugin["attached"] |= keys
+    return {"Result": True}
+
+
 def _apigateway(fake: FakeTencentDeploy, action: str, params: Params) -> Params:
+    if action in (
+        "DescribePlugins",
+        "CreatePlugin",
+        "ModifyPlugin",
+        "DescribePluginApis",
+        "AttachPlugin",
+    ):
+        return _plugins(fake, action, params)
     if action == "DescribeServicesStatus":
         names = {
             v for f in params.get("Filters", []) if f["Name"] == "ServiceName" for v in f["Values"]

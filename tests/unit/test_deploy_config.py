@@ -218,7 +218,13 @@ def test_every_missing_variable_is_named_before_any_call(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(
-    "name", ["RETOUCH_DB_PASSWORD_SECRET", "RETOUCH_JWT_KEYS_SECRET", "RETOUCH_SECRET_TENCENT"]
+    "name",
+    [
+        "RETOUCH_DB_PASSWORD_SECRET",
+        "RETOUCH_JWT_KEYS_SECRET",
+        "RETOUCH_REDIS_AUTH_SECRET",
+        "RETOUCH_SECRET_TENCENT",
+    ],
 )
 def test_a_secret_given_as_a_value_is_refused_without_echoing_it(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigError) as refused:
@@ -289,3 +295,19 @@ def test_the_cloud_seed_leaves_out_the_simulator_and_keeps_every_other_provider(
     ]
     assert "local" in {p.key for p in cloud.providers}
     assert local.providers == seed.providers
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://:hunter2@10.0.0.13:6379/0", "rediss://default:hunter2@10.0.0.13:6380/0"]
+)
+def test_a_redis_url_with_a_password_is_refused_without_echoing_it(url: str) -> None:
+    # GIVEN the Redis password in the URL instead of the token's secret
+    with pytest.raises(ConfigError) as refused:
+        load_plan("dev", _environment(RETOUCH_REDIS_URL=url))
+
+    # THEN the deploy names the variable and its replacement, never the password
+    assert any(
+        "RETOUCH_REDIS_URL carries a password; set RETOUCH_REDIS_AUTH_SECRET" in line
+        for line in refused.value.problems
+    )
+    assert "hunter2" not in str(refused.value)

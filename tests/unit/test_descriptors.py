@@ -70,10 +70,12 @@ def _normalised(path: str) -> str:
 
 
 def _template_routes(spec: FunctionSpec, event_type: str) -> Routes:
+    # (the REST API's OPTIONS routes carry CORS preflights to the app's middleware, which
+    # answers them on any path: tests/unit/test_template_cors.py)
     return {
         (route.method, _normalised(route.path))
         for route in spec.routes
-        if route.event_type == event_type
+        if route.event_type == event_type and route.method != "OPTIONS"
     }
 
 
@@ -221,17 +223,23 @@ def test_every_function_reads_its_own_secrets_at_run_time(spec: FunctionSpec) ->
     assert {"RETOUCH_DB_PASSWORD_SECRET", "RETOUCH_JWT_KEYS_SECRET"} <= set(variables)
     assert "resolve:secretsmanager" not in json.dumps(template["Globals"])
 
-    # THEN the function may read exactly those two secrets
+    # THEN the function may read exactly those secrets (the Redis token's only when there is
+    # one) and use the stack's key, nothing else
     policies = template["Resources"][spec.logical_id]["Properties"]["Policies"]
     assert {"Ref": "RuntimeSecretsPolicy"} in policies
-    (statement,) = template["Resources"]["RuntimeSecretsPolicy"]["Properties"]["PolicyDocument"][
+    statement, key = template["Resources"]["RuntimeSecretsPolicy"]["Properties"]["PolicyDocument"][
         "Statement"
     ]
     assert statement["Action"] == "secretsmanager:GetSecretValue"
     # (the generated secrets with DataTier=new, the named ones with DataTier=existing)
     condition, generated, named = statement["Resource"]["Fn::If"]
     assert condition == "NewDataTier"
-    assert len(generated) == len(named) == 2
+    assert len(generated) == len(named) == 3
+    assert named[2] == {
+        "Fn::If": ["HasRedisAuthSecret", {"Ref": "RedisAuthSecretArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert key["Resource"] == {"Fn::GetAtt": ["DataKey", "Arn"]}
+    assert set(key["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
 
 
 def test_every_event_file_names_a_function_and_a_shape() -> None:

@@ -323,10 +323,11 @@ def test_data_survives_a_stack_delete_but_a_failed_first_create_leaves_nothing()
     ):
         assert resources[logical_id]["DeletionPolicy"] == "RetainExceptOnCreate", logical_id
         assert resources[logical_id]["UpdateReplacePolicy"] in {"Retain", "Snapshot"}
-    # deletion protection on during the first create would turn a rollback into ROLLBACK_FAILED
+    # deletion protection is the stage's unless named (tests/unit/test_template_backups.py)
     cluster = resources["DatabaseCluster"]["Properties"]
-    assert cluster["DeletionProtection"] == {"Ref": "DatabaseDeletionProtection"}
-    assert _template("new")["Parameters"]["DatabaseDeletionProtection"]["Default"] == "false"
+    assert cluster["DeletionProtection"] == {
+        "Fn::FindInMap": ["Backups", {"Ref": "Stage"}, "DeletionProtection"]
+    }
 
 
 def _reserved(template: dict[str, Any]) -> dict[str, int]:

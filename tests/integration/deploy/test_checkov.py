@@ -1,8 +1,9 @@
 """A static security scan of template.yaml (checkov, offline): every finding is fixed, skipped in
 the template with its reason (`# checkov:skip=<id>: <why>` inside the resource), or named below
-as open work of issue 14 on the resource it concerns. A pending entry that no longer fails must
-go, so this list only shrinks. checkov runs from .venv-iac (scripts/setup, requirements/iac.txt:
-it cannot share dev.txt's pytest); CHECKOV may name another executable."""
+as open work on the resource it concerns (none is left). A pending entry that no longer fails
+must go, so this list only shrinks. checkov runs from .venv-iac (scripts/setup,
+requirements/iac.txt: it cannot share dev.txt's pytest); CHECKOV may name another
+executable."""
 
 from __future__ import annotations
 
@@ -21,31 +22,10 @@ from scripts.local.sam import TEMPLATE
 pytestmark = pytest.mark.integration
 
 IAC_VENV = ROOT / ".venv-iac"
-ASYNC = frozenset({"OutboxRelayFunction", "ReaperFunction", "UploadTriggerFunction"})
 
-#: check id → (issue 14 item that fixes it, the resources it may still fail on; None: any).
-PENDING: dict[str, tuple[str, frozenset[str] | None]] = {
-    "CKV_AWS_173": ("5: RedisUrl out of the environment (then no secret is left in it)", None),
-    # The async sources have EventInvokeConfig OnFailure → AsyncFailureQueue; checkov accepts
-    # only DeadLetterQueue. MigrateFunction answers CloudFormation itself (FAILED rolls back).
-    "CKV_AWS_116": (
-        "5: failure destinations checkov reads (DeadLetterQueue), or inline skips",
-        ASYNC | {"MigrateFunction"},
-    ),
-    "CKV_AWS_76": ("5: access logs of the REST API", frozenset({"RetouchRestApi"})),
-    "CKV_AWS_95": ("5: access logs of the HTTP API", frozenset({"RetouchHttpApi"})),
-    "CKV_AWS_18": ("1: UploadsBucket's rework (access logs)", frozenset({"UploadsBucket"})),
-    "CKV_AWS_21": ("1: UploadsBucket's rework (versioning)", frozenset({"UploadsBucket"})),
-    "CKV_AWS_27": ("5: the async failure queue under a KMS key", frozenset({"AsyncFailureQueue"})),
-    "CKV_AWS_118": ("5: Aurora enhanced monitoring", frozenset({"DatabaseWriter"})),
-    "CKV_AWS_149": (
-        "1: the generated secrets under a KMS key of the stack",
-        frozenset({"DbPasswordGenerated", "DbProxySecret", "JwtKeysGenerated"}),
-    ),
-    "CKV_AWS_158": ("5: the log groups under a KMS key", None),
-    "CKV_AWS_162": ("2: IAM authentication to the cluster (the proxy uses the secret)", None),
-    "CKV_AWS_31": ("1: a Redis AUTH token", frozenset({"RedisReplicationGroup"})),
-}
+#: check id → (the issue that fixes it, the resources it may still fail on; None: any). Empty:
+#: every finding is fixed or skipped inline with its reason; a new finding fails the suite.
+PENDING: dict[str, tuple[str, frozenset[str] | None]] = {}
 
 # A policy that lets anyone write anything: the scan must refuse it.
 WILDCARD_WRITE = """\

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from retouch.http.cors import ALLOWED_HEADERS
 from scripts.deploy_tencent.api import TencentApi
 from scripts.deploy_tencent.config import ROOT, load_plan
 from scripts.deploy_tencent.cos import cos_uploader
@@ -46,6 +47,7 @@ DEPLOY_ENV = {
     "RETOUCH_DB_PASSWORD_SECRET": "tcssm:retouch-dev-db-password",
     "RETOUCH_DB_NAME": "retouch",
     "RETOUCH_REDIS_URL": "redis://10.0.0.13:6379/0",
+    "RETOUCH_REDIS_AUTH_SECRET": "tcssm:retouch-dev-redis-password",
     "RETOUCH_JWT_KEYS_SECRET": "tcssm:retouch-dev-jwt-keys",
     "RETOUCH_JWT_ACTIVE_KID": "k1",
     "RETOUCH_CORS_ORIGINS": "https://app.example.com",
@@ -143,6 +145,8 @@ def test_functions_get_the_settings_variables_with_secrets_as_references(deploye
         assert env["RETOUCH_DB_HOST"] == "10.0.0.12" and env["RETOUCH_STAGE"] == "dev"
         assert env["RETOUCH_DB_PASSWORD_SECRET"] == "tcssm:retouch-dev-db-password"
         assert env["RETOUCH_JWT_KEYS_SECRET"] == "tcssm:retouch-dev-jwt-keys"
+        assert env["RETOUCH_REDIS_AUTH_SECRET"] == "tcssm:retouch-dev-redis-password"
+        assert "@" not in env["RETOUCH_REDIS_URL"]
         assert "RETOUCH_DB_PASSWORD" not in env and "RETOUCH_JWT_KEYS" not in env
         secrets = {key: value for key, value in env.items() if key.startswith("RETOUCH_SECRET_")}
         assert all(value.startswith("tcssm:") for value in secrets.values())
@@ -205,6 +209,22 @@ def test_every_route_is_an_api_with_integrated_response_to_its_function(deployed
     assert routed == expected
     assert all(api["ServiceScfIsIntegratedResponse"] is True for api in service["apis"].values())
     assert service["releases"] == ["release"]
+
+
+def test_every_api_answers_preflights_through_the_stages_cors_plugin(deployed: Any) -> None:
+    fake, _ = deployed
+    ((service_id, service),) = fake.services.items()
+
+    # THEN one Cors plugin holds the app's CORS answer for the deploy's origins
+    (plugin,) = fake.plugins.values()
+    data = json.loads(plugin["PluginData"])
+    assert plugin["PluginType"] == "Cors"
+    assert data["allow_origin"] == [DEPLOY_ENV["RETOUCH_CORS_ORIGINS"]]
+    assert data["allow_headers"] == list(ALLOWED_HEADERS)
+    assert data["allow_methods"] == ["GET", "POST", "PUT", "DELETE"]  # no PATCH on Tencent
+    assert data["allow_credentials"] is False
+    # AND it is bound to every API of the service in the released environment
+    assert plugin["attached"] == {(service_id, "release", api_id) for api_id in service["apis"]}
 
 
 def test_cos_and_timer_triggers_are_created(deployed: Any) -> None:
@@ -276,6 +296,10 @@ def test_a_second_deploy_updates_in_place_and_duplicates_nothing(deployed: Any) 
     assert second.count("ModifyApi") == apis
     assert (len(fake.functions), {k: len(v) for k, v in fake.layers.items()}) == before
     assert len(fake.services) == 1
+    # the CORS plugin is modified in place and nothing is bound twice (the fake refuses that)
+    assert "CreatePlugin" not in second and second.count("ModifyPlugin") == 1
+    assert "AttachPlugin" not in second
+    assert len(fake.plugins) == 1
 
 
 def test_a_config_with_a_pending_trigger_is_refused_before_any_call(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Redis: one lazy client per process with short timeouts.
+"""Redis: one lazy client per process with short timeouts, authenticated with the token
+RETOUCH_REDIS_AUTH_SECRET names when it is set (read when a connection is made).
 
 redis-py's pool drops a broken connection and dials again on the next command, so a restarted
 server is picked up without a restart of ours. One quick retry covers a connection that died
@@ -28,8 +29,15 @@ REDIS_UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 def get_redis() -> RedisClient:
     """The process's Redis client, created on first use (no connection until a command)."""
     settings = get_settings()
+    credentials: dict[str, object] = {}
+    if settings.redis_auth_secret:
+        # The secrets package loads only where a token is configured (not locally).
+        from retouch.core.secrets.redis_token import RedisToken
+
+        credentials["credential_provider"] = RedisToken(settings.redis_auth_secret)
     return redis.Redis.from_url(
         settings.redis_url,
+        **credentials,
         socket_connect_timeout=settings.redis_timeout_s,
         socket_timeout=settings.redis_timeout_s,
         retry=Retry(NoBackoff(), retries=1),

@@ -6,17 +6,24 @@ from pydantic import BaseModel, ConfigDict
 
 from retouch.core.settings.observability import ObservabilitySettings
 from retouch.core.settings.pipeline import PipelineSettings
+from retouch.core.settings.redis_auth import RedisAuthSettings
 from retouch.core.settings.service import ServiceSettings
 from retouch.core.settings.storage import StorageSettings
 
 
 # pydantic takes the fields of the last base first (it walks the MRO from `object` down), so
-# the bases are listed in reverse: service, storage, pipeline, then observability fields.
-# That order is the order of validation (a validator reading `info.data` sees only fields
-# declared before it, so each such pair stays in one group, in order) and which bad variable
-# is reported first.
+# the bases are listed in reverse: service, storage, pipeline, observability, then Redis auth
+# fields. That order is the order of validation (a validator reading `info.data` sees only
+# fields declared before it, so each such pair stays in one group, in order, or the reading
+# group comes later: Redis auth reads the service's URL) and which bad variable is reported
+# first.
 class Settings(
-    ObservabilitySettings, PipelineSettings, StorageSettings, ServiceSettings, BaseModel
+    RedisAuthSettings,
+    ObservabilitySettings,
+    PipelineSettings,
+    StorageSettings,
+    ServiceSettings,
+    BaseModel,
 ):
     """The typed view of the environment. Field `x` is read from `RETOUCH_X`."""
 
