@@ -75,7 +75,6 @@ def _start(dsn: str) -> None:
         release=settings.sentry_release or f"retouch@{retouch.__version__}",
         sample_rate=settings.sentry_sample_rate,
         traces_sample_rate=settings.sentry_traces_sample_rate,
-        send_default_pii=False,
         include_local_variables=False,
         max_request_body_size="never",
         default_integrations=False,
