@@ -27,6 +27,7 @@ from retouch.providers.guards import BreakerConfig, ProviderGuards
 from retouch.providers.simulator import SimulatorProvider, Timeouts
 from scripts.local.alert_sinks import MailSink, WebhookSink, alert_env, smtp_sink, webhook_sink
 from scripts.local.lambda_runtime import load_function
+from scripts.local.servers import free_port
 from scripts.simulator.service import SimulatorConfig, running_simulator
 from tests.conftest import Stack
 from tests.integration.providers.test_simulator import INPUT, KEY, SECRET, job
@@ -80,8 +81,9 @@ def images() -> Iterator[Recorder]:
 
 def run_jobs(images: Recorder, *, error_rate: float, count: int) -> None:
     """`count` jobs on a simulator failing `error_rate` of them, each outcome reported to the
-    guards as the `generate` step does (a breaker that opens after 3 failures, for 2 s)."""
-    guards = ProviderGuards(get_redis(), BreakerConfig(threshold=3, window_s=60, cooldown_s=2))
+    guards as the `generate` step does (a breaker that opens after 3 failures, for 120 s:
+    the tests end it themselves, so a slow machine cannot)."""
+    guards = ProviderGuards(get_redis(), BreakerConfig(threshold=3, window_s=60, cooldown_s=120))
     config = SimulatorConfig(api_key=KEY, callback_secret=SECRET, error_rate=error_rate)
     with running_simulator(config, Renderer()) as running:
         provider = SimulatorProvider(running.url, KEY, SECRET, Timeouts(connect_s=1, read_s=2))
@@ -134,7 +136,7 @@ def test_a_failing_provider_alerts_once_then_recovers(sinks: Sinks, images: Reco
 
     # Fixed: the jobs succeed and the breaker's cooldown ends.
     run_jobs(images, error_rate=0.0, count=2)
-    get_redis().delete(f"breaker:{{{PROVIDER}}}:open")  # its 2 s TTL, without the wait
+    get_redis().delete(f"breaker:{{{PROVIDER}}}:open")  # its cooldown, without the wait
     monitor_once(clock=lambda: at(10))
     monitor_once(clock=lambda: at(11))
     resolved = "[RESOLVED] Provider breaker open · simulator"
@@ -189,3 +191,20 @@ def test_a_wrong_signing_secret_is_refused_and_kept_owed(
     with get_database().read_only() as uow:
         row = uow.fetch_one("SELECT pending, pending_phase FROM alert_states")
     assert row == {"pending": "dingtalk", "pending_phase": "firing"}
+
+
+def test_with_mysql_down_every_channel_hears_it_once(
+    sinks: Sinks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    get_redis().delete("alerts:{db_down}:notified")
+    monkeypatch.setenv("RETOUCH_DB_PORT", str(free_port()))  # nothing listens there
+    monkeypatch.setenv("RETOUCH_DB_CONNECT_TIMEOUT_S", "1")
+    reset_clients()
+
+    first, second = monitor_once(), monitor_once()
+
+    assert first == {"database": "down", "sent": 3, "failed": 0}
+    assert second == {"database": "down", "sent": 0, "failed": 0}
+    assert titles(sinks)["dingtalk"] == ["[ALERT] Database unreachable"]
+    assert titles(sinks)["email"] == ["[ALERT] Database unreachable"]
+    get_redis().delete("alerts:{db_down}:notified")
