@@ -9,7 +9,8 @@ recorder it reads. The leak scan holds response bodies to DESIGN §3; this holds
   platform's log would receive, from every function, job and step the suite runs in this
   process (lines written by subprocesses, e.g. `scripts/invoke`, are not seen). Each line is
   kept with the test that was running.
-- **Rules** (`scan_line`): a password the tests use (`TEST_PASSWORDS`); a JWT; `Bearer `
+- **Rules** (`scan_line`): a JSON line without a `category` from `CATEGORIES` (access,
+  security, business, vendor, system); a password the tests use (`TEST_PASSWORDS`); a JWT; `Bearer `
   followed by anything but the mask; a full email address (the masked `m***@example.com`
   passes); any refresh or access token a response of the suite carried (collected from the
   leak scan's bodies: `refresh_token`, `access_token`).
@@ -19,6 +20,7 @@ recorder it reads. The leak scan holds response bodies to DESIGN §3; this holds
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
@@ -27,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from retouch.core.logging import logger
+from retouch.core.logging import CATEGORIES, logger
 from tests.leak_scan_plugin import RECORDER as BODIES
 
 SHOWN_LINE_CHARS = 240
@@ -54,10 +56,21 @@ _TOKEN_SHAPED = re.compile(r"[\w-]{20,}", re.ASCII)
 def scan_line(line: str, *, issued_tokens: frozenset[str] = frozenset()) -> list[str]:
     """The rules `line` breaks (empty: clean)."""
     found = [f"password {password[:3]}…" for password in TEST_PASSWORDS if password in line]
+    if _category_of(line) not in CATEGORIES:
+        found.append("category")
     found += [name for name, pattern in _PATTERNS.items() if pattern.search(line)]
     if issued_tokens and any(run in issued_tokens for run in _TOKEN_SHAPED.findall(line)):
         found.append("issued-token")
     return found
+
+
+def _category_of(line: str) -> object:
+    """The `category` of a JSON line; a line that is not a JSON object is not judged."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return "system"
+    return entry.get("category") if isinstance(entry, dict) else "system"
 
 
 def issued_tokens(bodies: Iterable[Any]) -> frozenset[str]:

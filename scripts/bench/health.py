@@ -15,7 +15,8 @@ Starts a private Redis and MariaDB in a temporary folder, then measures
 The baseline is tests/bench/bare_app.py: one plain `def` route doing one Redis GET. Both
 children run with the same environment and with stdout redirected to a file. It prints a table
 and a verdict against the targets (cold ≤ 1.25× bare, warm p50 ≤ 1.5× bare) and always exits 0:
-it is a measurement, not a test. Results are in docs/performance.md.
+it is a measurement, not a test. Results are in docs/performance.md. `--sentry-dsn DSN` runs
+it with error tracking on (docs/observability.md, "Error tracking").
 """
 
 from __future__ import annotations
@@ -433,6 +434,12 @@ def report(results: Results, args: argparse.Namespace) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = warm_argument_parser(__doc__)
     parser.add_argument("--cold-runs", type=int, default=20, help="fresh processes per app")
+    parser.add_argument(
+        "--sentry-dsn",
+        default="",
+        help="run with error tracking on (RETOUCH_SENTRY_DSN; nothing is sent unless a "
+        "request fails); default: the environment's, usually unset",
+    )
     args = parser.parse_args(argv)
     if min(args.cold_runs, args.warm_calls, args.warm_rounds) < 1 or args.warmup < 0:
         parser.error("counts must be positive")
@@ -443,6 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     with temporary_servers("retouch-bench-") as (mariadb, redis, work):
         env = child_env({**mariadb.env(), **redis.env()})
+        if args.sentry_dsn:
+            env["RETOUCH_SENTRY_DSN"] = args.sentry_dsn
         event, event_source = load_event()
         event_file = work / "event.json"
         event_file.write_text(json.dumps(event))

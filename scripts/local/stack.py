@@ -19,6 +19,11 @@ the seed's endpoint; 0 for a free port) in a thread of the stack, with the knobs
 `--concurrency`, `--seed`, ...). The seed leaves the `simulator` provider disabled: an
 operator enables it through the admin API (README).
 
+Alerts (the `monitor` schedule) go to loopback sinks the stack starts unless a
+RETOUCH_ALERTS_* variable is set: a DingTalk/WeCom webhook sink appending to
+`<data-dir>/alerts/webhooks.jsonl` and an SMTP sink writing `<data-dir>/alerts/mail/*.eml`
+(`scripts/local/alert_sinks.py`); the stack prints where they listen.
+
 The stack owns the connection settings (RETOUCH_DB_HOST/PORT/USER/PASSWORD/NAME and
 RETOUCH_REDIS_URL); every other RETOUCH_* variable set in the shell applies and is validated
 first: an invalid one stops the stack with one line naming it (exit status 2). Unless the
@@ -55,6 +60,7 @@ import uvicorn
 
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.settings import SettingsError, get_settings
+from scripts.local.alert_sinks import alert_env, smtp_sink, webhook_sink
 from scripts.local.gateway import create_gateway
 from scripts.local.lambda_runtime import ROOT, write_env_file
 from scripts.local.migrate import apply_migrations, load_seed
@@ -163,6 +169,23 @@ def keep_local_secret(path: Path, value: str) -> None:
         file.write(value)
 
 
+def start_alert_sinks(background: contextlib.ExitStack, folder: Path) -> None:
+    """The loopback DingTalk/WeCom webhook sink and SMTP sink (`scripts/local/alert_sinks.py`),
+    with the notifiers pointed at them, unless RETOUCH_ALERTS_* already say where to send."""
+    if any(name.startswith("RETOUCH_ALERTS_") for name in os.environ):
+        _log("alerts: sent where RETOUCH_ALERTS_* say; no local sinks")
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    webhooks = background.enter_context(
+        webhook_sink("SEC" + secrets.token_hex(32), log=folder / "webhooks.jsonl")
+    )
+    mail = background.enter_context(smtp_sink(folder / "mail"))
+    os.environ.update(alert_env(webhooks, mail))
+    reset_clients()
+    _log(f"alert sinks: DingTalk/WeCom webhooks on {webhooks.url} -> {folder}/webhooks.jsonl; "
+         f"SMTP on {mail.host}:{mail.port} -> {folder}/mail/*.eml")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _arguments(argv)
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -243,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         _log(f"simulator on {simulator_url} {simulator}; the `simulator` provider stays disabled "
              "until an operator enables it (README)")  # fmt: skip
+        start_alert_sinks(background, data_dir / "alerts")
         template = load_template()
         app = create_gateway(template, workers=arguments.workers, schedules=True, consumers=True)
         gateway = app.state.gateway

@@ -26,6 +26,8 @@ REFRESH = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCd7"
         ('{"authorization":"Bearer abc"}', "bearer"),
         ('{"message":"login failed for mei.chen@example.com"}', "email"),
         (f'{{"message":"presented {REFRESH}"}}', "issued-token"),
+        ('{"message":"no category"}', "category"),
+        ('{"message":"unknown category","category":"misc"}', "category"),
     ],
 )
 def test_each_rule_fires_on_a_leaking_line(line: str, rule: str) -> None:
@@ -34,7 +36,7 @@ def test_each_rule_fires_on_a_leaking_line(line: str, rule: str) -> None:
 
 def test_a_redacted_line_is_clean() -> None:
     line = (
-        '{"message":"login failed for m***@example.com","password":"***",'
+        '{"message":"login failed for m***@example.com","password":"***","category":"security",'
         '"authorization":"Bearer ***","user_id":"usr_0123456789abcdefghijkl"}'
     )
 

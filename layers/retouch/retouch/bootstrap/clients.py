@@ -6,6 +6,7 @@ from __future__ import annotations
 from retouch.bootstrap.engine import get_engine
 from retouch.cache.two_level import get_cache
 from retouch.core.db import get_database
+from retouch.core.errortracking import reset_error_tracking
 from retouch.core.lockout import get_lockouts
 from retouch.core.metrics import reset_recorder
 from retouch.core.ratelimit import configured_limits, get_rate_limiter
@@ -19,7 +20,7 @@ from retouch.storage.factory import get_storage
 def reset_clients() -> None:
     """Close and forget the database and Redis clients, the rate limiter, the cache, the queue,
     the storage, the pipeline engine, the secrets read and the settings; flush and forget the
-    metrics recorder."""
+    metrics recorder; forget whether error tracking is on."""
     if get_database.cache_info().currsize:
         get_database().close()
     if get_redis.cache_info().currsize:
@@ -36,3 +37,4 @@ def reset_clients() -> None:
     configured_limits.cache_clear()
     get_settings.cache_clear()
     reset_recorder()
+    reset_error_tracking()

@@ -18,6 +18,8 @@ import ssl
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from retouch.alerts.rules import RuleSet
+from retouch.alerts.service import load_alert_seed
 from retouch.audit.repository import MySQLAuditRepository
 from retouch.audit.schemas import AuditEntry
 from retouch.catalog.schemas import CatalogSeed
@@ -74,13 +76,16 @@ def deployable_catalog(seed: CatalogSeed, policy: DestinationPolicy) -> CatalogS
 
 def load_seed(directory: Path, policy: DestinationPolicy | None = None) -> int:
     """Upsert the seed of `directory` (plans.json, then catalog.json, without the providers
-    the deploy's policy refuses); return how many entries it holds."""
+    the deploy's policy refuses, then the alert rules of alerts.json); return how many
+    entries it holds."""
     document = json.loads((directory / "plans.json").read_text())
     plans = [PlanWrite.model_validate(plan) for plan in document["plans"]]
     count = load_plans(database=get_database(), plans=plans)
     catalog = CatalogSeed.model_validate_json((directory / "catalog.json").read_text())
     catalog = deployable_catalog(catalog, policy or DestinationPolicy.from_settings())
-    return count + load_catalog(database=get_database(), seed=catalog)
+    count += load_catalog(database=get_database(), seed=catalog)
+    rules = RuleSet.model_validate_json((directory / "alerts.json").read_text())
+    return count + load_alert_seed(database=get_database(), seed=rules)
 
 
 def promote_first_admin(email: str | None) -> str:

@@ -5,11 +5,15 @@ every Powertools example; the service name comes from Powertools' own variables.
 
 Every line passes `RedactingFormatter`: the entry Powertools built (message, extra keys,
 appended keys, exception text) is redacted (`core/redaction.py`) before it is serialised, so
-no password, token, secret or full email address reaches a log, whoever wrote the line.
+no password, token, secret or full email address reaches a log, whoever wrote the line, and
+carries a `category` (`access`, `security`, `business`, `vendor`, `system`): the one given as
+`extra={"category": ...}`, else the one of the module that wrote it (`module_category`).
 """
 
 from __future__ import annotations
 
+import logging
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -19,9 +23,59 @@ from retouch.core.redaction import redact
 
 SERVICE = "retouch"
 
+CATEGORIES = frozenset({"access", "security", "business", "vendor", "system"})
+#: Module (or package) of the layer → category; the longest matching prefix wins, anything
+#: else (the database, Redis, queues, metrics, storage, the functions' entry files) is system.
+_MODULE_CATEGORIES = {
+    "http.middleware": "access",
+    "auth": "security",
+    "audit": "security",
+    "core.security": "security",
+    "core.identity": "security",
+    "core.lockout": "security",
+    "core.permissions": "security",
+    "core.ratelimit": "security",
+    "core.secrets": "security",
+    "http.rate_limits": "security",
+    "providers": "vendor",
+    "pipeline.callbacks": "vendor",
+    "pipeline.fetch": "vendor",
+    "notify.robots": "vendor",
+    "notify.mail": "vendor",
+    "alerts": "business",
+    "catalog": "business",
+    "idempotency": "business",
+    "images": "business",
+    "pipeline": "business",
+    "quota": "business",
+    "tasks": "business",
+    "uploads": "business",
+    "users": "business",
+}
+
+
+@lru_cache(maxsize=512)
+def module_category(pathname: str) -> str:
+    """The category of the lines written from the file `pathname`."""
+    head, found, tail = pathname.replace("\\", "/").rpartition("/retouch/")
+    if not found or not head:
+        return "system"
+    module = tail.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+    while module:
+        category = _MODULE_CATEGORIES.get(module)
+        if category:
+            return category
+        module = module.rpartition(".")[0]
+    return "system"
+
 
 class RedactingFormatter(LambdaPowertoolsFormatter):
-    """Powertools' JSON formatter with secrets masked in the whole entry."""
+    """Powertools' JSON formatter with secrets masked in the whole entry and a category."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if getattr(record, "category", None) not in CATEGORIES:
+            record.category = module_category(record.pathname)
+        return super().format(record)
 
     def serialize(self, log: Any) -> str:
         return super().serialize(redact(log))

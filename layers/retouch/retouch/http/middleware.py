@@ -19,6 +19,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from retouch.core.errors import AppError, InternalError, PayloadTooLarge, UnsupportedMediaType
+from retouch.core.errortracking import report_exception
 from retouch.core.ids import client_request_id, is_valid_request_id, new_request_id
 from retouch.core.logging import SERVICE, logger
 from retouch.core.metrics import get_recorder
@@ -109,6 +110,8 @@ class RequestContextMiddleware:
             error = to_app_error(exc)
             if not isinstance(exc, AppError) or isinstance(error, InternalError):
                 logger.exception("unhandled exception")
+            if isinstance(error, InternalError) and error is not exc:
+                report_exception(exc)
             if response["started"]:
                 return
             await _send_problem(error, request_id, headers, send_with_request_id)

@@ -22,6 +22,7 @@ from retouch.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from retouch.core.errortracking import report_exception
 from retouch.core.logging import logger
 from retouch.core.redis import REDIS_UNAVAILABLE_ERRORS
 
@@ -146,4 +147,6 @@ async def handle_exception(request: Request, exc: Exception) -> Response:
     error = to_app_error(exc)
     if error.error_code.status >= 500:
         logger.exception("request failed", extra={"error_code": error.code})
+    if error.error_code.status == 500 and error is not exc:
+        report_exception(exc)  # a bug, not a refusal: to Sentry when it is on
     return _request_problem(request, error)

@@ -105,7 +105,7 @@ def dispatch(
     if task.status in TERMINAL:
         if message.step == "generate":
             abandon(context, task, index)
-        logger.info("step message for an ended task", extra={"task": task.public_id})
+        logger.debug("step message for an ended task", extra={"task": task.public_id})
         return
     table[message.step](context, StepRun(task, message, index, steps))
 

@@ -232,6 +232,10 @@ def _failed(
         context.guards.failed(key)
         job_ended(context, key, ok=False)
     decision = after_failure(state, key, error)
+    logger.debug(
+        "step decision",
+        extra={"task": run.task.public_id, "provider": key, "decision": type(decision).__name__},
+    )
     if isinstance(decision, Fallback) or (isinstance(decision, Fail) and decision.exhausted):
         logger.info("provider fallback", extra={"task": run.task.public_id, "provider": key})
         count_fallback(provider=key, reason=type(error).__name__)

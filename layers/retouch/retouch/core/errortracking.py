@@ -1,0 +1,126 @@
+"""Unexpected errors to Sentry (`sentry-sdk`), scrubbed, tagged with the request id.
+
+Off unless RETOUCH_SENTRY_DSN or RETOUCH_SENTRY_DSN_SECRET names a DSN. The SDK is imported
+and initialised at the first error to report, never at import and never on a request that
+does not fail: with the DSN unset no function loads it at all, and with it set a cold start
+pays nothing until something breaks. On Lambda the SDK's `AwsLambdaIntegration` is enabled;
+on SCF and the local stack the generic client. Each report is flushed before the request
+ends (bounded by `FLUSH_TIMEOUT_S`): an SCF instance, or a Lambda one, is frozen as soon as
+its handler returns, and a report left in the SDK's queue would go with it.
+
+What leaves: `before_send` (`scrub_event`) passes the whole event through the log redaction
+(`core/redaction.py`: secrets, tokens, passwords, Authorization headers, emails) and replaces
+every URL (presigned image URLs carry the picture's key and a signature) by `<url>`; the
+SDK sends no request data, no local variables and no default PII.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import retouch
+from retouch.core.logging import SERVICE, logger
+from retouch.core.redaction import redact
+from retouch.core.request_context import current_request_ids
+
+#: How long the report of one error may hold its request.
+FLUSH_TIMEOUT_S = 2.0
+_URL = re.compile(r"\b(?:https?|s3|cos)://[^\s\"'<>]+")
+_state: dict[str, bool] = {}
+
+
+def scrub_event(event: Any, _hint: Any = None) -> Any:
+    """The event with secrets masked (as in logs) and every URL replaced by `<url>`."""
+    return _without_urls(redact(event))
+
+
+def _without_urls(value: Any) -> Any:
+    if isinstance(value, str):
+        return _URL.sub("<url>", value) if "://" in value else value
+    if isinstance(value, dict):
+        return {key: _without_urls(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_urls(item) for item in value]
+    return value
+
+
+def _dsn() -> str:
+    from retouch.core.settings import get_settings
+
+    settings = get_settings()
+    dsn = settings.sentry_dsn.get_secret_value()
+    if not dsn and settings.sentry_dsn_secret:
+        from retouch.core.secrets import get_secret
+
+        dsn = get_secret(settings.sentry_dsn_secret)
+    return dsn
+
+
+def _start(dsn: str) -> None:
+    import sentry_sdk
+
+    from retouch.core.settings import get_settings
+
+    settings = get_settings()
+    integrations: list[Any] = []
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        from sentry_sdk.integrations.aws_lambda import AwsLambdaIntegration
+
+        integrations.append(AwsLambdaIntegration(timeout_warning=False))
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=settings.sentry_environment or settings.stage,
+        release=settings.sentry_release or f"retouch@{retouch.__version__}",
+        sample_rate=settings.sentry_sample_rate,
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        include_local_variables=False,
+        max_request_body_size="never",
+        default_integrations=False,
+        auto_enabling_integrations=False,
+        integrations=integrations,
+        before_send=scrub_event,
+    )
+    sentry_sdk.set_tag("service", SERVICE)
+
+
+def error_tracking_on() -> bool:
+    """Whether errors are reported; the first call reads the settings and, with a DSN,
+    starts the SDK. A DSN that cannot be read (settings, secret store) skips this report,
+    logged, and is asked for again at the next error; it never fails the response."""
+    if "on" not in _state:
+        try:
+            dsn = _dsn()
+        except Exception as exc:  # noqa: BLE001 - error tracking must never break a response
+            logger.warning(
+                "error tracking skipped: DSN unreadable", extra={"error": type(exc).__name__}
+            )
+            return False  # asked again at the next error
+        if dsn:
+            _start(dsn)
+        _state["on"] = bool(dsn)
+    return _state["on"]
+
+
+def report_exception(exc: BaseException) -> None:
+    """Send `exc` (with its stack trace) tagged with the current request's id, if on."""
+    if not error_tracking_on():
+        return
+    import sentry_sdk
+
+    ids = current_request_ids()
+    with sentry_sdk.new_scope() as scope:
+        if ids is not None:
+            scope.set_tag("request_id", ids.server)
+        scope.capture_exception(exc)
+    sentry_sdk.flush(timeout=FLUSH_TIMEOUT_S)
+
+
+def reset_error_tracking() -> None:
+    """Forget the decision (settings reloads, tests); a started client is closed."""
+    if _state.pop("on", False):
+        import sentry_sdk
+
+        sentry_sdk.get_client().close(timeout=FLUSH_TIMEOUT_S)
+        sentry_sdk.init()  # no DSN: a client that sends nothing

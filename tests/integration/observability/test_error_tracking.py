@@ -1,0 +1,144 @@
+"""Error tracking end to end: an unhandled error in a route reaches a loopback fake of
+Sentry's ingest as an envelope whose event has the exception with its stack frames, the
+release / environment / request-id tags, and no PII anywhere in the raw body; the client
+still gets a problem+json 500 without a trace. With no DSN the SDK is never even imported."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+import retouch
+from retouch.bootstrap.clients import reset_clients
+from retouch.core.ratelimit import MemoryRateLimiter
+from retouch.http import api_router, create_app
+from scripts.local.lambda_runtime import ROOT
+from scripts.local.servers import serving_app
+from tests.conftest import Stack
+from tests.log_scan_plugin import TEST_PASSWORDS
+
+pytestmark = pytest.mark.integration
+
+EMAIL = "mei.chen@example.com"
+TOKEN = "tok_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-AbCd"
+IMAGE_URL = "https://retouch-uploads.cos.ap-shanghai.myqcloud.com/uploads/u1/photo.png?sign=q-sig"
+PASSWORD = TEST_PASSWORDS[0]
+
+router = api_router(prefix="/sentry-probe")
+
+
+@router.get("/crash")
+def crash() -> None:
+    owner, url = EMAIL, IMAGE_URL  # locals a careless SDK would send
+    raise RuntimeError(f"cannot render {url} for {owner}: password={PASSWORD} token={TOKEN}")
+
+
+@dataclass
+class Ingest:
+    url: str = ""
+    bodies: list[bytes] = field(default_factory=list)
+
+    def events(self) -> list[dict[str, Any]]:
+        found = []
+        for body in self.bodies:
+            _, *items = body.split(b"\n")
+            for header, payload in zip(items[::2], items[1::2], strict=False):
+                if json.loads(header).get("type") == "event":
+                    found.append(json.loads(payload))
+        return found
+
+
+@pytest.fixture
+def ingest() -> Iterator[Ingest]:
+    fake = Ingest()
+
+    async def envelope(request: Request) -> JSONResponse:
+        raw = await request.body()
+        encoding = request.headers.get("content-encoding", "")
+        if encoding == "gzip":
+            raw = gzip.decompress(raw)
+        elif encoding == "deflate":
+            raw = zlib.decompress(raw)
+        assert encoding in ("", "gzip", "deflate"), encoding
+        fake.bodies.append(raw)
+        return JSONResponse({"id": "0" * 32})
+
+    app = Starlette(routes=[Route("/api/{project}/envelope/", envelope, methods=["POST"])])
+    with serving_app(app) as url:
+        fake.url = url
+        yield fake
+
+
+def test_an_unhandled_error_reaches_the_ingest_scrubbed(
+    stack: Stack, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = ingest.url.removeprefix("http://")
+    monkeypatch.setenv("RETOUCH_SENTRY_DSN", f"http://public-key@{host}/42")
+    monkeypatch.setenv("RETOUCH_SENTRY_ENVIRONMENT", "it")
+    reset_clients()
+    app = create_app([router], rate_limiter=MemoryRateLimiter())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/sentry-probe/crash", headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "Traceback" not in response.text and "RuntimeError" not in response.text
+    assert response.json()["code"] == "INTERNAL"
+
+    (event,) = ingest.events()
+    (exception,) = event["exception"]["values"]
+    assert exception["type"] == "RuntimeError"
+    frames = exception["stacktrace"]["frames"]
+    assert frames[-1]["function"] == "crash"
+    assert frames[-1]["filename"].endswith("test_error_tracking.py")
+    assert "vars" not in frames[-1]
+    assert event["tags"]["request_id"] == response.headers["x-request-id"]
+    assert event["tags"]["service"] == "retouch"
+    assert event["environment"] == "it"
+    assert event["release"] == f"retouch@{retouch.__version__}"
+
+    raw = b"".join(ingest.bodies).decode()
+    for pii in (EMAIL, TOKEN, "myqcloud.com", "q-sig", PASSWORD):
+        assert pii not in raw, pii
+    assert "m***@example.com" in exception["value"] and "<url>" in exception["value"]
+    reset_clients()
+
+
+def test_without_a_dsn_the_sdk_is_never_imported() -> None:
+    script = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from tests.probe_app import build_probe_app\n"
+        "from retouch.core.ratelimit import MemoryRateLimiter\n"
+        "client = TestClient(build_probe_app(rate_limiter=MemoryRateLimiter()),"
+        " raise_server_exceptions=False)\n"
+        "assert client.get('/probe/boom').status_code == 500\n"
+        "print('sentry_sdk' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RETOUCH_SENTRY")}
+    env["PYTHONPATH"] = f"{ROOT / 'layers' / 'retouch'}:{ROOT}"
+    result = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"
