@@ -22,10 +22,13 @@ CREATE TABLE IF NOT EXISTS rollups (
 
 -- The bounded ranges the job aggregates: tasks by creation (covering: the tasks created per
 -- feature and the distinct users of a range are read from the index alone) and by ending,
--- ledger rows and uploads by creation.
+-- ledger rows and uploads by creation. And the admin task list without a user: newest first
+-- by id, of one status (`ix_tasks_status`, i.e. (status, id)) or one feature (the feature
+-- key's foreign-key index, (feature_key, id)).
 ALTER TABLE tasks
     ADD KEY ix_tasks_created (created_at, feature_key, user_id),
-    ADD KEY ix_tasks_finished (finished_at);
+    ADD KEY ix_tasks_finished (finished_at),
+    ADD KEY ix_tasks_status (status);
 ALTER TABLE quota_ledger
     ADD KEY ix_quota_ledger_created (created_at);
 ALTER TABLE uploads
