@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.core.time import utc_now
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.integration
 ROUTES = [
     ("GET", "/v1/admin/metrics/overview", None),
     ("GET", "/v1/admin/metrics/series?metric=tasks_created", None),
+    ("GET", "/v1/admin/metrics/routes", None),
     ("GET", "/v1/admin/tasks", None),
     ("GET", "/v1/admin/tasks/tsk_AAAAAAAAAAAAAAAAAAAAAA", None),
     ("GET", "/v1/admin/dead-letters", None),
@@ -328,3 +330,34 @@ def test_an_unknown_namespace_or_a_bad_body_is_a_422(client: Any, body: Any) -> 
     assert get_redis().get("c:{catalog}:ver") == before
     if body == {"namespace": "sessions"}:
         assert "catalog" in response.text  # the namespaces there are
+
+
+def test_route_metrics_come_from_the_local_sink_and_are_refused_elsewhere(
+    client: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    _, operator = new_account("operator")
+    # the test stack's sink is EMF: the figures are in CloudWatch, not here
+    problem(
+        client.get("/v1/admin/metrics/routes", headers=operator), 409, "ROUTE_METRICS_UNAVAILABLE"
+    )
+    # GIVEN the local sink, three overview reads and one refused window
+    monkeypatch.setenv("RETOUCH_METRICS_SINK", "local")
+    monkeypatch.setenv("RETOUCH_METRICS_LOCAL_PATH", str(tmp_path / "metrics.jsonl"))
+    reset_clients()
+    try:
+        with admin_client() as local:
+            for query in ("window=1h", "window=24h", "window=7d", "window=2h"):
+                local.get(f"/v1/admin/metrics/overview?{query}", headers=operator)
+            response = local.get("/v1/admin/metrics/routes?window=1h", headers=operator)
+    finally:
+        monkeypatch.delenv("RETOUCH_METRICS_SINK")
+        monkeypatch.delenv("RETOUCH_METRICS_LOCAL_PATH")
+        reset_clients()
+    # THEN the overview's route shows them: four requests, one a 4xx
+    assert response.status_code == 200, response.text
+    [overview] = [
+        r for r in response.json()["routes"] if r["route"] == "GET /v1/admin/metrics/overview"
+    ]
+    assert (overview["requests"], overview["errors_4xx"], overview["errors_5xx"]) == (4, 1, 0)
+    assert overview["error_rate"] == 0.25
+    assert 0 < overview["latency_ms_p50"] <= overview["latency_ms_p95"]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query
 
-from retouch.admin import metrics, operations, tasks
+from retouch.admin import metrics, operations, routes_metrics, tasks
 from retouch.admin.schemas import (
     AdminTaskPage,
     AdminTaskQuery,
@@ -20,6 +20,7 @@ from retouch.admin.schemas import (
     OverviewQuery,
     Redrive,
     RedriveRead,
+    RoutesMetrics,
     SeriesQuery,
     StepQueue,
 )
@@ -75,6 +76,23 @@ def metrics_series(
         feature=query.feature,
         provider=query.provider,
     )
+
+
+@router.get(
+    "/metrics/routes",
+    response_model=RoutesMetrics,
+    responses={
+        **_AUTH,
+        409: {"description": "ROUTE_METRICS_UNAVAILABLE: not the local sink (problem+json)"},
+    },
+)
+def metrics_routes(
+    _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
+    query: Annotated[OverviewQuery, Query()],
+) -> RoutesMetrics:
+    """Per route over the window: requests, requests/s, p50/p95 latency and error rate, busiest
+    first (the local stack's metrics file)."""
+    return routes_metrics.route_metrics(settings=get_settings(), window=query.window)
 
 
 @router.get("/tasks", response_model=AdminTaskPage, responses=_AUTH)

@@ -223,3 +223,23 @@ class CacheInvalidate(StrictRequestSchema):
 class CacheInvalidateRead(Schema):
     namespace: str
     invalidated: bool
+
+
+class RouteMetrics(Schema):
+    """One route's requests over a window (`route`: "METHOD /template", or "unmatched")."""
+
+    route: str
+    requests: int
+    requests_per_s: float
+    latency_ms_p50: float | None
+    latency_ms_p95: float | None
+    errors_4xx: int
+    errors_5xx: int
+    error_rate: float = Field(description="4xx and 5xx answers / requests")
+
+
+class RoutesMetrics(Schema):
+    window: Window
+    since: datetime
+    until: datetime
+    routes: list[RouteMetrics]
