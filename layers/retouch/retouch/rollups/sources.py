@@ -75,6 +75,42 @@ _ENDED = (
     "WHERE t.finished_at >= %s AND t.finished_at < %s"
 )
 
+_CREATED = (
+    "SELECT feature_key, COUNT(*) AS n FROM tasks FORCE INDEX (ix_tasks_created) "
+    "WHERE created_at >= %s AND created_at < %s GROUP BY feature_key"
+)
+_ACTIVE = (
+    "SELECT COUNT(DISTINCT user_id) AS n FROM tasks FORCE INDEX (ix_tasks_created) "
+    "WHERE created_at >= %s AND created_at < %s"
+)
+_MOVED = (
+    "SELECT kind, SUM(amount) AS credits FROM quota_ledger "
+    "WHERE created_at >= %s AND created_at < %s AND kind <> 'charge' GROUP BY kind"
+)
+# A charge moves no balance (the credits left it at reserve): it spends the amount its task
+# reserved, found by the (ref, kind) key. STRAIGHT_JOIN: the range of charges drives the join
+# (the optimizer, left alone, may scan every reserve row instead).
+_CHARGED = (
+    "SELECT COALESCE(-SUM(r.amount), 0) AS credits "
+    "FROM quota_ledger c FORCE INDEX (ix_quota_ledger_created) "
+    "STRAIGHT_JOIN quota_ledger r ON r.ref = c.ref AND r.kind = 'reserve' "
+    "WHERE c.kind = 'charge' AND c.created_at >= %s AND c.created_at < %s"
+)
+_UPLOADS = (
+    "SELECT COUNT(*) AS n, COALESCE(SUM(status = 'rejected'), 0) AS rejected, "
+    "COALESCE(SUM(actual_size), 0) AS bytes FROM uploads "
+    "WHERE created_at >= %s AND created_at < %s"
+)
+#: Every range read of an hour's rollup, for the plan tests.
+RANGE_READS = {
+    "ended": _ENDED,
+    "created": _CREATED,
+    "active": _ACTIVE,
+    "moved": _MOVED,
+    "charged": _CHARGED,
+    "uploads": _UPLOADS,
+}
+
 
 @sql_adapter(RollupSource)
 class MySQLRollupSource:
@@ -88,48 +124,24 @@ class MySQLRollupSource:
         return [_ended(row) for row in self._uow.fetch_all(_ENDED, self._range(period))]
 
     def created_tasks(self, period: Period) -> list[tuple[str, int]]:
-        rows = self._uow.fetch_all(
-            "SELECT feature_key, COUNT(*) AS n FROM tasks FORCE INDEX (ix_tasks_created) "
-            "WHERE created_at >= %s AND created_at < %s GROUP BY feature_key",
-            self._range(period),
-        )
+        rows = self._uow.fetch_all(_CREATED, self._range(period))
         return [(row["feature_key"], int(row["n"])) for row in rows]
 
     def active_users(self, period: Period) -> int:
-        row = self._uow.fetch_one(
-            "SELECT COUNT(DISTINCT user_id) AS n FROM tasks FORCE INDEX (ix_tasks_created) "
-            "WHERE created_at >= %s AND created_at < %s",
-            self._range(period),
-        )
+        row = self._uow.fetch_one(_ACTIVE, self._range(period))
         return int(row["n"]) if row else 0
 
     def credits(self, period: Period) -> dict[str, int]:
         moved = {
             row["kind"]: abs(int(row["credits"]))
-            for row in self._uow.fetch_all(
-                "SELECT kind, SUM(amount) AS credits FROM quota_ledger "
-                "WHERE created_at >= %s AND created_at < %s AND kind <> 'charge' GROUP BY kind",
-                self._range(period),
-            )
+            for row in self._uow.fetch_all(_MOVED, self._range(period))
         }
-        # A charge moves no balance (the credits left it at reserve): it spends the amount
-        # its task reserved, found by the (ref, kind) key.
-        charged = self._uow.fetch_one(
-            "SELECT COALESCE(-SUM(r.amount), 0) AS credits FROM quota_ledger c "
-            "JOIN quota_ledger r ON r.ref = c.ref AND r.kind = 'reserve' "
-            "WHERE c.kind = 'charge' AND c.created_at >= %s AND c.created_at < %s",
-            self._range(period),
-        )
+        charged = self._uow.fetch_one(_CHARGED, self._range(period))
         moved["charge"] = int(charged["credits"]) if charged else 0
         return moved
 
     def uploads(self, period: Period) -> tuple[int, int, int]:
-        row = self._uow.fetch_one(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(status = 'rejected'), 0) AS rejected, "
-            "COALESCE(SUM(actual_size), 0) AS bytes FROM uploads "
-            "WHERE created_at >= %s AND created_at < %s",
-            self._range(period),
-        )
+        row = self._uow.fetch_one(_UPLOADS, self._range(period))
         if row is None:
             return 0, 0, 0
         return int(row["n"]), int(row["rejected"]), int(row["bytes"])
