@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from retouch.admin.schemas import StepAttempts
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db
 from retouch.core.units import sql_adapter
@@ -26,26 +27,10 @@ class OwnedTask:
     deadline_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StepRecord:
-    index: int
-    step: str
-    status: str
-    provider: str | None
-    provider_index: int
-    attempt: int
-    polls: int
-    fallbacks: list[dict[str, Any]]
-    error_code: str | None
-    error_detail: str | None
-    started_at: datetime
-    finished_at: datetime | None
-
-
 class AdminTaskReads(Protocol):
     def task(self, public_id: str) -> OwnedTask | None: ...
 
-    def steps(self, task_id: int) -> list[StepRecord]: ...
+    def steps(self, task_id: int) -> list[StepAttempts]: ...
 
     def newest(
         self,
@@ -95,7 +80,7 @@ class MySQLAdminTaskReads:
             deadline_at=None if row["deadline_at"] is None else from_db(row["deadline_at"]),
         )
 
-    def steps(self, task_id: int) -> list[StepRecord]:
+    def steps(self, task_id: int) -> list[StepAttempts]:
         return [_step(row) for row in self._uow.fetch_all(_STEPS, (task_id,))]
 
     def newest(
@@ -120,8 +105,8 @@ class MySQLAdminTaskReads:
         return [OwnedTask(task=task_from_row(row), owner=row["owner"]) for row in rows]
 
 
-def _step(row: Row) -> StepRecord:
-    return StepRecord(
+def _step(row: Row) -> StepAttempts:
+    return StepAttempts(
         index=int(row["step_index"]),
         step=row["step"],
         status=row["status"],

@@ -17,7 +17,6 @@ from retouch.admin.schemas import (
     AdminTaskPage,
     AdminTaskQuery,
     AdminTaskRead,
-    StepAttempts,
 )
 from retouch.core.db import Database
 from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
@@ -51,7 +50,7 @@ def get_task(*, database: Transactions, public_id: str) -> AdminTaskRead:
         hidden=task.hidden,
         started_at=task.started_at,
         deadline_at=found.deadline_at,
-        steps=[StepAttempts.model_validate(step, from_attributes=True) for step in steps],
+        steps=steps,
     )
 
 
