@@ -27,6 +27,7 @@ from retouch.core.settings import SettingsError, get_settings
 from scripts.local.lambda_runtime import (
     ACCESS_TOKEN_PLACEHOLDER,
     LOCAL_ENV_FILE,
+    OPERATOR_TOKEN_PLACEHOLDER,
     FakeLambdaContext,
     load_local_env,
 )
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         text = sys.stdin.read() if arguments.event == "-" else Path(arguments.event).read_text()
         if arguments.bearer:
             text = text.replace(ACCESS_TOKEN_PLACEHOLDER, arguments.bearer)
+            text = text.replace(OPERATOR_TOKEN_PLACEHOLDER, arguments.bearer)
         event: dict[str, Any] = json.loads(text)
     except (SettingsError, TemplateError, OSError, ValueError) as exc:
         print(exc, file=sys.stderr)

@@ -20,6 +20,8 @@ LOCAL_ENV_FILE = ROOT / ".local" / "env"
 
 #: Stands for a real access token in sample events (`scripts/invoke --bearer` fills it in).
 ACCESS_TOKEN_PLACEHOLDER = "<access-token>"  # noqa: S105 - a placeholder, not a secret
+#: The same, for an operator's token (the admin routes' sample events).
+OPERATOR_TOKEN_PLACEHOLDER = "<operator-access-token>"  # noqa: S105 - a placeholder
 
 
 def load_function(path: str | Path) -> ModuleType:

@@ -143,6 +143,15 @@ def test_functions_with_an_s3_event_are_exactly_those_with_a_cos_trigger(plan: P
     assert with_cos == {spec.code_uri for spec in STORAGE_FUNCTIONS}
 
 
+#: The schedules that are not every minute: (EventBridge rate, SCF cron) by code folder.
+TIMERS = {
+    # the outbox relay also sends the delayed step messages that fall due (SQS delays them
+    # itself on AWS): every 5 s on SCF, so a delay is late by at most 5 s
+    "outbox_relay": ("rate(1 minute)", "*/5 * * * * * *"),
+    "rollup": ("rate(5 minutes)", "0 */5 * * * * *"),
+}
+
+
 def test_functions_with_a_schedule_have_a_timer_of_the_same_rate(plan: Plan) -> None:
     timers = {
         f.code: [t.desc for t in f.triggers if t.kind == "timer"] for f in plan.functions.values()
@@ -152,11 +161,9 @@ def test_functions_with_a_schedule_have_a_timer_of_the_same_rate(plan: Plan) -> 
         s.code_uri for s in SCHEDULED_FUNCTIONS
     }
     for spec in SCHEDULED_FUNCTIONS:
-        assert [s.expression for s in spec.schedules] == ["rate(1 minute)"]
-        # the outbox relay also sends the delayed step messages that fall due (SQS delays
-        # them itself on AWS): every 5 s on SCF, so a delay is late by at most 5 s
-        relay = spec.code_uri.name == "outbox_relay"
-        assert timers[spec.code_uri] == ["*/5 * * * * * *" if relay else "0 */1 * * * * *"]
+        rate, cron = TIMERS.get(spec.code_uri.name, ("rate(1 minute)", "0 */1 * * * * *"))
+        assert [s.expression for s in spec.schedules] == [rate]
+        assert timers[spec.code_uri] == [cron]
 
 
 def test_each_queue_of_the_template_is_the_function_its_publisher_invokes(plan: Plan) -> None:

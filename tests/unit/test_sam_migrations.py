@@ -4,6 +4,7 @@ MigrateFunction's published version, so a new package (new migrations or seed) r
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -22,7 +23,8 @@ class _NoManagedPolicies:
 
 def _packaged() -> dict[str, Any]:
     """The template as `sam package` leaves it: every local code folder an S3 object."""
-    template = _document(TEMPLATE)
+    # a copy: the parsed document is shared by the descriptor tests, and the translator edits
+    template = copy.deepcopy(_document(TEMPLATE))
     for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
         for key in ("CodeUri", "ContentUri"):
@@ -81,7 +83,9 @@ def test_every_other_function_waits_for_the_migrations(resources: dict[str, Any]
 
     # THEN each is created or updated only after the Migrations resource answered, so new code
     # never serves a schema the deploy has not migrated yet
-    assert len(functions) == 15  # with MonitorFunction
+    declared = _document(TEMPLATE)["Resources"].values()
+    serverless = [r for r in declared if r["Type"] == "AWS::Serverless::Function"]
+    assert len(functions) == len(serverless) - 1 >= 15
     for logical_id, resource in functions.items():
         depends = resource.get("DependsOn", [])
         assert "Migrations" in ([depends] if isinstance(depends, str) else depends), logical_id

@@ -30,6 +30,7 @@ ASYNC_FUNCTIONS = (
     "OutboxRelayFunction",
     "ReaperFunction",
     "MonitorFunction",
+    "RollupFunction",
 )
 
 Resources = dict[str, dict[str, Any]]

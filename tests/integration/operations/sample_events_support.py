@@ -11,7 +11,7 @@ from typing import Any
 from retouch.auth.service import register
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
-from scripts.local.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER
+from scripts.local.lambda_runtime import ACCESS_TOKEN_PLACEHOLDER, OPERATOR_TOKEN_PLACEHOLDER
 from scripts.local.sam import (
     CUSTOM_RESOURCE_EVENT_SHAPES,
     QUEUE_EVENT_SHAPES,
@@ -79,6 +79,7 @@ def check_sample_response(
         assert set(response) in (
             {"published", "failed", "backlog", "purged"},
             {"overdue", "timed_out", "redriven", "keys_purged", "events_purged"},
+            {"periods", "rows"},  # the rollup job's
         )
         assert response.get("failed", 0) == 0, response
         return
@@ -93,10 +94,15 @@ def check_sample_response(
     assert "code" not in json.loads(response["body"])  # not a problem, not a "down" health
 
 
+TOKEN_PLACEHOLDERS = (OPERATOR_TOKEN_PLACEHOLDER, ACCESS_TOKEN_PLACEHOLDER)
+
+
 def with_access_token(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with `<access-token>` replaced by a token of a newly registered user."""
+    """The event with `<access-token>` replaced by a token of a newly registered user, or
+    `<operator-access-token>` by one of a user then made an operator."""
     text = json.dumps(event)
-    if ACCESS_TOKEN_PLACEHOLDER not in text:
+    placeholder = next((p for p in TOKEN_PLACEHOLDERS if p in text), None)
+    if placeholder is None:
         return event
     pair = register(
         database=get_database(),
@@ -104,7 +110,11 @@ def with_access_token(event: dict[str, Any]) -> dict[str, Any]:
         email=f"events-{uuid.uuid4().hex}@example.com",
         password="Sample-Events-1",
     )
-    return json.loads(text.replace(ACCESS_TOKEN_PLACEHOLDER, pair.access_token))  # type: ignore[no-any-return]
+    if placeholder == OPERATOR_TOKEN_PLACEHOLDER:
+        with get_database().unit_of_work() as uow:
+            uow.execute("UPDATE users SET role = 'operator' WHERE public_id = %s", (pair.user.id,))
+            uow.commit()
+    return json.loads(text.replace(placeholder, pair.access_token))  # type: ignore[no-any-return]
 
 
 def with_response_url(event: dict[str, Any], url: str) -> dict[str, Any]:

@@ -109,6 +109,20 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "服务暂时不可用，请稍后再试",
         "The service is temporarily unavailable",
     ),
+    ErrorCode(
+        "DEAD_LETTERS_UNAVAILABLE",
+        409,
+        S,
+        "当前部署的队列不支持查看或重投死信",
+        "Dead letters cannot be listed or redriven on this deployment's queue backend",
+    ),
+    ErrorCode(
+        "ROUTE_METRICS_UNAVAILABLE",
+        409,
+        S,
+        "当前部署的接口指标在云监控中查看",
+        "Per-route metrics of this deployment are in the cloud's monitoring console",
+    ),
 )
 
 

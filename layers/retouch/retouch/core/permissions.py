@@ -25,6 +25,8 @@ class Permission(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
     METRICS_READ = "metrics:read"
     CACHE_INVALIDATE = "cache:invalidate"
     AUDIT_READ = "audit:read"
+    # Moving dead letters back runs their steps again (vendor calls cost money): admins only.
+    QUEUES_REDRIVE = "queues:redrive"
 
 
 # Operators run the product (config but providers, read-only user data, metrics); admins do

@@ -1,0 +1,156 @@
+"""`/v1/admin/metrics`, `/v1/admin/tasks`, `/v1/admin/dead-letters`, `/v1/admin/cache`: the
+operators' routes behind the console (AdminFunction)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Path, Query
+
+from retouch.admin import metrics, operations, routes_metrics, tasks
+from retouch.admin.schemas import (
+    AdminTaskPage,
+    AdminTaskQuery,
+    AdminTaskRead,
+    CacheInvalidate,
+    CacheInvalidateRead,
+    DeadLetters,
+    MetricSeries,
+    MetricsOverview,
+    OverviewQuery,
+    Redrive,
+    RedriveRead,
+    RoutesMetrics,
+    SeriesQuery,
+    StepQueue,
+)
+from retouch.cache import get_cache
+from retouch.caller.dependencies import require_permission
+from retouch.core.db import get_database
+from retouch.core.identity import Principal
+from retouch.core.permissions import Permission
+from retouch.core.settings import get_settings
+from retouch.http.routing import api_router
+from retouch.queue.factory import get_queue
+
+router = api_router(prefix="/v1/admin", tags=["admin"])
+
+_AUTH: dict[int | str, dict[str, Any]] = {
+    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
+    403: {"description": "FORBIDDEN: the role does not allow this (problem+json)"},
+    422: {"description": "VALIDATION_FAILED: an unknown or bad parameter (problem+json)"},
+}
+_DEAD: dict[int | str, dict[str, Any]] = {
+    **_AUTH,
+    409: {
+        "description": "DEAD_LETTERS_UNAVAILABLE on this queue backend, or "
+        "IDEMPOTENCY_KEY_IN_USE (problem+json)"
+    },
+}
+
+
+def _caller(permission: Permission) -> Any:
+    return Depends(require_permission(permission))
+
+
+@router.get("/metrics/overview", response_model=MetricsOverview, responses=_AUTH)
+def metrics_overview(
+    _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
+    query: Annotated[OverviewQuery, Query()],
+) -> MetricsOverview:
+    """Tasks, outcomes per feature and provider, credits, uploads over the window, and the
+    active users of the current hour, day and week (from the rollups)."""
+    return metrics.overview(database=get_database(), window=query.window)
+
+
+@router.get("/metrics/series", response_model=MetricSeries, responses=_AUTH)
+def metrics_series(
+    _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
+    query: Annotated[SeriesQuery, Query()],
+) -> MetricSeries:
+    """One rollup metric per hour (1h, 24h) or day (7d), oldest first; missing periods are 0."""
+    return metrics.series(
+        database=get_database(),
+        metric=query.metric,
+        window=query.window,
+        feature=query.feature,
+        provider=query.provider,
+    )
+
+
+@router.get(
+    "/metrics/routes",
+    response_model=RoutesMetrics,
+    responses={
+        **_AUTH,
+        409: {"description": "ROUTE_METRICS_UNAVAILABLE: not the local sink (problem+json)"},
+    },
+)
+def metrics_routes(
+    _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
+    query: Annotated[OverviewQuery, Query()],
+) -> RoutesMetrics:
+    """Per route over the window: requests, requests/s, p50/p95 latency and error rate, busiest
+    first (the local stack's metrics file)."""
+    return routes_metrics.route_metrics(settings=get_settings(), window=query.window)
+
+
+@router.get("/tasks", response_model=AdminTaskPage, responses=_AUTH)
+def list_tasks(
+    _caller: Annotated[Principal, _caller(Permission.USERS_READ)],
+    query: Annotated[AdminTaskQuery, Query()],
+) -> AdminTaskPage:
+    """Tasks newest first, of one user, status or feature; pass `next_cursor` as `cursor`."""
+    return tasks.list_tasks(database=get_database(), settings=get_settings(), query=query)
+
+
+@router.get(
+    "/tasks/{task_id}",
+    response_model=AdminTaskRead,
+    responses={**_AUTH, 404: {"description": "NOT_FOUND: no such task"}},
+)
+def get_task(
+    task_id: Annotated[str, Path(max_length=64)],
+    _caller: Annotated[Principal, _caller(Permission.USERS_READ)],
+) -> AdminTaskRead:
+    """Any user's task with its internal error detail, steps and provider attempts."""
+    return tasks.get_task(database=get_database(), public_id=task_id)
+
+
+@router.get("/dead-letters", response_model=DeadLetters, responses=_DEAD)
+def dead_letters(
+    _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
+) -> DeadLetters:
+    """Per step queue: dead letters counted (up to 100), the oldest, and a few samples."""
+    return operations.list_dead_letters(queue=get_queue())
+
+
+@router.post("/dead-letters/{queue}/redrive", response_model=RedriveRead, responses=_DEAD)
+def redrive(
+    queue: StepQueue,
+    body: Redrive,
+    caller: Annotated[Principal, _caller(Permission.QUEUES_REDRIVE)],
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> RedriveRead:
+    """Move the named dead letters (or all) back to their queue (audited). Send an
+    `Idempotency-Key` to retry safely."""
+    return operations.redrive(
+        database=get_database(),
+        settings=get_settings(),
+        queue=get_queue(),
+        actor=caller,
+        queue_name=queue,
+        request=body,
+        idempotency_key=idempotency_key,
+    )
+
+
+@router.post("/cache/invalidate", response_model=CacheInvalidateRead, responses=_AUTH)
+def invalidate_cache(
+    body: CacheInvalidate,
+    caller: Annotated[Principal, _caller(Permission.CACHE_INVALIDATE)],
+) -> CacheInvalidateRead:
+    """Retire every cached value of a namespace on every instance (audited)."""
+    return operations.invalidate_cache(
+        database=get_database(), cache=get_cache(), actor=caller, namespace=body.namespace
+    )
