@@ -77,10 +77,10 @@ def load_seed(directory: Path, policy: DestinationPolicy | None = None) -> int:
     the deploy's policy refuses); return how many entries it holds."""
     document = json.loads((directory / "plans.json").read_text())
     plans = [PlanWrite.model_validate(plan) for plan in document["plans"]]
-    count = load_plans(database=get_database(), plans=plans)
+    count = load_plans(database=get_database("job"), plans=plans)
     catalog = CatalogSeed.model_validate_json((directory / "catalog.json").read_text())
     catalog = deployable_catalog(catalog, policy or DestinationPolicy.from_settings())
-    return count + load_catalog(database=get_database(), seed=catalog)
+    return count + load_catalog(database=get_database("job"), seed=catalog)
 
 
 def promote_first_admin(email: str | None) -> str:
@@ -89,7 +89,7 @@ def promote_first_admin(email: str | None) -> str:
     `no email` when none was given."""
     if not email:
         return "no email"
-    with get_database().unit_of_work() as uow:
+    with get_database("job").unit_of_work() as uow:
         users = MySQLUserRepository(uow)
         user = users.get_by_email(email.strip())
         if user is None:
