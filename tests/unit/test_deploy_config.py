@@ -5,6 +5,7 @@ what SCF or our security model would not take, before any call."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,13 @@ def test_functions_with_a_schedule_have_a_timer_of_the_same_rate(plan: Plan) -> 
         s.code_uri for s in SCHEDULED_FUNCTIONS
     }
     for spec in SCHEDULED_FUNCTIONS:
-        assert [s.expression for s in spec.schedules] == ["rate(1 minute)"]
+        [rate] = [s.expression for s in spec.schedules]
+        if rate == "rate(1 hour)":
+            # hourly: at one fixed minute of every hour (seconds, minute, then every hour)
+            [cron] = timers[spec.code_uri]
+            assert re.fullmatch(r"0 [1-5]?\d \* \* \* \* \*", cron), cron
+            continue
+        assert rate == "rate(1 minute)"
         # the outbox relay also sends the delayed step messages that fall due (SQS delays
         # them itself on AWS): every 5 s on SCF, so a delay is late by at most 5 s
         relay = spec.code_uri.name == "outbox_relay"

@@ -204,7 +204,7 @@ class UnitOfWork:
     @contextmanager
     def _cursor(self, sql: str, params: Params) -> Iterator[pymysql.cursors.DictCursor]:
         if OBSERVERS:
-            observe(sql)
+            observe(sql, params, self._database.use)
         started = time.perf_counter()
         cursor = self._send(sql, params)
         elapsed = time.perf_counter() - started

@@ -15,13 +15,15 @@ import os
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 
 from retouch.core.logging import logger
 from retouch.core.metrics import MetricUnit, emit
 from retouch.core.request_context import current_request_ids
 
-#: Called with each statement's SQL text as the caller wrote it, before it is sent.
-StatementObserver = Callable[[str], None]
+#: Called with each statement's SQL text and parameters as the caller wrote them, and the
+#: use of its database (`request`, `health`, `job`), before it is sent.
+StatementObserver = Callable[[str, Any, str], None]
 OBSERVERS: list[StatementObserver] = []
 
 SLOW_STATEMENT = "DbSlowStatement"
@@ -49,10 +51,10 @@ def normalise(sql: str) -> str:
     return _ROWS.sub(r"\1", text)
 
 
-def observe(sql: str) -> None:
-    """Hand `sql` to every registered observer (none outside the test harness)."""
+def observe(sql: str, params: Any, use: str) -> None:
+    """Hand the statement to every registered observer (none outside the test harness)."""
     for observer in OBSERVERS:
-        observer(sql)
+        observer(sql, params, use)
 
 
 def report_slow(sql: str, elapsed_s: float, rows: int, use: str) -> None:
