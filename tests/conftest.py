@@ -25,8 +25,13 @@ from scripts.local.lambda_runtime import FakeLambdaContext, load_function
 from scripts.local.servers import MariaDBServer, RedisServer
 
 # Every JSON body the suite receives is scanned for leaks at the end (DESIGN §3), and every
-# line the retouch logger writes for secrets (§8).
-pytest_plugins = ["tests.leak_scan_plugin", "tests.log_scan_plugin"]
+# line the retouch logger writes for secrets (§8); every SQL statement is held to the
+# catalogue the plans test explains (tests/integration/plans).
+pytest_plugins = [
+    "tests.leak_scan_plugin",
+    "tests.log_scan_plugin",
+    "tests.sql_catalogue_plugin",
+]
 
 # Re-exported: tests import these helpers from here.
 __all__ = ["FakeLambdaContext", "Stack", "load_event", "load_function"]

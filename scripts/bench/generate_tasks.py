@@ -337,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from retouch.core.db import get_database
 
     generated = generate(
-        get_database(),
+        get_database("job"),
         rows=args.rows,
         user_rows=args.user_rows,
         users=args.users,

@@ -29,6 +29,16 @@ DB_USER = "retouch"
 DB_PASSWORD = "retouch-local"  # noqa: S105 - a throwaway local server on loopback
 
 
+def slow_log_threshold_s() -> float:
+    """The slow query log's threshold: RETOUCH_DB_SLOW_MS (its default when unset), in
+    seconds; 0 keeps the log off."""
+    from retouch.core.settings import Settings
+
+    value = os.environ.get("RETOUCH_DB_SLOW_MS")
+    default = Settings.model_fields["db_slow_ms"].default
+    return float(value if value is not None else default) / 1000
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -97,6 +107,12 @@ class MariaDBServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     extra_options: list[str] = field(default_factory=list)
+    slow_log_s: float = field(default_factory=slow_log_threshold_s)
+
+    @property
+    def slow_log_path(self) -> Path:
+        """The slow query log (statements over RETOUCH_DB_SLOW_MS): `scripts/slow-queries`."""
+        return self.data_dir / "slow.log"
 
     @property
     def socket_path(self) -> Path:
@@ -154,6 +170,9 @@ class MariaDBServer:
                 "--innodb-buffer-pool-size=64M",
                 "--innodb-flush-log-at-trx-commit=2",
                 f"--pid-file={self.data_dir / 'mysqld.pid'}",
+                f"--slow-query-log={int(self.slow_log_s > 0)}",
+                f"--slow-query-log-file={self.slow_log_path}",
+                f"--long-query-time={self.slow_log_s:g}",
                 *self.extra_options,
             ],
             stdout=log,

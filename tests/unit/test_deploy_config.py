@@ -149,6 +149,8 @@ TIMERS = {
     # itself on AWS): every 5 s on SCF, so a delay is late by at most 5 s
     "outbox_relay": ("rate(1 minute)", "*/5 * * * * * *"),
     "rollup": ("rate(5 minutes)", "0 */5 * * * * *"),
+    # hourly, at a fixed minute of every hour
+    "retention": ("rate(1 hour)", "0 5 * * * * *"),
 }
 
 

@@ -31,6 +31,7 @@ ASYNC_FUNCTIONS = (
     "ReaperFunction",
     "MonitorFunction",
     "RollupFunction",
+    "RetentionFunction",
 )
 
 Resources = dict[str, dict[str, Any]]

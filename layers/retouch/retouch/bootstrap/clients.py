@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from retouch.bootstrap.engine import get_engine
 from retouch.cache.two_level import get_cache
-from retouch.core.db import get_database
+from retouch.core.db import forget_databases
 from retouch.core.errortracking import reset_error_tracking
 from retouch.core.lockout import get_lockouts
 from retouch.core.metrics import reset_recorder
@@ -21,11 +21,9 @@ def reset_clients() -> None:
     """Close and forget the database and Redis clients, the rate limiter, the cache, the queue,
     the storage, the pipeline engine, the secrets read and the settings; flush and forget the
     metrics recorder; forget whether error tracking is on."""
-    if get_database.cache_info().currsize:
-        get_database().close()
     if get_redis.cache_info().currsize:
         get_redis().close()
-    get_database.cache_clear()
+    forget_databases()
     get_redis.cache_clear()
     get_rate_limiter.cache_clear()
     get_lockouts.cache_clear()

@@ -80,12 +80,12 @@ def load_seed(directory: Path, policy: DestinationPolicy | None = None) -> int:
     entries it holds."""
     document = json.loads((directory / "plans.json").read_text())
     plans = [PlanWrite.model_validate(plan) for plan in document["plans"]]
-    count = load_plans(database=get_database(), plans=plans)
+    count = load_plans(database=get_database("job"), plans=plans)
     catalog = CatalogSeed.model_validate_json((directory / "catalog.json").read_text())
     catalog = deployable_catalog(catalog, policy or DestinationPolicy.from_settings())
-    count += load_catalog(database=get_database(), seed=catalog)
+    count += load_catalog(database=get_database("job"), seed=catalog)
     rules = RuleSet.model_validate_json((directory / "alerts.json").read_text())
-    return count + load_alert_seed(database=get_database(), seed=rules)
+    return count + load_alert_seed(database=get_database("job"), seed=rules)
 
 
 def promote_first_admin(email: str | None) -> str:
@@ -94,7 +94,7 @@ def promote_first_admin(email: str | None) -> str:
     `no email` when none was given."""
     if not email:
         return "no email"
-    with get_database().unit_of_work() as uow:
+    with get_database("job").unit_of_work() as uow:
         users = MySQLUserRepository(uow)
         user = users.get_by_email(email.strip())
         if user is None:

@@ -5,65 +5,71 @@ for the local gateway's worker threads) is the pool. It is opened on first use a
 warm invocations. When the server restarted or dropped the idle connection, the first
 statement of a unit of work fails; nothing has been written yet, so the unit reconnects and
 runs that statement again. Connection failures surface as `DatabaseUnavailable` (503).
+
+Each use has its own `Database` and timeouts (`get_database(use)`): a user-facing `request`
+waits at most RETOUCH_DB_REQUEST_TIMEOUT_S for any answer, the handshake included, and its
+reads are cut by the server at RETOUCH_DB_STATEMENT_TIMEOUT_S; `health` at most
+RETOUCH_DB_HEALTH_TIMEOUT_S; a `job` (jobs, steps, triggers) RETOUCH_DB_READ_TIMEOUT_S. A
+statement that timed out is not retried on a new connection: a server that does not answer
+is hung, not restarted, and a second wait would double the request's. Every statement is
+timed; slow ones are logged and counted (`core.db_statements`).
 """
 
 from __future__ import annotations
 
-import ssl
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pymysql
 import pymysql.cursors
 
-from retouch.core.errors import ServiceUnavailable
+from retouch.core.db_connect import (
+    ACCESS_DENIED,
+    STATEMENT_TIMEOUT_CODES,
+    open_connection,
+    timed_out,
+)
+from retouch.core.db_connect import DatabaseUnavailable as DatabaseUnavailable
+from retouch.core.db_connect import StatementTimedOut as StatementTimedOut
+from retouch.core.db_connect import _tls_context as _tls_context
+from retouch.core.db_connect import is_connection_error as is_connection_error
+from retouch.core.db_statements import OBSERVERS, count_connection, observe, report_slow
 from retouch.core.settings import Settings, get_settings
 from retouch.core.units import sql_adapter_of
 
 P = TypeVar("P")
 
-# Client-side codes: can't connect, server gone away, lost connection during query,
-# query interrupted / connection killed (MariaDB), disconnected for inactivity (MySQL 8).
-_CONNECTION_ERROR_CODES = frozenset({2003, 2006, 2013, 2055, 1927, 4031})
-#: ER_ACCESS_DENIED_ERROR: the server refused the user or password.
-_ACCESS_DENIED = 1045
+DatabaseUse = Literal["request", "health", "job"]
 
 Params = Sequence[Any] | dict[str, Any] | None
 Row = dict[str, Any]
 
 
-class DatabaseUnavailable(ServiceUnavailable):
-    """The database cannot be reached; no statement of the unit of work took effect."""
-
-
-def is_connection_error(exc: BaseException) -> bool:
-    if isinstance(exc, pymysql.err.InterfaceError):
-        return True
-    return (
-        isinstance(exc, pymysql.err.OperationalError)
-        and bool(exc.args)
-        and (exc.args[0] in _CONNECTION_ERROR_CODES)
-    )
-
-
-@cache
-def _tls_context(ca_file: str | None) -> ssl.SSLContext:
-    # Built once: pymysql would otherwise load the CA store on every connect (~20 ms).
-    return ssl.create_default_context(cafile=ca_file)
-
-
 class Database:
     """Connection owner for one process; hands out units of work."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, use: DatabaseUse = "request") -> None:
         self._settings = settings
+        self.use = use
         self._local = threading.local()
         self._down_until = 0.0
+        self.timeout_s = {
+            "request": settings.db_request_timeout_s,
+            "health": settings.db_health_timeout_s,
+            "job": settings.db_read_timeout_s,
+        }[use]
+        self.slow_s = settings.db_slow_ms / 1000 if settings.db_slow_ms else float("inf")
+        #: `SET STATEMENT max_statement_time=… FOR ` before a request's reads, on MariaDB.
+        self.read_prefix = ""
+
+    def fail_fast(self) -> None:
+        """Refuse connects for RETOUCH_DB_RETRY_AFTER_FAILURE_S: the server just failed us."""
+        self._down_until = time.monotonic() + self._settings.db_retry_after_failure_s
 
     def _connect(self) -> pymysql.connections.Connection[Any]:
         """A new connection. The password is read here, at the first connect (from the secret
@@ -81,7 +87,7 @@ class Database:
             try:
                 connection = self._open(password)
             except pymysql.err.OperationalError as exc:
-                if not (self._settings.db_password_secret and exc.args[:1] == (_ACCESS_DENIED,)):
+                if not (self._settings.db_password_secret and exc.args[:1] == (ACCESS_DENIED,)):
                     raise
                 rotated = database_password(self._settings, refresh=True)
                 if rotated == password:
@@ -89,36 +95,24 @@ class Database:
                 connection = self._open(rotated)
         except SecretUnavailable:
             # Fail fast for a while, as for an unreachable server: no read per request.
-            self._down_until = time.monotonic() + self._settings.db_retry_after_failure_s
+            self.fail_fast()
             raise
         except pymysql.err.MySQLError as exc:
-            self._down_until = time.monotonic() + self._settings.db_retry_after_failure_s
+            self.fail_fast()
             raise DatabaseUnavailable("database unreachable") from exc
-        self._local.connection = connection
+        # A reconnect: this thread had a connection before (dropped, timed out, or lost).
+        count_connection(self.use, reconnect=getattr(self._local, "opened", False))
+        self._local.connection, self._local.opened = connection, True
         return connection
 
     def _open(self, password: str) -> pymysql.connections.Connection[Any]:
-        settings = self._settings
-        tls: dict[str, Any] = (
-            {"ssl": _tls_context(settings.db_tls_ca_file)}
-            if settings.db_tls
-            else {"ssl_disabled": True}
+        connection, self.read_prefix = open_connection(
+            self._settings,
+            password,
+            timeout_s=self.timeout_s,
+            read_limit_s=self._settings.db_statement_timeout_s if self.use == "request" else 0,
         )
-        return pymysql.connect(
-            host=settings.db_host,
-            port=settings.db_port,
-            user=settings.db_user,
-            password=password,
-            database=settings.db_name,
-            charset="utf8mb4",
-            # Transactions are explicit (UnitOfWork sends BEGIN); reads need none.
-            autocommit=True,
-            connect_timeout=settings.db_connect_timeout_s,
-            read_timeout=settings.db_read_timeout_s,
-            write_timeout=settings.db_read_timeout_s,
-            cursorclass=pymysql.cursors.DictCursor,
-            **tls,
-        )
+        return connection
 
     def connection(self, *, fresh: bool = False) -> pymysql.connections.Connection[Any]:
         """The thread's connection, opened on first use (or anew when `fresh`)."""
@@ -201,17 +195,40 @@ class UnitOfWork:
         if not self._read_only and not self._in_transaction:
             self._conn.begin()
             self._in_transaction = True
+        elif self._read_only and sql.lstrip()[:6].upper() == "SELECT":
+            sql = self._database.read_prefix + sql
         cursor: pymysql.cursors.DictCursor = self._conn.cursor()
         cursor.execute(sql, params)
         return cursor
 
     @contextmanager
     def _cursor(self, sql: str, params: Params) -> Iterator[pymysql.cursors.DictCursor]:
+        if OBSERVERS:
+            observe(sql, params, self._database.use)
+        started = time.perf_counter()
+        cursor = self._send(sql, params)
+        elapsed = time.perf_counter() - started
+        if elapsed >= self._database.slow_s:
+            report_slow(sql, elapsed, int(cursor.rowcount), self._database.use)
+        self._statements += 1
         try:
-            cursor = self._run(sql, params)
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _send(self, sql: str, params: Params) -> pymysql.cursors.DictCursor:
+        """Run `sql`; on a lost connection, once more on a new one (see the module docstring)."""
+        try:
+            return self._run(sql, params)
         except pymysql.err.MySQLError as exc:
+            if exc.args[:1] and exc.args[0] in STATEMENT_TIMEOUT_CODES:
+                raise StatementTimedOut("the database took too long to answer") from exc
             if not is_connection_error(exc):
                 raise
+            if timed_out(exc):
+                self._database.close()
+                self._database.fail_fast()
+                raise DatabaseUnavailable("database did not answer in time") from exc
             if self._statements > 0:
                 # Earlier statements of this transaction are lost with the connection.
                 self._database.close()
@@ -219,17 +236,12 @@ class UnitOfWork:
             self._connection = self._database.connection(fresh=True)
             self._in_transaction = False
             try:
-                cursor = self._run(sql, params)
+                return self._run(sql, params)
             except pymysql.err.MySQLError as retry_exc:
                 if is_connection_error(retry_exc):
                     self._database.close()
                     raise DatabaseUnavailable("database connection lost") from retry_exc
                 raise
-        self._statements += 1
-        try:
-            yield cursor
-        finally:
-            cursor.close()
 
     def execute(self, sql: str, params: Params = None) -> int:
         """Run one statement; return the number of affected rows."""
@@ -268,7 +280,20 @@ class UnitOfWork:
             self._database.close()
 
 
+_opened: list[Database] = []
+
+
 @cache
-def get_database() -> Database:
-    """The process's database, created on first use."""
-    return Database(get_settings())
+def get_database(use: DatabaseUse = "request") -> Database:
+    """The process's database for `use`, created on first use: `request` (routes), `health`
+    (the health check), `job` (jobs, steps, triggers)."""
+    database = Database(get_settings(), use)
+    _opened.append(database)
+    return database
+
+
+def forget_databases() -> None:
+    """Close and forget every use's database (tests; `reset_clients`)."""
+    get_database.cache_clear()
+    while _opened:
+        _opened.pop().close()

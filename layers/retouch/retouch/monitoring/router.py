@@ -35,7 +35,7 @@ def health(response: Response) -> HealthRead:
 @router.get("/db", response_model=HealthRead, response_model_exclude_none=True, responses=_DOWN)
 def health_db(response: Response) -> HealthRead:
     """One round trip to MySQL."""
-    return _answer(service.check_database(database=get_database()), response)
+    return _answer(service.check_database(database=get_database("health")), response)
 
 
 @router.get("/redis", response_model=HealthRead, response_model_exclude_none=True, responses=_DOWN)

@@ -32,7 +32,7 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     (`tasks.lifecycle.time_out_overdue`: a task ending meanwhile is left as it ended); then
     re-drive, once, the steps whose message was lost, and forget expired Idempotency-Keys and
     callback events past RETOUCH_PROVIDER_EVENTS_RETENTION_S."""
-    database, settings = get_database(), get_settings()
+    database, settings = get_database("job"), get_settings()
     overdue, timed_out = time_out_overdue(
         database=database, redis=get_redis(), clock=clock, limit=REAP_BATCH
     )

@@ -19,7 +19,7 @@ def relay_outbox() -> dict[str, Any]:
     scf backend, also send the delayed messages that are due (SCF has no delays of its own).
     Each run reports the backlog it left (`OutboxBacklog`; the template alarms on it)."""
     settings = get_settings()
-    database = get_database()
+    database = get_database("job")
     queue = get_queue()
     report = relay(
         database=database,

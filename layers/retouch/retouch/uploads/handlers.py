@@ -22,7 +22,7 @@ def handle_object_created(event: Mapping[str, Any]) -> dict[str, Any]:
         return {"results": []}
     results = [
         check_uploaded_object(
-            database=get_database(),
+            database=get_database("job"),
             storage=get_storage(),
             settings=get_settings(),
             key=created.key,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from retouch.core.settings.alerts import AlertSettings
+from retouch.core.settings.database import DatabaseSettings
 from retouch.core.settings.errortracking import ErrorTrackingSettings
 from retouch.core.settings.observability import ObservabilitySettings
 from retouch.core.settings.pipeline import PipelineSettings
@@ -14,15 +15,16 @@ from retouch.core.settings.storage import StorageSettings
 
 
 # pydantic takes the fields of the last base first (it walks the MRO from `object` down), so
-# the bases are listed in reverse: service, storage, pipeline, observability, alerts, error
-# tracking, then Redis auth fields. That order is the order of validation (a validator reading
-# `info.data` sees only fields declared before it, so each such pair stays in one group, in
-# order, or the reading group comes later: Redis auth reads the service's URL) and which bad
+# the bases are listed in reverse: service, storage, pipeline, observability, database, alerts,
+# error tracking, then Redis auth fields. That order is the order of validation (a validator
+# reading `info.data` sees only fields declared before it, so each such pair stays in one group,
+# in order, or the reading group comes later: Redis auth reads the service's URL) and which bad
 # variable is reported first.
 class Settings(
     RedisAuthSettings,
     ErrorTrackingSettings,
     AlertSettings,
+    DatabaseSettings,
     ObservabilitySettings,
     PipelineSettings,
     StorageSettings,

@@ -71,7 +71,13 @@ class ServiceSettings(SettingsGroup):
         None, description="CA bundle for MySQL TLS instead of the system CAs (e.g. the RDS bundle)"
     )
     db_connect_timeout_s: float = Field(2.0, gt=0, le=30, description="MySQL connect timeout")
-    db_read_timeout_s: float = Field(5.0, gt=0, le=300, description="MySQL read/write timeout")
+    db_read_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        le=900,
+        description="MySQL read/write timeout of jobs, steps and triggers (requests and health "
+        "checks use RETOUCH_DB_REQUEST_TIMEOUT_S and RETOUCH_DB_HEALTH_TIMEOUT_S)",
+    )
     db_retry_after_failure_s: float = Field(
         0.5, ge=0, le=30, description="after a failed connect, fail fast for this long"
     )
