@@ -24,7 +24,7 @@ from retouch.queue.factory import get_queue
 def monitor_once(*, clock: Clock = utc_now) -> dict[str, Any]:
     """Evaluate every rule and deliver what is owed (see `retouch.alerts.monitor`). With
     MySQL unreachable the rules and their states are too: `database_down` says so directly."""
-    settings, database = get_settings(), get_database()
+    settings, database = get_settings(), get_database("job")
     local_metrics = settings.metrics_local_path if settings.metrics_sink == "local" else None
     inputs = LiveAlertInputs(
         database=database,

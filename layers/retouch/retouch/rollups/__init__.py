@@ -2,7 +2,7 @@
 kept in the `rollups` table by the rollup job so operator views never aggregate `tasks` per
 request (issue 16 item 6; docs/observability.md, "Rollups").
 
-    recompute_recent(database=get_database())               # the job, every 5 minutes
+    recompute_recent(database=get_database("job"))        # the job, every 5 minutes
     series(database=..., grain="hour", metric="tasks_succeeded", since=..., until=...)
 """
 

@@ -34,5 +34,5 @@ def roll_up(event: dict[str, Any]) -> dict[str, int]:
     """Recompute the rollups: the window on a schedule, or the event's backfill range."""
     if "since" in event or "until" in event:
         wanted = Backfill.model_validate(event)
-        return backfill(database=get_database(), since=wanted.since, until=wanted.until)
-    return recompute_recent(database=get_database())
+        return backfill(database=get_database("job"), since=wanted.since, until=wanted.until)
+    return recompute_recent(database=get_database("job"))
