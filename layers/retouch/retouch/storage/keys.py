@@ -1,7 +1,8 @@
 """Object keys: the only place that makes and checks them.
 
 Keys are made by us (`uploads/<user public id>/<upload id>`, `outputs/<task public id>/<name>`,
-`work/<task public id>/<name>` for the pipeline's intermediate images)
+`work/<task public id>/<name>` for the pipeline's intermediate images, `backups/…` for the
+database backups of `retouch.backup`)
 and checked before any I/O, so a key that reaches an adapter is a relative path of safe ASCII
 segments: no `..`, no leading `/`, no empty segment, nothing a file system or URL reinterprets.
 A segment never starts with `.`, which leaves dot-names free for an adapter's own files.
@@ -13,7 +14,7 @@ import re
 
 from retouch.core.errors import ValidationFailed
 
-ROOTS = ("uploads", "outputs", "work")
+ROOTS = ("uploads", "outputs", "work", "backups")
 MAX_KEY_LENGTH = 512
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}", re.ASCII)
 

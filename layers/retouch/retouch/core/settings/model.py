@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from retouch.core.settings.backup import BackupSettings
 from retouch.core.settings.observability import ObservabilitySettings
 from retouch.core.settings.pipeline import PipelineSettings
 from retouch.core.settings.service import ServiceSettings
@@ -16,7 +17,12 @@ from retouch.core.settings.storage import StorageSettings
 # declared before it, so each such pair stays in one group, in order) and which bad variable
 # is reported first.
 class Settings(
-    ObservabilitySettings, PipelineSettings, StorageSettings, ServiceSettings, BaseModel
+    BackupSettings,
+    ObservabilitySettings,
+    PipelineSettings,
+    StorageSettings,
+    ServiceSettings,
+    BaseModel,
 ):
     """The typed view of the environment. Field `x` is read from `RETOUCH_X`."""
 
