@@ -152,11 +152,24 @@ def test_functions_with_a_schedule_have_a_timer_of_the_same_rate(plan: Plan) -> 
         s.code_uri for s in SCHEDULED_FUNCTIONS
     }
     for spec in SCHEDULED_FUNCTIONS:
+        if spec.code_uri.name in DAILY:
+            # the backup, then its verified restore three hours later, both daily in UTC
+            aws, scf = DAILY[spec.code_uri.name]
+            assert [s.expression for s in spec.schedules] == [aws]
+            assert timers[spec.code_uri] == [scf]
+            continue
         assert [s.expression for s in spec.schedules] == ["rate(1 minute)"]
         # the outbox relay also sends the delayed step messages that fall due (SQS delays
         # them itself on AWS): every 5 s on SCF, so a delay is late by at most 5 s
         relay = spec.code_uri.name == "outbox_relay"
         assert timers[spec.code_uri] == ["*/5 * * * * * *" if relay else "0 */1 * * * * *"]
+
+
+#: Daily jobs: their EventBridge cron and the SCF timer's 7-field cron of the same time.
+DAILY = {
+    "backup": ("cron(0 3 * * ? *)", "0 0 3 * * * *"),
+    "backup_verify": ("cron(0 6 * * ? *)", "0 0 6 * * * *"),
+}
 
 
 def test_each_queue_of_the_template_is_the_function_its_publisher_invokes(plan: Plan) -> None:

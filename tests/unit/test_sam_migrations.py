@@ -81,7 +81,7 @@ def test_every_other_function_waits_for_the_migrations(resources: dict[str, Any]
 
     # THEN each is created or updated only after the Migrations resource answered, so new code
     # never serves a schema the deploy has not migrated yet
-    assert len(functions) == 14
+    assert len(functions) == 16  # with BackupFunction and BackupVerifyFunction
     for logical_id, resource in functions.items():
         depends = resource.get("DependsOn", [])
         assert "Migrations" in ([depends] if isinstance(depends, str) else depends), logical_id

@@ -114,7 +114,9 @@ def test_every_function_runs_in_the_private_subnets(deploy: str) -> None:
             "SecurityGroupIds": {"Ref": "ExistingSecurityGroupIds"},
         }
     )
-    assert len(configs) == 15  # the 14 of the app and the deploy's MigrateFunction
+    assert (
+        len(configs) == 17
+    )  # the 16 of the app (with the backup and its verify) and MigrateFunction
     assert all(config == expected for config in configs.values()), configs
 
 

@@ -25,7 +25,13 @@ from retouch.tasks.records import TERMINAL
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = ("Prepare", "Generate", "Store", "Finalize")
 #: Invoked asynchronously: the S3 notification and the EventBridge schedules.
-ASYNC_FUNCTIONS = ("UploadTriggerFunction", "OutboxRelayFunction", "ReaperFunction")
+ASYNC_FUNCTIONS = (
+    "UploadTriggerFunction",
+    "OutboxRelayFunction",
+    "ReaperFunction",
+    "BackupFunction",
+    "BackupVerifyFunction",
+)
 
 Resources = dict[str, dict[str, Any]]
 

@@ -7,7 +7,6 @@ import gzip
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -18,7 +17,7 @@ from retouch.backup.codec import part_digest
 from retouch.backup.dump import run_backup
 from retouch.backup.errors import BackupCorrupt, BackupNotFound, RestoreTargetNotEmpty
 from retouch.backup.restore import restore
-from retouch.core.settings import Settings, get_settings
+from retouch.core.settings import Settings
 from retouch.core.time import utc_now
 from retouch.storage import LocalStorage
 from tests.conftest import Stack
@@ -27,24 +26,12 @@ from tests.integration.backup_support import (
     StorageDown,
     drop_database,
     files_under,
-    local_storage,
     snapshot_rows,
 )
 
 pytestmark = pytest.mark.integration
 
 LIVE = "retouch"
-
-
-@pytest.fixture
-def settings(stack: Stack) -> Settings:
-    # Small parts: every table of any size is cut into several.
-    return get_settings().model_copy(update={"backup_part_rows": 100})
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return local_storage(tmp_path / "bucket")
 
 
 @pytest.fixture

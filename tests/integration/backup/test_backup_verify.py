@@ -5,7 +5,6 @@ never outlives it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,12 +12,12 @@ from retouch.backup import layout
 from retouch.backup.dump import run_backup
 from retouch.backup.verify import verify_latest
 from retouch.core.metrics import Recorder, end_invocation, reset_recorder
-from retouch.core.settings import Settings, get_settings
+from retouch.core.settings import Settings
 from retouch.core.time import utc_now
 from retouch.storage import LocalStorage
 from tests.conftest import LogLines, Stack
 from tests.fakes.metrics import MemorySink
-from tests.integration.backup_support import connect, local_storage, snapshot_rows
+from tests.integration.backup_support import connect, snapshot_rows
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +30,6 @@ def sink() -> Iterator[MemorySink]:
     reset_recorder(Recorder(sink))
     yield sink
     reset_recorder()
-
-
-@pytest.fixture
-def settings(stack: Stack) -> Settings:
-    return get_settings().model_copy(update={"backup_part_rows": 100})
-
-
-@pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return local_storage(tmp_path / "bucket")
 
 
 def _metrics(sink: MemorySink) -> dict[str, float]:
