@@ -115,7 +115,7 @@ def test_a_tampered_part_with_a_forged_digest_is_caught_by_the_row_checksum(
     part = _tasks_part(manifest)
     lines = gzip.decompress(storage.get(part.key)).splitlines(keepends=True)
     row = json.loads(lines[0])
-    row[0] += 1_000_000  # the first task's id, moved
+    row[0] = str(int(row[0]) + 1_000_000)  # the first task's id, moved
     lines[0] = json.dumps(row).encode() + b"\n"
     forged = gzip.compress(b"".join(lines))
     storage.put(part.key, forged, "application/gzip")

@@ -1,10 +1,12 @@
 """How a row is written to a part, read back and checksummed.
 
-A row is one JSON array per line, the values in column order: strings, integers, floats and
-NULL as JSON; DECIMAL as its exact string; dates and times as MySQL literals (`str()` of the
-value pymysql returns, which MySQL parses back to the same value; TIME, a `timedelta`, as
-`[-]H:MM:SS.ffffff`); binary values as
-`{"b64": ...}` (a JSON object can stand for nothing else: JSON columns arrive as strings).
+A row is one JSON array per line, the values in column order. The backup's connection
+reads every value as the text MySQL sends (`sql.connect`), so lines hold strings, NULL and
+binary values; the encoder also takes the Python types pymysql's decoders would give:
+strings, integers, floats and NULL as JSON; DECIMAL as its exact string; dates and times as
+MySQL literals (`str()`, which MySQL parses back to the same value; TIME, a `timedelta`, as
+`[-]H:MM:SS.ffffff`); binary values as `{"b64": ...}` (a JSON object can stand for nothing
+else: JSON columns arrive as strings).
 
 A table's checksum is SHA-256 over its lines in primary-key order. Defined on the encoded
 lines, not on the stored bytes, it can be recomputed from any copy of the table: the dump
