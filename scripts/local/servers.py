@@ -202,6 +202,8 @@ class MariaDBServer:
                     (DB_USER, DB_PASSWORD),
                 )
                 cursor.execute(f"GRANT ALL ON `{DB_NAME}`.* TO %s@'127.0.0.1'", (DB_USER,))
+                # Restores and the verify job's scratch database (docs/operations.md).
+                cursor.execute(f"GRANT ALL ON `{DB_NAME}\\_%%`.* TO %s@'127.0.0.1'", (DB_USER,))
             connection.commit()
         finally:
             connection.close()

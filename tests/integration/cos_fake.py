@@ -34,6 +34,8 @@ class StoredObject:
     data: bytes
     content_type: str
     modified: float
+    #: The x-cos-server-side-encryption the PUT asked for (None: not asked).
+    encryption: str | None = None
 
     @property
     def etag(self) -> str:
@@ -162,7 +164,12 @@ class _CosHandler(BaseHTTPRequestHandler):
         found = self._object_request()
         if found is not None:
             content_type = self.headers.get("Content-Type", "application/octet-stream")
-            self.server.fake.objects[found[0]] = StoredObject(body, content_type, time.time())
+            self.server.fake.objects[found[0]] = StoredObject(
+                body,
+                content_type,
+                time.time(),
+                self.headers.get("x-cos-server-side-encryption"),
+            )
             self._answer(200, headers={"ETag": f'"{self.server.fake.objects[found[0]].etag}"'})
 
     def do_GET(self) -> None:

@@ -163,9 +163,18 @@ def test_functions_with_a_schedule_have_a_timer_of_the_same_rate(plan: Plan) -> 
         s.code_uri for s in SCHEDULED_FUNCTIONS
     }
     for spec in SCHEDULED_FUNCTIONS:
-        rate, cron = TIMERS.get(spec.code_uri.name, ("rate(1 minute)", "0 */1 * * * * *"))
+        rate, cron = DAILY.get(spec.code_uri.name) or TIMERS.get(
+            spec.code_uri.name, ("rate(1 minute)", "0 */1 * * * * *")
+        )
         assert [s.expression for s in spec.schedules] == [rate]
         assert timers[spec.code_uri] == [cron]
+
+
+#: Daily jobs: their EventBridge cron and the SCF timer's 7-field cron of the same time.
+DAILY = {
+    "backup": ("cron(0 3 * * ? *)", "0 0 3 * * * *"),
+    "backup_verify": ("cron(0 6 * * ? *)", "0 0 6 * * * *"),
+}
 
 
 def test_each_queue_of_the_template_is_the_function_its_publisher_invokes(plan: Plan) -> None:

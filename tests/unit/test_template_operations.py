@@ -32,6 +32,8 @@ ASYNC_FUNCTIONS = (
     "MonitorFunction",
     "RollupFunction",
     "RetentionFunction",
+    "BackupFunction",
+    "BackupVerifyFunction",
 )
 
 Resources = dict[str, dict[str, Any]]

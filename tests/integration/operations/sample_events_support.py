@@ -56,6 +56,10 @@ def _check_scf(event: dict[str, Any], response: dict[str, Any]) -> None:
 SHAPE_CHECKS = {"aws_rest": _check_rest, "aws_http": _check_http, "scf_apigw": _check_scf}
 
 
+#: The daily backup jobs' outcome field, by function.
+BACKUP_OUTCOMES = {"BackupFunction": "completed", "BackupVerifyFunction": "passed"}
+
+
 def check_sample_response(
     *, logical_id: str, shape: str, event: dict[str, Any], response: Any
 ) -> None:
@@ -75,6 +79,11 @@ def check_sample_response(
         assert not (response or {}).get("batchItemFailures"), response
         return
     # a scheduled job reports its counts: the relay's, nothing failed to publish; the reaper's
+    if shape in SCHEDULE_EVENT_SHAPES and logical_id in BACKUP_OUTCOMES:
+        # the backup completes; the verify restores the latest backup and passes
+        assert response["outcome"] == BACKUP_OUTCOMES[logical_id], response
+        assert response["rows"] > 0 and response["backup_id"]
+        return
     if shape in SCHEDULE_EVENT_SHAPES:
         assert set(response) in (
             {"published", "failed", "backlog", "purged"},

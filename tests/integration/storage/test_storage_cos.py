@@ -80,6 +80,7 @@ def test_put_get_head_and_delete_round_trip(cos: FakeCos) -> None:
     assert info is not None
     assert (info.key, info.size, info.content_type) == (KEY, len(PNG), "image/png")
     assert info.etag == cos.objects[KEY].etag
+    assert cos.objects[KEY].encryption == "AES256"  # server-side encryption requested
     storage.delete(KEY)
     assert storage.head(KEY) is None
     with pytest.raises(ObjectNotFound):

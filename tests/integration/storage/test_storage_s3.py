@@ -63,7 +63,7 @@ def signed_policy(ticket: UploadTicket) -> dict[str, object]:
     return json.loads(base64.b64decode(ticket.fields["policy"]))  # type: ignore[no-any-return]
 
 
-def test_put_get_head_and_delete_round_trip(storage: S3Storage) -> None:
+def test_put_get_head_and_delete_round_trip(storage: S3Storage, moto_url: str) -> None:
     storage.put(KEY, PNG, "image/png")
     info = storage.head(KEY)
 
@@ -71,6 +71,9 @@ def test_put_get_head_and_delete_round_trip(storage: S3Storage) -> None:
     assert info is not None
     assert (info.key, info.size, info.content_type) == (KEY, len(PNG), "image/png")
     assert len(info.etag) == 32
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_url)
+    stored = s3.head_object(Bucket=storage.bucket, Key=KEY)
+    assert stored["ServerSideEncryption"] == "AES256"  # server-side encryption requested
     storage.delete(KEY)
     assert storage.head(KEY) is None
     with pytest.raises(ObjectNotFound):

@@ -185,8 +185,13 @@ class CosStorage:
     # --- objects ---------------------------------------------------------------------------
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
+        # Encrypted at rest whatever the bucket's default (SSE-COS, x-cos-server-side-encryption).
         self._client().put_object(
-            Bucket=self.bucket, Key=validate_key(key), Body=data, ContentType=content_type
+            Bucket=self.bucket,
+            Key=validate_key(key),
+            Body=data,
+            ContentType=content_type,
+            ServerSideEncryption="AES256",
         )
 
     def get(self, key: str, *, max_bytes: int | None = None) -> bytes:

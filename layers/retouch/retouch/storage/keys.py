@@ -2,7 +2,8 @@
 
 Keys are made by us (`uploads/<user public id>/<upload id>`, `outputs/<task public id>/<name>`,
 `work/<task public id>/<name>` for the pipeline's intermediate images,
-`archive/<table>/…` for rows the retention job moved out of the database)
+`archive/<table>/…` for rows the retention job moved out of the database, `backups/…` for the
+database backups of `retouch.backup`)
 and checked before any I/O, so a key that reaches an adapter is a relative path of safe ASCII
 segments: no `..`, no leading `/`, no empty segment, nothing a file system or URL reinterprets.
 A segment never starts with `.`, which leaves dot-names free for an adapter's own files.
@@ -14,7 +15,7 @@ import re
 
 from retouch.core.errors import ValidationFailed
 
-ROOTS = ("uploads", "outputs", "work", "archive")
+ROOTS = ("uploads", "outputs", "work", "archive", "backups")
 MAX_KEY_LENGTH = 512
 _SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}", re.ASCII)
 

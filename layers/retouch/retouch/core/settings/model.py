@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from retouch.core.settings.alerts import AlertSettings
+from retouch.core.settings.backup import BackupSettings
 from retouch.core.settings.database import DatabaseSettings
 from retouch.core.settings.errortracking import ErrorTrackingSettings
 from retouch.core.settings.observability import ObservabilitySettings
@@ -25,6 +26,7 @@ class Settings(
     ErrorTrackingSettings,
     AlertSettings,
     DatabaseSettings,
+    BackupSettings,
     ObservabilitySettings,
     PipelineSettings,
     StorageSettings,
