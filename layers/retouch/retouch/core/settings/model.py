@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from retouch.core.settings.events import EventsSettings
 from retouch.core.settings.observability import ObservabilitySettings
 from retouch.core.settings.pipeline import PipelineSettings
 from retouch.core.settings.service import ServiceSettings
@@ -11,12 +12,17 @@ from retouch.core.settings.storage import StorageSettings
 
 
 # pydantic takes the fields of the last base first (it walks the MRO from `object` down), so
-# the bases are listed in reverse: service, storage, pipeline, then observability fields.
-# That order is the order of validation (a validator reading `info.data` sees only fields
+# the bases are listed in reverse: service, storage, pipeline, observability, then events
+# fields. That order is the order of validation (a validator reading `info.data` sees only fields
 # declared before it, so each such pair stays in one group, in order) and which bad variable
 # is reported first.
 class Settings(
-    ObservabilitySettings, PipelineSettings, StorageSettings, ServiceSettings, BaseModel
+    EventsSettings,
+    ObservabilitySettings,
+    PipelineSettings,
+    StorageSettings,
+    ServiceSettings,
+    BaseModel,
 ):
     """The typed view of the environment. Field `x` is read from `RETOUCH_X`."""
 
