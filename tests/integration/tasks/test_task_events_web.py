@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +24,8 @@ from retouch.core.settings import get_settings
 from retouch.core.time import utc_now
 from retouch.notify import publish_task_event
 from retouch.tasks.stream_slots import slots_key, take_slot
+from scripts.local.gateway import create_gateway
+from scripts.local.sam import load_template
 from tests.conftest import LogLines, Stack
 from tests.integration.identity_support import new_account
 from tests.integration.task_support import finish, inputs_for, tasks_app, when_stream_listens
@@ -299,3 +302,47 @@ def test_a_user_at_the_cap_gets_a_429_that_says_when_and_a_stream_gives_its_slot
     redis.zrem(slots_key(user["id"]), held[0])
     assert get_events(client, task_id, headers).status_code == 200
     assert redis.zcard(slots_key(user["id"])) == CAP - 1
+
+
+# --- a browser through the local gateway ----------------------------------------------------
+
+
+def test_a_browser_page_follows_a_task_through_the_gateway_with_eventsource(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    origin = "http://localhost:5173"
+    monkeypatch.setenv("RETOUCH_CORS_ORIGINS", origin)
+    monkeypatch.setenv("RETOUCH_STORAGE_LOCAL_ROOT", str(tmp_path / "objects"))
+    monkeypatch.setenv("RETOUCH_STORAGE_LOCAL_SIGNING_KEY", "s" * 40)
+    get_settings.cache_clear()
+    user, headers = new_account()
+    task_id = new_task(client, user, headers)
+    client.post(f"/v1/tasks/{task_id}/cancel", headers=headers)
+
+    with TestClient(create_gateway(load_template())) as gateway:
+        preflight = gateway.options(
+            f"/v1/tasks/{task_id}/events-token",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        issued = gateway.post(
+            f"/v1/tasks/{task_id}/events-token", headers={**headers, "Origin": origin}
+        )
+        # what `new EventSource(base + events_url)` sends: no Authorization, the page's origin
+        stream = gateway.get(
+            issued.json()["events_url"],
+            headers={"Origin": origin, "Accept": "text/event-stream"},
+        )
+
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == origin
+    assert issued.headers["access-control-allow-origin"] == origin
+    assert stream.status_code == 200
+    assert stream.headers["access-control-allow-origin"] == origin
+    assert [(number, data["status"]) for number, data in events_of(stream)] == [
+        (1, "queued"),
+        (3, "canceled"),
+    ]
