@@ -17,9 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-from retouch.core.errors import AppError
+from retouch.core.errors import AppError, MethodNotAllowed
 from retouch.core.settings import get_settings
+from retouch.http.cors import SettingsCorsMiddleware
 from retouch.storage import LocalStorage, UploadTooLarge, local_storage
 from retouch.storage.local import ObjectCreatedHook
 from retouch.storage.signing import SECURITY_TOKEN
@@ -41,10 +43,35 @@ def storage_routes(
             built.append(local_storage(get_settings(), on_object_created=on_object_created))
         return built[0]
 
-    return [
-        Route(PATH, _guarded(current, _upload), methods=["PUT"]),
-        Route(PATH, _guarded(current, _download), methods=["GET"]),
-    ]
+    handlers = {"PUT": _guarded(current, _upload), "GET": _guarded(current, _download)}
+    handlers["HEAD"] = handlers["GET"]
+    # A browser uploads straight to a presigned URL from the web app's origin, so the routes
+    # answer CORS as the bucket's CORS rules do in the cloud (`RETOUCH_CORS_ORIGINS`).
+    endpoint = SettingsCorsMiddleware(
+        _Dispatch(handlers),
+        methods=("GET", "HEAD", "PUT"),
+        headers=("Content-Type", SECURITY_TOKEN, "X-Request-ID"),
+        exposed=("ETag", "X-Request-ID"),
+    )
+    return [Route(PATH, endpoint, methods=["GET", "HEAD", "PUT", "OPTIONS"])]
+
+
+class _Dispatch:
+    """The storage endpoint by method; any other method (a preflight without CORS) is 405."""
+
+    def __init__(self, handlers: dict[str, Callable[[Request], Awaitable[Response]]]) -> None:
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        handler = self.handlers.get(request.method)
+        if handler is None:
+            allowed = ", ".join(sorted(self.handlers))
+            error = MethodNotAllowed(headers={"Allow": allowed})
+            response = gateway_problem(error, request, gateway_request_id())
+        else:
+            response = await handler(request)
+        await response(scope, receive, send)
 
 
 def _guarded(
@@ -75,13 +102,13 @@ async def bounded_body(request: Request) -> bytes:
     limit = get_settings().upload_max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise UploadTooLarge(f"An upload is at most {limit} bytes")
+        raise UploadTooLarge("An upload is at most {max_bytes} bytes", max_bytes=limit)
     chunks: list[bytes] = []
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
         if received > limit:
-            raise UploadTooLarge(f"An upload is at most {limit} bytes")
+            raise UploadTooLarge("An upload is at most {max_bytes} bytes", max_bytes=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -57,7 +57,7 @@ def test_a_provider_endpoint_inside_or_off_the_allowlist_is_422_and_not_stored(
     response = _put(http, admin, key, endpoint=endpoint)
 
     body = problem(response, 422, "VALIDATION_FAILED")
-    assert [error["field"] for error in body["errors"]] == ["endpoint"]
+    assert [error["field"] for error in body["errors"]] == ["body.endpoint"]
     listed = http.get("/v1/admin/providers", headers=admin).json()["items"]
     assert key not in {provider["key"] for provider in listed}
     assert audit_rows(key) == []
@@ -72,7 +72,7 @@ def test_result_hosts_on_loopback_or_the_metadata_service_are_refused(
     response = _put(http, admin, key, options={"result_hosts": ["169.254.169.254", "localhost"]})
 
     body = problem(response, 422, "VALIDATION_FAILED")
-    assert {error["type"] for error in body["errors"]} == {"destination_not_allowed"}
+    assert {error["code"] for error in body["errors"]} == {"destination_not_allowed"}
     assert audit_rows(key) == []
 
 
@@ -91,7 +91,7 @@ def test_a_credential_ref_naming_another_secret_is_422(http: httpx.Client, refer
     response = _put(http, admin, key, credential_ref=reference)
 
     body = problem(response, 422, "VALIDATION_FAILED")
-    assert [error["field"] for error in body["errors"]] == ["credential_ref"]
+    assert [error["field"] for error in body["errors"]] == ["body.credential_ref"]
     assert audit_rows(key) == []
 
 

@@ -91,7 +91,7 @@ def test_register_refuses_fields_it_does_not_define_and_creates_nothing(
     # THEN it is refused as a whole and no account exists
     assert response.status_code == 422
     assert response.json()["code"] == "VALIDATION_FAILED"
-    assert {error["type"] for error in response.json()["errors"]} == {"extra_forbidden"}
+    assert {error["code"] for error in response.json()["errors"]} == {"extra_forbidden"}
     assert _user_count(email) == 0
 
 

@@ -184,7 +184,7 @@ def test_logout_revokes_the_session_and_denies_its_access_token(api: Api) -> Non
     assert response.status_code == 204
     assert response.content == b""
     assert api.me(pair["access_token"]).status_code == 401
-    assert api.me(pair["access_token"]).json()["detail"] == "The access token has been revoked"
+    assert api.me(pair["access_token"]).json()["detail"] == "访问令牌已注销"
     assert api.refresh(pair["refresh_token"]).status_code == 401
     # AND the session is revoked in the database, which holds it however long the token lives
     assert _revoked_tokens(pair["user"]["id"]) == 1

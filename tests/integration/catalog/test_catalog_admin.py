@@ -225,9 +225,9 @@ def test_a_form_with_a_catastrophic_pattern_or_no_max_length_is_422_naming_the_f
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["code"] == "VALIDATION_FAILED"
-    assert {(error["field"], error["type"]) for error in problem["errors"]} == {
-        ("schema.properties.code.pattern", "pattern_backtracking"),
-        ("schema.properties.code.maxLength", "pattern_max_length"),
+    assert {(error["field"], error["code"]) for error in problem["errors"]} == {
+        ("body.schema.properties.code.pattern", "pattern_backtracking"),
+        ("body.schema.properties.code.maxLength", "pattern_max_length"),
     }
     assert _versions(client, key, operator) == before
     assert audit_rows(key) == []
@@ -239,9 +239,9 @@ def test_a_form_with_a_catastrophic_pattern_or_no_max_length_is_422_naming_the_f
         (
             "unknown step",
             [{"step": "paint"}, {"step": "generate", "providers": ["local"]}],
-            "steps",
+            "body.steps",
         ),
-        ("unknown provider", [{"step": "generate", "providers": ["no_such_vendor"]}], "steps"),
+        ("unknown provider", [{"step": "generate", "providers": ["no_such_vendor"]}], "body.steps"),
     ],
     ids=["unknown step", "unknown provider"],
 )
@@ -347,8 +347,8 @@ def test_a_provider_naming_a_secret_not_its_own_is_422_and_not_stored(
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
     assert problem["code"] == "VALIDATION_FAILED"
-    assert [(e["field"], e["type"]) for e in problem["errors"]] == [
-        ("credential_ref", "foreign_secret")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [
+        ("body.credential_ref", "foreign_secret")
     ]
     assert key not in {provider.key for provider in list_providers(database=get_database())}
     assert audit_rows(key) == []
@@ -387,9 +387,9 @@ def test_a_provider_reaching_off_the_allowlist_is_422_and_not_stored(
     assert response.status_code == 422, response.text
     problem = response.json()
     assert problem["code"] == "VALIDATION_FAILED"
-    fields = [e["field"] for e in problem["errors"] if e["type"] == "destination_not_allowed"]
+    fields = [e["field"] for e in problem["errors"] if e["code"] == "destination_not_allowed"]
     expected = field or f"options.result_hosts[{len(changes['options']['result_hosts']) - 1}]"
-    assert fields == [expected]
+    assert fields == [f"body.{expected}"]
     assert key not in {provider.key for provider in list_providers(database=get_database())}
     assert audit_rows(key) == []
 
@@ -421,7 +421,7 @@ def test_options_a_provider_kind_does_not_take_are_422_and_not_stored(
     response = client.put(f"/v1/admin/providers/{key}", json=body, headers=admin)
 
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "options.workflow_id"
+    assert response.json()["errors"][0]["field"] == "body.options.workflow_id"
     assert key not in {provider.key for provider in list_providers(database=get_database())}
 
 
@@ -446,7 +446,7 @@ def test_vendor_options_are_checked_against_the_kinds_model_and_stored(
 
     assert missing_id.status_code == 422
     assert [e["field"] for e in missing_id.json()["errors"]] == [
-        "options.features.cutout.workflow.workflow_id"
+        "body.options.features.cutout.workflow.workflow_id"
     ]
     assert saved.status_code == 200, saved.text
     listed = client.get("/v1/admin/providers", headers=admin).json()["items"]

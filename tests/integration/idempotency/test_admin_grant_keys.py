@@ -152,7 +152,7 @@ def test_a_malformed_key_is_422_and_grants_nothing(api: Api) -> None:
     response = grant(api, admin, target["id"], {"amount": 5, "reason": "r"}, "has spaces")
 
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "header.Idempotency-Key"
+    assert response.json()["errors"][0]["field"] == "header.idempotency-key"
     assert grants(target["id"]) == []
 
 

@@ -128,10 +128,10 @@ def test_a_task_of_each_feature_is_queued_with_credits_reserved_and_its_step_pub
 @pytest.mark.parametrize(
     ("inputs", "fields"),
     [
-        ({}, {"inputs.image"}),
-        ({"image": "not-an-upload"}, {"inputs.image"}),
-        ({"image": "upl_" + "a" * 22, "surprise": 1}, {"inputs.surprise"}),
-        ({"image": "upl_" + "a" * 22, "refine_edges": "yes"}, {"inputs.refine_edges"}),
+        ({}, {"body.inputs.image"}),
+        ({"image": "not-an-upload"}, {"body.inputs.image"}),
+        ({"image": "upl_" + "a" * 22, "surprise": 1}, {"body.inputs.surprise"}),
+        ({"image": "upl_" + "a" * 22, "refine_edges": "yes"}, {"body.inputs.refine_edges"}),
     ],
     ids=["missing", "malformed", "unknown-field", "wrong-type"],
 )
@@ -173,7 +173,7 @@ def test_an_upload_that_is_not_a_ready_upload_of_the_caller_is_refused(
     assert response.status_code == 422
     problem = response.json()
     assert problem["errors"] == [
-        {"field": "inputs.image", "message": "no ready upload of yours", "type": "upload_unusable"}
+        {"field": "body.inputs.image", "code": "upload_unusable", "message": "不是你的已就绪上传"}
     ]
     assert quota(alice["id"]) == before
     assert task_count(alice["id"]) == 0
@@ -342,7 +342,7 @@ def test_a_malformed_idempotency_key_is_422(client: TestClient) -> None:
     response = create(client, headers, body, key="has spaces in it")
 
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "header.Idempotency-Key"
+    assert response.json()["errors"][0]["field"] == "header.idempotency-key"
 
 
 # --- read -----------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_a_cursor_of_another_filter_is_refused(api: Api) -> None:
 
     # THEN 422 on the cursor
     assert response.status_code == 422
-    assert response.json()["errors"][0]["type"] == "cursor_invalid"
+    assert response.json()["errors"][0]["code"] == "cursor_invalid"
 
 
 def test_provider_and_config_writes_are_readable_in_the_log(api: Api) -> None:

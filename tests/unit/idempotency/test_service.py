@@ -212,7 +212,7 @@ def test_a_malformed_key_is_invalid_and_claims_nothing(world: World, value: str)
         world.grant(value)
 
     assert raised.value.error_code.code == "VALIDATION_FAILED"
-    assert [error.field for error in raised.value.errors] == ["header.Idempotency-Key"]
+    assert [error.field for error in raised.value.errors] == ["header.idempotency-key"]
     assert (world.keys.rows, world.ledger.entries) == ({}, [])
 
 

@@ -27,10 +27,15 @@ from dataclasses import dataclass
 
 from retouch.core.lockout import Lockouts
 from retouch.core.logging import logger
-from retouch.core.ratelimit import RateLimited, RateLimiter, configured_limits
+from retouch.core.ratelimit import (
+    RateLimited,
+    RateLimiter,
+    configured_limits,
+    refusal_headers,
+)
 from retouch.core.settings import Settings
 
-_DETAIL = "Too many sign-in attempts; try later"
+_DETAIL = "Too many sign-in attempts; retry in {retry_after} s"
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ class LoginGuard:
                 raise RateLimited.from_decision(decision, _DETAIL)
         locked_s = self.lockouts.locked_for(email)
         if locked_s and not self.lockouts.is_known(email, client_ip):
-            raise RateLimited(_DETAIL, headers={"Retry-After": str(locked_s)})
+            headers = refusal_headers(limits.login_failures_per_account.rate, locked_s)
+            raise RateLimited(_DETAIL, headers=headers, retry_after=locked_s)
 
     def failed(self, settings: Settings, *, email: str) -> None:
         """Count a failed attempt against the account; the one that spends the allowance

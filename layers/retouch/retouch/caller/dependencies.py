@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from retouch.caller.attachments import AttachedRead
 from retouch.caller.service import authenticate, authenticate_with
+from retouch.caller.stream_tokens import authenticate_stream
 from retouch.core.db import get_database
 from retouch.core.errors import Forbidden, Unauthenticated
 from retouch.core.identity import Principal
@@ -64,6 +65,31 @@ def current_user_with(
         return _noted(request, principal), attached
 
     return caller_with_row
+
+
+async def current_streamer(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: Annotated[
+        str | None,
+        Query(
+            max_length=2048,
+            description="a stream token from `POST /v1/tasks/{task_id}/events-token`, for "
+            "clients that cannot send headers (EventSource); never an access token",
+        ),
+    ] = None,
+) -> Principal:
+    """The caller of a task's event stream: by its stream token (`?token=`, for this task
+    only) or, without one, by the access token in `Authorization`."""
+    if token is None:
+        return await current_user(request, credentials)
+    principal = authenticate_stream(
+        database=get_database(),
+        config=TokenConfig.from_settings(get_settings()),
+        token=token,
+        task_id=str(request.path_params.get("task_id", "")),
+    )
+    return _noted(request, principal)
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:

@@ -25,6 +25,13 @@ def authenticate(
     """The caller behind an access token. One statement reads the account, its session and its
     membership, per request, so a disabled account or a revoked session is refused at once."""
     claims = verify_access_token(access_token, config=config)
+    return authenticate_claims(database=database, claims=claims, clock=clock)
+
+
+def authenticate_claims(
+    *, database: Database, claims: AccessClaims, clock: Clock = utc_now
+) -> Principal:
+    """The caller named by verified claims (an access token's, or a stream token's)."""
     with database.read_only() as uow:
         found = MySQLCallerRepository(uow).caller(
             public_id=claims.subject, session_id=claims.session_id, now=clock()

@@ -16,7 +16,7 @@ class VersionNotFound(NotFound):
     """The feature has no form or pipeline of this version."""
 
     def __init__(self, *, key: str, kind: str, version: int) -> None:
-        super().__init__(f"No such {kind} version", key=key, kind=kind, version=version)
+        super().__init__("No such {kind} version", key=key, kind=kind, version=version)
 
 
 class ConfigInvalid(ValidationFailed):
@@ -43,4 +43,4 @@ class NoPreviousVersion(NotFound):
     """A rollback found no version older than the feature's current one."""
 
     def __init__(self, *, key: str, kind: str) -> None:
-        super().__init__(f"No {kind} version before the current one", key=key, kind=kind)
+        super().__init__("No {kind} version before the current one", key=key, kind=kind)

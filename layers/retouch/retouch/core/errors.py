@@ -123,16 +123,32 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "当前部署的接口指标在云监控中查看",
         "Per-route metrics of this deployment are in the cloud's monitoring console",
     ),
+    ErrorCode("TOO_MANY_STREAMS", 429, C, "同时打开的事件流过多", "Too many open event streams"),
 )
 
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One invalid input field, as listed in a problem's `errors`."""
+    """One invalid input field, as listed in a problem's `errors` (`{field, code, message}`).
+
+    `field` is a path from the request part: `body.inputs.mask`, `query.limit`,
+    `header.idempotency-key`. `message` is English, a template of `core.messages` filled from
+    `params`, and is shown in the client's language; `type` is its stable `code`.
+    """
 
     field: str
     message: str
     type: str
+    params: Mapping[str, Any] | None = None
+
+
+def _fill(template: str | None, context: Mapping[str, Any]) -> str | None:
+    if template is None or not context:
+        return template
+    try:
+        return template.format_map(context)
+    except (KeyError, IndexError, ValueError):
+        return template
 
 
 class AppError(Exception):
@@ -146,12 +162,17 @@ class AppError(Exception):
         *,
         errors: list[FieldError] | None = None,
         headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, int] | None = None,
         **context: Any,
     ) -> None:
-        super().__init__(detail or self.code)
-        self.detail = detail
+        """`detail` is an English template of `core.messages`, its `{names}` filled from
+        `context`; `extensions` are extra members of the problem body (402's `needed`)."""
+        self.template = detail
+        self.detail = _fill(detail, context)
+        super().__init__(self.detail or self.code)
         self.errors = errors or []
         self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
         self.context = context
 
     @property

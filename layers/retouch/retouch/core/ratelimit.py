@@ -84,14 +84,24 @@ class Decision:
         """`RateLimit-Limit/-Remaining/-Reset`, and `Retry-After` when refused."""
         if not self.enforced:
             return {}
-        headers = {
+        if not self.allowed:
+            return refusal_headers(self.limit, self.retry_after_s)
+        return {
             "RateLimit-Limit": str(self.limit),
             "RateLimit-Remaining": str(self.remaining),
             "RateLimit-Reset": str(self.reset_s),
         }
-        if not self.allowed:
-            headers["Retry-After"] = str(self.retry_after_s)
-        return headers
+
+
+def refusal_headers(limit: int, retry_after_s: int) -> dict[str, str]:
+    """The headers of a 429: nothing is left, and `RateLimit-Reset` is `Retry-After` (the
+    time until the next request is allowed), so a client reading either waits as long."""
+    return {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": str(retry_after_s),
+        "Retry-After": str(retry_after_s),
+    }
 
 
 class RateLimited(AppError):
@@ -102,8 +112,9 @@ class RateLimited(AppError):
     @classmethod
     def from_decision(cls, decision: Decision, detail: str | None = None) -> RateLimited:
         return cls(
-            detail or f"Too many requests; retry in {decision.retry_after_s} s",
+            detail or "Too many requests; retry in {retry_after} s",
             headers=decision.headers(),
+            retry_after=decision.retry_after_s,
         )
 
 

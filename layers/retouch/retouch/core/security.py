@@ -184,13 +184,18 @@ def issue_access_token(
         "role": role,
         "sid": session_id,
     }
-    token = jwt.encode(
+    token = sign_token(config, payload, typ=ACCESS_TOKEN_TYPE)
+    return IssuedAccessToken(token=token, claims=claims)
+
+
+def sign_token(config: TokenConfig, payload: dict[str, Any], *, typ: str) -> str:
+    """`payload` as a JWT signed with the active key (`kid` and `typ` in its header)."""
+    return jwt.encode(
         payload,
         config.keys[config.active_kid],
         algorithm=ALGORITHM,
-        headers={"kid": config.active_kid, "typ": ACCESS_TOKEN_TYPE},
+        headers={"kid": config.active_kid, "typ": typ},
     )
-    return IssuedAccessToken(token=token, claims=claims)
 
 
 def verify_access_token(token: str, *, config: TokenConfig) -> AccessClaims:

@@ -25,6 +25,8 @@ ALLOWED_HEADERS = (
     "Idempotency-Key",
     "X-Request-ID",
     "If-None-Match",
+    "Accept-Language",
+    "Last-Event-ID",  # EventSource sends it when it reconnects to an event stream
 )
 EXPOSED_HEADERS = (
     "X-Request-ID",
@@ -40,8 +42,17 @@ PREFLIGHT_MAX_AGE_S = 600
 class SettingsCorsMiddleware:
     """`CORSMiddleware` over `app` for the configured origins; a pass-through without any."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        methods: tuple[str, ...] = ALLOWED_METHODS,
+        headers: tuple[str, ...] = ALLOWED_HEADERS,
+        exposed: tuple[str, ...] = EXPOSED_HEADERS,
+    ) -> None:
+        """The API's methods and headers by default; the local storage gateway names its own."""
         self.app = app
+        self._rules = (methods, headers, exposed)
         self._origins: tuple[str, ...] = ()
         self._cors: ASGIApp = app
 
@@ -58,12 +69,13 @@ class SettingsCorsMiddleware:
             await self.app(scope, receive, send)
             return
         if origins != self._origins:
+            methods, headers, exposed = self._rules
             self._cors = CORSMiddleware(
                 self.app,
                 allow_origins=origins,
-                allow_methods=ALLOWED_METHODS,
-                allow_headers=ALLOWED_HEADERS,
-                expose_headers=EXPOSED_HEADERS,
+                allow_methods=methods,
+                allow_headers=headers,
+                expose_headers=exposed,
                 allow_credentials=False,
                 max_age=PREFLIGHT_MAX_AGE_S,
             )

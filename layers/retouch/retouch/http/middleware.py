@@ -102,7 +102,7 @@ class RequestContextMiddleware:
             limit = get_settings().max_body_bytes
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
-                raise PayloadTooLarge(f"The request body exceeds {limit} bytes")
+                raise PayloadTooLarge("The request body exceeds {limit} bytes", limit=limit)
             if scope["method"] in _BODY_METHODS and not _is_json(headers.get("content-type")):
                 raise UnsupportedMediaType("Send the request body as application/json")
             await self.app(scope, _limited(receive, limit), send_with_request_id)
@@ -114,7 +114,7 @@ class RequestContextMiddleware:
                 report_exception(exc)
             if response["started"]:
                 return
-            await _send_problem(error, request_id, headers, send_with_request_id)
+            await _send_problem(error, request_id, headers, send_with_request_id, scope)
         finally:
             _record(scope, response["status"], started)
             logger.thread_safe_remove_keys(["request_id", "client_request_id", "user_id"])
@@ -130,15 +130,20 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise PayloadTooLarge(f"The request body exceeds {limit} bytes")
+                raise PayloadTooLarge("The request body exceeds {limit} bytes", limit=limit)
         return message
 
     return receive_within_limit
 
 
-async def _send_problem(error: AppError, request_id: str, headers: Headers, send: Send) -> None:
+async def _send_problem(
+    error: AppError, request_id: str, headers: Headers, send: Send, scope: Scope
+) -> None:
     response = problem_response(
-        error, request_id=request_id, language=negotiate_language(headers.get("accept-language"))
+        error,
+        request_id=request_id,
+        language=negotiate_language(headers.get("accept-language")),
+        instance=scope.get("path"),
     )
     await response({"type": "http"}, _no_body, send)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -24,11 +25,12 @@ from retouch.core.errors import (
 )
 from retouch.core.errortracking import report_exception
 from retouch.core.logging import logger
+from retouch.core.messages import DEFAULT_LANGUAGE, known, localize
 from retouch.core.redis import REDIS_UNAVAILABLE_ERRORS
+from retouch.core.validation_messages import template_for
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://retouch.app/problems/"
-DEFAULT_LANGUAGE = "zh-CN"
 # The most field errors one answer lists; `errors_omitted` counts the rest. Without a cap a
 # body of 14k unknown keys answered 2.95 MB: the error would amplify the request.
 MAX_FIELD_ERRORS = 50
@@ -42,43 +44,62 @@ _HTTP_STATUS_ERRORS: dict[int, type[AppError]] = {
 }
 
 
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
 def negotiate_language(accept_language: str | None) -> str:
-    """`en` when the client prefers English over Chinese, else zh-CN (the default)."""
+    """The language of the answer: zh-CN without a preference (or with `*`), else the
+    supported language the client ranks highest, and `en` when it names only others."""
     if not accept_language:
         return DEFAULT_LANGUAGE
-    best, best_q = DEFAULT_LANGUAGE, -1.0
+    best, best_q = "", 0.0
     for part in accept_language.split(",")[:16]:
         tag, _, params = part.strip().partition(";")
         primary = tag.strip().lower().split("-")[0]
-        if primary not in ("en", "zh"):
+        q = _quality(params)
+        if q is None or q <= 0.0:
             continue
-        q = 1.0
-        params = params.strip()
-        if params.startswith("q="):
-            try:
-                q = float(params[2:])
-            except ValueError:
-                continue
-        if q > best_q:
-            best, best_q = ("en" if primary == "en" else DEFAULT_LANGUAGE), q
-    return best
+        language = {"en": "en", "zh": DEFAULT_LANGUAGE, "*": DEFAULT_LANGUAGE}.get(primary)
+        if language is not None and q > best_q:
+            best, best_q = language, q
+    return best or "en"
 
 
-def problem_response(error: AppError, *, request_id: str | None, language: str) -> Response:
-    """Render an AppError as problem+json in the client's language."""
+def _quality(params: str) -> float | None:
+    params = params.strip()
+    if not params.startswith("q="):
+        return 1.0
+    try:
+        return float(params[2:])
+    except ValueError:
+        return None
+
+
+def problem_response(
+    error: AppError, *, request_id: str | None, language: str, instance: str | None = None
+) -> Response:
+    """Render an AppError as problem+json in the client's language (`core.messages`)."""
     entry = error.error_code
     title = entry.message(language)
+    detail = localize(error.template, language, error.context) if error.template else None
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + entry.code.lower().replace("_", "-"),
         "title": title,
         "status": entry.status,
-        "detail": error.detail or title,
+        "detail": detail or title,
         "code": entry.code,
         "request_id": request_id,
     }
+    if instance:
+        body["instance"] = instance
+    body.update(error.extensions)
     if error.errors:
         body["errors"] = [
-            {"field": item.field, "message": item.message, "type": item.type}
+            {
+                "field": field_path(item.field.split(".") if item.field else ()),
+                "code": item.type,
+                "message": localize(item.message, language, item.params) or item.message,
+            }
             for item in error.errors[:MAX_FIELD_ERRORS]
         ]
         omitted = len(error.errors) - MAX_FIELD_ERRORS
@@ -98,23 +119,45 @@ def _request_problem(request: Request, error: AppError) -> Response:
         error,
         request_id=state.get("request_id"),
         language=negotiate_language(request.headers.get("accept-language")),
+        instance=request.url.path,
     )
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """One path style for every field: `body.inputs.mask`, `query.limit`,
+    `header.idempotency-key` (header names are case-insensitive, so lower case). A path a
+    domain gives without its part (`inputs.mask`, `credential_ref`) is in the body."""
+    parts = [str(part) for part in loc]
+    if not parts or parts[0] not in _LOCATIONS:
+        parts = ["body", *parts]
+    if parts[0] == "header":
+        parts = [part.lower() for part in parts]
+    return ".".join(parts)
+
+
+def _field_error(item: Mapping[str, Any]) -> FieldError:
+    kind = str(item.get("type", ""))
+    context = item.get("ctx") or {}
+    template = template_for(kind)
+    if kind in ("value_error", "assertion_error") and known(str(context.get("error", ""))):
+        template = str(context["error"])
+    return FieldError(
+        field=field_path(item.get("loc", ())),
+        message=template,
+        type=kind,
+        params={name: _plain(value) for name, value in context.items()},
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, int | float | str) else str(value)
 
 
 def _from_validation_error(exc: RequestValidationError) -> AppError:
     errors = exc.errors()
     if any(item.get("type") == "json_invalid" for item in errors):
         return MalformedRequest("The request body is not valid JSON")
-    return ValidationFailed(
-        errors=[
-            FieldError(
-                field=".".join(str(part) for part in item.get("loc", ())),
-                message=str(item.get("msg", "")),
-                type=str(item.get("type", "")),
-            )
-            for item in errors
-        ]
-    )
+    return ValidationFailed("The request is invalid", errors=[_field_error(i) for i in errors])
 
 
 def _from_http_exception(exc: StarletteHTTPException) -> AppError:

@@ -35,7 +35,7 @@ class IdempotencyKeyInvalid(ValidationFailed):
             "The Idempotency-Key header is invalid",
             errors=[
                 FieldError(
-                    "header.Idempotency-Key", "1-255 printable ASCII characters", "key_invalid"
+                    "header.idempotency-key", "1-255 printable ASCII characters", "key_invalid"
                 )
             ],
         )

@@ -10,8 +10,14 @@ class QuotaExceeded(AppError):
 
     code = "QUOTA_EXCEEDED"
 
-    def __init__(self, *, user_id: int, amount: int) -> None:
-        super().__init__(f"{amount} credits are needed", user_id=user_id, amount=amount)
+    def __init__(self, *, user_id: int, amount: int, balance: int) -> None:
+        super().__init__(
+            "{needed} credits are needed; the balance is {balance}",
+            extensions={"needed": amount, "balance": max(balance, 0)},
+            user_id=user_id,
+            needed=amount,
+            balance=max(balance, 0),
+        )
 
 
 class QuotaAccountNotFound(NotFound):

@@ -51,7 +51,7 @@ def reserve_in(
         account = locked_account(uow, user_id=user_id, now=now)
         if account.balance < amount or not accounts.take(user_id=user_id, amount=amount, now=now):
             reservations.delete(task_ref)
-            raise QuotaExceeded(user_id=user_id, amount=amount)
+            raise QuotaExceeded(user_id=user_id, amount=amount, balance=account.balance)
     uow.repository(LedgerRepository).add(
         user_id=user_id, kind="reserve", amount=-amount, ref=task_ref, reason=None, now=now
     )

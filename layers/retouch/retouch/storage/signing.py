@@ -100,7 +100,7 @@ class Signer:
             ),
         )
         if body_size > max_bytes:
-            raise UploadTooLarge(f"The upload is larger than {max_bytes} bytes", limit=max_bytes)
+            raise UploadTooLarge("The upload is larger than {max_bytes} bytes", max_bytes=max_bytes)
 
     def verify_download(self, parameters: Mapping[str, str], *, key: str) -> None:
         """Accept a read of `key` or raise SignatureInvalid."""

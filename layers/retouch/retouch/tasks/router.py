@@ -7,10 +7,12 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from retouch.caller.dependencies import current_user, current_user_with
+from retouch.caller.dependencies import current_streamer, current_user, current_user_with
+from retouch.caller.stream_tokens import issue_stream_token
 from retouch.core.db import get_database
 from retouch.core.identity import Principal
 from retouch.core.redis import get_redis
+from retouch.core.security import TokenConfig
 from retouch.core.settings import get_settings
 from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import rate_limit
@@ -19,8 +21,17 @@ from retouch.queue import get_queue
 from retouch.storage import get_storage
 from retouch.tasks import cancel, service, views
 from retouch.tasks.caller_read import owned_task_read
-from retouch.tasks.events import event_stream
-from retouch.tasks.schemas import MAX_PAGE_SIZE, Task, TaskCreate, TaskPage, TaskRead, TaskStatus
+from retouch.tasks.errors import TaskNotFound
+from retouch.tasks.events import LAST_EVENT_ID_PATTERN, event_stream
+from retouch.tasks.schemas import (
+    MAX_PAGE_SIZE,
+    EventsToken,
+    Task,
+    TaskCreate,
+    TaskPage,
+    TaskRead,
+    TaskStatus,
+)
 
 router = api_router(prefix="/v1/tasks", tags=["tasks"])
 
@@ -160,22 +171,66 @@ def delete_task(task_id: TaskId, caller: Caller) -> Response:
     return Response(status_code=204)
 
 
-@router.get(
-    "/{task_id}/events",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **_PROBLEMS},
-)
+_EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events, each `id: <1|2|3>`, `event: task` and `data:` the "
+        "task as one line of JSON (the schema): 1 queued, 2 running, 3 finished. Send "
+        "`Last-Event-ID` to resume after an event; see docs/events.md.",
+        "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/TaskRead"}}},
+    },
+    204: {"description": "The task is finished and `Last-Event-ID` is its last event: stop"},
+    429: {"description": "TOO_MANY_STREAMS: you hold the most open streams (problem+json)"},
+    **_PROBLEMS,
+}
+
+
+@router.get("/{task_id}/events", response_class=StreamingResponse, responses=_EVENTS_RESPONSES)
 async def task_events(
-    task_id: TaskId, caller: Caller, request: Request, accept_language: AcceptLanguage = None
-) -> StreamingResponse:
-    """Server-sent events: a `task` event with the task now and after every status change,
-    until it finishes. Where the platform cannot stream (AWS Lambda behind API Gateway), the
-    stream sends the task once with a `retry` delay and ends: EventSource clients reconnect,
-    which is polling; or poll `GET /v1/tasks/{id}` with `If-None-Match`."""
+    task_id: TaskId,
+    caller: Annotated[Principal, Depends(current_streamer)],
+    request: Request,
+    last_event_id: Annotated[
+        str | None,
+        Header(pattern=LAST_EVENT_ID_PATTERN, description="the id of the last event you have"),
+    ] = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """Server-sent events of your task's states, from `Last-Event-ID` on, until it finishes.
+    Authenticate with `Authorization`, or — from a browser's EventSource, which cannot send
+    headers — with `?token=` from `POST /v1/tasks/{task_id}/events-token`. Where the
+    platform cannot stream (AWS Lambda behind API Gateway), the answer is the events not yet
+    seen with a `retry` delay: EventSource clients reconnect, which is polling; or poll
+    `GET /v1/tasks/{id}` with `If-None-Match`."""
     streaming = "aws.event" not in request.scope  # Mangum buffers the whole response
     return await event_stream(
         task_id=task_id,
         principal=caller,
         language=negotiate_language(accept_language),
         streaming=streaming,
+        last_event_id=int(last_event_id or 0),
+    )
+
+
+@router.post("/{task_id}/events-token", response_model=EventsToken, responses=_PROBLEMS)
+def create_events_token(
+    task_id: TaskId, caller_and_task: CallerAndTask, response: Response
+) -> EventsToken:
+    """A stream token for this task's events, for `EventSource` (`?token=`): it lives
+    `RETOUCH_TASK_EVENTS_TOKEN_TTL_S` (5 minutes), opens this task's stream only, and may
+    be reused while it lives (EventSource reconnects with the same URL)."""
+    caller, task = caller_and_task
+    if task is None:
+        raise TaskNotFound
+    settings = get_settings()
+    issued = issue_stream_token(
+        config=TokenConfig.from_settings(settings),
+        principal=caller,
+        task_id=task_id,
+        ttl_s=settings.task_events_token_ttl_s,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return EventsToken(
+        token=issued.token,
+        expires_in=issued.expires_in,
+        events_url=f"/v1/tasks/{task_id}/events?token={issued.token}",
     )

@@ -62,3 +62,11 @@ class TaskRead(Schema):
 class TaskPage(Schema):
     items: list[TaskRead]
     next_cursor: str | None
+
+
+class EventsToken(Schema):
+    """`POST /v1/tasks/{id}/events-token`: a stream token for this task's events only."""
+
+    token: str = Field(description="send as `?token=` to `GET /v1/tasks/{id}/events`")
+    expires_in: int = Field(description="seconds the token is accepted for")
+    events_url: str = Field(description="the events path with the token, for `EventSource`")

@@ -66,8 +66,9 @@ def _new_upload(
     its key exists); its public id and key."""
     if request.size > settings.upload_max_bytes:
         raise UploadRefused(
-            f"An upload is at most {settings.upload_max_bytes} bytes",
+            "An upload is at most {max_bytes} bytes",
             errors=[FieldError("size", "too large", "less_than_equal")],
+            max_bytes=settings.upload_max_bytes,
         )
     public_id = new_public_id("upl")
     key = upload_key(user_id=principal.public_id, upload_id=public_id)

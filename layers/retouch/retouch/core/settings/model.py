@@ -8,6 +8,7 @@ from retouch.core.settings.alerts import AlertSettings
 from retouch.core.settings.backup import BackupSettings
 from retouch.core.settings.database import DatabaseSettings
 from retouch.core.settings.errortracking import ErrorTrackingSettings
+from retouch.core.settings.events import EventsSettings
 from retouch.core.settings.observability import ObservabilitySettings
 from retouch.core.settings.pipeline import PipelineSettings
 from retouch.core.settings.redis_auth import RedisAuthSettings
@@ -17,12 +18,13 @@ from retouch.core.settings.storage import StorageSettings
 
 # pydantic takes the fields of the last base first (it walks the MRO from `object` down), so
 # the bases are listed in reverse: service, storage, pipeline, observability, database, alerts,
-# error tracking, then Redis auth fields. That order is the order of validation (a validator
+# error tracking, events, then Redis auth fields. That order is the order of validation (a validator
 # reading `info.data` sees only fields declared before it, so each such pair stays in one group,
 # in order, or the reading group comes later: Redis auth reads the service's URL) and which bad
 # variable is reported first.
 class Settings(
     RedisAuthSettings,
+    EventsSettings,
     ErrorTrackingSettings,
     AlertSettings,
     DatabaseSettings,
