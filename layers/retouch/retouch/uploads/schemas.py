@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from retouch.core.schemas import RequestSchema, Schema
+from retouch.core.settings import Settings
 from retouch.uploads.records import UploadStatus
 
 #: The image types an upload may declare; the trigger checks each one's magic bytes.
@@ -19,7 +20,11 @@ class UploadCreate(RequestSchema):
     """`POST /v1/uploads`: what the client is about to send."""
 
     content_type: UploadContentType
-    size: int = Field(ge=1, description="bytes; at most RETOUCH_UPLOAD_MAX_BYTES")
+    size: int = Field(
+        ge=1,
+        description="bytes; at most RETOUCH_UPLOAD_MAX_BYTES (the `maximum` is its default)",
+        json_schema_extra={"maximum": Settings.model_fields["upload_max_bytes"].default},
+    )
 
 
 class UploadTicketRead(Schema):
