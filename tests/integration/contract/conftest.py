@@ -13,7 +13,7 @@ import pytest
 from retouch.bootstrap.clients import reset_clients
 from scripts.local.gateway import create_gateway
 from scripts.local.sam import load_template
-from scripts.local.servers import serving_app
+from scripts.local.servers import free_port, serving_app
 from tests.conftest import Stack
 from tests.integration.identity_support import new_account
 
@@ -37,9 +37,12 @@ def contract_stack(
         patch.setenv("RETOUCH_RATE_LIMIT_PER_IP_PER_MIN", "1000000")
         patch.setenv("RETOUCH_STORAGE_LOCAL_ROOT", str(tmp_path_factory.mktemp("objects")))
         patch.setenv("RETOUCH_STORAGE_LOCAL_SIGNING_KEY", secrets.token_hex(24))
+        port = free_port()
+        # Presigned upload URLs point at this gateway, so a client can PUT to them.
+        patch.setenv("RETOUCH_STORAGE_LOCAL_BASE_URL", f"http://127.0.0.1:{port}/_storage")
         reset_clients()
         _, admin = new_account("admin")
         _, user = new_account("user")
-        with serving_app(create_gateway(load_template())) as url:
+        with serving_app(create_gateway(load_template()), port=port) as url:
             yield ContractStack(url=url, admin=admin, user=user)
     reset_clients()
