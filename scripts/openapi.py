@@ -16,12 +16,18 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI
 
 import retouch
+from retouch.catalog.schemas import ProviderKind
+from retouch.core.identity import UserStatus
+from retouch.core.permissions import Role
 from retouch.http import create_app
+from retouch.tasks.records import TaskStatus
+from retouch.uploads.records import RejectReason, UploadStatus
+from retouch.uploads.schemas import UploadContentType
 from scripts.local.sam import load_module, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +49,48 @@ TAGS = [
     {"name": "callbacks", "description": "Notifications from image vendors (not for clients)."},
     {"name": "health", "description": "Liveness of the service and its dependencies."},
 ]
+
+
+# Enums the code spells as Literal types, which the schema would repeat inline (and a generated
+# client name once per use: `MeReadRole`, `UserPatchRoleType0`...): one component each.
+NAMED_ENUMS: dict[str, tuple[str, ...]] = {
+    "Role": get_args(Role),
+    "UserStatus": get_args(UserStatus),
+    "TaskStatus": get_args(TaskStatus),
+    "UploadStatus": get_args(UploadStatus),
+    "ContentType": get_args(UploadContentType),
+    "RejectReason": get_args(RejectReason),
+    "ProviderKind": get_args(ProviderKind),
+}
+# Strings whose values are a registry's: a task's error code is an ErrorCode.
+NAMED_PROPERTIES = {("TaskError", "code"): "ErrorCode"}
+SEED_CATALOG = ROOT / "shared" / "seed" / "catalog.json"
+SAMPLE_UPLOAD = "upl_3Zx8c2kQ0bV1mN4pR7sT9w"
+FORMS_NOTE = (
+    " One shape per feature of the seed catalog, its `inputs` that feature's form. Operators "
+    "can change forms and add features at run time: `GET /v1/features/{key}` is the live truth."
+)
+# An example of every request body (the tasks' come from the forms).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "RegisterRequest": {"email": "ada@example.com", "password": "Correct-horse-9"},
+    "LoginRequest": {"email": "ada@example.com", "password": "Correct-horse-9"},
+    "RefreshRequest": {"refresh_token": "rt_9f8e7d6c5b4a39281706f5e4d3c2b1a0"},
+    "UploadCreate": {"content_type": "image/png", "size": 482113},
+    "CreditGrant": {"amount": 50, "reason": "support ticket 4411"},
+    "UserPatch": {"role": "operator"},
+    "FeaturePatch": {"cost": 2, "enabled": True},
+    "Rollback": {"kind": "form"},
+    "FormCreate": {
+        "json_schema": {
+            "type": "object",
+            "required": ["image"],
+            "properties": {"image": {"type": "string", "x-upload": True}},
+        },
+        "make_current": False,
+    },
+    "PipelineCreate": {"steps": [{"step": "prepare"}, {"step": "generate"}], "make_current": False},
+    "ProviderPut": {"kind": "local", "concurrency_limit": 4, "weight": 100, "enabled": True},
+}
 
 
 def function_apps() -> list[FastAPI]:
@@ -68,6 +116,10 @@ def document(apps: Iterable[FastAPI] | None = None) -> dict[str, Any]:
         "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
     }
     spec["servers"] = SERVERS
+    name_enums(spec["components"]["schemas"], spec["paths"])
+    task_create_per_feature(spec["components"]["schemas"])
+    for name, example in EXAMPLES.items():
+        spec["components"]["schemas"][name]["examples"] = [example]
     used = {
         tag
         for operations in spec["paths"].values()
@@ -79,6 +131,70 @@ def document(apps: Iterable[FastAPI] | None = None) -> dict[str, Any]:
         {"name": name, "description": name} for name in sorted(used - {tag["name"] for tag in TAGS})
     ]
     return spec
+
+
+def name_enums(schemas: dict[str, Any], paths: dict[str, Any]) -> None:
+    """Replace every inline enum of `NAMED_ENUMS`' values by a reference to its component."""
+    named = {frozenset(values): name for name, values in NAMED_ENUMS.items()}
+
+    def visit(node: Any) -> Any:
+        if isinstance(node, list):
+            return [visit(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        name = named.get(frozenset(node["enum"])) if "enum" in node else None
+        if name is not None:
+            kept = {key: node[key] for key in ("description", "default") if key in node}
+            return {"$ref": f"#/components/schemas/{name}", **kept}
+        return {key: visit(value) for key, value in node.items()}
+
+    for key, value in list(paths.items()):
+        paths[key] = visit(value)
+    for key, value in list(schemas.items()):
+        schemas[key] = visit(value)
+    for name, values in NAMED_ENUMS.items():
+        schemas[name] = {"type": "string", "enum": list(values), "title": name}
+    for (schema, field), name in NAMED_PROPERTIES.items():
+        schemas[schema]["properties"][field] = {"$ref": f"#/components/schemas/{name}"}
+
+
+def task_create_per_feature(schemas: dict[str, Any]) -> None:
+    """`TaskCreate` as a `oneOf` of the seed catalog's features, discriminated by `feature`."""
+    features = json.loads(SEED_CATALOG.read_text(encoding="utf-8"))["features"]
+    variants: dict[str, str] = {}
+    for feature in features:
+        key = feature["key"]
+        name = key.title().replace("_", "")
+        form = {k: v for k, v in feature["form"].items() if k != "$schema"}
+        schemas[f"{name}Inputs"] = {**form, "title": f"{name}Inputs"}
+        schemas[f"TaskCreate{name}"] = {
+            "type": "object",
+            "title": f"TaskCreate{name}",
+            "required": ["feature", "inputs"],
+            "additionalProperties": False,
+            "properties": {
+                "feature": {"type": "string", "const": key},
+                "inputs": {"$ref": f"#/components/schemas/{name}Inputs"},
+            },
+            "examples": [{"feature": key, "inputs": sample_inputs(form)}],
+        }
+        variants[key] = f"#/components/schemas/TaskCreate{name}"
+    schemas["TaskCreate"] = {
+        "title": "TaskCreate",
+        "description": schemas["TaskCreate"].get("description", "") + FORMS_NOTE,
+        "oneOf": [{"$ref": ref} for ref in variants.values()],
+        "discriminator": {"propertyName": "feature", "mapping": variants},
+    }
+
+
+def sample_inputs(form: dict[str, Any]) -> dict[str, Any]:
+    """Inputs a form accepts: its required fields (and its first alternative's)."""
+    required = [*form.get("required", []), *(form.get("oneOf") or [{}])[0].get("required", [])]
+    inputs: dict[str, Any] = {}
+    for field in required:
+        spec = form["properties"][field]
+        inputs[field] = SAMPLE_UPLOAD if spec.get("x-upload") else spec["enum"][0]
+    return inputs
 
 
 def render(spec: dict[str, Any]) -> str:

@@ -189,3 +189,30 @@ def test_the_caller_dependency_is_what_brings_401() -> None:
     assert operation["responses"]["401"] == {
         "$ref": "#/components/responses/UnauthenticatedOrTokenExpired"
     }
+
+
+def inline_enums(node: Any) -> list[list[Any]]:
+    if isinstance(node, list):
+        return [found for item in node for found in inline_enums(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["enum"]] if "enum" in node else []
+    return own + [found for value in node.values() for found in inline_enums(value)]
+
+
+def test_shared_enums_are_named_components_used_everywhere(spec: dict[str, Any]) -> None:
+    schemas = spec["components"]["schemas"]
+    named = {"Role", "UserStatus", "TaskStatus", "UploadStatus", "ContentType", "RejectReason"}
+    assert named <= set(schemas)
+    # no operation or other schema repeats their values inline
+    elsewhere = {k: v for k, v in schemas.items() if k not in named | {"ErrorCode"}}
+    repeated = inline_enums([spec["paths"], elsewhere])
+    for name in named:
+        assert schemas[name]["enum"] not in repeated, name
+    # the list filter and the task use one status; a task's error code is an ErrorCode
+    status = [
+        p for p in spec["paths"]["/v1/tasks"]["get"]["parameters"] if p.get("name") == "status"
+    ]
+    assert {"$ref": "#/components/schemas/TaskStatus"} in status[0]["schema"]["anyOf"]
+    assert schemas["TaskRead"]["properties"]["status"]["$ref"] == "#/components/schemas/TaskStatus"
+    assert schemas["TaskError"]["properties"]["code"] == {"$ref": "#/components/schemas/ErrorCode"}

@@ -128,9 +128,7 @@ def test_the_python_client_runs_the_journey_and_reads_every_error_as_a_problem(
     image = png(16, 16)
     ticket = uploads.sync(
         client=user,
-        body=models.UploadCreate(
-            content_type=models.UploadCreateContentType.IMAGEPNG, size=len(image)
-        ),
+        body=models.UploadCreate(content_type=models.ContentType.IMAGEPNG, size=len(image)),
     )
     assert isinstance(ticket, models.UploadTicketRead), ticket
     put = httpx.put(ticket.url, headers=ticket.headers.additional_properties, content=image)
@@ -142,10 +140,9 @@ def test_the_python_client_runs_the_journey_and_reads_every_error_as_a_problem(
     tasks = importlib.import_module("retouch_client.api.tasks")
     for name in ("tasks_create", "tasks_get", "tasks_cancel", "tasks_list"):
         importlib.import_module(f"retouch_client.api.tasks.{name}")
-    inputs = models.TaskCreateInputs.from_dict({"image": ticket.id})
     task = tasks.tasks_create.sync(
         client=user,
-        body=models.TaskCreate(feature="cutout", inputs=inputs),
+        body=models.TaskCreateCutout(feature="cutout", inputs=models.CutoutInputs(image=ticket.id)),
         idempotency_key=uuid.uuid4().hex,
     )
     assert isinstance(task, models.TaskRead), task
@@ -161,9 +158,7 @@ def test_the_python_client_runs_the_journey_and_reads_every_error_as_a_problem(
         (
             uploads.sync(
                 client=user,
-                body=models.UploadCreate(
-                    content_type=models.UploadCreateContentType.IMAGEPNG, size=10**12
-                ),
+                body=models.UploadCreate(content_type=models.ContentType.IMAGEPNG, size=10**12),
             ),
             422,
             "VALIDATION_FAILED",

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from retouch.core.schemas import RequestSchema, Schema
 from retouch.core.settings import Settings
-from retouch.uploads.records import UploadStatus
+from retouch.uploads.records import RejectReason, UploadStatus
 
 #: The image types an upload may declare; the trigger checks each one's magic bytes.
 UploadContentType = Literal["image/jpeg", "image/png", "image/webp"]
@@ -67,5 +67,5 @@ class UploadRead(Schema):
     width: int | None
     height: int | None
     size: int | None = Field(description="bytes stored, once checked")
-    reject_reason: str | None
+    reject_reason: RejectReason | None
     created_at: datetime
