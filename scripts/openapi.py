@@ -64,6 +64,15 @@ NAMED_ENUMS: dict[str, tuple[str, ...]] = {
 }
 # Strings whose values are a registry's: a task's error code is an ErrorCode.
 NAMED_PROPERTIES = {("TaskError", "code"): "ErrorCode"}
+# Operations answering with an entity tag, and 304 to a matching If-None-Match.
+TAGGED_OPERATIONS = ("tasks_get", "catalog_list_features", "catalog_get_feature")
+TAG_HEADERS = {
+    "ETag": {
+        "description": "The entity tag: send it as If-None-Match.",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {"description": "How long a cache may keep it.", "schema": {"type": "string"}},
+}
 SEED_CATALOG = ROOT / "shared" / "seed" / "catalog.json"
 SAMPLE_UPLOAD = "upl_3Zx8c2kQ0bV1mN4pR7sT9w"
 FORMS_NOTE = (
@@ -120,6 +129,7 @@ def document(apps: Iterable[FastAPI] | None = None) -> dict[str, Any]:
     task_create_per_feature(spec["components"]["schemas"])
     for name, example in EXAMPLES.items():
         spec["components"]["schemas"][name]["examples"] = [example]
+    declare_entity_tags(spec)
     used = {
         tag
         for operations in spec["paths"].values()
@@ -156,6 +166,19 @@ def name_enums(schemas: dict[str, Any], paths: dict[str, Any]) -> None:
         schemas[name] = {"type": "string", "enum": list(values), "title": name}
     for (schema, field), name in NAMED_PROPERTIES.items():
         schemas[schema]["properties"][field] = {"$ref": f"#/components/schemas/{name}"}
+
+
+def declare_entity_tags(spec: dict[str, Any]) -> None:
+    """`ETag` and `Cache-Control` on the 200 and 304 of `TAGGED_OPERATIONS`."""
+    spec["components"]["headers"].update(TAG_HEADERS)
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if operation["operationId"] not in TAGGED_OPERATIONS:
+                continue
+            for status in ("200", "304"):
+                headers = operation["responses"][status].setdefault("headers", {})
+                for name in TAG_HEADERS:
+                    headers[name] = {"$ref": f"#/components/headers/{name}"}
 
 
 def task_create_per_feature(schemas: dict[str, Any]) -> None:

@@ -116,6 +116,22 @@ def test_the_document_says_what_a_client_needs(spec: dict[str, Any]) -> None:
     assert set(spec["components"]["schemas"]["ErrorCode"]["enum"]) == set(REGISTRY)
     assert {"needed", "balance", "errors", "request_id"} <= set(problem["properties"])
     assert problem["additionalProperties"] is True
+    # response headers: the entity tag of a task read, the request id everywhere
+    read = spec["paths"]["/v1/tasks/{task_id}"]["get"]["responses"]
+    assert {"ETag", "Cache-Control", "X-Request-ID"} <= set(read["200"]["headers"])
+    assert "ETag" in read["304"]["headers"]
+    # every request body has an example; TaskCreate is one shape per seed feature
+    schemas = spec["components"]["schemas"]
+    for _, _, operation in operations(spec):
+        if "requestBody" in operation:
+            body = operation["requestBody"]["content"]["application/json"]["schema"]
+            named = schemas[body["$ref"].rsplit("/", 1)[1]]
+            shapes = [schemas[ref["$ref"].rsplit("/", 1)[1]] for ref in named.get("oneOf", [])]
+            assert all(shape.get("examples") for shape in shapes or [named]), operation[
+                "operationId"
+            ]
+    mapping = schemas["TaskCreate"]["discriminator"]["mapping"]
+    assert set(mapping) == {"cutout", "eraser", "outfit", "faceswap", "outpaint"}
 
 
 class _Body(BaseModel):
