@@ -73,6 +73,12 @@ TAG_HEADERS = {
     },
     "Cache-Control": {"description": "How long a cache may keep it.", "schema": {"type": "string"}},
 }
+# OpenAPI links: what a created resource's id is for (clients and schemathesis follow them).
+LINKS = {
+    "uploads_create": ("upload_id", ("uploads_get",)),
+    "uploads_create_credentials": ("upload_id", ("uploads_get",)),
+    "tasks_create": ("task_id", ("tasks_get", "tasks_cancel", "tasks_delete", "tasks_events")),
+}
 SEED_CATALOG = ROOT / "shared" / "seed" / "catalog.json"
 SAMPLE_UPLOAD = "upl_3Zx8c2kQ0bV1mN4pR7sT9w"
 FORMS_NOTE = (
@@ -130,6 +136,7 @@ def document(apps: Iterable[FastAPI] | None = None) -> dict[str, Any]:
     for name, example in EXAMPLES.items():
         spec["components"]["schemas"][name]["examples"] = [example]
     declare_entity_tags(spec)
+    declare_links(spec)
     used = {
         tag
         for operations in spec["paths"].values()
@@ -179,6 +186,23 @@ def declare_entity_tags(spec: dict[str, Any]) -> None:
                 headers = operation["responses"][status].setdefault("headers", {})
                 for name in TAG_HEADERS:
                     headers[name] = {"$ref": f"#/components/headers/{name}"}
+
+
+def declare_links(spec: dict[str, Any]) -> None:
+    """`LINKS`: the success response of a create names the operations its `id` feeds."""
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            if operation["operationId"] not in LINKS:
+                continue
+            parameter, targets = LINKS[operation["operationId"]]
+            success = next(code for code in operation["responses"] if code.startswith("2"))
+            operation["responses"][success]["links"] = {
+                "".join(word.title() for word in target.split("_")): {
+                    "operationId": target,
+                    "parameters": {parameter: "$response.body#/id"},
+                }
+                for target in targets
+            }
 
 
 def task_create_per_feature(schemas: dict[str, Any]) -> None:

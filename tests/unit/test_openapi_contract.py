@@ -130,6 +130,14 @@ def test_the_document_says_what_a_client_needs(spec: dict[str, Any]) -> None:
             assert all(shape.get("examples") for shape in shapes or [named]), operation[
                 "operationId"
             ]
+    # links: a created task's id feeds its read, cancel, delete and events
+    links = spec["paths"]["/v1/tasks"]["post"]["responses"]["202"]["links"]
+    assert {link["operationId"] for link in links.values()} == {
+        "tasks_get",
+        "tasks_cancel",
+        "tasks_delete",
+        "tasks_events",
+    }
     mapping = schemas["TaskCreate"]["discriminator"]["mapping"]
     assert set(mapping) == {"cutout", "eraser", "outfit", "faceswap", "outpaint"}
 

@@ -3,7 +3,9 @@
 Every operation gets generated requests, valid and invalid, with an admin's token (admin
 routes included), and every response goes through all of schemathesis's checks: no 5xx, every
 status, header and content type declared, bodies as their schema says, schema-invalid input
-refused, methods the document lacks refused. Two exclusions, each for a stated reason:
+refused, methods the document lacks refused. A state machine then follows the document's links
+(create an upload or a task, then read, cancel, follow or delete it). Two exclusions, each for
+a stated reason:
 
 - `positive_data_acceptance` (a schema-valid request must not get a 4xx other than 401, 403,
   404, 409): the server applies rules no JSON Schema states, and refuses with a declared
@@ -54,4 +56,33 @@ def test_every_operation_answers_as_the_document_declares(
         excluded.append(allow_header_conformance)
     case.call_and_validate(
         base_url=contract_stack.url, headers=contract_stack.admin, excluded_checks=excluded
+    )
+
+
+class _Links(schema.as_state_machine()):  # type: ignore[misc]
+    """Sequences along the document's links: create an upload or a task, then read, cancel,
+    follow or delete it, with the same checks and exclusions as above."""
+
+    stack: ContractStack
+
+    def get_call_kwargs(self, case: schemathesis.Case[Any]) -> dict[str, Any]:
+        return {"base_url": self.stack.url, "headers": self.stack.admin}
+
+    def validate_response(self, response: Any, case: schemathesis.Case[Any], **kwargs: Any) -> None:
+        excluded: list[CheckFunction] = [positive_data_acceptance]
+        if case.operation.path in SHADOWED_PATHS:
+            excluded.append(allow_header_conformance)
+        case.validate_response(response, excluded_checks=excluded)
+
+
+def test_linked_operations_answer_as_declared_in_sequence(contract_stack: ContractStack) -> None:
+    _Links.stack = contract_stack
+    _Links.run(
+        settings=settings(
+            max_examples=10,
+            stateful_step_count=4,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+        )
     )
