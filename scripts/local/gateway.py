@@ -24,7 +24,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,10 +36,11 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
 from starlette.routing import Route as StarletteRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-import retouch
 from retouch.core.errors import AppError, InternalError, MethodNotAllowed, NotFound
 from retouch.core.settings import get_settings
 from retouch.storage import LocalStorage
@@ -49,8 +50,13 @@ from scripts.local.lambda_runtime import FakeLambdaContext, new_event_loop
 from scripts.local.sam import FunctionSpec, LambdaHandler, Route, Template, load_module
 from scripts.local.scheduler import ScheduledJob, run_schedules, scheduled_jobs
 from scripts.local.storage_gateway import storage_routes
+from scripts.openapi import ROOT
+from scripts.openapi import document as openapi_document
 
 STAGE = "local"
+# Swagger UI's files, from npm's swagger-ui-dist (tools/openapi, installed by scripts/setup).
+SWAGGER_UI_ASSETS = ROOT / "tools" / "openapi" / "node_modules" / "swagger-ui-dist"
+DOCS_ASSETS_PATH = "/docs/assets"
 HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _TEXT_TYPES = re.compile(
     r"^(text/|application/(json|problem\+json|xml|javascript|x-www-form-urlencoded)"
@@ -224,23 +230,9 @@ def http_response(result: Mapping[str, Any]) -> Response:
 
 
 def merged_openapi(functions: Sequence[LoadedFunction]) -> dict[str, Any]:
-    """One OpenAPI document: the paths and components of every HTTP function's app."""
-    document: dict[str, Any] = {
-        "openapi": "3.1.0",
-        "info": {"title": "Retouch API (local)", "version": retouch.__version__},
-        "paths": {},
-        "components": {},
-    }
-    for function in functions:
-        if function.app is None:
-            continue
-        spec = function.app.openapi()
-        document["openapi"] = spec.get("openapi", document["openapi"])
-        for path, operations in spec.get("paths", {}).items():
-            document["paths"].setdefault(path, {}).update(operations)
-        for section, entries in spec.get("components", {}).items():
-            document["components"].setdefault(section, {}).update(entries)
-    return document
+    """One OpenAPI document for every HTTP function's app: the API's contract
+    (`scripts/openapi.py`, committed as docs/openapi.json)."""
+    return openapi_document(function.app for function in functions if function.app is not None)
 
 
 def load_functions(template: Template) -> list[LoadedFunction]:
@@ -363,9 +355,12 @@ class Gateway:
     async def forward(self, request: Request) -> Response:
         """Serve one request through the function whose route matches it."""
         request_id = gateway_request_id()
+        # The decoded path, as API Gateway matches it: `request.url.path` re-parses the URL, so
+        # an encoded `#` or `?` in a path parameter would cut the path short.
+        path: str = request.scope["path"]
         matched = self.match(
             request.method,
-            request.url.path,
+            path,
             preflight_for=request.headers.get("access-control-request-method", "").upper(),
         )
         if isinstance(matched, AppError):
@@ -377,7 +372,7 @@ class Gateway:
         event = rest_event(
             target=target,
             method=request.method,
-            path=request.url.path,
+            path=path,
             path_parameters=path_parameters,
             headers=[
                 (name.decode("latin-1"), value.decode("latin-1"))
@@ -403,7 +398,21 @@ class Gateway:
         return JSONResponse(merged_openapi(self.functions))
 
     async def docs(self, _request: Request) -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Retouch API (local)")
+        # Swagger UI from our own files (`/docs/assets/`), never a CDN: the page works offline.
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Retouch API",
+            swagger_js_url=f"{DOCS_ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon-32x32.png",
+        )
+
+
+def _forward_unrouted(gateway: Gateway) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def forward(request: Request, _exc: Exception) -> Response:
+        return await gateway.forward(request)
+
+    return forward
 
 
 def create_gateway(
@@ -423,10 +432,14 @@ def create_gateway(
         routes=[
             StarletteRoute("/openapi.json", gateway.openapi, methods=["GET"]),
             StarletteRoute("/docs", gateway.docs, methods=["GET"]),
+            Mount(DOCS_ASSETS_PATH, StaticFiles(directory=SWAGGER_UI_ASSETS, check_dir=False)),
             *storage_routes(storage, on_object_created=gateway.deliver_object_created),
             StarletteRoute("/{path:path}", gateway.forward, methods=HTTP_METHODS),
         ],
         lifespan=gateway.lifespan,
+        # `{path:path}` is `.*`, which stops at a newline: a path with an encoded one (`%0A`)
+        # still goes to the routes of the template, not to Starlette's plain-text 404.
+        exception_handlers={404: _forward_unrouted(gateway)},
     )
     app.state.gateway = gateway
     return app

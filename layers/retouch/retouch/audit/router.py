@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 
@@ -17,14 +17,8 @@ from retouch.http.routing import api_router
 
 router = api_router(prefix="/v1/admin/audit", tags=["admin"])
 
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
-    403: {"description": "FORBIDDEN: the role does not allow this (problem+json)"},
-    422: {"description": "VALIDATION_FAILED: a bad filter or cursor (problem+json)"},
-}
 
-
-@router.get("", response_model=AuditPage, responses=_PROBLEMS)
+@router.get("", response_model=AuditPage)
 def list_audit(
     _caller: Annotated[Principal, Depends(require_permission(Permission.AUDIT_READ))],
     query: Annotated[AuditQuery, Query()],

@@ -3,15 +3,29 @@ item and page."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
 
 from retouch.core.schemas import RequestSchema, Schema
 
 MAX_PAGE_SIZE = 100
+
+
+_RFC3339_DATE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _rfc3339_text(value: object) -> object:
+    # pydantic would also take a number of seconds ("0.5"): the document says RFC 3339.
+    if isinstance(value, str) and not _RFC3339_DATE.match(value):
+        raise ValueError("an RFC 3339 date-time, e.g. 2026-01-31T12:00:00Z")
+    return value
+
+
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 
 
 @dataclass(frozen=True)
@@ -72,8 +86,8 @@ class AuditQuery(RequestSchema):
     action: Annotated[str | None, Field(pattern=r"^[a-z_]{1,32}\.[a-z_]{1,31}$")] = None
     target_type: Annotated[str | None, Field(pattern=r"^[a-z_]{1,32}$")] = None
     target_id: Annotated[str | None, Field(min_length=1, max_length=64)] = None
-    since: AwareDatetime | None = Field(None, description="created at or after (RFC 3339)")
-    until: AwareDatetime | None = Field(None, description="created before (RFC 3339)")
+    since: Rfc3339 | None = Field(None, description="created at or after (RFC 3339)")
+    until: Rfc3339 | None = Field(None, description="created before (RFC 3339)")
     cursor: Annotated[str | None, Field(max_length=512)] = None
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = 20
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
@@ -13,18 +13,15 @@ from retouch.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, 
 from retouch.auth.tokens import client_fingerprint
 from retouch.caller.dependencies import current_user
 from retouch.core.db import get_database
+from retouch.core.errors import Unauthenticated, raises
 from retouch.core.identity import Principal
 from retouch.core.lockout import get_lockouts
 from retouch.core.settings import get_settings
 from retouch.http.rate_limits import client_address, limiter_for
 from retouch.http.routing import api_router
+from retouch.users.errors import EmailTaken
 
 router = api_router(prefix="/v1/auth", tags=["auth"])
-
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Wrong credentials or token (problem+json)"},
-    422: {"description": "Invalid body (problem+json)"},
-}
 
 
 def _no_store(response: Response) -> None:
@@ -45,8 +42,8 @@ def _client(request: Request) -> str:
     "/register",
     status_code=201,
     response_model=TokenPair,
-    responses={409: {"description": "EMAIL_TAKEN"}, **_PROBLEMS},
 )
+@raises(EmailTaken)
 def register(body: RegisterRequest, request: Request, response: Response) -> TokenPair:
     """Create an account; answers with its first token pair."""
     _no_store(response)
@@ -59,14 +56,8 @@ def register(body: RegisterRequest, request: Request, response: Response) -> Tok
     )
 
 
-@router.post(
-    "/login",
-    response_model=TokenPair,
-    responses={
-        429: {"description": "RATE_LIMITED (a limit, or the account locked), with Retry-After"},
-        **_PROBLEMS,
-    },
-)
+@router.post("/login", response_model=TokenPair)
+@raises(Unauthenticated)
 def login(body: LoginRequest, request: Request, response: Response) -> TokenPair:
     """Sign in with email and password."""
     _no_store(response)
@@ -81,7 +72,8 @@ def login(body: LoginRequest, request: Request, response: Response) -> TokenPair
     )
 
 
-@router.post("/refresh", response_model=TokenPair, responses=_PROBLEMS)
+@router.post("/refresh", response_model=TokenPair)
+@raises(Unauthenticated)
 def refresh(body: RefreshRequest, request: Request, response: Response) -> TokenPair:
     """Spend a refresh token for a new pair. The same client retrying within seconds gets
     the same pair's refresh token again; a spent token from anyone else ends the session."""
@@ -95,7 +87,7 @@ def refresh(body: RefreshRequest, request: Request, response: Response) -> Token
     )
 
 
-@router.post("/logout", status_code=204, response_class=Response, responses=_PROBLEMS)
+@router.post("/logout", status_code=204, response_class=Response)
 def logout(principal: Annotated[Principal, Depends(current_user)]) -> Response:
     """End this session: its refresh tokens and access tokens stop working."""
     service.logout(database=get_database(), principal=principal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -12,19 +13,29 @@ from retouch.users.schemas import Email, UserRead
 MIN_PASSWORD_LENGTH = 10
 # Bounded before anything hashes it: a megabyte "password" is a 422, not a megabyte of Argon2.
 MAX_PASSWORD_LENGTH = 128
+# At least two kinds of character among lower case, upper case, digits and the rest (symbols):
+# a run of the first character's kind, then one of another kind. In the OpenAPI document too.
+CHARACTER_MIX_PATTERN = (
+    r"^(?:[a-z]+[^a-z]|[A-Z]+[^A-Z]|[0-9]+[^0-9]|[^a-zA-Z0-9]+[a-zA-Z0-9])[\s\S]*$"
+)
+_CHARACTER_MIX = re.compile(CHARACTER_MIX_PATTERN)
+CHARACTER_MIX_RULE = "mix at least two of: lower case, upper case, digits, symbols"
 
 
 class RegisterRequest(RequestSchema):
     email: Email
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)
+    password: str = Field(
+        min_length=MIN_PASSWORD_LENGTH,
+        max_length=MAX_PASSWORD_LENGTH,
+        description=f"{CHARACTER_MIX_RULE}; not the email address",
+        json_schema_extra={"pattern": CHARACTER_MIX_PATTERN},
+    )
 
     @field_validator("password")
     @classmethod
     def _acceptable(cls, password: str, info: ValidationInfo) -> str:
-        kinds = (str.islower, str.isupper, str.isdigit)
-        classes = {next((i for i, kind in enumerate(kinds) if kind(ch)), 3) for ch in password}
-        if len(classes) < 2:
-            raise ValueError("mix at least two of: lower case, upper case, digits, symbols")
+        if not _CHARACTER_MIX.match(password):
+            raise ValueError(CHARACTER_MIX_RULE)
         email = info.data.get("email")
         if isinstance(email, str) and password.lower() in {email, email.split("@")[0]}:
             raise ValueError("the password must not be the email address")

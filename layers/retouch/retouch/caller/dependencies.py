@@ -18,7 +18,7 @@ from retouch.caller.attachments import AttachedRead
 from retouch.caller.service import authenticate, authenticate_with
 from retouch.caller.stream_tokens import authenticate_stream
 from retouch.core.db import get_database
-from retouch.core.errors import Forbidden, Unauthenticated
+from retouch.core.errors import Forbidden, Unauthenticated, raises
 from retouch.core.identity import Principal
 from retouch.core.logging import logger
 from retouch.core.permissions import Permission, Role, roles_with
@@ -109,6 +109,7 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting only callers whose current role is one of `roles` (else 403)."""
     allowed = frozenset(roles)
 
+    @raises(Forbidden)
     async def caller_with_role(principal: Annotated[Principal, Depends(current_user)]) -> Principal:
         if principal.role not in allowed:
             raise Forbidden("Your role does not allow this")

@@ -4,7 +4,7 @@ provider configs; ordinary users get 403)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Path
 
@@ -36,16 +36,6 @@ from retouch.providers.guards import ProviderGuards
 
 admin_router = api_router(prefix="/v1/admin", tags=["admin"])
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
-    403: {"description": "FORBIDDEN: the role does not allow this (problem+json)"},
-    404: {"description": "NOT_FOUND: no such feature, version or provider"},
-}
-_WRITE: dict[int | str, dict[str, Any]] = {
-    **_AUTH,
-    422: {"description": "VALIDATION_FAILED: every problem as a field error; nothing stored"},
-}
-
 Reader = Annotated[Principal, Depends(require_permission(Permission.CONFIG_READ))]
 Writer = Annotated[Principal, Depends(require_permission(Permission.CONFIG_WRITE))]
 ProviderWriter = Annotated[Principal, Depends(require_permission(Permission.PROVIDERS_WRITE))]
@@ -56,20 +46,20 @@ Version = Annotated[int, Path(ge=1)]
 AcceptLanguage = Annotated[str | None, Header()]
 
 
-@admin_router.get("/features", response_model=FeatureAdminList, responses=_AUTH)
+@admin_router.get("/features", response_model=FeatureAdminList)
 def list_features(_caller: Reader) -> FeatureAdminList:
     """Every feature, enabled or not, with its current form and pipeline versions."""
     items = service.list_features(database=get_database(), enabled_only=False)
     return FeatureAdminList(items=items)
 
 
-@admin_router.get("/features/{key}", response_model=FeatureRead, responses=_AUTH)
+@admin_router.get("/features/{key}", response_model=FeatureRead)
 def get_feature(key: FeatureKey, _caller: Reader) -> FeatureRead:
     """One feature, enabled or not."""
     return service.get_feature(database=get_database(), key=key)
 
 
-@admin_router.patch("/features/{key}", response_model=FeatureRead, responses=_WRITE)
+@admin_router.patch("/features/{key}", response_model=FeatureRead)
 def update_feature(
     key: FeatureKey, patch: FeaturePatch, caller: Writer, request: RequestId
 ) -> FeatureRead:
@@ -79,7 +69,7 @@ def update_feature(
     )
 
 
-@admin_router.post("/features/{key}/rollback", response_model=FeatureRead, responses=_WRITE)
+@admin_router.post("/features/{key}/rollback", response_model=FeatureRead)
 def roll_back(
     key: FeatureKey, rollback: Rollback, caller: Writer, request: RequestId
 ) -> FeatureRead:
@@ -93,24 +83,20 @@ def roll_back(
     )
 
 
-@admin_router.get("/features/{key}/forms", response_model=FormVersionList, responses=_AUTH)
+@admin_router.get("/features/{key}/forms", response_model=FormVersionList)
 def list_forms(key: FeatureKey, _caller: Reader) -> FormVersionList:
     """Every version of the feature's form, oldest first."""
     return FormVersionList(items=admin.list_forms(database=get_database(), feature_key=key))
 
 
-@admin_router.get(
-    "/features/{key}/forms/{version}", response_model=FormVersionRead, responses=_AUTH
-)
+@admin_router.get("/features/{key}/forms/{version}", response_model=FormVersionRead)
 def get_form(key: FeatureKey, version: Version, _caller: Reader) -> FormVersionRead:
     """One version of the feature's form, current or old."""
     form = service.get_form(database=get_database(), feature_key=key, version=version)
     return FormVersionRead.of(form)
 
 
-@admin_router.post(
-    "/features/{key}/forms", status_code=201, response_model=FormVersionRead, responses=_WRITE
-)
+@admin_router.post("/features/{key}/forms", status_code=201, response_model=FormVersionRead)
 def add_form(
     key: FeatureKey,
     form: FormCreate,
@@ -129,28 +115,21 @@ def add_form(
     )
 
 
-@admin_router.get("/features/{key}/pipelines", response_model=PipelineVersionList, responses=_AUTH)
+@admin_router.get("/features/{key}/pipelines", response_model=PipelineVersionList)
 def list_pipelines(key: FeatureKey, _caller: Reader) -> PipelineVersionList:
     """Every version of the feature's pipeline, oldest first."""
     items = admin.list_pipelines(database=get_database(), feature_key=key)
     return PipelineVersionList(items=items)
 
 
-@admin_router.get(
-    "/features/{key}/pipelines/{version}", response_model=PipelineVersionRead, responses=_AUTH
-)
+@admin_router.get("/features/{key}/pipelines/{version}", response_model=PipelineVersionRead)
 def get_pipeline(key: FeatureKey, version: Version, _caller: Reader) -> PipelineVersionRead:
     """One version of the feature's pipeline, current or old."""
     pipeline = service.get_pipeline(database=get_database(), feature_key=key, version=version)
     return PipelineVersionRead.of(pipeline)
 
 
-@admin_router.post(
-    "/features/{key}/pipelines",
-    status_code=201,
-    response_model=PipelineVersionRead,
-    responses=_WRITE,
-)
+@admin_router.post("/features/{key}/pipelines", status_code=201, response_model=PipelineVersionRead)
 def add_pipeline(
     key: FeatureKey,
     pipeline: PipelineCreate,
@@ -169,7 +148,7 @@ def add_pipeline(
     )
 
 
-@admin_router.get("/providers", response_model=ProviderList, responses=_AUTH)
+@admin_router.get("/providers", response_model=ProviderList)
 def list_providers(_caller: Reader) -> ProviderList:
     """Every provider config (credential references, never secrets)."""
     return ProviderList(items=service.list_providers(database=get_database()))
@@ -178,7 +157,6 @@ def list_providers(_caller: Reader) -> ProviderList:
 @admin_router.get(
     "/providers/health",
     response_model=ProviderHealthList,
-    responses={**_AUTH, 503: {"description": "SERVICE_UNAVAILABLE: Redis unreachable"}},
 )
 def provider_health(_caller: Reader) -> ProviderHealthList:
     """Per provider over the last 15 minutes: jobs succeeded and failed, success rate,
@@ -187,7 +165,7 @@ def provider_health(_caller: Reader) -> ProviderHealthList:
     return ProviderHealthList(items=service.provider_health(database=get_database(), guards=guards))
 
 
-@admin_router.put("/providers/{key}", response_model=ProviderRead, responses=_WRITE)
+@admin_router.put("/providers/{key}", response_model=ProviderRead)
 def save_provider(
     key: ProviderKey,
     settings: ProviderPut,

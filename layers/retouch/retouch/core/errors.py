@@ -7,10 +7,12 @@ route maps errors itself and nothing matches on message text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Category(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
@@ -247,3 +249,22 @@ class InternalError(AppError):
     """An unexpected failure; the client sees only the generic message."""
 
     code = "INTERNAL"
+
+
+RAISES_ATTRIBUTE = "__raises__"
+
+
+def raises(*errors: type[AppError]) -> Callable[[F], F]:
+    """Declare the errors an endpoint or a dependency raises beyond those its shape implies.
+
+    The OpenAPI contract (`retouch.http.contract`) lists the codes on every operation whose
+    endpoint or dependency tree carries the mark; a route that raises an undeclared error fails
+    the contract tests.
+    """
+
+    def mark(function: F) -> F:
+        declared = getattr(function, RAISES_ATTRIBUTE, ())
+        setattr(function, RAISES_ATTRIBUTE, (*declared, *(error.code for error in errors)))
+        return function
+
+    return mark

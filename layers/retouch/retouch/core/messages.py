@@ -83,7 +83,9 @@ DETAILS: Mapping[str, str] = {
     "This Idempotency-Key was used for a different request": "幂等键已用于不同的请求",
     # admin
     "per-route metrics are read from the local sink only; on the clouds see the CloudWatch "
-    "dashboard or Cloud Monitor": "接口指标仅从本地指标文件读取；云上请查看 CloudWatch 仪表盘或云监控",
+    "dashboard or Cloud Monitor": (
+        "接口指标仅从本地指标文件读取；云上请查看 CloudWatch 仪表盘或云监控"
+    ),
     # storage
     "The signed URL is missing a parameter or has a malformed one": (
         "签名链接缺少参数或参数格式错误"

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import retouch
 from retouch.core.errors import AppError
 from retouch.core.ratelimit import RateLimiter
 from retouch.core.redis import REDIS_UNAVAILABLE_ERRORS
+from retouch.http.contract import check_operation_ids, declare_errors
 from retouch.http.cors import SettingsCorsMiddleware
 from retouch.http.middleware import RequestContextMiddleware
 from retouch.http.problems import handle_exception
@@ -33,19 +36,35 @@ def create_app(
 ) -> FastAPI:
     """Build an app serving `routers` with the request-context middleware and problem errors.
 
+    Its OpenAPI document declares every error each operation can return (`http/contract.py`).
     Browser origins of `RETOUCH_CORS_ORIGINS` get CORS headers (`http/cors.py`). Requests are
     rate limited by `rate_limiter`, by default the process's Redis limiter
     (`get_rate_limiter()`, resolved per request, so nothing connects here).
     """
     routers = list(routers)
     check_route_limits(route for router in routers for route in router.routes)
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    check_operation_ids(routes)
     app = FastAPI(title=title, version=retouch.__version__)
     for router in routers:
         app.include_router(router)
     app.state.rate_limiter = rate_limiter
+    app.state.routers = routers
+    _serve_contract(app, routes)
     for error_type in _HANDLED_ERRORS:
         app.add_exception_handler(error_type, handle_exception)
     app.add_middleware(RequestContextMiddleware)
     # Added last, so outermost: the request-context middleware's own answers get CORS headers.
     app.add_middleware(SettingsCorsMiddleware)
     return app
+
+
+def _serve_contract(app: FastAPI, routes: list[APIRoute]) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_errors(build(), routes)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

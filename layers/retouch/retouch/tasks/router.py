@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from retouch.caller.dependencies import current_streamer, current_user, current_user_with
 from retouch.caller.stream_tokens import issue_stream_token
 from retouch.core.db import get_database
+from retouch.core.errors import raises
 from retouch.core.identity import Principal
 from retouch.core.redis import get_redis
 from retouch.core.security import TokenConfig
@@ -17,11 +18,13 @@ from retouch.core.settings import get_settings
 from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import rate_limit
 from retouch.http.routing import api_router
+from retouch.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from retouch.queue import get_queue
+from retouch.quota.errors import QuotaExceeded
 from retouch.storage import get_storage
 from retouch.tasks import cancel, service, views
 from retouch.tasks.caller_read import owned_task_read
-from retouch.tasks.errors import TaskNotFound
+from retouch.tasks.errors import FeatureUnavailable, TaskNotCancelable, TaskNotFound
 from retouch.tasks.events import LAST_EVENT_ID_PATTERN, event_stream
 from retouch.tasks.schemas import (
     MAX_PAGE_SIZE,
@@ -32,6 +35,7 @@ from retouch.tasks.schemas import (
     TaskRead,
     TaskStatus,
 )
+from retouch.tasks.stream_slots import TooManyStreams
 
 router = api_router(prefix="/v1/tasks", tags=["tasks"])
 
@@ -42,10 +46,6 @@ CallerAndTask = Annotated[
 ]
 AcceptLanguage = Annotated[str | None, Header()]
 TaskId = Annotated[str, Path(max_length=64, description="a task id (`tsk_…`)")]
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
-    404: {"description": "NOT_FOUND: no such task of yours (problem+json)"},
-}
 
 
 async def caller_id(caller: Caller) -> str:
@@ -58,13 +58,8 @@ async def caller_id(caller: Caller) -> str:
     status_code=202,
     response_model=TaskRead,
     dependencies=[Depends(rate_limit(key=caller_id))],
-    responses={
-        402: {"description": "QUOTA_EXCEEDED (problem+json)"},
-        409: {"description": "FEATURE_UNAVAILABLE or IDEMPOTENCY_KEY_IN_USE (problem+json)"},
-        422: {"description": "VALIDATION_FAILED or IDEMPOTENCY_KEY_REUSED (problem+json)"},
-        **_PROBLEMS,
-    },
 )
+@raises(QuotaExceeded, FeatureUnavailable, IdempotencyKeyInUse, IdempotencyKeyReused)
 def create_task(
     request: TaskCreate,
     caller: Caller,
@@ -85,7 +80,7 @@ def create_task(
     )
 
 
-@router.get("", response_model=TaskPage, responses=_PROBLEMS)
+@router.get("", response_model=TaskPage)
 def list_tasks(
     caller: Caller,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
@@ -111,7 +106,7 @@ def list_tasks(
 @router.get(
     "/{task_id}",
     response_model=TaskRead,
-    responses={304: {"description": "Not modified (If-None-Match)"}, **_PROBLEMS},
+    responses={304: {"description": "Not modified (If-None-Match)"}},
 )
 def get_task(
     task_id: TaskId,
@@ -138,8 +133,8 @@ def get_task(
 @router.post(
     "/{task_id}/cancel",
     response_model=TaskRead,
-    responses={409: {"description": "TASK_NOT_CANCELABLE (problem+json)"}, **_PROBLEMS},
 )
+@raises(TaskNotCancelable)
 def cancel_task(
     task_id: TaskId, caller: Caller, accept_language: AcceptLanguage = None
 ) -> TaskRead:
@@ -156,7 +151,7 @@ def cancel_task(
     )
 
 
-@router.delete("/{task_id}", status_code=204, responses=_PROBLEMS)
+@router.delete("/{task_id}", status_code=204)
 def delete_task(task_id: TaskId, caller: Caller) -> Response:
     """Delete a task: it disappears from your list and its images are deleted (an
     unfinished task is canceled first and its credits returned)."""
@@ -179,12 +174,11 @@ _EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {"text/event-stream": {"schema": {"$ref": "#/components/schemas/TaskRead"}}},
     },
     204: {"description": "The task is finished and `Last-Event-ID` is its last event: stop"},
-    429: {"description": "TOO_MANY_STREAMS: you hold the most open streams (problem+json)"},
-    **_PROBLEMS,
 }
 
 
 @router.get("/{task_id}/events", response_class=StreamingResponse, responses=_EVENTS_RESPONSES)
+@raises(TooManyStreams)
 async def task_events(
     task_id: TaskId,
     caller: Annotated[Principal, Depends(current_streamer)],
@@ -211,7 +205,7 @@ async def task_events(
     )
 
 
-@router.post("/{task_id}/events-token", response_model=EventsToken, responses=_PROBLEMS)
+@router.post("/{task_id}/events-token", response_model=EventsToken)
 def create_events_token(
     task_id: TaskId, caller_and_task: CallerAndTask, response: Response
 ) -> EventsToken:

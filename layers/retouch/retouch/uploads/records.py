@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Literal
 
 UploadStatus = Literal["pending", "ready", "rejected"]
+# Why the check refused an upload (uploads/checks.py; `changed`: replaced after the check).
+RejectReason = Literal["too_large", "too_many_pixels", "not_an_image", "type_mismatch", "changed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,6 @@ class Upload:
     actual_size: int | None
     #: SHA-256 (hex) of the bytes the trigger inspected; None before it did (or before 0012).
     sha256: str | None
-    reject_reason: str | None
+    reject_reason: RejectReason | None
     created_at: datetime
     updated_at: datetime

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Path
 
@@ -22,13 +22,10 @@ from retouch.uploads.schemas import (
 
 router = api_router(prefix="/v1/uploads", tags=["uploads"])
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
-}
 Caller = Annotated[Principal, Depends(current_user)]
 
 
-@router.post("", status_code=201, response_model=UploadTicketRead, responses=_AUTH)
+@router.post("", status_code=201, response_model=UploadTicketRead)
 def create_upload(request: UploadCreate, caller: Caller) -> UploadTicketRead:
     """A presigned upload of one JPEG, PNG or WebP into the caller's own prefix; the type and
     size limit are bound into the signature. The upload becomes `ready` once checked."""
@@ -44,7 +41,6 @@ def create_upload(request: UploadCreate, caller: Caller) -> UploadTicketRead:
 @router.get(
     "/{upload_id}",
     response_model=UploadRead,
-    responses={**_AUTH, 404: {"description": "NOT_FOUND: no such upload of yours"}},
 )
 def get_upload(
     upload_id: Annotated[str, Path(max_length=64, description="an upload id (`upl_…`)")],
@@ -55,7 +51,7 @@ def get_upload(
     return service.get_upload(database=get_database(), principal=caller, upload_id=upload_id)
 
 
-@router.post("/credentials", status_code=201, response_model=UploadCredentialsRead, responses=_AUTH)
+@router.post("/credentials", status_code=201, response_model=UploadCredentialsRead)
 def create_credentials(request: UploadCreate, caller: Caller) -> UploadCredentialsRead:
     """A new upload, as `POST /v1/uploads` makes, with temporary storage credentials that can
     write its one object (an SDK's multipart upload, retries) and nothing else. The object is

@@ -9,7 +9,8 @@ from typing import Literal
 from pydantic import Field
 
 from retouch.core.schemas import RequestSchema, Schema
-from retouch.uploads.records import UploadStatus
+from retouch.core.settings import Settings
+from retouch.uploads.records import RejectReason, UploadStatus
 
 #: The image types an upload may declare; the trigger checks each one's magic bytes.
 UploadContentType = Literal["image/jpeg", "image/png", "image/webp"]
@@ -19,7 +20,11 @@ class UploadCreate(RequestSchema):
     """`POST /v1/uploads`: what the client is about to send."""
 
     content_type: UploadContentType
-    size: int = Field(ge=1, description="bytes; at most RETOUCH_UPLOAD_MAX_BYTES")
+    size: int = Field(
+        ge=1,
+        description="bytes; at most RETOUCH_UPLOAD_MAX_BYTES (the `maximum` is its default)",
+        json_schema_extra={"maximum": Settings.model_fields["upload_max_bytes"].default},
+    )
 
 
 class UploadTicketRead(Schema):
@@ -62,5 +67,5 @@ class UploadRead(Schema):
     width: int | None
     height: int | None
     size: int | None = Field(description="bytes stored, once checked")
-    reject_reason: str | None
+    reject_reason: RejectReason | None
     created_at: datetime

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query
 
 from retouch.caller.dependencies import current_user, require_permission
 from retouch.core.db import get_database
+from retouch.core.errors import raises
 from retouch.core.identity import Principal, UserStatus
 from retouch.core.permissions import Permission, Role
 from retouch.core.settings import get_settings
 from retouch.http.dependencies import request_id
 from retouch.http.routing import api_router
+from retouch.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from retouch.users import service
 from retouch.users.schemas import (
     MAX_PAGE_SIZE,
@@ -28,23 +30,18 @@ from retouch.users.schemas import (
 me_router = api_router(prefix="/v1/me", tags=["me"])
 admin_router = api_router(prefix="/v1/admin/users", tags=["admin"])
 
-_AUTH: dict[int | str, dict[str, Any]] = {
-    401: {"description": "UNAUTHENTICATED or TOKEN_EXPIRED (problem+json)"},
-    403: {"description": "FORBIDDEN: the role does not allow this (problem+json)"},
-}
-_TARGET: dict[int | str, dict[str, Any]] = {**_AUTH, 404: {"description": "No such user"}}
 
 UserId = Annotated[PublicUserId, Path(description="the user's public id (usr_...)")]
 RequestId = Annotated[str | None, Depends(request_id)]
 
 
-@me_router.get("", response_model=MeRead, responses=_AUTH)
+@me_router.get("", response_model=MeRead)
 def me(principal: Annotated[Principal, Depends(current_user)]) -> MeRead:
     """The signed-in user's profile and membership."""
     return service.get_me(principal=principal)
 
 
-@admin_router.get("", response_model=UserPage, responses=_AUTH)
+@admin_router.get("", response_model=UserPage)
 def list_users(
     _caller: Annotated[Principal, Depends(require_permission(Permission.USERS_READ))],
     role: Role | None = None,
@@ -64,7 +61,7 @@ def list_users(
     )
 
 
-@admin_router.get("/{user_id}", response_model=UserAdminRead, responses=_TARGET)
+@admin_router.get("/{user_id}", response_model=UserAdminRead)
 def get_user(
     user_id: UserId,
     _caller: Annotated[Principal, Depends(require_permission(Permission.USERS_READ))],
@@ -73,7 +70,7 @@ def get_user(
     return service.get_user(database=get_database(), public_id=user_id)
 
 
-@admin_router.patch("/{user_id}", response_model=UserAdminRead, responses=_TARGET)
+@admin_router.patch("/{user_id}", response_model=UserAdminRead)
 def update_user(
     user_id: UserId,
     patch: UserPatch,
@@ -89,12 +86,8 @@ def update_user(
 @admin_router.post(
     "/{user_id}/credits",
     response_model=CreditGrantRead,
-    responses={
-        409: {"description": "IDEMPOTENCY_KEY_IN_USE (problem+json)"},
-        422: {"description": "VALIDATION_FAILED or IDEMPOTENCY_KEY_REUSED (problem+json)"},
-        **_TARGET,
-    },
 )
+@raises(IdempotencyKeyInUse, IdempotencyKeyReused)
 def grant_credits(
     user_id: UserId,
     grant: CreditGrant,
