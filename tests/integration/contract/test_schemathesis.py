@@ -18,6 +18,13 @@ a stated reason:
   of a sibling's parameter (`/v1/admin/providers/health` beside `/v1/admin/providers/{key}`,
   `/v1/uploads/credentials` beside `/v1/uploads/{upload_id}`): their 405 rightly advertises
   the sibling's method, which the document lists under the templated path.
+
+One class of failure is dropped, not a check: a "schema-violating request accepted" whose only
+violations are query parameters the operation does not name (schemathesis treats the query as a
+closed object) and the `Authorization` header it counts as missing because the test sends it
+for every case. Read routes ignore unknown query parameters on purpose — browsers and caches add
+their own (`?_=<time>`) — while the routes whose query is a strict model (the admin lists and
+the audit log) refuse them with 422, and every other violation still fails the test.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CheckFunction
+from schemathesis.core.failures import AcceptedNegativeData, Failure, FailureGroup
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from tests.integration.contract.conftest import ContractStack
@@ -39,6 +47,31 @@ pytestmark = pytest.mark.integration
 DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 SHADOWED_PATHS = frozenset({"/v1/admin/providers/health", "/v1/uploads/credentials"})
 schema = schemathesis.openapi.from_dict(json.loads(DOCUMENT.read_text(encoding="utf-8")))
+#: The violations of an accepted request that are not ours to refuse (see the docstring).
+TOLERATED = (
+    "query: violates `additionalProperties`",
+    "header: violates `required` (was Authorization)",
+)
+
+
+def _ours(failure: Failure) -> bool:
+    """Whether `failure` is one the server must answer for (all but the tolerated kind)."""
+    if not isinstance(failure, AcceptedNegativeData):
+        return True
+    violations = [
+        line.strip()[2:] for line in failure.message.splitlines() if line.strip().startswith("- ")
+    ]
+    return not violations or any(v not in TOLERATED for v in violations)
+
+
+def _validated(call: Any) -> None:
+    """Run `call` (a validation), raising only the failures that are ours."""
+    try:
+        call()
+    except FailureGroup as group:
+        kept = [failure for failure in group.exceptions if _ours(failure)]
+        if kept:
+            raise FailureGroup(kept, str(group)) from None
 
 
 @schema.parametrize()
@@ -54,8 +87,10 @@ def test_every_operation_answers_as_the_document_declares(
     excluded: list[CheckFunction] = [positive_data_acceptance]
     if case.operation.path in SHADOWED_PATHS:
         excluded.append(allow_header_conformance)
-    case.call_and_validate(
-        base_url=contract_stack.url, headers=contract_stack.admin, excluded_checks=excluded
+    _validated(
+        lambda: case.call_and_validate(
+            base_url=contract_stack.url, headers=contract_stack.admin, excluded_checks=excluded
+        )
     )
 
 
@@ -72,7 +107,7 @@ class _Links(schema.as_state_machine()):  # type: ignore[misc]
         excluded: list[CheckFunction] = [positive_data_acceptance]
         if case.operation.path in SHADOWED_PATHS:
             excluded.append(allow_header_conformance)
-        case.validate_response(response, excluded_checks=excluded)
+        _validated(lambda: case.validate_response(response, excluded_checks=excluded))
 
 
 def test_linked_operations_answer_as_declared_in_sequence(contract_stack: ContractStack) -> None:

@@ -120,10 +120,20 @@ def _run_on_scf_python(
 @pytest.mark.integration
 @pytest.mark.parametrize("logical_id", sorted(SCF_EVENTS))
 def test_function_answers_its_scf_events_on_cpython_3_10(
-    stack: Stack, scf_python: Path, tmp_path: Path, logical_id: str
+    stack: Stack,
+    scf_python: Path,
+    tmp_path: Path,
+    logical_id: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN a function and its SCF sample events (with a real access token where the event has
-    # the placeholder, and a fresh address where it registers)
+    # the placeholder, and a fresh address where it registers); objects the functions write go
+    # to a folder of this test, which holds a backup when the verify is the one under test
+    monkeypatch.setenv("RETOUCH_STORAGE_LOCAL_ROOT", str(tmp_path / "objects"))
+    if logical_id == "BackupVerifyFunction":
+        from retouch.backup.handlers import backup_job
+
+        backup_job()
     spec = load_template().function(logical_id)
     events = {
         path.name: _with_fresh_email(with_access_token(json.loads(path.read_text())))

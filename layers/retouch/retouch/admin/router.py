@@ -27,11 +27,14 @@ from retouch.admin.schemas import (
 from retouch.cache import get_cache
 from retouch.caller.dependencies import require_permission
 from retouch.core.db import get_database
+from retouch.core.errors import raises
 from retouch.core.identity import Principal
 from retouch.core.permissions import Permission
 from retouch.core.settings import get_settings
 from retouch.http.routing import api_router
+from retouch.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from retouch.queue.factory import get_queue
+from retouch.users.errors import UserNotFound
 
 router = api_router(prefix="/v1/admin", tags=["admin"])
 
@@ -86,6 +89,7 @@ def metrics_series(
         409: {"description": "ROUTE_METRICS_UNAVAILABLE: not the local sink (problem+json)"},
     },
 )
+@raises(routes_metrics.RouteMetricsUnavailable)
 def metrics_routes(
     _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
     query: Annotated[OverviewQuery, Query()],
@@ -96,6 +100,7 @@ def metrics_routes(
 
 
 @router.get("/tasks", response_model=AdminTaskPage, responses=_AUTH)
+@raises(UserNotFound)
 def list_tasks(
     _caller: Annotated[Principal, _caller(Permission.USERS_READ)],
     query: Annotated[AdminTaskQuery, Query()],
@@ -118,6 +123,7 @@ def get_task(
 
 
 @router.get("/dead-letters", response_model=DeadLetters, responses=_DEAD)
+@raises(operations.DeadLettersUnavailable)
 def dead_letters(
     _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
 ) -> DeadLetters:
@@ -126,6 +132,7 @@ def dead_letters(
 
 
 @router.post("/dead-letters/{queue}/redrive", response_model=RedriveRead, responses=_DEAD)
+@raises(operations.DeadLettersUnavailable, IdempotencyKeyInUse, IdempotencyKeyReused)
 def redrive(
     queue: StepQueue,
     body: Redrive,
