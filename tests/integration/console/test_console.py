@@ -196,6 +196,8 @@ def test_the_providers_the_alert_and_a_tasks_steps_are_shown(browser: Browser) -
     steps = page.locator("tr[data-step]")
     assert steps.count() >= 3
     assert "local" in page.locator("table").last.inner_text()
+    # the generate step's provider attempts: the vendors the chain skipped, then local
+    assert "(UNAVAILABLE)" in page.locator('tr[data-step="generate"]').inner_text()
     browser.shot("task")
 
 

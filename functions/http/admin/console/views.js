@@ -92,7 +92,7 @@ function taskDetail(task) {
       [t("status"), (row) => row.status],
       [t("provider"), (row) => row.provider || "–"],
       [t("attempt"), (row) => row.attempt],
-      [t("fallbacks"), (row) => row.fallbacks.length],
+      [t("fallbacks"), (row) => row.fallbacks.map((f) => `${f.provider} (${f.code})`).join(", ") || "–"],
       [t("error"), (row) => row.error_code || "–"],
     ], task.steps, (row) => ({ "data-step": row.step })),
   ];
