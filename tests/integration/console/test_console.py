@@ -7,6 +7,7 @@ goes to test-artefacts/console/."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -44,6 +45,8 @@ class Browser:
         self.url = url
         self.refused: list[str] = []
         self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
         page.route("**/*", self._local_only)
         page.on("console", lambda message: self._console(message.type, message.text))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
@@ -201,10 +204,41 @@ def test_the_providers_the_alert_and_a_tasks_steps_are_shown(browser: Browser) -
     browser.shot("task")
 
 
+def test_an_expired_access_token_is_refreshed_and_no_token_is_stored(
+    browser: Browser, console_stack: ConsoleStack
+) -> None:
+    page = browser.page
+    expired = {"type": "about:blank", "title": "Token expired", "status": 401}
+
+    def token_expired(route: Route) -> None:
+        route.fulfill(
+            status=401,
+            content_type="application/problem+json",
+            body=json.dumps({**expired, "code": "TOKEN_EXPIRED"}),
+        )
+
+    # GIVEN the API answers the next providers call as to an expired access token
+    page.route(f"{console_stack.url}/v1/admin/providers/health", token_expired, times=1)
+    browser.requests.clear()
+
+    # WHEN the providers view is opened
+    browser.view("providers")
+
+    # THEN the page spent its refresh token once and the retried call filled the view
+    refreshes = [url for url in browser.requests if url.endswith("/v1/auth/refresh")]
+    assert len(refreshes) == 1
+    assert page.locator("tr[data-provider]").count() >= 1
+    assert page.locator("#problem").is_hidden()
+    # and neither token was ever written to the browser's storage
+    assert page.evaluate("() => [localStorage.length, sessionStorage.length]") == [0, 0]
+    assert page.context.cookies() == []
+
+
 def test_the_texts_switch_to_chinese_and_a_bad_lookup_shows_the_problem(
     browser: Browser,
 ) -> None:
     page = browser.page
+    browser.view("tasks")
     page.fill("#task-query", "tsk_AAAAAAAAAAAAAAAAAAAAAA")
     page.click("form button[type=submit]")
     page.wait_for_selector("#problem:not([hidden])")
@@ -221,5 +255,6 @@ def test_the_texts_switch_to_chinese_and_a_bad_lookup_shows_the_problem(
 
 def test_nothing_left_the_stack_and_no_policy_was_broken(browser: Browser) -> None:
     assert browser.refused == []
-    # a lookup of an unknown task logs its 404 in the browser's console; nothing else may
-    assert [error for error in browser.errors if "404" not in error] == []
+    # the browser logs the faked 401 and the unknown task's 404; nothing else may be an error
+    expected = ("status of 401 (Unauthorized)", "status of 404 (Not Found)")
+    assert [error for error in browser.errors if not error.endswith(expected)] == []
