@@ -122,6 +122,12 @@ def test_an_admin_signs_in_and_sees_the_five_features_charts_and_routes(
     page.wait_for_selector("#sign-in")
     browser.shot("sign-in")
     page.fill("#email", console_stack.email)
+    page.fill("#password", "not-the-password")
+    page.click("#sign-in")
+    page.wait_for_selector("#problem:not([hidden])")
+    # a wrong password shows the problem's title and keeps the sign-in form
+    assert page.locator("#problem").inner_text().strip()
+    assert page.locator("nav").is_hidden()
     page.fill("#password", console_stack.password)
     page.click("#sign-in")
     browser.wait("overview")
@@ -255,6 +261,7 @@ def test_the_texts_switch_to_chinese_and_a_bad_lookup_shows_the_problem(
 
 def test_nothing_left_the_stack_and_no_policy_was_broken(browser: Browser) -> None:
     assert browser.refused == []
-    # the browser logs the faked 401 and the unknown task's 404; nothing else may be an error
+    # the browser logs the wrong password's and the faked 401 and the unknown task's 404;
+    # nothing else may be an error
     expected = ("status of 401 (Unauthorized)", "status of 404 (Not Found)")
     assert [error for error in browser.errors if not error.endswith(expected)] == []
