@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from retouch.catalog.schemas import STEP_ORDER
 from retouch.pipeline.messages import step_queue
@@ -88,6 +89,20 @@ def _code_routes(spec: FunctionSpec) -> Routes:
         (method.upper(), path)
         for path, operations in app.openapi()["paths"].items()
         for method in operations
+    } | _unlisted_routes(app)
+
+
+def _unlisted_routes(app: FastAPI) -> Routes:
+    """Routes kept out of the OpenAPI document on purpose (the admin function's console page),
+    read from the routers the app was built from (`app.state.routers`: FastAPI includes
+    routers lazily)."""
+    return {
+        (method, route.path)
+        for router in app.state.routers
+        for route in router.routes
+        if type(route) is Route and not route.include_in_schema
+        for method in route.methods or ()
+        if method != "HEAD"
     }
 
 

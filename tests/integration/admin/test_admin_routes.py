@@ -33,6 +33,7 @@ ROUTES = [
     ("GET", "/v1/admin/dead-letters", None),
     ("POST", "/v1/admin/dead-letters/steps-store/redrive", {}),
     ("POST", "/v1/admin/cache/invalidate", {"namespace": "catalog"}),
+    ("GET", "/v1/admin/alerts", None),
 ]
 QUEUE = "steps-finalize"
 

@@ -1,4 +1,5 @@
-"""`/v1/admin/metrics`, `/v1/admin/tasks`, `/v1/admin/dead-letters`, `/v1/admin/cache`: the
+"""`/v1/admin/metrics`, `/v1/admin/alerts`, `/v1/admin/tasks`, `/v1/admin/dead-letters`,
+`/v1/admin/cache`: the
 operators' routes behind the console (AdminFunction)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Path, Query
 
 from retouch.admin import metrics, operations, routes_metrics, tasks
+from retouch.admin.alerts import AlertList, AlertsQuery, recent_alerts
 from retouch.admin.schemas import (
     AdminTaskPage,
     AdminTaskQuery,
@@ -161,3 +163,12 @@ def invalidate_cache(
     return operations.invalidate_cache(
         database=get_database(), cache=get_cache(), actor=caller, namespace=body.namespace
     )
+
+
+@router.get("/alerts", response_model=AlertList, responses=_AUTH)
+def alerts(
+    _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
+    query: Annotated[AlertsQuery, Query()],
+) -> AlertList:
+    """The monitor's alert states, firing first, then the latest change first."""
+    return recent_alerts(database=get_database(), query=query)

@@ -86,6 +86,7 @@ DETAILS: Mapping[str, str] = {
     "dashboard or Cloud Monitor": (
         "接口指标仅从本地指标文件读取；云上请查看 CloudWatch 仪表盘或云监控"
     ),
+    "no such console file": "控制台文件不存在",
     # storage
     "The signed URL is missing a parameter or has a malformed one": (
         "签名链接缺少参数或参数格式错误"
