@@ -38,7 +38,9 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def _start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+def _start_stack(
+    data_dir: Path, ports: dict[str, int], log: Path, *options: str
+) -> subprocess.Popen[bytes]:
     env = {
         **clean_environment(),
         "PYTHONPATH": f"{ROOT / 'layers' / 'retouch'}:{ROOT}",
@@ -60,6 +62,7 @@ def _start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess
                 str(ports["redis"]),
                 "--simulator-port",
                 str(ports["simulator"]),
+                *options,
             ],
             cwd=ROOT,
             env=env,
