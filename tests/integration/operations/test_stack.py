@@ -39,12 +39,17 @@ def _processes_mentioning(text: str) -> list[str]:
 
 
 def _start_stack(
-    data_dir: Path, ports: dict[str, int], log: Path, *options: str
+    data_dir: Path,
+    ports: dict[str, int],
+    log: Path,
+    *options: str,
+    settings: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     env = {
         **clean_environment(),
         "PYTHONPATH": f"{ROOT / 'layers' / 'retouch'}:{ROOT}",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        **(settings or {}),
     }
     with log.open("ab") as output:
         return subprocess.Popen(  # noqa: S603 - our own module, fixed arguments

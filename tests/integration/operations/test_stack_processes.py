@@ -1,4 +1,5 @@
-"""The local stack with worker processes: requests spread over instances, a clean stop."""
+"""The local stack with worker processes: requests spread over instances, the engine's steps
+consumed in the background process, a clean stop."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from retouch.providers.local.samples import SAMPLE_FORMS
+from scripts.local.demo import run_demo
 from scripts.local.servers import free_port
+from tests.integration.operations.test_demo import Sections
 from tests.integration.operations.test_stack import _start_stack, _stop, _wait_until_serving
 
 pytestmark = pytest.mark.integration
@@ -39,7 +43,8 @@ def test_stack_with_two_processes_serves_from_both_and_stops_them(tmp_path: Path
     data_dir, log = tmp_path / "local", tmp_path / "stack.log"
     ports = {"http": free_port(), "db": free_port(), "redis": free_port(), "simulator": free_port()}
     base_url = f"http://127.0.0.1:{ports['http']}"
-    process = _start_stack(data_dir, ports, log, "--processes", "2")
+    objects = {"RETOUCH_STORAGE_LOCAL_ROOT": str(tmp_path / "objects")}
+    process = _start_stack(data_dir, ports, log, "--processes", "2", settings=objects)
     try:
         _wait_until_serving(process, f"{base_url}/health", log)
 
@@ -54,6 +59,16 @@ def test_stack_with_two_processes_serves_from_both_and_stops_them(tmp_path: Path
         output = log.read_text()
         assert "2 worker processes, consumers and schedules in another" in output
         assert httpx.get(f"{base_url}/health/db", timeout=10).status_code == 200
+
+        # WHEN the demo creates a task per feature: uploads land in a worker, each task's
+        # steps are consumed in the background process
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            page = run_demo(client, tmp_path / "demo", timeout_s=180, log=lambda _line: None)
+
+        # THEN every task succeeded
+        sections = Sections()
+        sections.feed(page.read_text())
+        assert sections.status == dict.fromkeys(SAMPLE_FORMS, "succeeded"), log.read_text()
 
         # WHEN it receives SIGINT (Ctrl-C)
         exit_code = _stop(process)
