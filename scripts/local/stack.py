@@ -4,11 +4,16 @@ its schedules and a consumer per SQS event reading the queue's Redis stream
 (`scripts/local/consumers.py`).
 
     python -m scripts.local.stack [--data-dir .local] [--host 127.0.0.1] [--port 8000]
-                            [--db-port 3307] [--redis-port 6380] [--workers 4]
+                            [--db-port 3307] [--redis-port 6380] [--processes N] [--workers 4]
                             [--simulator-port 8900] [--simulator-args "--error-rate 0.3 ..."]
 
+With `--processes N` (default: the machine's CPU count) the gateway is served by N worker
+processes, each with its own connections as a function instance has, and the consumers and
+schedules run in a process of their own (`scripts/local/processes.py`); `--processes 1` keeps
+everything in this one process, for a debugger. `--workers` is the handler threads of each.
+
 Defaults can also come from STACK_DATA_DIR, STACK_HOST, STACK_PORT, STACK_DB_PORT,
-STACK_REDIS_PORT, STACK_SIMULATOR_PORT, STACK_SIMULATOR_ARGS. The data of MariaDB
+STACK_REDIS_PORT, STACK_PROCESSES, STACK_SIMULATOR_PORT, STACK_SIMULATOR_ARGS. The data of MariaDB
 (`<data-dir>/mariadb`) survives restarts; Redis holds only disposable state. While the stack
 runs, `<data-dir>/env` holds the RETOUCH_* variables that point at it (`scripts/invoke` reads
 them); it is removed on a clean stop.
@@ -55,8 +60,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.settings import SettingsError, get_settings
@@ -64,6 +71,7 @@ from scripts.local.alert_sinks import alert_env, smtp_sink, webhook_sink
 from scripts.local.gateway import create_gateway
 from scripts.local.lambda_runtime import ROOT, write_env_file
 from scripts.local.migrate import apply_migrations, load_seed
+from scripts.local.processes import serve_processes
 from scripts.local.sam import load_template
 from scripts.local.servers import MariaDBServer, RedisServer, serving_app
 from scripts.simulator.service import SimulatorConfig, create_simulator
@@ -109,7 +117,15 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-port", type=int, default=int(environment.get("STACK_REDIS_PORT", "6380"))
     )
-    parser.add_argument("--workers", type=int, default=4, help="handler threads (default 4)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=int(environment.get("STACK_PROCESSES", os.cpu_count() or 1)),
+        help="HTTP worker processes (default: the CPU count); 1 runs everything in one process",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=4, help="handler threads per process (default 4)"
+    )
     parser.add_argument(
         "--simulator-port",
         type=int,
@@ -184,6 +200,29 @@ def start_alert_sinks(background: contextlib.ExitStack, folder: Path) -> None:
     reset_clients()
     _log(f"alert sinks: DingTalk/WeCom webhooks on {webhooks.url} -> {folder}/webhooks.jsonl; "
          f"SMTP on {mail.host}:{mail.port} -> {folder}/mail/*.eml")  # fmt: skip
+
+
+def serve(app: Starlette, arguments: argparse.Namespace) -> None:
+    """Serve the gateway until Ctrl-C or SIGTERM: in this process (`--processes 1`), else with
+    worker processes and a background process for the consumers and schedules."""
+    # uvicorn's own access log is off: it prints raw paths, and a callback's path carries
+    # its job's secret token. Each function logs its request line with the route template.
+    config: dict[str, Any] = {"lifespan": "on", "log_level": "info", "access_log": False}
+    if arguments.processes > 1:
+        reset_clients()  # the workers are spawned: no connection of this process goes along
+        _log(f"{arguments.processes} worker processes, consumers and schedules in another")
+        serve_processes(
+            host=arguments.host,
+            port=arguments.port,
+            processes=arguments.processes,
+            threads=arguments.workers,
+            **config,
+        )
+        return
+    server = uvicorn.Server(uvicorn.Config(app, host=arguments.host, port=arguments.port, **config))
+    # uvicorn handles the signal itself, shuts down gracefully, then raises it again,
+    # which lands in _raise_stop once uvicorn has put our handler back.
+    server.run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -282,21 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not gateway.consumers:
             _log("queue consumers: none")
         _log(f"serving on http://{arguments.host}:{arguments.port} (API docs at /docs)")
-        # uvicorn's own access log is off: it prints raw paths, and a callback's path carries
-        # its job's secret token. Each function logs its request line with the route template.
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=arguments.host,
-                port=arguments.port,
-                lifespan="on",
-                log_level="info",
-                access_log=False,
-            )
-        )
-        # uvicorn handles the signal itself, shuts down gracefully, then raises it again,
-        # which lands in _raise_stop once uvicorn has put our handler back.
-        server.run()
+        serve(app, arguments)
     except StopRequested as stop:
         _log(f"{stop} received")
     except RuntimeError as exc:  # a server did not come up; its log is in the data folder

@@ -38,11 +38,18 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
-def _start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen[bytes]:
+def _start_stack(
+    data_dir: Path,
+    ports: dict[str, int],
+    log: Path,
+    *options: str,
+    settings: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     env = {
         **clean_environment(),
         "PYTHONPATH": f"{ROOT / 'layers' / 'retouch'}:{ROOT}",
         "POWERTOOLS_METRICS_DISABLED": "true",
+        **(settings or {}),
     }
     with log.open("ab") as output:
         return subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
@@ -60,6 +67,7 @@ def _start_stack(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess
                 str(ports["redis"]),
                 "--simulator-port",
                 str(ports["simulator"]),
+                *options,
             ],
             cwd=ROOT,
             env=env,
