@@ -34,7 +34,7 @@ def test_a_catastrophic_form_pattern_is_refused_and_nothing_stored(http: httpx.C
 
     body = problem(response, 422, "VALIDATION_FAILED")
     assert [(e["field"], e["code"]) for e in body["errors"]] == [
-        ("body.schema.properties.code.pattern", "pattern_backtracking")
+        ("body.json_schema.properties.code.pattern", "pattern_backtracking")
     ]
     assert audit_rows(key) == []
 

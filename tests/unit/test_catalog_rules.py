@@ -32,8 +32,8 @@ def test_a_remote_ref_is_refused() -> None:
     form["properties"]["mask"] = {"$ref": "https://evil.example/schema.json"}
 
     assert form_errors(form) == {
-        "schema.properties.mask.$ref": "unsupported_keyword",
-        "schema.properties.mask.type": "field_type",
+        "json_schema.properties.mask.$ref": "unsupported_keyword",
+        "json_schema.properties.mask.type": "field_type",
     }
 
 
@@ -44,9 +44,9 @@ def test_format_and_conditionals_are_refused() -> None:
     form["$defs"] = {}
 
     assert form_errors(form) == {
-        "schema.properties.mask.format": "unsupported_keyword",
-        "schema.if": "unsupported_keyword",
-        "schema.$defs": "unsupported_keyword",
+        "json_schema.properties.mask.format": "unsupported_keyword",
+        "json_schema.if": "unsupported_keyword",
+        "json_schema.$defs": "unsupported_keyword",
     }
 
 
@@ -57,9 +57,9 @@ def test_a_form_must_be_a_closed_object_of_the_2020_12_dialect() -> None:
     del form["additionalProperties"]
 
     assert form_errors(form) == {
-        "schema.$schema": "dialect",
-        "schema.type": "root_type",
-        "schema.additionalProperties": "closed",
+        "json_schema.$schema": "dialect",
+        "json_schema.type": "root_type",
+        "json_schema.additionalProperties": "closed",
     }
 
 
@@ -72,12 +72,12 @@ def test_malformed_keyword_values_are_reported_per_field() -> None:
     form["required"] = ["image", "nope"]
 
     assert form_errors(form) == {
-        "schema.properties.dilate.maximum": "number",
-        "schema.properties.mask.pattern": "pattern",
-        "schema.properties.mask": "upload",
-        "schema.properties.extra.type": "field_type",
-        "schema.properties.mode.enum": "enum",
-        "schema.required": "unknown_field",
+        "json_schema.properties.dilate.maximum": "number",
+        "json_schema.properties.mask.pattern": "pattern",
+        "json_schema.properties.mask": "upload",
+        "json_schema.properties.extra.type": "field_type",
+        "json_schema.properties.mode.enum": "enum",
+        "json_schema.required": "unknown_field",
     }
 
 
@@ -100,7 +100,7 @@ def test_an_upload_field_must_carry_the_upload_id_pattern() -> None:
     form = eraser_form()
     form["properties"]["mask"]["pattern"] = "^https?://"
 
-    assert form_errors(form) == {"schema.properties.mask": "upload"}
+    assert form_errors(form) == {"json_schema.properties.mask": "upload"}
 
 
 def pipeline_errors(steps: Any) -> dict[str, str]:

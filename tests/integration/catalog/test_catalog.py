@@ -166,7 +166,7 @@ def test_an_invalid_form_stores_nothing(database: Database, probe_key: str) -> N
             make_current=True,
         )
 
-    assert "schema.properties.mask.$ref" in [e.field for e in caught.value.errors]
+    assert "json_schema.properties.mask.$ref" in [e.field for e in caught.value.errors]
     assert counts(database, probe_key) == (1, 1)
     assert get_feature(database=database, key=probe_key).form_version == 1
 

@@ -226,8 +226,8 @@ def test_a_form_with_a_catastrophic_pattern_or_no_max_length_is_422_naming_the_f
     problem = response.json()
     assert problem["code"] == "VALIDATION_FAILED"
     assert {(error["field"], error["code"]) for error in problem["errors"]} == {
-        ("body.schema.properties.code.pattern", "pattern_backtracking"),
-        ("body.schema.properties.code.maxLength", "pattern_max_length"),
+        ("body.json_schema.properties.code.pattern", "pattern_backtracking"),
+        ("body.json_schema.properties.code.maxLength", "pattern_max_length"),
     }
     assert _versions(client, key, operator) == before
     assert audit_rows(key) == []

@@ -53,7 +53,7 @@ def input_errors(form: FormSchema, code: object) -> dict[str, str]:
 def test_the_catastrophic_pattern_is_refused_at_write_time_naming_the_field() -> None:
     form = form_with({"pattern": CATASTROPHIC, "maxLength": 64})
 
-    assert form_errors(form) == {"schema.properties.code.pattern": "pattern_backtracking"}
+    assert form_errors(form) == {"json_schema.properties.code.pattern": "pattern_backtracking"}
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_a_pattern_without_a_bounded_max_length_is_refused(bound: dict[str, Any]
 
     errors = form_errors(form)
 
-    assert errors["schema.properties.code.maxLength"] == "pattern_max_length"
+    assert errors["json_schema.properties.code.maxLength"] == "pattern_max_length"
 
 
 def test_the_refusals_are_explained_in_chinese_too() -> None:
@@ -118,8 +118,8 @@ def test_the_refusals_are_explained_in_chinese_too() -> None:
         check_form_schema(form, language="zh-CN")
 
     messages = {error.field: error.message for error in caught.value.errors}
-    assert "回溯" in messages["schema.properties.code.pattern"]
-    assert "maxLength" in messages["schema.properties.code.maxLength"]
+    assert "回溯" in messages["json_schema.properties.code.pattern"]
+    assert "maxLength" in messages["json_schema.properties.code.maxLength"]
 
 
 def test_a_good_pattern_still_validates_inputs() -> None:

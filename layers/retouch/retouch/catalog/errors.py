@@ -21,7 +21,7 @@ class VersionNotFound(NotFound):
 
 class ConfigInvalid(ValidationFailed):
     """A form, pipeline or provider config breaks the catalog's rules; nothing was stored.
-    `errors` names each offending field (`schema.properties.mask.format`, `steps[1].step`)."""
+    `errors` names each offending field (`json_schema.properties.mask.format`, `steps[1].step`)."""
 
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__("The configuration is invalid", errors=errors)

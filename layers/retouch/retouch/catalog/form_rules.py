@@ -139,7 +139,7 @@ def check_form_schema(schema: object, *, language: str = "en") -> dict[str, Any]
     (English) and `x-title-zh`, `x-description-zh`; `x-upload: true` marks an upload id.
     """
     out = Collector(language)
-    path = "schema"
+    path = "json_schema"  # the admin request's field (`FormCreate.json_schema`)
     if not isinstance(schema, dict):
         out.fail(path, "not_object")
     if len(json.dumps(schema)) > MAX_FORM_BYTES:
