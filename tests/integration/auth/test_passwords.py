@@ -14,6 +14,8 @@ import pytest
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import get_database
 from scripts.local.alert_sinks import MailSink, mail_env, smtp_sink
+from scripts.local.servers import free_port
+from tests.conftest import LogLines
 from tests.integration.identity_support import PASSWORD, Api, audit_rows, bearer, new_email
 
 pytestmark = pytest.mark.integration
@@ -242,3 +244,21 @@ def test_a_change_without_a_session_or_to_the_same_password_is_refused(api: Api)
     response = api.auth.post("/v1/me/password", json=same, headers=bearer(session["access_token"]))
     assert response.status_code == 422
     assert response.json()["code"] == "VALIDATION_FAILED"
+
+
+def test_a_reset_request_answers_the_same_when_mail_cannot_be_sent(
+    api: Api, monkeypatch: pytest.MonkeyPatch, log_lines: LogLines
+) -> None:
+    # GIVEN an SMTP server that refuses connections
+    monkeypatch.setenv("RETOUCH_MAIL_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("RETOUCH_MAIL_SMTP_PORT", str(free_port()))
+    monkeypatch.setenv("RETOUCH_MAIL_SMTP_SECURITY", "none")
+    reset_clients()
+    email = new_email("nomail")
+    api.register(email)
+
+    # THEN the request is answered as ever, and the log says the mail was not sent
+    assert _forgot(api, email) == 202
+    unsent = log_lines.with_message("password reset mail not sent")
+    assert len(unsent) == 1 and "ConnectionRefusedError" in unsent[0]["error"]
+    assert email not in str(unsent[0])

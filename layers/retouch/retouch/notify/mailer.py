@@ -39,14 +39,16 @@ class Mailer(Protocol):
 
 
 def build_message(mail: Mail, *, sender: str) -> EmailMessage:
-    """The EmailMessage of `mail`: UTF-8 plain text, a Message-ID and Content-Language."""
+    """The EmailMessage of `mail`: UTF-8 plain text sent as 8bit (every server speaks
+    8BITMIME), a Message-ID and Content-Language."""
     message = EmailMessage()
     message["Subject"] = mail.subject
     message["From"] = sender
     message["To"] = mail.to
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].rstrip(">") or None)
-    message.set_content(mail.text, charset="utf-8")
+    # 8bit: the .eml reads as written, and a link is never cut by quoted-printable
+    message.set_content(mail.text, charset="utf-8", cte="8bit")
     message["Content-Language"] = mail.language
     return message
 
