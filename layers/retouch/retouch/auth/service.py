@@ -56,17 +56,19 @@ def register(
     with hashing_slot(settings):  # before the transaction: no lock waits on Argon2
         password_hash = hash_password(password)
     now = clock()
-    with database.unit_of_work() as uow:
-        try:
+    try:
+        with database.unit_of_work() as uow:
             user = MySQLUserRepository(uow).add(
                 public_id=new_public_id("usr"), email=email, password_hash=password_hash, now=now
             )
-        except EmailTaken:
-            _tell_owner(mailer, email=email, language=language)
-            raise
-        open_account(uow=uow, user_id=user.id, clock=clock)
-        refresh_token, session_id = start_session(uow, settings, user=user, client=client, now=now)
-        uow.commit()
+            open_account(uow=uow, user_id=user.id, clock=clock)
+            refresh_token, session_id = start_session(
+                uow, settings, user=user, client=client, now=now
+            )
+            uow.commit()
+    except EmailTaken:
+        _tell_owner(mailer, email=email, language=language)  # the transaction is over
+        raise
     logger.info("user registered", extra={"user_id": user.public_id})
     return token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
 
