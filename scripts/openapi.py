@@ -107,6 +107,12 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "ProviderPut": {"kind": "local", "concurrency_limit": 4, "weight": 100, "enabled": True},
     "Redrive": {"message_ids": ["0b7e1c9a-5f3d-4e2a-9c61-2d8f4a7b3e10"]},
     "CacheInvalidate": {"namespace": "catalog"},
+    "ResetRequest": {"email": "ada@example.com"},
+    "PasswordReset": {
+        "token": "Zq3x9Vb2LmN8pR4tY7wK1cF6hJ0sD5gA2eU9iO3uT8y",
+        "password": "Fresh-horse-4",
+    },
+    "PasswordChange": {"current_password": "Correct-horse-9", "new_password": "Fresh-horse-4"},
 }
 
 

@@ -48,6 +48,12 @@ BASE_ENV = {
     "RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK": "true",
     # No test is refused by the per-IP limit by accident; rate-limit tests set their own.
     "RETOUCH_RATE_LIMIT_PER_IP_PER_MIN": "100000",
+    "RETOUCH_RATE_LIMIT_REGISTER_PER_IP_PER_HOUR": "100000",
+    "RETOUCH_RATE_LIMIT_REGISTER_PER_NETWORK_PER_HOUR": "100000",
+    "RETOUCH_RATE_LIMIT_REGISTER_GLOBAL_PER_MIN": "100000",
+    "RETOUCH_RATE_LIMIT_PASSWORD_RESET_PER_IP_PER_HOUR": "100000",
+    # Concurrency tests register dozens at once; the hashing cap's tests set their own.
+    "RETOUCH_PASSWORD_HASH_WAIT_MS": "10000",
     # A random signing key per test run: no token outlives the run.
     "RETOUCH_JWT_KEYS": json.dumps({TEST_JWT_KID: secrets.token_urlsafe(32)}),
     # Hundreds of threads connect at once in the concurrency tests on a 2-core machine; a

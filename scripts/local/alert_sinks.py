@@ -6,7 +6,8 @@
   Each accepted message is appended to `<dir>/webhooks.jsonl`.
 - **SMTP sink**: aiosmtpd on loopback, each message appended to `<dir>/mail/<n>.eml`.
 
-`scripts/run` starts both (`alert_sinks`) and points the RETOUCH_ALERTS_* settings at them.
+`scripts/run` starts both (`alert_sinks`) and points the RETOUCH_ALERTS_* settings, and the
+account mail's RETOUCH_MAIL_SMTP_* (`mail_env`), at them.
 """
 
 from __future__ import annotations
@@ -163,4 +164,13 @@ def alert_env(webhooks: WebhookSink, mail: MailSink) -> dict[str, str]:
         "RETOUCH_ALERTS_SMTP_SECURITY": "none",
         "RETOUCH_ALERTS_EMAIL_FROM": "alerts@retouch.local",
         "RETOUCH_ALERTS_EMAIL_TO": "ops@retouch.local",
+    }
+
+
+def mail_env(mail: MailSink) -> dict[str, str]:
+    """The settings that send account mail (`retouch.notify.mailer`) to the SMTP sink."""
+    return {
+        "RETOUCH_MAIL_SMTP_HOST": mail.host,
+        "RETOUCH_MAIL_SMTP_PORT": str(mail.port),
+        "RETOUCH_MAIL_SMTP_SECURITY": "none",
     }

@@ -27,7 +27,9 @@ operator enables it through the admin API (README).
 Alerts (the `monitor` schedule) go to loopback sinks the stack starts unless a
 RETOUCH_ALERTS_* variable is set: a DingTalk/WeCom webhook sink appending to
 `<data-dir>/alerts/webhooks.jsonl` and an SMTP sink writing `<data-dir>/alerts/mail/*.eml`
-(`scripts/local/alert_sinks.py`); the stack prints where they listen.
+(`scripts/local/alert_sinks.py`); the stack prints where they listen. Account mail (password
+reset links) goes to another SMTP sink writing `<data-dir>/mail/*.eml`, unless
+RETOUCH_MAIL_SMTP_HOST is set; the stack prints where to read it.
 
 The stack owns the connection settings (RETOUCH_DB_HOST/PORT/USER/PASSWORD/NAME and
 RETOUCH_REDIS_URL); every other RETOUCH_* variable set in the shell applies and is validated
@@ -67,7 +69,7 @@ from starlette.applications import Starlette
 
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.settings import SettingsError, get_settings
-from scripts.local.alert_sinks import alert_env, smtp_sink, webhook_sink
+from scripts.local.alert_sinks import alert_env, mail_env, smtp_sink, webhook_sink
 from scripts.local.gateway import create_gateway
 from scripts.local.lambda_runtime import ROOT, write_env_file
 from scripts.local.migrate import apply_migrations, load_seed
@@ -225,6 +227,19 @@ def serve(app: Starlette, arguments: argparse.Namespace) -> None:
     server.run()
 
 
+def start_mail_sink(background: contextlib.ExitStack, folder: Path) -> None:
+    """The SMTP sink of account mail (password resets), unless RETOUCH_MAIL_SMTP_HOST says
+    where to send: each mail a file to read, `<data-dir>/mail/<n>.eml`."""
+    if os.environ.get("RETOUCH_MAIL_SMTP_HOST"):
+        _log("account mail: sent where RETOUCH_MAIL_SMTP_* say; no local sink")
+        return
+    mail = background.enter_context(smtp_sink(folder))
+    os.environ.update(mail_env(mail))
+    reset_clients()
+    _log(f"account mail (password reset links): SMTP on {mail.host}:{mail.port}; "
+         f"read it in {folder}/*.eml")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _arguments(argv)
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -306,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log(f"simulator on {simulator_url} {simulator}; the `simulator` provider stays disabled "
              "until an operator enables it (README)")  # fmt: skip
         start_alert_sinks(background, data_dir / "alerts")
+        start_mail_sink(background, data_dir / "mail")
         template = load_template()
         app = create_gateway(template, workers=arguments.workers, schedules=True, consumers=True)
         gateway = app.state.gateway

@@ -1,8 +1,9 @@
-"""AuthFunction: POST /v1/auth/register, /login, /refresh, /logout."""
+"""AuthFunction: POST /v1/auth/register, /login, /refresh, /logout, /password/forgot,
+/password/reset, and POST /v1/me/password."""
 
-from retouch.auth.router import router
+from retouch.auth.router import me_router, router
 from retouch.http import create_app, make_handler
 
-app = create_app([router], title="Retouch auth")
+app = create_app([router, me_router], title="Retouch auth")
 handler = make_handler(app)  # AWS Lambda: app.handler
 main_handler = handler  # Tencent SCF: app.main_handler

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from retouch.bootstrap.accounts import create_account
 from retouch.bootstrap.custom_resource import serve
 from retouch.bootstrap.migrations import apply_migrations, load_seed, promote_first_admin
 from retouch.core.settings import get_settings
@@ -53,5 +54,22 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def main_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """Tencent SCF (synchronous Invoke, whose ClientContext is the event:
-    {"first_admin_email": ...}): app.main_handler. Answers what it did."""
-    return migrate((event or {}).get("first_admin_email"))
+    {"first_admin_email": ...}): app.main_handler. Answers what it did.
+
+    The one-off {"create_admin": {"email": ..., "role": "admin"}} only makes that account
+    with that role (retouch.bootstrap.accounts: audited, idempotent), migrating nothing."""
+    event = event or {}
+    if "create_admin" in event:
+        return {"create_admin": _create_admin(event["create_admin"])}
+    return migrate(event.get("first_admin_email"))
+
+
+def _create_admin(request: Any) -> dict[str, Any]:
+    if not isinstance(request, dict) or not isinstance(request.get("email"), str):
+        return {"outcome": "refused", "error": 'send {"email": "...", "role": "admin"}'}
+    try:
+        return create_account(
+            email=request["email"], role=str(request.get("role", "admin")), by="migrate function"
+        )
+    except ValueError as exc:  # pydantic's ValidationError is one
+        return {"outcome": "refused", "error": str(exc).splitlines()[0]}

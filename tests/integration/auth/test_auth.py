@@ -226,12 +226,15 @@ def test_login_fails_closed_when_the_limiter_is_unreachable(api: Api) -> None:
         register = client.post(
             "/v1/auth/register", json={"email": new_email(), "password": PASSWORD}
         )
+        refresh = client.post("/v1/auth/refresh", json={"refresh_token": "x" * 43})
 
-    # THEN login is refused with 503 rather than let guesses through unlimited; routes with
-    # no login limit still work (the per-IP limit fails open)
+    # THEN login is refused with 503 rather than let guesses through unlimited, and so is
+    # sign-up (its limits guard against farming); routes with no limit of their own still
+    # work (the per-IP limit fails open): an unknown refresh token is a 401
     assert login.status_code == 503
     assert login.json()["code"] == "SERVICE_UNAVAILABLE"
-    assert register.status_code == 201
+    assert register.status_code == 503
+    assert refresh.status_code == 401
 
 
 def test_concurrent_registrations_of_one_email_create_one_account(stack: Stack) -> None:

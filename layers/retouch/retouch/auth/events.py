@@ -1,4 +1,5 @@
-"""The audit rows of sign-in events: failed logins, refresh-token reuse, sign-outs.
+"""The audit rows of sign-in events: failed logins, refresh-token reuse, sign-outs, password
+resets and changes.
 
 Written in a transaction of their own use case's, like every audit row; none holds a
 password or a token. A failed login names the account when it exists, else the email masked
@@ -17,6 +18,8 @@ from retouch.core.identity import User
 LOGIN_FAILED = "auth.login_failed"
 REFRESH_REUSE = "auth.refresh_reuse"
 LOGOUT = "auth.logout"
+PASSWORD_RESET = "auth.password_reset"  # noqa: S105 - an audit action
+PASSWORD_CHANGE = "auth.password_change"  # noqa: S105 - an audit action
 _TARGET_ID_LENGTH = 64
 
 
@@ -48,6 +51,13 @@ def refresh_reused(
 
 def logged_out(uow: UnitOfWork, *, user: User, session_id: str) -> None:
     _add(uow, user.id, LOGOUT, "user", user.public_id, {"session": session_id})
+
+
+def password_set(uow: UnitOfWork, *, user: User, action: str, revoked: int) -> None:
+    """A reset (no actor: a mailed token proved it) or a change (the user), with how many
+    refresh tokens it revoked."""
+    actor = user.id if action == PASSWORD_CHANGE else None
+    _add(uow, actor, action, "user", user.public_id, {"revoked_tokens": revoked})
 
 
 def _add(

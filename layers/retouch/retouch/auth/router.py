@@ -1,4 +1,4 @@
-"""`/v1/auth`: register, login, refresh, logout."""
+"""`/v1/auth`: register, login, refresh, logout, password reset; `/v1/me/password`."""
 
 from __future__ import annotations
 
@@ -6,27 +6,46 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
+from retouch.auth import passwords, service
 from retouch.auth import refresh as rotation
-from retouch.auth import service
 from retouch.auth.attempts import LoginGuard
-from retouch.auth.schemas import LoginRequest, RefreshRequest, RegisterRequest, TokenPair
+from retouch.auth.hashing import AuthBusy
+from retouch.auth.passwords import CurrentPasswordWrong, ResetTokenInvalid
+from retouch.auth.schemas import (
+    LoginRequest,
+    PasswordChange,
+    PasswordReset,
+    RefreshRequest,
+    RegisterRequest,
+    ResetRequest,
+    TokenPair,
+)
+from retouch.auth.signup import admit_reset_request, admit_signup
 from retouch.auth.tokens import client_fingerprint
 from retouch.caller.dependencies import current_user
 from retouch.core.db import get_database
 from retouch.core.errors import Unauthenticated, raises
 from retouch.core.identity import Principal
 from retouch.core.lockout import get_lockouts
+from retouch.core.ratelimit import RateLimited
 from retouch.core.settings import get_settings
+from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import client_address, limiter_for
 from retouch.http.routing import api_router
+from retouch.notify.mailer import get_mailer
 from retouch.users.errors import EmailTaken
 
 router = api_router(prefix="/v1/auth", tags=["auth"])
+me_router = api_router(prefix="/v1/me", tags=["me"])
 
 
 def _no_store(response: Response) -> None:
     # Tokens must not sit in any cache (RFC 6749 §5.1).
     response.headers["Cache-Control"] = "no-store"
+
+
+def _language(request: Request) -> str:
+    return negotiate_language(request.headers.get("accept-language"))
 
 
 def _client(request: Request) -> str:
@@ -43,17 +62,55 @@ def _client(request: Request) -> str:
     status_code=201,
     response_model=TokenPair,
 )
-@raises(EmailTaken)
+@raises(EmailTaken, RateLimited, AuthBusy)
 def register(body: RegisterRequest, request: Request, response: Response) -> TokenPair:
-    """Create an account; answers with its first token pair."""
+    """Create an account; answers with its first token pair. Limited per address, per
+    network and across the service; an address with an account is mailed that someone tried."""
     _no_store(response)
+    settings = get_settings()
+    admit_signup(limiter_for(request.scope), settings, client_ip=client_address(request.scope))
     return service.register(
         database=get_database(),
-        settings=get_settings(),
+        settings=settings,
         email=body.email,
         password=body.password,
         client=_client(request),
+        mailer=get_mailer(),
+        language=_language(request),
     )
+
+
+@router.post("/password/forgot", status_code=202, response_class=Response)
+@raises(RateLimited)
+def forgot_password(body: ResetRequest, request: Request) -> Response:
+    """Mail a password reset link to the address if it has an account. The answer is the
+    same whether it has one or not."""
+    settings = get_settings()
+    admit_reset_request(
+        limiter_for(request.scope), settings, client_ip=client_address(request.scope)
+    )
+    passwords.request_reset(
+        database=get_database(),
+        settings=settings,
+        mailer=get_mailer(),
+        email=body.email,
+        language=_language(request),
+    )
+    return Response(status_code=202)
+
+
+@router.post("/password/reset", status_code=204, response_class=Response)
+@raises(ResetTokenInvalid, AuthBusy)
+def reset_password(body: PasswordReset) -> Response:
+    """Set a new password with the mailed token (once, before it expires); every session of
+    the account ends."""
+    passwords.reset_password(
+        database=get_database(),
+        settings=get_settings(),
+        token=body.token,
+        new_password=body.password,
+    )
+    return Response(status_code=204)
 
 
 @router.post("/login", response_model=TokenPair)
@@ -91,4 +148,20 @@ def refresh(body: RefreshRequest, request: Request, response: Response) -> Token
 def logout(principal: Annotated[Principal, Depends(current_user)]) -> Response:
     """End this session: its refresh tokens and access tokens stop working."""
     service.logout(database=get_database(), principal=principal)
+    return Response(status_code=204)
+
+
+@me_router.post("/password", status_code=204, response_class=Response)
+@raises(CurrentPasswordWrong, AuthBusy)
+def change_password(
+    body: PasswordChange, principal: Annotated[Principal, Depends(current_user)]
+) -> Response:
+    """Change the password, giving the current one; every other session ends, this one stays."""
+    passwords.change_password(
+        database=get_database(),
+        settings=get_settings(),
+        principal=principal,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
     return Response(status_code=204)

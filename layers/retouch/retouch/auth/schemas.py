@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -22,20 +22,29 @@ _CHARACTER_MIX = re.compile(CHARACTER_MIX_PATTERN)
 CHARACTER_MIX_RULE = "mix at least two of: lower case, upper case, digits, symbols"
 
 
-class RegisterRequest(RequestSchema):
-    email: Email
-    password: str = Field(
+def _new_password(description: str = CHARACTER_MIX_RULE) -> Any:
+    return Field(
         min_length=MIN_PASSWORD_LENGTH,
         max_length=MAX_PASSWORD_LENGTH,
-        description=f"{CHARACTER_MIX_RULE}; not the email address",
+        description=description,
         json_schema_extra={"pattern": CHARACTER_MIX_PATTERN},
     )
+
+
+def _mixed(password: str) -> str:
+    if not _CHARACTER_MIX.match(password):
+        raise ValueError(CHARACTER_MIX_RULE)
+    return password
+
+
+class RegisterRequest(RequestSchema):
+    email: Email
+    password: str = _new_password(f"{CHARACTER_MIX_RULE}; not the email address")
 
     @field_validator("password")
     @classmethod
     def _acceptable(cls, password: str, info: ValidationInfo) -> str:
-        if not _CHARACTER_MIX.match(password):
-            raise ValueError(CHARACTER_MIX_RULE)
+        _mixed(password)
         email = info.data.get("email")
         if isinstance(email, str) and password.lower() in {email, email.split("@")[0]}:
             raise ValueError("the password must not be the email address")
@@ -49,6 +58,30 @@ class LoginRequest(RequestSchema):
 
 class RefreshRequest(RequestSchema):
     refresh_token: str = Field(min_length=16, max_length=128)
+
+
+class ResetRequest(RequestSchema):
+    email: Email
+
+
+class PasswordReset(RequestSchema):
+    token: str = Field(min_length=16, max_length=128, description="the token of the mailed link")
+    password: str = _new_password()
+
+    _acceptable = field_validator("password")(_mixed)
+
+
+class PasswordChange(RequestSchema):
+    current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = _new_password(f"{CHARACTER_MIX_RULE}; not the current password")
+
+    @field_validator("new_password")
+    @classmethod
+    def _acceptable(cls, password: str, info: ValidationInfo) -> str:
+        _mixed(password)
+        if password == info.data.get("current_password"):
+            raise ValueError("the new password must differ from the current one")
+        return password
 
 
 class TokenPair(Schema):

@@ -14,6 +14,8 @@ from datetime import datetime
 from retouch.auth import events
 from retouch.auth.attempts import LoginGuard
 from retouch.auth.errors import InvalidCredentials
+from retouch.auth.hashing import hashing_slot
+from retouch.auth.mails import already_registered_mail
 from retouch.auth.schemas import TokenPair
 from retouch.auth.tokens import start_session, token_pair
 from retouch.caller.repository import MySQLRefreshTokenRepository
@@ -21,6 +23,7 @@ from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
+from retouch.core.messages import DEFAULT_LANGUAGE
 from retouch.core.security import (
     hash_password,
     password_needs_rehash,
@@ -29,7 +32,10 @@ from retouch.core.security import (
 )
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
+from retouch.notify.mailer import Mailer
+from retouch.notify.messages import NotifierError
 from retouch.quota.service import open_account
+from retouch.users.errors import EmailTaken
 from retouch.users.repository import MySQLUserRepository
 
 
@@ -40,21 +46,40 @@ def register(
     email: str,
     password: str,
     client: str | None = None,
+    mailer: Mailer | None = None,
+    language: str = DEFAULT_LANGUAGE,
     clock: Clock = utc_now,
 ) -> TokenPair:
     """Create an account with its credits and a first session, issued to `client` (its
-    fingerprint; None when unknown, e.g. a script); EmailTaken if it exists."""
-    password_hash = hash_password(password)  # before the transaction: no lock waits on Argon2
+    fingerprint; None when unknown, e.g. a script); EmailTaken if it exists, after mailing
+    the address's owner that someone tried (`mailer`, when given)."""
+    with hashing_slot(settings):  # before the transaction: no lock waits on Argon2
+        password_hash = hash_password(password)
     now = clock()
-    with database.unit_of_work() as uow:
-        user = MySQLUserRepository(uow).add(
-            public_id=new_public_id("usr"), email=email, password_hash=password_hash, now=now
-        )
-        open_account(uow=uow, user_id=user.id, clock=clock)
-        refresh_token, session_id = start_session(uow, settings, user=user, client=client, now=now)
-        uow.commit()
+    try:
+        with database.unit_of_work() as uow:
+            user = MySQLUserRepository(uow).add(
+                public_id=new_public_id("usr"), email=email, password_hash=password_hash, now=now
+            )
+            open_account(uow=uow, user_id=user.id, clock=clock)
+            refresh_token, session_id = start_session(
+                uow, settings, user=user, client=client, now=now
+            )
+            uow.commit()
+    except EmailTaken:
+        _tell_owner(mailer, email=email, language=language)  # the transaction is over
+        raise
     logger.info("user registered", extra={"user_id": user.public_id})
     return token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
+
+
+def _tell_owner(mailer: Mailer | None, *, email: str, language: str) -> None:
+    if mailer is None:
+        return
+    try:
+        mailer.send(already_registered_mail(to=email, language=language))
+    except NotifierError as exc:
+        logger.warning("already-registered mail not sent", extra={"error": str(exc)})
 
 
 def login(
@@ -115,19 +140,21 @@ def _sign_in(
     does not sign it in (unknown email, wrong password or disabled account alike)."""
     users = MySQLUserRepository(uow)
     user = users.get_by_email(email)
-    if user is None:
-        verify_password_for_unknown_account(password)  # as long as a real check
-        failure: str | None = "unknown_account"
-    elif not verify_password(user.password_hash, password):
-        failure = "wrong_password"
-    else:
-        failure = None if user.status == "active" else "account_disabled"
+    with hashing_slot(settings):
+        if user is None:
+            verify_password_for_unknown_account(password)  # as long as a real check
+            failure: str | None = "unknown_account"
+        elif not verify_password(user.password_hash, password):
+            failure = "wrong_password"
+        else:
+            failure = None if user.status == "active" else "account_disabled"
     if user is None or failure is not None:
         events.login_failed(
             uow, email=email, account=user, reason=failure or "", client_ip=client_ip
         )
         return None
     if password_needs_rehash(user.password_hash):
-        users.update_password_hash(user.id, hash_password(password))
+        with hashing_slot(settings):
+            users.update_password_hash(user.id, hash_password(password))
     refresh_token, session_id = start_session(uow, settings, user=user, client=client, now=now)
     return token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)

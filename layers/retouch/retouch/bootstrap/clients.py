@@ -12,6 +12,7 @@ from retouch.core.metrics import reset_recorder
 from retouch.core.ratelimit import configured_limits, get_rate_limiter
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
+from retouch.notify.mailer import get_mailer
 from retouch.providers.credentials import forget_secrets
 from retouch.queue.factory import get_queue
 from retouch.storage.factory import get_storage
@@ -26,6 +27,7 @@ def reset_clients() -> None:
     forget_databases()
     get_redis.cache_clear()
     get_rate_limiter.cache_clear()
+    get_mailer.cache_clear()
     get_lockouts.cache_clear()
     get_cache.cache_clear()
     get_queue.cache_clear()

@@ -159,6 +159,14 @@ class MySQLRefreshTokenRepository:
             (to_db(at), user_id),
         )
 
+    def revoke_others_of_user(self, user_id: int, *, keep_family: str, at: datetime) -> int:
+        """Revoke every session of the user but `keep_family` (a password change's own)."""
+        return self._uow.execute(
+            "UPDATE refresh_tokens SET revoked_at = %s WHERE user_id = %s AND revoked_at IS NULL "
+            "AND family_id <> %s",
+            (to_db(at), user_id, keep_family),
+        )
+
 
 class MySQLCallerRepository:
     """The request's one lookup of its caller (every authenticated request runs it)."""

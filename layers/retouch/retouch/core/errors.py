@@ -126,6 +126,17 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "Per-route metrics of this deployment are in the cloud's monitoring console",
     ),
     ErrorCode("TOO_MANY_STREAMS", 429, C, "同时打开的事件流过多", "Too many open event streams"),
+    ErrorCode(
+        "RESET_TOKEN_INVALID",
+        400,
+        C,
+        "重置链接无效、已使用或已过期",
+        "The reset link is invalid, used or expired",
+    ),
+    ErrorCode("CURRENT_PASSWORD_WRONG", 400, C, "当前密码不正确", "The current password is wrong"),
+    ErrorCode(
+        "AUTH_BUSY", 503, S, "账号服务繁忙，请稍后再试", "Sign-in is busy; retry in a moment"
+    ),
 )
 
 

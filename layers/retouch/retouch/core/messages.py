@@ -31,6 +31,19 @@ DETAILS: Mapping[str, str] = {
         "登录尝试过于频繁，请在 {retry_after} 秒后重试"
     ),
     "The service is temporarily unavailable; retry later": "服务暂时不可用，请稍后重试",
+    # accounts
+    "Too many sign-ups; retry in {retry_after} s": "注册过于频繁，请在 {retry_after} 秒后重试",
+    "Too many password reset requests; retry in {retry_after} s": (
+        "重置密码请求过于频繁，请在 {retry_after} 秒后重试"
+    ),
+    "Passwords are being checked for many requests; retry in {retry_after} s": (
+        "当前密码校验请求过多，请在 {retry_after} 秒后重试"
+    ),
+    "The reset link is invalid, used or expired; request a new one": (
+        "重置链接无效、已使用或已过期，请重新申请"
+    ),
+    "The current password is wrong": "当前密码不正确",
+    "the new password must differ from the current one": "新密码不能与当前密码相同",
     # access
     "Send an access token: Authorization: Bearer <token>": (
         "请提供访问令牌：Authorization: Bearer <token>"

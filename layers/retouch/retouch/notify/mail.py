@@ -1,5 +1,6 @@
-"""Alert email over SMTP (the standard library's `smtplib`): implicit TLS, STARTTLS, or plain
-for the local loopback sink only; the password comes from the secrets port."""
+"""Email over SMTP (the standard library's `smtplib`): implicit TLS, STARTTLS, or plain for
+the local loopback sink only; the password comes from the secrets port. Alert email here;
+account mail (`notify.mailer`) goes through `send_over_smtp` too."""
 
 from __future__ import annotations
 
@@ -50,22 +51,27 @@ class EmailNotifier:
 
     def send(self, message: AlertMessage) -> None:
         config = self._config
-        email = build_email(message, sender=config.sender, recipients=config.recipients)
-        try:
-            with self._connect() as smtp:
-                if config.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if config.user:
-                    smtp.login(config.user, config.password)
-                smtp.send_message(email)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise NotifierError(f"email: {type(exc).__name__} via {config.host}") from None
+        send_over_smtp(
+            config, build_email(message, sender=config.sender, recipients=config.recipients)
+        )
 
-    def _connect(self) -> smtplib.SMTP:
-        config = self._config
-        if config.security == "ssl":
-            context = ssl.create_default_context()
-            return smtplib.SMTP_SSL(
-                config.host, config.port, timeout=config.timeout_s, context=context
-            )
-        return smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)
+
+def send_over_smtp(config: SmtpConfig, email: EmailMessage) -> None:
+    """One SMTP session delivering `email`; NotifierError names the failure, never the
+    password."""
+    try:
+        with _connect(config) as smtp:
+            if config.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if config.user:
+                smtp.login(config.user, config.password)
+            smtp.send_message(email)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise NotifierError(f"email: {type(exc).__name__} via {config.host}") from None
+
+
+def _connect(config: SmtpConfig) -> smtplib.SMTP:
+    if config.security == "ssl":
+        context = ssl.create_default_context()
+        return smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout_s, context=context)
+    return smtplib.SMTP(config.host, config.port, timeout=config.timeout_s)

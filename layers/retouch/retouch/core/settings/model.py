@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+from retouch.core.settings.accounts import AccountSettings
 from retouch.core.settings.alerts import AlertSettings
 from retouch.core.settings.backup import BackupSettings
 from retouch.core.settings.database import DatabaseSettings
@@ -23,6 +24,7 @@ from retouch.core.settings.storage import StorageSettings
 # in order, or the reading group comes later: Redis auth reads the service's URL) and which bad
 # variable is reported first.
 class Settings(
+    AccountSettings,
     RedisAuthSettings,
     EventsSettings,
     ErrorTrackingSettings,

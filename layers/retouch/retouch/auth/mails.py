@@ -1,0 +1,53 @@
+"""The account mails, in zh-CN and en: a password reset link, and the notice a registration
+of an address that has an account sends instead of telling the registrant so."""
+
+from __future__ import annotations
+
+from retouch.notify.mailer import Mail
+
+_RESET = {
+    "en": (
+        "Reset your Retouch password",
+        "Someone asked to reset the password of your Retouch account.\n\n"
+        "Open this link within {minutes} minutes to choose a new password:\n{link}\n\n"
+        "The link works once. Resetting signs you out everywhere.\n"
+        "If you did not ask for this, ignore this mail: your password stays as it is.\n",
+    ),
+    "zh-CN": (
+        "重置你的 Retouch 密码",
+        "有人申请重置你的 Retouch 账号密码。\n\n"
+        "请在 {minutes} 分钟内打开以下链接设置新密码：\n{link}\n\n"
+        "该链接只能使用一次。重置后所有设备都将退出登录。\n"
+        "如果这不是你本人的操作，请忽略此邮件，你的密码不会改变。\n",
+    ),
+}
+
+_ALREADY_REGISTERED = {
+    "en": (
+        "You already have a Retouch account",
+        "Someone tried to register a Retouch account with this address, which already has "
+        "one.\n\nIf it was you, sign in, or reset your password if you forgot it.\n"
+        "If it was not you, ignore this mail: nothing was changed.\n",
+    ),
+    "zh-CN": (
+        "你已经有 Retouch 账号了",
+        "有人尝试用此邮箱注册 Retouch 账号，但该邮箱已经注册过。\n\n"
+        "如果是你本人，请直接登录；忘记密码可以重置。\n"
+        "如果不是你本人，请忽略此邮件，账号没有任何变化。\n",
+    ),
+}
+
+
+def _pick(templates: dict[str, tuple[str, str]], language: str) -> tuple[str, str]:
+    return templates["en" if language == "en" else "zh-CN"]
+
+
+def reset_mail(*, to: str, link: str, ttl_s: int, language: str) -> Mail:
+    subject, text = _pick(_RESET, language)
+    body = text.format(minutes=max(1, ttl_s // 60), link=link)
+    return Mail(to=to, subject=subject, text=body, language=language, kind="password_reset")
+
+
+def already_registered_mail(*, to: str, language: str) -> Mail:
+    subject, text = _pick(_ALREADY_REGISTERED, language)
+    return Mail(to=to, subject=subject, text=text, language=language, kind="already_registered")
