@@ -84,7 +84,7 @@ def test_route_errors_come_from_dependencies_and_marks(spec: dict[str, Any]) -> 
     ops = {(method, path): operation for method, path, operation in operations(spec)}
     create = error_codes(spec, ops[("POST", "/v1/tasks")])
     assert create["402"] == {"QUOTA_EXCEEDED"}
-    assert create["409"] == {"FEATURE_UNAVAILABLE", "IDEMPOTENCY_KEY_IN_USE"}
+    assert create["409"] == {"FEATURE_UNAVAILABLE", "IDEMPOTENCY_KEY_IN_USE", "PLAN_LIMIT_REACHED"}
     assert create["422"] == {"VALIDATION_FAILED", "IDEMPOTENCY_KEY_REUSED"}
     # the role dependency of every admin route brings 403; no other route has it
     for (method, path), operation in ops.items():

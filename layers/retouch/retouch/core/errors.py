@@ -126,6 +126,7 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "Per-route metrics of this deployment are in the cloud's monitoring console",
     ),
     ErrorCode("TOO_MANY_STREAMS", 429, C, "同时打开的事件流过多", "Too many open event streams"),
+    ErrorCode("PLAN_LIMIT_REACHED", 409, B, "已达到套餐限制", "Your plan's limit is reached"),
 )
 
 

@@ -66,6 +66,14 @@ DETAILS: Mapping[str, str] = {
     "The task has already finished": "任务已结束",
     "This feature is switched off for now": "该功能暂时关闭",
     "This feature is not part of your plan": "你的套餐不包含该功能",
+    "Your plan allows {limit} unfinished tasks at once": "你的套餐最多同时进行 {limit} 个任务",
+    "Your plan allows input images of at most {limit} pixels": (
+        "你的套餐允许的输入图片最多 {limit} 像素"
+    ),
+    "No such plan": "套餐不存在",
+    "The expiry must be in the future, and the default plan never expires": (
+        "到期时间须在将来，且默认套餐不设到期时间"
+    ),
     "This feature is not configured": "该功能尚未配置",
     # validation
     "The configuration is invalid": "配置无效",
@@ -73,6 +81,8 @@ DETAILS: Mapping[str, str] = {
     "The inputs name uploads that cannot be used": "输入引用了无法使用的上传",
     "no ready upload of yours": "不是你的已就绪上传",
     "no such feature": "功能不存在",
+    "no such plan": "套餐不存在",
+    "not a valid expiry": "到期时间无效",
     "The cursor is invalid": "分页游标无效",
     "invalid cursor": "游标无效",
     "An upload is at most {max_bytes} bytes": "上传文件最大 {max_bytes} 字节",

@@ -34,7 +34,15 @@ from retouch.quota.repository import (
     PlanRepository,
 )
 from retouch.quota.reservations import require_positive
-from retouch.quota.schemas import MAX_PAGE_SIZE, LedgerPage, Membership, PlanWrite, QuotaRead
+from retouch.quota.schemas import (
+    MAX_PAGE_SIZE,
+    LedgerPage,
+    Membership,
+    PlanList,
+    PlanPublic,
+    PlanWrite,
+    QuotaRead,
+)
 
 
 def load_plans(*, database: Transactions, plans: Iterable[PlanWrite]) -> int:
@@ -47,6 +55,13 @@ def load_plans(*, database: Transactions, plans: Iterable[PlanWrite]) -> int:
             count += 1
         uow.commit()
     return count
+
+
+def list_plans(*, database: Transactions) -> PlanList:
+    """The plan catalogue as clients see it, lowest priority first."""
+    with database.unit_of_work() as uow:
+        plans = uow.repository(PlanRepository).list()
+    return PlanList(items=[PlanPublic.of(plan) for plan in plans])
 
 
 def open_account(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> None:
