@@ -43,6 +43,7 @@ TAGS = [
     {"name": "me", "description": "The caller's own account."},
     {"name": "quota", "description": "The caller's credits and their ledger."},
     {"name": "plans", "description": "The plans on offer: credits, features, price, limits."},
+    {"name": "orders", "description": "Buying a plan or credits, and payment notifications."},
     {"name": "uploads", "description": "Presigned uploads of the images a task edits."},
     {"name": "tasks", "description": "Edits: start, follow, list, cancel and delete tasks."},
     {"name": "catalog", "description": "The features on offer and the form of their inputs."},
@@ -93,6 +94,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "RefreshRequest": {"refresh_token": "rt_9f8e7d6c5b4a39281706f5e4d3c2b1a0"},
     "UploadCreate": {"content_type": "image/png", "size": 482113},
     "CreditGrant": {"amount": 50, "reason": "support ticket 4411"},
+    "OrderCreate": {"product": "credits_500", "provider": "fake"},
     "MembershipChange": {
         "plan": "pro",
         "expires_at": "2030-07-01T00:00:00Z",

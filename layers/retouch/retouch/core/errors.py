@@ -127,6 +127,13 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
     ),
     ErrorCode("TOO_MANY_STREAMS", 429, C, "同时打开的事件流过多", "Too many open event streams"),
     ErrorCode("PLAN_LIMIT_REACHED", 409, B, "已达到套餐限制", "Your plan's limit is reached"),
+    ErrorCode(
+        "PAYMENT_MISMATCH",
+        409,
+        B,
+        "支付通知与订单不符",
+        "The payment notification does not match an order",
+    ),
 )
 
 

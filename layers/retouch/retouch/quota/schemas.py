@@ -12,8 +12,9 @@ from retouch.core.schemas import Schema, StrictRequestSchema
 
 FeatureKey = str
 
-#: Signed ledger amounts: period_grant +n, grant +n, reserve -n, refund +n, charge 0.
-LedgerKind = Literal["period_grant", "grant", "reserve", "charge", "refund"]
+#: Signed ledger amounts: period_grant +n, grant +n, top_up +n (purchased), reserve -n,
+#: refund +n, charge 0.
+LedgerKind = Literal["period_grant", "grant", "top_up", "reserve", "charge", "refund"]
 ReservationStatus = Literal["reserved", "charged", "refunded"]
 SettledStatus = Literal["charged", "refunded"]
 

@@ -104,6 +104,22 @@ def grant_credits(
     return account.balance + amount
 
 
+def top_up_credits(
+    *, uow: Transaction, user_id: int, amount: int, ref: str, reason: str, clock: Clock = utc_now
+) -> int:
+    """Add purchased credits (ledger kind `top_up`, never taken back by a period's roll-over)
+    for the paid order `ref`; return the balance. The caller guarantees once per order (its
+    status update); the ledger's (ref, kind) key refuses a second row anyway."""
+    require_positive(amount)
+    now = clock()
+    account = locked_account(uow, user_id=user_id, now=now)
+    uow.repository(AccountRepository).add_credits(user_id=user_id, amount=amount)
+    uow.repository(LedgerRepository).add(
+        user_id=user_id, kind="top_up", amount=amount, ref=ref, reason=reason, now=now
+    )
+    return account.balance + amount
+
+
 def get_membership(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> Membership:
     """The plan the user holds now and when that membership ends (None: open-ended); the
     default plan once every membership has expired. Runs in the caller's transaction."""
