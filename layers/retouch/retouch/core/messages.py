@@ -91,6 +91,7 @@ DETAILS: Mapping[str, str] = {
     "no such feature": "功能不存在",
     "no such plan": "套餐不存在",
     "no such product": "商品不存在",
+    "no such payment provider": "支付渠道不存在",
     "not a valid expiry": "到期时间无效",
     "The cursor is invalid": "分页游标无效",
     "invalid cursor": "游标无效",

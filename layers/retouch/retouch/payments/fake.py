@@ -44,7 +44,7 @@ class FakePaymentProvider:
         self._key = key
 
     def prepare(self, order: OrderToPay) -> dict[str, str]:
-        return {"provider": self.name, "prepay_id": f"fake-{order.public_id}"}
+        return {"prepay_id": f"fake-{order.public_id}"}
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice:
         timestamp = headers.get("wechatpay-timestamp", "")

@@ -53,7 +53,13 @@ def create_order(
             "No such product",
             errors=[FieldError("body.product", "no such product", "product_unknown")],
         )
-    provider = payment_provider(settings, request.provider)
+    try:
+        provider = payment_provider(settings, request.provider)
+    except NotFound:
+        raise ValidationFailed(
+            "No such payment provider",
+            errors=[FieldError("body.provider", "no such payment provider", "provider_unknown")],
+        ) from None
     order = Order(
         public_id=new_public_id("ord"),
         user_id=principal.user.id,
