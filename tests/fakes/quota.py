@@ -90,6 +90,18 @@ class FakeMembershipRepository:
         plan, row = max(in_force, key=lambda found: (found[0].priority, found[1].starts_at))
         return Membership(plan=plan, expires_at=row.expires_at)
 
+    def end(self, *, user_id: int, at: datetime, keep_plan: str) -> int:
+        kept, ended = [], 0
+        for row in self.rows:
+            mine = row.user_id == user_id and row.plan_code != keep_plan
+            if mine and row.starts_at >= at:
+                continue
+            if mine and (row.expires_at is None or row.expires_at > at):
+                row, ended = dataclasses.replace(row, expires_at=at), ended + 1
+            kept.append(row)
+        self.rows = kept
+        return ended
+
 
 class FakeAccountRepository(SharedTable):
     def __init__(self) -> None:

@@ -116,6 +116,10 @@ class FakeTaskRepository:
         self.tasks[task_id] = replace(task, hidden=True, revision=task.revision + 1)
         return True
 
+    def count_unfinished(self, user_id: int) -> int:
+        tasks = self.tasks.values()
+        return sum(task.user_id == user_id and task.status in ACTIVE for task in tasks)
+
     def overdue(self, *, now: datetime, limit: int) -> list[str]:
         late = [
             (deadline, t.public_id)

@@ -84,11 +84,15 @@ def test_route_errors_come_from_dependencies_and_marks(spec: dict[str, Any]) -> 
     ops = {(method, path): operation for method, path, operation in operations(spec)}
     create = error_codes(spec, ops[("POST", "/v1/tasks")])
     assert create["402"] == {"QUOTA_EXCEEDED"}
-    assert create["409"] == {"FEATURE_UNAVAILABLE", "IDEMPOTENCY_KEY_IN_USE"}
+    assert create["409"] == {"FEATURE_UNAVAILABLE", "IDEMPOTENCY_KEY_IN_USE", "PLAN_LIMIT_REACHED"}
     assert create["422"] == {"VALIDATION_FAILED", "IDEMPOTENCY_KEY_REUSED"}
-    # the role dependency of every admin route brings 403; no other route has it
+    # the role dependency of every admin route brings 403; no other route has it but the
+    # payment notification, whose forged or replayed signature is 403 SIGNATURE_INVALID
+    notify = ("POST", "/v1/payments/notify/{provider}")
+    assert error_codes(spec, ops[notify])["403"] == {"SIGNATURE_INVALID"}
     for (method, path), operation in ops.items():
-        assert ("403" in operation["responses"]) == path.startswith("/v1/admin"), (method, path)
+        expected = path.startswith("/v1/admin") or (method, path) == notify
+        assert ("403" in operation["responses"]) == expected, (method, path)
     # /v1/me/quota needs a token: 401; register is public: no 401, `security: []`
     assert "401" in ops[("GET", "/v1/me/quota")]["responses"]
     register = ops[("POST", "/v1/auth/register")]

@@ -1,11 +1,25 @@
-"""UsersFunction: GET /v1/me, /v1/me/quota, /v1/me/quota/ledger, the admin user routes and
-the audit log (GET /v1/admin/audit)."""
+"""UsersFunction: GET /v1/me, /v1/me/quota, /v1/me/quota/ledger, the plan catalogue (GET
+/v1/plans), orders and payment notifications (POST /v1/orders, /v1/payments/notify/{provider}),
+the admin user routes (with PATCH .../membership) and the audit log (GET /v1/admin/audit)."""
 
 from retouch.audit.router import router as audit_router
 from retouch.http import create_app, make_handler
+from retouch.payments.router import notify_router, orders_router
+from retouch.quota.plans_router import router as plans_router
 from retouch.quota.router import router as quota_router
 from retouch.users.router import admin_router, me_router
 
-app = create_app([me_router, quota_router, admin_router, audit_router], title="Retouch users")
+app = create_app(
+    [
+        me_router,
+        quota_router,
+        plans_router,
+        orders_router,
+        notify_router,
+        admin_router,
+        audit_router,
+    ],
+    title="Retouch users",
+)
 handler = make_handler(app)  # AWS Lambda: app.handler
 main_handler = handler  # Tencent SCF: app.main_handler

@@ -137,6 +137,14 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
     ErrorCode(
         "AUTH_BUSY", 503, S, "账号服务繁忙，请稍后再试", "Sign-in is busy; retry in a moment"
     ),
+    ErrorCode("PLAN_LIMIT_REACHED", 409, B, "已达到套餐限制", "Your plan's limit is reached"),
+    ErrorCode(
+        "PAYMENT_MISMATCH",
+        409,
+        B,
+        "支付通知与订单不符",
+        "The payment notification does not match an order",
+    ),
 )
 
 

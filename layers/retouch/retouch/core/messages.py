@@ -79,6 +79,22 @@ DETAILS: Mapping[str, str] = {
     "The task has already finished": "任务已结束",
     "This feature is switched off for now": "该功能暂时关闭",
     "This feature is not part of your plan": "你的套餐不包含该功能",
+    "Your plan allows {limit} unfinished tasks at once": "你的套餐最多同时进行 {limit} 个任务",
+    "Your plan allows input images of at most {limit} pixels": (
+        "你的套餐允许的输入图片最多 {limit} 像素"
+    ),
+    "No such plan": "套餐不存在",
+    "The notification signature does not verify": "通知签名校验失败",
+    "The notification timestamp is outside the accepted window": "通知时间戳超出允许范围",
+    "The notification nonce was already used": "通知随机串已被使用",
+    "No order of this provider matches the notification": "没有与通知匹配的订单",
+    "The paid amount differs from the order's": "支付金额与订单金额不符",
+    "The transaction already paid another order": "该交易已用于支付其他订单",
+    "No such payment provider": "支付渠道不存在",
+    "No such product": "商品不存在",
+    "The expiry must be in the future, and the default plan never expires": (
+        "到期时间须在将来，且默认套餐不设到期时间"
+    ),
     "This feature is not configured": "该功能尚未配置",
     # validation
     "The configuration is invalid": "配置无效",
@@ -86,6 +102,10 @@ DETAILS: Mapping[str, str] = {
     "The inputs name uploads that cannot be used": "输入引用了无法使用的上传",
     "no ready upload of yours": "不是你的已就绪上传",
     "no such feature": "功能不存在",
+    "no such plan": "套餐不存在",
+    "no such product": "商品不存在",
+    "no such payment provider": "支付渠道不存在",
+    "not a valid expiry": "到期时间无效",
     "The cursor is invalid": "分页游标无效",
     "invalid cursor": "游标无效",
     "An upload is at most {max_bytes} bytes": "上传文件最大 {max_bytes} 字节",

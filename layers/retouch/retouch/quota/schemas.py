@@ -12,8 +12,9 @@ from retouch.core.schemas import Schema, StrictRequestSchema
 
 FeatureKey = str
 
-#: Signed ledger amounts: period_grant +n, grant +n, reserve -n, refund +n, charge 0.
-LedgerKind = Literal["period_grant", "grant", "reserve", "charge", "refund"]
+#: Signed ledger amounts: period_grant +n, grant +n, top_up +n (purchased), reserve -n,
+#: refund +n, charge 0.
+LedgerKind = Literal["period_grant", "grant", "top_up", "reserve", "charge", "refund"]
 ReservationStatus = Literal["reserved", "charged", "refunded"]
 SettledStatus = Literal["charged", "refunded"]
 
@@ -28,11 +29,55 @@ class PlanWrite(StrictRequestSchema):
     monthly_credits: int = Field(ge=0)
     features: list[FeatureKey]
     priority: int = 0
+    #: The price as shown to a client ("¥39 / month"); charging is the payment port's.
+    price_display: str | None = Field(default=None, min_length=1, max_length=64)
+    #: Tasks a user of the plan may have queued or running at once (None: no limit).
+    max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
+    #: The largest input image, in pixels (width x height), a task may name (None: no limit).
+    max_input_pixels: int | None = Field(default=None, ge=1)
 
 
 class PlanRead(PlanWrite):
     # Built from our own rows, not from an operator's input: the driver's types are accepted.
     model_config = ConfigDict(strict=False)
+
+
+class PlanLimits(Schema):
+    """What task creation enforces for a plan's members; null: no limit."""
+
+    max_concurrent_tasks: int | None
+    max_input_pixels: int | None
+
+
+class PlanPublic(Schema):
+    """`GET /v1/plans`: one plan as a client shows it."""
+
+    code: str
+    name: str
+    monthly_credits: int
+    features: list[FeatureKey]
+    price_display: str | None
+    limits: PlanLimits
+
+    @classmethod
+    def of(cls, plan: PlanRead) -> PlanPublic:
+        return cls(
+            code=plan.code,
+            name=plan.name,
+            monthly_credits=plan.monthly_credits,
+            features=plan.features,
+            price_display=plan.price_display,
+            limits=PlanLimits(
+                max_concurrent_tasks=plan.max_concurrent_tasks,
+                max_input_pixels=plan.max_input_pixels,
+            ),
+        )
+
+
+class PlanList(Schema):
+    """`GET /v1/plans`: every plan, cheapest (lowest priority) first."""
+
+    items: list[PlanPublic]
 
 
 class QuotaRead(Schema):

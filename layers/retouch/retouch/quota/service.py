@@ -34,7 +34,15 @@ from retouch.quota.repository import (
     PlanRepository,
 )
 from retouch.quota.reservations import require_positive
-from retouch.quota.schemas import MAX_PAGE_SIZE, LedgerPage, Membership, PlanWrite, QuotaRead
+from retouch.quota.schemas import (
+    MAX_PAGE_SIZE,
+    LedgerPage,
+    Membership,
+    PlanList,
+    PlanPublic,
+    PlanWrite,
+    QuotaRead,
+)
 
 
 def load_plans(*, database: Transactions, plans: Iterable[PlanWrite]) -> int:
@@ -47,6 +55,13 @@ def load_plans(*, database: Transactions, plans: Iterable[PlanWrite]) -> int:
             count += 1
         uow.commit()
     return count
+
+
+def list_plans(*, database: Transactions) -> PlanList:
+    """The plan catalogue as clients see it, lowest priority first."""
+    with database.unit_of_work() as uow:
+        plans = uow.repository(PlanRepository).list()
+    return PlanList(items=[PlanPublic.of(plan) for plan in plans])
 
 
 def open_account(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> None:
@@ -86,6 +101,22 @@ def grant_credits(
         return account.balance
     uow.repository(AccountRepository).add_credits(user_id=user_id, amount=amount)
     ledger.add(user_id=user_id, kind="grant", amount=amount, ref=ref, reason=reason, now=now)
+    return account.balance + amount
+
+
+def top_up_credits(
+    *, uow: Transaction, user_id: int, amount: int, ref: str, reason: str, clock: Clock = utc_now
+) -> int:
+    """Add purchased credits (ledger kind `top_up`, never taken back by a period's roll-over)
+    for the paid order `ref`; return the balance. The caller guarantees once per order (its
+    status update); the ledger's (ref, kind) key refuses a second row anyway."""
+    require_positive(amount)
+    now = clock()
+    account = locked_account(uow, user_id=user_id, now=now)
+    uow.repository(AccountRepository).add_credits(user_id=user_id, amount=amount)
+    uow.repository(LedgerRepository).add(
+        user_id=user_id, kind="top_up", amount=amount, ref=ref, reason=reason, now=now
+    )
     return account.balance + amount
 
 

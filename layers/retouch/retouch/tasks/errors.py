@@ -24,6 +24,12 @@ class FeatureUnavailable(AppError):
     code = "FEATURE_UNAVAILABLE"
 
 
+class PlanLimitReached(AppError):
+    """The caller's plan allows no more tasks at once, or not inputs this large."""
+
+    code = "PLAN_LIMIT_REACHED"
+
+
 class UploadsUnusable(ValidationFailed):
     """An input names an upload the caller does not own or that is not `ready`; one
     error per field, never saying which of the two (another user's upload looks absent)."""

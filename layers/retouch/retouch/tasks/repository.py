@@ -93,6 +93,9 @@ class TaskRepository(Protocol):
     def overdue(self, *, now: datetime, limit: int) -> list[str]:
         """Public ids of unfinished tasks past their deadline, oldest deadline first."""
 
+    def count_unfinished(self, user_id: int) -> int:
+        """How many of the user's tasks are queued or running."""
+
 
 @sql_adapter(TaskRepository)
 class MySQLTaskRepository:
@@ -207,6 +210,14 @@ class MySQLTaskRepository:
             (to_db(now), limit),
         )
         return [row["public_id"] for row in rows]
+
+    def count_unfinished(self, user_id: int) -> int:
+        row = self._uow.fetch_one(  # ix_tasks_user_status
+            "SELECT COUNT(*) AS n FROM tasks WHERE user_id = %s AND hidden IN (0, 1) "
+            "AND status IN ('queued', 'running')",
+            (user_id,),
+        )
+        return 0 if row is None else int(row["n"])
 
     def _changed(self, sql: str, params: tuple[object, ...]) -> bool:
         return self._uow.execute(sql, params) == 1

@@ -24,7 +24,12 @@ from retouch.quota.errors import QuotaExceeded
 from retouch.storage import get_storage
 from retouch.tasks import cancel, service, views
 from retouch.tasks.caller_read import owned_task_read
-from retouch.tasks.errors import FeatureUnavailable, TaskNotCancelable, TaskNotFound
+from retouch.tasks.errors import (
+    FeatureUnavailable,
+    PlanLimitReached,
+    TaskNotCancelable,
+    TaskNotFound,
+)
 from retouch.tasks.events import LAST_EVENT_ID_PATTERN, event_stream
 from retouch.tasks.schemas import (
     MAX_PAGE_SIZE,
@@ -59,7 +64,13 @@ async def caller_id(caller: Caller) -> str:
     response_model=TaskRead,
     dependencies=[Depends(rate_limit(key=caller_id))],
 )
-@raises(QuotaExceeded, FeatureUnavailable, IdempotencyKeyInUse, IdempotencyKeyReused)
+@raises(
+    QuotaExceeded,
+    FeatureUnavailable,
+    PlanLimitReached,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+)
 def create_task(
     request: TaskCreate,
     caller: Caller,

@@ -25,6 +25,7 @@ from retouch.tasks.errors import (
     FeatureUnavailable,
     UploadsUnusable,
 )
+from retouch.tasks.limits import check_plan, plan_in_force
 from retouch.tasks.repository import TaskRepository
 from retouch.tasks.schemas import TaskCreate, TaskRead
 from retouch.uploads.repository import UploadRepository
@@ -94,9 +95,11 @@ def _create(
 ) -> tuple[TaskRead, OutboxMessage]:
     user_id = principal.user.id
     with database.unit_of_work() as uow:
+        plan = plan_in_force(uow, principal)  # first: it locks, then the snapshot is taken
         feature, form, first_step = _usable_feature(uow, request.feature, principal)
         inputs = validate_inputs(form=form, inputs=request.inputs, language=language)
-        _check_uploads(uow, user_id=user_id, form=form, inputs=inputs)
+        uploads = _check_uploads(uow, user_id=user_id, form=form, inputs=inputs)
+        check_plan(uow, plan=plan, user_id=user_id, uploads=uploads)
         public_id = new_public_id("tsk")
         if feature.cost > 0:
             reserve_in(
@@ -174,7 +177,8 @@ def _usable_feature(
 
 def _check_uploads(
     uow: Transaction, *, user_id: int, form: FormSchema, inputs: dict[str, object]
-) -> None:
+) -> dict[str, str]:
+    """The inputs' uploads (field → public id), all ready and the caller's."""
     fields = upload_fields(form, inputs)
     ready = uow.repository(UploadRepository).ready_public_ids(
         user_id=user_id, public_ids=sorted(set(fields.values()))
@@ -182,3 +186,4 @@ def _check_uploads(
     unusable = sorted(name for name, upload_id in fields.items() if upload_id not in ready)
     if unusable:
         raise UploadsUnusable(unusable)
+    return fields

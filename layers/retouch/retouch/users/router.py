@@ -20,6 +20,8 @@ from retouch.users.schemas import (
     MAX_PAGE_SIZE,
     CreditGrant,
     CreditGrantRead,
+    MembershipChange,
+    MembershipChangeRead,
     MeRead,
     PublicUserId,
     UserAdminRead,
@@ -104,6 +106,29 @@ def grant_credits(
         actor=caller,
         public_id=user_id,
         grant=grant,
+        idempotency_key=idempotency_key,
+        request_id=request,
+    )
+
+
+@admin_router.patch("/{user_id}/membership", response_model=MembershipChangeRead)
+@raises(IdempotencyKeyInUse, IdempotencyKeyReused)
+def change_membership(
+    user_id: UserId,
+    change: MembershipChange,
+    caller: Annotated[Principal, Depends(require_permission(Permission.USERS_WRITE))],
+    request: RequestId,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> MembershipChangeRead:
+    """Give a user a plan from now until `expires_at` (admins only; audited). Other plans in
+    force end now; the default plan is a downgrade. Send an `Idempotency-Key` to retry
+    safely."""
+    return service.change_membership(
+        database=get_database(),
+        settings=get_settings(),
+        actor=caller,
+        public_id=user_id,
+        change=change,
         idempotency_key=idempotency_key,
         request_id=request,
     )

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
 
 from retouch.core.identity import User, UserStatus
 from retouch.core.permissions import Role
@@ -123,3 +123,18 @@ class CreditGrantRead(Schema):
     user_id: str
     amount: int
     balance: int
+
+
+class MembershipChange(StrictRequestSchema):
+    """`PATCH /v1/admin/users/{id}/membership`: the plan from now, until `expires_at` (null:
+    open-ended; the default plan never expires), and why."""
+
+    plan: str = Field(min_length=1, max_length=32)
+    # An ISO 8601 string with its offset: the one field of an admin body read from a string.
+    expires_at: Annotated[AwareDatetime | None, Field(strict=False)] = None
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class MembershipChangeRead(Schema):
+    user_id: str
+    membership: MembershipRead

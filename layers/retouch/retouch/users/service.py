@@ -20,12 +20,16 @@ from retouch.core.permissions import Role
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
 from retouch.idempotency import IdempotencyKey, KeyClaim, complete, run_once
+from retouch.quota.memberships import change_membership as change_quota_membership
+from retouch.quota.periods import current_membership
 from retouch.quota.service import grant_credits as grant_quota_credits
 from retouch.users.errors import CannotChangeOwnAccess, UserNotFound
 from retouch.users.repository import MySQLUserRepository
 from retouch.users.schemas import (
     CreditGrant,
     CreditGrantRead,
+    MembershipChange,
+    MembershipChangeRead,
     MembershipRead,
     MeRead,
     UserAdminRead,
@@ -35,6 +39,8 @@ from retouch.users.schemas import (
 
 #: The Idempotency-Key scope of `POST /v1/admin/users/{id}/credits`.
 GRANT_OPERATION = "admin_users_grant_credits"
+#: The Idempotency-Key scope of `PATCH /v1/admin/users/{id}/membership`.
+MEMBERSHIP_OPERATION = "admin_users_membership"
 
 
 def get_me(*, principal: Principal) -> MeRead:
@@ -176,6 +182,64 @@ def grant_credits(
         body={"user_id": public_id, **grant.model_dump(mode="json")},
         run=add,
         replay=CreditGrantRead.model_validate_json,
+        clock=clock,
+    )
+
+
+def change_membership(
+    *,
+    database: Database,
+    settings: Settings,
+    actor: Principal,
+    public_id: str,
+    change: MembershipChange,
+    idempotency_key: str | None,
+    request_id: str | None,
+    clock: Clock = utc_now,
+) -> MembershipChangeRead:
+    """Give a user a plan from now until an expiry (audited, with the plan before and after).
+
+    The Idempotency-Key works as for a credit grant: the same key, user and body answer the
+    first response again and change nothing more."""
+
+    def change_plan(claim: KeyClaim | None) -> MembershipChangeRead:
+        with database.unit_of_work() as uow:
+            target = _locked_user(uow, public_id)
+            before = current_membership(uow, user_id=target.id, now=clock())
+            after = change_quota_membership(
+                uow=uow,
+                user_id=target.id,
+                plan_code=change.plan,
+                expires_at=change.expires_at,
+                clock=clock,
+            )
+            read = MembershipRead(plan=after.plan.code, expires_at=after.expires_at)
+            _audit(
+                uow,
+                actor=actor,
+                action="user.change_membership",
+                target=target,
+                request_id=request_id,
+                before=MembershipRead(
+                    plan=before.plan.code, expires_at=before.expires_at
+                ).model_dump(mode="json"),
+                after={**read.model_dump(mode="json"), "reason": change.reason},
+            )
+            changed = MembershipChangeRead(user_id=target.public_id, membership=read)
+            complete(uow, claim, status=200, body=changed.model_dump_json())
+            uow.commit()
+        logger.info("membership changed", extra={"target": public_id, "plan": change.plan})
+        return changed
+
+    return run_once(
+        database=database,
+        settings=settings,
+        key=IdempotencyKey.sent(
+            user_id=actor.user.id, operation=MEMBERSHIP_OPERATION, header=idempotency_key
+        ),
+        body={"user_id": public_id, **change.model_dump(mode="json")},
+        run=change_plan,
+        replay=MembershipChangeRead.model_validate_json,
         clock=clock,
     )
 

@@ -38,9 +38,20 @@ class MembershipRepository(Protocol):
         breaks ties); None when none is."""
         ...
 
+    def end(self, *, user_id: int, at: datetime, keep_plan: str) -> int:
+        """End at `at` every membership of the user in force then, but those of `keep_plan`
+        (the default plan, open-ended); return how many ended."""
+        ...
+
 
 def _plan(row: Row) -> PlanRead:
     return PlanRead.model_validate({**row, "features": json.loads(row["features"])})
+
+
+_PLAN_SELECT = (
+    "SELECT code, name, monthly_credits, features, priority, price_display, "
+    "max_concurrent_tasks, max_input_pixels FROM plans"
+)
 
 
 @sql_adapter(PlanRepository)
@@ -50,26 +61,31 @@ class MySQLPlanRepository:
 
     def upsert(self, plan: PlanWrite) -> None:
         self._uow.execute(
-            "INSERT INTO plans (code, name, monthly_credits, features, priority) "
-            "VALUES (%s, %s, %s, %s, %s) "
+            "INSERT INTO plans (code, name, monthly_credits, features, priority, price_display, "
+            "max_concurrent_tasks, max_input_pixels) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
             "ON DUPLICATE KEY UPDATE name = VALUES(name), "
             "monthly_credits = VALUES(monthly_credits), features = VALUES(features), "
-            "priority = VALUES(priority)",
-            (plan.code, plan.name, plan.monthly_credits, json.dumps(plan.features), plan.priority),
+            "priority = VALUES(priority), price_display = VALUES(price_display), "
+            "max_concurrent_tasks = VALUES(max_concurrent_tasks), "
+            "max_input_pixels = VALUES(max_input_pixels)",
+            (
+                plan.code,
+                plan.name,
+                plan.monthly_credits,
+                json.dumps(plan.features),
+                plan.priority,
+                plan.price_display,
+                plan.max_concurrent_tasks,
+                plan.max_input_pixels,
+            ),
         )
 
     def list(self) -> list[PlanRead]:
-        rows = self._uow.fetch_all(
-            "SELECT code, name, monthly_credits, features, priority FROM plans "
-            "ORDER BY priority, code"
-        )
+        rows = self._uow.fetch_all(_PLAN_SELECT + " ORDER BY priority, code")
         return [_plan(row) for row in rows]
 
     def get(self, code: str) -> PlanRead | None:
-        row = self._uow.fetch_one(
-            "SELECT code, name, monthly_credits, features, priority FROM plans WHERE code = %s",
-            (code,),
-        )
+        row = self._uow.fetch_one(_PLAN_SELECT + " WHERE code = %s", (code,))
         return None if row is None else _plan(row)
 
 
@@ -97,7 +113,8 @@ class MySQLMembershipRepository:
         breaks ties)."""
         moment = to_db(at)
         row = self._uow.fetch_one(
-            "SELECT p.code, p.name, p.monthly_credits, p.features, p.priority, m.expires_at "
+            "SELECT p.code, p.name, p.monthly_credits, p.features, p.priority, "
+            "p.price_display, p.max_concurrent_tasks, p.max_input_pixels, m.expires_at "
             "FROM memberships m JOIN plans p ON p.code = m.plan_code "
             "WHERE m.user_id = %s AND m.starts_at <= %s "
             "AND (m.expires_at IS NULL OR m.expires_at > %s) "
@@ -109,4 +126,18 @@ class MySQLMembershipRepository:
         expires_at = row.pop("expires_at")
         return Membership(
             plan=_plan(row), expires_at=None if expires_at is None else from_db(expires_at)
+        )
+
+    def end(self, *, user_id: int, at: datetime, keep_plan: str) -> int:
+        """End at `at` every membership in force then, but those of `keep_plan`; one that
+        starts later is dropped, as it can no longer begin (the period check)."""
+        moment = to_db(at)
+        self._uow.execute(
+            "DELETE FROM memberships WHERE user_id = %s AND plan_code <> %s AND starts_at >= %s",
+            (user_id, keep_plan, moment),
+        )
+        return self._uow.execute(
+            "UPDATE memberships SET expires_at = %s WHERE user_id = %s AND plan_code <> %s "
+            "AND starts_at < %s AND (expires_at IS NULL OR expires_at > %s)",
+            (moment, user_id, keep_plan, moment, moment),
         )

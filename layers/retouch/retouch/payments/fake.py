@@ -1,0 +1,79 @@
+"""The local payment provider `fake`: WeChat Pay v3's notification shape, simplified.
+
+Headers `Wechatpay-Timestamp` (Unix seconds), `Wechatpay-Nonce` and `Wechatpay-Signature`:
+base64 of HMAC-SHA256 over `"{timestamp}\\n{nonce}\\n{body}\\n"` with a key derived from the
+service's signing key (WeChat Pay signs the same string with RSA-SHA256 and the platform
+certificate). The body is `{"id", "event_type": "TRANSACTION.SUCCESS", "resource": {...}}`
+with the resource in clear (WeChat Pay encrypts it with AES-256-GCM and the API v3 key).
+Offered on the local, test and dev stages only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from retouch.core.security import derived_key
+from retouch.core.settings import Settings
+from retouch.payments.errors import NotificationRejected
+from retouch.payments.port import OrderToPay, PaymentNotice
+
+#: How far a notification's timestamp may be from now, either way.
+WINDOW_S = 300
+STAGES = ("local", "test", "dev")
+
+
+def fake_key(settings: Settings) -> bytes:
+    return derived_key(settings, "payments/fake")
+
+
+def signature(key: bytes, *, timestamp: str, nonce: str, body: bytes) -> str:
+    message = f"{timestamp}\n{nonce}\n".encode() + body + b"\n"
+    return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
+
+
+class FakePaymentProvider:
+    name = "fake"
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def prepare(self, order: OrderToPay) -> dict[str, str]:
+        return {"prepay_id": f"fake-{order.public_id}"}
+
+    def verify(self, *, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice:
+        timestamp = headers.get("wechatpay-timestamp", "")
+        nonce = headers.get("wechatpay-nonce", "")
+        sent = headers.get("wechatpay-signature", "")
+        expected = signature(self._key, timestamp=timestamp, nonce=nonce, body=body)
+        if not (timestamp.isdigit() and 0 < len(nonce) <= 64) or not hmac.compare_digest(
+            sent.encode(), expected.encode()
+        ):
+            raise NotificationRejected("The notification signature does not verify")
+        if abs(now.timestamp() - int(timestamp)) > WINDOW_S:
+            raise NotificationRejected("The notification timestamp is outside the accepted window")
+        return _notice(nonce, body)
+
+
+def _notice(nonce: str, body: bytes) -> PaymentNotice:
+    try:
+        resource: dict[str, Any] = json.loads(body)["resource"]
+        amount = resource["amount"]
+        notice = PaymentNotice(
+            nonce=nonce,
+            order_id=str(resource["out_trade_no"]),
+            transaction_id=str(resource["transaction_id"]),
+            amount_cents=int(amount["total"]),
+            currency=str(amount["currency"]),
+        )
+        succeeded = resource["trade_state"] == "SUCCESS"
+    except (ValueError, KeyError, TypeError):
+        raise NotificationRejected("The notification signature does not verify") from None
+    if not succeeded:
+        raise NotificationRejected("The notification signature does not verify")
+    return notice

@@ -1,0 +1,157 @@
+"""Ordering a product, and applying a provider's payment notification exactly once.
+
+A notification is applied in one transaction: its nonce recorded (another body under a used
+nonce is a replay, refused), the order locked, the amount and currency compared with the
+order's, the status moved `created` → `paid` by a guarded update, and only when that update
+changed the row, the product applied: the plan's membership extended, or the credits added
+as a `top_up`. The same notification again finds the order paid and applies nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from retouch.core.errors import FieldError, NotFound, ValidationFailed
+from retouch.core.identity import Principal
+from retouch.core.ids import new_public_id
+from retouch.core.logging import logger
+from retouch.core.settings import Settings
+from retouch.core.time import Clock, to_millis, utc_now
+from retouch.core.units import Transaction, Transactions
+from retouch.payments.errors import NotificationRejected, PaymentMismatch
+from retouch.payments.fake import STAGES, FakePaymentProvider, fake_key
+from retouch.payments.port import OrderToPay, PaymentNotice, PaymentPort
+from retouch.payments.products import PRODUCTS, Product
+from retouch.payments.repository import Order, OrderRepository
+from retouch.payments.schemas import NotificationAck, OrderCreate, OrderRead
+from retouch.quota.memberships import change_membership
+from retouch.quota.periods import current_membership
+from retouch.quota.service import top_up_credits
+
+
+def payment_provider(settings: Settings, name: str) -> PaymentPort:
+    """The provider adapter called `name`; NotFound when none is offered on this stage."""
+    if name == "fake" and settings.stage in STAGES:
+        return FakePaymentProvider(fake_key(settings))
+    raise NotFound("No such payment provider")
+
+
+def create_order(
+    *,
+    database: Transactions,
+    settings: Settings,
+    principal: Principal,
+    request: OrderCreate,
+    clock: Clock = utc_now,
+) -> OrderRead:
+    """A `created` order of the product at its price, and what the client pays it with."""
+    product = PRODUCTS.get(request.product)
+    if product is None:
+        raise ValidationFailed(
+            "No such product",
+            errors=[FieldError("body.product", "no such product", "product_unknown")],
+        )
+    try:
+        provider = payment_provider(settings, request.provider)
+    except NotFound:
+        raise ValidationFailed(
+            "No such payment provider",
+            errors=[FieldError("body.provider", "no such payment provider", "provider_unknown")],
+        ) from None
+    order = Order(
+        public_id=new_public_id("ord"),
+        user_id=principal.user.id,
+        product=product.code,
+        amount_cents=product.amount_cents,
+        currency=product.currency,
+        provider=provider.name,
+        status="created",
+        created_at=to_millis(clock()),
+        paid_at=None,
+    )
+    with database.unit_of_work() as uow:
+        uow.repository(OrderRepository).add(order)
+        uow.commit()
+    payment = provider.prepare(
+        OrderToPay(order.public_id, order.product, order.amount_cents, order.currency)
+    )
+    return _read(order, payment)
+
+
+def handle_notification(
+    *,
+    database: Transactions,
+    settings: Settings,
+    provider_name: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    clock: Clock = utc_now,
+) -> NotificationAck:
+    """Verify a provider's notification and apply its payment once (see the module)."""
+    now = clock()
+    notice = payment_provider(settings, provider_name).verify(headers=headers, body=body, now=now)
+    digest = hashlib.sha256(body).hexdigest()
+    with database.unit_of_work() as uow:
+        orders = uow.repository(OrderRepository)
+        seen = orders.record_nonce(
+            provider=provider_name, nonce=notice.nonce, body_sha256=digest, now=now
+        )
+        if seen == "other":
+            raise NotificationRejected("The notification nonce was already used")
+        order = _matching_order(uow, provider_name, notice)
+        if orders.mark_paid(order.public_id, transaction_id=notice.transaction_id, now=now):
+            _apply(uow, order, PRODUCTS[order.product], now)
+            logger.info("order paid", extra={"order": order.public_id, "product": order.product})
+        uow.commit()
+    return NotificationAck(code="SUCCESS", message="OK")
+
+
+def _matching_order(uow: Transaction, provider_name: str, notice: PaymentNotice) -> Order:
+    order = uow.repository(OrderRepository).get(notice.order_id, for_update=True)
+    if order is None or order.provider != provider_name:
+        raise PaymentMismatch("No order of this provider matches the notification")
+    if (order.amount_cents, order.currency) != (notice.amount_cents, notice.currency):
+        raise PaymentMismatch("The paid amount differs from the order's")
+    paid = uow.repository(OrderRepository).paid_with(
+        provider=provider_name, transaction_id=notice.transaction_id
+    )
+    if paid not in (None, order.public_id):
+        raise PaymentMismatch("The transaction already paid another order")
+    return order
+
+
+def _apply(uow: Transaction, order: Order, product: Product, now: datetime) -> None:
+    if product.kind == "credits":
+        top_up_credits(
+            uow=uow,
+            user_id=order.user_id,
+            amount=product.credits,
+            ref=order.public_id,
+            reason=f"order {order.public_id}: {product.code}",
+            clock=lambda: now,
+        )
+        return
+    held = current_membership(uow, user_id=order.user_id, now=now)
+    start = held.expires_at if held.plan.code == product.plan and held.expires_at else now
+    change_membership(
+        uow=uow,
+        user_id=order.user_id,
+        plan_code=str(product.plan),
+        expires_at=start + timedelta(days=product.days),
+        clock=lambda: now,
+    )
+
+
+def _read(order: Order, payment: dict[str, str]) -> OrderRead:
+    return OrderRead(
+        id=order.public_id,
+        product=order.product,
+        amount_cents=order.amount_cents,
+        currency=order.currency,
+        status=order.status,
+        created_at=order.created_at,
+        paid_at=order.paid_at,
+        payment=payment,
+    )
