@@ -15,6 +15,7 @@ libraries nothing needs any more are deleted. The stubs are assembled and linked
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -26,6 +27,9 @@ VIDEO = ("libavcodec-", "libavformat-", "libavutil-", "libswscale-")
 _SYMBOL = re.compile(r"^\s*\d+:\s+0+\s+\d+\s+(\w+)\s+\w+\s+\w+\s+UND\s+(\w+)@(\w+)")
 _NEEDED = re.compile(r"\(NEEDED\)\s+Shared library: \[(.+)\]")
 _VERSION = re.compile(r"Flags: none\s+Index: \d+\s+Cnt: \d+\s+Name: (\w+)")
+#: A build step, run by the Makefile outside any function: the standard library's logger (the
+#: layer's Powertools logger is not on the build interpreter's path).
+log = logging.getLogger("video_stubs")
 
 
 def _run(*args: str) -> str:
@@ -105,11 +109,12 @@ def main(artifacts: Path) -> None:
     with tempfile.TemporaryDirectory() as work:
         for library in video:
             count = _stub(library, modules, Path(work))
-            print(f"{library.name}: stub of {count} functions")  # noqa: T201
+            log.info("%s: stub of %d functions", library.name, count)
     for path in _unreachable(modules, folder):
-        print(f"{path.name}: unused, removed")  # noqa: T201
+        log.info("%s: unused, removed", path.name)
         path.unlink()
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="video_stubs: %(message)s")
     main(Path(sys.argv[1]))
