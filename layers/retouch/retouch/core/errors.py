@@ -145,6 +145,13 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "支付通知与订单不符",
         "The payment notification does not match an order",
     ),
+    ErrorCode(
+        "ORDER_NOT_REFUNDABLE",
+        409,
+        B,
+        "只有已支付的订单可以退款",
+        "Only a paid order can be refunded",
+    ),
 )
 
 

@@ -92,6 +92,10 @@ DETAILS: Mapping[str, str] = {
     "The transaction already paid another order": "该交易已用于支付其他订单",
     "No such payment provider": "支付渠道不存在",
     "No such product": "商品不存在",
+    "No such order": "订单不存在",
+    "Only a paid order can be refunded": "只有已支付的订单可以退款",
+    "No refund of this provider matches the notification": "没有与通知匹配的退款",
+    "The refunded amount differs from the order's": "退款金额与订单金额不符",
     "The expiry must be in the future, and the default plan never expires": (
         "到期时间须在将来，且默认套餐不设到期时间"
     ),

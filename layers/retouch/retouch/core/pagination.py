@@ -16,11 +16,13 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from retouch.core.errors import FieldError, ValidationFailed
 
 CursorKey = tuple[int | str, ...]
+T = TypeVar("T")
 
 _MAX_CURSOR_LENGTH = 512
 _TAG_BYTES = 16
@@ -99,3 +101,25 @@ def decode_cursor(
     if not all(type(value) is kind for value, kind in zip(key, shape, strict=True)):
         raise InvalidCursor
     return tuple(key)
+
+
+def decode_row_cursor(cursor: str | None, *, secret: bytes, context: str) -> int | None:
+    """The row id sealed in a cursor of a list keyed on row ids, newest first (None: the
+    first page); InvalidCursor when it is edited, malformed or of another context."""
+    if cursor is None:
+        return None
+    (key,) = decode_cursor(cursor, (int,), secret=secret, context=context)
+    if not isinstance(key, int) or key < 1:
+        raise InvalidCursor
+    return key
+
+
+def row_page(
+    rows: Sequence[T], *, limit: int, row_id: Callable[[T], int], secret: bytes, context: str
+) -> tuple[list[T], str | None]:
+    """A page of `rows` (read with `limit + 1` to learn whether more follow) and the sealed
+    cursor of the next one, or None on the last page."""
+    page = list(rows[:limit])
+    if len(rows) <= limit:
+        return page, None
+    return page, encode_cursor((row_id(page[-1]),), secret=secret, context=context)

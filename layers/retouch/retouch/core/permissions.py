@@ -27,6 +27,8 @@ class Permission(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
     AUDIT_READ = "audit:read"
     # Moving dead letters back runs their steps again (vendor calls cost money): admins only.
     QUEUES_REDRIVE = "queues:redrive"
+    # Refunds give money back: admins only.
+    ORDERS_REFUND = "orders:refund"
 
 
 # Operators run the product (config but providers, read-only user data, metrics); admins do

@@ -17,3 +17,9 @@ class PaymentMismatch(AppError):
     currency than the order's: nothing is applied."""
 
     code = "PAYMENT_MISMATCH"
+
+
+class OrderNotRefundable(AppError):
+    """A refund asked for an order that is not paid (still `created`, or refunded already)."""
+
+    code = "ORDER_NOT_REFUNDABLE"

@@ -3,8 +3,9 @@
 Headers `Wechatpay-Timestamp` (Unix seconds), `Wechatpay-Nonce` and `Wechatpay-Signature`:
 base64 of HMAC-SHA256 over `"{timestamp}\\n{nonce}\\n{body}\\n"` with a key derived from the
 service's signing key (WeChat Pay signs the same string with RSA-SHA256 and the platform
-certificate). The body is `{"id", "event_type": "TRANSACTION.SUCCESS", "resource": {...}}`
-with the resource in clear (WeChat Pay encrypts it with AES-256-GCM and the API v3 key).
+certificate). The body is `{"id", "event_type": "TRANSACTION.SUCCESS" | "REFUND.SUCCESS",
+"resource": {...}}` with the resource in clear (WeChat Pay encrypts it with AES-256-GCM and
+the API v3 key). A refund is accepted at once; its notification is what the tests send.
 Offered on the local, test and dev stages only.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 from retouch.core.security import derived_key
 from retouch.core.settings import Settings
 from retouch.payments.errors import NotificationRejected
-from retouch.payments.port import OrderToPay, PaymentNotice
+from retouch.payments.port import OrderToPay, PaymentNotice, RefundToMake
 
 #: How far a notification's timestamp may be from now, either way.
 WINDOW_S = 300
@@ -46,6 +47,9 @@ class FakePaymentProvider:
     def prepare(self, order: OrderToPay) -> dict[str, str]:
         return {"prepay_id": f"fake-{order.public_id}"}
 
+    def refund(self, refund: RefundToMake) -> str:
+        return f"fake-refund-{refund.refund_no}"
+
     def verify(self, *, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice:
         timestamp = headers.get("wechatpay-timestamp", "")
         nonce = headers.get("wechatpay-nonce", "")
@@ -62,7 +66,10 @@ class FakePaymentProvider:
 
 def _notice(nonce: str, body: bytes) -> PaymentNotice:
     try:
-        resource: dict[str, Any] = json.loads(body)["resource"]
+        event = json.loads(body)
+        resource: dict[str, Any] = event["resource"]
+        if event.get("event_type") == "REFUND.SUCCESS":
+            return _refund_notice(nonce, resource)
         amount = resource["amount"]
         notice = PaymentNotice(
             nonce=nonce,
@@ -77,3 +84,19 @@ def _notice(nonce: str, body: bytes) -> PaymentNotice:
     if not succeeded:
         raise NotificationRejected("The notification signature does not verify")
     return notice
+
+
+def _refund_notice(nonce: str, resource: dict[str, Any]) -> PaymentNotice:
+    """WeChat Pay's refund resource: `out_refund_no`, `refund_id`, `refund_status`, and
+    `amount.refund` (no currency: the order's, CNY)."""
+    if resource["refund_status"] != "SUCCESS":
+        raise ValueError("not a successful refund")
+    return PaymentNotice(
+        nonce=nonce,
+        order_id=str(resource["out_trade_no"]),
+        transaction_id=str(resource["refund_id"]),
+        amount_cents=int(resource["amount"]["refund"]),
+        currency=str(resource["amount"].get("currency", "CNY")),
+        event="refund",
+        refund_no=str(resource["out_refund_no"]),
+    )

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from retouch.core.db import UnitOfWork
+from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
 from retouch.core.units import sql_adapter
 
-OrderStatus = Literal["created", "paid"]
+OrderStatus = Literal["created", "paid", "refunding", "refunded"]
 Seen = Literal["new", "same", "other"]
 
 
@@ -25,6 +25,9 @@ class Order:
     status: OrderStatus
     created_at: datetime
     paid_at: datetime | None
+    refund_no: str | None = None
+    refunded_at: datetime | None = None
+    refund_shortfall: int | None = None
 
 
 class OrderRepository(Protocol):
@@ -40,16 +43,56 @@ class OrderRepository(Protocol):
         """The order the provider's transaction already paid, if any."""
         ...
 
+    def page(
+        self, *, user_id: int | None, before_id: int | None, limit: int
+    ) -> list[tuple[int, Order]]:
+        """Up to `limit` orders (of `user_id`, or everyone's), newest first, with their row
+        ids, older than the row `before_id`."""
+        ...
+
+    def start_refund(self, public_id: str, *, refund_no: str, now: datetime) -> bool:
+        """`paid` → `refunding` numbered `refund_no`; False when the order was not paid."""
+        ...
+
+    def mark_refunded(
+        self, public_id: str, *, refund_txn: str, shortfall: int, now: datetime
+    ) -> bool:
+        """`refunding` → `refunded`; False (nothing changed) when it was refunded already."""
+        ...
+
     def record_nonce(self, *, provider: str, nonce: str, body_sha256: str, now: datetime) -> Seen:
         """Remember a notification's nonce: `new`, `same` (seen with this body), or `other`
         (seen with another body: a replay)."""
         ...
 
 
-_SELECT = (
-    "SELECT public_id, user_id, product, amount_cents, currency, provider, status, created_at, "
-    "paid_at FROM orders WHERE public_id = %s"
+_COLUMNS = (
+    "SELECT id, public_id, user_id, product, amount_cents, currency, provider, status, "
+    "created_at, paid_at, refund_no, refunded_at, refund_shortfall FROM orders"
 )
+_SELECT = _COLUMNS + " WHERE public_id = %s"
+
+
+def _when(value: datetime | None) -> datetime | None:
+    return None if value is None else from_db(value)
+
+
+def _order(row: Row) -> Order:
+    shortfall = row["refund_shortfall"]
+    return Order(
+        public_id=row["public_id"],
+        user_id=int(row["user_id"]),
+        product=row["product"],
+        amount_cents=int(row["amount_cents"]),
+        currency=row["currency"],
+        provider=row["provider"],
+        status=row["status"],
+        created_at=from_db(row["created_at"]),
+        paid_at=_when(row["paid_at"]),
+        refund_no=row["refund_no"],
+        refunded_at=_when(row["refunded_at"]),
+        refund_shortfall=None if shortfall is None else int(shortfall),
+    )
 
 
 @sql_adapter(OrderRepository)
@@ -75,19 +118,42 @@ class MySQLOrderRepository:
 
     def get(self, public_id: str, *, for_update: bool = False) -> Order | None:
         row = self._uow.fetch_one(_SELECT + (" FOR UPDATE" if for_update else ""), (public_id,))
-        if row is None:
-            return None
-        paid_at = row["paid_at"]
-        return Order(
-            public_id=row["public_id"],
-            user_id=int(row["user_id"]),
-            product=row["product"],
-            amount_cents=int(row["amount_cents"]),
-            currency=row["currency"],
-            provider=row["provider"],
-            status=row["status"],
-            created_at=from_db(row["created_at"]),
-            paid_at=None if paid_at is None else from_db(paid_at),
+        return None if row is None else _order(row)
+
+    def page(
+        self, *, user_id: int | None, before_id: int | None, limit: int
+    ) -> list[tuple[int, Order]]:
+        where, args = [], []
+        if user_id is not None:  # ix_orders_user_id
+            where.append("user_id = %s")
+            args.append(user_id)
+        if before_id is not None:
+            where.append("id < %s")
+            args.append(before_id)
+        sql = _COLUMNS + (" WHERE " + " AND ".join(where) if where else "")
+        rows = self._uow.fetch_all(sql + " ORDER BY id DESC LIMIT %s", (*args, limit))
+        return [(int(row["id"]), _order(row)) for row in rows]
+
+    def start_refund(self, public_id: str, *, refund_no: str, now: datetime) -> bool:
+        return (
+            self._uow.execute(
+                "UPDATE orders SET status = 'refunding', refund_no = %s, refund_requested_at = %s "
+                "WHERE public_id = %s AND status = 'paid'",
+                (refund_no, to_db(now), public_id),
+            )
+            == 1
+        )
+
+    def mark_refunded(
+        self, public_id: str, *, refund_txn: str, shortfall: int, now: datetime
+    ) -> bool:
+        return (
+            self._uow.execute(
+                "UPDATE orders SET status = 'refunded', refund_txn = %s, refunded_at = %s, "
+                "refund_shortfall = %s WHERE public_id = %s AND status = 'refunding'",
+                (refund_txn, to_db(now), shortfall, public_id),
+            )
+            == 1
         )
 
     def mark_paid(self, public_id: str, *, transaction_id: str, now: datetime) -> bool:

@@ -1,4 +1,4 @@
-"""Order DTOs."""
+"""Order and refund DTOs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from datetime import datetime
 from pydantic import Field
 
 from retouch.core.schemas import Schema, StrictRequestSchema
+from retouch.payments.repository import Order
+
+MAX_PAGE_SIZE = 100
 
 
 class OrderCreate(StrictRequestSchema):
@@ -17,6 +20,8 @@ class OrderCreate(StrictRequestSchema):
 
 
 class OrderRead(Schema):
+    """An order; `status` is `created`, `paid`, `refunding` or `refunded`."""
+
     id: str
     product: str
     amount_cents: int
@@ -24,7 +29,39 @@ class OrderRead(Schema):
     status: str
     created_at: datetime
     paid_at: datetime | None
-    payment: dict[str, str]
+    refunded_at: datetime | None = None
+    refund_shortfall: int | None = Field(
+        None, description="credits of a refunded pack that were already spent, not taken back"
+    )
+    payment: dict[str, str] = Field(
+        default_factory=dict, description="what to pay with; in the answer to POST /v1/orders"
+    )
+
+    @classmethod
+    def of(cls, order: Order, payment: dict[str, str] | None = None) -> OrderRead:
+        return cls(
+            id=order.public_id,
+            product=order.product,
+            amount_cents=order.amount_cents,
+            currency=order.currency,
+            status=order.status,
+            created_at=order.created_at,
+            paid_at=order.paid_at,
+            refunded_at=order.refunded_at,
+            refund_shortfall=order.refund_shortfall,
+            payment=payment or {},
+        )
+
+
+class OrderPage(Schema):
+    items: list[OrderRead]
+    next_cursor: str | None
+
+
+class RefundCreate(StrictRequestSchema):
+    """`POST /v1/admin/orders/{id}/refund`: why the whole order is refunded (audited)."""
+
+    reason: str = Field(min_length=1, max_length=200)
 
 
 class NotificationAck(Schema):

@@ -17,25 +17,27 @@ from retouch.core.errors import FieldError, NotFound, ValidationFailed
 from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
 from retouch.core.logging import logger
+from retouch.core.pagination import decode_row_cursor, row_page
+from retouch.core.security import derived_key
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, to_millis, utc_now
 from retouch.core.units import Transaction, Transactions
 from retouch.payments.errors import NotificationRejected, PaymentMismatch
-from retouch.payments.fake import STAGES, FakePaymentProvider, fake_key
-from retouch.payments.port import OrderToPay, PaymentNotice, PaymentPort
+from retouch.payments.port import OrderToPay, PaymentNotice
 from retouch.payments.products import PRODUCTS, Product
+from retouch.payments.providers import payment_provider
+from retouch.payments.refunds import apply_refund
 from retouch.payments.repository import Order, OrderRepository
-from retouch.payments.schemas import NotificationAck, OrderCreate, OrderRead
+from retouch.payments.schemas import (
+    MAX_PAGE_SIZE,
+    NotificationAck,
+    OrderCreate,
+    OrderPage,
+    OrderRead,
+)
 from retouch.quota.memberships import change_membership
 from retouch.quota.periods import current_membership
 from retouch.quota.service import top_up_credits
-
-
-def payment_provider(settings: Settings, name: str) -> PaymentPort:
-    """The provider adapter called `name`; NotFound when none is offered on this stage."""
-    if name == "fake" and settings.stage in STAGES:
-        return FakePaymentProvider(fake_key(settings))
-    raise NotFound("No such payment provider")
 
 
 def create_order(
@@ -77,7 +79,7 @@ def create_order(
     payment = provider.prepare(
         OrderToPay(order.public_id, order.product, order.amount_cents, order.currency)
     )
-    return _read(order, payment)
+    return OrderRead.of(order, payment)
 
 
 def handle_notification(
@@ -94,18 +96,27 @@ def handle_notification(
     notice = payment_provider(settings, provider_name).verify(headers=headers, body=body, now=now)
     digest = hashlib.sha256(body).hexdigest()
     with database.unit_of_work() as uow:
-        orders = uow.repository(OrderRepository)
-        seen = orders.record_nonce(
+        seen = uow.repository(OrderRepository).record_nonce(
             provider=provider_name, nonce=notice.nonce, body_sha256=digest, now=now
         )
         if seen == "other":
             raise NotificationRejected("The notification nonce was already used")
-        order = _matching_order(uow, provider_name, notice)
-        if orders.mark_paid(order.public_id, transaction_id=notice.transaction_id, now=now):
-            _apply(uow, order, PRODUCTS[order.product], now)
-            logger.info("order paid", extra={"order": order.public_id, "product": order.product})
+        if notice.event == "refund":
+            apply_refund(uow, provider_name, notice, now)
+        else:
+            _apply_payment(uow, provider_name, notice, now)
         uow.commit()
     return NotificationAck(code="SUCCESS", message="OK")
+
+
+def _apply_payment(
+    uow: Transaction, provider_name: str, notice: PaymentNotice, now: datetime
+) -> None:
+    order = _matching_order(uow, provider_name, notice)
+    orders = uow.repository(OrderRepository)
+    if orders.mark_paid(order.public_id, transaction_id=notice.transaction_id, now=now):
+        _apply(uow, order, PRODUCTS[order.product], now)
+        logger.info("order paid", extra={"order": order.public_id, "product": order.product})
 
 
 def _matching_order(uow: Transaction, provider_name: str, notice: PaymentNotice) -> Order:
@@ -144,14 +155,36 @@ def _apply(uow: Transaction, order: Order, product: Product, now: datetime) -> N
     )
 
 
-def _read(order: Order, payment: dict[str, str]) -> OrderRead:
-    return OrderRead(
-        id=order.public_id,
-        product=order.product,
-        amount_cents=order.amount_cents,
-        currency=order.currency,
-        status=order.status,
-        created_at=order.created_at,
-        paid_at=order.paid_at,
-        payment=payment,
+def list_orders(
+    *,
+    database: Transactions,
+    settings: Settings,
+    user_id: int,
+    cursor: str | None,
+    limit: int = 20,
+) -> OrderPage:
+    """One page of the user's orders, newest first, keyset on the row id. `cursor` is the
+    previous page's `next_cursor`, sealed and bound to the user: an edited, malformed or
+    another user's cursor raises InvalidCursor (422)."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE}, not {limit}")
+    secret = derived_key(settings, "order-cursor")
+    context = f"orders|{user_id}"
+    before_id = decode_row_cursor(cursor, secret=secret, context=context)
+    with database.unit_of_work() as uow:
+        rows = uow.repository(OrderRepository).page(
+            user_id=user_id, before_id=before_id, limit=limit + 1
+        )
+    page, next_cursor = row_page(
+        rows, limit=limit, row_id=lambda row: row[0], secret=secret, context=context
     )
+    return OrderPage(items=[OrderRead.of(order) for _, order in page], next_cursor=next_cursor)
+
+
+def get_order(*, database: Transactions, user_id: int, public_id: str) -> OrderRead:
+    """One of the user's orders; another user's, like a missing one, is NotFound (404)."""
+    with database.unit_of_work() as uow:
+        order = uow.repository(OrderRepository).get(public_id)
+    if order is None or order.user_id != user_id:
+        raise NotFound("No such order")
+    return OrderRead.of(order)

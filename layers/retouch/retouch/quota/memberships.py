@@ -1,4 +1,4 @@
-"""Changing a user's plan: an admin's grant today, a paid order's later.
+"""Changing a user's plan: an admin's grant, a paid order, a refunded one.
 
 A user always holds the default plan, open-ended, from `open_account`; any other plan is one
 membership row with a start and, usually, an expiry. Changing the plan ends every other
@@ -49,4 +49,18 @@ def change_membership(
     memberships.end(user_id=user_id, at=now, keep_plan=default)
     if plan_code != default:
         memberships.add(user_id=user_id, plan_code=plan_code, starts_at=now, expires_at=expires_at)
+    return current_membership(uow, user_id=user_id, now=now)
+
+
+def shorten_membership(
+    *, uow: Transaction, user_id: int, plan_code: str, days: int, clock: Clock = utc_now
+) -> Membership:
+    """Take `days` off the user's membership of `plan_code` (a refunded month of it) and
+    return the membership then in force: the plan ends now when fewer days were left, and
+    the next plan in force, or the default one, applies. Credits are not touched. Runs in
+    the caller's transaction."""
+    now = clock()
+    uow.repository(MembershipRepository).shorten(
+        user_id=user_id, plan_code=plan_code, days=days, at=now
+    )
     return current_membership(uow, user_id=user_id, now=now)

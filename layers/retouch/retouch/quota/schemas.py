@@ -14,7 +14,9 @@ FeatureKey = str
 
 #: Signed ledger amounts: period_grant +n, grant +n, top_up +n (purchased), reserve -n,
 #: refund +n, charge 0.
-LedgerKind = Literal["period_grant", "grant", "top_up", "reserve", "charge", "refund"]
+LedgerKind = Literal[
+    "period_grant", "grant", "top_up", "reserve", "charge", "refund", "refund_purchase"
+]
 ReservationStatus = Literal["reserved", "charged", "refunded"]
 SettledStatus = Literal["charged", "refunded"]
 

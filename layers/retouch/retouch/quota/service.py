@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from retouch.core.pagination import InvalidCursor, decode_cursor, encode_cursor
+from retouch.core.pagination import decode_row_cursor, row_page
 from retouch.core.security import derived_key
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
@@ -120,6 +120,25 @@ def top_up_credits(
     return account.balance + amount
 
 
+def take_back_credits(
+    *, uow: Transaction, user_id: int, amount: int, ref: str, reason: str, clock: Clock = utc_now
+) -> int:
+    """Take back the purchased credits of the refunded order `ref` (ledger kind
+    `refund_purchase`), as many as the balance holds and never more; return the shortfall,
+    what was already spent. Credits reserved by unfinished tasks stay theirs. The caller
+    guarantees once per order (its status update); the ledger's (ref, kind) key refuses a
+    second row anyway."""
+    require_positive(amount)
+    now = clock()
+    account = locked_account(uow, user_id=user_id, now=now)
+    taken = min(amount, max(0, account.balance))
+    uow.repository(AccountRepository).add_credits(user_id=user_id, amount=-taken)
+    uow.repository(LedgerRepository).add(
+        user_id=user_id, kind="refund_purchase", amount=-taken, ref=ref, reason=reason, now=now
+    )
+    return amount - taken
+
+
 def get_membership(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> Membership:
     """The plan the user holds now and when that membership ends (None: open-ended); the
     default plan once every membership has expired. Runs in the caller's transaction."""
@@ -162,18 +181,12 @@ def list_ledger(
         raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE}, not {limit}")
     secret = derived_key(settings, "ledger-cursor")
     context = f"ledger|{user_id}"
-    before_id: int | None = None
-    if cursor is not None:
-        (key,) = decode_cursor(cursor, (int,), secret=secret, context=context)
-        if not isinstance(key, int) or key < 1:
-            raise InvalidCursor
-        before_id = key
+    before_id = decode_row_cursor(cursor, secret=secret, context=context)
     with database.unit_of_work() as uow:
         rows = uow.repository(LedgerRepository).page(
             user_id=user_id, before_id=before_id, limit=limit + 1
         )
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor((page[-1].id,), secret=secret, context=context)
+    page, next_cursor = row_page(
+        rows, limit=limit, row_id=lambda row: row.id, secret=secret, context=context
+    )
     return LedgerPage(items=[row.entry for row in page], next_cursor=next_cursor)

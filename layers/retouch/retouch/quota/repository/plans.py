@@ -43,6 +43,11 @@ class MembershipRepository(Protocol):
         (the default plan, open-ended); return how many ended."""
         ...
 
+    def shorten(self, *, user_id: int, plan_code: str, days: int, at: datetime) -> int:
+        """Take `days` off every membership of `plan_code` in force at `at` with an expiry;
+        one with fewer days left ends at `at`. Return how many changed."""
+        ...
+
 
 def _plan(row: Row) -> PlanRead:
     return PlanRead.model_validate({**row, "features": json.loads(row["features"])})
@@ -140,4 +145,13 @@ class MySQLMembershipRepository:
             "UPDATE memberships SET expires_at = %s WHERE user_id = %s AND plan_code <> %s "
             "AND starts_at < %s AND (expires_at IS NULL OR expires_at > %s)",
             (moment, user_id, keep_plan, moment, moment),
+        )
+
+    def shorten(self, *, user_id: int, plan_code: str, days: int, at: datetime) -> int:
+        """Take `days` off the user's memberships of `plan_code` in force at `at`."""
+        moment = to_db(at)
+        return self._uow.execute(
+            "UPDATE memberships SET expires_at = GREATEST(%s, expires_at - INTERVAL %s DAY) "
+            "WHERE user_id = %s AND plan_code = %s AND starts_at < %s AND expires_at > %s",
+            (moment, days, user_id, plan_code, moment, moment),
         )
