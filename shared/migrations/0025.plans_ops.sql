@@ -16,6 +16,15 @@ ALTER TABLE orders DROP CONSTRAINT IF EXISTS ck_orders_status;
 ALTER TABLE orders ADD CONSTRAINT ck_orders_status
     CHECK (status IN ('created', 'paid', 'refunding', 'refunded'));
 
+-- The plan expiry job (retouch.users.expiry): a membership that ran out by itself is marked
+-- handled once and audited; one ended by a change is marked by the change. Those that ended
+-- before the job existed are marked here, not audited.
+ALTER TABLE memberships
+    ADD COLUMN IF NOT EXISTS expiry_handled_at DATETIME(3) NULL AFTER expires_at,
+    ADD KEY IF NOT EXISTS ix_memberships_expiry (expiry_handled_at, expires_at);
+UPDATE memberships SET expiry_handled_at = expires_at
+    WHERE expiry_handled_at IS NULL AND expires_at IS NOT NULL AND expires_at <= UTC_TIMESTAMP(3);
+
 -- Purchased credits taken back by a refund are their own ledger kind, apart from the
 -- `refund` that returns a failed task's credits.
 ALTER TABLE quota_ledger DROP CONSTRAINT IF EXISTS ck_quota_ledger_kind;

@@ -151,6 +151,7 @@ TIMERS = {
     "rollup": ("rate(5 minutes)", "0 */5 * * * * *"),
     # hourly, at a fixed minute of every hour
     "retention": ("rate(1 hour)", "0 5 * * * * *"),
+    "plan_expiry": ("rate(1 hour)", "0 15 * * * * *"),
 }
 
 

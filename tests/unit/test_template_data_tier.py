@@ -114,7 +114,7 @@ def test_every_function_runs_in_the_private_subnets(deploy: str) -> None:
             "SecurityGroupIds": {"Ref": "ExistingSecurityGroupIds"},
         }
     )
-    assert len(configs) == 21  # the 20 of the app and the deploy's MigrateFunction
+    assert len(configs) == 22  # the 21 of the app and the deploy's MigrateFunction
     assert all(config == expected for config in configs.values()), configs
 
 

@@ -32,6 +32,7 @@ ASYNC_FUNCTIONS = (
     "MonitorFunction",
     "RollupFunction",
     "RetentionFunction",
+    "PlanExpiryFunction",
     "BackupFunction",
     "BackupVerifyFunction",
 )

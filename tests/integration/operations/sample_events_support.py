@@ -94,6 +94,7 @@ def check_sample_response(
                 {"overdue", "timed_out", "redriven", "keys_purged", "events_purged"},
                 {"periods", "rows"},  # the rollup job's
                 {"rules_version", "changed", "sent", "failed"},  # the monitor's
+                {"expired"},  # the plan expiry job's
             )
             or set(response) >= RETENTION_TABLES
         ), response

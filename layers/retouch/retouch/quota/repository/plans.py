@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -10,6 +11,17 @@ from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
 from retouch.core.units import sql_adapter
 from retouch.quota.schemas import Membership, PlanRead, PlanWrite
+
+
+@dataclass(frozen=True, slots=True)
+class DueMembership:
+    """A membership past its expiry that nothing has handled yet."""
+
+    id: int
+    user_id: int
+    user_public_id: str
+    plan_code: str
+    expires_at: datetime
 
 
 class PlanRepository(Protocol):
@@ -41,6 +53,15 @@ class MembershipRepository(Protocol):
     def end(self, *, user_id: int, at: datetime, keep_plan: str) -> int:
         """End at `at` every membership of the user in force then, but those of `keep_plan`
         (the default plan, open-ended); return how many ended."""
+        ...
+
+    def due_to_expire(self, *, at: datetime, keep_plan: str, limit: int) -> list[DueMembership]:
+        """Up to `limit` memberships (but those of `keep_plan`) whose expiry passed by `at`
+        and that nothing handled yet, locked; rows another transaction holds are skipped."""
+        ...
+
+    def mark_expired(self, membership_id: int, *, at: datetime) -> bool:
+        """Mark the membership's expiry handled; False when it already was."""
         ...
 
     def shorten(self, *, user_id: int, plan_code: str, days: int, at: datetime) -> int:
@@ -141,10 +162,39 @@ class MySQLMembershipRepository:
             "DELETE FROM memberships WHERE user_id = %s AND plan_code <> %s AND starts_at >= %s",
             (user_id, keep_plan, moment),
         )
-        return self._uow.execute(
-            "UPDATE memberships SET expires_at = %s WHERE user_id = %s AND plan_code <> %s "
-            "AND starts_at < %s AND (expires_at IS NULL OR expires_at > %s)",
-            (moment, user_id, keep_plan, moment, moment),
+        return self._uow.execute(  # ended by a change: not the expiry job's to audit
+            "UPDATE memberships SET expires_at = %s, expiry_handled_at = %s WHERE user_id = %s "
+            "AND plan_code <> %s AND starts_at < %s AND (expires_at IS NULL OR expires_at > %s)",
+            (moment, moment, user_id, keep_plan, moment, moment),
+        )
+
+    def due_to_expire(self, *, at: datetime, keep_plan: str, limit: int) -> list[DueMembership]:
+        rows = self._uow.fetch_all(  # ix_memberships_expiry
+            "SELECT m.id, m.user_id, u.public_id, m.plan_code, m.expires_at FROM memberships m "
+            "JOIN users u ON u.id = m.user_id WHERE m.expiry_handled_at IS NULL "
+            "AND m.expires_at <= %s AND m.plan_code <> %s ORDER BY m.expires_at, m.id "
+            "LIMIT %s FOR UPDATE SKIP LOCKED",
+            (to_db(at), keep_plan, limit),
+        )
+        return [
+            DueMembership(
+                id=int(row["id"]),
+                user_id=int(row["user_id"]),
+                user_public_id=row["public_id"],
+                plan_code=row["plan_code"],
+                expires_at=from_db(row["expires_at"]),
+            )
+            for row in rows
+        ]
+
+    def mark_expired(self, membership_id: int, *, at: datetime) -> bool:
+        return (
+            self._uow.execute(
+                "UPDATE memberships SET expiry_handled_at = %s "
+                "WHERE id = %s AND expiry_handled_at IS NULL",
+                (to_db(at), membership_id),
+            )
+            == 1
         )
 
     def shorten(self, *, user_id: int, plan_code: str, days: int, at: datetime) -> int:
