@@ -122,6 +122,16 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     },
     "PasswordChange": {"current_password": "Correct-horse-9", "new_password": "Fresh-horse-4"},
     "RefundCreate": {"reason": "duplicate purchase, ticket 5120"},
+    "PlanEdit": {
+        "name": "Pro",
+        "monthly_credits": 2500,
+        "features": ["cutout", "eraser", "outfit", "faceswap", "outpaint"],
+        "priority": 10,
+        "price_display": "¥39 / month",
+        "max_concurrent_tasks": 20,
+        "max_input_pixels": 50000000,
+        "archived": False,
+    },
 }
 
 

@@ -2,6 +2,10 @@ DELETE FROM quota_ledger WHERE kind = 'refund_purchase';
 ALTER TABLE quota_ledger DROP CONSTRAINT IF EXISTS ck_quota_ledger_kind;
 ALTER TABLE quota_ledger ADD CONSTRAINT ck_quota_ledger_kind
     CHECK (kind IN ('period_grant', 'grant', 'reserve', 'charge', 'refund', 'top_up'));
+ALTER TABLE plans
+    DROP COLUMN IF EXISTS edited_at,
+    DROP COLUMN IF EXISTS archived,
+    DROP COLUMN IF EXISTS version;
 ALTER TABLE memberships
     DROP INDEX IF EXISTS ix_memberships_expiry,
     DROP COLUMN IF EXISTS expiry_handled_at;

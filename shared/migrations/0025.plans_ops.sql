@@ -16,6 +16,15 @@ ALTER TABLE orders DROP CONSTRAINT IF EXISTS ck_orders_status;
 ALTER TABLE orders ADD CONSTRAINT ck_orders_status
     CHECK (status IN ('created', 'paid', 'refunding', 'refunded'));
 
+-- Plans edited by admins (PUT /v1/admin/plans/{code}): `version` counts edits (the If-Match
+-- of the next one), `archived` hides a plan from the catalogue and from new memberships
+-- (a plan is never deleted: memberships and orders name it), `edited_at` set: the seed no
+-- longer overwrites the plan at a deploy.
+ALTER TABLE plans
+    ADD COLUMN IF NOT EXISTS version   INT UNSIGNED NOT NULL DEFAULT 1 AFTER max_input_pixels,
+    ADD COLUMN IF NOT EXISTS archived  TINYINT(1)   NOT NULL DEFAULT 0 AFTER version,
+    ADD COLUMN IF NOT EXISTS edited_at DATETIME(3)  NULL AFTER archived;
+
 -- The plan expiry job (retouch.users.expiry): a membership that ran out by itself is marked
 -- handled once and audited; one ended by a change is marked by the change. Those that ended
 -- before the job existed are marked here, not audited.

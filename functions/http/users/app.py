@@ -1,6 +1,6 @@
 """UsersFunction: GET /v1/me, /v1/me/quota, /v1/me/quota/ledger, the plan catalogue (GET
 /v1/plans), orders and payment notifications (/v1/orders, /v1/payments/notify/{provider},
-POST /v1/admin/orders/{order_id}/refund),
+POST /v1/admin/orders/{order_id}/refund), the plans' admin routes (/v1/admin/plans),
 the admin user routes (with PATCH .../membership) and the audit log (GET /v1/admin/audit)."""
 
 from retouch.audit.router import router as audit_router
@@ -8,6 +8,7 @@ from retouch.http import create_app, make_handler
 from retouch.payments.router import admin_orders_router, notify_router, orders_router
 from retouch.quota.plans_router import router as plans_router
 from retouch.quota.router import router as quota_router
+from retouch.users.plans_router import router as admin_plans_router
 from retouch.users.router import admin_router, me_router
 
 app = create_app(
@@ -18,6 +19,7 @@ app = create_app(
         orders_router,
         notify_router,
         admin_orders_router,
+        admin_plans_router,
         admin_router,
         audit_router,
     ],

@@ -145,13 +145,9 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "支付通知与订单不符",
         "The payment notification does not match an order",
     ),
-    ErrorCode(
-        "ORDER_NOT_REFUNDABLE",
-        409,
-        B,
-        "只有已支付的订单可以退款",
-        "Only a paid order can be refunded",
-    ),
+    ErrorCode("ORDER_NOT_REFUNDABLE", 409, B, "订单不可退款", "The order is not refundable"),
+    ErrorCode("PRECONDITION_REQUIRED", 428, C, "缺少 If-Match", "If-Match is required"),
+    ErrorCode("PLAN_VERSION_STALE", 412, C, "套餐已被修改", "The plan changed since you read it"),
 )
 
 

@@ -29,6 +29,8 @@ class Permission(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
     QUEUES_REDRIVE = "queues:redrive"
     # Refunds give money back: admins only.
     ORDERS_REFUND = "orders:refund"
+    # Plans set what users get for their money: admins only.
+    PLANS_WRITE = "plans:write"
 
 
 # Operators run the product (config but providers, read-only user data, metrics); admins do

@@ -37,6 +37,7 @@ from retouch.payments.schemas import (
 )
 from retouch.quota.memberships import change_membership
 from retouch.quota.periods import current_membership
+from retouch.quota.repository import PlanRepository
 from retouch.quota.service import top_up_credits
 
 
@@ -50,7 +51,7 @@ def create_order(
 ) -> OrderRead:
     """A `created` order of the product at its price, and what the client pays it with."""
     product = PRODUCTS.get(request.product)
-    if product is None:
+    if product is None or not _offered(database, product):
         raise ValidationFailed(
             "No such product",
             errors=[FieldError("body.product", "no such product", "product_unknown")],
@@ -80,6 +81,15 @@ def create_order(
         OrderToPay(order.public_id, order.product, order.amount_cents, order.currency)
     )
     return OrderRead.of(order, payment)
+
+
+def _offered(database: Transactions, product: Product) -> bool:
+    """A credit pack always is; a plan month while the plan is not archived."""
+    if product.plan is None:
+        return True
+    with database.unit_of_work() as uow:
+        plan = uow.repository(PlanRepository).get(product.plan)
+    return plan is not None and not plan.archived
 
 
 def handle_notification(
@@ -152,6 +162,7 @@ def _apply(uow: Transaction, order: Order, product: Product, now: datetime) -> N
         plan_code=str(product.plan),
         expires_at=start + timedelta(days=product.days),
         clock=lambda: now,
+        allow_archived=True,  # paid for while the plan was offered
     )
 
 

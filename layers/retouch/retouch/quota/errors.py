@@ -44,6 +44,19 @@ class RefReused(AppError):
         super().__init__("This reference was used for different credits", ref=ref)
 
 
+class PlanVersionRequired(AppError):
+    """A plan edit sent without `If-Match`: nothing was changed."""
+
+    code = "PRECONDITION_REQUIRED"
+
+
+class PlanVersionStale(AppError):
+    """A plan edit whose `If-Match` names a version that is no longer the plan's: another
+    edit came first; nothing was changed."""
+
+    code = "PLAN_VERSION_STALE"
+
+
 class PlanNotConfigured(RuntimeError):
     """A plan named by the configuration (RETOUCH_DEFAULT_PLAN) is not in `plans`: a deploy
     error, reported to clients as a generic 500."""

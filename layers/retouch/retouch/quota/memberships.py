@@ -28,16 +28,24 @@ def change_membership(
     plan_code: str,
     expires_at: datetime | None,
     clock: Clock = utc_now,
+    allow_archived: bool = False,
 ) -> Membership:
     """Make `plan_code` the user's plan from now until `expires_at` (None: open-ended) and
     return the membership then in force. Runs in the caller's transaction.
 
-    An unknown plan, an expiry not in the future, or an expiry given with the default plan
+    An unknown plan, an archived one (unless `allow_archived`: an order paid before the
+    plan was archived), an expiry not in the future, or an expiry given with the default plan
     (which never ends) is ValidationFailed (422), and nothing changes."""
     now = clock()
-    if uow.repository(PlanRepository).get(plan_code) is None:
+    plan = uow.repository(PlanRepository).get(plan_code)
+    if plan is None:
         raise ValidationFailed(
             "No such plan", errors=[FieldError("body.plan", "no such plan", "plan_unknown")]
+        )
+    if plan.archived and not allow_archived:
+        raise ValidationFailed(
+            "No such plan",
+            errors=[FieldError("body.plan", "the plan is archived", "plan_archived")],
         )
     default = get_settings().default_plan
     if expires_at is not None and (plan_code == default or expires_at <= now):

@@ -43,6 +43,48 @@ class PlanRead(PlanWrite):
     # Built from our own rows, not from an operator's input: the driver's types are accepted.
     model_config = ConfigDict(strict=False)
 
+    #: Edits so far, plus one (the If-Match of the next edit); archived: no new members.
+    version: int = 1
+    archived: bool = False
+
+
+class PlanEdit(StrictRequestSchema):
+    """`PUT /v1/admin/plans/{code}`: every editable field of the plan (the code stays)."""
+
+    name: str = Field(min_length=1, max_length=64)
+    monthly_credits: int = Field(ge=0, le=10_000_000)
+    features: list[FeatureKey] = Field(max_length=32)
+    priority: int = Field(0, ge=-1000, le=1000)
+    price_display: str | None = Field(default=None, min_length=1, max_length=64)
+    max_concurrent_tasks: int | None = Field(default=None, ge=1, le=1000)
+    max_input_pixels: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    archived: bool = False
+
+
+class PlanAdminRead(Schema):
+    """A plan as admins see it: every field, its version and whether it is archived."""
+
+    code: str
+    name: str
+    monthly_credits: int
+    features: list[FeatureKey]
+    priority: int
+    price_display: str | None
+    max_concurrent_tasks: int | None
+    max_input_pixels: int | None
+    version: int
+    archived: bool
+
+    @classmethod
+    def of(cls, plan: PlanRead) -> PlanAdminRead:
+        return cls.model_validate(plan.model_dump())
+
+
+class PlanAdminList(Schema):
+    """`GET /v1/admin/plans`: every plan, archived ones included, lowest priority first."""
+
+    items: list[PlanAdminRead]
+
 
 class PlanLimits(Schema):
     """What task creation enforces for a plan's members; null: no limit."""

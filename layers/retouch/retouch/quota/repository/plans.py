@@ -10,7 +10,7 @@ from typing import Protocol
 from retouch.core.db import Row, UnitOfWork
 from retouch.core.time import from_db, to_db
 from retouch.core.units import sql_adapter
-from retouch.quota.schemas import Membership, PlanRead, PlanWrite
+from retouch.quota.schemas import Membership, PlanEdit, PlanRead, PlanWrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +31,20 @@ class PlanRepository(Protocol):
         """Insert the plan or replace its fields."""
         ...
 
-    def list(self) -> list[PlanRead]:
-        """Every plan, by priority then code."""
+    def list(self, *, archived: bool = False) -> list[PlanRead]:
+        """Every plan (archived ones too when `archived`), by priority then code."""
         ...
 
     def get(self, code: str) -> PlanRead | None: ...
+
+    def edit(self, code: str, edit: PlanEdit, *, version: int, now: datetime) -> bool:
+        """Replace the plan's fields and count the edit, if its version is still `version`;
+        False (nothing changed) otherwise."""
+        ...
+
+    def feature_keys(self) -> set[str]:
+        """The keys of the feature catalogue (what a plan's `features` may name)."""
+        ...
 
 
 class MembershipRepository(Protocol):
@@ -76,7 +85,7 @@ def _plan(row: Row) -> PlanRead:
 
 _PLAN_SELECT = (
     "SELECT code, name, monthly_credits, features, priority, price_display, "
-    "max_concurrent_tasks, max_input_pixels FROM plans"
+    "max_concurrent_tasks, max_input_pixels, version, archived FROM plans"
 )
 
 
@@ -89,11 +98,15 @@ class MySQLPlanRepository:
         self._uow.execute(
             "INSERT INTO plans (code, name, monthly_credits, features, priority, price_display, "
             "max_concurrent_tasks, max_input_pixels) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON DUPLICATE KEY UPDATE name = VALUES(name), "
-            "monthly_credits = VALUES(monthly_credits), features = VALUES(features), "
-            "priority = VALUES(priority), price_display = VALUES(price_display), "
-            "max_concurrent_tasks = VALUES(max_concurrent_tasks), "
-            "max_input_pixels = VALUES(max_input_pixels)",
+            # A plan an admin edited keeps the admin's fields: the seed only adds plans.
+            "ON DUPLICATE KEY UPDATE name = IF(edited_at IS NULL, VALUES(name), name), "
+            "monthly_credits = IF(edited_at IS NULL, VALUES(monthly_credits), monthly_credits), "
+            "features = IF(edited_at IS NULL, VALUES(features), features), "
+            "priority = IF(edited_at IS NULL, VALUES(priority), priority), "
+            "price_display = IF(edited_at IS NULL, VALUES(price_display), price_display), "
+            "max_concurrent_tasks = "
+            "IF(edited_at IS NULL, VALUES(max_concurrent_tasks), max_concurrent_tasks), "
+            "max_input_pixels = IF(edited_at IS NULL, VALUES(max_input_pixels), max_input_pixels)",
             (
                 plan.code,
                 plan.name,
@@ -106,9 +119,38 @@ class MySQLPlanRepository:
             ),
         )
 
-    def list(self) -> list[PlanRead]:
-        rows = self._uow.fetch_all(_PLAN_SELECT + " ORDER BY priority, code")
+    def list(self, *, archived: bool = False) -> list[PlanRead]:
+        where = "" if archived else " WHERE archived = 0"
+        rows = self._uow.fetch_all(_PLAN_SELECT + where + " ORDER BY priority, code")
         return [_plan(row) for row in rows]
+
+    def edit(self, code: str, edit: PlanEdit, *, version: int, now: datetime) -> bool:
+        return (
+            self._uow.execute(
+                "UPDATE plans SET name = %s, monthly_credits = %s, features = %s, priority = %s, "
+                "price_display = %s, max_concurrent_tasks = %s, max_input_pixels = %s, "
+                "archived = %s, version = version + 1, edited_at = %s "
+                "WHERE code = %s AND version = %s",
+                (
+                    edit.name,
+                    edit.monthly_credits,
+                    json.dumps(edit.features),
+                    edit.priority,
+                    edit.price_display,
+                    edit.max_concurrent_tasks,
+                    edit.max_input_pixels,
+                    edit.archived,
+                    to_db(now),
+                    code,
+                    version,
+                ),
+            )
+            == 1
+        )
+
+    def feature_keys(self) -> set[str]:
+        rows = self._uow.fetch_all("SELECT DISTINCT feature_key FROM feature_definitions")
+        return {str(row["feature_key"]) for row in rows}
 
     def get(self, code: str) -> PlanRead | None:
         row = self._uow.fetch_one(_PLAN_SELECT + " WHERE code = %s", (code,))
