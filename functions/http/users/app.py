@@ -1,7 +1,7 @@
 """UsersFunction: GET /v1/me, /v1/me/quota, /v1/me/quota/ledger, the plan catalogue (GET
-/v1/plans), orders and payment notifications (/v1/orders, /v1/payments/notify/{provider},
-POST /v1/admin/orders/{order_id}/refund), the plans' admin routes (/v1/admin/plans),
-the admin user routes (with PATCH .../membership) and the audit log (GET /v1/admin/audit)."""
+/v1/plans), orders and payment notifications (/v1/orders, /v1/payments/notify/{provider}),
+the admins' orders and refunds (/v1/admin/orders), plans (/v1/admin/plans) and users (with
+PATCH .../membership), and the audit log (GET /v1/admin/audit)."""
 
 from retouch.audit.router import router as audit_router
 from retouch.http import create_app, make_handler

@@ -57,3 +57,27 @@ def test_one_order_is_read_by_its_owner_only(api: Api) -> None:
     assert (theirs.status_code, theirs.json()["code"]) == (404, "NOT_FOUND")
     assert malformed.status_code == 422
     assert anonymous.status_code == 401
+
+
+def test_admins_list_everyones_orders_or_one_users(api: Api) -> None:
+    user, headers = api.signed_in("user")
+    other, other_headers = api.signed_in("user")
+    _, operator = api.signed_in("operator")
+    mine = [order(api, headers), paid_order(api, headers)]
+    theirs = order(api, other_headers)
+
+    one = api.users.get("/v1/admin/orders", params={"user": user["id"]}, headers=operator)
+    everyone = api.users.get("/v1/admin/orders", params={"limit": 1}, headers=operator).json()
+    refused = api.users.get("/v1/admin/orders", headers=headers)
+    bad = api.users.get("/v1/admin/orders", params={"user": "nobody"}, headers=operator)
+
+    assert one.status_code == 200
+    items = one.json()["items"]
+    assert [(item["id"], item["user_id"]) for item in items] == [
+        (mine[1]["id"], user["id"]),
+        (mine[0]["id"], user["id"]),
+    ]
+    assert everyone["items"][0]["id"] == theirs["id"]  # the newest of all
+    assert everyone["items"][0]["user_id"] == other["id"]
+    assert everyone["next_cursor"] is not None
+    assert (refused.status_code, bad.status_code) == (403, 422)

@@ -44,10 +44,11 @@ class OrderRepository(Protocol):
         ...
 
     def page(
-        self, *, user_id: int | None, before_id: int | None, limit: int
-    ) -> list[tuple[int, Order]]:
-        """Up to `limit` orders (of `user_id`, or everyone's), newest first, with their row
-        ids, older than the row `before_id`."""
+        self, *, user_public_id: str | None, before_id: int | None, limit: int
+    ) -> list[tuple[int, Order, str]]:
+        """Up to `limit` orders of one user (named by public id) or of everyone, newest
+        first, older than the row `before_id`: each with its row id and its user's public
+        id."""
         ...
 
     def start_refund(self, public_id: str, *, refund_no: str, now: datetime) -> bool:
@@ -121,18 +122,17 @@ class MySQLOrderRepository:
         return None if row is None else _order(row)
 
     def page(
-        self, *, user_id: int | None, before_id: int | None, limit: int
-    ) -> list[tuple[int, Order]]:
-        where, args = [], []
-        if user_id is not None:  # ix_orders_user_id
-            where.append("user_id = %s")
-            args.append(user_id)
-        if before_id is not None:
-            where.append("id < %s")
-            args.append(before_id)
-        sql = _COLUMNS + (" WHERE " + " AND ".join(where) if where else "")
-        rows = self._uow.fetch_all(sql + " ORDER BY id DESC LIMIT %s", (*args, limit))
-        return [(int(row["id"]), _order(row)) for row in rows]
+        self, *, user_public_id: str | None, before_id: int | None, limit: int
+    ) -> list[tuple[int, Order, str]]:
+        rows = self._uow.fetch_all(  # uq_users_public_id, then ix_orders_user_id (or the PK)
+            "SELECT o.id, o.public_id, o.user_id, o.product, o.amount_cents, o.currency, "
+            "o.provider, o.status, o.created_at, o.paid_at, o.refund_no, o.refunded_at, "
+            "o.refund_shortfall, u.public_id AS user_public_id FROM orders o "
+            "JOIN users u ON u.id = o.user_id WHERE (%s IS NULL OR u.public_id = %s) "
+            "AND (%s IS NULL OR o.id < %s) ORDER BY o.id DESC LIMIT %s",
+            (user_public_id, user_public_id, before_id, before_id, limit),
+        )
+        return [(int(row["id"]), _order(row), str(row["user_public_id"])) for row in rows]
 
     def start_refund(self, public_id: str, *, refund_no: str, now: datetime) -> bool:
         return (

@@ -22,6 +22,7 @@ from retouch.payments.errors import NotificationRejected, OrderNotRefundable, Pa
 from retouch.payments.schemas import (
     MAX_PAGE_SIZE,
     NotificationAck,
+    OrderAdminPage,
     OrderCreate,
     OrderPage,
     OrderRead,
@@ -59,7 +60,7 @@ def list_orders(
     return service.list_orders(
         database=get_database(),
         settings=get_settings(),
-        user_id=caller.user.id,
+        user_public_id=caller.user.public_id,
         cursor=cursor,
         limit=limit,
     )
@@ -69,6 +70,26 @@ def list_orders(
 def get_order(order_id: OrderId, caller: Caller) -> OrderRead:
     """One of your orders (another user's is 404)."""
     return service.get_order(database=get_database(), user_id=caller.user.id, public_id=order_id)
+
+
+@admin_orders_router.get("", response_model=OrderAdminPage)
+def list_all_orders(
+    _caller: Annotated[Principal, Depends(require_permission(Permission.USERS_READ))],
+    user: Annotated[
+        str | None, Query(pattern=r"^usr_[A-Za-z0-9_-]{10,40}$", description="one user's")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=512, description="a page's next_cursor")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+) -> OrderAdminPage:
+    """Every user's orders, or one user's (`user=usr_…`), newest first (operators and
+    admins); pass `next_cursor` back as `cursor` for the next page."""
+    return service.list_all_orders(
+        database=get_database(),
+        settings=get_settings(),
+        user_public_id=user,
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @admin_orders_router.post("/{order_id}/refund", response_model=OrderRead, status_code=202)

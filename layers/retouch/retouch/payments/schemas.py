@@ -58,6 +58,17 @@ class OrderPage(Schema):
     next_cursor: str | None
 
 
+class OrderAdminRead(OrderRead):
+    """An order as admins list it: with its user's public id."""
+
+    user_id: str
+
+
+class OrderAdminPage(Schema):
+    items: list[OrderAdminRead]
+    next_cursor: str | None
+
+
 class RefundCreate(StrictRequestSchema):
     """`POST /v1/admin/orders/{id}/refund`: why the whole order is refunded (audited)."""
 

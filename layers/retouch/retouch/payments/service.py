@@ -31,6 +31,8 @@ from retouch.payments.repository import Order, OrderRepository
 from retouch.payments.schemas import (
     MAX_PAGE_SIZE,
     NotificationAck,
+    OrderAdminPage,
+    OrderAdminRead,
     OrderCreate,
     OrderPage,
     OrderRead,
@@ -170,26 +172,17 @@ def list_orders(
     *,
     database: Transactions,
     settings: Settings,
-    user_id: int,
+    user_public_id: str,
     cursor: str | None,
     limit: int = 20,
 ) -> OrderPage:
     """One page of the user's orders, newest first, keyset on the row id. `cursor` is the
     previous page's `next_cursor`, sealed and bound to the user: an edited, malformed or
     another user's cursor raises InvalidCursor (422)."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE}, not {limit}")
-    secret = derived_key(settings, "order-cursor")
-    context = f"orders|{user_id}"
-    before_id = decode_row_cursor(cursor, secret=secret, context=context)
-    with database.unit_of_work() as uow:
-        rows = uow.repository(OrderRepository).page(
-            user_id=user_id, before_id=before_id, limit=limit + 1
-        )
-    page, next_cursor = row_page(
-        rows, limit=limit, row_id=lambda row: row[0], secret=secret, context=context
+    rows, next_cursor = _orders_page(
+        database, settings, user_public_id, f"orders|{user_public_id}", cursor, limit
     )
-    return OrderPage(items=[OrderRead.of(order) for _, order in page], next_cursor=next_cursor)
+    return OrderPage(items=[OrderRead.of(order) for _, order, _ in rows], next_cursor=next_cursor)
 
 
 def get_order(*, database: Transactions, user_id: int, public_id: str) -> OrderRead:
@@ -199,3 +192,40 @@ def get_order(*, database: Transactions, user_id: int, public_id: str) -> OrderR
     if order is None or order.user_id != user_id:
         raise NotFound("No such order")
     return OrderRead.of(order)
+
+
+def list_all_orders(
+    *,
+    database: Transactions,
+    settings: Settings,
+    user_public_id: str | None,
+    cursor: str | None,
+    limit: int = 20,
+) -> OrderAdminPage:
+    """One page of every user's orders (or one user's), newest first, for admins; the cursor
+    is sealed and bound to the filter."""
+    context = f"admin-orders|{user_public_id or ''}"
+    rows, next_cursor = _orders_page(database, settings, user_public_id, context, cursor, limit)
+    items = [
+        OrderAdminRead(**OrderRead.of(order).model_dump(), user_id=user) for _, order, user in rows
+    ]
+    return OrderAdminPage(items=items, next_cursor=next_cursor)
+
+
+def _orders_page(
+    database: Transactions,
+    settings: Settings,
+    user_public_id: str | None,
+    context: str,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[tuple[int, Order, str]], str | None]:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be 1..{MAX_PAGE_SIZE}, not {limit}")
+    secret = derived_key(settings, "order-cursor")
+    before_id = decode_row_cursor(cursor, secret=secret, context=context)
+    with database.unit_of_work() as uow:
+        rows = uow.repository(OrderRepository).page(
+            user_public_id=user_public_id, before_id=before_id, limit=limit + 1
+        )
+    return row_page(rows, limit=limit, row_id=lambda row: row[0], secret=secret, context=context)
