@@ -121,6 +121,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "password": "Fresh-horse-4",
     },
     "PasswordChange": {"current_password": "Correct-horse-9", "new_password": "Fresh-horse-4"},
+    "AccountDeletion": {"password": "Correct-horse-9"},
 }
 
 

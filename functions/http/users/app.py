@@ -1,8 +1,11 @@
-"""UsersFunction: GET /v1/me, /v1/me/quota, /v1/me/quota/ledger, the plan catalogue (GET
+"""UsersFunction: GET and DELETE /v1/me, /v1/me/quota, /v1/me/quota/ledger, the plan catalogue (GET
 /v1/plans), orders and payment notifications (POST /v1/orders, /v1/payments/notify/{provider}),
-the admin user routes (with PATCH .../membership) and the audit log (GET /v1/admin/audit)."""
+the admin user routes (with PATCH .../membership and DELETE) and the audit log (GET
+/v1/admin/audit)."""
 
 from retouch.audit.router import router as audit_router
+from retouch.erasure.router import admin_router as erasure_admin_router
+from retouch.erasure.router import me_router as erasure_me_router
 from retouch.http import create_app, make_handler
 from retouch.payments.router import notify_router, orders_router
 from retouch.quota.plans_router import router as plans_router
@@ -12,11 +15,13 @@ from retouch.users.router import admin_router, me_router
 app = create_app(
     [
         me_router,
+        erasure_me_router,
         quota_router,
         plans_router,
         orders_router,
         notify_router,
         admin_router,
+        erasure_admin_router,
         audit_router,
     ],
     title="Retouch users",

@@ -145,6 +145,13 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "支付通知与订单不符",
         "The payment notification does not match an order",
     ),
+    ErrorCode(
+        "PASSWORD_NOT_CONFIRMED",
+        403,
+        C,
+        "密码不正确，账号未删除",
+        "The password is wrong; the account was not deleted",
+    ),
 )
 
 
