@@ -16,6 +16,7 @@ import pymysql
 
 from retouch.core.db import get_database
 from retouch.core.ids import new_public_id
+from retouch.core.redis import get_redis
 from retouch.core.security import hash_password
 from retouch.core.settings import get_settings
 from retouch.core.time import to_db, utc_now
@@ -141,6 +142,13 @@ def rows_naming(person: Person) -> list[tuple[str, str, str]]:
     finally:
         connection.close()
     return found
+
+
+def redis_keys_naming(person: Person) -> list[str]:
+    """The Redis keys holding one of the person's identifiers (limits and lockouts keep only
+    digests; task channels and streams are named by task)."""
+    keys = (key.decode() if isinstance(key, bytes) else str(key) for key in get_redis().scan_iter())
+    return [key for key in keys if any(needle in key for needle in person.needles)]
 
 
 def _holds_user_ids(table: str, column: str) -> bool:

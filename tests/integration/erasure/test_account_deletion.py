@@ -36,6 +36,7 @@ from tests.integration.erasure_support import (
     new_person,
     object_keys,
     objects_naming,
+    redis_keys_naming,
     rows_naming,
     stored_upload,
 )
@@ -168,6 +169,7 @@ def test_an_erased_account_leaves_no_row_or_object_naming_the_person(
     assert report["erased"] == 1 and report["failed"] == 0
     assert rows_naming(person) == []
     assert objects_naming(storage.root, person) == []
+    assert redis_keys_naming(person) == []
     assert not any("/tsk_" in key or key.startswith("work/") for key in object_keys(storage.root))
     # AND the ledger and the order are kept, anonymised, under the new account
     kept = _order(made["order"])["user_id"]

@@ -119,7 +119,7 @@ class ErasureRepository:
         for row in self._uow.fetch_all(_TASK_DOCUMENTS, (user_id,)):
             for document in (row["output"], row["state"]):
                 if document is not None:
-                    keys.update(_keys_in(json.loads(document)))
+                    keys.update(object_keys_in(json.loads(document)))
         return keys
 
     def erase(self, user_id: int, *, public_id: str, now: datetime) -> str:
@@ -147,7 +147,7 @@ class ErasureRepository:
         return kept_public_id
 
 
-def _keys_in(document: Any) -> Iterator[str]:
+def object_keys_in(document: Any) -> Iterator[str]:
     """The object keys of ours anywhere in a JSON document."""
     if isinstance(document, str):
         if document.split("/", 1)[0] in PERSONAL_ROOTS:
@@ -157,7 +157,7 @@ def _keys_in(document: Any) -> Iterator[str]:
                 return
     elif isinstance(document, dict):
         for value in document.values():
-            yield from _keys_in(value)
+            yield from object_keys_in(value)
     elif isinstance(document, list):
         for value in document:
-            yield from _keys_in(value)
+            yield from object_keys_in(value)
