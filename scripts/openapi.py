@@ -132,6 +132,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "max_input_pixels": 50000000,
         "archived": False,
     },
+    "AccountDeletion": {"password": "Correct-horse-9"},
 }
 
 

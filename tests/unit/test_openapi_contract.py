@@ -87,11 +87,14 @@ def test_route_errors_come_from_dependencies_and_marks(spec: dict[str, Any]) -> 
     assert create["409"] == {"FEATURE_UNAVAILABLE", "IDEMPOTENCY_KEY_IN_USE", "PLAN_LIMIT_REACHED"}
     assert create["422"] == {"VALIDATION_FAILED", "IDEMPOTENCY_KEY_REUSED"}
     # the role dependency of every admin route brings 403; no other route has it but the
-    # payment notification, whose forged or replayed signature is 403 SIGNATURE_INVALID
+    # payment notification, whose forged or replayed signature is 403 SIGNATURE_INVALID, and
+    # the account's deletion, whose wrong password is 403 PASSWORD_NOT_CONFIRMED
     notify = ("POST", "/v1/payments/notify/{provider}")
+    delete_me = ("DELETE", "/v1/me")
     assert error_codes(spec, ops[notify])["403"] == {"SIGNATURE_INVALID"}
+    assert error_codes(spec, ops[delete_me])["403"] == {"PASSWORD_NOT_CONFIRMED"}
     for (method, path), operation in ops.items():
-        expected = path.startswith("/v1/admin") or (method, path) == notify
+        expected = path.startswith("/v1/admin") or (method, path) in (notify, delete_me)
         assert ("403" in operation["responses"]) == expected, (method, path)
     # /v1/me/quota needs a token: 401; register is public: no 401, `security: []`
     assert "401" in ops[("GET", "/v1/me/quota")]["responses"]

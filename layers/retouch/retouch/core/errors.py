@@ -148,6 +148,13 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
     ErrorCode("ORDER_NOT_REFUNDABLE", 409, B, "订单不可退款", "The order is not refundable"),
     ErrorCode("PRECONDITION_REQUIRED", 428, C, "缺少 If-Match", "If-Match is required"),
     ErrorCode("PLAN_VERSION_STALE", 412, C, "套餐已被修改", "The plan changed since you read it"),
+    ErrorCode(
+        "PASSWORD_NOT_CONFIRMED",
+        403,
+        C,
+        "密码不正确，账号未删除",
+        "The password is wrong; the account was not deleted",
+    ),
 )
 
 

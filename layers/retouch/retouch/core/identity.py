@@ -14,7 +14,11 @@ from retouch.core.permissions import Role
 if TYPE_CHECKING:  # the token machinery (PyJWT) is not needed to hold a caller
     from retouch.core.security import AccessClaims
 
-UserStatus = Literal["active", "disabled"]
+#: `deleting`: the owner deleted the account and its erasure is pending; `deleted`: the row
+#: that keeps an erased account's anonymised ledger and orders (retouch.erasure).
+UserStatus = Literal["active", "disabled", "deleting", "deleted"]
+#: The statuses an admin sets (`PATCH /v1/admin/users/{id}`).
+AccessStatus = Literal["active", "disabled"]
 
 
 @dataclass(frozen=True)

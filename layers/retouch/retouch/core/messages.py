@@ -43,6 +43,8 @@ DETAILS: Mapping[str, str] = {
         "重置链接无效、已使用或已过期，请重新申请"
     ),
     "The current password is wrong": "当前密码不正确",
+    "The password is wrong; the account was not deleted": "密码不正确，账号未删除",
+    "Delete your own account with DELETE /v1/me": "请通过 DELETE /v1/me 删除自己的账号",
     "the new password must differ from the current one": "新密码不能与当前密码相同",
     # access
     "Send an access token: Authorization: Bearer <token>": (

@@ -1,4 +1,5 @@
-"""The `retention` job's entry: the run over the process's database, storage and settings."""
+"""The `retention` job's entry: the run over the process's database, storage and settings,
+and with it the erasure of deleted accounts past their grace (`retouch.erasure`)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,24 @@ from typing import Any
 
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
+from retouch.erasure import ErasureFailed, erase_deleted_accounts
 from retouch.retention.service import run_retention
 from retouch.storage import get_storage
 
 
 def run_scheduled_retention() -> dict[str, Any]:
-    """One retention run (`retouch.retention.service`), on the job's connection."""
-    return run_retention(
-        database=get_database("job"), storage=get_storage(), settings=get_settings()
-    )
+    """One retention run (`retouch.retention.service`), on the job's connection, after the
+    erasure of deleted accounts (`accounts` in the answer). An erasure that failed fails the
+    run once the tables are purged; the account waits, whole, for the next run."""
+    database, storage, settings = get_database("job"), get_storage(), get_settings()
+    failure: ErasureFailed | None = None
+    try:
+        accounts: dict[str, object] = erase_deleted_accounts(
+            database=database, storage=storage, settings=settings
+        )
+    except ErasureFailed as exc:
+        failure, accounts = exc, {"failed": str(exc)}
+    results = run_retention(database=database, storage=storage, settings=settings)
+    if failure is not None:
+        raise failure
+    return {**results, "accounts": accounts}

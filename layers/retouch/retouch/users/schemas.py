@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
 
-from retouch.core.identity import User, UserStatus
+from retouch.core.identity import AccessStatus, User, UserStatus
 from retouch.core.permissions import Role
 from retouch.core.schemas import Schema, StrictRequestSchema
 
@@ -103,7 +103,7 @@ class UserPatch(StrictRequestSchema):
     """`PATCH /v1/admin/users/{id}`: only these fields exist; anything else is a 422."""
 
     role: Role | None = None
-    status: UserStatus | None = None
+    status: AccessStatus | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> UserPatch:

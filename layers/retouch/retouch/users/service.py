@@ -106,12 +106,11 @@ def update_user(
         raise CannotChangeOwnAccess("Another admin must change your role or status")
     now = clock()
     with database.unit_of_work() as uow:
-        users = MySQLUserRepository(uow)
         before = _locked_user(uow, public_id)
+        if before.status in ("deleting", "deleted"):
+            raise UserNotFound  # deleted by its owner: nothing may bring it back
         role, status = patch.role or before.role, patch.status or before.status
-        users.update_access(before.id, role=role, status=status)
-        if status == "disabled" and before.status != "disabled":
-            MySQLRefreshTokenRepository(uow).revoke_all_of_user(before.id, at=now)
+        set_access(uow, before, role=role, status=status, now=now)
         _audit(
             uow,
             actor=actor,
@@ -242,6 +241,18 @@ def change_membership(
         replay=MembershipChangeRead.model_validate_json,
         clock=clock,
     )
+
+
+def set_access(
+    uow: UnitOfWork, user: User, *, role: Role, status: UserStatus, now: datetime
+) -> int:
+    """Give `user` `role` and `status` in `uow`; an account leaving `active` (disabled by an
+    admin, deleted by its owner) also loses every session, so its access tokens stop at once
+    (every request reads the status). The number of refresh tokens revoked."""
+    MySQLUserRepository(uow).update_access(user.id, role=role, status=status)
+    if status == "active" or user.status == status:
+        return 0
+    return MySQLRefreshTokenRepository(uow).revoke_all_of_user(user.id, at=now)
 
 
 def _locked_user(uow: UnitOfWork, public_id: str) -> User:

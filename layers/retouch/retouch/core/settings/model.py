@@ -8,6 +8,7 @@ from retouch.core.settings.accounts import AccountSettings
 from retouch.core.settings.alerts import AlertSettings
 from retouch.core.settings.backup import BackupSettings
 from retouch.core.settings.database import DatabaseSettings
+from retouch.core.settings.erasure import ErasureSettings
 from retouch.core.settings.errortracking import ErrorTrackingSettings
 from retouch.core.settings.events import EventsSettings
 from retouch.core.settings.observability import ObservabilitySettings
@@ -24,6 +25,7 @@ from retouch.core.settings.storage import StorageSettings
 # in order, or the reading group comes later: Redis auth reads the service's URL) and which bad
 # variable is reported first.
 class Settings(
+    ErasureSettings,
     AccountSettings,
     RedisAuthSettings,
     EventsSettings,
