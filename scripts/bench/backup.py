@@ -83,11 +83,11 @@ def _side_by_side(env: dict[str, str], before: str, rounds: int, work: Path) -> 
             speeds[name].append(int(outcome["rows"]) / seconds)
             peaks[name].append(rss)
             print(f"round {round_number + 1} {name}: {speeds[name][-1]:,.0f} rows/s, {rss:.0f} MiB")
-    print(f"\nbackup, {rounds} rounds interleaved (median rows/s, largest peak RSS):")
-    medians = {name: sorted(values)[len(values) // 2] for name, values in speeds.items()}
-    for name, median in medians.items():
-        print(f"  {name:<24}{median:>10,.0f} rows/s{max(peaks[name]):>8.0f} MiB")
-    before_speed, after_speed = medians.values()
+    print(f"\nbackup, {rounds} rounds interleaved (mean rows/s, largest peak RSS):")
+    means = {name: sum(values) / len(values) for name, values in speeds.items()}
+    for name, mean in means.items():
+        print(f"  {name:<24}{mean:>10,.0f} rows/s{max(peaks[name]):>8.0f} MiB")
+    before_speed, after_speed = means.values()
     print(f"  after / before: {after_speed / before_speed:.2f}×")
 
 
