@@ -316,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "RETOUCH_SIMULATOR_CALLBACK_SECRET": os.environ[
                     "RETOUCH_SIMULATOR_CALLBACK_SECRET"
                 ],
+                # scripts/backup and scripts/restore sign and check manifests with it.
+                "RETOUCH_SECRET_BACKUP_SIGNING_KEYS": os.environ[
+                    "RETOUCH_SECRET_BACKUP_SIGNING_KEYS"
+                ],
                 **mariadb.env(),
                 **redis.env(),
             },
