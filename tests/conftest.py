@@ -56,6 +56,8 @@ BASE_ENV = {
     "RETOUCH_PASSWORD_HASH_WAIT_MS": "10000",
     # A random signing key per test run: no token outlives the run.
     "RETOUCH_JWT_KEYS": json.dumps({TEST_JWT_KID: secrets.token_urlsafe(32)}),
+    # Likewise the backup manifests' signing key (read as env:RETOUCH_SECRET_BACKUP_SIGNING_KEYS).
+    "RETOUCH_SECRET_BACKUP_SIGNING_KEYS": json.dumps({"test-1": secrets.token_urlsafe(32)}),
     # Hundreds of threads connect at once in the concurrency tests on a 2-core machine; a
     # stopped server refuses at once, so fault tests do not wait for this.
     "RETOUCH_DB_CONNECT_TIMEOUT_S": "10",

@@ -13,8 +13,20 @@ Registered by `tests/conftest.py` beside the log and leak scans.
   sorted. `SQL_CATALOGUE=update scripts/test tests/integration` adds the statements
   the run saw and the catalogue lacks (nothing is removed: another directory's statements stay).
 - **Outcome**: at the session's end, the digests the run sent that the catalogue lacks are
-  listed ("sql catalogue"); with `SQL_CATALOGUE=strict` they fail the run even when
-  every test passed, so new SQL must be catalogued, and is then explained.
+  listed ("sql catalogue"), each with the test that sent it; with `SQL_CATALOGUE=strict`
+  they fail the run even when every test passed, so new SQL must be catalogued, and is then
+  explained. CI runs strict (`.ci/run`).
+
+Cataloguing new statements (after a change, or a merge of branches that each added some) is
+two commands, and the failure message prints them with the tests to name:
+
+    SQL_CATALOGUE=update scripts/test <the tests that sent them, or tests/integration>
+    scripts/test tests/integration/plans
+
+The first adds the new digests to `statements.jsonl` (commit it); the second explains every
+catalogued statement against the filled database. A plan that reads a large table whole or
+sorts a request's rows fails there: add the index (a migration) or rewrite the statement, or
+list its digest in `tests/integration/plans/allowed.json` with the reason it is acceptable.
 """
 
 from __future__ import annotations
@@ -34,7 +46,18 @@ from tests.leak_scan_plugin import RECORDER as BODIES
 
 CATALOGUE = Path(__file__).resolve().parent / "integration" / "plans" / "statements.jsonl"
 MODE_VARIABLE = "SQL_CATALOGUE"
-_SKIPPED = ("BEGIN", "COMMIT", "ROLLBACK", "SET ", "SHOW ", "CREATE ", "DROP ", "ALTER ")
+#: Not explained: transaction control, session settings, DDL, and a test's own EXPLAIN.
+_SKIPPED = (
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SET ",
+    "SHOW ",
+    "CREATE ",
+    "DROP ",
+    "ALTER ",
+    "EXPLAIN ",
+)
 
 
 @dataclass
@@ -107,6 +130,20 @@ def update_catalogue(recorder: StatementRecorder, path: Path = CATALOGUE) -> int
     return len(added)
 
 
+def how_to_catalogue(missing: list[Statement]) -> list[str]:
+    """The commands that catalogue `missing` and explain them (the module docstring)."""
+    tests = sorted({statement.test.split("[", 1)[0] for statement in missing if statement.test})
+    named = " ".join(tests) if 0 < len(tests) <= 10 else "tests/integration"
+    return [
+        f"{len(missing)} statement(s) not in {CATALOGUE.relative_to(CATALOGUE.parents[3])}; "
+        "catalogue and explain them:",
+        f"  {MODE_VARIABLE}=update scripts/test {named}",
+        "  scripts/test tests/integration/plans",
+        "then commit statements.jsonl (a failing plan: index, rewrite, or allowed.json with a "
+        "reason; see tests/sql_catalogue_plugin.py)",
+    ]
+
+
 RECORDER = StatementRecorder()
 
 
@@ -143,9 +180,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.section("sql catalogue", red=True)
         for statement in missing:
             terminalreporter.write_line(f"{statement.test}: {statement.digest[:200]}")
-        terminalreporter.write_line(
-            f"add them: {MODE_VARIABLE}=update scripts/test <the tests that sent them>"
-        )
+        for line in how_to_catalogue(missing):
+            terminalreporter.write_line(line)
+        if os.environ.get(MODE_VARIABLE) == "strict":
+            terminalreporter.write_line(
+                f"{MODE_VARIABLE}=strict: the run fails until they are catalogued"
+            )
     terminalreporter.write_line(
         f"sql catalogue: {len(RECORDER.seen)} statements, {len(missing)} not catalogued"
     )

@@ -1,6 +1,6 @@
 """Benchmark: scripts/backup, scripts/restore and the verify job over 1M generated tasks.
 
-    .venv/bin/python -m scripts.bench.backup [--rows 1000000]
+    .venv/bin/python -m scripts.bench.backup [--rows 1000000] [--before REV --rounds N]
 
 Starts a private MariaDB (buffer pool 1 GB, as tasks.py) and Redis, migrates and seeds, fills
 `tasks` with scripts/bench/generate_tasks.py, then runs each script as a separate process
@@ -9,7 +9,11 @@ restore into a new database, and the verify (restore into the scratch database, 
 drop). Prints rows/s and peak RSS of each beside the targets (backup ≥ 50,000 rows/s, peak
 RSS ≤ 256 MiB), and the part codec side by side: gzip level 1 (what the backup writes)
 against zstd level 3 (`backports.zstd`, when installed) on one 50,000-row part of `tasks`.
-A measurement, not a test: always exits 0. Results are in docs/performance.md.
+With `--before REV`, the backup of that revision's layer (`git archive`) and this one's run
+`--rounds` times each, interleaved (before, after, before, after …) against the same server
+and rows, and the rows/s of each side and their ratio are printed: the load of a shared
+machine falls on both sides alike. A measurement, not a test: always exits 0. Results are in
+docs/performance.md.
 """
 
 from __future__ import annotations
@@ -53,6 +57,40 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[dict[str, Any], flo
     return outcome, hours * 3600 + minutes * 60 + seconds, int(rss[1]) / 1024
 
 
+def _backup_command(layer: Path, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """`scripts/backup` run with `layer`'s retouch package first on the path."""
+    command = [str(ROOT / ".venv" / "bin" / "python"), "-m", "scripts.local.backup", "backup"]
+    return command, {**env, "PYTHONPATH": f"{layer}:{ROOT}"}
+
+
+def _side_by_side(env: dict[str, str], before: str, rounds: int, work: Path) -> None:
+    """The backup of revision `before` and of this tree, interleaved (module doc)."""
+    old_root = work / "before"
+    old_root.mkdir()
+    archive = subprocess.run(  # noqa: S603 - git, with a revision the operator typed
+        ["git", "-C", str(ROOT), "archive", before, "layers/retouch"],  # noqa: S607
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(old_root)], input=archive, check=True)  # noqa: S603,S607
+    sides = {f"before ({before})": old_root / "layers" / "retouch", "after (this tree)": LAYER}
+    speeds: dict[str, list[float]] = {name: [] for name in sides}
+    peaks: dict[str, list[float]] = {name: [] for name in sides}
+    for round_number in range(rounds):
+        for name, layer in sides.items():
+            command, side_env = _backup_command(layer, env)
+            outcome, seconds, rss = _timed(command, side_env)
+            speeds[name].append(int(outcome["rows"]) / seconds)
+            peaks[name].append(rss)
+            print(f"round {round_number + 1} {name}: {speeds[name][-1]:,.0f} rows/s, {rss:.0f} MiB")
+    print(f"\nbackup, {rounds} rounds interleaved (mean rows/s, largest peak RSS):")
+    means = {name: sum(values) / len(values) for name, values in speeds.items()}
+    for name, mean in means.items():
+        print(f"  {name:<24}{mean:>10,.0f} rows/s{max(peaks[name]):>8.0f} MiB")
+    before_speed, after_speed = means.values()
+    print(f"  after / before: {after_speed / before_speed:.2f}×")
+
+
 def _codecs(objects: Path, manifest: dict[str, Any]) -> None:
     (tasks,) = [t for t in manifest["tables"] if t["name"] == "tasks"]
     raw = gzip.decompress((objects / tasks["parts"][0]["key"]).read_bytes())
@@ -73,12 +111,13 @@ def _codecs(objects: Path, manifest: dict[str, Any]) -> None:
         print(f"  {name}: {took * 1000:7.1f} ms, {size / 2**20:5.2f} MiB ({size / len(raw):.1%})")
 
 
-def run(rows: int) -> None:
+def run(rows: int, before: str | None = None, rounds: int = 3) -> None:
     with temporary_servers("retouch-bench-backup-", MARIADB_OPTIONS) as (mariadb, redis, work):
         env = child_env({**mariadb.env(), **redis.env()})
         env["RETOUCH_STORAGE_LOCAL_ROOT"] = str(work / "objects")
         env["RETOUCH_STORAGE_LOCAL_SIGNING_KEY"] = "b" * 43
         env["RETOUCH_METRICS_SINK"] = "none"
+        env["RETOUCH_SECRET_BACKUP_SIGNING_KEYS"] = json.dumps({"bench-1": "k" * 32})
         env["PYTHONPATH"] = f"{LAYER}:{ROOT}"
         os.environ.update(env)
         from retouch.core.db import get_database
@@ -90,6 +129,8 @@ def run(rows: int) -> None:
         load_seed()
         generate(get_database(), rows=rows, user_rows=min(50_000, rows))
         get_database().close()
+        if before:
+            _side_by_side(env, before, rounds, work)
         results = []
         backup, seconds, rss = _timed([str(ROOT / "scripts" / "backup")], env)
         results.append(("backup", int(backup["rows"]), seconds, rss))
@@ -123,7 +164,10 @@ def run(rows: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=1_000_000, help="tasks to generate")
-    run(parser.parse_args(argv).rows)
+    parser.add_argument("--before", help="a revision whose backup to run side by side")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each side")
+    arguments = parser.parse_args(argv)
+    run(arguments.rows, arguments.before, arguments.rounds)
     return 0
 
 

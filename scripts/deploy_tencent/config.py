@@ -27,7 +27,8 @@ LAYERS_PER_FUNCTION = 5
 TRIGGERS_PER_TYPE = 10
 #: Variables whose value must be a Secrets Manager reference, never the secret itself.
 SECRET_VARIABLES = re.compile(
-    r"RETOUCH_(DB_PASSWORD_SECRET|JWT_KEYS_SECRET|REDIS_AUTH_SECRET|SECRET_[A-Z0-9_]+)"
+    r"RETOUCH_(DB_PASSWORD_SECRET|JWT_KEYS_SECRET|REDIS_AUTH_SECRET|BACKUP_SIGNING_KEYS_SECRET"
+    r"|SECRET_[A-Z0-9_]+)"
 )
 #: A URL that carries credentials (`scheme://user:password@host`).
 URL_CREDENTIALS = re.compile(r"^[a-z]+://[^/@\s]*@")

@@ -1,5 +1,5 @@
 """`scripts/backup [--verify]` and `scripts/restore --backup <id|latest> --database NAME
-[--replace]`: the backup, verify and restore jobs run from this machine.
+[--replace] [--allow-unsigned]`: the backup, verify and restore jobs run from this machine.
 
 They use the settings of the environment, after the running local stack's `.local/env` (as
 `scripts/invoke` does): the stack's MariaDB and its local object folder, or whatever
@@ -35,6 +35,11 @@ def _restore_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database", required=True, help="database to restore into")
     parser.add_argument(
         "--replace", action="store_true", help="drop the database's tables first, if it has any"
+    )
+    parser.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept a backup whose manifest is unsigned (made before manifests were signed)",
     )
     return parser.parse_args(argv)
 
@@ -73,7 +78,12 @@ def restore_main(argv: Sequence[str] | None = None) -> int:
     from retouch.backup.handlers import restore_job
 
     outcome = restore_job(
-        {"backup": arguments.backup, "database": arguments.database, "replace": arguments.replace}
+        {
+            "backup": arguments.backup,
+            "database": arguments.database,
+            "replace": arguments.replace,
+            "allow_unsigned": arguments.allow_unsigned,
+        }
     )
     return _finish(outcome, ok=outcome["outcome"] == "restored")
 

@@ -35,8 +35,9 @@ The stack owns the connection settings (RETOUCH_DB_HOST/PORT/USER/PASSWORD/NAME 
 RETOUCH_REDIS_URL); every other RETOUCH_* variable set in the shell applies and is validated
 first: an invalid one stops the stack with one line naming it (exit status 2). Unless the
 shell sets them, the stack's secrets are random ones kept in the data folder, so they outlive
-a restart (`LOCAL_SECRETS`): the JWT signing key, and the simulator's API key and callback
-secret, which the simulator and the stack's `simulator` provider then share.
+a restart (`LOCAL_SECRETS`): the JWT signing key, the backup manifests' signing key, and the
+simulator's API key and callback secret, which the simulator and the stack's `simulator`
+provider then share.
 
 Metrics stay on, as in the cloud: each request also prints its EMF metric line, so what
 CloudWatch would receive is visible. Set POWERTOOLS_METRICS_DISABLED=true for a quieter console,
@@ -90,6 +91,11 @@ LOCAL_SECRETS: dict[str, tuple[str, Callable[[], str]]] = {
     "RETOUCH_SIMULATOR_CALLBACK_SECRET": (
         "simulator-callback-secret",
         lambda: secrets.token_urlsafe(32),
+    ),
+    # The backup manifests' signing key (RETOUCH_BACKUP_SIGNING_KEYS_SECRET's default).
+    "RETOUCH_SECRET_BACKUP_SIGNING_KEYS": (
+        "backup-signing-keys.json",
+        lambda: json.dumps({"local-1": secrets.token_urlsafe(32)}, separators=(",", ":")),
     ),
 }
 
@@ -309,6 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "RETOUCH_SIMULATOR_API_KEY": os.environ["RETOUCH_SIMULATOR_API_KEY"],
                 "RETOUCH_SIMULATOR_CALLBACK_SECRET": os.environ[
                     "RETOUCH_SIMULATOR_CALLBACK_SECRET"
+                ],
+                # scripts/backup and scripts/restore sign and check manifests with it.
+                "RETOUCH_SECRET_BACKUP_SIGNING_KEYS": os.environ[
+                    "RETOUCH_SECRET_BACKUP_SIGNING_KEYS"
                 ],
                 **mariadb.env(),
                 **redis.env(),

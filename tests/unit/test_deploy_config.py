@@ -243,6 +243,7 @@ def test_every_missing_variable_is_named_before_any_call(tmp_path: Path) -> None
         "RETOUCH_JWT_KEYS_SECRET",
         "RETOUCH_REDIS_AUTH_SECRET",
         "RETOUCH_SECRET_TENCENT",
+        "RETOUCH_BACKUP_SIGNING_KEYS_SECRET",
     ],
 )
 def test_a_secret_given_as_a_value_is_refused_without_echoing_it(tmp_path: Path, name: str) -> None:

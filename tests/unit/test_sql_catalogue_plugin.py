@@ -6,7 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from tests.sql_catalogue_plugin import StatementRecorder, load_catalogue, update_catalogue
+from tests.sql_catalogue_plugin import (
+    StatementRecorder,
+    how_to_catalogue,
+    load_catalogue,
+    update_catalogue,
+)
 
 
 def test_a_statement_is_kept_once_with_its_first_values_and_marked_if_a_request_sent_it() -> None:
@@ -50,3 +55,18 @@ def test_an_update_adds_the_new_statements_and_keeps_the_others(tmp_path: Path) 
     users = entries["SELECT ? FROM users WHERE id = ?"]
     assert (users["params"], users["user_facing"]) == ([1], True)
     assert second.missing(load_catalogue(catalogue)) == []
+
+
+def test_the_failure_names_the_commands_and_the_tests_that_sent_the_new_statements() -> None:
+    recorder = StatementRecorder()
+    recorder.observe("SELECT 1 FROM users WHERE id = %s", (1,), "job")
+    [statement] = recorder.missing({})
+    statement.test = "tests/integration/users/test_me.py::test_read[en]"
+
+    lines = how_to_catalogue([statement])
+
+    assert "  SQL_CATALOGUE=update scripts/test tests/integration/users/test_me.py::test_read" in (
+        lines
+    )
+    assert "  scripts/test tests/integration/plans" in lines
+    assert "tests/integration/plans/statements.jsonl" in lines[0]

@@ -81,6 +81,7 @@ def test_the_generated_secrets_and_the_failure_queue_are_under_the_stack_key() -
         "DbPasswordGenerated",
         "DbProxySecret",
         "JwtKeysGenerated",
+        "BackupSigningKeysGenerated",
         "RedisAuthGenerated",
     }
     assert all(secret["KmsKeyId"] == {"Ref": "DataKey"} for secret in secrets.values())

@@ -1,4 +1,5 @@
-"""Fixtures of the backup tests: the settings with small parts, and an empty bucket."""
+"""Fixtures of the backup tests: the settings with small parts, an empty bucket, and a
+restore target that does not exist yet."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from retouch.core.settings import Settings, get_settings
 from retouch.storage import LocalStorage
 from tests.conftest import Stack
-from tests.integration.backup_support import local_storage
+from tests.integration.backup_support import drop_database, local_storage
 
 
 @pytest.fixture
@@ -21,3 +22,10 @@ def settings(stack: Stack) -> Settings:
 @pytest.fixture
 def storage(tmp_path: Path) -> LocalStorage:
     return local_storage(tmp_path / "bucket")
+
+
+@pytest.fixture
+def target(stack: Stack) -> str:
+    name = "retouch_restored"
+    drop_database(stack, name)
+    return name

@@ -12,10 +12,15 @@ from typing import Any
 import pymysql
 import pytest
 
-from retouch.backup import layout
+from retouch.backup import layout, signing
 from retouch.backup.codec import part_digest
 from retouch.backup.dump import run_backup
-from retouch.backup.errors import BackupCorrupt, BackupNotFound, RestoreTargetNotEmpty
+from retouch.backup.errors import (
+    BackupCorrupt,
+    BackupNotFound,
+    BackupSignatureInvalid,
+    RestoreTargetNotEmpty,
+)
 from retouch.backup.restore import restore
 from retouch.core.settings import Settings
 from retouch.core.time import utc_now
@@ -24,7 +29,6 @@ from tests.conftest import Stack
 from tests.integration.backup_support import (
     FailingStorage,
     StorageDown,
-    drop_database,
     files_under,
     snapshot_rows,
 )
@@ -32,13 +36,6 @@ from tests.integration.backup_support import (
 pytestmark = pytest.mark.integration
 
 LIVE = "retouch"
-
-
-@pytest.fixture
-def target(stack: Stack) -> str:
-    name = "retouch_restored"
-    drop_database(stack, name)
-    return name
 
 
 def _backup(settings: Settings, storage: LocalStorage) -> layout.Manifest:
@@ -127,6 +124,14 @@ def test_a_tampered_part_with_a_forged_digest_is_caught_by_the_row_checksum(
                 entry["sha256"] = part_digest(forged)
     storage.put(layout.manifest_key(manifest.id), json.dumps(raw).encode(), "application/json")
 
+    # The manifest's signature no longer matches: refused before anything is read
+    with pytest.raises(BackupSignatureInvalid):
+        restore(settings=settings, storage=storage, backup=manifest.id, database=target)
+
+    # And one who also held the signing key and signed again is caught by the row checksum
+    resigned = layout.Manifest.from_json(json.dumps(raw).encode())
+    signing.sign(resigned, settings)
+    storage.put(layout.manifest_key(manifest.id), resigned.to_json(), "application/json")
     with pytest.raises(BackupCorrupt, match="table tasks"):
         restore(settings=settings, storage=storage, backup=manifest.id, database=target)
 

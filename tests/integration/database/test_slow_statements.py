@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from starlette.testclient import TestClient
 
 from retouch.core.db import StatementTimedOut, get_database
 from retouch.core.request_context import RequestIds, bind_request_ids, unbind_request_ids
 from scripts.local import slow_queries
 from tests.conftest import LogLines, Stack
 from tests.fakes.metrics import MemorySink
+from tests.integration.catalog_api_support import catalog_app, fresh_feature
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +54,54 @@ def test_a_slow_statement_is_logged_counted_and_digested(
     assert first.statement == DIGEST
     assert first.durations[0] >= 290
     assert DIGEST in slow_queries.render([first], top=5)
+
+
+def test_a_slow_statement_inside_a_request_names_its_route_and_request(
+    stack: Stack, log_lines: LogLines, sink: MemorySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a threshold every statement passes, and a feature the cache has never loaded
+    monkeypatch.setenv("RETOUCH_DB_SLOW_MS", "0.001")
+    key = fresh_feature()
+    before = len(log_lines.with_message("slow statement"))
+
+    # WHEN a request reads it
+    with TestClient(catalog_app(), raise_server_exceptions=False) as client:
+        response = client.get(f"/v1/features/{key}")
+    assert response.status_code == 200
+
+    # THEN its slow statements name the route template and the request
+    lines = log_lines.with_message("slow statement")[before:]
+    assert lines
+    for line in lines:
+        assert line["route"] == "/v1/features/{key}"
+        assert line["request_id"] == response.headers["x-request-id"]
+        assert key not in str(line)
+    # AND the metric carries the route as a dimension
+    sent = [*sink.pending, *sink.delivered()]
+    routes = {dims.get("route") for name, _, _, dims in sent if name == "DbSlowStatement"}
+    assert "/v1/features/{key}" in routes
+
+
+def test_a_slow_statement_of_a_job_names_its_function(
+    stack: Stack, log_lines: LogLines, sink: MemorySink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a job invocation (no request), on a platform that names the function
+    monkeypatch.setenv("RETOUCH_DB_SLOW_MS", "100")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "retouch-BackupFunction")
+
+    # WHEN its statement is slow
+    with get_database("job").read_only() as uow:
+        uow.fetch_one(SLOW_SQL, (0.2, "job-literal"))
+
+    # THEN the line names the function and no route or request
+    [line] = log_lines.with_message("slow statement")
+    assert (line["function"], line.get("route"), line.get("request_id")) == (
+        "retouch-BackupFunction",
+        None,
+        None,
+    )
+    routes = {dims.get("route") for name, _, _, dims in sink.pending if name == "DbSlowStatement"}
+    assert routes == {"retouch-BackupFunction"}
 
 
 def test_mariadb_slow_log_holds_the_statement_and_digests_it(stack: Stack) -> None:

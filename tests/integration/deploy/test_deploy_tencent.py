@@ -50,6 +50,7 @@ DEPLOY_ENV = {
     "RETOUCH_REDIS_AUTH_SECRET": "tcssm:retouch-dev-redis-password",
     "RETOUCH_JWT_KEYS_SECRET": "tcssm:retouch-dev-jwt-keys",
     "RETOUCH_JWT_ACTIVE_KID": "k1",
+    "RETOUCH_BACKUP_SIGNING_KEYS_SECRET": "tcssm:retouch-dev-backup-signing-keys",
     "RETOUCH_CORS_ORIGINS": "https://app.example.com",
     "RETOUCH_STORAGE_BUCKET": "retouch-uploads-1250000000",
     "RETOUCH_STORAGE_UPLOAD_ROLE_ARN": "qcs::cam::uin/100000000001:roleName/retouch-upload",

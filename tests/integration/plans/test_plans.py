@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 from retouch.core.db import get_database
@@ -36,6 +37,7 @@ TASKS = int(os.environ.get("PLANS_TASKS", "100000"))
 SIDE_ROWS = 30_000
 #: A table with at least this many rows is large: reading all of it fails a plan.
 LARGE_ROWS = 10_000
+NO_SUCH_TABLE = 1146
 ENTRIES = sorted(load_catalogue().values(), key=lambda entry: entry["digest"])
 
 #: Rows for the tables the jobs purge, made by the server from its sequence engine.
@@ -87,9 +89,14 @@ def filled(private_stack: Stack) -> Iterator[Filled]:
     yield Filled(large=large, seconds=time.monotonic() - started, counts=counts)
 
 
+class ScratchTable(Exception):
+    """The statement reads a table the schema does not have: one a test created for itself."""
+
+
 def explain(entry: dict[str, Any]) -> dict[str, Any] | None:
     """The plan of the catalogued statement with its recorded parameters; None for a
-    statement with no plan to speak of (INSERT … VALUES)."""
+    statement with no plan to speak of (INSERT … VALUES); `ScratchTable` for one on a table
+    the migrations never created."""
     sql: str = entry["sql"]
     words = sql.lstrip().upper()
     if words.startswith(("INSERT", "REPLACE")) and "SELECT" not in words:
@@ -98,7 +105,12 @@ def explain(entry: dict[str, Any]) -> dict[str, Any] | None:
     params = entry["params"]
     text = connection.cursor().mogrify(sql, tuple(params) if isinstance(params, list) else params)
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN FORMAT=JSON " + text)
+        try:
+            cursor.execute("EXPLAIN FORMAT=JSON " + text)
+        except pymysql.err.ProgrammingError as exc:
+            if exc.args[0] == NO_SUCH_TABLE:
+                raise ScratchTable(str(exc.args[1])) from exc
+            raise
         row = cursor.fetchone()
     return json.loads(next(iter(row.values())))  # type: ignore[no-any-return]
 
@@ -156,7 +168,13 @@ def test_a_scan_and_a_sort_of_a_large_table_are_caught(filled: Filled) -> None:
 def test_the_plan_reads_no_large_table_whole_and_sorts_no_request(
     filled: Filled, entry: dict[str, Any]
 ) -> None:
-    plan = explain(entry)
+    try:
+        plan = explain(entry)
+    except ScratchTable as scratch:
+        # A test's own table (tests/integration/storage/test_db.py's uow_probe): never one of
+        # the schema's, so never a product statement.
+        assert not any(f".{table}'" in str(scratch) for table in filled.counts), scratch
+        return
     problems = plan_problems(plan, large=filled.large, user_facing=entry["user_facing"])
     if entry["digest"] in ALLOWED:
         assert problems, f"allowed, yet its plan is fine now: drop it from allowed.json: {plan}"

@@ -36,3 +36,17 @@ class InvalidDatabaseName(BackupError):
     """A database name outside `[A-Za-z0-9_]{1,64}`: refused before any statement."""
 
     code = "INVALID_DATABASE_NAME"
+
+
+class BackupUnsigned(BackupError):
+    """The manifest has no signature (written before manifests were signed): refused unless
+    the restore is asked to accept it."""
+
+    code = "BACKUP_UNSIGNED"
+
+
+class BackupSignatureInvalid(BackupError):
+    """The manifest's signature does not match, or names a key the signing keys lack: it was
+    altered, or made by someone without the key."""
+
+    code = "BACKUP_SIGNATURE_INVALID"

@@ -4,8 +4,10 @@ person starts with an event (`functions/jobs/backup`, `backup_verify`, `restore`
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
+from retouch.backup import orphans
 from retouch.backup.dump import run_backup
 from retouch.backup.errors import BackupError
 from retouch.backup.metrics import count_backup, count_backup_failed
@@ -19,7 +21,8 @@ from retouch.storage.factory import get_storage
 
 
 def backup_job(*, clock: Clock = utc_now) -> dict[str, Any]:
-    """Back up, then apply the retention policy. A failed backup is logged at error, counted
+    """Back up, then apply the retention policy and sweep the parts of runs that crashed
+    (`orphans`). A failed backup is logged at error, counted
     (`BackupFailed`) and raised: the invocation fails, `latest` still names the previous
     backup, and the next schedule tries again. Retention runs only after a complete backup."""
     settings, storage = get_settings(), get_storage()
@@ -31,6 +34,9 @@ def backup_job(*, clock: Clock = utc_now) -> dict[str, Any]:
         raise
     count_backup(rows=manifest.rows, size=manifest.size, duration_s=manifest.duration_s)
     deleted = apply_retention(storage, Policy.from_settings(settings))
+    swept = orphans.sweep(
+        storage, now=clock(), grace=timedelta(hours=settings.backup_orphan_grace_hours)
+    )
     outcome = {
         "outcome": "completed",
         "backup_id": manifest.id,
@@ -39,6 +45,7 @@ def backup_job(*, clock: Clock = utc_now) -> dict[str, Any]:
         "bytes": manifest.size,
         "duration_s": manifest.duration_s,
         "deleted": deleted,
+        "orphans_swept": swept,
     }
     logger.info("backup completed", extra=outcome)
     return outcome
@@ -49,14 +56,17 @@ def verify_job(*, clock: Clock = utc_now) -> dict[str, Any]:
 
 
 def restore_job(event: dict[str, Any]) -> dict[str, Any]:
-    """`{"backup": "latest" | id, "database": name, "replace": false}` → `restored`, or
+    """`{"backup": "latest" | id, "database": name, "replace": false, "allow_unsigned": false}`
+    → `restored`, or
     `refused` with the error's stable code (and table) and nothing else changed."""
     backup, database, replace = event.get("backup"), event.get("database"), event.get("replace")
+    allow_unsigned = event.get("allow_unsigned")
     if (
         not isinstance(backup, str)
         or not isinstance(database, str)
         or not isinstance(replace, (bool, type(None)))
-        or set(event) - {"backup", "database", "replace"}
+        or not isinstance(allow_unsigned, (bool, type(None)))
+        or set(event) - {"backup", "database", "replace", "allow_unsigned"}
     ):
         return {"outcome": "refused", "code": "INVALID_EVENT", "reason": _EVENT_SHAPE}
     try:
@@ -66,6 +76,7 @@ def restore_job(event: dict[str, Any]) -> dict[str, Any]:
             backup=backup,
             database=database,
             replace=bool(replace),
+            allow_unsigned=bool(allow_unsigned),
         )
     except BackupError as exc:
         outcome = {"outcome": "refused", "code": exc.code, "table": exc.table, "reason": str(exc)}
@@ -76,4 +87,7 @@ def restore_job(event: dict[str, Any]) -> dict[str, Any]:
     return outcome
 
 
-_EVENT_SHAPE = 'expected {"backup": "latest" or an id, "database": name, "replace": bool}'
+_EVENT_SHAPE = (
+    'expected {"backup": "latest" or an id, "database": name, "replace": bool, '
+    '"allow_unsigned": bool}'
+)

@@ -29,7 +29,9 @@ INDEX_KEY = f"{PREFIX}/index.json"
 LATEST_KEY = f"{PREFIX}/latest"
 _ID_TIME = "%Y%m%dT%H%M%SZ"
 _ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}$", re.ASCII)
-FORMAT = 1
+#: 2: lines written by the server where it can, the manifest signed (`signing`); 1 is read.
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 
 def new_backup_id(started_at: datetime) -> str:
@@ -82,6 +84,8 @@ class Manifest:
     size: int = 0
     compression: str = "gzip"
     format: int = FORMAT
+    key_id: str = ""
+    signature: str = ""
 
     @property
     def rows(self) -> int:
@@ -106,9 +110,15 @@ def read_manifest(storage: Storage, backup_id: str) -> Manifest:
     except ObjectNotFound:
         raise BackupNotFound(f"backup {backup_id} has no manifest") from None
     try:
-        return Manifest.from_json(data)
+        manifest = Manifest.from_json(data)
     except (ValueError, TypeError, KeyError) as exc:
         raise BackupCorrupt(f"backup {backup_id}: unreadable manifest") from exc
+    if manifest.format not in READABLE_FORMATS:
+        raise BackupCorrupt(
+            f"backup {backup_id}: format {manifest.format} is not one this restore reads "
+            f"({', '.join(map(str, READABLE_FORMATS))})"
+        )
+    return manifest
 
 
 def read_index(storage: Storage) -> list[str]:

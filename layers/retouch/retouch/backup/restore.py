@@ -2,6 +2,8 @@
 
 In order, so that a refusal changes nothing:
 
+0. the manifest's signature is checked (`signing`): an altered or unsigned manifest is
+   refused before anything is read or connected;
 1. the target is checked: a database with any table is refused (`RestoreTargetNotEmpty`)
    unless `replace` is asked for;
 2. every part is read and its SHA-256 compared with the manifest's before the target is
@@ -10,9 +12,11 @@ In order, so that a refusal changes nothing:
    foreign key checks off for the session (tables and rows come in name order, not in the
    order of their references);
 4. each part is decompressed and its lines loaded in multi-row INSERTs of `INSERT_ROWS`
-   (pymysql's `executemany`), counted and checksummed as they go;
-5. every table is read back in primary-key order and its count and checksum recomputed from
-   the stored rows: the load is proven by the database, not by the files.
+   (pymysql's `executemany`), counted and checksummed as they go: the stored lines against
+   the manifest, and their canonical form (`codec.canonical_line`) kept for step 5;
+5. every table is read back in primary-key order and the canonical checksum of its rows
+   compared with the loaded one: the load is proven by the database, not by the files, and
+   whichever server wrote the lines (MariaDB and MySQL space and escape JSON differently).
 
 Memory holds one part (its compressed and decompressed bytes) at a time.
 """
@@ -25,8 +29,16 @@ from dataclasses import dataclass
 
 import pymysql
 
-from retouch.backup import layout, sql
-from retouch.backup.codec import TableChecksum, decode_line, decompress, lines, part_digest
+from retouch.backup import layout, signing, sql
+from retouch.backup.codec import (
+    TableChecksum,
+    canonical_line,
+    decode_line,
+    decompress,
+    encode_row,
+    lines,
+    part_digest,
+)
 from retouch.backup.errors import BackupCorrupt, RestoreTargetNotEmpty
 from retouch.backup.layout import Manifest, TableEntry
 from retouch.core.settings import Settings
@@ -84,11 +96,12 @@ def _fail(table: TableEntry, what: str) -> BackupCorrupt:
     )
 
 
-def _load_table(connection: sql.Connection, storage: Storage, table: TableEntry) -> None:
+def _load_table(connection: sql.Connection, storage: Storage, table: TableEntry) -> TableChecksum:
+    """Create and fill `table` from its parts; the canonical checksum of the loaded rows."""
     names = ", ".join(sql.quote(column) for column in table.columns)
     values = ", ".join(["%s"] * len(table.columns))
     insert = f"INSERT INTO {sql.quote(table.name)} ({names}) VALUES ({values})"  # noqa: S608
-    checksum = TableChecksum()
+    stored, loaded = TableChecksum(), TableChecksum()
     with connection.cursor() as cursor:
         cursor.execute(table.ddl)
         for part in table.parts:
@@ -96,8 +109,10 @@ def _load_table(connection: sql.Connection, storage: Storage, table: TableEntry)
                 data = decompress(_part_bytes(storage, table, part.key))
                 batch: list[list[object]] = []
                 for line in lines(data):
-                    checksum.add(line)
-                    batch.append(decode_line(line))
+                    stored.add(line)
+                    row = decode_line(line)
+                    loaded.add(encode_row(row))
+                    batch.append(row)
                     if len(batch) >= INSERT_ROWS:
                         cursor.executemany(insert, batch)
                         batch = []
@@ -106,41 +121,53 @@ def _load_table(connection: sql.Connection, storage: Storage, table: TableEntry)
             if batch:
                 cursor.executemany(insert, batch)
     connection.commit()
-    if (checksum.rows, checksum.digest) != (table.rows, table.checksum):
+    if (stored.rows, stored.digest) != (table.rows, table.checksum):
         raise _fail(table, "the loaded rows")
+    return loaded
 
 
 def table_checksum(connection: sql.Connection, table: TableEntry) -> TableChecksum:
-    """Count and checksum of the table as stored, in the manifest's column and key order."""
+    """Count and checksum of the table as stored, its rows in canonical lines
+    (`codec.canonical_line`), in the manifest's column and key order."""
     checksum = TableChecksum()
-    for line in sql.stream_lines(connection, table.name, table.columns, table.primary_key):
-        checksum.add(line)
+    for block in sql.stream_blocks(connection, table.name, table.columns, table.primary_key):
+        for line in block:
+            checksum.add(canonical_line(line))
     return checksum
 
 
-def compare(connection: sql.Connection, manifest: Manifest) -> None:
-    """Every table of the manifest, read back from the connection's database, has the
-    manifest's row count and checksum; `BackupCorrupt` names the first that has not."""
+def compare(
+    connection: sql.Connection, manifest: Manifest, loaded: dict[str, TableChecksum]
+) -> None:
+    """Every table of the manifest, read back from the connection's database, holds the rows
+    that were loaded into it (`loaded`: canonical checksums by table); `BackupCorrupt` names
+    the first that does not."""
     for table in manifest.tables:
-        stored = table_checksum(connection, table)
-        if (stored.rows, stored.digest) != (table.rows, table.checksum):
+        stored, expected = table_checksum(connection, table), loaded[table.name]
+        if (stored.rows, stored.digest) != (expected.rows, expected.digest):
             raise _fail(table, f"the restored table ({stored.rows} rows, {table.rows} expected)")
 
 
 def restore(
-    *, settings: Settings, storage: Storage, backup: str, database: str, replace: bool = False
+    *,
+    settings: Settings,
+    storage: Storage,
+    backup: str,
+    database: str,
+    replace: bool = False,
+    allow_unsigned: bool = False,
 ) -> RestoreReport:
     """Restore `backup` (an id or `latest`) into `database` and prove it (module doc)."""
     database = sql.checked_database_name(database)
     manifest = layout.resolve(storage, backup)
+    signing.check(manifest, settings, allow_unsigned=allow_unsigned)
     connection = sql.connect(settings)
     try:
         _refuse_if_not_empty(connection, database, replace=replace)
         check_parts(storage, manifest)
         _prepare_target(connection, database, replace=replace)
-        for table in manifest.tables:
-            _load_table(connection, storage, table)
-        compare(connection, manifest)
+        loaded = {table.name: _load_table(connection, storage, table) for table in manifest.tables}
+        compare(connection, manifest, loaded)
     finally:
         with suppress(pymysql.err.Error):
             connection.close()

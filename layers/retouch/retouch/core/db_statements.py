@@ -19,7 +19,7 @@ from typing import Any
 
 from retouch.core.logging import logger
 from retouch.core.metrics import MetricUnit, emit
-from retouch.core.request_context import current_request_ids
+from retouch.core.request_context import current_request_ids, current_route
 
 #: Called with each statement's SQL text and parameters as the caller wrote them, and the
 #: use of its database (`request`, `health`, `job`), before it is sent.
@@ -57,10 +57,21 @@ def observe(sql: str, params: Any, use: str) -> None:
         observer(sql, params, use)
 
 
+def _function_name() -> str | None:
+    """The function running: the invocation's log key (HTTP functions and steps bind it from
+    the platform's context, as the local runtime does), else the platform's variable (jobs)."""
+    name = logger.thread_safe_get_current_keys().get("function_name")
+    if isinstance(name, str) and name:
+        return name
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or os.environ.get("SCF_FUNCTIONNAME")
+
+
 def report_slow(sql: str, elapsed_s: float, rows: int, use: str) -> None:
-    """Log and count one statement that took `elapsed_s`, over the slow threshold."""
+    """Log and count one statement that took `elapsed_s`, over the slow threshold: the line
+    names the route template (a request's) or the function (a job's, a step's) and the request
+    id, and so does the metric (`route` dimension: the template, else the function)."""
     ids = current_request_ids()
-    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or os.environ.get("SCF_FUNCTIONNAME")
+    route, function = current_route(), _function_name()
     logger.warning(
         "slow statement",
         extra={
@@ -68,12 +79,14 @@ def report_slow(sql: str, elapsed_s: float, rows: int, use: str) -> None:
             "duration_ms": round(elapsed_s * 1000, 1),
             "rows": rows,
             "use": use,
+            "route": route,
             "function": function,
             "request_id": ids.server if ids else None,
         },
     )
-    emit(SLOW_STATEMENT, 1, use=use)
-    emit("DbSlowStatementMs", elapsed_s * 1000, unit=MetricUnit.Milliseconds, use=use)
+    where = route or function or "unknown"
+    emit(SLOW_STATEMENT, 1, use=use, route=where)
+    emit("DbSlowStatementMs", elapsed_s * 1000, unit=MetricUnit.Milliseconds, use=use, route=where)
 
 
 def count_connection(use: str, *, reconnect: bool) -> None:

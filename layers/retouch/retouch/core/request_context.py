@@ -8,12 +8,18 @@ never in its place (a client could otherwise make its rows carry another request
 
 A context variable, like the logger's appended keys: the local gateway serves requests in
 threads, and every inline route and dependency runs in the request's own context.
+
+The middleware may bind the request's ASGI scope beside the ids: routing writes the matched
+route into it later, so `current_route()` names the route template (`/v1/tasks/{task_id}`) to
+whatever runs inside the endpoint (the DB layer's slow-statement line), at no cost to requests
+that never ask.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextvars import ContextVar, Token
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class RequestIds(NamedTuple):
@@ -24,18 +30,32 @@ class RequestIds(NamedTuple):
     client: str | None
 
 
-_current: ContextVar[RequestIds | None] = ContextVar("retouch_request_ids", default=None)
+_Bound = tuple[RequestIds, Mapping[str, Any] | None]
+_current: ContextVar[_Bound | None] = ContextVar("retouch_request_ids", default=None)
 
 
 def current_request_ids() -> RequestIds | None:
     """The ids of the request this code serves; None outside a request (a job, a step)."""
-    return _current.get()
+    bound = _current.get()
+    return None if bound is None else bound[0]
 
 
-def bind_request_ids(ids: RequestIds) -> Token[RequestIds | None]:
-    """Make `ids` current until `unbind_request_ids(token)`."""
-    return _current.set(ids)
+def current_route() -> str | None:
+    """The template of the route serving the current request (`/v1/tasks/{task_id}`); None
+    outside a request, before routing, or when no route matched."""
+    bound = _current.get()
+    scope = None if bound is None else bound[1]
+    route = None if scope is None else scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else None
 
 
-def unbind_request_ids(token: Token[RequestIds | None]) -> None:
+def bind_request_ids(
+    ids: RequestIds, scope: Mapping[str, Any] | None = None
+) -> Token[_Bound | None]:
+    """Make `ids` (and the request's ASGI `scope`) current until `unbind_request_ids(token)`."""
+    return _current.set((ids, scope))
+
+
+def unbind_request_ids(token: Token[_Bound | None]) -> None:
     _current.reset(token)

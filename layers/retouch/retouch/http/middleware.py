@@ -78,7 +78,7 @@ class RequestContextMiddleware:
         ids = _request_ids(headers, scope)
         request_id = ids.server
         scope.setdefault("state", {}).update(request_id=request_id, client_request_id=ids.client)
-        bound = bind_request_ids(ids)
+        bound = bind_request_ids(ids, scope)
         # Context-local keys: the local gateway serves several requests at once in threads.
         logger.thread_safe_append_keys(
             request_id=request_id, **({"client_request_id": ids.client} if ids.client else {})
