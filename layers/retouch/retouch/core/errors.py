@@ -145,6 +145,13 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "支付通知与订单不符",
         "The payment notification does not match an order",
     ),
+    ErrorCode(
+        "ALERT_RULES_STALE",
+        409,
+        C,
+        "告警规则已被他人修改，请刷新后重试",
+        "The alert rules changed since you read them; reload and edit again",
+    ),
 )
 
 

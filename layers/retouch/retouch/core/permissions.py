@@ -27,6 +27,8 @@ class Permission(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
     AUDIT_READ = "audit:read"
     # Moving dead letters back runs their steps again (vendor calls cost money): admins only.
     QUEUES_REDRIVE = "queues:redrive"
+    # Alert rules decide who is woken at night and when an outage stays silent: admins only.
+    ALERTS_WRITE = "alerts:write"
 
 
 # Operators run the product (config but providers, read-only user data, metrics); admins do
