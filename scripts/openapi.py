@@ -115,6 +115,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "ProviderPut": {"kind": "local", "concurrency_limit": 4, "weight": 100, "enabled": True},
     "Redrive": {"message_ids": ["0b7e1c9a-5f3d-4e2a-9c61-2d8f4a7b3e10"]},
     "CacheInvalidate": {"namespace": "catalog"},
+    "AlertTest": {"channel": "dingtalk"},
     "AlertRulesEdit": {
         "version": 3,
         "rules": [

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query
 
-from retouch.admin import alert_rules, metrics, operations, queues, routes_metrics, tasks
+from retouch.admin import (
+    alert_rules,
+    alert_test,
+    metrics,
+    operations,
+    queues,
+    routes_metrics,
+    tasks,
+)
 from retouch.admin.alerts import AlertList, AlertsQuery, recent_alerts
 from retouch.admin.schemas import (
     AdminTaskPage,
@@ -208,3 +216,23 @@ def put_alert_rules(
     """Replace the whole rule set (admins only, audited): it becomes the version after
     `version`, or 409 `ALERT_RULES_STALE` when that is no longer the version in force."""
     return alert_rules.edit_rules(database=get_database(), actor=caller, edit=body)
+
+
+@router.post(
+    "/alerts/test",
+    response_model=alert_test.AlertTestRead,
+    responses={
+        **_AUTH,
+        409: {"description": "ALERT_CHANNEL_UNCONFIGURED on this deployment (problem+json)"},
+        502: {"description": "ALERT_NOT_DELIVERED: the channel refused it (problem+json)"},
+    },
+)
+@raises(alert_test.AlertChannelUnconfigured, alert_test.AlertNotDelivered)
+def test_alert(
+    body: alert_test.AlertTest,
+    caller: Annotated[Principal, _caller(Permission.ALERTS_WRITE)],
+) -> alert_test.AlertTestRead:
+    """Send a test message through one channel (admins only, audited)."""
+    return alert_test.send_test(
+        database=get_database(), settings=get_settings(), actor=caller, channel=body.channel
+    )

@@ -145,13 +145,9 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "支付通知与订单不符",
         "The payment notification does not match an order",
     ),
-    ErrorCode(
-        "ALERT_RULES_STALE",
-        409,
-        C,
-        "告警规则已被他人修改，请刷新后重试",
-        "The alert rules changed since you read them; reload and edit again",
-    ),
+    ErrorCode("ALERT_RULES_STALE", 409, C, "告警规则已变更，请刷新", "The alert rules changed"),
+    ErrorCode("ALERT_CHANNEL_UNCONFIGURED", 409, C, "未配置该告警渠道", "No such alert channel"),
+    ErrorCode("ALERT_NOT_DELIVERED", 502, S, "告警渠道未接收", "The alert channel refused it"),
 )
 
 

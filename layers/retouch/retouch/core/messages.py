@@ -123,6 +123,8 @@ DETAILS: Mapping[str, str] = {
     "The alert rules are at version {current}, not {version}; reload them and edit again": (
         "告警规则已是第 {current} 版而非第 {version} 版，请重新加载后再修改"
     ),
+    "No {channel} channel is configured on this deployment": "当前部署未配置 {channel} 告警渠道",
+    "The {channel} channel did not accept the test message": "{channel} 告警渠道未接收测试消息",
     # storage
     "The signed URL is missing a parameter or has a malformed one": (
         "签名链接缺少参数或参数格式错误"
