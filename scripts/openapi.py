@@ -115,6 +115,24 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "ProviderPut": {"kind": "local", "concurrency_limit": 4, "weight": 100, "enabled": True},
     "Redrive": {"message_ids": ["0b7e1c9a-5f3d-4e2a-9c61-2d8f4a7b3e10"]},
     "CacheInvalidate": {"namespace": "catalog"},
+    "AlertTest": {"channel": "dingtalk"},
+    "AlertRulesEdit": {
+        "version": 3,
+        "rules": [
+            {
+                "key": "provider_failures",
+                "kind": "task_failure_rate_provider",
+                "summary_zh": "供应商失败率过高",
+                "summary_en": "Provider failure rate high",
+                "threshold": 0.4,
+                "window_s": 900,
+                "min_samples": 5,
+                "cooldown_s": 1800,
+                "severity": "critical",
+                "channels": ["dingtalk", "email"],
+            }
+        ],
+    },
     "ResetRequest": {"email": "ada@example.com"},
     "PasswordReset": {
         "token": "Zq3x9Vb2LmN8pR4tY7wK1cF6hJ0sD5gA2eU9iO3uT8y",

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, Literal
 
+from retouch.queue.depth import QueueDepth
 from retouch.queue.messages import DeadMessage, Delivery, decode_body
 from retouch.queue.repository import OutboxMessage
 
@@ -115,3 +116,6 @@ class RecordingQueue:
 
     def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
         return 0
+
+    def depth(self, queue: str) -> QueueDepth:
+        return QueueDepth(waiting=sum(1 for sent in self.published if sent[0] == queue), dead=0)

@@ -33,6 +33,7 @@ from retouch.providers.port import (
     Submitted,
 )
 from retouch.queue import DeadMessage, Delivery
+from retouch.queue.depth import QueueDepth
 from retouch.storage import LocalStorage, Signer
 from tests.unit.image_support import png
 
@@ -65,6 +66,9 @@ class MemoryQueue:
         raise NotImplementedError
 
     def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
+        raise NotImplementedError
+
+    def depth(self, queue: str) -> QueueDepth:
         raise NotImplementedError
 
 

@@ -214,7 +214,7 @@ def test_nat_gateway_and_public_subnets_exist_only_when_asked(deploy: str, nat: 
         e["ServiceName"]["Fn::Sub"].rpartition(".")[2]
         for e in _of_type(template, "AWS::EC2::VPCEndpoint").values()
     }
-    assert services == {"s3", "sqs", "sts", "secretsmanager", "ssm"}
+    assert services == {"s3", "sqs", "sts", "secretsmanager", "ssm", "monitoring"}
 
 
 def test_security_groups_open_only_mysql_redis_and_https() -> None:

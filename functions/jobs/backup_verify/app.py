@@ -8,9 +8,11 @@ the cloud's restore instead (docs/operations.md, "How to restore")."""
 from typing import Any
 
 from retouch.backup.handlers import restore_job, verify_job
+from retouch.core.errortracking import reporting_errors
 from retouch.core.metrics import flushing_metrics
 
 
+@reporting_errors
 @flushing_metrics
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """AWS Lambda (EventBridge schedule, or a direct invoke to restore): app.handler."""

@@ -3,10 +3,12 @@ object storage first (retouch.retention, docs/retention.md)."""
 
 from typing import Any
 
+from retouch.core.errortracking import reporting_errors
 from retouch.core.metrics import flushing_metrics
 from retouch.retention.handlers import run_scheduled_retention
 
 
+@reporting_errors
 @flushing_metrics
 def handler(_event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """AWS Lambda (EventBridge schedule): app.handler."""

@@ -3,10 +3,12 @@ the rollups the operator views read (retouch.rollups); `{"since", "until"}` back
 
 from typing import Any
 
+from retouch.core.errortracking import reporting_errors
 from retouch.core.metrics import flushing_metrics
 from retouch.rollups.handlers import roll_up
 
 
+@reporting_errors
 @flushing_metrics
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """AWS Lambda (EventBridge schedule): app.handler."""

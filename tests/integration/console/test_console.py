@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Route, sync_playwright
 
+from retouch.alerts.monitor import current_rules
 from retouch.alerts.repository import MySQLAlertRepository
 from retouch.alerts.state import AlertState, fingerprint
 from retouch.core.db import get_database
@@ -154,6 +155,8 @@ def test_a_dead_letter_is_redriven_and_the_cache_invalidated(browser: Browser) -
     message_id = dead_letter(QUEUE, {"task_id": "tsk_console", "step": "finalize"})
     browser.view("queues")
     assert browser.numbers("data-queue", "data-count")[QUEUE] == 1
+    assert browser.numbers("data-depth", "data-dead")[QUEUE] == 1  # the port's depth
+    assert len(browser.numbers("data-depth", "data-waiting")) == 4  # every step queue
     browser.shot("queues")
 
     # WHEN the admin presses its redrive button
@@ -165,6 +168,8 @@ def test_a_dead_letter_is_redriven_and_the_cache_invalidated(browser: Browser) -
     # its queue
     assert f"{QUEUE} × 1" in page.locator("#note").inner_text()
     assert browser.numbers("data-queue", "data-count")[QUEUE] == 0
+    assert browser.numbers("data-depth", "data-dead")[QUEUE] == 0
+    assert browser.numbers("data-depth", "data-waiting")[QUEUE] == 1  # back in its queue
     assert get_queue().list_dead(QUEUE) == []
     assert [d.message.id for d in get_queue().receive(QUEUE, wait_s=1)] == [message_id]
 
@@ -208,6 +213,31 @@ def test_the_providers_the_alert_and_a_tasks_steps_are_shown(browser: Browser) -
     # the generate step's provider attempts: the vendors the chain skipped, then local
     assert "(UNAVAILABLE)" in page.locator('tr[data-step="generate"]').inner_text()
     browser.shot("task")
+
+
+def test_an_admin_edits_a_threshold_and_it_is_kept(browser: Browser) -> None:
+    page = browser.page
+    browser.view("alerts")
+    version = int(page.locator("h2[data-version]").get_attribute("data-version") or "0")
+    row = page.locator("tr[data-rule]").first
+    key = row.get_attribute("data-rule") or ""
+    before = float(row.get_attribute("data-threshold-value") or "0")
+    edited = 0.5 if before == 1 else 1  # the seed's first rule is a rate: both are in range
+
+    # WHEN the admin types a new threshold for the first rule and saves
+    page.fill(f'input[data-threshold="{key}"]', str(edited))
+    page.click("#save-rules")
+    page.wait_for_selector("#note")
+    browser.wait("alerts")
+
+    # THEN the next version is in force with that threshold, in the view and in the database
+    assert f"v{version + 1}" in page.locator("#note").inner_text()
+    shown = page.locator(f'tr[data-rule="{key}"]').get_attribute("data-threshold-value")
+    assert float(shown or "0") == edited
+    stored_version, rules = current_rules(get_database())
+    assert stored_version == version + 1
+    assert rules.by_key()[key].threshold == edited
+    browser.shot("alert-rules")
 
 
 def test_an_expired_access_token_is_refreshed_and_no_token_is_stored(

@@ -1,7 +1,9 @@
 """Error tracking end to end: an unhandled error in a route reaches a loopback fake of
 Sentry's ingest as an envelope whose event has the exception with its stack frames, the
 release / environment / request-id tags, and no PII anywhere in the raw body; the client
-still gets a problem+json 500 without a trace. With no DSN the SDK is never even imported."""
+still gets a problem+json 500 without a trace. A job's unhandled error (Lambda and SCF entry
+points) is reported with the function's tags and still raised. With no DSN the SDK is never
+even imported."""
 
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ import retouch
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.ratelimit import MemoryRateLimiter
 from retouch.http import api_router, create_app
-from scripts.local.lambda_runtime import ROOT
-from scripts.local.servers import serving_app
+from scripts.local.lambda_runtime import ROOT, load_function
+from scripts.local.servers import free_port, serving_app
 from tests.conftest import Stack
 from tests.log_scan_plugin import TEST_PASSWORDS
 
@@ -115,6 +117,49 @@ def test_an_unhandled_error_reaches_the_ingest_scrubbed(
     for pii in (EMAIL, TOKEN, "myqcloud.com", "q-sig", PASSWORD):
         assert pii not in raw, pii
     assert "m***@example.com" in exception["value"] and "<url>" in exception["value"]
+    reset_clients()
+
+
+SCF_CONTEXT = {"function_name": "retouch-reaper", "request_id": "r-2"}
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "retouch-reaper"
+    aws_request_id: str = "6f1c2a90-1d2e-4b5f-8a7c-0e9d8c7b6a54"
+
+
+def test_a_jobs_unhandled_error_reaches_the_ingest_tagged_and_is_raised_again(
+    stack: Stack, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the reaper job with a DSN set and MySQL unreachable (a port nothing listens on)
+    host = ingest.url.removeprefix("http://")
+    monkeypatch.setenv("RETOUCH_SENTRY_DSN", f"http://public-key@{host}/42")
+    monkeypatch.setenv("RETOUCH_DB_PORT", str(free_port()))
+    monkeypatch.setenv("RETOUCH_DB_PASSWORD", PASSWORD)
+    reset_clients()
+    reaper = load_function("functions/jobs/reaper/app.py")
+
+    # WHEN EventBridge runs it on Lambda, and a timer runs it on SCF
+    with pytest.raises(Exception) as on_lambda:
+        reaper.handler({"source": "aws.events"}, LambdaContext())
+    with pytest.raises(Exception) as on_scf:
+        reaper.main_handler(
+            {"Type": "Timer"}, {"function_name": "retouch-reaper", "request_id": "r-2"}
+        )
+
+    # THEN each failure is raised again for the platform, and reported once with its stack
+    # trace and the function's tags, and no secret in the raw envelope
+    assert type(on_lambda.value).__name__ == type(on_scf.value).__name__
+    first, second = ingest.events()
+    assert first["exception"]["values"][-1]["type"] == type(on_lambda.value).__name__
+    assert first["exception"]["values"][-1]["stacktrace"]["frames"]
+    assert first["tags"]["function"] == "retouch-reaper"
+    assert first["tags"]["function_request_id"] == LambdaContext.aws_request_id
+    assert first["tags"]["service"] == "retouch"
+    assert second["tags"]["function_request_id"] == "r-2"
+    raw = b"".join(ingest.bodies).decode()
+    assert PASSWORD not in raw
     reset_clients()
 
 

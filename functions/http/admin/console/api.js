@@ -60,6 +60,10 @@ export class Api {
     return this.call("POST", path, { body, headers });
   }
 
+  put(path, body, headers) {
+    return this.call("PUT", path, { body, headers });
+  }
+
   async call(method, path, { body, headers = {}, auth = true, retried = false } = {}) {
     const sent = { "Accept-Language": currentLanguage(), ...headers };
     if (body !== undefined) sent["Content-Type"] = "application/json";

@@ -4,7 +4,8 @@ import { Api } from "./api.js";
 import { h } from "./dom.js";
 import { t, toggleLanguage } from "./i18n.js";
 import { overview } from "./overview.js";
-import { alerts, audit, providers, queues, tasks } from "./views.js";
+import { alerts } from "./alerts.js";
+import { audit, providers, queues, tasks } from "./views.js";
 
 const VIEWS = { overview, queues, providers, alerts, audit, tasks };
 const api = new Api(new URL(".", location.href));
@@ -37,7 +38,7 @@ async function show(name, options = {}) {
   view.dataset.view = name;
   view.dataset.ready = "false";
   try {
-    view.replaceChildren(...(await VIEWS[name](api, { ...options, show })).filter(Boolean));
+    view.replaceChildren(...(await VIEWS[name](api, { ...options, show, fail: showProblem })).filter(Boolean));
   } catch (error) {
     view.replaceChildren();
     showProblem(error);

@@ -20,6 +20,9 @@ const TEXTS = {
     lookup: "Look up", taskOrUser: "Task id (tsk_…) or user id (usr_…)", status: "Status",
     cost: "Cost", created: "Created", finished: "Finished", step: "Step", attempt: "Attempt",
     error: "Error", steps: "Steps and provider attempts", none: "Nothing yet", yes: "yes", no: "no",
+    rules: "Rules", threshold: "Threshold", windowS: "Window (s)", cooldownS: "Cooldown (s)",
+    channels: "Channels", saveRules: "Save the rules", rulesSaved: "Rules saved",
+    depths: "Queue depths", waiting: "Waiting", oldestWaiting: "Oldest waiting",
   },
   "zh-CN": {
     title: "Retouch 控制台", signIn: "登录", signOut: "退出", email: "邮箱", password: "密码",
@@ -38,6 +41,9 @@ const TEXTS = {
     at: "时间", next: "下一页", lookup: "查询", taskOrUser: "任务 ID（tsk_…）或用户 ID（usr_…）",
     status: "状态", cost: "积分", created: "创建时间", finished: "完成时间", step: "步骤",
     attempt: "尝试", error: "错误", steps: "步骤与服务商尝试", none: "暂无数据", yes: "是", no: "否",
+    rules: "规则", threshold: "阈值", windowS: "窗口（秒）", cooldownS: "冷却（秒）",
+    channels: "通知渠道", saveRules: "保存规则", rulesSaved: "规则已保存",
+    depths: "队列深度", waiting: "等待中", oldestWaiting: "最早等待",
   },
 };
 

@@ -1,11 +1,16 @@
-// The console's other views: queues (dead letters, redrive, cache), providers, alerts, the
-// audit log and the task lookup. Each returns its elements; a failed call shows its problem.
+// The console's other views: queues (dead letters, redrive, cache), providers, the audit log
+// and the task lookup (alerts are in alerts.js). Each returns its elements; a failed call shows its problem.
 import { idempotencyKey } from "./api.js";
 import { h, number, percent, table, when } from "./dom.js";
 import { t } from "./i18n.js";
 
+function age(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  return seconds < 120 ? `${seconds.toFixed(1)} s` : `${(seconds / 60).toFixed(0)} min`;
+}
+
 export async function queues(api, state) {
-  const answer = await api.get("v1/admin/dead-letters");
+  const [depths, answer] = await Promise.all([api.get("v1/admin/queues"), api.get("v1/admin/dead-letters")]);
   const redrive = (queue) => async () => {
     const done = await api.post(`v1/admin/dead-letters/${queue}/redrive`, {}, { "Idempotency-Key": idempotencyKey() });
     state.show("queues", { note: `${t("redriven")}: ${done.queue} × ${done.moved}` });
@@ -16,6 +21,13 @@ export async function queues(api, state) {
   };
   return [
     state.note ? h("p", { class: "note", id: "note" }, state.note) : null,
+    h("h2", {}, t("depths")),
+    table([
+      [t("queue"), (row) => row.queue],
+      [t("waiting"), (row) => (row.waiting === null ? "–" : row.waiting)],
+      [t("deadLetters"), (row) => row.dead],
+      [t("oldestWaiting"), (row) => age(row.oldest_age_s)],
+    ], depths.queues, (row) => ({ "data-depth": row.queue, "data-dead": row.dead, "data-waiting": row.waiting ?? "" })),
     h("h2", {}, t("deadLetters")),
     table([
       [t("queue"), (row) => row.queue],
@@ -42,18 +54,6 @@ export async function providers(api) {
     [t("breaker"), (row) => h("span", { class: `badge ${row.breaker}` }, row.breaker)],
     [t("slots"), (row) => row.slots_in_use],
   ], answer.items, (row) => ({ "data-provider": row.key }))];
-}
-
-export async function alerts(api) {
-  const answer = await api.get("v1/admin/alerts");
-  if (!answer.items.length) return [h("h2", {}, t("alerts")), h("p", { class: "note" }, t("noAlerts"))];
-  return [h("h2", {}, t("alerts")), table([
-    [t("rule"), (row) => row.rule],
-    [t("target"), (row) => row.subject],
-    [t("state"), (row) => h("span", { class: `badge ${row.status}` }, row.status)],
-    [t("value"), (row) => number(row.value, 3)],
-    [t("since"), (row) => when(row.since)],
-  ], answer.items, (row) => ({ "data-alert": row.rule, "data-status": row.status }))];
 }
 
 export async function audit(api, state) {

@@ -1,6 +1,6 @@
-"""`/v1/admin/metrics`, `/v1/admin/alerts`, `/v1/admin/tasks`, `/v1/admin/dead-letters`,
-`/v1/admin/cache`: the
-operators' routes behind the console (AdminFunction)."""
+"""`/v1/admin/metrics`, `/v1/admin/alerts` (and its rules), `/v1/admin/tasks`,
+`/v1/admin/queues`, `/v1/admin/dead-letters`, `/v1/admin/cache`: the operators' routes
+behind the console (AdminFunction)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query
 
-from retouch.admin import metrics, operations, routes_metrics, tasks
+from retouch.admin import (
+    alert_rules,
+    alert_test,
+    metrics,
+    operations,
+    queues,
+    routes_metrics,
+    tasks,
+)
 from retouch.admin.alerts import AlertList, AlertsQuery, recent_alerts
 from retouch.admin.schemas import (
     AdminTaskPage,
@@ -133,6 +141,16 @@ def dead_letters(
     return operations.list_dead_letters(queue=get_queue())
 
 
+@router.get("/queues", response_model=queues.QueueDepths, responses=_DEAD)
+@raises(operations.DeadLettersUnavailable)
+def queue_depths(
+    _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
+) -> queues.QueueDepths:
+    """Per step queue: messages waiting, dead letters and the oldest waiting one's age, read
+    without receiving any message."""
+    return queues.queue_depths(queue=get_queue())
+
+
 @router.post("/dead-letters/{queue}/redrive", response_model=RedriveRead, responses=_DEAD)
 @raises(operations.DeadLettersUnavailable, IdempotencyKeyInUse, IdempotencyKeyReused)
 def redrive(
@@ -172,3 +190,49 @@ def alerts(
 ) -> AlertList:
     """The monitor's alert states, firing first, then the latest change first."""
     return recent_alerts(database=get_database(), query=query)
+
+
+@router.get("/alerts/rules", response_model=alert_rules.AlertRulesRead, responses=_AUTH)
+def get_alert_rules(
+    _caller: Annotated[Principal, _caller(Permission.METRICS_READ)],
+) -> alert_rules.AlertRulesRead:
+    """The alert rules in force and their version."""
+    return alert_rules.read_rules(database=get_database())
+
+
+@router.put(
+    "/alerts/rules",
+    response_model=alert_rules.AlertRulesRead,
+    responses={
+        **_AUTH,
+        409: {"description": "ALERT_RULES_STALE: edited by someone else since (problem+json)"},
+    },
+)
+@raises(alert_rules.AlertRulesStale)
+def put_alert_rules(
+    body: alert_rules.AlertRulesEdit,
+    caller: Annotated[Principal, _caller(Permission.ALERTS_WRITE)],
+) -> alert_rules.AlertRulesRead:
+    """Replace the whole rule set (admins only, audited): it becomes the version after
+    `version`, or 409 `ALERT_RULES_STALE` when that is no longer the version in force."""
+    return alert_rules.edit_rules(database=get_database(), actor=caller, edit=body)
+
+
+@router.post(
+    "/alerts/test",
+    response_model=alert_test.AlertTestRead,
+    responses={
+        **_AUTH,
+        409: {"description": "ALERT_CHANNEL_UNCONFIGURED on this deployment (problem+json)"},
+        502: {"description": "ALERT_NOT_DELIVERED: the channel refused it (problem+json)"},
+    },
+)
+@raises(alert_test.AlertChannelUnconfigured, alert_test.AlertNotDelivered)
+def test_alert(
+    body: alert_test.AlertTest,
+    caller: Annotated[Principal, _caller(Permission.ALERTS_WRITE)],
+) -> alert_test.AlertTestRead:
+    """Send a test message through one channel (admins only, audited)."""
+    return alert_test.send_test(
+        database=get_database(), settings=get_settings(), actor=caller, channel=body.channel
+    )

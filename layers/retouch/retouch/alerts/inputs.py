@@ -2,9 +2,9 @@
 
 The live implementation (`live.py`) reads what exists: the local metrics sink for the HTTP
 figures and the backup job's failures, provider health and breakers in Redis, the queues'
-dead letters, bounded SQL over recent tasks, steps, the outbox and the credit ledger, and a
-ping of MySQL and Redis. Rollup tables plug in later as another implementation of the same
-port, kind by kind.
+depths, bounded SQL over recent tasks, steps, the outbox and the credit ledger, and a ping
+of MySQL and Redis. On Lambda the HTTP and backup figures are EMF metrics, read from
+CloudWatch (`cloudwatch.py`) through `CombinedInputs`; the other kinds stay live.
 """
 
 from __future__ import annotations
@@ -36,3 +36,15 @@ class AlertInputs(Protocol):
         """{subject: observation}; a subject absent from the answer is not firing.
         Raises `InputUnavailable` when the input cannot be read."""
         ...
+
+
+class CombinedInputs:
+    """`cloud` answers the kinds in `kinds`, `rest` every other kind (on AWS: CloudWatch for
+    the HTTP and backup figures, the live inputs for the database, Redis and queues)."""
+
+    def __init__(self, cloud: AlertInputs, kinds: frozenset[str], rest: AlertInputs) -> None:
+        self._cloud, self._kinds, self._rest = cloud, kinds, rest
+
+    def observe(self, kind: RuleKind, *, window_s: int, now: datetime) -> dict[str, Observation]:
+        source = self._cloud if kind in self._kinds else self._rest
+        return source.observe(kind, window_s=window_s, now=now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -10,10 +11,13 @@ import httpx
 import redis
 
 from retouch.alerts.channels import build_notifiers
+from retouch.alerts.cloudwatch import CLOUDWATCH_KINDS, CloudWatchInputs
+from retouch.alerts.inputs import AlertInputs, CombinedInputs
 from retouch.alerts.live import LiveAlertInputs
 from retouch.alerts.monitor import MonitorRun, run_monitor
 from retouch.core.db import DatabaseUnavailable, get_database
 from retouch.core.logging import logger
+from retouch.core.metrics import NAMESPACE
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
@@ -26,13 +30,15 @@ def monitor_once(*, clock: Clock = utc_now) -> dict[str, Any]:
     MySQL unreachable the rules and their states are too: `database_down` says so directly."""
     settings, database = get_settings(), get_database("job")
     local_metrics = settings.metrics_local_path if settings.metrics_sink == "local" else None
-    inputs = LiveAlertInputs(
+    inputs: AlertInputs = LiveAlertInputs(
         database=database,
         redis_client=get_redis(),
         queue=get_queue(),
         metrics_path=local_metrics,
-        count_dead_letters=settings.queue_backend != "sqs",
     )
+    if settings.metrics_sink in (None, "emf") and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        # On Lambda the HTTP and backup figures are EMF metrics: CloudWatch has them.
+        inputs = CombinedInputs(CloudWatchInputs(namespace=NAMESPACE), CLOUDWATCH_KINDS, inputs)
     with httpx.Client(timeout=settings.alerts_send_timeout_s, follow_redirects=False) as client:
         run = MonitorRun(
             inputs=inputs,

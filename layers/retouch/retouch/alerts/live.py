@@ -25,8 +25,6 @@ from retouch.queue.repository import OutboxRepository
 from retouch.queue.steps import STEP_KINDS, step_queue
 
 Reader = Callable[[int, datetime], dict[str, Observation]]
-#: How many dead letters per queue a run counts at most (the alert says "> 0", not how many).
-DLQ_SCAN = 100
 #: The backup job's failure metrics (written by `functions/jobs/backup` and `verify`).
 BACKUP_METRICS = frozenset({"BackupFailed", "BackupVerifyFailed"})
 _STORE_ERRORS: tuple[type[Exception], ...] = (
@@ -48,10 +46,8 @@ class LiveAlertInputs:
         redis_client: RedisClient,
         queue: QueuePort,
         metrics_path: str | None,
-        count_dead_letters: bool = True,
     ) -> None:
         self._database, self._redis, self._queue = database, redis_client, queue
-        self._count_dead_letters = count_dead_letters
         self._metrics_path = Path(metrics_path) if metrics_path else None
         self._readers: dict[str, Reader] = {
             "http_5xx_rate": self._http_5xx_rate,
@@ -176,14 +172,13 @@ class LiveAlertInputs:
         return {p: Observation(1.0) for p in self._providers() if guards.health(p).breaker_open}
 
     def _dlq_depth(self, _window_s: int, _now: datetime) -> dict[str, Observation]:
-        """Dead letters per step queue. Not on SQS: it has no peek, and a listing counts a
-        receive of each message; there the template's alarms watch the dead-letter queues."""
-        if not self._count_dead_letters:
-            return {}
-        depths = {
-            step: len(self._queue.list_dead(step_queue(step), DLQ_SCAN)) for step in STEP_KINDS
-        }
-        return {step_queue(step): Observation(float(n)) for step, n in depths.items() if n}
+        """Dead letters per step queue, by the queue port's `depth`: no message is received,
+        so SQS is read too (the dead-letter queues' approximate counts)."""
+        try:
+            depths = {step_queue(s): self._queue.depth(step_queue(s)).dead for s in STEP_KINDS}
+        except Exception as exc:  # noqa: BLE001 - redis-py, botocore, NotSupported: any adapter
+            raise InputUnavailable(f"dlq_depth: {type(exc).__name__}") from None
+        return {queue: Observation(float(n)) for queue, n in depths.items() if n}
 
     def _db_down(self, _window_s: int, _now: datetime) -> dict[str, Observation]:
         try:

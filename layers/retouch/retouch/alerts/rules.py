@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 RuleKind = Literal[
     "http_5xx_rate",
@@ -27,6 +27,23 @@ RuleKind = Literal[
     "db_down",
     "redis_down",
 ]
+#: The thresholds a rule of each kind may have: a rate is a fraction of 1, a yes/no input
+#: (breaker open, store down) observes 1, so its threshold is 1; the others are counts,
+#: milliseconds, seconds or a ratio.
+THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
+    "http_5xx_rate": (0.001, 1),
+    "http_p95_latency_ms": (1, 600_000),
+    "task_failure_rate_feature": (0.001, 1),
+    "task_failure_rate_provider": (0.001, 1),
+    "dlq_depth": (1, 1_000_000),
+    "oldest_step_age_s": (1, 7 * 86_400),
+    "outbox_backlog": (1, 10_000_000),
+    "provider_breaker_open": (1, 1),
+    "credit_anomaly": (1, 1_000),
+    "backup_failed": (1, 1_000),
+    "db_down": (1, 1),
+    "redis_down": (1, 1),
+}
 Channel = Literal["dingtalk", "wecom", "email"]
 CHANNELS: tuple[Channel, ...] = ("dingtalk", "wecom", "email")
 
@@ -48,6 +65,15 @@ class AlertRule(BaseModel):
     severity: Literal["critical", "warning"] = "warning"
     channels: tuple[Channel, ...] = Field(default=CHANNELS, min_length=1)
     enabled: bool = True
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_range(cls, threshold: float, info: ValidationInfo) -> float:
+        """Within THRESHOLD_RANGES for the rule's kind (a bad kind is refused on its own)."""
+        low, high = THRESHOLD_RANGES.get(info.data.get("kind", ""), (0, float("inf")))
+        if not low <= threshold <= high:
+            raise ValueError("The threshold is out of range for the rule's kind")
+        return threshold
 
     def fires(self, value: float | None, samples: int) -> bool:
         """At or above the threshold, with enough samples behind it."""

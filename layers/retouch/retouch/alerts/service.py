@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from retouch.alerts.repository import AlertRepository
 from retouch.alerts.rules import RuleSet
+from retouch.audit.repository import AuditRepository
+from retouch.audit.schemas import AuditEntry
 from retouch.core.units import Transactions
 
 
@@ -22,12 +24,22 @@ def load_alert_seed(*, database: Transactions, seed: RuleSet) -> int:
     return len(rules)
 
 
-def save_rules(*, database: Transactions, rules: RuleSet, expected_version: int, by: int) -> bool:
-    """An admin's edit: the next version after `expected_version`; False when another edit
-    took that version first (the caller answers 412 and the admin reloads)."""
+def save_rules(
+    *,
+    database: Transactions,
+    rules: RuleSet,
+    expected_version: int,
+    by: int,
+    audit: AuditEntry | None = None,
+) -> bool:
+    """An admin's edit: the next version after `expected_version`, and its `audit` row in the
+    same transaction; False (nothing written) when another edit took that version first (the
+    caller answers ALERT_RULES_STALE and the admin reloads)."""
     with database.unit_of_work() as uow:
         saved = uow.repository(AlertRepository).add_rules(
             version=expected_version + 1, rules=rules.model_dump(mode="json")["rules"], by=by
         )
+        if saved and audit is not None:
+            uow.repository(AuditRepository).add(audit)
         uow.commit()
     return saved

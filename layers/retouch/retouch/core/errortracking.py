@@ -8,6 +8,12 @@ on SCF and the local stack the generic client. Each report is flushed before the
 ends (bounded by `FLUSH_TIMEOUT_S`): an SCF instance, or a Lambda one, is frozen as soon as
 its handler returns, and a report left in the SDK's queue would go with it.
 
+The functions without HTTP (steps, jobs, triggers) wrap their handler in `reporting_errors`:
+an exception that escapes it is reported, tagged with the function's name and the platform's
+request id, and raised again, so the platform's retries and failure destinations see it as
+before. Failures a handler deals with itself (a step record given back for redelivery, a
+job's per-table error it logs and moves past) are not reports.
+
 What leaves: `before_send` (`scrub_event`) passes the whole event through the log redaction
 (`core/redaction.py`: secrets, tokens, passwords, Authorization headers, emails) and replaces
 every URL (presigned image URLs carry the picture's key and a signature) by `<url>`; the
@@ -16,12 +22,14 @@ SDK sends no request data, no local variables and no default PII.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import retouch
-from retouch.core.logging import SERVICE, logger
+from retouch.core.logging import SERVICE, invocation_keys, logger
 from retouch.core.redaction import redact
 from retouch.core.request_context import current_request_ids
 
@@ -29,6 +37,7 @@ from retouch.core.request_context import current_request_ids
 FLUSH_TIMEOUT_S = 2.0
 _URL = re.compile(r"\b(?:https?|s3|cos)://[^\s\"'<>]+")
 _state: dict[str, bool] = {}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def scrub_event(event: Any, _hint: Any = None) -> Any:
@@ -103,8 +112,9 @@ def error_tracking_on() -> bool:
     return _state["on"]
 
 
-def report_exception(exc: BaseException) -> None:
-    """Send `exc` (with its stack trace) tagged with the current request's id, if on."""
+def report_exception(exc: BaseException, *, tags: Mapping[str, str | None] | None = None) -> None:
+    """Send `exc` (with its stack trace) tagged with the current request's id and `tags`, if
+    on."""
     if not error_tracking_on():
         return
     import sentry_sdk
@@ -113,8 +123,34 @@ def report_exception(exc: BaseException) -> None:
     with sentry_sdk.new_scope() as scope:
         if ids is not None:
             scope.set_tag("request_id", ids.server)
+        for name, value in (tags or {}).items():
+            if value:
+                scope.set_tag(name, value)
         scope.capture_exception(exc)
     sentry_sdk.flush(timeout=FLUSH_TIMEOUT_S)
+
+
+def reporting_errors(handler: F) -> F:
+    """Wrap a function handler `(event, context)`: an exception it raises is reported (tags
+    `function`, `function_request_id`), then raised again. Without a DSN this costs one
+    dictionary lookup per failed invocation and nothing per successful one."""
+
+    @functools.wraps(handler)
+    def wrapped(event: Any, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(event, context, *args, **kwargs)
+        except Exception as exc:
+            keys = invocation_keys(context)
+            report_exception(
+                exc,
+                tags={
+                    "function": keys["function_name"],
+                    "function_request_id": keys["function_request_id"],
+                },
+            )
+            raise
+
+    return wrapped  # type: ignore[return-value]
 
 
 def reset_error_tracking() -> None:

@@ -132,6 +132,11 @@ DETAILS: Mapping[str, str] = {
         "接口指标仅从本地指标文件读取；云上请查看 CloudWatch 仪表盘或云监控"
     ),
     "no such console file": "控制台文件不存在",
+    "The alert rules are at version {current}, not {version}; reload them and edit again": (
+        "告警规则已是第 {current} 版而非第 {version} 版，请重新加载后再修改"
+    ),
+    "No {channel} channel is configured on this deployment": "当前部署未配置 {channel} 告警渠道",
+    "The {channel} channel did not accept the test message": "{channel} 告警渠道未接收测试消息",
     # storage
     "The signed URL is missing a parameter or has a malformed one": (
         "签名链接缺少参数或参数格式错误"
@@ -158,6 +163,8 @@ DETAILS: Mapping[str, str] = {
     "name at least one of cost, enabled, form_version, pipeline_version": (
         "请至少提供 cost、enabled、form_version、pipeline_version 之一"
     ),
+    "The threshold is out of range for the rule's kind": "阈值超出该类规则的允许范围",
+    "Each rule's key must be unique": "每条规则的 key 必须唯一",
 }
 
 

@@ -31,6 +31,8 @@ class Permission(str, Enum):  # not StrEnum (3.11+): SCF runs Python 3.10
     ORDERS_REFUND = "orders:refund"
     # Plans set what users get for their money: admins only.
     PLANS_WRITE = "plans:write"
+    # Alert rules decide who is woken at night and when an outage stays silent: admins only.
+    ALERTS_WRITE = "alerts:write"
 
 
 # Operators run the product (config but providers, read-only user data, metrics); admins do

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from retouch.core.settings import Settings
 from retouch.queue import messages
+from retouch.queue.depth import QueueDepth
 from retouch.queue.messages import DeadMessage, Delivery, NotSupported, UnknownQueue
 from retouch.queue.tencent_api import client_profile, tencent_credential
 
@@ -81,6 +82,9 @@ class CmqPublisher:
 
     def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
         raise _consumed_by_triggers("redrive")
+
+    def depth(self, queue: str) -> QueueDepth:
+        raise _consumed_by_triggers("depth")
 
     def _tdmq(self) -> Any:
         if self._client is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any, Literal, Protocol
 
+from retouch.queue.depth import QueueDepth
 from retouch.queue.messages import DeadMessage, Delivery
 
 #: `redrive(queue, ALL)` moves every dead message back.
@@ -39,4 +40,9 @@ class QueuePort(Protocol):
     def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
         """Move the named dead messages (or ALL) back to the queue with a fresh delivery
         count; returns how many moved."""
+        ...
+
+    def depth(self, queue: str) -> QueueDepth:
+        """What waits in the queue and its dead letters, without receiving anything
+        (`retouch.queue.depth`)."""
         ...

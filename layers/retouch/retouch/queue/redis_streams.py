@@ -24,6 +24,7 @@ import redis
 from retouch.core.redis import RedisClient
 from retouch.core.settings import Settings
 from retouch.queue import scripts
+from retouch.queue.depth import QueueDepth
 from retouch.queue.messages import (
     DeadMessage,
     Delivery,
@@ -182,6 +183,19 @@ class RedisStreamsQueue:
                 )
             start = "(" + page[-1][0]
         return moved
+
+    def depth(self, queue: str) -> QueueDepth:
+        """Exact counts; the oldest age from the first stream entry's id (its time in ms)."""
+        with self._client.pipeline(transaction=False) as pipeline:
+            pipeline.xlen(stream_key(queue))
+            pipeline.zcard(delayed_key(queue))
+            pipeline.xlen(dead_letter_key(queue))
+            pipeline.xrange(stream_key(queue), count=1)
+            streamed, delayed, dead, first = pipeline.execute()
+        oldest = None
+        if first:
+            oldest = max(0.0, time.time() - int(str(first[0][0]).split("-")[0]) / 1000)
+        return QueueDepth(waiting=int(streamed) + int(delayed), dead=int(dead), oldest_age_s=oldest)
 
     def _dead_page(self, queue: str, start: str, count: int) -> list[tuple[str, dict[str, str]]]:
         """Dead-letter entries from `start` on (redis-py parses each into id and field map)."""

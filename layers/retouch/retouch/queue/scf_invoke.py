@@ -26,6 +26,7 @@ from typing import Any, Literal
 from retouch.core.redis import get_redis
 from retouch.core.settings import Settings
 from retouch.queue import messages
+from retouch.queue.depth import QueueDepth
 from retouch.queue.messages import DeadMessage, Delivery, NotSupported, UnknownQueue
 from retouch.queue.scf_ledger import Envelope, ScfLedger
 from retouch.queue.tencent_api import client_profile, tencent_credential
@@ -118,6 +119,11 @@ class ScfInvokeQueue:
 
     def list_dead(self, queue: str, limit: int = 100) -> list[DeadMessage]:
         return [dead for _, dead in self.ledger.dead(queue)[:limit]]
+
+    def depth(self, queue: str) -> QueueDepth:
+        """The dead letters (in Redis); what SCF holds in its asynchronous invocation queue is
+        not visible to the API, so `waiting` is unknown."""
+        return QueueDepth(waiting=None, dead=self.ledger.dead_count(queue))
 
     def redrive(self, queue: str, message_ids: Collection[str] | Literal["all"]) -> int:
         """Invoke the named dead messages again with a fresh delivery count."""

@@ -126,6 +126,10 @@ class ScfLedger:
         """Start the message's delivery count again (a redrive)."""
         self._client.delete(_count_key(envelope))
 
+    def dead_count(self, queue: str) -> int:
+        """How many dead letters `queue` has."""
+        return int(self._client.hlen(_dead_key(queue)))
+
     def dead(self, queue: str) -> list[tuple[Envelope, DeadMessage]]:
         """Every dead letter of `queue`, oldest death first."""
         raw = cast(dict[Any, Any], self._client.hgetall(_dead_key(queue)))

@@ -15,20 +15,19 @@ import math
 import threading
 import time
 from collections.abc import Callable, Collection
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from retouch.core.settings import Settings
-from retouch.queue import messages
-from retouch.queue.messages import DeadMessage, Delivery, InvalidMessage, QueueMessage, UnknownQueue
+from retouch.queue import messages, sqs_records
+from retouch.queue.depth import QueueDepth, sqs_depth
+from retouch.queue.messages import DeadMessage, Delivery, InvalidMessage, UnknownQueue
+from retouch.queue.sqs_records import ID_ATTRIBUTE, dead_message, queue_message
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-#: The message attribute that carries our message id.
-ID_ATTRIBUTE = "retouch-id"
 DEAD_LETTER_SUFFIX = "-dlq"
 #: SQS's limits: a batch, a long poll, a visibility timeout.
 MAX_BATCH = 10
@@ -121,7 +120,7 @@ class SqsQueue:
         dead: list[DeadMessage] = []
 
         def collect(raw: MessageTypeDef) -> bool:
-            dead.append(_dead_message(raw))
+            dead.append(dead_message(raw))
             return False
 
         self._scan_dead(queue, collect, limit=limit)
@@ -138,7 +137,7 @@ class SqsQueue:
 
         def move(raw: MessageTypeDef) -> bool:
             nonlocal moved
-            message_id = _message_id(raw)
+            message_id = sqs_records.message_id(raw)
             if wanted is not None and message_id not in wanted:
                 return False
             # Sent before the dead letter is deleted: a crash in between leaves a duplicate
@@ -150,6 +149,9 @@ class SqsQueue:
 
         self._scan_dead(queue, move)
         return moved
+
+    def depth(self, queue: str) -> QueueDepth:
+        return sqs_depth(self._sqs(), self._url(queue), self._url(queue + DEAD_LETTER_SUFFIX))
 
     def _start_move_task(self, queue: str) -> int | None:
         """Redrive everything with SQS's own move task; returns the approximate number of
@@ -234,7 +236,10 @@ class SqsQueue:
 
     def _delivery(self, queue: str, raw: MessageTypeDef) -> Delivery:
         return Delivery(
-            queue=queue, receipt=raw["ReceiptHandle"], consumer=self.consumer, message=_message(raw)
+            queue=queue,
+            receipt=raw["ReceiptHandle"],
+            consumer=self.consumer,
+            message=queue_message(raw),
         )
 
     def _url(self, queue: str) -> str:
@@ -264,34 +269,6 @@ class SqsQueue:
                         "sqs", endpoint_url=self._endpoint_url, config=config
                     )
         return self._client
-
-
-def _message_id(raw: MessageTypeDef) -> str:
-    """Our id, or SQS's for a message someone else sent (the console, a test tool)."""
-    attribute = raw.get("MessageAttributes", {}).get(ID_ATTRIBUTE)
-    own = attribute.get("StringValue") if attribute else None
-    return own or raw.get("MessageId", "")
-
-
-def _message(raw: MessageTypeDef) -> QueueMessage:
-    attributes = raw.get("Attributes", {})
-    return QueueMessage(
-        id=_message_id(raw),
-        body=messages.decode_body(raw.get("Body", "")),
-        delivery_count=int(attributes.get("ApproximateReceiveCount", 1)),
-        sent_at_ms=int(attributes.get("SentTimestamp", 0)),
-    )
-
-
-def _dead_message(raw: MessageTypeDef) -> DeadMessage:
-    message = _message(raw)
-    # The receive count includes this listing's own receive; SQS does not say when the
-    # message moved to the dead-letter queue (dead_at_ms 0: unknown).
-    return DeadMessage(
-        message=replace(message, delivery_count=max(1, message.delivery_count - 1)),
-        dead_at_ms=0,
-        dead_letter_id=raw.get("MessageId", ""),
-    )
 
 
 def _move_task_unavailable(exc: ClientError) -> bool:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from retouch.core.logging import logger
 from retouch.queue.messages import Delivery
 from retouch.queue.port import QueuePort
-from retouch.queue.sqs import ID_ATTRIBUTE
+from retouch.queue.sqs_records import ID_ATTRIBUTE
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
