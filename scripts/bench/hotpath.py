@@ -15,13 +15,15 @@ interleaved rounds, API Gateway REST v1 events with the user's access token):
 - the bare app of the older benchmarks (tests/bench/bare_app.py: one Redis GET), for the
   record.
 
-Then, unless `--no-profile`, each of the three requests (and the bare auth app on the read's
-event) again under cProfile in its own fresh interpreter (`profile` mode), timing CPU, not
-the wall, so a busy machine's queue does not land on whichever call waits: CPU per request
-by part (cumulative µs of the frames that make each part) and the top frames by own time.
-cProfile adds its own cost to every call, so the parts are shares, not latencies; the wall
-and CPU time without the profiler are printed beside. The bare app's route runs in a worker
-thread the profiler does not follow: its profile shows FastAPI and Mangum only.
+Then, in this process, the caller's statement (`MySQLCallerRepository.caller`) against the
+bare app's read of the caller by its unique key, interleaved: wall and client CPU per
+statement. Then, unless `--no-profile`, each of the three requests (and the bare auth app on
+the read's event) again under cProfile in its own fresh interpreter (`profile` mode), timing
+CPU, not the wall, so a busy machine's queue does not land on whichever call waits: CPU per
+request by part (cumulative µs of the frames that make each part) and the top frames by own
+time. cProfile adds its own cost to every call, so the parts are shares, not latencies; the
+wall and CPU time without the profiler are printed beside. The bare app's route runs in a
+worker thread the profiler does not follow: its profile shows FastAPI and Mangum only.
 
 Prints the tables and the verdicts and always exits 0: a measurement, not a test. Results
 are in docs/performance.md ("Hot path: where the time goes").
@@ -85,8 +87,8 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def prepare(env: dict[str, str], work: Path, credits: int) -> dict[str, Path]:
-    """Sign up, generate the user's tasks and an upload; the three events' files."""
+def prepare(env: dict[str, str], work: Path, credits: int) -> tuple[str, dict[str, Path]]:
+    """Sign up, generate the user's tasks and an upload; the token and the events' files."""
     from retouch.bootstrap.clients import reset_clients
     from retouch.core.db import get_database
     from scripts.bench.smoke import _owned_task
@@ -109,15 +111,63 @@ def prepare(env: dict[str, str], work: Path, credits: int) -> dict[str, Path]:
     for name, event in events.items():
         files[name] = work / f"event-{name}.json"
         files[name].write_text(json.dumps(event))
-    return files
+    return token, files
+
+
+def statement_costs(token: str, rounds: int = 10, per_round: int = 100) -> list[str]:
+    """The caller statement against a read of the caller by its unique key (what the bare
+    app sends), each through our unit of work on this process's connection, interleaved:
+    wall (server and round trip) and this process's CPU per statement, p50."""
+    import statistics
+    import time
+
+    from retouch.caller.repository import MySQLCallerRepository
+    from retouch.core.db import get_database
+    from retouch.core.time import utc_now
+
+    claims = _unverified(token)
+    database = get_database()
+
+    def caller() -> None:
+        with database.read_only() as uow:
+            MySQLCallerRepository(uow).caller(
+                public_id=claims["sub"], session_id=claims["sid"], now=utc_now()
+            )
+
+    def by_key() -> None:
+        with database.read_only() as uow:
+            uow.fetch_one("SELECT id, status FROM users WHERE public_id = %s", (claims["sub"],))
+
+    sides = {"caller statement (4 tables, 13 columns)": caller, "by unique key (2 columns)": by_key}
+    wall: dict[str, list[int]] = {name: [] for name in sides}
+    cpu: dict[str, list[int]] = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, run in sides.items():
+            for _ in range(per_round):
+                started, cpu_started = time.perf_counter_ns(), time.process_time_ns()
+                run()
+                cpu[name].append(time.process_time_ns() - cpu_started)
+                wall[name].append(time.perf_counter_ns() - started)
+    lines = ["| statement | wall p50 | client CPU p50 |", "| --- | ---: | ---: |"]
+    for name in sides:
+        lines.append(
+            f"| {name} | {statistics.median(wall[name]) / 1000:.0f} µs "
+            f"| {statistics.median(cpu[name]) / 1000:.0f} µs |"
+        )
+    return lines
+
+
+def _unverified(token: str) -> dict[str, Any]:
+    import jwt
+
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
 
 
 def _user(uow: Any, token: str) -> Any:
-    import jwt
-
     from retouch.caller.repository import user_from_row
 
-    subject = jwt.decode(token, options={"verify_signature": False})["sub"]
+    subject = _unverified(token)["sub"]
     return user_from_row(uow.fetch_one("SELECT * FROM users WHERE public_id = %s", (subject,)))
 
 
@@ -225,8 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = child_env({**mariadb.env(), **redis.env()})
         env["RETOUCH_RATE_LIMIT_TASKS_PER_USER_PER_MIN"] = "1000000"
         creates = 2 * (args.warmup + args.warm_calls + args.profile_calls)
-        files = prepare(env, work, credits=100 * creates)
+        token, files = prepare(env, work, credits=100 * creates)
         samples = measure(args, files, work, env)
+        statements = statement_costs(token)
         profiles = (
             {} if args.no_profile else {n: profile(args, n, files, work, env) for n in PROFILED}
         )
@@ -237,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.warm_rounds} interleaved rounds in one interpreter; events: REST v1",
         "",
         *warm_report(samples),
+        "",
+        "The caller's statement against the bare app's read, in this process:",
+        "",
+        *statements,
         "",
     ]
     if args.keep is not None:
