@@ -262,7 +262,8 @@ def _interleaved(arguments: list[str], name: str, work: Path, env: dict[str, str
     result = json.loads((work / f"{name}.json").read_text())
     failed = {side: n for side, n in result["failures"].items() if n}
     if failed:
-        raise RuntimeError(f"{name}: invocations did not answer 2xx: {failed}")
+        first = result.get("first_failure")
+        raise RuntimeError(f"{name}: invocations did not answer 2xx: {failed}; first: {first}")
     return result
 
 

@@ -111,16 +111,37 @@ class Prepared:
     generated_rate: float
 
 
+def ready_upload(database: Any, user: Any, *, credits: int) -> str:
+    """Grant `user` (a retouch.core.identity.User) `credits` and give it a ready 8×8 PNG
+    upload (no object behind it: creating a task reads only the row); the upload's id. The
+    plans lose their limit on unfinished tasks: no engine runs the tasks a benchmark creates,
+    and thousands of them are created (so a create skips the count of unfinished tasks)."""
+    from retouch.core.ids import new_public_id
+    from retouch.quota.service import grant_credits
+    from retouch.storage import upload_key
+
+    upload = new_public_id("upl")
+    with database.unit_of_work() as uow:
+        grant_credits(uow=uow, user_id=user.id, amount=credits, reason="bench", ref=upload)
+        uow.execute(
+            "INSERT INTO uploads (public_id, user_id, object_key, content_type, declared_size, "
+            "status, width, height, actual_size) "
+            "VALUES (%s, %s, %s, 'image/png', 100, 'ready', 8, 8, 100)",
+            (upload, user.id, upload_key(user_id=user.public_id, upload_id=upload)),
+        )
+        uow.execute("UPDATE plans SET max_concurrent_tasks = NULL")
+        uow.commit()
+    return upload
+
+
 def prepare(args: argparse.Namespace, env: dict[str, str]) -> Prepared:
     """Sign up, generate the tasks, grant credits, make an upload; walk to the deep page."""
     from retouch.bootstrap.clients import reset_clients
     from retouch.caller.service import authenticate
     from retouch.core.db import get_database
-    from retouch.core.ids import new_public_id
     from retouch.core.security import TokenConfig
     from retouch.core.settings import get_settings
-    from retouch.quota.service import grant_credits
-    from retouch.storage import get_storage, upload_key
+    from retouch.storage import get_storage
     from retouch.tasks.repository import MySQLTaskRepository
     from retouch.tasks.views import list_tasks
     from scripts.bench.generate_tasks import generate
@@ -134,16 +155,8 @@ def prepare(args: argparse.Namespace, env: dict[str, str]) -> Prepared:
     generated = generate(
         database, rows=args.rows, user_rows=args.user_rows, users=args.users, owner=user.public_id
     )
-    upload = new_public_id("upl")
-    creates = args.warmup + args.warm_calls
+    upload = ready_upload(database, user, credits=100 * (args.warmup + args.warm_calls))
     with database.unit_of_work() as uow:
-        grant_credits(uow=uow, user_id=user.id, amount=100 * creates, reason="bench", ref=upload)
-        uow.execute(
-            "INSERT INTO uploads (public_id, user_id, object_key, content_type, declared_size, "
-            "status, width, height, actual_size) "
-            "VALUES (%s, %s, %s, 'image/png', 100, 'ready', 8, 8, 100)",
-            (upload, user.id, upload_key(user_id=user.public_id, upload_id=upload)),
-        )
         row = uow.fetch_one(
             "SELECT public_id FROM tasks WHERE user_id = %s AND status = 'succeeded' "
             "ORDER BY created_at DESC LIMIT 1",

@@ -8,8 +8,13 @@ Run by file path, never imported by the benchmark itself:
         WARMUP ROUNDS CALLS_PER_ROUND
     python tests/bench/invoke.py events FUNCTION_FILE RESULT_FILE WARMUP ROUNDS \
         CALLS_PER_ROUND NAME=EVENT_FILE NAME=EVENT_FILE ...
+    python tests/bench/invoke.py apps RESULT_FILE WARMUP ROUNDS CALLS_PER_ROUND \
+        NAME=FUNCTION_FILE=EVENT_FILE ...
+    python tests/bench/invoke.py profile FUNCTION_FILE EVENT_FILE RESULT_FILE WARMUP CALLS
 
-`warm` times two apps on one event, `events` one app on several events (one side each).
+`warm` times two apps on one event, `events` one app on several events (one side each),
+`apps` several apps each on its own event (one side each), `profile` runs one app's calls
+under cProfile and writes every function's calls and times per invocation.
 
 Only the standard library is imported before the timed import of the function module, so
 nothing of the function's own stack is loaded early and both apps start from the same state.
@@ -103,29 +108,41 @@ def interleave(
     sides: dict[str, tuple[Handler, dict[str, Any]]], warmup: int, rounds: int, calls_per_round: int
 ) -> dict[str, Any]:
     """Each side's handler on its event: warm up, then interleaved timed rounds of each. A
-    side fails a call that does not answer 2xx."""
+    side fails a call that does not answer 2xx (the first such answer's body is kept). Each
+    call's CPU time (the process's, every thread) is kept beside its wall time."""
     context = LambdaContext()
     for handler, event in sides.values():
         for _ in range(warmup):
             handler(event, context)
     samples: dict[str, list[int]] = {name: [] for name in sides}
     failures = dict.fromkeys(sides, 0)
+    first_failure: dict[str, str] = {}
     output_bytes = dict.fromkeys(sides, 0)
     names = list(sides)
-    clock = time.perf_counter_ns
+    clock, cpu_clock = time.perf_counter_ns, time.process_time_ns
+    cpu: dict[str, list[int]] = {name: [] for name in sides}
     for round_number in range(rounds):
         # Alternate which side goes first so drift and ordering effects hit all alike.
         for name in names if round_number % 2 == 0 else names[::-1]:
             (handler, event), timings = sides[name], samples[name]
             size_before = _stdout_size()
             for _ in range(calls_per_round):
+                cpu_started = cpu_clock()
                 started = clock()
                 response = handler(event, context)
                 timings.append(clock() - started)
+                cpu[name].append(cpu_clock() - cpu_started)
                 if not 200 <= response["statusCode"] < 300:
                     failures[name] += 1
+                    first_failure.setdefault(name, str(response.get("body"))[:1000])
             output_bytes[name] += _stdout_size() - size_before
-    return {"samples_ns": samples, "failures": failures, "stdout_bytes": output_bytes}
+    return {
+        "samples_ns": samples,
+        "cpu_ns": cpu,
+        "failures": failures,
+        "first_failure": first_failure,
+        "stdout_bytes": output_bytes,
+    }
 
 
 def warm(
@@ -165,6 +182,54 @@ def events(
     Path(result_file).write_text(json.dumps(result))
 
 
+def apps(
+    result_file: str, warmup: int, rounds: int, calls_per_round: int, specs: list[str]
+) -> None:
+    """Several handlers in this process, each NAME=FUNCTION_FILE=EVENT_FILE its own side (a
+    function file named twice is loaded once)."""
+    handlers: dict[str, Handler] = {}
+    sides = {}
+    for spec in specs:
+        name, function_file, event_file = spec.split("=", 2)
+        if function_file not in handlers:
+            handlers[function_file] = load_module(f"app_{len(handlers)}", function_file).handler
+        sides[name] = (handlers[function_file], json.loads(Path(event_file).read_text()))
+    result = interleave(sides, warmup, rounds, calls_per_round)
+    Path(result_file).write_text(json.dumps(result))
+
+
+def profile(function_file: str, event_file: str, result_file: str, warmup: int, calls: int) -> None:
+    """`calls` warm invocations under cProfile timing CPU (the process's): per function
+    (`file:line(name)`), its calls, own and cumulative CPU time per invocation (µs), so a
+    wait on a socket counts only the CPU it takes, however busy the machine; and the wall
+    and CPU time per invocation without the profiler, measured just before."""
+    import cProfile
+    import pstats
+
+    handler: Handler = load_module("function_under_test", function_file).handler
+    event = json.loads(Path(event_file).read_text())
+    context = LambdaContext()
+    for _ in range(warmup):
+        handler(event, context)
+    started, cpu_started = time.perf_counter_ns(), time.process_time_ns()
+    for _ in range(calls):
+        handler(event, context)
+    plain_us = (time.perf_counter_ns() - started) / 1000 / calls
+    cpu_us = (time.process_time_ns() - cpu_started) / 1000 / calls
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for _ in range(calls):
+        handler(event, context)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    functions = {
+        f"{path}:{line}({name})": [calls_made / calls, own * 1e6 / calls, total * 1e6 / calls]
+        for (path, line, name), (_, calls_made, own, total, _) in stats.items()
+    }
+    result = {"plain_us": plain_us, "cpu_us": cpu_us, "functions": functions}
+    Path(result_file).write_text(json.dumps(result))
+
+
 def main(argv: list[str]) -> None:
     mode, *args = argv
     if mode == "cold":
@@ -177,6 +242,12 @@ def main(argv: list[str]) -> None:
     elif mode == "events":
         function_file, result_file, warmup, rounds, per_round, *named_events = args
         events(function_file, result_file, int(warmup), int(rounds), int(per_round), named_events)
+    elif mode == "apps":
+        result_file, warmup, rounds, per_round, *specs = args
+        apps(result_file, int(warmup), int(rounds), int(per_round), specs)
+    elif mode == "profile":
+        function_file, event_file, result_file, warmup, calls = args
+        profile(function_file, event_file, result_file, int(warmup), int(calls))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

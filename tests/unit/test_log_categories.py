@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from retouch.core.logging import CATEGORIES, logger, module_category
+from retouch.core.logging import CATEGORIES, json_message, logger, module_category
 from retouch.pipeline.callbacks import __file__ as callbacks_file
 
 
@@ -56,3 +56,26 @@ def test_a_line_gets_its_modules_category_unless_the_caller_names_one(
     written = [json.loads(line) for line in lines.getvalue().splitlines()]
     assert [line["category"] for line in written] == ["system", "security", "system"]
     assert {line["category"] for line in written} <= CATEGORIES
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["request", " plain text", '{"a": 1}', "[1, 2]", "42", "-1.5", "true", "null", "nope",
+     "{not json", '"quoted"', ""],
+)  # fmt: skip
+def test_a_message_is_read_as_powertools_reads_it_without_a_decode_error(message: str) -> None:
+    # Powertools turns a message holding a JSON document into its value, else keeps the text.
+    try:
+        expected = json.loads(message)
+    except ValueError:
+        expected = message
+
+    assert json_message(message) == expected
+
+
+def test_a_plain_line_keeps_its_text_and_a_json_one_its_value(lines: io.StringIO) -> None:
+    logger.info("request")
+    logger.info('{"kind": "document"}')
+
+    written = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert [line["message"] for line in written] == ["request", {"kind": "document"}]

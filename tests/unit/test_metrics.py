@@ -263,3 +263,46 @@ def test_an_opened_breaker_is_also_counted_without_its_provider_for_the_alarm(
         (BREAKER_OPENED, 1, "Count", {**SERVICE, "provider": "tencent"}),
         (BREAKER_OPENED, 1, "Count", SERVICE),
     ]
+
+
+def test_an_emf_line_is_the_object_powertools_writes_for_the_same_metrics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+        AmazonCloudWatchEMFProvider,
+    )
+
+    dimensions = {"route": "GET /v1/me", **SERVICE}
+    metrics = [("Requests", 1, "Count"), ("Latency", 2.25, "Milliseconds")]
+    provider = AmazonCloudWatchEMFProvider(namespace=NAMESPACE, service="retouch")
+    for name, dimension in dimensions.items():
+        provider.add_dimension(name=name, value=dimension)
+    for name, value, unit in metrics:
+        provider.add_metric(name=name, unit=unit, value=value)
+    provider.flush_metrics()
+    emf = EmfSink(NAMESPACE)
+    for name, value, unit in metrics:
+        emf.record(name, value, unit, dimensions)
+    emf.flush()
+
+    theirs, ours = emf_lines(capsys)
+    for line in (theirs, ours):
+        assert line["_aws"].pop("Timestamp") > 0
+    assert json.dumps(ours) == json.dumps(theirs)
+
+
+def test_emf_lines_stay_silent_when_powertools_metrics_are_disabled(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    emf = EmfSink(NAMESPACE)
+    emf.record("Requests", 1, "Count", SERVICE)
+    capsys.readouterr()
+
+    emf.flush()
+
+    assert emf_lines(capsys) == []
+    emf.flush()  # the batch was dropped, not kept for later
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED")
+    emf.flush()
+    assert emf_lines(capsys) == []

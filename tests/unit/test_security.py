@@ -24,6 +24,7 @@ from retouch.core.security import (
     verify_access_token,
     verify_password,
 )
+from retouch.core.verified_tokens import VerifiedTokens
 
 KEY = b"k" * 32
 CONFIG = TokenConfig(
@@ -230,3 +231,81 @@ def test_a_token_signed_with_another_kid_s_key_is_refused() -> None:
 
     with pytest.raises(Unauthenticated):
         verify_access_token(token, config=config)
+
+
+def _config(
+    *, key: bytes = KEY, issuer: str = "retouch", audience: str = "retouch-api"
+) -> TokenConfig:
+    return TokenConfig(
+        keys={"k1": key}, active_kid="k1", issuer=issuer, audience=audience, ttl_s=900
+    )
+
+
+def test_a_verified_token_answers_from_the_instance_s_table_the_second_time() -> None:
+    issued = issue_access_token(config=CONFIG, subject="usr_a", role="user", session_id="s")
+
+    first = verify_access_token(issued.token, config=CONFIG)
+    again = verify_access_token(issued.token, config=_config())
+
+    assert again is first  # the very claims of the first check: no second decode
+    assert again == issued.claims
+
+
+def test_a_remembered_token_is_refused_once_its_key_is_replaced_under_the_same_kid() -> None:
+    issued = issue_access_token(config=CONFIG, subject="usr_a", role="user", session_id="s")
+    verify_access_token(issued.token, config=CONFIG)
+
+    with pytest.raises(Unauthenticated):
+        verify_access_token(issued.token, config=_config(key=b"r" * 32))
+
+
+@pytest.mark.parametrize(
+    "config", [_config(issuer="other"), _config(audience="other-api")], ids=["iss", "aud"]
+)
+def test_a_remembered_token_is_refused_under_another_issuer_or_audience(
+    config: TokenConfig,
+) -> None:
+    issued = issue_access_token(config=CONFIG, subject="usr_a", role="user", session_id="s")
+    verify_access_token(issued.token, config=CONFIG)
+
+    with pytest.raises(Unauthenticated):
+        verify_access_token(issued.token, config=config)
+
+
+def test_a_remembered_token_is_token_expired_once_its_exp_passes() -> None:
+    # GIVEN a token verified a moment before it expires (exp is whole seconds)
+    now = int(time.time())
+    issued = issue_access_token(
+        config=CONFIG, subject="usr_a", role="user", session_id="s", now=now - 899
+    )
+    while issued.claims.expires_at <= time.time():  # issued at a second's very end
+        now = int(time.time())
+        issued = issue_access_token(
+            config=CONFIG, subject="usr_a", role="user", session_id="s", now=now - 899
+        )
+    verify_access_token(issued.token, config=CONFIG)
+
+    # WHEN exp passes
+    time.sleep(max(0.0, issued.claims.expires_at - time.time()) + 0.05)
+
+    # THEN the table does not answer for it: the full check refuses it as expired
+    with pytest.raises(TokenExpired):
+        verify_access_token(issued.token, config=CONFIG)
+
+
+def test_the_table_forgets_everything_past_its_capacity_and_answers_only_exact_tokens() -> None:
+    table: VerifiedTokens[str] = VerifiedTokens(capacity=2)
+
+    def put(token: str, claims: str) -> None:
+        table.put(token, claims, kid="k1", key=KEY, issuer="i", audience="a", expires_at=2000)
+
+    def get(token: str, now: float = 1000.0) -> str | None:
+        return table.get(token, keys={"k1": KEY}, issuer="i", audience="a", now=now)
+
+    put("t1", "one")
+    put("t2", "two")
+    assert get("t1") == "one"
+    assert get("t1x") is None
+    assert get("t2", now=2000.0) is None  # exp is not in the future
+    put("t3", "three")
+    assert (get("t1"), get("t3")) == (None, "three")

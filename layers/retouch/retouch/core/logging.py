@@ -12,6 +12,7 @@ carries a `category` (`access`, `security`, `business`, `vendor`, `system`): the
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import lru_cache
 from typing import Any
@@ -81,7 +82,25 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
         return super().serialize(redact(log))
 
 
-logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter(use_rfc3339=True, utc=True))
+#: Where a JSON document can start (RFC 8259: an object, array, string, number or literal).
+_JSON_STARTS = frozenset('{["-0123456789tfn')
+
+
+def json_message(message: Any) -> Any:
+    """Powertools' reading of a log message: a JSON document becomes its value, anything else
+    stays as it is; without raising and catching a decode error on every plain-text line."""
+    if isinstance(message, str) and message.lstrip()[:1] not in _JSON_STARTS:
+        return message
+    try:
+        return json.loads(message)
+    except ValueError:  # JSONDecodeError included
+        return message
+
+
+logger = Logger(
+    service=SERVICE,
+    logger_formatter=RedactingFormatter(use_rfc3339=True, utc=True, json_deserializer=json_message),
+)
 
 
 def invocation_keys(context: Any) -> dict[str, Any]:

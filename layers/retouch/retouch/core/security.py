@@ -25,6 +25,7 @@ import jwt
 from retouch.core.errors import TokenExpired, Unauthenticated
 from retouch.core.secrets.own import SigningKeys, signing_keys
 from retouch.core.settings import Settings
+from retouch.core.verified_tokens import VerifiedTokens
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -33,6 +34,8 @@ ALGORITHM = "HS256"
 #: RFC 9068 media type of an access token, sent in the JOSE `typ` header (RFC 8725 §3.11).
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 _REQUIRED_CLAIMS = ["iss", "aud", "sub", "exp", "iat", "jti", "role", "sid"]
+#: The tokens this instance has verified (`core/verified_tokens.py`).
+_verified: VerifiedTokens[AccessClaims] = VerifiedTokens()
 
 
 # --- passwords ---------------------------------------------------------------------------
@@ -203,8 +206,15 @@ def verify_access_token(token: str, *, config: TokenConfig) -> AccessClaims:
 
     RFC 8725: the algorithm comes from our allowlist, never from the token (so `none` and
     algorithm confusion fail); the key is looked up by `kid` in our own map (never fetched);
-    `typ`, `iss` and `aud` must be ours and every claim we rely on must be present.
+    `typ`, `iss` and `aud` must be ours and every claim we rely on must be present. A token
+    this instance verified before answers from `_verified` while its key, issuer, audience
+    and expiry still hold.
     """
+    verified = _verified.get(
+        token, keys=config.keys, issuer=config.issuer, audience=config.audience
+    )
+    if verified is not None:
+        return verified
     header = _header(token)
     kid = header.get("kid")
     if header.get("alg") != ALGORITHM or not isinstance(kid, str):
@@ -229,7 +239,10 @@ def verify_access_token(token: str, *, config: TokenConfig) -> AccessClaims:
         raise TokenExpired("The access token has expired") from None
     except jwt.InvalidTokenError:
         raise Unauthenticated("The access token is invalid") from None
-    return _claims(payload)
+    claims = _claims(payload)
+    _verified.put(token, claims, kid=kid, key=keys[kid], issuer=config.issuer,
+                  audience=config.audience, expires_at=claims.expires_at)  # fmt: skip
+    return claims
 
 
 def _header(token: str) -> dict[str, Any]:
