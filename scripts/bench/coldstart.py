@@ -320,7 +320,7 @@ def step_events(task_ids: Sequence[str], work: Path) -> dict[str, Path]:
         events = []
         for number, task_id in enumerate(task_ids):
             record = json.loads(json.dumps(sample["Records"][0]))
-            body = {"task_id": task_id, "step": step, "attempt": 1}
+            body = {**json.loads(record["body"]), "task_id": task_id}  # finalize's outcome
             record["body"] = json.dumps(body, separators=(",", ":"))
             record["messageId"] = f"bench-{step}-{number}"
             record["messageAttributes"]["retouch-id"]["stringValue"] = f"{step}{number:027d}"
@@ -365,12 +365,16 @@ def prepare(functions: Sequence[Function], env: dict[str, str], work: Path, task
 
 
 def task_outcomes() -> dict[str, int]:
-    """The tasks' statuses after the runs (how far the memory runs took them)."""
+    """The tasks' and their steps' statuses after the runs (how far the memory runs took
+    them)."""
     from retouch.core.db import get_database
 
     with get_database().unit_of_work() as uow:
-        rows = uow.fetch_all("SELECT status, COUNT(*) AS n FROM tasks GROUP BY status")
-    return {str(row["status"]): int(row["n"]) for row in rows}
+        rows = uow.fetch_all(
+            "SELECT 'task' AS step, status, COUNT(*) AS n FROM tasks GROUP BY status "
+            "UNION ALL SELECT step, status, COUNT(*) FROM task_steps GROUP BY step, status"
+        )
+    return {f"{row['step']} {row['status']}": int(row["n"]) for row in rows}
 
 
 def _row(*cells: object) -> str:
