@@ -1,9 +1,9 @@
 """Cold start of the API functions, the jobs and the storage trigger (docs/performance.md,
 "Cold start and memory of every function"): what importing each `app.py` must not load.
 
-- No function imports OpenCV/numpy, a cloud SDK client, Powertools' parser models or yoyo at
-  import: the code that needs them imports them on first use (the image steps, the storage and
-  queue adapters, the migration run).
+- No function imports OpenCV/numpy, a cloud SDK client, Powertools' parser models, yoyo,
+  email-validator or Argon2 at import: the code that needs them imports them on first use (the
+  image steps, the storage and queue adapters, the migration run, the first password hash).
 - The jobs that never touch Redis, the queue or the tasks on their path (the backups, the
   rollups, the retention, the upload trigger) do not load them: `redis` alone is ≈ 40-60 ms,
   since `import redis` also imports `redis.asyncio` and `asyncio`.
@@ -41,6 +41,8 @@ FORBIDDEN_EVERYWHERE = (
     "tencentcloud",
     "aws_lambda_powertools.utilities.parser",
     "yoyo",
+    "email_validator",
+    "argon2",
 )
 WITHOUT_REDIS = ("redis", "retouch.queue", "retouch.tasks", "asyncio")
 FORBIDDEN = {
