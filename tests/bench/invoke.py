@@ -11,10 +11,12 @@ Run by file path, never imported by the benchmark itself:
     python tests/bench/invoke.py apps RESULT_FILE WARMUP ROUNDS CALLS_PER_ROUND \
         NAME=FUNCTION_FILE=EVENT_FILE ...
     python tests/bench/invoke.py profile FUNCTION_FILE EVENT_FILE RESULT_FILE WARMUP CALLS
+    python tests/bench/invoke.py memory FUNCTION_FILE EVENTS_FILE RESULT_FILE CALLS
 
 `warm` times two apps on one event, `events` one app on several events (one side each),
 `apps` several apps each on its own event (one side each), `profile` runs one app's calls
-under cProfile and writes every function's calls and times per invocation.
+under cProfile and writes every function's calls and times per invocation, `memory` calls one
+app CALLS times on its events (a JSON list, taken in turn) and records its resident memory.
 
 Only the standard library is imported before the timed import of the function module, so
 nothing of the function's own stack is loaded early and both apps start from the same state.
@@ -230,6 +232,44 @@ def profile(function_file: str, event_file: str, result_file: str, warmup: int, 
     Path(result_file).write_text(json.dumps(result))
 
 
+def _resident_kib(field: str = "VmRSS") -> int:
+    """This process's resident set now (`VmRSS`) or its peak (`VmHWM`), in KiB, from
+    /proc/self/status. (`ru_maxrss` would not do: Linux keeps it across the `execve` of a
+    forked child, so a child would report its parent's peak.)"""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def memory(function_file: str, events_file: str, result_file: str, calls: int) -> None:
+    """One handler on its events in turn, `calls` times: the resident memory after the first
+    call, the 100th and the last, the peak, the statuses answered and the last answer."""
+    handler: Handler = load_module("function_under_test", function_file).handler
+    events = json.loads(Path(events_file).read_text())
+    context = LambdaContext()
+    checkpoints = {1, min(100, calls), calls}
+    resident: dict[int, int] = {}
+    statuses: dict[int, int] = {}
+    response: dict[str, Any] = {}
+    started = time.perf_counter()
+    for call in range(1, calls + 1):
+        response = handler(events[(call - 1) % len(events)], context)
+        status = _status(response)
+        statuses[status] = statuses.get(status, 0) + 1
+        if call in checkpoints:
+            resident[call] = _resident_kib()
+    result = {
+        "resident_kib": resident,
+        "peak_kib": _resident_kib("VmHWM"),
+        "statuses": statuses,
+        "seconds": time.perf_counter() - started,
+        "last": json.dumps(response, default=str)[:300],
+    }
+    Path(result_file).write_text(json.dumps(result))
+
+
 def main(argv: list[str]) -> None:
     mode, *args = argv
     if mode == "cold":
@@ -248,6 +288,9 @@ def main(argv: list[str]) -> None:
     elif mode == "profile":
         function_file, event_file, result_file, warmup, calls = args
         profile(function_file, event_file, result_file, int(warmup), int(calls))
+    elif mode == "memory":
+        function_file, events_file, result_file, calls = args
+        memory(function_file, events_file, result_file, int(calls))
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -5,21 +5,18 @@ old callback events.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retouch.core.db import get_database
 from retouch.core.logging import logger
-from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.core.time import Clock, utc_now
 from retouch.core.units import Transactions
 from retouch.idempotency import purge_expired_keys
-from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import StepRepository
-from retouch.queue.factory import get_queue
-from retouch.queue.outbox import enqueue_in, publish_committed
-from retouch.queue.port import QueuePort
-from retouch.tasks.lifecycle import time_out_overdue
+
+if TYPE_CHECKING:
+    from retouch.queue.port import QueuePort
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
 REAP_BATCH = 500
@@ -32,6 +29,12 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     (`tasks.lifecycle.time_out_overdue`: a task ending meanwhile is left as it ended); then
     re-drive, once, the steps whose message was lost, and forget expired Idempotency-Keys and
     callback events past RETOUCH_PROVIDER_EVENTS_RETENTION_S."""
+    # Here, not at import: the retention job imports this module for `purge_provider_events`
+    # and never needs Redis, the queue or the task endings (docs/performance.md, issue 20).
+    from retouch.core.redis import get_redis
+    from retouch.queue.factory import get_queue
+    from retouch.tasks.lifecycle import time_out_overdue
+
     database, settings = get_database("job"), get_settings()
     overdue, timed_out = time_out_overdue(
         database=database, redis=get_redis(), clock=clock, limit=REAP_BATCH
@@ -89,6 +92,9 @@ def redrive_stale_steps(
     """Send once more the message of every step nobody touched for `stale_s`
     (RETOUCH_PIPELINE_STEP_STALE_S: its message was lost, a queue without persistence, a
     message dead-lettered by crashes). Once per step: a second loss waits for the deadline."""
+    from retouch.pipeline.messages import StepMessage, step_queue  # the reaper's path only
+    from retouch.queue.outbox import enqueue_in, publish_committed
+
     now = clock()
     before = now - timedelta(seconds=stale_s)
     messages = []

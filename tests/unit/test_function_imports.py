@@ -1,0 +1,101 @@
+"""Cold start of the API functions, the jobs and the storage trigger (docs/performance.md,
+"Cold start and memory of every function"): what importing each `app.py` must not load.
+
+- No function imports OpenCV/numpy, a cloud SDK client, Powertools' parser models, yoyo,
+  email-validator or Argon2 at import: the code that needs them imports them on first use (the
+  image steps, the storage and queue adapters, the migration run, the first password hash).
+- The jobs that never touch Redis, the queue or the tasks on their path (the backups, the
+  rollups, the retention, the upload trigger) do not load them: `redis` alone is ≈ 40-60 ms,
+  since `import redis` also imports `redis.asyncio` and `asyncio`.
+- The health function loads no token code (PyJWT) and no domain package.
+
+(The step functions have their own pin, tests/unit/test_step_imports.py.)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.unit.conftest import UNIT_ENV
+from tests.unit.processes import Command, Started, declare
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = (
+    *(f"http/{name}" for name in ("admin", "auth", "callbacks", "catalog", "health")),
+    *(f"http/{name}" for name in ("tasks", "uploads", "users")),
+    *(f"jobs/{name}" for name in ("backup", "backup_verify", "monitor", "outbox_relay")),
+    *(f"jobs/{name}" for name in ("reaper", "retention", "rollup")),
+    "triggers/upload",
+)
+FORBIDDEN_EVERYWHERE = (
+    "cv2",
+    "numpy",
+    "boto3",
+    "botocore.client",
+    "qcloud_cos",
+    "tencentcloud",
+    "aws_lambda_powertools.utilities.parser",
+    "yoyo",
+    "email_validator",
+    "argon2",
+)
+WITHOUT_REDIS = ("redis", "retouch.queue", "retouch.tasks", "asyncio")
+FORBIDDEN = {
+    "jobs/backup": WITHOUT_REDIS,
+    "jobs/backup_verify": WITHOUT_REDIS,
+    "jobs/rollup": WITHOUT_REDIS,
+    "jobs/retention": WITHOUT_REDIS,
+    "triggers/upload": WITHOUT_REDIS,
+    "http/health": ("jwt", "retouch.tasks", "retouch.caller", "retouch.quota", "retouch.queue"),
+}
+
+# Imports the entry file by path, as the Lambda runtime imports `app.py`; prints the modules.
+CHECK = (
+    "import importlib.util, json, sys; "
+    "spec = importlib.util.spec_from_file_location('app', sys.argv[1]); "
+    "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
+    "assert callable(module.handler) and callable(module.main_handler); "
+    "print(json.dumps(sorted(sys.modules)))"
+)
+
+
+def _check(function: str) -> Callable[[Path], Command]:
+    app = ROOT / "functions" / function / "app.py"
+    environment = {**UNIT_ENV, "PYTHONPATH": str(ROOT / "layers" / "retouch")}
+    return lambda _: Command(
+        args=[sys.executable, "-c", CHECK, str(app)], env=environment, cwd=ROOT
+    )
+
+
+for _function in FUNCTIONS:  # one fresh interpreter per function, run beside the other tests
+    declare(f"function-imports:{_function.replace('/', '-')}", _check(_function), module=__name__)
+
+
+def unwanted(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
+    """The modules of `modules` that are, or are inside, one of `forbidden`."""
+    return sorted(
+        name
+        for name in modules
+        if any(name == prefix or name.startswith(prefix + ".") for prefix in forbidden)
+    )
+
+
+def test_the_check_names_a_forbidden_package_and_its_modules_only() -> None:
+    modules = {"redis", "redis.asyncio", "redistools", "retouch.queue.sqs", "retouch.core"}
+
+    assert unwanted(modules, WITHOUT_REDIS) == ["redis", "redis.asyncio", "retouch.queue.sqs"]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_imports_only_what_its_path_uses(background: Started, function: str) -> None:
+    result = background.result(f"function-imports:{function.replace('/', '-')}")
+    assert result.returncode == 0, result.stderr
+    modules = set(json.loads(result.stdout))
+
+    assert "retouch.core.settings" in modules  # the check saw the function's own imports
+    assert unwanted(modules, FORBIDDEN_EVERYWHERE + FORBIDDEN.get(function, ())) == []
