@@ -121,6 +121,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "password": "Fresh-horse-4",
     },
     "PasswordChange": {"current_password": "Correct-horse-9", "new_password": "Fresh-horse-4"},
+    "EmailVerification": {"token": "Vq7m2Xc9LpB4nR8tZ1wK6cF3hJ5sD0gA9eU2iO7uT4y"},
+    "VerificationResend": {"email": "ada@example.com"},
 }
 
 

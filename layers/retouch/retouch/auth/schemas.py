@@ -71,6 +71,21 @@ class PasswordReset(RequestSchema):
     _acceptable = field_validator("password")(_mixed)
 
 
+class EmailVerification(RequestSchema):
+    token: str = Field(min_length=16, max_length=128, description="the token of the mailed link")
+
+
+class VerificationResend(RequestSchema):
+    email: Email
+
+
+class RegistrationAccepted(Schema):
+    """What register answers, whether the address was new or had an account: the next step
+    is in the mail."""
+
+    status: Literal["verification_sent"] = "verification_sent"
+
+
 class PasswordChange(RequestSchema):
     current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     new_password: str = _new_password(f"{CHARACTER_MIX_RULE}; not the current password")
@@ -85,7 +100,7 @@ class PasswordChange(RequestSchema):
 
 
 class TokenPair(Schema):
-    """What register, login and refresh answer."""
+    """What verification, login and refresh answer."""
 
     user: UserRead
     access_token: str

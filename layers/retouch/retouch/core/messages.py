@@ -44,6 +44,15 @@ DETAILS: Mapping[str, str] = {
     ),
     "The current password is wrong": "当前密码不正确",
     "the new password must differ from the current one": "新密码不能与当前密码相同",
+    "The verification link is invalid, used or expired; request a new one": (
+        "验证链接无效、已使用或已过期，请重新申请"
+    ),
+    "Too many verification mails requested; retry in {retry_after} s": (
+        "验证邮件请求过于频繁，请在 {retry_after} 秒后重试"
+    ),
+    "Verify your email address first: open the link in the mail we sent": (
+        "请先验证邮箱：打开我们发送的邮件中的链接"
+    ),
     # access
     "Send an access token: Authorization: Bearer <token>": (
         "请提供访问令牌：Authorization: Bearer <token>"

@@ -15,6 +15,7 @@ from retouch.core.settings.pipeline import PipelineSettings
 from retouch.core.settings.redis_auth import RedisAuthSettings
 from retouch.core.settings.service import ServiceSettings
 from retouch.core.settings.storage import StorageSettings
+from retouch.core.settings.verification import VerificationSettings
 
 
 # pydantic takes the fields of the last base first (it walks the MRO from `object` down), so
@@ -24,6 +25,7 @@ from retouch.core.settings.storage import StorageSettings
 # in order, or the reading group comes later: Redis auth reads the service's URL) and which bad
 # variable is reported first.
 class Settings(
+    VerificationSettings,
     AccountSettings,
     RedisAuthSettings,
     EventsSettings,
