@@ -56,6 +56,7 @@ BASE_ENV = {
     "RETOUCH_RATE_LIMIT_REGISTER_GLOBAL_PER_MIN": "100000",
     "RETOUCH_RATE_LIMIT_PASSWORD_RESET_PER_IP_PER_HOUR": "100000",
     "RETOUCH_RATE_LIMIT_VERIFICATION_RESEND_PER_IP_PER_HOUR": "100000",
+    "RETOUCH_RATE_LIMIT_VERIFICATION_CODE_PER_EMAIL_PER_HOUR": "100000",
     # Concurrency tests register dozens at once; the hashing cap's tests set their own.
     "RETOUCH_PASSWORD_HASH_WAIT_MS": "10000",
     # A random signing key per test run: no token outlives the run.

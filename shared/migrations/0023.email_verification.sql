@@ -4,7 +4,9 @@
 -- from its creation. An unverified account's credit account takes no period grants
 -- (quota_accounts.period_grants = 0) until verification opens them with the first grant.
 -- Tokens: 256 random bits mailed to the address, stored only as their SHA-256, spent once
--- (used_at) and refused after expires_at, as password_resets.
+-- (used_at) and refused after expires_at, as password_resets. The same mail carries a short
+-- code, typed with the address instead of opening the link: stored as the SHA-256 of the user
+-- id and the code (code_hash), its guesses limited per address.
 ALTER TABLE users ADD COLUMN IF NOT EXISTS email_verified_at DATETIME(3) NULL AFTER status;
 UPDATE users SET email_verified_at = created_at WHERE email_verified_at IS NULL;
 ALTER TABLE quota_accounts
@@ -16,8 +18,10 @@ CREATE TABLE IF NOT EXISTS email_verifications (
     created_at  DATETIME(3)     NOT NULL,
     expires_at  DATETIME(3)     NOT NULL,
     used_at     DATETIME(3)     NULL,
+    code_hash   CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL,
     PRIMARY KEY (id),
     UNIQUE KEY uq_email_verifications_hash (token_hash),
+    KEY ix_email_verifications_code (code_hash),
     KEY ix_email_verifications_user (user_id, used_at),
     KEY ix_email_verifications_expires (expires_at),
     CONSTRAINT fk_email_verifications_user FOREIGN KEY (user_id) REFERENCES users (id)

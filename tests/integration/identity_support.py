@@ -18,7 +18,7 @@ import httpx
 import jwt
 from fastapi.testclient import TestClient
 
-from retouch.auth.schemas import TokenPair
+from retouch.auth.schemas import EmailVerification, TokenPair
 from retouch.auth.service import register
 from retouch.auth.verification import verify_email
 from retouch.core.db import get_database
@@ -135,7 +135,12 @@ def sign_up(email: str | None = None, password: str = PASSWORD) -> TokenPair:
         database=get_database(), settings=settings, email=email, password=password, mailer=inbox
     )
     token = inbox.token(email, after=settings.email_verification_url)
-    return verify_email(database=get_database(), settings=settings, token=token, client=None)
+    return verify_email(
+        database=get_database(),
+        settings=settings,
+        proof=EmailVerification(token=token),
+        client=None,
+    )
 
 
 @cache

@@ -32,9 +32,8 @@ async function mailedToken(to: string): Promise<string> {
     const names = await readdir(mailDir).catch(() => [] as string[]);
     for (const name of names.sort().reverse()) {
       const text = await readFile(`${mailDir}/${name}`, "utf8");
-      if (text.includes(`To: ${to}`) && text.includes("verify-email?token=")) {
-        return text.split("verify-email?token=")[1].split(/\s/)[0];
-      }
+      const token = /verify-email\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
+      if (text.includes(`To: ${to}`) && token !== undefined) return token;
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -7,6 +7,7 @@ the same for every address."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from retouch.auth.schemas import EmailVerification
 from retouch.auth.service import register
 from retouch.auth.verification import VerificationTokenInvalid, verify_email
 from retouch.core.db import get_database
@@ -196,7 +198,12 @@ def test_concurrent_clicks_on_one_link_grant_the_credits_once(stack: Any) -> Non
 
     def click(_: int) -> str:
         try:
-            verify_email(database=get_database(), settings=get_settings(), token=token, client=None)
+            verify_email(
+                database=get_database(),
+                settings=get_settings(),
+                proof=EmailVerification(token=token),
+                client=None,
+            )
         except VerificationTokenInvalid:
             return "refused"
         return "signed in"
@@ -229,7 +236,12 @@ def test_an_unverified_account_gets_no_credits_when_a_new_month_starts(stack: An
             (to_db(utc_now() + timedelta(hours=1)), user_id),
         )
         uow.commit()
-    verify_email(database=get_database(), settings=get_settings(), token=token, client=None)
+    verify_email(
+        database=get_database(),
+        settings=get_settings(),
+        proof=EmailVerification(token=token),
+        client=None,
+    )
     assert _ledger(user_id) == [("period_grant", _free_credits())]
 
 
@@ -263,7 +275,12 @@ def test_the_unverified_allowance_is_spendable_and_verification_tops_it_up(
     assert _ledger(user_id) == [("grant", 3)]
 
     # WHEN the address is verified
-    verify_email(database=get_database(), settings=get_settings(), token=token, client=None)
+    verify_email(
+        database=get_database(),
+        settings=get_settings(),
+        proof=EmailVerification(token=token),
+        client=None,
+    )
 
     # THEN the balance is topped up to the free plan's credits (not added on top)
     assert _ledger(user_id) == [("grant", 3), ("period_grant", _free_credits() - 3)]
@@ -310,3 +327,59 @@ def test_a_password_reset_verifies_the_address_too(
     pair = api.login(email, "Fresh-Horse-42").json()
     assert api.me(pair["access_token"]).json()["email_verified"] is True
     assert _ledger(internal_id(pair["user"]["id"])) == [("period_grant", _free_credits())]
+
+
+def _code(api: Api, email: str) -> str:
+    body = mail_to(api.mail, email).get_body(("plain",))
+    assert body is not None
+    found = re.search(r"\b([A-Z0-9]{4}-[A-Z0-9]{4})\b", str(body.get_content()))
+    assert found is not None
+    return found.group(1)
+
+
+def test_the_mailed_code_verifies_its_address_only_and_guesses_are_limited(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN two unverified accounts, and 3 codes a hour per address
+    monkeypatch.setenv("RETOUCH_RATE_LIMIT_VERIFICATION_CODE_PER_EMAIL_PER_HOUR", "3")
+    first, second = new_email("codea"), new_email("codeb")
+    _post_register(api, first)
+    _post_register(api, second)
+    code_a, code_b = _code(api, first), _code(api, second)
+
+    def verify(email: str, code: str) -> Any:
+        return api.auth.post("/v1/auth/verify", json={"email": email, "code": code})
+
+    # WHEN the first address is verified with its code, typed loosely (lower case, no dash)
+    signed_in = verify(first, code_a.replace("-", "").lower())
+    assert signed_in.status_code == 200, signed_in.text
+    assert api.me(signed_in.json()["access_token"]).json()["email_verified"] is True
+    # THEN the code works once
+    used = verify(first, code_a)
+    assert (used.status_code, used.json()["code"]) == (400, "VERIFICATION_TOKEN_INVALID")
+
+    # AND another address's code does not verify the second; its guesses run out
+    assert verify(second, code_a).json()["code"] == "VERIFICATION_TOKEN_INVALID"
+    assert verify(second, "ZZZZ-ZZZZ").json()["code"] == "VERIFICATION_TOKEN_INVALID"
+    assert verify(second, "2222-2222").json()["code"] == "VERIFICATION_TOKEN_INVALID"
+    limited = verify(second, code_b)  # the right one, too late
+    assert (limited.status_code, limited.json()["code"]) == (429, "RATE_LIMITED")
+    assert int(limited.headers["retry-after"]) > 0
+    # (the link still works: the limit counts codes, not the owner's mailbox)
+    assert _verify(api, _token(api, second)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"token": "T" * 43, "email": "a@example.com", "code": "ABCD-EFGH"},
+        {"email": "a@example.com"},
+        {"code": "ABCD-EFGH"},
+        {},
+        {"email": "a@example.com", "code": "ABC"},
+    ],
+)
+def test_a_verification_needs_the_token_or_the_address_and_code(api: Api, body: Any) -> None:
+    response = api.auth.post("/v1/auth/verify", json=body)
+
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_FAILED")

@@ -27,13 +27,14 @@ _VERIFY = {
     "en": (
         "Confirm your Retouch email address",
         "Welcome to Retouch. Open this link within {hours} hours to confirm this address "
-        "and sign in:\n{link}\n\n"
+        "and sign in:\n{link}\n\nOr enter this code in the app: {code}\n\n"
         "Your free plan's credits arrive once the address is confirmed. The link works once.\n"
         "If you did not sign up, ignore this mail: no account is used without it.\n",
     ),
     "zh-CN": (
         "确认你的 Retouch 邮箱",
         "欢迎使用 Retouch。请在 {hours} 小时内打开以下链接确认此邮箱并登录：\n{link}\n\n"
+        "或在应用中输入验证码：{code}\n\n"
         "邮箱确认后即可获得免费套餐的额度。该链接只能使用一次。\n"
         "如果你没有注册过，请忽略此邮件。\n",
     ),
@@ -65,9 +66,9 @@ def reset_mail(*, to: str, link: str, ttl_s: int, language: str) -> Mail:
     return Mail(to=to, subject=subject, text=body, language=language, kind="password_reset")
 
 
-def verification_mail(*, to: str, link: str, ttl_s: int, language: str) -> Mail:
+def verification_mail(*, to: str, link: str, code: str, ttl_s: int, language: str) -> Mail:
     subject, text = _pick(_VERIFY, language)
-    body = text.format(hours=max(1, ttl_s // 3600), link=link)
+    body = text.format(hours=max(1, ttl_s // 3600), link=link, code=code)
     return Mail(to=to, subject=subject, text=body, language=language, kind="email_verification")
 
 

@@ -65,3 +65,22 @@ class MySQLPasswordResetRepository(_MailedTokens):
 
 class MySQLEmailVerificationRepository(_MailedTokens):
     table = "email_verifications"
+
+    def add_with_code(
+        self, *, token_hash: str, code_hash: str, user_id: int, now: datetime, expires_at: datetime
+    ) -> None:
+        """A token and the digest of the short code mailed with it."""
+        self._uow.execute(
+            "INSERT INTO email_verifications (token_hash, code_hash, user_id, created_at, "
+            "expires_at) VALUES (%s, %s, %s, %s, %s)",
+            (token_hash, code_hash, user_id, to_db(now), to_db(expires_at)),
+        )
+
+    def get_by_code(self, code_hash: str) -> ResetToken | None:
+        """The newest row with this code digest, locked."""
+        row = self._uow.fetch_one(
+            "SELECT token_hash FROM email_verifications WHERE code_hash = %s "
+            "ORDER BY id DESC LIMIT 1",
+            (code_hash,),
+        )
+        return None if row is None else self.get(row["token_hash"], for_update=True)

@@ -24,7 +24,12 @@ from retouch.auth.schemas import (
     TokenPair,
     VerificationResend,
 )
-from retouch.auth.signup import admit_resend, admit_reset_request, admit_signup
+from retouch.auth.signup import (
+    admit_code_attempt,
+    admit_resend,
+    admit_reset_request,
+    admit_signup,
+)
 from retouch.auth.tokens import client_fingerprint
 from retouch.auth.verification import VerificationTokenInvalid
 from retouch.caller.dependencies import current_user
@@ -81,16 +86,17 @@ def register(body: RegisterRequest, request: Request) -> RegistrationAccepted:
 
 
 @router.post("/verify", response_model=TokenPair)
-@raises(VerificationTokenInvalid)
+@raises(VerificationTokenInvalid, RateLimited)
 def verify_email(body: EmailVerification, request: Request, response: Response) -> TokenPair:
-    """Confirm the address with the mailed token (once, before it expires): the account's
-    credits are granted and its owner is signed in; any earlier session of it ends."""
+    """Confirm the address with the mailed link's token, or the address and the mailed code
+    (once, before it expires; codes tried are limited per address): the account's credits are
+    granted and its owner is signed in; any earlier session of it ends."""
     _no_store(response)
+    settings = get_settings()
+    if body.token is None:
+        admit_code_attempt(limiter_for(request.scope), settings, email=body.email or "")
     return verification.verify_email(
-        database=get_database(),
-        settings=get_settings(),
-        token=body.token,
-        client=_client(request),
+        database=get_database(), settings=settings, proof=body, client=_client(request)
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from retouch.core.schemas import RequestSchema, Schema
 from retouch.users.schemas import Email, UserRead
@@ -72,7 +72,25 @@ class PasswordReset(RequestSchema):
 
 
 class EmailVerification(RequestSchema):
-    token: str = Field(min_length=16, max_length=128, description="the token of the mailed link")
+    """The proof of an address: the token of the mailed link, or the address with the code
+    of the same mail."""
+
+    token: str | None = Field(
+        default=None, min_length=16, max_length=128, description="the token of the mailed link"
+    )
+    email: Email | None = None
+    code: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}$",
+        description="the 8-character code of the mail, as ABCD-EFGH or ABCDEFGH",
+    )
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> EmailVerification:
+        by_code = self.email is not None and self.code is not None
+        if (self.token is None) == (not by_code) or (self.token and (self.email or self.code)):
+            raise ValueError("give the token, or the email and the code")
+        return self
 
 
 class VerificationResend(RequestSchema):

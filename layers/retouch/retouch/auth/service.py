@@ -75,13 +75,13 @@ def register(
                 verified=False,
                 allowance=settings.unverified_allowance,
             )
-            token = new_verification(uow, settings, user_id=user.id, now=now)
+            mailed = new_verification(uow, settings, user_id=user.id, now=now)
             uow.commit()
     except EmailTaken:
         _tell_owner(mailer, email=email, language=language)  # the transaction is over
         return
     logger.info("user registered", extra={"user_id": user.public_id})
-    send_verification(mailer, settings, to=email, token=token, language=language)
+    send_verification(mailer, settings, to=email, mailed=mailed, language=language)
 
 
 def _tell_owner(mailer: Mailer, *, email: str, language: str) -> None:

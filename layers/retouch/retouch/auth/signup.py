@@ -29,6 +29,7 @@ _HOUR_S = 3600
 _SIGNUP_DETAIL = "Too many sign-ups; retry in {retry_after} s"
 _RESET_DETAIL = "Too many password reset requests; retry in {retry_after} s"
 _RESEND_DETAIL = "Too many verification mails requested; retry in {retry_after} s"
+_CODE_DETAIL = "Too many verification codes tried for this address; retry in {retry_after} s"
 
 
 def network_of(client_ip: str) -> str:
@@ -64,6 +65,12 @@ def admit_resend(limiter: RateLimiter, settings: Settings, *, client_ip: str) ->
     """Count a verification resend from `client_ip`; RateLimited when it is spent."""
     per_hour = settings.rate_limit_verification_resend_per_ip_per_hour
     _admit(limiter, Limit("resend_ip", per_hour, _HOUR_S), client_ip, _RESEND_DETAIL)
+
+
+def admit_code_attempt(limiter: RateLimiter, settings: Settings, *, email: str) -> None:
+    """Count a verification code tried for `email`; RateLimited when its guesses are spent."""
+    per_hour = settings.rate_limit_verification_code_per_email_per_hour
+    _admit(limiter, Limit("verify_code", per_hour, _HOUR_S), email, _CODE_DETAIL)
 
 
 def _admit(limiter: RateLimiter, limit: Limit, key: str, detail: str) -> None:

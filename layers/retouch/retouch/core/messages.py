@@ -47,6 +47,9 @@ DETAILS: Mapping[str, str] = {
     "The verification link is invalid, used or expired; request a new one": (
         "验证链接无效、已使用或已过期，请重新申请"
     ),
+    "Too many verification codes tried for this address; retry in {retry_after} s": (
+        "该邮箱的验证码尝试次数过多，请在 {retry_after} 秒后重试"
+    ),
     "Too many verification mails requested; retry in {retry_after} s": (
         "验证邮件请求过于频繁，请在 {retry_after} 秒后重试"
     ),
@@ -152,6 +155,7 @@ DETAILS: Mapping[str, str] = {
     ),
     "the password must not be the email address": "密码不能与邮箱相同",
     "give role, status or both": "请提供 role、status 或两者",
+    "give the token, or the email and the code": "请提供 token，或同时提供 email 和 code",
     "name at least one of cost, enabled, form_version, pipeline_version": (
         "请至少提供 cost、enabled、form_version、pipeline_version 之一"
     ),

@@ -36,3 +36,6 @@ class VerificationSettings(SettingsGroup):
     rate_limit_verification_resend_per_ip_per_hour: int = Field(
         10, ge=1, description="verification mail resends per hour per client IP"
     )
+    rate_limit_verification_code_per_email_per_hour: int = Field(
+        10, ge=1, description="verification codes tried per hour per address"
+    )
