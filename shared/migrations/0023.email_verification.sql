@@ -5,7 +5,7 @@
 -- (quota_accounts.period_grants = 0) until verification opens them with the first grant.
 -- Tokens: 256 random bits mailed to the address, stored only as their SHA-256, spent once
 -- (used_at) and refused after expires_at, as password_resets. The same mail carries a short
--- code, typed with the address instead of opening the link: stored as the SHA-256 of the user
+-- code, typed with the address instead of opening the link: stored as a keyed HMAC of the user
 -- id and the code (code_hash), its guesses limited per address.
 ALTER TABLE users ADD COLUMN IF NOT EXISTS email_verified_at DATETIME(3) NULL AFTER status;
 UPDATE users SET email_verified_at = created_at WHERE email_verified_at IS NULL;

@@ -4,8 +4,9 @@ Register (`auth.service.register`) creates the account unverified, with no credi
 unverified allowance (`RETOUCH_UNVERIFIED_ALLOWANCE`, 0) and no period grants, and mails a
 link holding a fresh token (256 random bits; only its SHA-256 is stored,
 `email_verifications`) valid `RETOUCH_EMAIL_VERIFICATION_TTL_S`, and a short code to type
-with the address instead (8 characters; stored as the SHA-256 of the user id and the code, its
-guesses limited per address by `auth.signup.admit_code_attempt`). `verify_email` spends the
+with the address instead (8 characters; stored as an HMAC of the user id and the code under a
+key derived from the signing key, its guesses limited per address by
+`auth.signup.admit_code_attempt`). `verify_email` spends the
 token — once: it and every other open token of the user are marked used — marks the address
 verified, opens the account's period grants (the default plan's credits, once: the account
 row is locked and the grants open on a conditional update), ends every earlier session of
@@ -20,6 +21,7 @@ address as well (`verify_address`, from `auth.passwords`).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +37,7 @@ from retouch.core.db import Database, UnitOfWork
 from retouch.core.errors import AppError
 from retouch.core.identity import User
 from retouch.core.logging import logger
-from retouch.core.security import new_opaque_token, token_digest
+from retouch.core.security import derived_key, new_opaque_token, token_digest
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
 from retouch.notify.mailer import Mailer
@@ -68,10 +70,13 @@ def new_code() -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
 
 
-def code_digest(user_id: int, code: str) -> str:
-    """What is stored of a code: bound to its user, so a code alone finds nobody."""
+def code_digest(settings: Settings, user_id: int, code: str) -> str:
+    """What is stored of a code: bound to its user, so a code alone finds nobody, and keyed
+    (a stolen table cannot be searched offline for 39-bit codes; a rotated signing key ends
+    open codes, not links)."""
     normal = code.replace("-", "").replace(" ", "").upper()
-    return hashlib.sha256(f"{user_id}:{normal}".encode()).hexdigest()
+    key = derived_key(settings, "verification-code")
+    return hmac.new(key, f"{user_id}:{normal}".encode(), hashlib.sha256).hexdigest()
 
 
 def new_verification(uow: UnitOfWork, settings: Settings, *, user_id: int, now: datetime) -> Mailed:
@@ -79,7 +84,7 @@ def new_verification(uow: UnitOfWork, settings: Settings, *, user_id: int, now: 
     mailed = Mailed(token=new_opaque_token(), code=new_code())
     MySQLEmailVerificationRepository(uow).add_with_code(
         token_hash=token_digest(mailed.token),
-        code_hash=code_digest(user_id, mailed.code),
+        code_hash=code_digest(settings, user_id, mailed.code),
         user_id=user_id,
         now=now,
         expires_at=now + timedelta(seconds=settings.email_verification_ttl_s),
@@ -132,7 +137,7 @@ def verify_email(
             found = tokens.get(token_digest(proof.token), for_update=True)
         else:
             owner = users.get_by_email(proof.email or "")
-            digest = None if owner is None else code_digest(owner.id, proof.code or "")
+            digest = None if owner is None else code_digest(settings, owner.id, proof.code or "")
             found = None if digest is None else tokens.get_by_code(digest)
         user = None if found is None else users.get_by_id(found.user_id)
         if found is None or not found.usable(now) or user is None or user.status != "active":
