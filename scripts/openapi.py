@@ -151,6 +151,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "archived": False,
     },
     "AccountDeletion": {"password": "Correct-horse-9"},
+    "EmailVerification": {"token": "Vq7m2Xc9LpB4nR8tZ1wK6cF3hJ5sD0gA9eU2iO7uT4y"},
+    "VerificationResend": {"email": "ada@example.com"},
 }
 
 

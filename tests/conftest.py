@@ -16,13 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from retouch.bootstrap.clients import reset_clients
 from scripts.local.lambda_runtime import FakeLambdaContext, load_function
 from scripts.local.servers import MariaDBServer, RedisServer
+
+if TYPE_CHECKING:
+    from scripts.local.alert_sinks import MailSink
 
 # Every JSON body the suite receives is scanned for leaks at the end (DESIGN §3), and every
 # line the retouch logger writes for secrets (§8); every SQL statement is held to the
@@ -52,6 +55,8 @@ BASE_ENV = {
     "RETOUCH_RATE_LIMIT_REGISTER_PER_NETWORK_PER_HOUR": "100000",
     "RETOUCH_RATE_LIMIT_REGISTER_GLOBAL_PER_MIN": "100000",
     "RETOUCH_RATE_LIMIT_PASSWORD_RESET_PER_IP_PER_HOUR": "100000",
+    "RETOUCH_RATE_LIMIT_VERIFICATION_RESEND_PER_IP_PER_HOUR": "100000",
+    "RETOUCH_RATE_LIMIT_VERIFICATION_CODE_PER_EMAIL_PER_HOUR": "100000",
     # Concurrency tests register dozens at once; the hashing cap's tests set their own.
     "RETOUCH_PASSWORD_HASH_WAIT_MS": "10000",
     # A random signing key per test run: no token outlives the run.
@@ -88,20 +93,29 @@ def running_stack(root: Path) -> Iterator[Stack]:
     atexit.register(mariadb.stop)
     atexit.register(redis.stop)
     running = Stack(mariadb=mariadb, redis=redis)
-    saved = {key: os.environ.get(key) for key in running.env()}
     try:
         mariadb.start()
         redis.start()
-        os.environ.update(running.env())
-        reset_clients()
-        apply_migrations(get_settings())
-        load_seed()
-        reset_clients()
-        yield running
+        with environment(running.env()):
+            reset_clients()
+            apply_migrations(get_settings())
+            load_seed()
+            reset_clients()
+            yield running
     finally:
         reset_clients()
         redis.stop()
         mariadb.stop()
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in the environment for the block; what was there before, after it."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -114,6 +128,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """MariaDB + Redis shared by the whole session; tests must not stop them."""
     with running_stack(tmp_path_factory.mktemp("stack")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def account_mail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailSink]:
+    """The loopback SMTP sink account mail goes to for the rest of the session (a sign-up's
+    verification link is read from it, as its recipient would); each mail is also a file in
+    its `folder`, as `scripts/run` writes them."""
+    from scripts.local.alert_sinks import mail_env, smtp_sink
+
+    folder = tmp_path_factory.mktemp("account-mail")
+    with smtp_sink(folder) as sink, environment(mail_env(sink)):
+        yield sink
 
 
 @pytest.fixture(scope="module")

@@ -61,8 +61,8 @@ OTHER_INPUTS: dict[str, dict[str, str]] = {
     "outpaint": {"ratio": "16:9"},
 }
 _INSERT_USERS = (
-    "INSERT INTO users (public_id, email, password_hash, created_at, updated_at) "
-    "VALUES (%s, %s, %s, %s, %s)"
+    "INSERT INTO users (public_id, email, password_hash, created_at, updated_at, "
+    "email_verified_at) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 _INSERT_TASKS = (
     "INSERT INTO tasks (public_id, user_id, feature_key, form_version, pipeline_version, "
@@ -178,7 +178,8 @@ def _insert_batches(
 
 
 def add_users(connection: Any, count: int, *, now: datetime, stream: TextIO) -> list[int]:
-    """`count` new active accounts (a valid hash of a password nobody knows); their ids."""
+    """`count` new active, verified accounts (a valid hash of a password nobody knows); their
+    ids."""
     from retouch.core.ids import new_public_id
     from retouch.core.security import hash_password
     from retouch.core.time import to_db
@@ -187,7 +188,14 @@ def add_users(connection: Any, count: int, *, now: datetime, stream: TextIO) -> 
     password_hash = hash_password(secrets.token_urlsafe(24))
     created = to_db(now)
     users = (
-        (new_public_id("usr"), f"gen-{run}-{n}@example.com", password_hash, created, created)
+        (
+            new_public_id("usr"),
+            f"gen-{run}-{n}@example.com",
+            password_hash,
+            created,
+            created,
+            created,
+        )
         for n in range(count)
     )
     _insert_batches(connection, _INSERT_USERS, users, Progress("users", count, stream))

@@ -46,16 +46,30 @@ WARM_TARGET = 2.0
 def sign_up(env: dict[str, str]) -> str:
     """Migrate, seed and register one user in the servers of `env`; its access token."""
     prepare_servers(env)
+    from retouch.auth.schemas import EmailVerification
     from retouch.auth.service import register
+    from retouch.auth.verification import verify_email
     from retouch.bootstrap.clients import reset_clients
     from retouch.core.db import get_database
     from retouch.core.settings import get_settings
+    from retouch.notify.mailer import Mail
 
-    pair = register(
+    mails: list[Mail] = []
+    settings = get_settings()
+    register(
         database=get_database(),
-        settings=get_settings(),
+        settings=settings,
         email="bench-me@example.com",
         password=secrets.token_urlsafe(16) + "-Aa1",
+        mailer=type("Inbox", (), {"send": staticmethod(mails.append)})(),
+    )
+    link = settings.email_verification_url  # the mailed link ends with the token
+    token = mails[-1].text.split(link, 1)[1].split()[0]
+    pair = verify_email(
+        database=get_database(),
+        settings=settings,
+        proof=EmailVerification(token=token),
+        client=None,
     )
     reset_clients()
     return pair.access_token

@@ -83,6 +83,7 @@ def open_accounts(database: Database, count: int) -> list[int]:
                     email=f"{secrets.token_hex(8)}@bench.test",
                     password_hash="-",  # noqa: S106 - no hash: the account never signs in
                     now=utc_now(),
+                    verified=True,
                 )
                 .id
             )

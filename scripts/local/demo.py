@@ -3,12 +3,13 @@
     scripts/run                # one terminal: the local stack on http://127.0.0.1:8000
     scripts/demo [--url URL]   # another: writes .local/demo/index.html and prints its path
 
-As a client would: registers a demo user, uploads the sample pictures the project draws
-itself (`retouch.providers.local.samples`) through presigned URLs and waits for each to be
-`ready`, creates one task per feature (the images of `SAMPLE_FORMS`, the form's other fields
-from shared/seed/catalog.json), follows each task to its end (`GET /v1/tasks/{id}` with
-`If-None-Match`), downloads the outputs and writes a page with input(s) and output side by
-side per feature, its images in files beside it (relative links).
+As a client would: registers a demo user and verifies it with the link mailed to the stack's
+SMTP sink (`.local/mail/*.eml`; `--mail-dir` elsewhere), uploads the sample pictures the
+project draws itself (`retouch.providers.local.samples`) through presigned URLs and waits
+for each to be `ready`, creates one task per feature (the images of `SAMPLE_FORMS`, the
+form's other fields from shared/seed/catalog.json), follows each task to its end
+(`GET /v1/tasks/{id}` with `If-None-Match`), downloads the outputs and writes a page with
+input(s) and output side by side per feature, its images in files beside it (relative links).
 
 `run_demo` takes any `httpx.Client` whose base URL is the stack, so a test can pass a
 `TestClient` of the in-process gateway.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import re
 import secrets
 import sys
 import time
@@ -35,6 +37,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "shared" / "seed" / "catalog.json"
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_OUT = ROOT / ".local" / "demo"
+#: Where `scripts/run`'s SMTP sink writes account mail (the verification link is read there).
+DEFAULT_MAIL = ROOT / ".local" / "mail"
+_VERIFY_LINK = re.compile(r"verify-email\?token=([A-Za-z0-9_-]{20,128})")
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 #: Values of the forms' other fields that show the feature best (checked against the form).
 CHOICES: dict[str, dict[str, Any]] = {
@@ -102,14 +107,29 @@ def _json(response: httpx.Response, *expected: int) -> Any:
     return response.json()
 
 
-def register(client: httpx.Client) -> dict[str, str]:
-    """A fresh demo account; the headers that authenticate as it."""
-    body = {
-        "email": f"demo-{secrets.token_hex(4)}@example.com",
-        "password": secrets.token_urlsafe(16),
-    }
-    tokens = _json(client.post("/v1/auth/register", json=body), 201)
+def register(client: httpx.Client, mail_dir: Path, *, timeout_s: float = 30) -> dict[str, str]:
+    """A fresh demo account, verified with the link mailed to it (read where the stack's
+    SMTP sink writes each mail, `mail_dir/<n>.eml`); the headers that authenticate as it."""
+    email = f"demo-{secrets.token_hex(4)}@example.com"
+    body = {"email": email, "password": secrets.token_urlsafe(16)}
+    _json(client.post("/v1/auth/register", json=body), 202)
+    token = mailed_token(mail_dir, email, timeout_s=timeout_s)
+    tokens = _json(client.post("/v1/auth/verify", json={"token": token}), 200)
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def mailed_token(mail_dir: Path, email: str, *, timeout_s: float) -> str:
+    """The token of the verification link in the mail to `email`, waiting for it to land."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for path in sorted(mail_dir.glob("*.eml"), reverse=True):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found = _VERIFY_LINK.search(text)
+            if f"To: {email}" in text and found:
+                return found.group(1)
+        if time.monotonic() > deadline:
+            raise DemoError(f"no verification mail to {email} in {mail_dir}")
+        time.sleep(0.1)
 
 
 def upload(
@@ -233,11 +253,13 @@ def run_demo(
     timeout_s: float = 300.0,
     poll_s: float = 0.5,
     log: Log = log_line,
+    mail_dir: Path = DEFAULT_MAIL,
 ) -> Path:
-    """Run every feature of `SAMPLE_FORMS` through the stack `client` talks to; the page."""
+    """Run every feature of `SAMPLE_FORMS` through the stack `client` talks to, as a user
+    registered and verified through the mail in `mail_dir`; the page."""
     _clean(out)
     values = other_fields()
-    headers = register(client)
+    headers = register(client, mail_dir)
     log("registered a demo user; drawing and uploading the sample pictures …")
     samples = sample_images()
     wanted = sorted({name for form in SAMPLE_FORMS.values() for name in form.values()})
@@ -274,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", default=DEFAULT_URL, help=f"the stack (default {DEFAULT_URL})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the page")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per task at most")
+    parser.add_argument(
+        "--mail-dir", type=Path, default=DEFAULT_MAIL, help="where the stack's mail sink writes"
+    )
     args = parser.parse_args(argv)
     with httpx.Client(base_url=args.url, timeout=30.0) as client:
         try:
@@ -282,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_line(f"no stack at {args.url} ({exc}); start it with scripts/run first")
             return 2
         try:
-            page = run_demo(client, args.out, timeout_s=args.timeout)
+            page = run_demo(client, args.out, timeout_s=args.timeout, mail_dir=args.mail_dir)
         except DemoError as exc:
             log_line(str(exc))
             return 1

@@ -23,6 +23,7 @@ def principal(user_id: int, *, plan: str = "free", role: Role = "user") -> Princ
         status="active",
         created_at=_CREATED,
         updated_at=_CREATED,
+        email_verified_at=_CREATED,
     )
     claims = AccessClaims(
         subject=public_id, role=role, jti="j", session_id="s", issued_at=0, expires_at=1

@@ -107,10 +107,19 @@ class FakeAccountRepository(SharedTable):
     def __init__(self) -> None:
         self.accounts: dict[int, Account] = {}
 
-    def add(self, *, user_id: int, period_start: datetime, period_end: datetime) -> None:
+    def add(
+        self, *, user_id: int, period_start: datetime, period_end: datetime, period_grants: bool
+    ) -> None:
         if user_id in self.accounts:
             raise constraint_violated("PRIMARY")
-        self._store(Account(user_id, 0, 0, period_start, period_end))
+        self._store(Account(user_id, 0, 0, period_start, period_end, period_grants))
+
+    def open_period_grants(self, user_id: int) -> bool:
+        account = self.accounts.get(user_id)
+        if account is None or account.period_grants:
+            return False
+        self._store(dataclasses.replace(account, period_grants=True))
+        return True
 
     def get(self, user_id: int, *, for_update: bool = False) -> Account | None:
         return self.accounts.get(user_id)

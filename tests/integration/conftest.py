@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from scripts.local.alert_sinks import MailSink
 from scripts.local.gateway import create_gateway
 from scripts.local.sam import Template, load_template
 from tests.conftest import Stack
@@ -55,15 +56,16 @@ def identity_apps(stack: Stack) -> tuple[Any, Any]:
 
 
 @pytest.fixture
-def api(identity_apps: tuple[Any, Any]) -> Iterator[Api]:
-    """Clients of the auth and users functions, calling from an address of this test alone."""
+def api(identity_apps: tuple[Any, Any], account_mail: MailSink) -> Iterator[Api]:
+    """Clients of the auth and users functions, calling from an address of this test alone;
+    account mail reaches `account_mail`."""
     auth, users = identity_apps
     client = (new_client_ip(), 50000)
     with (
         TestClient(auth, client=client, raise_server_exceptions=False) as auth_client,
         TestClient(users, client=client, raise_server_exceptions=False) as users_client,
     ):
-        yield Api(auth=auth_client, users=users_client)
+        yield Api(auth=auth_client, users=users_client, mail=account_mail)
 
 
 @pytest.fixture

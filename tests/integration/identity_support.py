@@ -10,6 +10,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from email.message import EmailMessage
 from functools import cache
 from typing import Any
 
@@ -17,6 +18,9 @@ import httpx
 import jwt
 from fastapi.testclient import TestClient
 
+from retouch.auth.schemas import EmailVerification, TokenPair
+from retouch.auth.service import register
+from retouch.auth.verification import verify_email
 from retouch.core.db import get_database
 from retouch.core.ids import new_public_id
 from retouch.core.security import TokenConfig, hash_password, issue_access_token
@@ -24,7 +28,9 @@ from retouch.core.settings import get_settings
 from retouch.core.time import utc_now
 from retouch.quota.service import open_account
 from retouch.users.repository import MySQLUserRepository
+from scripts.local.alert_sinks import MailSink
 from tests.conftest import TEST_JWT_KID, load_function
+from tests.fakes.mailer import RecordingMailer
 
 PASSWORD = "Correct-Horse-7"
 
@@ -39,19 +45,44 @@ def new_client_ip() -> str:
     return f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
 
 
+def mail_to(sink: MailSink, email: str) -> EmailMessage:
+    """The last mail the sink received for `email` (waiting a little for it)."""
+    for _ in range(50):
+        found = [m for m in sink.messages if m["To"] == email]
+        if found:
+            return found[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"no mail to {email}")
+
+
+def link_token(message: EmailMessage, link: str) -> str:
+    """The token at the end of the mailed link that starts with `link`."""
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = str(body.get_content())
+    assert link in text, text
+    return text.split(link, 1)[1].split()[0]
+
+
 @dataclass
 class Api:
-    """The auth and users functions, called from one client address."""
+    """The auth and users functions, called from one client address; account mail reaches
+    `mail`."""
 
     auth: TestClient
     users: TestClient
+    mail: MailSink
 
     def register(self, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
-        response = self.auth.post(
-            "/v1/auth/register", json={"email": email or new_email(), "password": password}
-        )
-        assert response.status_code == 201, response.text
-        return response.json()  # type: ignore[no-any-return]
+        """Register, read the verification mail and verify: the first token pair."""
+        email = email or new_email()
+        response = self.auth.post("/v1/auth/register", json={"email": email, "password": password})
+        assert response.status_code == 202, response.text
+        link = get_settings().email_verification_url
+        token = link_token(mail_to(self.mail, email), link)
+        verified = self.auth.post("/v1/auth/verify", json={"token": token})
+        assert verified.status_code == 200, verified.text
+        return verified.json()  # type: ignore[no-any-return]
 
     def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
         body = {"email": email, "password": password}
@@ -77,7 +108,11 @@ def new_account(role: str = "user") -> tuple[dict[str, Any], dict[str, str]]:
     callers of the admin tests do not each pay an Argon2 hash; its token is a real one."""
     with get_database().unit_of_work() as uow:
         user = MySQLUserRepository(uow).add(
-            public_id=new_public_id("usr"), email=new_email(), password_hash=_hash(), now=utc_now()
+            public_id=new_public_id("usr"),
+            email=new_email(),
+            password_hash=_hash(),
+            now=utc_now(),
+            verified=True,
         )
         open_account(uow=uow, user_id=user.id)
         uow.execute("UPDATE users SET role = %s WHERE id = %s", (role, user.id))
@@ -90,6 +125,22 @@ def new_account(role: str = "user") -> tuple[dict[str, Any], dict[str, str]]:
     )
     fields = {"id": user.public_id, "email": user.email, "role": role}
     return fields, bearer(token.token)
+
+
+def sign_up(email: str | None = None, password: str = PASSWORD) -> TokenPair:
+    """An account made through the auth service, as a newcomer makes one: registered, then
+    verified with the token of the mailed link; the first token pair."""
+    email, settings, inbox = email or new_email("signup"), get_settings(), RecordingMailer()
+    register(
+        database=get_database(), settings=settings, email=email, password=password, mailer=inbox
+    )
+    token = inbox.token(email, after=settings.email_verification_url)
+    return verify_email(
+        database=get_database(),
+        settings=settings,
+        proof=EmailVerification(token=token),
+        client=None,
+    )
 
 
 @cache
@@ -123,15 +174,17 @@ def internal_id(public_id: str) -> int:
     return int(row["id"])
 
 
-def audit_rows(target: str) -> list[dict[str, Any]]:
+def audit_rows(target: str, *, sign_up: bool = False) -> list[dict[str, Any]]:
     """The audit rows about `target` (a user's public id, a feature or provider key, a masked
-    email), oldest first, with the actor's public id (None: an anonymous event)."""
+    email), oldest first, with the actor's public id (None: an anonymous event). The row of
+    the address's verification, which every sign-up writes, only with `sign_up`."""
     with get_database().unit_of_work() as uow:
         rows = uow.fetch_all(
             "SELECT a.action, a.target_type, a.target_id, a.before_state, a.after_state, "
             "a.request_id, a.client_request_id, u.public_id AS actor FROM audit_logs a "
-            "LEFT JOIN users u ON u.id = a.actor_user_id WHERE a.target_id = %s ORDER BY a.id",
-            (target,),
+            "LEFT JOIN users u ON u.id = a.actor_user_id WHERE a.target_id = %s "
+            "AND (%s OR a.action <> 'auth.email_verified') ORDER BY a.id",
+            (target, sign_up),
         )
     return [
         {

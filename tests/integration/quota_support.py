@@ -44,6 +44,7 @@ def new_user(database: Database, *, clock: FakeClock | None = None) -> int:
             email=f"quota-{secrets.token_hex(8)}@example.test",
             password_hash="-",  # never signs in
             now=clock(),
+            verified=True,
         )
         open_account(uow=uow, user_id=user.id, clock=clock)
         uow.commit()

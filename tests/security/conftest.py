@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from retouch.bootstrap.clients import reset_clients
+from scripts.local.alert_sinks import MailSink
 from scripts.local.gateway import create_gateway
 from scripts.local.sam import load_template
 from scripts.local.servers import serving_app
@@ -41,9 +42,12 @@ class Served:
 
 
 @pytest.fixture(scope="package")
-def served(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    stack: Stack, account_mail: MailSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     """The gateway on a free port for the whole package; its settings are those of the test
-    run plus one CORS origin and a local storage folder, restored afterwards."""
+    run plus one CORS origin and a local storage folder, restored afterwards. Account mail
+    reaches `account_mail`."""
     objects: Path = tmp_path_factory.mktemp("security-objects")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RETOUCH_CORS_ORIGINS", ALLOWED_ORIGIN)

@@ -9,11 +9,15 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from retouch.core.settings import get_settings
+from scripts.local.alert_sinks import MailSink
 from tests.integration.identity_support import (
     PASSWORD,
     alg_none_token,
     bearer,
     forged,
+    link_token,
+    mail_to,
     new_email,
     tampered_token,
 )
@@ -50,11 +54,15 @@ def test_an_expired_token_is_401_token_expired(http: httpx.Client) -> None:
 
 
 def test_a_refresh_token_is_no_access_token_and_an_access_token_no_refresh_token(
-    http: httpx.Client,
+    http: httpx.Client, account_mail: MailSink
 ) -> None:
-    # GIVEN a real sign-up's token pair
-    pair = http.post("/v1/auth/register", json={"email": new_email("sec"), "password": PASSWORD})
-    assert pair.status_code == 201, pair.text
+    # GIVEN a real sign-up's token pair: registered, then verified with the mailed token
+    email = new_email("sec")
+    accepted = http.post("/v1/auth/register", json={"email": email, "password": PASSWORD})
+    assert accepted.status_code == 202, accepted.text
+    token = link_token(mail_to(account_mail, email), get_settings().email_verification_url)
+    pair = http.post("/v1/auth/verify", json={"token": token})
+    assert pair.status_code == 200, pair.text
     tokens = pair.json()
 
     # THEN each kind is refused where the other belongs

@@ -88,18 +88,27 @@ def test_route_errors_come_from_dependencies_and_marks(spec: dict[str, Any]) -> 
     assert create["422"] == {"VALIDATION_FAILED", "IDEMPOTENCY_KEY_REUSED"}
     # the role dependency of every admin route brings 403; no other route has it but the
     # payment notification, whose forged or replayed signature is 403 SIGNATURE_INVALID, and
-    # the account's deletion, whose wrong password is 403 PASSWORD_NOT_CONFIRMED
+    # the account's deletion, whose wrong password is 403 PASSWORD_NOT_CONFIRMED, and task
+    # creation, refused to an unverified address with 403 EMAIL_NOT_VERIFIED
     notify = ("POST", "/v1/payments/notify/{provider}")
     delete_me = ("DELETE", "/v1/me")
     assert error_codes(spec, ops[notify])["403"] == {"SIGNATURE_INVALID"}
     assert error_codes(spec, ops[delete_me])["403"] == {"PASSWORD_NOT_CONFIRMED"}
+    assert create["403"] == {"EMAIL_NOT_VERIFIED"}
+    create_task = ("POST", "/v1/tasks")
     for (method, path), operation in ops.items():
-        expected = path.startswith("/v1/admin") or (method, path) in (notify, delete_me)
+        expected = path.startswith("/v1/admin") or (method, path) in (notify, delete_me, create_task)
         assert ("403" in operation["responses"]) == expected, (method, path)
     # /v1/me/quota needs a token: 401; register is public: no 401, `security: []`
     assert "401" in ops[("GET", "/v1/me/quota")]["responses"]
     register = ops[("POST", "/v1/auth/register")]
     assert register["security"] == [] and "401" not in register["responses"]
+    # register answers 202 for a new and a taken address alike: no 201, no 409 to tell them
+    assert "202" in register["responses"]
+    assert not {"201", "409"} & set(register["responses"])
+    assert (
+        "VERIFICATION_TOKEN_INVALID" in error_codes(spec, ops[("POST", "/v1/auth/verify")])["400"]
+    )
     # the two task-list operations do not claim "no such task"
     assert "404" not in ops[("GET", "/v1/tasks")]["responses"]
     assert "404" not in ops[("POST", "/v1/tasks")]["responses"]

@@ -1,14 +1,18 @@
 // The TypeScript client's journey (tests/integration/contract/test_clients.py): types from
 // docs/openapi.json by openapi-typescript (build/schema.d.ts), calls by openapi-fetch. `tsc
 // --strict` must accept it — `error.code` is the ErrorCode union — and node runs it against
-// the served stack: register, upload, create a task, read its events, cancel, typed errors.
+// the served stack: register, verify with the mailed token, upload, create a task, read its events, cancel, typed errors.
 import createClient from "openapi-fetch";
 import type { components, paths } from "./build/schema";
 
 type ErrorCode = components["schemas"]["ErrorCode"];
 type Problem = components["schemas"]["Problem"];
 
-const [baseUrl, imagePath] = [process.env.RETOUCH_URL!, process.env.RETOUCH_IMAGE!];
+const [baseUrl, imagePath, mailDir] = [
+  process.env.RETOUCH_URL!,
+  process.env.RETOUCH_IMAGE!,
+  process.env.RETOUCH_MAIL_DIR!,
+];
 const api = createClient<paths>({ baseUrl });
 
 function check(condition: boolean, what: string): asserts condition {
@@ -20,14 +24,34 @@ function expectProblem(error: Problem | undefined, code: ErrorCode, status: numb
   check(error.code === code && error.status === status, `${code}: ${JSON.stringify(error)}`);
 }
 
+const { readdir, readFile } = await import("node:fs/promises");
+
+// The token of the last verification link mailed to `to`, read from the sink's .eml files.
+async function mailedToken(to: string): Promise<string> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const names = await readdir(mailDir).catch(() => [] as string[]);
+    for (const name of names.sort().reverse()) {
+      const text = await readFile(`${mailDir}/${name}`, "utf8");
+      const token = /verify-email\?token=([A-Za-z0-9_-]+)/.exec(text)?.[1];
+      if (text.includes(`To: ${to}`) && token !== undefined) return token;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`journey: no verification mail to ${to}`);
+}
+
 const email = `ts-${Date.now()}@example.com`;
 const registered = await api.POST("/v1/auth/register", {
   body: { email, password: "Journey-pass-1" },
 });
-check(registered.data !== undefined, `register: ${JSON.stringify(registered.error)}`);
-const auth = { Authorization: `Bearer ${registered.data.access_token}` };
+check(registered.data?.status === "verification_sent", `register: ${registered.response.status}`);
+const verified = await api.POST("/v1/auth/verify", { body: { token: await mailedToken(email) } });
+check(verified.data !== undefined, `verify: ${JSON.stringify(verified.error)}`);
+const auth = { Authorization: `Bearer ${verified.data.access_token}` };
+const reused = await api.POST("/v1/auth/verify", { body: { token: await mailedToken(email) } });
+expectProblem(reused.error, "VERIFICATION_TOKEN_INVALID", 400);
 
-const image = new Uint8Array(await (await import("node:fs/promises")).readFile(imagePath));
+const image = new Uint8Array(await readFile(imagePath));
 const ticket = await api.POST("/v1/uploads", {
   headers: auth,
   body: { content_type: "image/png", size: image.byteLength },

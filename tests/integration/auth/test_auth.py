@@ -14,11 +14,12 @@ from retouch.core.db import get_database
 from retouch.core.ratelimit import RateLimiter, RateLimiterUnavailable
 from retouch.core.settings import get_settings
 from retouch.http import create_app
-from retouch.users.errors import EmailTaken
 from tests.conftest import Stack
+from tests.fakes.mailer import RecordingMailer
 from tests.integration.identity_support import (
     PASSWORD,
     Api,
+    mail_to,
     new_client_ip,
     new_email,
     set_access,
@@ -39,25 +40,23 @@ def _problem(response_json: dict[str, object]) -> dict[str, object]:
     return {key: value for key, value in response_json.items() if key != "request_id"}
 
 
-def test_register_answers_201_with_a_token_pair_that_works(api: Api) -> None:
-    # WHEN someone registers
+def test_a_verified_sign_up_answers_a_token_pair_that_works(api: Api) -> None:
+    # WHEN someone registers and opens the mailed link
     email = new_email()
-    response = api.auth.post("/v1/auth/register", json={"email": email, "password": PASSWORD})
+    body = api.register(email)
 
-    # THEN they get their user and a token pair, never cached
-    assert response.status_code == 201
-    assert response.headers["cache-control"] == "no-store"
-    body = response.json()
+    # THEN verifying answers their user and a token pair
     assert set(body) == {"user", "access_token", "refresh_token", "expires_in", "token_type"}
     assert (body["token_type"], body["expires_in"]) == ("Bearer", 900)
     assert set(body["user"]) == {"id", "email", "role", "created_at"}
     assert body["user"]["id"].startswith("usr_")
     assert (body["user"]["email"], body["user"]["role"]) == (email, "user")
 
-    # AND the access token signs them in, with the free plan
+    # AND the access token signs them in, verified, with the free plan
     me = api.me(body["access_token"])
     assert me.status_code == 200
     assert me.json()["id"] == body["user"]["id"]
+    assert me.json()["email_verified"] is True
     assert me.json()["membership"] == {"plan": "free", "expires_at": None}
 
 
@@ -69,8 +68,8 @@ def test_an_email_registers_once_whatever_its_case_or_spaces(api: Api) -> None:
         "/v1/auth/register", json={"email": f"  {email.upper()} ", "password": PASSWORD}
     )
 
-    assert again.status_code == 409
-    assert again.json()["code"] == "EMAIL_TAKEN"
+    assert again.status_code == 202
+    assert mail_to(api.mail, email)["Subject"] == "你已经有 Retouch 账号了"
     assert _user_count(email) == 1
 
 
@@ -239,20 +238,22 @@ def test_login_fails_closed_when_the_limiter_is_unreachable(api: Api) -> None:
 
 def test_concurrent_registrations_of_one_email_create_one_account(stack: Stack) -> None:
     # GIVEN one address sent by six sign-ups at once, on separate connections
-    email = new_email("race")
+    email, inbox = new_email("race"), RecordingMailer()
 
-    def attempt(_: int) -> str:
-        try:
-            register(
-                database=get_database(), settings=get_settings(), email=email, password=PASSWORD
-            )
-        except EmailTaken:
-            return "taken"
-        return "created"
+    def attempt(_: int) -> None:
+        register(
+            database=get_database(),
+            settings=get_settings(),
+            email=email,
+            password=PASSWORD,
+            mailer=inbox,
+        )
 
     with ThreadPoolExecutor(max_workers=6) as pool:
-        outcomes = sorted(pool.map(attempt, range(6)))
+        list(pool.map(attempt, range(6)))
 
-    # THEN the unique key lets exactly one through; the others are told the email is taken
-    assert outcomes == ["created"] + ["taken"] * 5
+    # THEN the unique key lets exactly one through: one verification link is mailed, and
+    # the owner is told five times that someone tried
     assert _user_count(email) == 1
+    kinds = sorted(mail.kind for mail in inbox.to(email))
+    assert kinds == ["already_registered"] * 5 + ["email_verification"]

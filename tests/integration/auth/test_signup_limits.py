@@ -1,7 +1,7 @@
 """Sign-up limits against the real functions, MariaDB and Redis: a flood of registrations
 from one address on the local gateway is held to its limit while /health stays fast; the per
 network and service-wide limits; the hashing cap answering 503 before hashing. A refused
-registration creates no account and grants no credits."""
+registration creates no account, and an accepted one no credits until it is verified."""
 
 from __future__ import annotations
 
@@ -52,6 +52,21 @@ def _accounts(emails: list[str]) -> tuple[int, int]:
         )
     assert users is not None and quota is not None
     return int(users["n"]), int(quota["n"])
+
+
+def _credits(emails: list[str]) -> tuple[int, int]:
+    """(credits on the balances, ledger rows) of these addresses' accounts."""
+    marks = ", ".join(["%s"] * len(emails))
+    with get_database().unit_of_work() as uow:
+        row = uow.fetch_one(
+            "SELECT COALESCE(SUM(q.balance + q.reserved), 0) AS credits, "  # noqa: S608 - placeholders only
+            "(SELECT COUNT(*) FROM quota_ledger l JOIN users v ON v.id = l.user_id "
+            f"WHERE v.email IN ({marks})) AS grants "
+            f"FROM quota_accounts q JOIN users u ON u.id = q.user_id WHERE u.email IN ({marks})",
+            [*emails, *emails],
+        )
+    assert row is not None
+    return int(row["credits"]), int(row["grants"])
 
 
 @pytest.fixture
@@ -109,12 +124,14 @@ def test_a_flood_of_registrations_from_one_address_is_held_and_health_stays_fast
     figures = f"/health p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms"
     print(f"flood of {FLOOD} registrations: {counts}; {figures}")  # noqa: T201
     # the limit holds: at most PER_IP got through (a few may have met the hashing cap)
-    assert set(statuses) <= {201, 429, 503}
-    assert counts.get(201, 0) <= PER_IP
+    assert set(statuses) <= {202, 429, 503}
+    assert counts.get(202, 0) <= PER_IP
     assert counts.get(429, 0) >= FLOOD - PER_IP
-    assert counts.get(201, 0) + counts.get(503, 0) <= PER_IP
-    # no account, and so no credits, for any refused registration
-    assert _accounts(emails) == (counts.get(201, 0), counts.get(201, 0))
+    assert counts.get(202, 0) + counts.get(503, 0) <= PER_IP
+    # no account for any refused registration; the accepted ones are unverified, and no
+    # credits were granted to any of them (the unverified allowance is 0)
+    assert _accounts(emails) == (counts.get(202, 0), counts.get(202, 0))
+    assert _credits(emails) == (0, 0)
     # the local gateway serves every function from one pool of 4 workers on a shared
     # machine: loosely bounded (without the limits the flood took it to seconds)
     assert p99 < 0.5
@@ -136,11 +153,11 @@ def test_one_network_shares_an_allowance(
     block = f"198.19.{secrets.randbelow(256)}"
     _forget_limits(("register_net", f"{block}.0/24"), ("register_net", "198.19.255.0/24"))
     results = [_register(auth, f"{block}.{host}") for host in (1, 2, 3, 4)]
-    assert [status for status, _ in results] == [201, 201, 201, 429]
+    assert [status for status, _ in results] == [202, 202, 202, 429]
     assert _accounts([email for _, email in results]) == (3, 3)
     # another network is not refused by this one's spent allowance
     other = "198.19.255.9" if block != "198.19.255" else "198.19.254.9"
-    assert _register(auth, other)[0] == 201
+    assert _register(auth, other)[0] == 202
 
 
 def test_the_sign_up_circuit_refuses_every_network_once_spent(
@@ -151,7 +168,7 @@ def test_the_sign_up_circuit_refuses_every_network_once_spent(
     _forget_limits(("register_all", "all"))
     auth, _ = identity_apps
     statuses = [_register(auth, f"203.0.{n}.7")[0] for n in (10, 20, 30)]
-    assert statuses == [201, 201, 429]
+    assert statuses == [202, 202, 429]
     _forget_limits(("register_all", "all"))
 
 
@@ -172,4 +189,4 @@ def test_beyond_the_hashing_cap_a_request_is_refused_at_once_with_retry_after(
     assert elapsed < 1.0
     assert _accounts([email]) == (0, 0)
     # AND with the slot free it goes through
-    assert _register(auth, f"192.0.2.{secrets.randbelow(250) + 1}")[0] == 201
+    assert _register(auth, f"192.0.2.{secrets.randbelow(250) + 1}")[0] == 202

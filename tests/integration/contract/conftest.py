@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from retouch.bootstrap.clients import reset_clients
+from scripts.local.alert_sinks import MailSink, mail_env, smtp_sink
 from scripts.local.gateway import create_gateway
 from scripts.local.sam import load_template
 from scripts.local.servers import free_port, serving_app
@@ -20,11 +21,13 @@ from tests.integration.identity_support import new_account
 
 @dataclass(frozen=True)
 class ContractStack:
-    """The served gateway's base URL and the Authorization headers of an admin and a user."""
+    """The served gateway's base URL, the Authorization headers of an admin and a user, and
+    the SMTP sink its account mail reaches (each mail also a file in `mail.folder`)."""
 
     url: str
     admin: dict[str, str]
     user: dict[str, str]
+    mail: MailSink
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +43,12 @@ def contract_stack(
         port = free_port()
         # Presigned upload URLs point at this gateway, so a client can PUT to them.
         patch.setenv("RETOUCH_STORAGE_LOCAL_BASE_URL", f"http://127.0.0.1:{port}/_storage")
-        reset_clients()
-        _, admin = new_account("admin")
-        _, user = new_account("user")
-        with serving_app(create_gateway(load_template()), port=port) as url:
-            yield ContractStack(url=url, admin=admin, user=user)
+        with smtp_sink(tmp_path_factory.mktemp("mail")) as sink:
+            for name, value in mail_env(sink).items():
+                patch.setenv(name, value)
+            reset_clients()
+            _, admin = new_account("admin")
+            _, user = new_account("user")
+            with serving_app(create_gateway(load_template()), port=port) as url:
+                yield ContractStack(url=url, admin=admin, user=user, mail=sink)
     reset_clients()

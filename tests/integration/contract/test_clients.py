@@ -1,7 +1,7 @@
 """Issue 18 items 3–4: the committed document lints clean with Redocly's recommended rules,
 and clients generated from it — TypeScript (openapi-typescript, `tsc --strict`, openapi-fetch)
-and Python (openapi-python-client) — run the journey against the served stack: register,
-upload, create a task, follow it, cancel it, and read typed errors."""
+and Python (openapi-python-client) — run the journey against the served stack: register, verify
+with the mailed token, upload, create a task, follow it, cancel it, and read typed errors."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.integration.contract.conftest import ContractStack
+from tests.integration.identity_support import link_token, mail_to
 from tests.unit.image_support import png
 
 pytestmark = pytest.mark.integration
@@ -67,7 +68,12 @@ def test_the_typescript_client_type_checks_strictly_and_runs_the_journey(
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "RETOUCH_URL": contract_stack.url, "RETOUCH_IMAGE": str(image)},
+        env={
+            **os.environ,
+            "RETOUCH_URL": contract_stack.url,
+            "RETOUCH_IMAGE": str(image),
+            "RETOUCH_MAIL_DIR": str(contract_stack.mail.folder),
+        },
         check=False,
     )
     # THEN every step answered as its types say
@@ -112,14 +118,16 @@ def test_the_python_client_runs_the_journey_and_reads_every_error_as_a_problem(
     strict = {"base_url": contract_stack.url, "raise_on_unexpected_status": True}
     anonymous = client.Client(**strict)
 
-    # register → a token pair
+    # register → verification mailed; verify with the mailed token → a token pair
     auth_register = importlib.import_module("retouch_client.api.auth.auth_register")
-    pair = auth_register.sync(
-        client=anonymous,
-        body=models.RegisterRequest(
-            email=f"py-{uuid.uuid4().hex[:12]}@example.com", password="Journey-pass-1"
-        ),
+    auth_verify = importlib.import_module("retouch_client.api.auth.auth_verify_email")
+    email = f"py-{uuid.uuid4().hex[:12]}@example.com"
+    accepted = auth_register.sync(
+        client=anonymous, body=models.RegisterRequest(email=email, password="Journey-pass-1")
     )
+    assert isinstance(accepted, models.RegistrationAccepted), accepted
+    token = link_token(mail_to(contract_stack.mail, email), "verify-email?token=")
+    pair = auth_verify.sync(client=anonymous, body=models.EmailVerification(token=token))
     assert isinstance(pair, models.TokenPair), pair
     user = client.AuthenticatedClient(token=pair.access_token, **strict)
 
@@ -174,12 +182,9 @@ def test_the_python_client_runs_the_journey_and_reads_every_error_as_a_problem(
             "FORBIDDEN",
         ),
         (
-            auth_register.sync(
-                client=anonymous,
-                body=models.RegisterRequest(email=pair.user.email, password="Journey-pass-1"),
-            ),
-            409,
-            "EMAIL_TAKEN",
+            auth_verify.sync(client=anonymous, body=models.EmailVerification(token=token)),
+            400,
+            "VERIFICATION_TOKEN_INVALID",
         ),
     ]
     for problem, status, code in cases:

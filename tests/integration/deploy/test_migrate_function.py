@@ -21,7 +21,11 @@ pytestmark = pytest.mark.integration
 def _register(email: str) -> None:
     with get_database().unit_of_work() as uow:
         MySQLUserRepository(uow).add(
-            public_id=secrets.token_hex(8), email=email, password_hash="x", now=utc_now()
+            public_id=secrets.token_hex(8),
+            email=email,
+            password_hash="x",
+            now=utc_now(),
+            verified=True,
         )
         uow.commit()
 

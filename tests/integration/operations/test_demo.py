@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from retouch.images.inspection import inspect_image
 from retouch.providers.local.samples import SAMPLE_FORMS
+from scripts.local.alert_sinks import MailSink
 from scripts.local.demo import run_demo
 from scripts.local.gateway import create_gateway
 from scripts.local.sam import load_template
@@ -49,13 +50,20 @@ def gateway(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def test_the_demo_runs_all_five_features_and_writes_a_before_and_after_page(
-    gateway: TestClient, tmp_path: Path
+    gateway: TestClient, tmp_path: Path, account_mail: MailSink
 ) -> None:
     # GIVEN the local stack with its step consumers running
     out = tmp_path / "demo"
 
     # WHEN the demo runs against it
-    page = run_demo(gateway, out, timeout_s=120, poll_s=0.1, log=lambda _message: None)
+    page = run_demo(
+        gateway,
+        out,
+        timeout_s=120,
+        poll_s=0.1,
+        log=lambda _message: None,
+        mail_dir=account_mail.folder or out,
+    )
 
     # THEN the page shows the five features succeeded, each with its inputs and an output,
     # every image a real file beside the page

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from retouch.auth.service import register
-from retouch.core.db import get_database
-from retouch.core.settings import get_settings
 from scripts.local.sam import EVENTS
 from tests.conftest import Stack
+from tests.integration.identity_support import sign_up
 from tests.integration.local_runtime import (
     EVENT_FILES,
     clean_environment,
@@ -96,9 +94,7 @@ def test_invoke_names_the_known_functions_when_asked_for_an_unknown_one(stack: S
 def test_invoke_fills_in_the_access_token_of_a_users_event(stack: Stack) -> None:
     # GIVEN a registered user's access token
     email = f"invoke-{uuid.uuid4().hex[:12]}@example.com"
-    pair = register(
-        database=get_database(), settings=get_settings(), email=email, password="Invoke-Pass-42"
-    )
+    pair = sign_up(email, "Invoke-Pass-42")
 
     # WHEN the users event is invoked with it
     result = run_invoke(

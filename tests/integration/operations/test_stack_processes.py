@@ -63,7 +63,13 @@ def test_stack_with_two_processes_serves_from_both_and_stops_them(tmp_path: Path
         # WHEN the demo creates a task per feature: uploads land in a worker, each task's
         # steps are consumed in the background process
         with httpx.Client(base_url=base_url, timeout=30) as client:
-            page = run_demo(client, tmp_path / "demo", timeout_s=180, log=lambda _line: None)
+            page = run_demo(
+                client,
+                tmp_path / "demo",
+                timeout_s=180,
+                log=lambda _line: None,
+                mail_dir=data_dir / "mail",
+            )
 
         # THEN every task succeeded
         sections = Sections()

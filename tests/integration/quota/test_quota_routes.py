@@ -11,13 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from retouch.auth.service import register
 from retouch.core.db import Database, get_database
-from retouch.core.settings import get_settings
 from retouch.http import create_app
 from retouch.quota.reservations import charge, reserve
 from retouch.quota.router import router
 from tests.conftest import Stack
+from tests.integration.identity_support import sign_up
 from tests.integration.quota_support import new_ref
 
 pytestmark = pytest.mark.integration
@@ -37,9 +36,7 @@ def database(stack: Stack) -> Database:
 def signed_up(database: Database) -> tuple[int, dict[str, str]]:
     """A user registered through the auth service: internal id and Authorization header."""
     email = f"quota-{secrets.token_hex(6)}@example.test"
-    tokens = register(
-        database=database, settings=get_settings(), email=email, password="Quota-test-9"
-    )
+    tokens = sign_up(email, "Quota-test-9")
     with database.unit_of_work() as uow:
         row = uow.fetch_one("SELECT id FROM users WHERE email = %s", (email,))
     assert row is not None

@@ -217,8 +217,10 @@ def test_sign_in_events_are_readable_in_the_log(api: Api) -> None:
     # WHEN an admin reads the log about the user
     page = _read(api, admin, target_type="user", target_id=user_id)
 
-    # THEN the sign-out (by the user) and the failure (anonymous), newest first
+    # THEN the sign-out (by the user), the failure and the sign-up's verification (both
+    # anonymous: a mailed token proved the address), newest first
     assert [(item["action"], item["actor"]) for item in page["items"]] == [
         ("auth.logout", user_id),
         ("auth.login_failed", None),
+        ("auth.email_verified", None),
     ]

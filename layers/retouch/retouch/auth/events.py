@@ -1,5 +1,5 @@
 """The audit rows of sign-in events: failed logins, refresh-token reuse, sign-outs, password
-resets and changes.
+resets and changes, address verifications.
 
 Written in a transaction of their own use case's, like every audit row; none holds a
 password or a token. A failed login names the account when it exists, else the email masked
@@ -20,6 +20,7 @@ REFRESH_REUSE = "auth.refresh_reuse"
 LOGOUT = "auth.logout"
 PASSWORD_RESET = "auth.password_reset"  # noqa: S105 - an audit action
 PASSWORD_CHANGE = "auth.password_change"  # noqa: S105 - an audit action
+EMAIL_VERIFIED = "auth.email_verified"
 _TARGET_ID_LENGTH = 64
 
 
@@ -58,6 +59,12 @@ def password_set(uow: UnitOfWork, *, user: User, action: str, revoked: int) -> N
     refresh tokens it revoked."""
     actor = user.id if action == PASSWORD_CHANGE else None
     _add(uow, actor, action, "user", user.public_id, {"revoked_tokens": revoked})
+
+
+def email_verified(uow: UnitOfWork, *, user: User, granted: int) -> None:
+    """The address was proved (no actor: a mailed token proved it), with the credits its
+    period grants opened with."""
+    _add(uow, None, EMAIL_VERIFIED, "user", user.public_id, {"granted_credits": granted})
 
 
 def _add(

@@ -7,6 +7,8 @@ address. It answers the same for every address, known or not, and no sooner than
 account exists. `reset_password` spends the token — once: it and every other open token of
 the user are marked used — sets the new password and revokes every session of the user (their
 access tokens stop with them). A token unknown, spent or expired is `RESET_TOKEN_INVALID`.
+The mailed token also proves the address: a reset verifies an unverified account
+(`auth.verification.verify_address`).
 
 Change: `change_password` checks the current password, sets the new one and revokes every
 other session of the user; the caller's own stays signed in.
@@ -17,13 +19,14 @@ audit row (`auth.events`).
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from retouch.auth import events
 from retouch.auth.hashing import hashing_slot
 from retouch.auth.mails import reset_mail
 from retouch.auth.resets import MySQLPasswordResetRepository
+from retouch.auth.timing import no_sooner_than
+from retouch.auth.verification import verify_address
 from retouch.caller.repository import MySQLRefreshTokenRepository
 from retouch.core.db import Database
 from retouch.core.errors import AppError
@@ -63,11 +66,12 @@ def request_reset(
     clock: Clock = utc_now,
 ) -> None:
     """Mail a reset link if `email` is an active account's; the same for any address."""
-    started = time.monotonic()
-    token, now = new_opaque_token(), clock()
-    with database.unit_of_work() as uow:
-        user = MySQLUserRepository(uow).get_by_email(email)
-        if user is not None and user.status == "active":
+    with no_sooner_than(settings.password_reset_floor_ms):
+        token, now = new_opaque_token(), clock()
+        with database.unit_of_work() as uow:
+            user = MySQLUserRepository(uow).get_by_email(email)
+            if user is None or user.status != "active":
+                return
             MySQLPasswordResetRepository(uow).add(
                 token_hash=token_digest(token),
                 user_id=user.id,
@@ -75,7 +79,6 @@ def request_reset(
                 expires_at=now + timedelta(seconds=settings.password_reset_ttl_s),
             )
             uow.commit()
-    if user is not None and user.status == "active":
         link = settings.password_reset_url + token
         mail = reset_mail(
             to=user.email, link=link, ttl_s=settings.password_reset_ttl_s, language=language
@@ -84,9 +87,6 @@ def request_reset(
             mailer.send(mail)
         except NotifierError as exc:  # the answer must not differ: the user asks again
             logger.warning("password reset mail not sent", extra={"error": str(exc)})
-    remaining = settings.password_reset_floor_ms / 1000 - (time.monotonic() - started)
-    if remaining > 0:
-        time.sleep(remaining)
 
 
 def reset_password(
@@ -115,6 +115,7 @@ def reset_password(
             raise ResetTokenInvalid
         users.update_password_hash(user.id, password_hash)
         resets.spend_all_of_user(user.id, at=now)
+        verify_address(uow, user=user, now=now)  # the mailed token proved the address too
         revoked = MySQLRefreshTokenRepository(uow).revoke_all_of_user(user.id, at=now)
         events.password_set(uow, user=user, action=events.PASSWORD_RESET, revoked=revoked)
         uow.commit()

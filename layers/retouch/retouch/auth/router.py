@@ -1,4 +1,5 @@
-"""`/v1/auth`: register, login, refresh, logout, password reset; `/v1/me/password`."""
+"""`/v1/auth`: register, email verification, login, refresh, logout, password reset;
+`/v1/me/password`."""
 
 from __future__ import annotations
 
@@ -6,22 +7,31 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from retouch.auth import passwords, service
+from retouch.auth import passwords, service, verification
 from retouch.auth import refresh as rotation
 from retouch.auth.attempts import LoginGuard
 from retouch.auth.hashing import AuthBusy
 from retouch.auth.passwords import CurrentPasswordWrong, ResetTokenInvalid
 from retouch.auth.schemas import (
+    EmailVerification,
     LoginRequest,
     PasswordChange,
     PasswordReset,
     RefreshRequest,
     RegisterRequest,
+    RegistrationAccepted,
     ResetRequest,
     TokenPair,
+    VerificationResend,
 )
-from retouch.auth.signup import admit_reset_request, admit_signup
+from retouch.auth.signup import (
+    admit_code_attempt,
+    admit_resend,
+    admit_reset_request,
+    admit_signup,
+)
 from retouch.auth.tokens import client_fingerprint
+from retouch.auth.verification import VerificationTokenInvalid
 from retouch.caller.dependencies import current_user
 from retouch.core.db import get_database
 from retouch.core.errors import Unauthenticated, raises
@@ -33,7 +43,6 @@ from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import client_address, limiter_for
 from retouch.http.routing import api_router
 from retouch.notify.mailer import get_mailer
-from retouch.users.errors import EmailTaken
 
 router = api_router(prefix="/v1/auth", tags=["auth"])
 me_router = api_router(prefix="/v1/me", tags=["me"])
@@ -57,27 +66,55 @@ def _client(request: Request) -> str:
     )
 
 
-@router.post(
-    "/register",
-    status_code=201,
-    response_model=TokenPair,
-)
-@raises(EmailTaken, RateLimited, AuthBusy)
-def register(body: RegisterRequest, request: Request, response: Response) -> TokenPair:
-    """Create an account; answers with its first token pair. Limited per address, per
-    network and across the service; an address with an account is mailed that someone tried."""
-    _no_store(response)
+@router.post("/register", status_code=202, response_model=RegistrationAccepted)
+@raises(RateLimited, AuthBusy)
+def register(body: RegisterRequest, request: Request) -> RegistrationAccepted:
+    """Start an account: a verification link is mailed to the address, or, when it has an
+    account already, a notice to its owner. The answer is the same either way. Limited per
+    address, per network and across the service."""
     settings = get_settings()
     admit_signup(limiter_for(request.scope), settings, client_ip=client_address(request.scope))
-    return service.register(
+    service.register(
         database=get_database(),
         settings=settings,
         email=body.email,
         password=body.password,
-        client=_client(request),
         mailer=get_mailer(),
         language=_language(request),
     )
+    return RegistrationAccepted()
+
+
+@router.post("/verify", response_model=TokenPair)
+@raises(VerificationTokenInvalid, RateLimited)
+def verify_email(body: EmailVerification, request: Request, response: Response) -> TokenPair:
+    """Confirm the address with the mailed link's token, or the address and the mailed code
+    (once, before it expires; codes tried are limited per address): the account's credits are
+    granted and its owner is signed in; any earlier session of it ends."""
+    _no_store(response)
+    settings = get_settings()
+    if body.token is None:
+        admit_code_attempt(limiter_for(request.scope), settings, email=body.email or "")
+    return verification.verify_email(
+        database=get_database(), settings=settings, proof=body, client=_client(request)
+    )
+
+
+@router.post("/verify/resend", status_code=202, response_class=Response)
+@raises(RateLimited)
+def resend_verification(body: VerificationResend, request: Request) -> Response:
+    """Mail a new verification link if the address has an unverified account. The answer is
+    the same whatever the address."""
+    settings = get_settings()
+    admit_resend(limiter_for(request.scope), settings, client_ip=client_address(request.scope))
+    verification.resend(
+        database=get_database(),
+        settings=settings,
+        mailer=get_mailer(),
+        email=body.email,
+        language=_language(request),
+    )
+    return Response(status_code=202)
 
 
 @router.post("/password/forgot", status_code=202, response_class=Response)

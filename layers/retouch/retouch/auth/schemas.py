@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from retouch.core.schemas import RequestSchema, Schema
 from retouch.users.schemas import Email, UserRead
@@ -71,6 +71,39 @@ class PasswordReset(RequestSchema):
     _acceptable = field_validator("password")(_mixed)
 
 
+class EmailVerification(RequestSchema):
+    """The proof of an address: the token of the mailed link, or the address with the code
+    of the same mail."""
+
+    token: str | None = Field(
+        default=None, min_length=16, max_length=128, description="the token of the mailed link"
+    )
+    email: Email | None = None
+    code: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}$",
+        description="the 8-character code of the mail, as ABCD-EFGH or ABCDEFGH",
+    )
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> EmailVerification:
+        by_code = self.email is not None and self.code is not None
+        if (self.token is None) == (not by_code) or (self.token and (self.email or self.code)):
+            raise ValueError("give the token, or the email and the code")
+        return self
+
+
+class VerificationResend(RequestSchema):
+    email: Email
+
+
+class RegistrationAccepted(Schema):
+    """What register answers, whether the address was new or had an account: the next step
+    is in the mail."""
+
+    status: Literal["verification_sent"] = "verification_sent"
+
+
 class PasswordChange(RequestSchema):
     current_password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     new_password: str = _new_password(f"{CHARACTER_MIX_RULE}; not the current password")
@@ -85,7 +118,7 @@ class PasswordChange(RequestSchema):
 
 
 class TokenPair(Schema):
-    """What register, login and refresh answer."""
+    """What verification, login and refresh answer."""
 
     user: UserRead
     access_token: str

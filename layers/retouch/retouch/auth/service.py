@@ -1,8 +1,10 @@
 """Auth use cases: register, login and logout (refresh, the session's rotation, is in
-`retouch.auth.refresh`; the attempt limits in `retouch.auth.attempts`).
+`retouch.auth.refresh`; the attempt limits in `retouch.auth.attempts`; the address's
+verification, which starts the first session of a new account, in
+`retouch.auth.verification`).
 
-A session is a refresh token family, started by register or login and ended by logout or by
-reuse detection. Revoking a family also denies its access tokens: each names its family
+A session is a refresh token family, started by verification or login and ended by logout or
+by reuse detection. Revoking a family also denies its access tokens: each names its family
 (`sid`), and `caller.authenticate` reads the family's revocation in the same statement as the
 account. Failed logins, reuse and sign-outs leave audit rows (`retouch.auth.events`).
 """
@@ -18,6 +20,7 @@ from retouch.auth.hashing import hashing_slot
 from retouch.auth.mails import already_registered_mail
 from retouch.auth.schemas import TokenPair
 from retouch.auth.tokens import start_session, token_pair
+from retouch.auth.verification import new_verification, send_verification
 from retouch.caller.repository import MySQLRefreshTokenRepository
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal
@@ -45,37 +48,43 @@ def register(
     settings: Settings,
     email: str,
     password: str,
-    client: str | None = None,
-    mailer: Mailer | None = None,
+    mailer: Mailer,
     language: str = DEFAULT_LANGUAGE,
     clock: Clock = utc_now,
-) -> TokenPair:
-    """Create an account with its credits and a first session, issued to `client` (its
-    fingerprint; None when unknown, e.g. a script); EmailTaken if it exists, after mailing
-    the address's owner that someone tried (`mailer`, when given)."""
+) -> None:
+    """Create an unverified account (its credits wait for verification, `auth.verification`)
+    and mail its verification link; for an address with an account, mail its owner that
+    someone tried instead. Either way the same work is done (a hash, a transaction, a mail)
+    and nothing is answered that tells which it was."""
     with hashing_slot(settings):  # before the transaction: no lock waits on Argon2
         password_hash = hash_password(password)
     now = clock()
     try:
         with database.unit_of_work() as uow:
             user = MySQLUserRepository(uow).add(
-                public_id=new_public_id("usr"), email=email, password_hash=password_hash, now=now
+                public_id=new_public_id("usr"),
+                email=email,
+                password_hash=password_hash,
+                now=now,
+                verified=False,
             )
-            open_account(uow=uow, user_id=user.id, clock=clock)
-            refresh_token, session_id = start_session(
-                uow, settings, user=user, client=client, now=now
+            open_account(
+                uow=uow,
+                user_id=user.id,
+                clock=clock,
+                verified=False,
+                allowance=settings.unverified_allowance,
             )
+            mailed = new_verification(uow, settings, user_id=user.id, now=now)
             uow.commit()
     except EmailTaken:
         _tell_owner(mailer, email=email, language=language)  # the transaction is over
-        raise
-    logger.info("user registered", extra={"user_id": user.public_id})
-    return token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
-
-
-def _tell_owner(mailer: Mailer | None, *, email: str, language: str) -> None:
-    if mailer is None:
         return
+    logger.info("user registered", extra={"user_id": user.public_id})
+    send_verification(mailer, settings, to=email, mailed=mailed, language=language)
+
+
+def _tell_owner(mailer: Mailer, *, email: str, language: str) -> None:
     try:
         mailer.send(already_registered_mail(to=email, language=language))
     except NotifierError as exc:

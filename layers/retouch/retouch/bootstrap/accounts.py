@@ -55,6 +55,7 @@ def _apply(email: str, role: Role, password_hash: str, by: str) -> dict[str, Any
                 email=email,
                 password_hash=password_hash,
                 now=utc_now(),
+                verified=True,  # the operator vouches for the address
             )
             open_account(uow=uow, user_id=user.id)
             users.update_access(user.id, role=role, status="active")

@@ -34,8 +34,8 @@ _BY_ID_FOR_UPDATE = (
 # of that row): the SQL is assembled from constant fragments only; every value is a parameter.
 _CALLER_SELECT = (
     "SELECT u.id, u.public_id, u.email, u.password_hash, u.role, u.status, u.created_at, "
-    "u.updated_at, EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = %s "
-    "AND t.revoked_at IS NOT NULL) AS session_revoked, m.plan_code, "
+    "u.updated_at, u.email_verified_at, EXISTS (SELECT 1 FROM refresh_tokens t "
+    "WHERE t.family_id = %s AND t.revoked_at IS NOT NULL) AS session_revoked, m.plan_code, "
     "m.expires_at AS membership_expires_at, m.starts_at AS membership_starts_at, "
     "p.priority AS plan_priority"
 )
@@ -224,4 +224,5 @@ def user_from_row(row: Row) -> User:
         status=row["status"],
         created_at=from_db(row["created_at"]),
         updated_at=from_db(row["updated_at"]),
+        email_verified_at=_optional_time(row["email_verified_at"]),
     )

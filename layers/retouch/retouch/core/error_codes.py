@@ -54,7 +54,6 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "相同幂等键的请求正在处理中",
         "A request with this Idempotency-Key is still in progress",
     ),
-    ErrorCode("EMAIL_TAKEN", 409, C, "该邮箱已注册", "This email is already registered"),
     ErrorCode("FEATURE_UNAVAILABLE", 409, B, "该功能暂不可用", "This feature is unavailable"),
     ErrorCode(
         "TASK_NOT_CANCELABLE",
@@ -151,4 +150,12 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
     ErrorCode("ALERT_RULES_STALE", 409, C, "告警规则已变更，请刷新", "The alert rules changed"),
     ErrorCode("ALERT_CHANNEL_UNCONFIGURED", 409, C, "未配置该告警渠道", "No such alert channel"),
     ErrorCode("ALERT_NOT_DELIVERED", 502, S, "告警渠道未接收", "The alert channel refused it"),
+    ErrorCode(
+        "VERIFICATION_TOKEN_INVALID",
+        400,
+        C,
+        "验证链接无效、已使用或已过期",
+        "The verification link is invalid, used or expired",
+    ),
+    ErrorCode("EMAIL_NOT_VERIFIED", 403, B, "邮箱尚未验证", "The email address is not verified"),
 )

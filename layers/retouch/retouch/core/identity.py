@@ -33,6 +33,13 @@ class User:
     status: UserStatus
     created_at: datetime
     updated_at: datetime
+    # When the owner proved the address (None: not yet; auth.verification). A record built
+    # without reading the column counts as unverified: the check fails closed.
+    email_verified_at: datetime | None = None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,18 @@ DETAILS: Mapping[str, str] = {
     "The password is wrong; the account was not deleted": "密码不正确，账号未删除",
     "Delete your own account with DELETE /v1/me": "请通过 DELETE /v1/me 删除自己的账号",
     "the new password must differ from the current one": "新密码不能与当前密码相同",
+    "The verification link is invalid, used or expired; request a new one": (
+        "验证链接无效、已使用或已过期，请重新申请"
+    ),
+    "Too many verification codes tried for this address; retry in {retry_after} s": (
+        "该邮箱的验证码尝试次数过多，请在 {retry_after} 秒后重试"
+    ),
+    "Too many verification mails requested; retry in {retry_after} s": (
+        "验证邮件请求过于频繁，请在 {retry_after} 秒后重试"
+    ),
+    "Verify your email address first: open the link in the mail we sent": (
+        "请先验证邮箱：打开我们发送的邮件中的链接"
+    ),
     # access
     "Send an access token: Authorization: Bearer <token>": (
         "请提供访问令牌：Authorization: Bearer <token>"
@@ -160,6 +172,7 @@ DETAILS: Mapping[str, str] = {
     ),
     "the password must not be the email address": "密码不能与邮箱相同",
     "give role, status or both": "请提供 role、status 或两者",
+    "give the token, or the email and the code": "请提供 token，或同时提供 email 和 code",
     "name at least one of cost, enabled, form_version, pipeline_version": (
         "请至少提供 cost、enabled、form_version、pipeline_version 之一"
     ),

@@ -78,6 +78,7 @@ _DELETE = (
     "DELETE FROM uploads WHERE user_id = %(old)s",
     "DELETE FROM refresh_tokens WHERE user_id = %(old)s",
     "DELETE FROM password_resets WHERE user_id = %(old)s",
+    "DELETE FROM email_verifications WHERE user_id = %(old)s",
     "DELETE FROM memberships WHERE user_id = %(old)s",
     "DELETE FROM quota_accounts WHERE user_id = %(old)s",
     "DELETE FROM users WHERE id = %(old)s",

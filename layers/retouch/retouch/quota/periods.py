@@ -8,7 +8,8 @@ so a roll-over never takes credits away and needs no negative "expire" row.
 
 Exactly once under concurrency: callers lock the account row first, the update is
 conditional on the old `period_end`, and the grant's ledger ref (`period:<user>:<YYYY-MM>`)
-is unique.
+is unique. An account opened for an unverified address rolls over without a grant until
+its grants open (`service.open_period_grants`, at verification).
 """
 
 from __future__ import annotations
@@ -46,9 +47,13 @@ def locked_account(uow: Transaction, *, user_id: int, now: datetime) -> Account:
         return account
     plan = current_plan(uow, user_id=user_id, now=now)
     start, end = month_of(now)
-    top_up = max(0, plan.monthly_credits - account.balance)
-    if accounts.start_period(
-        user_id=user_id, ended=account.period_end, start=start, end=end, top_up=top_up
+    # An account whose grants are not open yet (an unverified address) only moves its period.
+    top_up = max(0, plan.monthly_credits - account.balance) if account.period_grants else 0
+    if (
+        accounts.start_period(
+            user_id=user_id, ended=account.period_end, start=start, end=end, top_up=top_up
+        )
+        and account.period_grants
     ):
         grant_period(uow, user_id=user_id, plan=plan, start=start, amount=top_up, now=now)
     rolled = accounts.get(user_id, for_update=True)

@@ -157,6 +157,9 @@ class Account:
     reserved: int
     period_start: datetime
     period_end: datetime
+    # Whether a period's start tops the balance up: not until the owner's address is
+    # verified (`service.open_period_grants`).
+    period_grants: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,8 +64,17 @@ def list_plans(*, database: Transactions) -> PlanList:
     return PlanList(items=[PlanPublic.of(plan) for plan in plans])
 
 
-def open_account(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> None:
-    """Give a new user the default plan (open-ended) and the first period's credits.
+def open_account(
+    *,
+    uow: Transaction,
+    user_id: int,
+    clock: Clock = utc_now,
+    verified: bool = True,
+    allowance: int = 0,
+) -> None:
+    """Give a new user the default plan (open-ended) and the first period's credits; for an
+    unverified address (a sign-up's) only `allowance` credits and no period grants until
+    `open_period_grants`.
 
     Runs in the caller's transaction, once per user (register calls it beside the insert).
     """
@@ -76,9 +85,41 @@ def open_account(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> N
     )
     start, end = month_of(now)
     accounts = uow.repository(AccountRepository)
-    accounts.add(user_id=user_id, period_start=start, period_end=end)
-    accounts.add_credits(user_id=user_id, amount=plan.monthly_credits)
-    grant_period(uow, user_id=user_id, plan=plan, start=start, amount=plan.monthly_credits, now=now)
+    accounts.add(user_id=user_id, period_start=start, period_end=end, period_grants=verified)
+    if verified:
+        accounts.add_credits(user_id=user_id, amount=plan.monthly_credits)
+        grant_period(
+            uow, user_id=user_id, plan=plan, start=start, amount=plan.monthly_credits, now=now
+        )
+    elif allowance > 0:
+        accounts.add_credits(user_id=user_id, amount=allowance)
+        uow.repository(LedgerRepository).add(
+            user_id=user_id,
+            kind="grant",
+            amount=allowance,
+            ref=f"allowance:{user_id}",
+            reason="unverified allowance",
+            now=now,
+        )
+
+
+def open_period_grants(*, uow: Transaction, user_id: int, clock: Clock = utc_now) -> int:
+    """Start the period grants of an account opened unverified: top the balance up to the
+    plan's monthly credits now (the period's grant, ledger ref `period:<user>:<YYYY-MM>`)
+    and at every later period. Once: 0 (nothing changed) when they were open already;
+    otherwise the credits granted. Runs in the caller's transaction (the account is locked).
+    """
+    now = clock()
+    account = locked_account(uow, user_id=user_id, now=now)
+    if not uow.repository(AccountRepository).open_period_grants(user_id):
+        return 0
+    plan = current_plan(uow, user_id=user_id, now=now)
+    top_up = max(0, plan.monthly_credits - account.balance)
+    uow.repository(AccountRepository).add_credits(user_id=user_id, amount=top_up)
+    grant_period(
+        uow, user_id=user_id, plan=plan, start=account.period_start, amount=top_up, now=now
+    )
+    return top_up
 
 
 def grant_credits(

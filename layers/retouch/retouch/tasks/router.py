@@ -41,6 +41,7 @@ from retouch.tasks.schemas import (
     TaskStatus,
 )
 from retouch.tasks.stream_slots import TooManyStreams
+from retouch.users.errors import EmailNotVerified
 
 router = api_router(prefix="/v1/tasks", tags=["tasks"])
 
@@ -66,6 +67,7 @@ async def caller_id(caller: Caller) -> str:
 )
 @raises(
     QuotaExceeded,
+    EmailNotVerified,
     FeatureUnavailable,
     PlanLimitReached,
     IdempotencyKeyInUse,

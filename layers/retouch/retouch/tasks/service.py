@@ -29,6 +29,7 @@ from retouch.tasks.limits import check_plan, plan_in_force
 from retouch.tasks.repository import TaskRepository
 from retouch.tasks.schemas import TaskCreate, TaskRead
 from retouch.uploads.repository import UploadRepository
+from retouch.users.errors import EmailNotVerified
 
 #: The Idempotency-Key scope of `POST /v1/tasks` (rows from before migration 0011 have it).
 CREATE_OPERATION = "tasks_create"
@@ -54,7 +55,10 @@ def create_task(
 
     With an `Idempotency-Key` the same key and body answer the first response again, the
     key while its first request runs is IdempotencyKeyInUse (409), and the key with another
-    body is IdempotencyKeyReused (422)."""
+    body is IdempotencyKeyReused (422). An unverified caller is EmailNotVerified (403) while
+    unverified accounts have no allowance."""
+    if not principal.user.email_verified and settings.unverified_allowance == 0:
+        raise EmailNotVerified
 
     def create(claim: KeyClaim | None) -> TaskRead:
         task, message = _create(

@@ -5,10 +5,19 @@ from __future__ import annotations
 from retouch.core.errors import AppError, Forbidden, NotFound
 
 
-class EmailTaken(AppError):
-    """Registration with an address that already has an account."""
+class EmailTaken(Exception):
+    """An insert of an address that already has an account. Never answered as such: register
+    mails the owner instead and answers as for a new address (no account enumeration)."""
 
-    code = "EMAIL_TAKEN"
+
+class EmailNotVerified(AppError):
+    """The caller's address is not verified, and an unverified account may not do this
+    (`RETOUCH_UNVERIFIED_ALLOWANCE` is 0: docs/accounts.md, "Email verification")."""
+
+    code = "EMAIL_NOT_VERIFIED"
+
+    def __init__(self) -> None:
+        super().__init__("Verify your email address first: open the link in the mail we sent")
 
 
 class UserNotFound(NotFound):

@@ -16,16 +16,19 @@ from retouch.users.errors import EmailTaken
 
 _DUPLICATE_KEY = 1062
 _BY_EMAIL = (
-    "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at "
+    "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at, "
+    "email_verified_at "
     "FROM users WHERE email = %s"
 )
 _BY_PUBLIC_ID = (
-    "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at "
+    "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at, "
+    "email_verified_at "
     "FROM users WHERE public_id = %s"
 )
 _BY_PUBLIC_ID_FOR_UPDATE = _BY_PUBLIC_ID + " FOR UPDATE"
 _BY_ID = (
-    "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at "
+    "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at, "
+    "email_verified_at "
     "FROM users WHERE id = %s"
 )
 
@@ -34,7 +37,8 @@ _BY_ID = (
 # TRUE for NULL) before choosing an index: ix_users_role_created, ix_users_status_created or
 # ix_users_created, each read backwards for newest first.
 _PAGE = (
-    "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at "
+    "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at, "
+    "email_verified_at "
     "FROM users WHERE (%(role)s IS NULL OR role = %(role)s) "
     "AND (%(status)s IS NULL OR status = %(status)s) "
     "AND (%(email_like)s IS NULL OR email LIKE %(email_like)s) "
@@ -42,6 +46,10 @@ _PAGE = (
     "AND id < (SELECT c.id FROM users c WHERE c.public_id = %(after_id)s))) "
     "ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
 )
+
+
+def _db_time(value: datetime | None) -> datetime | None:
+    return None if value is None else to_db(value)
 
 
 def _like_prefix(prefix: str) -> str:
@@ -53,14 +61,18 @@ class MySQLUserRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    def add(self, *, public_id: str, email: str, password_hash: str, now: datetime) -> User:
-        """Insert an active `user`; EmailTaken when the address is registered already."""
+    def add(
+        self, *, public_id: str, email: str, password_hash: str, now: datetime, verified: bool
+    ) -> User:
+        """Insert an active `user`, its address verified now or not yet (a sign-up's);
+        EmailTaken when the address is registered already."""
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # DATETIME(3) holds ms
+        verified_at = now if verified else None
         try:
             self._uow.execute(
-                "INSERT INTO users (public_id, email, password_hash, created_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                (public_id, email, password_hash, to_db(now), to_db(now)),
+                "INSERT INTO users (public_id, email, password_hash, created_at, updated_at, "
+                "email_verified_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                (public_id, email, password_hash, to_db(now), to_db(now), _db_time(verified_at)),
             )
         except pymysql.err.IntegrityError as exc:
             if exc.args and exc.args[0] == _DUPLICATE_KEY and "uq_users_email" in str(exc.args[-1]):
@@ -75,6 +87,7 @@ class MySQLUserRepository:
             status="active",
             created_at=now,
             updated_at=now,
+            email_verified_at=verified_at,
         )
 
     def get_by_email(self, email: str) -> User | None:
@@ -89,6 +102,17 @@ class MySQLUserRepository:
         sql = _BY_PUBLIC_ID_FOR_UPDATE if for_update else _BY_PUBLIC_ID
         row = self._uow.fetch_one(sql, (public_id,))
         return None if row is None else user_from_row(row)
+
+    def mark_email_verified(self, user_id: int, *, at: datetime) -> bool:
+        """Record the address as verified; False when it already was (nothing changed)."""
+        return (
+            self._uow.execute(
+                "UPDATE users SET email_verified_at = %s "
+                "WHERE id = %s AND email_verified_at IS NULL",
+                (to_db(at), user_id),
+            )
+            == 1
+        )
 
     def update_access(self, user_id: int, *, role: Role, status: UserStatus) -> None:
         self._uow.execute(

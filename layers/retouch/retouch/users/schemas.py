@@ -71,8 +71,10 @@ class MembershipRead(Schema):
 
 
 class MeRead(UserRead):
-    """`GET /v1/me`: the profile with the membership in force."""
+    """`GET /v1/me`: the profile with whether the address is verified and the membership in
+    force."""
 
+    email_verified: bool
     membership: MembershipRead
 
 

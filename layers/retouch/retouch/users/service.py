@@ -51,6 +51,7 @@ def get_me(*, principal: Principal) -> MeRead:
         email=user.email,
         role=user.role,
         created_at=user.created_at,
+        email_verified=user.email_verified,
         membership=MembershipRead(plan=membership.plan_code, expires_at=membership.expires_at),
     )
 

@@ -16,6 +16,7 @@ from retouch.core.settings.pipeline import PipelineSettings
 from retouch.core.settings.redis_auth import RedisAuthSettings
 from retouch.core.settings.service import ServiceSettings
 from retouch.core.settings.storage import StorageSettings
+from retouch.core.settings.verification import VerificationSettings
 
 
 # pydantic takes the fields of the last base first (it walks the MRO from `object` down), so
@@ -26,6 +27,7 @@ from retouch.core.settings.storage import StorageSettings
 # variable is reported first.
 class Settings(
     ErasureSettings,
+    VerificationSettings,
     AccountSettings,
     RedisAuthSettings,
     EventsSettings,

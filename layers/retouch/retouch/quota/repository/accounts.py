@@ -14,8 +14,15 @@ from retouch.quota.schemas import Account, Reservation, SettledStatus
 class AccountRepository(Protocol):
     """A user's credits: spendable `balance` and `reserved`, and the current period."""
 
-    def add(self, *, user_id: int, period_start: datetime, period_end: datetime) -> None:
-        """An empty account; credits arrive through `add_credits` and its ledger row."""
+    def add(
+        self, *, user_id: int, period_start: datetime, period_end: datetime, period_grants: bool
+    ) -> None:
+        """An empty account; credits arrive through `add_credits` and its ledger row. Without
+        `period_grants` a new period brings no credits until `open_period_grants`."""
+        ...
+
+    def open_period_grants(self, user_id: int) -> bool:
+        """Let new periods top the balance up; False when they already did."""
         ...
 
     def get(self, user_id: int, *, for_update: bool = False) -> Account | None:
@@ -66,11 +73,13 @@ def _account(row: Row) -> Account:
         reserved=int(row["reserved"]),
         period_start=from_db(row["period_start"]),
         period_end=from_db(row["period_end"]),
+        period_grants=bool(row["period_grants"]),
     )
 
 
 _ACCOUNT_SELECT = (
-    "SELECT user_id, balance, reserved, period_start, period_end FROM quota_accounts "
+    "SELECT user_id, balance, reserved, period_start, period_end, period_grants "
+    "FROM quota_accounts "
     "WHERE user_id = %s"
 )
 
@@ -80,12 +89,25 @@ class MySQLAccountRepository:
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
-    def add(self, *, user_id: int, period_start: datetime, period_end: datetime) -> None:
+    def add(
+        self, *, user_id: int, period_start: datetime, period_end: datetime, period_grants: bool
+    ) -> None:
         """An empty account; credits arrive through `add_credits` and its ledger row."""
         self._uow.execute(
-            "INSERT INTO quota_accounts (user_id, balance, reserved, period_start, period_end) "
-            "VALUES (%s, 0, 0, %s, %s)",
-            (user_id, to_db(period_start), to_db(period_end)),
+            "INSERT INTO quota_accounts (user_id, balance, reserved, period_start, period_end, "
+            "period_grants) VALUES (%s, 0, 0, %s, %s, %s)",
+            (user_id, to_db(period_start), to_db(period_end), period_grants),
+        )
+
+    def open_period_grants(self, user_id: int) -> bool:
+        """Let new periods top the balance up; False when they already did."""
+        return (
+            self._uow.execute(
+                "UPDATE quota_accounts SET period_grants = 1 "
+                "WHERE user_id = %s AND period_grants = 0",
+                (user_id,),
+            )
+            == 1
         )
 
     def get(self, user_id: int, *, for_update: bool = False) -> Account | None:
