@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from retouch.core.db import Row, UnitOfWork
-from retouch.core.time import from_db, to_db
+from retouch.core.time import from_db, to_db, to_millis
 from retouch.core.units import sql_adapter
 
 
@@ -54,6 +54,29 @@ def _step_from_row(row: Row) -> StepRow:
         state=json.loads(row["state"]) if row["state"] else {},
         fallbacks=json.loads(row["fallbacks"]) if row["fallbacks"] else [],
         callback_token_hash=row["callback_token_hash"],
+    )
+
+
+def fresh_step_row(
+    step_id: int, task_id: int, index: int, step: str, deadline_at: datetime | None
+) -> StepRow:
+    """A step's row as `begin` inserts it: what it was given and the table's defaults
+    (migration 0008)."""
+    return StepRow(
+        id=step_id,
+        task_id=task_id,
+        step_index=index,
+        step=step,
+        status="running",
+        provider_index=0,
+        provider_key=None,
+        attempt=0,
+        vendor_handle=None,
+        polls=0,
+        deadline_at=deadline_at,
+        submitted_at=None,
+        state={},
+        fallbacks=[],
     )
 
 
@@ -137,12 +160,17 @@ class MySQLStepRepository:
     def begin(
         self, *, task_id: int, index: int, step: str, now: datetime, deadline_at: datetime | None
     ) -> StepRow:
-        """The step's row, created `running` if this is its first delivery, locked."""
-        self._uow.execute(
+        """The step's row, created `running` if this is its first delivery, locked. On the
+        first delivery the insert itself holds the new row's lock and the row holds nothing
+        but what it was given and the table's defaults, so it is not read back."""
+        deadline = None if deadline_at is None else to_millis(deadline_at)
+        inserted = self._uow.execute(
             "INSERT IGNORE INTO task_steps (task_id, step_index, step, deadline_at, started_at) "
             "VALUES (%s, %s, %s, %s, %s)",
-            (task_id, index, step, None if deadline_at is None else to_db(deadline_at), to_db(now)),
+            (task_id, index, step, None if deadline is None else to_db(deadline), to_db(now)),
         )
+        if inserted == 1:
+            return fresh_step_row(self._uow.last_insert_id(), task_id, index, step, deadline)
         row = self._uow.fetch_one(
             _STEP_COLUMNS + "WHERE task_id = %s AND step_index = %s FOR UPDATE", (task_id, index)
         )
