@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--plain", action="store_true", help="no profiler: the CPU as it is")
     args = parser.parse_args(argv)
     with temporary_servers("retouch-bench-engine-profile-") as (mariadb, redis, work):
         env = child_env({**mariadb.env(), **redis.env()})
@@ -70,22 +71,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             drain(create_tasks(setup, 5), step_consumers(1, "in-process"))
             task_ids = create_tasks(setup, args.tasks)
             consumers = step_consumers(1, "in-process")
+            statements = count_statements()
             profile = cProfile.Profile(time.process_time)
             cpu, wall = time.process_time(), time.perf_counter()
-            with profile:
+            with contextlib.nullcontext() if args.plain else profile:
                 drain(task_ids, consumers)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            sent = len(statements)
             statuses = ended(task_ids)
-    out = io.StringIO()
-    stats = pstats.Stats(profile, stream=out)
-    for order in ("cumulative", "tottime"):
-        stats.sort_stats(order).print_stats(args.top)
-    print(out.getvalue())
+    if not args.plain:
+        out = io.StringIO()
+        stats = pstats.Stats(profile, stream=out)
+        for order in ("cumulative", "tottime"):
+            stats.sort_stats(order).print_stats(args.top)
+        print(out.getvalue())
     print(
-        f"{args.tasks} tasks {statuses}: {args.tasks / wall:.1f} tasks/s (one thread, profiled), "
-        f"{cpu / args.tasks * 1000:.2f} ms CPU per task (with the profiler's own cost)"
+        f"{args.tasks} tasks {statuses}: {args.tasks / wall:.1f} tasks/s (one thread"
+        f"{'' if args.plain else ', profiled'}), {cpu / args.tasks * 1000:.2f} ms CPU per task"
+        f"{'' if args.plain else ' (with the profiler own cost)'}, "
+        f"{sent / args.tasks:.1f} SQL statements per task (BEGIN and COMMIT not counted)"
     )
     return 0
+
+
+def count_statements() -> list[str]:
+    """Every statement sent from here on (the drain's, and its watch's few)."""
+    from retouch.core.db_statements import OBSERVERS
+
+    sent: list[str] = []
+    OBSERVERS.append(lambda sql, _params, _use: sent.append(sql))
+    return sent
 
 
 if __name__ == "__main__":

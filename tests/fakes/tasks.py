@@ -162,6 +162,12 @@ class FakeStepRepository:
     def get(self, *, task_id: int, index: int) -> StepRow | None:
         return self.rows.get((task_id, index))
 
+    def lock(self, *, task_id: int, index: int) -> StepRow | None:
+        return self.rows.get((task_id, index))
+
+    def get_many(self, *, task_id: int, indexes: Sequence[int]) -> dict[int, StepRow]:
+        return {i: self.rows[(task_id, i)] for i in indexes if (task_id, i) in self.rows}
+
     def by_handle(self, *, provider_key: str, handle: str) -> StepRow | None:
         return next(
             (

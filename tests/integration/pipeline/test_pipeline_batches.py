@@ -122,3 +122,24 @@ def test_a_first_delivery_is_the_row_as_stored_and_a_later_one_reads_it(
     assert first == stored == again
     # as a DATETIME(3) column keeps it: cut to the millisecond
     assert first.deadline_at == deadline.replace(microsecond=deadline.microsecond // 1000 * 1000)
+
+
+def test_the_rows_of_several_steps_come_in_one_statement(
+    client: TestClient, tmp_path: Path
+) -> None:
+    run = Run(client, tmp_path, ScriptedProvider("tencent", [PNG]))
+    run.run()
+    with get_database().read_only() as uow:
+        found = uow.fetch_one("SELECT id FROM tasks WHERE public_id = %s", (run.task_id,))
+    assert found is not None
+
+    with get_database().unit_of_work() as uow:
+        steps = uow.repository(StepRepository)
+        rows = steps.get_many(task_id=found["id"], indexes=[2, 0, 9])
+        single = [steps.get(task_id=found["id"], index=i) for i in (0, 2)]
+        assert steps.get_many(task_id=found["id"], indexes=[]) == {}
+        assert steps.lock(task_id=found["id"], index=9) is None
+
+    assert sorted(rows) == [0, 2]
+    assert [rows[0], rows[2]] == single
+    assert (rows[0].step, rows[2].step) == ("prepare", "store")

@@ -110,9 +110,15 @@ def previous_step(
 ) -> StepRow | None:
     """The row of the latest step of `kind` before `index` (None: the pipeline has none, or
     it has not run)."""
+    earlier = previous_index(index, kind, steps)
+    return None if earlier is None else repo.get(task_id=task.id, index=earlier)
+
+
+def previous_index(index: int, kind: str, steps: Sequence[PipelineStep]) -> int | None:
+    """The index of the latest step of `kind` before `index` (None: the pipeline has none)."""
     for earlier in range(index - 1, -1, -1):
         if earlier < len(steps) and steps[earlier].step == kind:
-            return repo.get(task_id=task.id, index=earlier)
+            return earlier
     return None
 
 
