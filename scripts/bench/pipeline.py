@@ -147,6 +147,11 @@ def prepare(env: dict[str, str], tasks: int) -> Setup:
             "%s, %s, %s)",
             (upload, user.id, key, len(picture), *INPUT_SIZE, len(picture)),
         )
+        # A run has hundreds of tasks unfinished at once: lift the plan's limit on them.
+        uow.execute(
+            "UPDATE plans SET max_concurrent_tasks = NULL WHERE code = %s",
+            (principal.membership.plan_code,),
+        )
         uow.commit()
     return Setup(principal=principal, upload=upload)
 
@@ -190,6 +195,7 @@ def step_consumers(threads: int, provider: str) -> Any:
     from retouch.pipeline.sources import ConfiguredProviders, ProviderSource
     from retouch.providers.guards import ProviderGuards
     from retouch.queue.factory import get_queue
+    from retouch.queue.marks import DeferredMarks
     from retouch.queue.sqs_events import process_batch
     from retouch.storage import get_storage
     from scripts.local.consumers import ConsumerThreads, queue_consumers
@@ -211,11 +217,15 @@ def step_consumers(threads: int, provider: str) -> Any:
             guards=ProviderGuards(get_redis()),
             normalize=normalize,
             fetch=fetch_result,
+            marks=DeferredMarks(),
         )
     )
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return process_batch(event, lambda record: engine.handle(record.json_body), context)
+        try:
+            return process_batch(event, lambda record: engine.handle(record.json_body), context)
+        finally:
+            engine.flush()
 
     template = load_template()
     handlers = {spec.logical_id: handler for spec in template.functions}

@@ -5,7 +5,7 @@ queue that records what was published (or fails for the queues a test names)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -55,6 +55,9 @@ class FakeOutboxRepository:
             return False
         self.rows[outbox_id] = dataclasses.replace(row, published_at=now, attempts=row.attempts + 1)
         return True
+
+    def mark_all_published(self, outbox_ids: Sequence[int], *, now: datetime) -> int:
+        return sum(self.mark_published(outbox_id, now=now) for outbox_id in set(outbox_ids))
 
     def count_unpublished(self, *, created_before: datetime) -> int:
         return sum(

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from retouch.pipeline.repository import StepRow
+from retouch.pipeline.repository import StepRow, fresh_step_row
 from retouch.tasks.records import ACTIVE, StoredImage, Task, TaskStatus
 
 
@@ -155,27 +155,18 @@ class FakeStepRepository:
     ) -> StepRow:
         if (task_id, index) not in self.rows:
             step_id = max(self.changed_at, default=0) + 1  # ids are never reused
-            self.rows[(task_id, index)] = StepRow(
-                id=step_id,
-                task_id=task_id,
-                step_index=index,
-                step=step,
-                status="running",
-                provider_index=0,
-                provider_key=None,
-                attempt=0,
-                vendor_handle=None,
-                polls=0,
-                deadline_at=deadline_at,
-                submitted_at=None,
-                state={},
-                fallbacks=[],
-            )
+            self.rows[(task_id, index)] = fresh_step_row(step_id, task_id, index, step, deadline_at)
             self.changed_at[step_id] = now
         return self.rows[(task_id, index)]
 
     def get(self, *, task_id: int, index: int) -> StepRow | None:
         return self.rows.get((task_id, index))
+
+    def lock(self, *, task_id: int, index: int) -> StepRow | None:
+        return self.rows.get((task_id, index))
+
+    def get_many(self, *, task_id: int, indexes: Sequence[int]) -> dict[int, StepRow]:
+        return {i: self.rows[(task_id, i)] for i in indexes if (task_id, i) in self.rows}
 
     def by_handle(self, *, provider_key: str, handle: str) -> StepRow | None:
         return next(

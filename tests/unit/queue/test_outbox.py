@@ -12,23 +12,13 @@ from retouch.core.metrics import Recorder, end_invocation, reset_recorder
 from retouch.queue.messages import InvalidMessage, InvalidQueueName
 from retouch.queue.metrics import gauge_outbox_backlog
 from retouch.queue.outbox import enqueue_in, publish_committed, purge_published, relay
-from retouch.queue.repository import OutboxMessage, OutboxRepository
+from retouch.queue.repository import OutboxMessage
 from tests.fakes.metrics import MemorySink
 from tests.fakes.outbox import FakeOutboxRepository, RecordingQueue
 from tests.fakes.units import InMemoryDatabase
 
 T0 = datetime(2030, 5, 10, 12, 0, tzinfo=timezone.utc)
 LATER = T0 + timedelta(minutes=1)
-
-
-@pytest.fixture
-def outbox() -> FakeOutboxRepository:
-    return FakeOutboxRepository()
-
-
-@pytest.fixture
-def database(outbox: FakeOutboxRepository) -> InMemoryDatabase:
-    return InMemoryDatabase({OutboxRepository: outbox})
 
 
 @pytest.fixture

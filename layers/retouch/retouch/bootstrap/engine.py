@@ -16,6 +16,7 @@ from retouch.pipeline.fetch import fetch_result
 from retouch.pipeline.sources import ConfiguredProviders
 from retouch.providers.guards import ProviderGuards
 from retouch.queue.factory import get_queue
+from retouch.queue.marks import DeferredMarks
 from retouch.storage.factory import get_storage
 
 
@@ -37,5 +38,6 @@ def get_engine() -> Engine:
             normalize=normalize,
             fetch=fetch_result,
             callback_base_url=settings.callback_base_url,
+            marks=DeferredMarks(),
         )
     )

@@ -38,7 +38,10 @@ def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     record_invocation(cold_start=_cold_start, function=keys["function_name"])
     _cold_start = False
     engine = get_engine()
-    return process_batch(event, lambda record: engine.handle(record.json_body), context)
+    try:
+        return process_batch(event, lambda record: engine.handle(record.json_body), context)
+    finally:
+        engine.flush()  # the batch's outbox marks, in one statement
 
 
 def handle_scf_step_event(event: dict[str, Any], context: Any) -> Any:

@@ -14,10 +14,11 @@ from retouch.core.units import Transaction, Transactions
 from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import StepRepository, StepRow
 from retouch.pipeline.sources import ProviderSource
+from retouch.pipeline.versions import Versions
 from retouch.providers.guards import ProviderGuards
 from retouch.providers.metrics import count_provider_job
 from retouch.providers.port import Provider
-from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
+from retouch.queue.outbox import DeferredMarks, OutboxMessage, enqueue_in, publish_committed
 from retouch.queue.port import QueuePort
 from retouch.storage import Storage
 from retouch.tasks.lifecycle import Ended
@@ -46,6 +47,11 @@ class StepContext:
     #: The API's public base URL: providers are told to call back at
     #: `<base>/v1/callbacks/<provider>/<the job's token>`; None: jobs are only polled.
     callback_base_url: str | None = None
+    #: The pipeline and form versions this instance has read (never updated, so kept).
+    versions: Versions = field(default_factory=Versions)
+    #: Given (the step functions), outbox rows are marked published once per batch of
+    #: messages (`Engine.flush`); None: each step marks its own at once.
+    marks: DeferredMarks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +79,11 @@ class After:
 
     def run(self, context: StepContext) -> None:
         publish_committed(
-            database=context.database, queue=context.queue, messages=self.sent, clock=context.clock
+            database=context.database,
+            queue=context.queue,
+            messages=self.sent,
+            clock=context.clock,
+            marks=context.marks,
         )
         if self.ended is not None:
             self.ended.announce(context.redis)
@@ -100,9 +110,15 @@ def previous_step(
 ) -> StepRow | None:
     """The row of the latest step of `kind` before `index` (None: the pipeline has none, or
     it has not run)."""
+    earlier = previous_index(index, kind, steps)
+    return None if earlier is None else repo.get(task_id=task.id, index=earlier)
+
+
+def previous_index(index: int, kind: str, steps: Sequence[PipelineStep]) -> int | None:
+    """The index of the latest step of `kind` before `index` (None: the pipeline has none)."""
     for earlier in range(index - 1, -1, -1):
         if earlier < len(steps) and steps[earlier].step == kind:
-            return repo.get(task_id=task.id, index=earlier)
+            return earlier
     return None
 
 

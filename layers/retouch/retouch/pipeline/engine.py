@@ -36,7 +36,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from retouch.catalog.repository import PipelineRepository
 from retouch.catalog.schemas import PipelineStep
 from retouch.core.logging import logger
 from retouch.pipeline.context import Fetcher, Normalizer, StepContext, StepFunction, StepRun
@@ -83,13 +82,21 @@ class Engine:
             pipeline = (
                 None
                 if task is None
-                else uow.repository(PipelineRepository).get(task.feature_key, task.pipeline_version)
+                else self.context.versions.pipeline(uow, task.feature_key, task.pipeline_version)
             )
         if task is None:
             logger.warning("step message for no task", extra={"task": message.task_id})
             return
         steps = [] if pipeline is None else list(pipeline.steps)
         dispatch(self.context, self._table, task, message, steps)
+
+    def flush(self) -> int:
+        """The end of a batch of messages: mark the outbox rows its steps published, in one
+        statement (`queue.marks`); how many. Nothing to do without deferred marks."""
+        marks = self.context.marks
+        if marks is None:
+            return 0
+        return marks.flush(database=self.context.database, clock=self.context.clock)
 
 
 def dispatch(

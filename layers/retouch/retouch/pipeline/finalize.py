@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from retouch.pipeline.context import After, StepContext, StepRun, previous_step
+from retouch.pipeline.context import After, StepContext, StepRun, previous_index
 from retouch.pipeline.repository import StepRepository
 from retouch.tasks.lifecycle import Outcome, end_task
 from retouch.tasks.records import StoredImage
@@ -20,9 +20,12 @@ def run_finalize(context: StepContext, run: StepRun) -> None:
                 error_detail="finalize",
             )
         else:
-            repo = uow.repository(StepRepository)
-            store = previous_step(repo, task, len(steps), "store", steps)
-            generate = previous_step(repo, task, len(steps), "generate", steps)
+            # the rows of the last `store` and `generate`, in one statement
+            found = [previous_index(len(steps), kind, steps) for kind in ("store", "generate")]
+            rows = uow.repository(StepRepository).get_many(
+                task_id=task.id, indexes=[i for i in found if i is not None]
+            )
+            store, generate = (rows.get(i) if i is not None else None for i in found)
             outcome = _success(store.state if store else {}, generate.state if generate else {})
         after = After(ended=end_task(uow, task, outcome, now=now))
         uow.commit()

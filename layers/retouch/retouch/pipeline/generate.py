@@ -134,9 +134,8 @@ def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) 
         message = StepMessage(task.public_id, "generate", index)
         return After([send(context, uow, message, delay_s=1)])
     # A new transaction: the row locked again, as the handle left it.
-    current = steps.begin(
-        task_id=task.id, index=index, step="generate", now=context.clock(), deadline_at=None
-    )
+    current = steps.lock(task_id=task.id, index=index)
+    assert current is not None  # noqa: S101 - committed above, and a step row is kept
     return _settle_job(context, uow, run, current, provider, submitted.status)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from retouch.catalog.forms import upload_fields
-from retouch.catalog.repository import FormRepository
 from retouch.core.logging import logger
 from retouch.core.settings import get_settings
 from retouch.core.units import Transaction
@@ -36,7 +35,7 @@ def run_prepare(context: StepContext, run: StepRun) -> None:
         )
         after = After()
         if row.status == "running":
-            form = uow.repository(FormRepository).get(task.feature_key, task.form_version)
+            form = context.versions.form(uow, task.feature_key, task.form_version)
             fields = {} if form is None else upload_fields(form, task.inputs)
             uploads = uow.repository(UploadRepository).ready_uploads(
                 user_id=task.user_id, public_ids=sorted(set(fields.values()))

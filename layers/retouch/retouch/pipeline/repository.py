@@ -6,55 +6,16 @@ row is the tasks domain's (`retouch.tasks.repository.TaskRepository`)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from retouch.core.db import Row, UnitOfWork
-from retouch.core.time import from_db, to_db
+from retouch.core.db import UnitOfWork
+from retouch.core.time import to_db, to_millis
 from retouch.core.units import sql_adapter
+from retouch.pipeline.rows import StepRow, fresh_step_row, step_from_row
 
-
-@dataclass(frozen=True, slots=True)
-class StepRow:
-    """A `task_steps` row: where one step of one task stands."""
-
-    id: int
-    task_id: int
-    step_index: int
-    step: str
-    status: str
-    provider_index: int
-    provider_key: str | None
-    attempt: int
-    vendor_handle: str | None
-    polls: int
-    deadline_at: datetime | None
-    submitted_at: datetime | None
-    state: dict[str, Any]
-    fallbacks: list[dict[str, Any]]
-    #: SHA-256 (hex) of the secret in the callback URL the running job was given, if any.
-    callback_token_hash: str | None = None
-
-
-def _step_from_row(row: Row) -> StepRow:
-    return StepRow(
-        id=int(row["id"]),
-        task_id=int(row["task_id"]),
-        step_index=int(row["step_index"]),
-        step=row["step"],
-        status=row["status"],
-        provider_index=int(row["provider_index"]),
-        provider_key=row["provider_key"],
-        attempt=int(row["attempt"]),
-        vendor_handle=row["vendor_handle"],
-        polls=int(row["polls"]),
-        deadline_at=None if row["deadline_at"] is None else from_db(row["deadline_at"]),
-        submitted_at=None if row["submitted_at"] is None else from_db(row["submitted_at"]),
-        state=json.loads(row["state"]) if row["state"] else {},
-        fallbacks=json.loads(row["fallbacks"]) if row["fallbacks"] else [],
-        callback_token_hash=row["callback_token_hash"],
-    )
+__all__ = ["MySQLStepRepository", "StepRepository", "StepRow", "fresh_step_row"]
 
 
 def _json(value: object) -> str:
@@ -77,7 +38,13 @@ class StepRepository(Protocol):
     ) -> StepRow:
         """The step's row, created `running` if this is its first delivery, locked."""
 
+    def lock(self, *, task_id: int, index: int) -> StepRow | None:
+        """The step's row locked, if it exists (nothing is created)."""
+
     def get(self, *, task_id: int, index: int) -> StepRow | None: ...
+
+    def get_many(self, *, task_id: int, indexes: Sequence[int]) -> dict[int, StepRow]:
+        """The task's rows of the steps at `indexes` that exist, by index (one statement)."""
 
     def by_handle(self, *, provider_key: str, handle: str) -> StepRow | None: ...
 
@@ -137,31 +104,48 @@ class MySQLStepRepository:
     def begin(
         self, *, task_id: int, index: int, step: str, now: datetime, deadline_at: datetime | None
     ) -> StepRow:
-        """The step's row, created `running` if this is its first delivery, locked."""
-        self._uow.execute(
+        """The step's row, created `running` if this is its first delivery, locked. On the
+        first delivery the insert itself holds the new row's lock and the row holds nothing
+        but what it was given and the table's defaults, so it is not read back."""
+        deadline = None if deadline_at is None else to_millis(deadline_at)
+        inserted = self._uow.execute(
             "INSERT IGNORE INTO task_steps (task_id, step_index, step, deadline_at, started_at) "
             "VALUES (%s, %s, %s, %s, %s)",
-            (task_id, index, step, None if deadline_at is None else to_db(deadline_at), to_db(now)),
+            (task_id, index, step, None if deadline is None else to_db(deadline), to_db(now)),
         )
+        if inserted == 1:
+            return fresh_step_row(self._uow.last_insert_id(), task_id, index, step, deadline)
+        found = self.lock(task_id=task_id, index=index)
+        if found is None:  # pragma: no cover - the insert above guarantees it
+            raise RuntimeError("task step vanished")
+        return found
+
+    def lock(self, *, task_id: int, index: int) -> StepRow | None:
         row = self._uow.fetch_one(
             _STEP_COLUMNS + "WHERE task_id = %s AND step_index = %s FOR UPDATE", (task_id, index)
         )
-        if row is None:  # pragma: no cover - the insert above guarantees it
-            raise RuntimeError("task step vanished")
-        return _step_from_row(row)
+        return None if row is None else step_from_row(row)
 
     def get(self, *, task_id: int, index: int) -> StepRow | None:
         row = self._uow.fetch_one(
             _STEP_COLUMNS + "WHERE task_id = %s AND step_index = %s", (task_id, index)
         )
-        return None if row is None else _step_from_row(row)
+        return None if row is None else step_from_row(row)
+
+    def get_many(self, *, task_id: int, indexes: Sequence[int]) -> dict[int, StepRow]:
+        if not indexes:
+            return {}
+        rows = self._uow.fetch_all(
+            _STEP_COLUMNS + "WHERE task_id = %s AND step_index IN %s", (task_id, tuple(indexes))
+        )
+        return {int(row["step_index"]): step_from_row(row) for row in rows}
 
     def by_handle(self, *, provider_key: str, handle: str) -> StepRow | None:
         row = self._uow.fetch_one(
             _STEP_COLUMNS + "WHERE provider_key = %s AND vendor_handle = %s",
             (provider_key, handle),
         )
-        return None if row is None else _step_from_row(row)
+        return None if row is None else step_from_row(row)
 
     def submitted(
         self,

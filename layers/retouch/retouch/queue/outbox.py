@@ -20,14 +20,17 @@ from typing import Any
 from retouch.core.logging import logger
 from retouch.core.time import Clock, utc_now
 from retouch.core.units import Transaction, Transactions
+from retouch.queue.marks import DeferredMarks
 from retouch.queue.messages import check_queue_name, encode_body
-from retouch.queue.port import QueuePort
+from retouch.queue.port import BatchPublisher, QueuePort
 from retouch.queue.repository import OutboxMessage, OutboxRepository
 
 __all__ = [
+    "DeferredMarks",
     "OutboxMessage",
     "RelayReport",
     "enqueue_in",
+    "publish_all",
     "publish_committed",
     "purge_published",
     "relay",
@@ -61,24 +64,47 @@ def publish_committed(
     queue: QueuePort,
     messages: Sequence[OutboxMessage],
     clock: Clock = utc_now,
+    marks: DeferredMarks | None = None,
 ) -> int:
-    """Publish messages whose transaction committed and mark them published; returns how
-    many went out. A failure is logged and left to the relay: the caller's work is done."""
-    published = 0
-    for message in messages:
-        try:
-            queue.publish(message.queue, message.body, delay_s=message.delay_s)
-        except Exception as exc:  # noqa: BLE001 - the relay publishes it later
+    """Publish messages whose transaction committed and mark them published, all in one
+    statement (given `marks`, with the rest of the batch: `DeferredMarks`); returns how many
+    went out. A failed publish is logged and left to the relay: the caller's work is done."""
+    published = [message.id for message, error in publish_all(queue, messages) if error is None]
+    if marks is not None:
+        marks.add(published, database=database, clock=clock)
+    elif published:
+        with database.unit_of_work() as uow:
+            uow.repository(OutboxRepository).mark_all_published(published, now=clock())
+            uow.commit()
+    return len(published)
+
+
+def publish_all(
+    queue: QueuePort, messages: Sequence[OutboxMessage]
+) -> list[tuple[OutboxMessage, Exception | None]]:
+    """Publish every message, in one round trip where the queue can (`BatchPublisher`);
+    each with the error that kept it from going out, or None. Failures are logged."""
+    if isinstance(queue, BatchPublisher) and len(messages) > 1:
+        outcomes = queue.publish_many([(m.queue, m.body, m.delay_s) for m in messages])
+    else:
+        outcomes = [_publish_one(queue, message) for message in messages]
+    results = []
+    for message, outcome in zip(messages, outcomes, strict=True):
+        error = outcome if isinstance(outcome, Exception) else None
+        if error is not None:
             logger.warning(
                 "outbox publish failed; the relay will retry",
-                extra={"outbox_id": message.id, "queue": message.queue, "error": repr(exc)[:200]},
+                extra={"outbox_id": message.id, "queue": message.queue, "error": repr(error)[:200]},
             )
-            continue
-        with database.unit_of_work() as uow:
-            _mark_published(uow, message.id, now=clock())
-            uow.commit()
-        published += 1
-    return published
+        results.append((message, error))
+    return results
+
+
+def _publish_one(queue: QueuePort, message: OutboxMessage) -> str | Exception:
+    try:
+        return queue.publish(message.queue, message.body, delay_s=message.delay_s)
+    except Exception as exc:  # noqa: BLE001 - handed back: the relay publishes it later
+        return exc
 
 
 def relay(
@@ -90,8 +116,10 @@ def relay(
     clock: Clock = utc_now,
 ) -> RelayReport:
     """Publish every unpublished message older than `min_age_s` (the request that wrote it
-    normally publishes it within milliseconds), oldest first, `batch` rows per transaction.
-    Rows are locked with SKIP LOCKED, so two relays never publish the same row at once."""
+    normally publishes it within milliseconds), oldest first, `batch` rows per transaction:
+    published together where the queue can, marked in one statement. Rows are locked with
+    SKIP LOCKED, so two relays never publish the same row at once; a row that failed keeps
+    its failure and waits for the next run."""
     published = failed = 0
     while True:
         now = clock()
@@ -100,15 +128,15 @@ def relay(
             messages = outbox.claim_unpublished(
                 created_before=now - timedelta(seconds=min_age_s), limit=batch
             )
-            for message in messages:
-                try:
-                    queue.publish(message.queue, message.body, delay_s=message.delay_s)
-                except Exception as exc:  # noqa: BLE001 - recorded; the next run retries
+            sent = []
+            for message, error in publish_all(queue, messages):
+                if error is None:
+                    sent.append(message.id)
+                else:
                     failed += 1
-                    outbox.record_failure(message.id, error=type(exc).__name__)
-                    continue
-                _mark_published(uow, message.id, now=now)
-                published += 1
+                    outbox.record_failure(message.id, error=type(error).__name__)
+            outbox.mark_all_published(sent, now=now)
+            published += len(sent)
             uow.commit()
         if len(messages) < batch or failed:
             break
@@ -129,7 +157,3 @@ def purge_published(*, database: Transactions, older_than: datetime, limit: int 
         deleted = uow.repository(OutboxRepository).purge_published(before=older_than, limit=limit)
         uow.commit()
     return deleted
-
-
-def _mark_published(uow: Transaction, outbox_id: int, *, now: datetime) -> bool:
-    return uow.repository(OutboxRepository).mark_published(outbox_id, now=now)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Any, Literal, Protocol
+from collections.abc import Collection, Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from retouch.queue.depth import QueueDepth
 from retouch.queue.messages import DeadMessage, Delivery
@@ -45,4 +45,16 @@ class QueuePort(Protocol):
     def depth(self, queue: str) -> QueueDepth:
         """What waits in the queue and its dead letters, without receiving anything
         (`retouch.queue.depth`)."""
+        ...
+
+
+@runtime_checkable
+class BatchPublisher(Protocol):
+    """A queue that sends many messages in one round trip (the outbox relay's batches)."""
+
+    def publish_many(
+        self, messages: Sequence[tuple[str, dict[str, Any], float]]
+    ) -> list[str | Exception]:
+        """Send each (queue, body, delay_s); for each, in order, its message id or the error
+        that kept it from being sent (the others are sent all the same)."""
         ...

@@ -119,6 +119,33 @@ class RedisStreamsQueue:
         )
         return message_id
 
+    def publish_many(
+        self, messages: Sequence[tuple[str, dict[str, Any], float]]
+    ) -> list[str | Exception]:
+        """`publish` of each message, all in one pipeline (one round trip); a message that is
+        not valid, or whose script failed, gets its error and the others go all the same."""
+        outcomes: list[str | Exception] = []
+        pipe = self._client.pipeline(transaction=False)
+        for queue, body, delay_s in messages:
+            message_id = new_message_id()
+            try:
+                text, delay_ms = encode_body(body), _milliseconds(check_delay(delay_s))
+            except InvalidMessage as exc:
+                outcomes.append(exc)
+                continue
+            keys = [stream_key(queue), delayed_key(queue)]
+            self._publish(keys=keys, args=[message_id, text, delay_ms], client=pipe)
+            outcomes.append(message_id)
+        try:
+            replies = iter(pipe.execute(raise_on_error=False))
+        except redis.RedisError as exc:  # the round trip itself failed: nothing is known sent
+            return [o if isinstance(o, Exception) else exc for o in outcomes]
+        for n, outcome in enumerate(outcomes):
+            if not isinstance(outcome, Exception):
+                reply = next(replies)
+                outcomes[n] = reply if isinstance(reply, Exception) else outcome
+        return outcomes
+
     def receive(self, queue: str, *, max_messages: int = 10, wait_s: float = 0) -> list[Delivery]:
         if not 1 <= max_messages <= 10_000:
             raise ValueError("max_messages is 1-10000")

@@ -3,6 +3,7 @@ unit of work; nothing here commits."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,6 +38,11 @@ class OutboxRepository(Protocol):
 
     def mark_published(self, outbox_id: int, *, now: datetime) -> bool:
         """Mark an unpublished message published; False when it already was."""
+        ...
+
+    def mark_all_published(self, outbox_ids: Sequence[int], *, now: datetime) -> int:
+        """Mark every unpublished message of `outbox_ids` published in one statement; how
+        many were not already."""
         ...
 
     def count_unpublished(self, *, created_before: datetime) -> int:
@@ -90,6 +96,15 @@ class MySQLOutboxRepository:
                 (to_db(now), outbox_id),
             )
             == 1
+        )
+
+    def mark_all_published(self, outbox_ids: Sequence[int], *, now: datetime) -> int:
+        if not outbox_ids:
+            return 0
+        return self._uow.execute(
+            "UPDATE outbox SET published_at = %s, attempts = attempts + 1 "
+            "WHERE id IN %s AND published_at IS NULL",
+            (to_db(now), tuple(outbox_ids)),
         )
 
     def count_unpublished(self, *, created_before: datetime) -> int:

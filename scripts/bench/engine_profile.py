@@ -1,0 +1,108 @@
+"""Profile: where the engine's CPU goes per task, under cProfile, in one thread.
+
+    .venv/bin/python -m scripts.bench.engine_profile [--tasks 200] [--top 40]
+
+Starts a private MariaDB and Redis as `scripts.bench.pipeline` does, creates N `cutout` tasks
+through the tasks service, then drains the four step queues in this one thread (the consumers
+of template.yaml, each batch through `retouch.queue.consume` and a Powertools batch handler
+over the real `Engine`, the in-process provider that answers at once) with cProfile on. Prints
+the CPU per task over the drain and the functions with the most cumulative and own time, per
+task. A measurement, not a test: always exits 0. Results are in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import pstats
+import sys
+import time
+from collections.abc import Sequence
+
+from scripts.bench.health import child_env
+from scripts.bench.pipeline import create_tasks, ended, prepare, stdout_to, step_consumers
+from scripts.local.servers import temporary_servers
+
+
+def drain(task_ids: Sequence[str], consumers: object) -> None:
+    """Every step queue in turn, one batch each, until every task has ended."""
+    from retouch.core.redis import get_redis
+    from retouch.queue import RedisStreamsQueue, consume
+
+    pairs = [
+        (consumer, RedisStreamsQueue(get_redis(), consumer.config))
+        for consumer in consumers.consumers  # type: ignore[attr-defined]
+    ]
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        moved = 0
+        for consumer, queue in pairs:
+            outcome = consume(
+                queue,
+                consumer.queue.name,
+                consumer.handler,
+                max_messages=consumer.trigger.batch_size,
+            )
+            moved += len(outcome.acknowledged) + len(outcome.failed)
+        if not moved:
+            statuses = ended(task_ids)
+            if sum(statuses.get(s, 0) for s in ("succeeded", "failed", "canceled")) == len(
+                task_ids
+            ):
+                return
+            time.sleep(0.01)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--plain", action="store_true", help="no profiler: the CPU as it is")
+    args = parser.parse_args(argv)
+    with temporary_servers("retouch-bench-engine-profile-") as (mariadb, redis, work):
+        env = child_env({**mariadb.env(), **redis.env()})
+        env["RETOUCH_STORAGE_LOCAL_ROOT"] = str(work / "objects")
+        env["RETOUCH_STORAGE_LOCAL_SIGNING_KEY"] = "b" * 40
+        setup = prepare(env, args.tasks * 2)
+        with stdout_to(work / "profile.stdout"):
+            # one warm-up round: first imports and connections out of the figures
+            drain(create_tasks(setup, 5), step_consumers(1, "in-process"))
+            task_ids = create_tasks(setup, args.tasks)
+            consumers = step_consumers(1, "in-process")
+            statements = count_statements()
+            profile = cProfile.Profile(time.process_time)
+            cpu, wall = time.process_time(), time.perf_counter()
+            with contextlib.nullcontext() if args.plain else profile:
+                drain(task_ids, consumers)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            sent = len(statements)
+            statuses = ended(task_ids)
+    if not args.plain:
+        out = io.StringIO()
+        stats = pstats.Stats(profile, stream=out)
+        for order in ("cumulative", "tottime"):
+            stats.sort_stats(order).print_stats(args.top)
+        print(out.getvalue())
+    print(
+        f"{args.tasks} tasks {statuses}: {args.tasks / wall:.1f} tasks/s (one thread"
+        f"{'' if args.plain else ', profiled'}), {cpu / args.tasks * 1000:.2f} ms CPU per task"
+        f"{'' if args.plain else ' (with the profiler own cost)'}, "
+        f"{sent / args.tasks:.1f} SQL statements per task (BEGIN and COMMIT not counted)"
+    )
+    return 0
+
+
+def count_statements() -> list[str]:
+    """Every statement sent from here on (the drain's, and its watch's few)."""
+    from retouch.core.db_statements import OBSERVERS
+
+    sent: list[str] = []
+    OBSERVERS.append(lambda sql, _params, _use: sent.append(sql))
+    return sent
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
