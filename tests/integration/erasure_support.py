@@ -47,8 +47,8 @@ def _hash() -> str:
 
 
 def new_person() -> Person:
-    """An active account with a credit account and a twelve-digit numeric id (no other number
-    in the database is that long, so finding it as text means it was kept)."""
+    """An active, verified account with a credit account and a twelve-digit numeric id (no
+    other number in the database is that long, so finding it as text means it was kept)."""
     person = Person(
         id=secrets.randbelow(9 * 10**11) + 10**11,
         public_id=new_public_id("usr"),
@@ -57,9 +57,9 @@ def new_person() -> Person:
     now = utc_now()
     with get_database().unit_of_work() as uow:
         uow.execute(
-            "INSERT INTO users (id, public_id, email, password_hash, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (person.id, person.public_id, person.email, _hash(), to_db(now), to_db(now)),
+            "INSERT INTO users (id, public_id, email, password_hash, email_verified_at, "
+            "created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (person.id, person.public_id, person.email, _hash(), *[to_db(now)] * 3),
         )
         open_account(uow=uow, user_id=person.id)
         uow.commit()

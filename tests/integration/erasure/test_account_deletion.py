@@ -24,7 +24,8 @@ from retouch.core.redis import get_redis
 from retouch.core.security import TokenConfig
 from retouch.core.settings import get_settings
 from retouch.core.time import utc_now
-from retouch.erasure import ErasureFailed, delete_account, erase_deleted_accounts
+from retouch.erasure.job import ErasureFailed, erase_deleted_accounts
+from retouch.erasure.service import delete_account
 from retouch.storage import get_storage
 from retouch.storage.errors import StorageUnavailable
 from retouch.storage.local import LocalStorage

@@ -1,7 +1,5 @@
-"""Account deletion: the owner's `DELETE /v1/me` and the job that erases the account's data
-(docs/accounts.md, "Deleting an account")."""
+"""Account deletion: the owner's `DELETE /v1/me` (`retouch.erasure.service`) and the job that
+erases the account's data (`retouch.erasure.job`; docs/accounts.md, "Deleting an account").
 
-from retouch.erasure.job import ErasureFailed, erase_deleted_accounts
-from retouch.erasure.service import delete_account
-
-__all__ = ["ErasureFailed", "delete_account", "erase_deleted_accounts"]
+Nothing is imported here: the hourly retention job imports the job alone, without the task
+endings (queue, Redis) that only an account with tasks in flight needs."""

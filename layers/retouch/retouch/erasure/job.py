@@ -22,7 +22,6 @@ from retouch.core.metrics import emit
 from retouch.core.settings import Settings
 from retouch.core.time import Clock, utc_now
 from retouch.erasure.repository import ErasureRepository
-from retouch.erasure.service import ERASED, cancel_active_tasks
 from retouch.storage import Storage
 
 
@@ -74,6 +73,10 @@ def _erase(
     for key in keys:
         storage.delete(key)
     run.objects_deleted += len(keys)
+    # imported here: the task endings load the queue and Redis, which the hourly retention
+    # job that runs this needs only when an account is erased
+    from retouch.erasure.service import ERASED, cancel_active_tasks
+
     now = clock()
     with database.unit_of_work() as uow:
         erasure = ErasureRepository(uow)

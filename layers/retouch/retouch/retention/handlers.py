@@ -7,7 +7,7 @@ from typing import Any
 
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
-from retouch.erasure import ErasureFailed, erase_deleted_accounts
+from retouch.erasure.job import ErasureFailed, erase_deleted_accounts
 from retouch.retention.service import run_retention
 from retouch.storage import get_storage
 
