@@ -58,7 +58,7 @@ def test_answers_carry_no_password_hash_and_no_internal_id(http: httpx.Client) -
     me = http.get("/v1/me", headers=headers)
     read = http.get(f"/v1/admin/users/{user}", headers=admin)
 
-    assert set(me.json()) == {"id", "email", "role", "membership", "created_at"}
+    assert set(me.json()) == {"id", "email", "email_verified", "role", "membership", "created_at"}
     assert set(read.json()) == {"id", "email", "role", "status", "created_at", "updated_at"}
     for response in (me, read):
         assert "argon2" not in response.text and "password" not in response.text
