@@ -15,6 +15,8 @@ from collections.abc import Mapping
 HTTPS_PREFIX = re.compile(r"https://\S+")
 PORT = re.compile(r"[1-9][0-9]{0,4}")
 SECURITY_MODES = ("ssl", "starttls")
+#: `a@b` or `Name <a@b>` on one line (template.yaml's MailFrom has the same pattern).
+SENDER = re.compile(r"[^<>@\s]+@[^<>@\s]+|[^<>@\r\n]+<[^<>@\s]+@[^<>@\s]+>")
 PASSWORD_VARIABLE = "RETOUCH_MAIL_SMTP_PASSWORD_SECRET"  # noqa: S105 - a name
 LINKS = ("RETOUCH_EMAIL_VERIFICATION_URL", "RETOUCH_PASSWORD_RESET_URL")
 
@@ -35,8 +37,11 @@ def mail_problems(where: str, environment: Mapping[str, str]) -> list[str]:
         for name in LINKS
         if not HTTPS_PREFIX.fullmatch(environment.get(name, ""))
     ]
-    if environment["RETOUCH_MAIL_SMTP_HOST"] and not environment.get("RETOUCH_MAIL_FROM"):
+    sender = environment.get("RETOUCH_MAIL_FROM", "")
+    if environment["RETOUCH_MAIL_SMTP_HOST"] and not sender:
         problems.append(f"{where}: RETOUCH_MAIL_SMTP_HOST needs RETOUCH_MAIL_FROM")
+    elif sender and not SENDER.fullmatch(sender):
+        problems.append(f"{where}: RETOUCH_MAIL_FROM must be one address, a@b or Name <a@b>")
     return problems
 
 

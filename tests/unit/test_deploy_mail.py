@@ -151,6 +151,7 @@ def test_a_host_without_its_sender_or_links_is_refused_before_any_resource(
         ("MailSmtpHost", "user:pw@smtp.example.com", False),
         ("MailFrom", "Retouch <no-reply@example.com>", True),
         ("MailFrom", "a@b\r\nBcc: victim@example.com", False),
+        ("MailFrom", "Retouch\r\nX-Injected: yes <no-reply@example.com>", False),
     ],
 )
 def test_the_parameters_refuse_what_is_not_their_kind(
@@ -226,4 +227,13 @@ def test_scf_refuses_what_the_first_request_would_fail_on_naming_each_variable()
 def test_scf_refuses_a_port_out_of_range(port: str) -> None:
     assert _refusals(RETOUCH_MAIL_SMTP_PORT=port) == [
         "function auth: RETOUCH_MAIL_SMTP_PORT must be a port number (465, 587)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "sender", ["Retouch\r\nX-Injected: yes <no-reply@example.com>", "no-reply", "a@b, c@d"]
+)
+def test_scf_refuses_a_sender_that_is_not_one_address_on_one_line(sender: str) -> None:
+    assert _refusals(RETOUCH_MAIL_FROM=sender) == [
+        "function auth: RETOUCH_MAIL_FROM must be one address, a@b or Name <a@b>"
     ]
