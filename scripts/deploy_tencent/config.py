@@ -3,7 +3,8 @@ rule SCF or our security model sets checked before the first API call.
 
 A config that breaks a rule is refused whole (`ConfigError`, one line per problem): a missing
 variable, a secret given as a value instead of a `tcssm:` reference, a trigger still marked
-`pending`, more variables or layers or same-type triggers than SCF allows.
+`pending`, account mail that could not be sent (`mail.py`), more variables or layers or
+same-type triggers than SCF allows.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from scripts.deploy_tencent.mail import is_unset_password, mail_problems
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "deploy" / "tencent.yml"
 
@@ -28,7 +31,7 @@ TRIGGERS_PER_TYPE = 10
 #: Variables whose value must be a Secrets Manager reference, never the secret itself.
 SECRET_VARIABLES = re.compile(
     r"RETOUCH_(DB_PASSWORD_SECRET|JWT_KEYS_SECRET|REDIS_AUTH_SECRET|BACKUP_SIGNING_KEYS_SECRET"
-    r"|SECRET_[A-Z0-9_]+)"
+    r"|MAIL_SMTP_PASSWORD_SECRET|SECRET_[A-Z0-9_]+)"
 )
 #: A URL that carries credentials (`scheme://user:password@host`).
 URL_CREDENTIALS = re.compile(r"^[a-z]+://[^/@\s]*@")
@@ -242,12 +245,15 @@ def _problems(function: Function, layers: Mapping[str, Layer]) -> list[str]:
     for name, value in function.environment.items():
         if name in PLAIN_SECRETS:
             problems.append(f"{where}: {name} would put a secret in a variable; set {name}_SECRET")
+        elif is_unset_password(name, value, function.environment):
+            continue
         elif SECRET_VARIABLES.fullmatch(name) and not SECRET_REFERENCE.fullmatch(value):
             problems.append(f"{where}: {name} must be a tcssm:<name> reference, not a value")
         elif name == "RETOUCH_REDIS_URL" and URL_CREDENTIALS.match(value):
             problems.append(
                 f"{where}: {name} carries a password; set RETOUCH_REDIS_AUTH_SECRET instead"
             )
+    problems += mail_problems(where, function.environment)
     size = len(json.dumps(function.environment, separators=(",", ":")).encode())
     if size > ENVIRONMENT_LIMIT_BYTES:
         problems.append(

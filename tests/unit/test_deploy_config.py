@@ -59,6 +59,19 @@ SCF_SECRETS = {
 }
 
 
+#: The account mail as a stage sets it (Tencent Cloud SES's SMTP server, docs/deploy-tencent.md).
+MAIL_ENVIRONMENT = {
+    "RETOUCH_MAIL_SMTP_HOST": "smtp.qcloudmail.com",
+    "RETOUCH_MAIL_SMTP_PORT": "465",
+    "RETOUCH_MAIL_SMTP_SECURITY": "ssl",
+    "RETOUCH_MAIL_SMTP_USER": "no-reply@mail.example.com",
+    "RETOUCH_MAIL_SMTP_PASSWORD_SECRET": "tcssm:retouch-dev-mail-smtp-password",
+    "RETOUCH_MAIL_FROM": "Retouch <no-reply@mail.example.com>",
+    "RETOUCH_EMAIL_VERIFICATION_URL": "https://app.example.com/verify-email?token=",
+    "RETOUCH_PASSWORD_RESET_URL": "https://app.example.com/reset-password?token=",
+}
+
+
 def _environment(**overrides: str) -> dict[str, str]:
     """A value for every `${env:...}` of the config (secrets as references)."""
     names = {part.split("}")[0] for part in CONFIG.read_text().split("${env:")[1:]}
@@ -68,7 +81,7 @@ def _environment(**overrides: str) -> dict[str, str]:
         for name in names
         if "SECRET" in name
     }
-    return values | overrides
+    return values | MAIL_ENVIRONMENT | overrides
 
 
 def _edited(tmp_path: Path, edit: Any) -> Path:
@@ -244,6 +257,7 @@ def test_every_missing_variable_is_named_before_any_call(tmp_path: Path) -> None
         "RETOUCH_REDIS_AUTH_SECRET",
         "RETOUCH_SECRET_TENCENT",
         "RETOUCH_BACKUP_SIGNING_KEYS_SECRET",
+        "RETOUCH_MAIL_SMTP_PASSWORD_SECRET",
     ],
 )
 def test_a_secret_given_as_a_value_is_refused_without_echoing_it(tmp_path: Path, name: str) -> None:

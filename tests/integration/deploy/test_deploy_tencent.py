@@ -30,6 +30,7 @@ from scripts.deploy_tencent.scf import publish_layer
 from scripts.local.sam import load_template
 from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, running_fake_cos
 from tests.integration.tencent_deploy_fake import FakeTencentDeploy, running_fake_tencent_deploy
+from tests.unit.test_deploy_config import MAIL_ENVIRONMENT
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +61,7 @@ DEPLOY_ENV = {
     "RETOUCH_SECRET_TENCENT": "tcssm:retouch-providers-tencent",
     "RETOUCH_SECRET_HUNYUAN": "tcssm:retouch-providers-hunyuan",
     "RETOUCH_FIRST_ADMIN_EMAIL": "mei@example.com",
+    **MAIL_ENVIRONMENT,
 }
 
 
@@ -153,6 +155,26 @@ def test_functions_get_the_settings_variables_with_secrets_as_references(deploye
         assert all(value.startswith("tcssm:") for value in secrets.values())
     callbacks = _environment(fake.function("retouch-callbacks", NAMESPACE))
     assert callbacks["RETOUCH_SECRET_TENCENT"] == "tcssm:retouch-providers-tencent"
+
+
+def test_the_auth_function_alone_gets_the_account_mail_with_its_password_as_a_reference(
+    deployed: Any,
+) -> None:
+    fake, _ = deployed
+
+    mailing = {
+        name
+        for (_, name), function in fake.functions.items()
+        if any(key.startswith("RETOUCH_MAIL_") for key in _environment(function))
+    }
+    auth = _environment(fake.function("retouch-auth", NAMESPACE))
+
+    assert mailing == {"retouch-auth"}
+    assert auth["RETOUCH_MAIL_SMTP_HOST"] == "smtp.qcloudmail.com"
+    assert auth["RETOUCH_MAIL_SMTP_PORT"] == "465"
+    assert auth["RETOUCH_MAIL_SMTP_PASSWORD_SECRET"] == "tcssm:retouch-dev-mail-smtp-password"
+    assert auth["RETOUCH_EMAIL_VERIFICATION_URL"] == "https://app.example.com/verify-email?token="
+    assert auth["RETOUCH_PASSWORD_RESET_URL"] == "https://app.example.com/reset-password?token="
 
 
 def test_the_layers_hold_the_retouch_package_and_their_locks_packages(deployed: Any) -> None:
@@ -331,14 +353,17 @@ def test_a_deploy_signed_with_a_wrong_key_is_refused_and_changes_nothing(tmp_pat
     assert fake.calls == [] and fake.functions == {}
 
 
-def test_a_plain_secret_in_the_environment_is_refused_before_any_call(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "variable", ["RETOUCH_DB_PASSWORD_SECRET", "RETOUCH_MAIL_SMTP_PASSWORD_SECRET"]
+)
+def test_a_plain_secret_in_the_environment_is_refused_before_any_call(
+    tmp_path: Path, variable: str
+) -> None:
     with running_fake_tencent_deploy() as fake:
-        result = run_deploy(
-            fake, _test_config(tmp_path), RETOUCH_DB_PASSWORD_SECRET="hunter2-plain"
-        )
+        result = run_deploy(fake, _test_config(tmp_path), **{variable: "hunter2-plain"})
 
     assert result.returncode == 2
-    assert "RETOUCH_DB_PASSWORD_SECRET must be a tcssm:<name> reference" in result.stderr
+    assert f"{variable} must be a tcssm:<name> reference" in result.stderr
     assert "hunter2-plain" not in result.stderr
     assert fake.calls == []
 

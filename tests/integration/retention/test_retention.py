@@ -181,6 +181,76 @@ def test_each_table_keeps_what_is_within_its_retention_and_loses_the_rest(
     assert _exists("outbox", outbox_recent)
 
 
+def _mailed(table: str, user_id: int, expires_at: datetime, *, used: bool = False) -> int:
+    """A mailed token of `table` (email_verifications or password_resets)."""
+    return _insert(
+        f"INSERT INTO {table} (token_hash, user_id, created_at, expires_at, used_at) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s)",
+        (
+            secrets.token_hex(32),
+            user_id,
+            to_db(expires_at - timedelta(hours=1)),
+            to_db(expires_at),
+            to_db(expires_at - timedelta(minutes=30)) if used else None,
+        ),
+    )
+
+
+def _verified_at(user_id: int) -> object:
+    return _one("SELECT email_verified_at FROM users WHERE id = %s", (user_id,))[
+        "email_verified_at"
+    ]
+
+
+@pytest.mark.parametrize("table", ["email_verifications", "password_resets"])
+def test_mailed_tokens_go_a_day_after_their_expiry_used_or_not_and_the_account_stays(
+    user_id: int, storage: LocalStorage, table: str
+) -> None:
+    # GIVEN tokens expired days ago (one of them used), one expired an hour ago, one still
+    # valid and one used but not yet expired, of a live account
+    verified = _verified_at(user_id)
+    expired = _mailed(table, user_id, NOW - timedelta(days=3))
+    expired_used = _mailed(table, user_id, NOW - timedelta(days=2), used=True)
+    just_expired = _mailed(table, user_id, NOW - timedelta(hours=1))
+    valid = _mailed(table, user_id, NOW + timedelta(hours=20))
+    used_valid = _mailed(table, user_id, NOW + timedelta(hours=20), used=True)
+
+    # WHEN the job runs
+    result = _run(storage)
+
+    # THEN the tokens past RETOUCH_RETENTION_<table>_DAYS (1) after expiry are gone
+    assert not _exists(table, expired)
+    assert not _exists(table, expired_used)
+    assert result[table]["deleted"] >= 2
+    # AND the others are kept: a valid token still works, a spent one leaves with its expiry
+    assert _exists(table, just_expired)
+    assert _exists(table, valid)
+    assert _exists(table, used_valid)
+    # AND the account is untouched (retention never deletes accounts, verified or not)
+    assert _exists("users", user_id)
+    assert _verified_at(user_id) == verified
+
+
+def test_a_mailed_token_retention_of_zero_days_takes_every_expired_token(
+    user_id: int, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN tokens expired an hour ago, and no days kept after expiry
+    monkeypatch.setenv("RETOUCH_RETENTION_EMAIL_VERIFICATIONS_DAYS", "0")
+    monkeypatch.setenv("RETOUCH_RETENTION_PASSWORD_RESETS_DAYS", "0")
+    get_settings.cache_clear()
+    verification = _mailed("email_verifications", user_id, NOW - timedelta(hours=1))
+    reset = _mailed("password_resets", user_id, NOW - timedelta(hours=1))
+    live = _mailed("email_verifications", user_id, NOW + timedelta(minutes=5))
+
+    # WHEN the job runs
+    _run(storage)
+
+    # THEN both expired tokens are gone, the live one stays
+    assert not _exists("email_verifications", verification)
+    assert not _exists("password_resets", reset)
+    assert _exists("email_verifications", live)
+
+
 def test_audit_rows_are_archived_before_they_are_deleted(
     stack: Stack, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:

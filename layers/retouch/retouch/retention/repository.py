@@ -33,6 +33,9 @@ class Rule:
 OUTBOX = Rule("outbox", "published_at IS NOT NULL AND published_at < %s", "published_at, id")
 REFRESH_TOKENS = Rule("refresh_tokens", "expires_at < %s", "expires_at, id")
 AUDIT_LOGS = Rule("audit_logs", "created_at < %s", "created_at, id")
+#: Mailed tokens: a used one is spent, an expired one refused, so each goes with its expiry.
+EMAIL_VERIFICATIONS = Rule("email_verifications", "expires_at < %s", "expires_at, id")
+PASSWORD_RESETS = Rule("password_resets", "expires_at < %s", "expires_at, id")
 
 #: Every column: an archived row keeps whatever a later migration adds.
 AUDIT_COLUMNS = "*"

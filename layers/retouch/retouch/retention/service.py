@@ -11,6 +11,7 @@ the platform reports it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,7 +28,9 @@ from retouch.pipeline.handlers import purge_provider_events
 from retouch.retention.archive import CONTENT_TYPE, archive_body, archive_key
 from retouch.retention.repository import (
     AUDIT_LOGS,
+    EMAIL_VERIFICATIONS,
     OUTBOX,
+    PASSWORD_RESETS,
     REFRESH_TOKENS,
     RetentionRepository,
     Rule,
@@ -88,18 +91,19 @@ def _run_rules(
         "outbox": lambda purged: _purge(
             database, OUTBOX, days_ago(settings.retention_outbox_days), batch, batches, purged
         ),
-        "refresh_tokens": lambda purged: _purge(
-            database,
-            REFRESH_TOKENS,
-            days_ago(settings.retention_refresh_tokens_days),
-            batch,
-            batches,
-            purged,
-        ),
-        "audit_logs": lambda purged: _archive_audit(
-            database, storage, days_ago(settings.retention_audit_days), batch, batches, purged
-        ),
     }
+    tokens = {
+        REFRESH_TOKENS: settings.retention_refresh_tokens_days,
+        EMAIL_VERIFICATIONS: settings.retention_email_verifications_days,
+        PASSWORD_RESETS: settings.retention_password_resets_days,
+    }
+    for token_rule, days in tokens.items():
+        rules[token_rule.table] = functools.partial(
+            _purge, database, token_rule, days_ago(days), batch, batches
+        )
+    rules["audit_logs"] = lambda purged: _archive_audit(
+        database, storage, days_ago(settings.retention_audit_days), batch, batches, purged
+    )
     results: dict[str, Any] = {}
     failed: list[str] = []
     for table, rule in rules.items():

@@ -40,6 +40,18 @@ class DatabaseSettings(SettingsGroup):
     retention_refresh_tokens_days: float = Field(
         7, ge=0, description="refresh tokens expired longer ago than this are deleted"
     )
+    retention_email_verifications_days: float = Field(
+        1,
+        ge=0,
+        description="email verification tokens expired longer ago than this are deleted (a "
+        "used token with its expiry); the account itself is kept, verified or not",
+    )
+    retention_password_resets_days: float = Field(
+        1,
+        ge=0,
+        description="password reset tokens expired longer ago than this are deleted (a used "
+        "token with its expiry)",
+    )
     retention_audit_days: float = Field(
         365,
         gt=0,
