@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -35,8 +36,9 @@ TARGET = "retouch_consistency"
 
 
 def _write_until(stop: threading.Event, user_id: int, done: list[int]) -> None:
-    """One writer: in each transaction, a grant, a task and its credits reserved and charged."""
-    database = Database(get_settings())
+    """One writer: in each transaction, a grant, a task and its credits reserved and charged
+    (through the jobs' timeouts: 50 writers beside a backup is not a user's request)."""
+    database = Database(get_settings(), "job")
     connection = database.connection()
     features = _features(connection)
     rng = random.Random(user_id)
@@ -70,18 +72,25 @@ def _write_until(stop: threading.Event, user_id: int, done: list[int]) -> None:
 
 @pytest.fixture
 def writers(stack: Stack) -> Iterator[list[int]]:
-    database = Database(get_settings())
+    """50 writers committing until the test ends; they are stopped whatever happens, so none
+    outlives its test and loads the tests after it."""
+    database = Database(get_settings(), "job")
     users = [new_user(database) for _ in range(WRITERS)]
     stop, done = threading.Event(), [0]
     threads = [threading.Thread(target=_write_until, args=(stop, user, done)) for user in users]
-    for thread in threads:
-        thread.start()
-    while done[0] < WRITERS:  # every writer connected and committing
-        stop.wait(0.05)
-    yield users
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 120
+        while done[0] < WRITERS:  # writers connected and committing
+            assert time.monotonic() < deadline, f"only {done[0]} commits in 120 s"
+            assert any(thread.is_alive() for thread in threads), "every writer stopped"
+            stop.wait(0.05)
+        yield users
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
 
 
 def test_a_backup_under_50_writers_restores_to_a_consistent_copy(
