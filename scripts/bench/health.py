@@ -41,6 +41,8 @@ from scripts.local.servers import temporary_servers
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYER = ROOT / "layers" / "retouch"
+# the servers read the slow-log threshold from the settings; the timed apps run in children
+sys.path.insert(0, str(LAYER))
 OURS = ROOT / "functions" / "http" / "health" / "app.py"
 BARE = ROOT / "tests" / "bench" / "bare_app.py"
 CHILD = ROOT / "tests" / "bench" / "invoke.py"
