@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Path, Query
+from fastapi import Depends, Path, Query
 
 from retouch.admin import (
     alert_rules,
@@ -41,6 +41,7 @@ from retouch.core.errors import raises
 from retouch.core.identity import Principal
 from retouch.core.permissions import Permission
 from retouch.core.settings import get_settings
+from retouch.http.dependencies import IdempotencyKeyHeader
 from retouch.http.routing import api_router
 from retouch.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from retouch.queue.factory import get_queue
@@ -157,7 +158,7 @@ def redrive(
     queue: StepQueue,
     body: Redrive,
     caller: Annotated[Principal, _caller(Permission.QUEUES_REDRIVE)],
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> RedriveRead:
     """Move the named dead letters (or all) back to their queue (audited). Send an
     `Idempotency-Key` to retry safely."""

@@ -29,7 +29,7 @@ from retouch.core.db import get_database
 from retouch.core.identity import Principal
 from retouch.core.permissions import Permission
 from retouch.core.redis import get_redis
-from retouch.http.dependencies import request_id
+from retouch.http.dependencies import RequestId
 from retouch.http.problems import negotiate_language
 from retouch.http.routing import api_router
 from retouch.providers.guards import ProviderGuards
@@ -39,7 +39,6 @@ admin_router = api_router(prefix="/v1/admin", tags=["admin"])
 Reader = Annotated[Principal, Depends(require_permission(Permission.CONFIG_READ))]
 Writer = Annotated[Principal, Depends(require_permission(Permission.CONFIG_WRITE))]
 ProviderWriter = Annotated[Principal, Depends(require_permission(Permission.PROVIDERS_WRITE))]
-RequestId = Annotated[str | None, Depends(request_id)]
 FeatureKey = Annotated[str, Path(pattern=KEY_PATTERN, description="the feature's key")]
 ProviderKey = Annotated[str, Path(pattern=KEY_PATTERN, description="the provider's key")]
 Version = Annotated[int, Path(ge=1)]

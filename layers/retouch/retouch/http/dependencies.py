@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
 
 
 async def request_id(request: Request) -> str | None:
@@ -11,3 +13,9 @@ async def request_id(request: Request) -> str | None:
     state = request.scope.get("state") or {}
     value = state.get("request_id")
     return value if isinstance(value, str) else None
+
+
+#: A route's parameter for the request id (`request: RequestId`).
+RequestId = Annotated[str | None, Depends(request_id)]
+#: A retry-safe write's optional `Idempotency-Key` (`idempotency_key: IdempotencyKeyHeader = None`).
+IdempotencyKeyHeader = Annotated[str | None, Header(max_length=255)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from retouch.caller.dependencies import current_user, require_permission
@@ -14,7 +14,7 @@ from retouch.core.errors import raises
 from retouch.core.identity import Principal
 from retouch.core.permissions import Permission
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import request_id
+from retouch.http.dependencies import IdempotencyKeyHeader, RequestId
 from retouch.http.routing import api_router
 from retouch.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from retouch.payments import refunds, service
@@ -98,8 +98,8 @@ def refund_order(
     order_id: OrderId,
     refund: RefundCreate,
     caller: Annotated[Principal, Depends(require_permission(Permission.ORDERS_REFUND))],
-    request: Annotated[str | None, Depends(request_id)],
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    request: RequestId,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderRead:
     """Refund a paid order in full through its provider (admins only; audited). The order
     is `refunding` until the provider's refund notification confirms it; then a credit

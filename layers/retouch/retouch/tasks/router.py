@@ -15,6 +15,7 @@ from retouch.core.identity import Principal
 from retouch.core.redis import get_redis
 from retouch.core.security import TokenConfig
 from retouch.core.settings import get_settings
+from retouch.http.dependencies import IdempotencyKeyHeader
 from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import rate_limit
 from retouch.http.routing import api_router
@@ -76,7 +77,7 @@ async def caller_id(caller: Caller) -> str:
 def create_task(
     request: TaskCreate,
     caller: Caller,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
     accept_language: AcceptLanguage = None,
 ) -> TaskRead:
     """Start a task: `inputs` must satisfy the feature's form and name ready uploads of

@@ -13,7 +13,7 @@ from retouch.core.errors import raises
 from retouch.core.identity import Principal
 from retouch.core.permissions import Permission
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import request_id
+from retouch.http.dependencies import RequestId
 from retouch.http.routing import api_router
 from retouch.quota.errors import PlanVersionRequired, PlanVersionStale
 from retouch.quota.schemas import PlanAdminList, PlanAdminRead, PlanEdit
@@ -39,7 +39,7 @@ def edit_plan(
     edit: PlanEdit,
     response: Response,
     caller: Annotated[Principal, Depends(require_permission(Permission.PLANS_WRITE))],
-    request: Annotated[str | None, Depends(request_id)],
+    request: RequestId,
     if_match: Annotated[str | None, Header(max_length=64)] = None,
 ) -> PlanAdminRead:
     """Replace a plan's fields (admins only; audited). Send `If-Match: "<version>"` with the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Query
+from fastapi import Depends, Path, Query
 
 from retouch.caller.dependencies import current_user, require_permission
 from retouch.core.db import get_database
@@ -12,7 +12,7 @@ from retouch.core.errors import raises
 from retouch.core.identity import Principal, UserStatus
 from retouch.core.permissions import Permission, Role
 from retouch.core.settings import get_settings
-from retouch.http.dependencies import request_id
+from retouch.http.dependencies import IdempotencyKeyHeader, RequestId
 from retouch.http.routing import api_router
 from retouch.idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from retouch.users import service
@@ -34,7 +34,6 @@ admin_router = api_router(prefix="/v1/admin/users", tags=["admin"])
 
 
 UserId = Annotated[PublicUserId, Path(description="the user's public id (usr_...)")]
-RequestId = Annotated[str | None, Depends(request_id)]
 
 
 @me_router.get("", response_model=MeRead)
@@ -95,7 +94,7 @@ def grant_credits(
     grant: CreditGrant,
     caller: Annotated[Principal, Depends(require_permission(Permission.CREDITS_GRANT))],
     request: RequestId,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CreditGrantRead:
     """Grant credits with a reason (admins only; audited, and in the user's ledger). Send an
     `Idempotency-Key` to retry safely: the same key, user and body answer the first
@@ -118,7 +117,7 @@ def change_membership(
     change: MembershipChange,
     caller: Annotated[Principal, Depends(require_permission(Permission.USERS_WRITE))],
     request: RequestId,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> MembershipChangeRead:
     """Give a user a plan from now until `expires_at` (admins only; audited). Other plans in
     force end now; the default plan is a downgrade. Send an `Idempotency-Key` to retry
