@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pymysql
 import pytest
@@ -33,6 +34,7 @@ WRITERS = 50
 #: the transaction was rolled back whole, as the service's own callers retry it.
 RETRIED = frozenset({1213, 1205, 1467})
 TARGET = "retouch_consistency"
+LOCK_WAIT_S = 5
 
 
 def _write_until(stop: threading.Event, user_id: int, done: list[int]) -> None:
@@ -40,6 +42,9 @@ def _write_until(stop: threading.Event, user_id: int, done: list[int]) -> None:
     (through the jobs' timeouts: 50 writers beside a backup is not a user's request)."""
     database = Database(get_settings(), "job")
     connection = database.connection()
+    with connection.cursor() as cursor:
+        # A lock wait ends as a retried 1205 long before the job's 30-s client timeout.
+        cursor.execute("SET SESSION innodb_lock_wait_timeout = %s", (LOCK_WAIT_S,))
     features = _features(connection)
     rng = random.Random(user_id)
     now = to_db(utc_now())
@@ -83,7 +88,9 @@ def writers(stack: Stack) -> Iterator[list[int]]:
             thread.start()
         deadline = time.monotonic() + 120
         while done[0] < WRITERS:  # writers connected and committing
-            assert time.monotonic() < deadline, f"only {done[0]} commits in 120 s"
+            assert time.monotonic() < deadline, (
+                f"only {done[0]} commits in 120 s; open transactions: {open_transactions(stack)}"
+            )
             assert any(thread.is_alive() for thread in threads), "every writer stopped"
             stop.wait(0.05)
         yield users
@@ -91,6 +98,24 @@ def writers(stack: Stack) -> Iterator[list[int]]:
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
+
+
+def open_transactions(stack: Stack) -> list[tuple[Any, ...]]:
+    """What holds InnoDB locks now, and what waits (for the message of a failed wait)."""
+    connection = connect(stack, "information_schema")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT t.trx_id, t.trx_state, t.trx_started, t.trx_rows_locked, "
+                "t.trx_mysql_thread_id, t.trx_query, p.COMMAND, p.TIME, p.INFO, "
+                "w.blocking_trx_id FROM INNODB_TRX t "
+                "LEFT JOIN PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
+                "LEFT JOIN INNODB_LOCK_WAITS w ON w.requesting_trx_id = t.trx_id "
+                "ORDER BY t.trx_started LIMIT 20"
+            )
+            return list(cursor.fetchall())
+    finally:
+        connection.close()
 
 
 def test_a_backup_under_50_writers_restores_to_a_consistent_copy(
