@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pymysql
 import pytest
@@ -25,6 +24,7 @@ from retouch.quota.service import grant_credits
 from scripts.bench.generate_tasks import _INSERT_TASKS, _features, task_rows
 from tests.conftest import Stack
 from tests.integration.backup_support import connect, drop_database, local_storage
+from tests.integration.lock_support import open_transactions
 from tests.integration.quota_support import new_ref, new_user
 
 pytestmark = pytest.mark.integration
@@ -98,24 +98,6 @@ def writers(stack: Stack) -> Iterator[list[int]]:
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
-
-
-def open_transactions(stack: Stack) -> list[tuple[Any, ...]]:
-    """What holds InnoDB locks now, and what waits (for the message of a failed wait)."""
-    connection = connect(stack, "information_schema")
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT t.trx_id, t.trx_state, t.trx_started, t.trx_rows_locked, "
-                "t.trx_mysql_thread_id, t.trx_query, p.COMMAND, p.TIME, p.INFO, "
-                "w.blocking_trx_id FROM INNODB_TRX t "
-                "LEFT JOIN PROCESSLIST p ON p.ID = t.trx_mysql_thread_id "
-                "LEFT JOIN INNODB_LOCK_WAITS w ON w.requesting_trx_id = t.trx_id "
-                "ORDER BY t.trx_started LIMIT 20"
-            )
-            return list(cursor.fetchall())
-    finally:
-        connection.close()
 
 
 def test_a_backup_under_50_writers_restores_to_a_consistent_copy(

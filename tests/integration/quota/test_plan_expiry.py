@@ -17,6 +17,7 @@ from retouch.quota.memberships import change_membership
 from retouch.users.expiry import expire_memberships
 from tests.conftest import Stack, load_function
 from tests.integration.identity_support import audit_rows
+from tests.integration.lock_support import open_transactions
 from tests.integration.quota_support import FakeClock, account_of, new_user
 
 pytestmark = pytest.mark.integration
@@ -52,6 +53,16 @@ def expiries(database: Database, user_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def memberships_of(database: Database, users: list[int]) -> list[dict[str, Any]]:
+    """The users' memberships as the job sees them (for a failure's message)."""
+    with database.unit_of_work() as uow:
+        return uow.fetch_all(
+            "SELECT user_id, plan_code, expires_at, expiry_handled_at FROM memberships "
+            "WHERE user_id IN %s ORDER BY user_id, id",
+            (users,),
+        )
+
+
 def test_a_lapsed_membership_is_ended_audited_and_changes_no_balance(database: Database) -> None:
     expired = utc_now() - timedelta(hours=2)
     user_id = lapsed_member(database, expired=expired)
@@ -82,7 +93,7 @@ def test_a_repeated_run_changes_nothing(database: Database) -> None:
     assert len(expiries(database, user_id)) == 1
 
 
-def test_two_runs_at_once_end_each_membership_once(database: Database) -> None:
+def test_two_runs_at_once_end_each_membership_once(database: Database, stack: Stack) -> None:
     users = [lapsed_member(database, expired=utc_now() - timedelta(minutes=30)) for _ in range(6)]
     barrier = threading.Barrier(2)
     outcomes: list[dict[str, int]] = []
@@ -98,7 +109,11 @@ def test_two_runs_at_once_end_each_membership_once(database: Database) -> None:
         thread.join()
 
     assert len(outcomes) == 2
-    assert sum(outcome["expired"] for outcome in outcomes) >= len(users)
+    assert sum(outcome["expired"] for outcome in outcomes) >= len(users), (
+        outcomes,
+        memberships_of(database, users),
+        open_transactions(stack),
+    )
     assert [len(expiries(database, user_id)) for user_id in users] == [1] * len(users)
 
 
