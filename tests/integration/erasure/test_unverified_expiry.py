@@ -1,7 +1,8 @@
 """Accounts never verified, on the real MariaDB: one unverified past the TTL is deleted by the
 retention run (its sessions end, an audit row says why) and erased by a run past the grace,
 leaving no row naming it; a verified account and a young unverified one are kept; a
-verification link used after the expiry is refused; a TTL of 0 keeps every account."""
+verification link used after the expiry is refused; a TTL of 0 keeps every account; migration
+0031's rollback and its second run."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tests.fakes.mailer import RecordingMailer
 from tests.integration.erasure_support import Person, new_person, rows_naming
 from tests.integration.identity_support import PASSWORD, audit_rows, new_email
 from tests.integration.pipeline_support import local_storage
+from tests.integration.rollups.test_rollup_migration import run_script
 
 pytestmark = pytest.mark.integration
 
@@ -168,3 +170,26 @@ def test_a_verification_link_used_after_the_expiry_is_refused(stack: Stack) -> N
             "SELECT COUNT(*) AS n FROM quota_ledger WHERE user_id = %s", (person.id,)
         )
     assert ledger is not None and int(ledger["n"]) == 0
+
+
+def _has_index() -> bool:
+    with get_database().read_only() as uow:
+        row = uow.fetch_one(
+            "SELECT COUNT(*) AS n FROM information_schema.statistics WHERE table_schema = "
+            "DATABASE() AND table_name = 'users' AND index_name = 'ix_users_unverified'"
+        )
+    assert row is not None
+    return int(row["n"]) > 0
+
+
+def test_the_rollback_undoes_0031_and_the_migration_applies_again(stack: Stack) -> None:
+    assert _has_index()
+
+    run_script(get_database(), "0031.unverified_expiry.rollback.sql")
+    try:
+        assert not _has_index()
+    finally:
+        run_script(get_database(), "0031.unverified_expiry.sql")
+    assert _has_index()
+    run_script(get_database(), "0031.unverified_expiry.sql")  # again: nothing changes
+    assert _has_index()
