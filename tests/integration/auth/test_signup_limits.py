@@ -140,9 +140,11 @@ def test_a_flood_of_registrations_from_one_address_is_held_and_health_stays_fast
     assert _accounts(emails) == (counts.get(202, 0), counts.get(202, 0))
     assert _credits(emails) == (0, 0)
     # /health has its own workers on the local gateway, and a hash takes one core of two:
-    # under 50 ms on a quiet machine; loosely bounded for a shared one (the flood took it to
-    # seconds before the limits, and to 0.3-0.7 s while every function shared four workers)
-    assert p99 < 0.25
+    # 41-76 ms at a load average of 16-32 on the shared 2-core machine, 238 ms at 35 with a
+    # test suite beside it. Loosely bounded for a shared machine (the flood took it to
+    # seconds before the limits, and to 0.64 s while every function shared four workers);
+    # test_gateway.py proves that one function's flood cannot hold another's workers.
+    assert p99 < 0.5
 
 
 def _register(app: Any, ip: str) -> tuple[int, str]:
