@@ -8,9 +8,12 @@ into HTTP. `/docs` and `/openapi.json` document every function at once.
 With `consumers=True`, the lifespan also runs a consumer thread per SQS event of the template
 (`scripts.local.consumers`), so queue-triggered functions receive what is published to Redis.
 
-Handlers run in a fixed pool of worker threads, each with its own event loop (Mangum runs the
-app on the current thread's loop) and, through retouch's per-thread client, its own database
-connection. Lambda gives every concurrent request its own instance; locally the Powertools
+Handlers run in worker threads, each with its own event loop (Mangum runs the app on the
+current thread's loop) and, through retouch's per-thread client, its own database connection.
+Each function has a pool of its own, as each Lambda function or SCF function scales on its own
+instances: a flood of one route (sign-ups hashing passwords) queues behind itself, never in
+front of /health or any other function's requests. Lambda gives every concurrent request its
+own instance; locally the Powertools
 logger and metrics are shared by the workers, so under concurrent requests a log line may carry
 a neighbour's request id.
 """
@@ -289,13 +292,13 @@ class Gateway:
             handlers = {function.spec.logical_id: function.handler for function in self.functions}
             self.consumers = queue_consumers(template, handlers, settings=get_settings())
         self._workers = workers
-        self._executor: ThreadPoolExecutor | None = None
+        self._executors: dict[str, ThreadPoolExecutor] | None = None
 
     async def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         """Call a function's handler in a worker thread, with a fresh context."""
         function = next(item for item in self.functions if item.spec is spec)
         context = FakeLambdaContext.for_function(spec.logical_id, str(uuid.uuid4()))
-        return await self._call(function.handler, event, context)
+        return await self._call(function, event, context)
 
     def deliver_object_created(self, event: dict[str, Any]) -> None:
         """Hand a (COS-shaped) object-created event to every function with an `S3` event, as
@@ -310,18 +313,25 @@ class Gateway:
             except Exception:  # noqa: BLE001 - the upload stands; the trigger's failure is logged
                 traceback.print_exc(file=sys.stderr)
 
-    async def _call(self, handler: Callable[..., Any], *arguments: Any) -> Any:
-        if self._executor is None:
+    async def _call(self, function: LoadedFunction, *arguments: Any) -> Any:
+        if self._executors is None:
             raise RuntimeError("the gateway is not started (use it within its lifespan)")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, handler, *arguments)
+        executor = self._executors[function.spec.logical_id]
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, function.handler, *arguments
+        )
 
     @asynccontextmanager
     async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
-        self._executor = ThreadPoolExecutor(
-            max_workers=self._workers,
-            thread_name_prefix="function",
-            initializer=new_event_loop,
-        )
+        # Threads start on a pool's first requests only: an idle function costs none.
+        self._executors = {
+            function.spec.logical_id: ThreadPoolExecutor(
+                max_workers=self._workers,
+                thread_name_prefix=function.spec.logical_id,
+                initializer=new_event_loop,
+            )
+            for function in self.functions
+        }
         schedules = asyncio.create_task(run_schedules(self.jobs, self.invoke))
         consumers = ConsumerThreads(self.consumers)
         consumers.start()
@@ -330,8 +340,9 @@ class Gateway:
         finally:
             schedules.cancel()
             await asyncio.to_thread(consumers.stop)
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+            for executor in self._executors.values():
+                executor.shutdown(wait=True, cancel_futures=True)
+            self._executors = None
 
     def match(
         self, method: str, path: str, *, preflight_for: str | None = None
@@ -385,7 +396,7 @@ class Gateway:
         )
         context = FakeLambdaContext.for_function(target.function.spec.logical_id, request_id)
         try:
-            result = await self._call(target.function.handler, event, context)
+            result = await self._call(target.function, event, context)
             return http_response(result)
         except Exception:  # noqa: BLE001 - a crashed function is a 500, as on API Gateway
             traceback.print_exc(file=sys.stderr)

@@ -10,7 +10,8 @@ its schedules and a consumer per SQS event reading the queue's Redis stream
 With `--processes N` (default: the machine's CPU count) the gateway is served by N worker
 processes, each with its own connections as a function instance has, and the consumers and
 schedules run in a process of their own (`scripts/local/processes.py`); `--processes 1` keeps
-everything in this one process, for a debugger. `--workers` is the handler threads of each.
+everything in this one process, for a debugger. `--workers` is the handler threads of each
+function in each process.
 
 Defaults can also come from STACK_DATA_DIR, STACK_HOST, STACK_PORT, STACK_DB_PORT,
 STACK_REDIS_PORT, STACK_PROCESSES, STACK_SIMULATOR_PORT, STACK_SIMULATOR_ARGS. The data of MariaDB
@@ -132,7 +133,7 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         help="HTTP worker processes (default: the CPU count); 1 runs everything in one process",
     )
     parser.add_argument(
-        "--workers", type=int, default=4, help="handler threads per process (default 4)"
+        "--workers", type=int, default=4, help="threads per function per process (default 4)"
     )
     parser.add_argument(
         "--simulator-port",

@@ -66,6 +66,19 @@ def test_a_malformed_hash_is_a_mismatch_not_an_error() -> None:
     assert password_needs_rehash("not-a-hash")
 
 
+def test_a_hash_takes_one_lane_and_a_four_lane_hash_still_verifies_then_is_redone() -> None:
+    from argon2 import PasswordHasher
+
+    # one lane: one thread per hash, so hashing never takes every core of an instance
+    hashed = hash_password("Correct-Horse-7")
+    assert "$m=65536,t=3,p=1$" in hashed
+    assert not password_needs_rehash(hashed)
+    # a hash made before (RFC 9106's four lanes) signs in, and is redone at that sign-in
+    older = PasswordHasher(time_cost=3, memory_cost=65536, parallelism=4).hash("Correct-Horse-7")
+    assert verify_password(older, "Correct-Horse-7")
+    assert password_needs_rehash(older)
+
+
 def test_the_same_password_hashes_differently_each_time() -> None:
     assert hash_password("Correct-Horse-7") != hash_password("Correct-Horse-7")
 

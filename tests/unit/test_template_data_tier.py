@@ -440,3 +440,66 @@ def test_an_existing_tier_without_its_database_or_redis_is_refused_before_any_re
     refused = broken_rules(template, parameters)
 
     assert [description.split()[2] for description in refused] == broken
+
+
+#: Account mail through SES's SMTP interface in the stack's region (the Rules want the sender
+#: and both links with a host).
+MAIL = {
+    "MailSmtpHost": "email-smtp.eu-west-1.amazonaws.com",
+    "MailFrom": "Retouch <no-reply@example.com>",
+    "EmailVerificationUrl": "https://app.example.com/verify-email?token=",
+    "PasswordResetUrl": "https://app.example.com/reset-password?token=",
+}
+_SMTP_PORT = {"Ref": "MailSmtpPort"}
+
+
+@functools.cache
+def _with_mail(nat: bool) -> dict[str, Any]:
+    return translated(TEMPLATE, {**(NEW if nat else NEW_WITHOUT_NAT), **MAIL})
+
+
+def _egress_to_smtp(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        rule
+        for rule in _of_type(template, "AWS::EC2::SecurityGroupEgress").values()
+        if rule["FromPort"] == _SMTP_PORT
+    ]
+
+
+def test_without_a_nat_gateway_account_mail_reaches_ses_through_its_smtp_endpoint() -> None:
+    template = _with_mail(nat=False)
+    assert broken_rules(template, {**NEW_WITHOUT_NAT, **MAIL}) == []
+
+    # an interface endpoint for SES's SMTP, whose private DNS answers for the host's name
+    endpoint = template["Resources"]["SmtpEndpoint"]["Properties"]
+    assert endpoint["ServiceName"] == {"Fn::Sub": "com.amazonaws.${AWS::Region}.email-smtp"}
+    assert endpoint["VpcEndpointType"] == "Interface" and endpoint["PrivateDnsEnabled"] is True
+    assert endpoint["SubnetIds"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+    # its group lets the functions in on SMTP's two ports, and nothing else in
+    (group,) = endpoint["SecurityGroupIds"]
+    ingress = template["Resources"][group["Ref"]]["Properties"]["SecurityGroupIngress"]
+    assert {(rule["FromPort"], rule["ToPort"]) for rule in ingress} == {(465, 465), (587, 587)}
+    assert {rule["SourceSecurityGroupId"]["Ref"] for rule in ingress} == {"FunctionSecurityGroup"}
+    # and the functions may leave on the mail's port towards that group alone
+    (egress,) = _egress_to_smtp(template)
+    assert egress["GroupId"] == {"Ref": "FunctionSecurityGroup"}
+    assert egress["DestinationSecurityGroupId"] == {"Ref": "SmtpEndpointSecurityGroup"}
+    assert "CidrIp" not in egress
+
+
+def test_with_the_nat_gateway_account_mail_leaves_on_its_port_and_no_smtp_endpoint_is_made() -> (
+    None
+):
+    template = _with_mail(nat=True)
+
+    assert "SmtpEndpoint" not in template["Resources"]
+    (egress,) = _egress_to_smtp(template)
+    assert egress["CidrIp"] == "0.0.0.0/0" and egress["ToPort"] == _SMTP_PORT
+
+
+@pytest.mark.parametrize("deploy", ["new", "new-without-nat", "existing"])
+def test_without_a_mail_host_no_smtp_endpoint_or_rule_is_made(deploy: str) -> None:
+    template = _template(deploy)
+
+    assert "SmtpEndpoint" not in template["Resources"]
+    assert _egress_to_smtp(template) == []

@@ -5,12 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from scripts.local.gateway import create_gateway
+from scripts.local.sam import load_template
+from scripts.local.servers import serving_app
 from tests.integration.local_runtime import (
     HEALTH_PATHS,
 )
@@ -156,3 +161,72 @@ def test_gateway_serves_a_greedy_route_and_decodes_a_binary_response(
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content == b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+# Two functions written for the next test: Busy answers once a file exists beside it, Quick at
+# once. Busy stands for a function whose requests hold every worker (hashing passwords).
+BUSY_APP = """
+import json
+import pathlib
+import time
+
+RELEASE = pathlib.Path(__file__).with_name("release")
+
+
+def handler(event, context):
+    while not RELEASE.exists():
+        time.sleep(0.01)
+    return {"statusCode": 200, "body": json.dumps({"function": context.function_name})}
+"""
+
+QUICK_APP = """
+import json
+
+
+def handler(event, context):
+    return {"statusCode": 200, "body": json.dumps({"function": context.function_name})}
+"""
+
+TWO_FUNCTIONS_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  BusyFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: busy/
+      Handler: app.handler
+      Runtime: python3.11
+      Events:
+        Busy: {Type: Api, Properties: {Path: /busy, Method: get}}
+  QuickFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: quick/
+      Handler: app.handler
+      Runtime: python3.11
+      Events:
+        Quick: {Type: Api, Properties: {Path: /quick, Method: get}}
+"""
+
+
+def test_a_function_holding_every_worker_never_delays_another_function(
+    tmp_path: Path,
+) -> None:
+    for name, source in (("busy", BUSY_APP), ("quick", QUICK_APP)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "app.py").write_text(source)
+    (tmp_path / "template.yaml").write_text(TWO_FUNCTIONS_TEMPLATE)
+    gateway = create_gateway(load_template(tmp_path / "template.yaml"), workers=2)
+    with serving_app(gateway) as url, ThreadPoolExecutor(max_workers=6) as pool:
+        # GIVEN more requests to Busy than the gateway has workers, all of them waiting
+        busy = [pool.submit(httpx.get, f"{url}/busy", timeout=30) for _ in range(6)]
+        try:
+            # WHEN another function is asked while Busy holds its every worker
+            quick = httpx.get(f"{url}/quick", timeout=10)
+            # THEN it answers at once: its requests do not queue behind Busy's
+            assert quick.status_code == 200
+            assert quick.json() == {"function": "QuickFunction"}
+            assert not any(future.done() for future in busy)
+        finally:
+            (tmp_path / "busy" / "release").touch()
+        assert [future.result().status_code for future in busy] == [200] * 6

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import get_database
 from retouch.quota.errors import QuotaExceeded
 from retouch.quota.reservations import reserve
@@ -16,6 +17,7 @@ from tests.integration.identity_support import Api, audit_rows, internal_id
 from tests.integration.payments_support import (
     order,
     paid_order,
+    refund_no_of,
     refund_notification,
     send,
     state,
@@ -214,6 +216,50 @@ def test_a_refund_asked_twice_with_one_key_answers_once(api: Api) -> None:
 
     assert first == second
     assert [row["action"] for row in audit_rows(placed["id"])] == ["order.refund"]
+
+
+def test_a_refund_the_gateway_fails_is_kept_sent_again_with_its_number_and_applied_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user, headers = api.signed_in("user")
+    _, admin = api.signed_in("admin")
+    placed = paid_order(api, headers)
+    paid = state(user)
+    # GIVEN the provider cannot be reached
+    monkeypatch.setenv("RETOUCH_PAYMENTS_FAKE_OUTAGE", "true")
+    reset_clients()
+
+    # WHEN an admin asks for the refund (with a key, as a client that retries does)
+    body = {"reason": "ticket 5121"}
+    url = f"/v1/admin/orders/{placed['id']}/refund"
+    failed = api.users.post(url, json=body, headers={**admin, "Idempotency-Key": "rfd-outage"})
+
+    # THEN it is a 503 problem, the order is kept `refunding` with its refund number, and
+    # nothing is taken back
+    assert failed.status_code == 503, failed.text
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert failed.json()["code"] == "SERVICE_UNAVAILABLE"
+    assert state(user) == {**paid, "orders": ["refunding"]}
+    number = refund_no_of(placed["id"])
+
+    # WHEN the provider is back and the admin asks again with the same key
+    monkeypatch.delenv("RETOUCH_PAYMENTS_FAKE_OUTAGE")
+    reset_clients()
+    again = api.users.post(url, json=body, headers={**admin, "Idempotency-Key": "rfd-outage"})
+
+    # THEN the same refund is sent (the same number, so the gateway refunds once), and its
+    # notification, delivered twice, takes the credits back once
+    assert again.status_code == 202, again.text
+    assert again.json()["status"] == "refunding"
+    assert refund_no_of(placed["id"]) == number
+    for _ in range(2):
+        assert send(api, refund_notification(placed["id"], 1500)).status_code == 200
+    assert state(user) == {**paid, "balance": paid["balance"] - 500, "orders": ["refunded"]}
+    assert refunds_of(user) == [-500]
+    assert [row["action"] for row in audit_rows(placed["id"])] == [
+        "order.refund",
+        "order.refunded",
+    ]
 
 
 def test_refunds_of_orders_not_paid_are_refused(api: Api) -> None:

@@ -139,7 +139,9 @@ def verify_email(
             owner = users.get_by_email(proof.email or "")
             digest = None if owner is None else code_digest(settings, owner.id, proof.code or "")
             found = None if digest is None else tokens.get_by_code(digest)
-        user = None if found is None else users.get_by_id(found.user_id)
+        # locked: an expiry of the unverified account (erasure.unverified) that committed
+        # first is seen here, and one that comes later finds the account verified
+        user = None if found is None else users.get_by_id(found.user_id, for_update=True)
         if found is None or not found.usable(now) or user is None or user.status != "active":
             raise VerificationTokenInvalid
         tokens.spend_all_of_user(user.id, at=now)

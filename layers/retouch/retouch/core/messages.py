@@ -116,6 +116,7 @@ DETAILS: Mapping[str, str] = {
     "Only a paid order can be refunded": "只有已支付的订单可以退款",
     "No refund of this provider matches the notification": "没有与通知匹配的退款",
     "The refunded amount differs from the order's": "退款金额与订单金额不符",
+    "The payment provider cannot be reached; retry later": "支付渠道暂时无法访问，请稍后重试",
     "The expiry must be in the future, and the default plan never expires": (
         "到期时间须在将来，且默认套餐不设到期时间"
     ),

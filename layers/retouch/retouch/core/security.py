@@ -44,11 +44,14 @@ _verified: VerifiedTokens[AccessClaims] = VerifiedTokens()
 @cache
 def _hasher() -> PasswordHasher:
     # Imported here: only the auth function hashes, and argon2's CFFI bindings cost every
-    # other function's cold start about 2.5 ms. argon2-cffi's defaults are RFC 9106's second
-    # recommended profile: Argon2id, t=3, m=64 MiB, p=4 (about 40-60 ms on a Lambda core).
+    # other function's cold start about 2.5 ms. Argon2id at t=3, m=64 MiB (RFC 9106's second
+    # profile) with one lane: each lane is a thread, and four lanes on a 2-core instance took
+    # every core from the other requests for the hash's length. An attacker's cost is the
+    # same (memory times passes); the hash takes one core for about 100-170 ms. Hashes made
+    # with four lanes still verify, and are redone with one at their next sign-in.
     from argon2 import PasswordHasher
 
-    return PasswordHasher()
+    return PasswordHasher(time_cost=3, memory_cost=65536, parallelism=1)
 
 
 def hash_password(password: str) -> str:

@@ -30,6 +30,10 @@ _PENDING = (
     "SELECT id FROM users WHERE status = 'deleting' AND deletion_requested_at <= %s "
     "ORDER BY deletion_requested_at, id LIMIT %s"
 )
+_UNVERIFIED = (
+    "SELECT public_id FROM users WHERE email_verified_at IS NULL AND status = 'active' "
+    "AND created_at <= %s ORDER BY created_at, id LIMIT %s"
+)
 _ACTIVE_TASKS = "SELECT public_id FROM tasks WHERE user_id = %s AND status IN ('queued', 'running')"
 _UPLOAD_KEYS = "SELECT object_key FROM uploads WHERE user_id = %s"
 _TASK_DOCUMENTS = (
@@ -101,6 +105,12 @@ class ErasureRepository:
         """Accounts deleted before `requested_before` and not erased yet, oldest first."""
         rows = self._uow.fetch_all(_PENDING, (to_db(requested_before), limit))
         return [int(row["id"]) for row in rows]
+
+    def unverified(self, *, created_before: datetime, limit: int) -> list[str]:
+        """Active accounts never verified, signed up before `created_before`, oldest first:
+        their public ids."""
+        rows = self._uow.fetch_all(_UNVERIFIED, (to_db(created_before), limit))
+        return [str(row["public_id"]) for row in rows]
 
     def locked_pending(self, user_id: int) -> str | None:
         """The public id of `user_id`, locked, when it still waits for its erasure."""

@@ -6,7 +6,8 @@ service's signing key (WeChat Pay signs the same string with RSA-SHA256 and the 
 certificate). The body is `{"id", "event_type": "TRANSACTION.SUCCESS" | "REFUND.SUCCESS",
 "resource": {...}}` with the resource in clear (WeChat Pay encrypts it with AES-256-GCM and
 the API v3 key). A refund is accepted at once; its notification is what the tests send.
-Offered on the local, test and dev stages only.
+With `RETOUCH_PAYMENTS_FAKE_OUTAGE` every refund call fails as an unreachable gateway does
+(ServiceUnavailable). Offered on the local, test and dev stages only.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from retouch.core.errors import ServiceUnavailable
 from retouch.core.security import derived_key
 from retouch.core.settings import Settings
 from retouch.payments.errors import NotificationRejected
@@ -41,13 +43,16 @@ def signature(key: bytes, *, timestamp: str, nonce: str, body: bytes) -> str:
 class FakePaymentProvider:
     name = "fake"
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, outage: bool = False) -> None:
         self._key = key
+        self._outage = outage
 
     def prepare(self, order: OrderToPay) -> dict[str, str]:
         return {"prepay_id": f"fake-{order.public_id}"}
 
     def refund(self, refund: RefundToMake) -> str:
+        if self._outage:
+            raise ServiceUnavailable("The payment provider cannot be reached; retry later")
         return f"fake-refund-{refund.refund_no}"
 
     def verify(self, *, headers: Mapping[str, str], body: bytes, now: datetime) -> PaymentNotice:

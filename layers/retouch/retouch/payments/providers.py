@@ -11,5 +11,5 @@ from retouch.payments.port import PaymentPort
 def payment_provider(settings: Settings, name: str) -> PaymentPort:
     """The provider adapter called `name`; NotFound when none is offered on this stage."""
     if name == "fake" and settings.stage in STAGES:
-        return FakePaymentProvider(fake_key(settings))
+        return FakePaymentProvider(fake_key(settings), outage=settings.payments_fake_outage)
     raise NotFound("No such payment provider")

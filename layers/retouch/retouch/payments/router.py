@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from retouch.caller.dependencies import current_user, require_permission
 from retouch.core.db import get_database
-from retouch.core.errors import raises
+from retouch.core.errors import ServiceUnavailable, raises
 from retouch.core.identity import Principal
 from retouch.core.permissions import Permission
 from retouch.core.settings import get_settings
@@ -93,7 +93,7 @@ def list_all_orders(
 
 
 @admin_orders_router.post("/{order_id}/refund", response_model=OrderRead, status_code=202)
-@raises(OrderNotRefundable, IdempotencyKeyInUse, IdempotencyKeyReused)
+@raises(OrderNotRefundable, IdempotencyKeyInUse, IdempotencyKeyReused, ServiceUnavailable)
 def refund_order(
     order_id: OrderId,
     refund: RefundCreate,
@@ -104,7 +104,9 @@ def refund_order(
     """Refund a paid order in full through its provider (admins only; audited). The order
     is `refunding` until the provider's refund notification confirms it; then a credit
     pack's credits are taken back (as many as remain) or a plan month ends. Send an
-    `Idempotency-Key` to retry safely."""
+    `Idempotency-Key` to retry safely. A 503 means the provider could not be reached: the
+    order stays `refunding`, and asking again sends the same refund, which is refunded
+    once."""
     return refunds.request_refund(
         database=get_database(),
         settings=get_settings(),

@@ -31,6 +31,7 @@ _BY_ID = (
     "email_verified_at "
     "FROM users WHERE id = %s"
 )
+_BY_ID_FOR_UPDATE = _BY_ID + " FOR UPDATE"
 
 # One statement for every filter combination: pymysql binds values client-side, so the
 # server sees `'admin' IS NULL OR role = 'admin'` and folds it to `role = 'admin'` (or to
@@ -94,8 +95,8 @@ class MySQLUserRepository:
         row = self._uow.fetch_one(_BY_EMAIL, (email,))
         return None if row is None else user_from_row(row)
 
-    def get_by_id(self, user_id: int) -> User | None:
-        row = self._uow.fetch_one(_BY_ID, (user_id,))
+    def get_by_id(self, user_id: int, *, for_update: bool = False) -> User | None:
+        row = self._uow.fetch_one(_BY_ID_FOR_UPDATE if for_update else _BY_ID, (user_id,))
         return None if row is None else user_from_row(row)
 
     def get_by_public_id(self, public_id: str, *, for_update: bool = False) -> User | None:

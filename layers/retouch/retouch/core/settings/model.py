@@ -12,6 +12,7 @@ from retouch.core.settings.erasure import ErasureSettings
 from retouch.core.settings.errortracking import ErrorTrackingSettings
 from retouch.core.settings.events import EventsSettings
 from retouch.core.settings.observability import ObservabilitySettings
+from retouch.core.settings.payments import PaymentSettings
 from retouch.core.settings.pipeline import PipelineSettings
 from retouch.core.settings.redis_auth import RedisAuthSettings
 from retouch.core.settings.service import ServiceSettings
@@ -26,6 +27,7 @@ from retouch.core.settings.verification import VerificationSettings
 # in order, or the reading group comes later: Redis auth reads the service's URL) and which bad
 # variable is reported first.
 class Settings(
+    PaymentSettings,
     ErasureSettings,
     VerificationSettings,
     AccountSettings,

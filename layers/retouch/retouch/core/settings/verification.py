@@ -33,6 +33,13 @@ class VerificationSettings(SettingsGroup):
         description="credits a new account may spend before its email is verified; with 0, "
         "task creation refuses it with 403 EMAIL_NOT_VERIFIED",
     )
+    unverified_ttl_days: int = Field(
+        7,
+        ge=0,
+        le=365,
+        description="an account still unverified this many days after its sign-up is deleted "
+        "and erased by the hourly retention run; 0 keeps unverified accounts",
+    )
     rate_limit_verification_resend_per_ip_per_hour: int = Field(
         10, ge=1, description="verification mail resends per hour per client IP"
     )

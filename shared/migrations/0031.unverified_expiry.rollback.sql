@@ -1,0 +1,2 @@
+ALTER TABLE users
+    DROP INDEX IF EXISTS ix_users_unverified;
