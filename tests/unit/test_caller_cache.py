@@ -82,6 +82,9 @@ def test_the_cached_form_round_trips_without_the_password_hash() -> None:
     assert user == USER.__class__(**{**USER.__dict__, "password_hash": NO_PASSWORD_HASH})
     assert read == membership
     assert encode(CallerRecord(user=None, session_revoked=False, membership=None)) is None
+    disabled = USER.__class__(**{**USER.__dict__, "status": "disabled"})
+    assert encode(CallerRecord(user=disabled, session_revoked=False, membership=None)) is None
+    assert encode(CallerRecord(user=USER, session_revoked=True, membership=None)) is None
     with pytest.raises(ValueError, match="malformed"):
         decode('[1, "usr_abc"]')
 

@@ -30,9 +30,10 @@ def _parsed(value: str | None) -> datetime | None:
 
 
 def encode(record: CallerRecord) -> str | None:
-    """The cached form of `record` (None: no account, nothing to cache)."""
+    """The cached form of `record` (None: nothing to cache, as the caller is refused: no
+    account, one not active, or a revoked session; those read MySQL every time, as before)."""
     user, membership = record.user, record.membership
-    if user is None:
+    if user is None or user.status != "active" or record.session_revoked:
         return None
     return json.dumps(
         [

@@ -2,8 +2,10 @@
 
 Every authenticated request needs its caller: the account, whether the token's session was
 revoked, and the membership in force. The record is kept in one hash per user,
-`caller:{<public id>}`, with the record (`r`) and one field per session (`s:<sid>`: "0" live,
-"1" revoked), next to a generation counter `caller:{<public id>}:gen`:
+`caller:{<digest of the public id>}`, with the record (`r`) and one field per session
+(`s:<sid>`: "0" live), next to a generation counter `caller:{<digest>}:gen`. Key names hold
+only the digest, as the limiter's do, so no key names an erased person (the hash itself is
+deleted by the deletion's invalidation, and only active callers are written):
 
 - **Read**: the request-context middleware takes the `sub` and `sid` the bearer token
   *claims* (`claimed`, no verification: an unverified claim only chooses which entry to read)
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -50,13 +53,17 @@ _MAX_TOKEN = 4096
 _GENERATION_TTL_MS = 86_400_000
 
 
+def _digest(public_id: str) -> str:
+    return hashlib.blake2b(public_id.encode(), digest_size=16).hexdigest()
+
+
 def record_key(public_id: str) -> str:
     """The user's hash (the braces keep a user's two keys in one cluster slot)."""
-    return f"caller:{{{public_id}}}"
+    return f"caller:{{{_digest(public_id)}}}"
 
 
 def generation_key(public_id: str) -> str:
-    return f"caller:{{{public_id}}}:gen"
+    return f"caller:{{{_digest(public_id)}}}:gen"
 
 
 def session_field(session_id: str) -> str:
