@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from retouch.auth.schemas import EmailVerification, TokenPair
 from retouch.auth.service import register
 from retouch.auth.verification import verify_email
+from retouch.caller.cached import forget_caller
 from retouch.core.db import get_database
 from retouch.core.ids import new_public_id
 from retouch.core.security import TokenConfig, hash_password, issue_access_token
@@ -159,12 +160,15 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def set_access(public_id: str, *, role: str | None = None, status: str | None = None) -> None:
+    """Change the account in SQL as an operator would, then invalidate its cached caller
+    record as such a change must (docs/performance.md, "The caller from Redis")."""
     with get_database().unit_of_work() as uow:
         if role is not None:
             uow.execute("UPDATE users SET role = %s WHERE public_id = %s", (role, public_id))
         if status is not None:
             uow.execute("UPDATE users SET status = %s WHERE public_id = %s", (status, public_id))
         uow.commit()
+    forget_caller(public_id)
 
 
 def internal_id(public_id: str) -> int:

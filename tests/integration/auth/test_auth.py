@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from retouch.auth.router import router
 from retouch.auth.service import register
+from retouch.core.caller_cache import HashRead
 from retouch.core.db import get_database
 from retouch.core.ratelimit import RateLimiter, RateLimiterUnavailable
 from retouch.core.settings import get_settings
@@ -210,7 +211,9 @@ def test_login_attempts_from_one_address_are_limited_across_accounts(
 class _UnreachableLimiter(RateLimiter):
     """A limiter whose store is down, as RedisRateLimiter reports it."""
 
-    def _apply(self, key: str, interval: int, window: int, cost: int) -> tuple[int, int, int, int]:
+    def _apply(
+        self, key: str, interval: int, window: int, cost: int, read: HashRead | None
+    ) -> tuple[int, int, int, int, tuple[str | None, ...]]:
         raise RateLimiterUnavailable("rate limiter unreachable")
 
 

@@ -27,6 +27,7 @@ from retouch.auth.mails import reset_mail
 from retouch.auth.resets import MySQLPasswordResetRepository
 from retouch.auth.timing import no_sooner_than
 from retouch.auth.verification import verify_address
+from retouch.caller.cached import forget_caller
 from retouch.caller.repository import MySQLRefreshTokenRepository
 from retouch.core.db import Database
 from retouch.core.errors import AppError
@@ -119,6 +120,7 @@ def reset_password(
         revoked = MySQLRefreshTokenRepository(uow).revoke_all_of_user(user.id, at=now)
         events.password_set(uow, user=user, action=events.PASSWORD_RESET, revoked=revoked)
         uow.commit()
+    forget_caller(user.public_id)
     logger.info("password reset", extra={"user_id": user.public_id, "revoked_tokens": revoked})
 
 
@@ -146,4 +148,5 @@ def change_password(
         )
         events.password_set(uow, user=user, action=events.PASSWORD_CHANGE, revoked=revoked)
         uow.commit()
+    forget_caller(user.public_id)
     logger.info("password changed", extra={"user_id": user.public_id, "revoked_tokens": revoked})

@@ -30,6 +30,7 @@ from retouch.auth import events
 from retouch.auth.errors import InvalidRefreshToken
 from retouch.auth.schemas import TokenPair
 from retouch.auth.tokens import add_token, child_token, token_pair
+from retouch.caller.cached import forget_caller
 from retouch.caller.repository import MySQLRefreshTokenRepository, RefreshToken
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import User
@@ -120,6 +121,7 @@ def _revoke_family(
         uow, owner=owner, session_id=spent.family_id, revoked=revoked, client_ip=client_ip
     )
     uow.commit()  # the revocation must stand although the request fails
+    forget_caller(owner.public_id)
     logger.warning(
         "security event: refresh token reuse, session revoked",
         extra={"security_event": "refresh_token_reuse", "family": spent.family_id},

@@ -32,7 +32,7 @@ from retouch.auth.signup import (
 )
 from retouch.auth.tokens import client_fingerprint
 from retouch.auth.verification import VerificationTokenInvalid
-from retouch.caller.dependencies import current_user
+from retouch.caller.dependencies import current_user, current_user_from_mysql
 from retouch.core.db import get_database
 from retouch.core.errors import Unauthenticated, raises
 from retouch.core.identity import Principal
@@ -191,7 +191,7 @@ def logout(principal: Annotated[Principal, Depends(current_user)]) -> Response:
 @me_router.post("/password", status_code=204, response_class=Response)
 @raises(CurrentPasswordWrong, AuthBusy)
 def change_password(
-    body: PasswordChange, principal: Annotated[Principal, Depends(current_user)]
+    body: PasswordChange, principal: Annotated[Principal, Depends(current_user_from_mysql)]
 ) -> Response:
     """Change the password, giving the current one; every other session ends, this one stays."""
     passwords.change_password(

@@ -21,6 +21,7 @@ from retouch.auth.mails import already_registered_mail
 from retouch.auth.schemas import TokenPair
 from retouch.auth.tokens import start_session, token_pair
 from retouch.auth.verification import new_verification, send_verification
+from retouch.caller.cached import forget_caller
 from retouch.caller.repository import MySQLRefreshTokenRepository
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal
@@ -132,6 +133,7 @@ def logout(*, database: Database, principal: Principal, clock: Clock = utc_now) 
         MySQLRefreshTokenRepository(uow).revoke_family(session_id, at=clock())
         events.logged_out(uow, user=principal.user, session_id=session_id)
         uow.commit()
+    forget_caller(principal.public_id)
     logger.info("user signed out", extra={"user_id": principal.public_id})
 
 

@@ -32,6 +32,7 @@ from retouch.auth.resets import MySQLEmailVerificationRepository
 from retouch.auth.schemas import EmailVerification, TokenPair
 from retouch.auth.timing import no_sooner_than
 from retouch.auth.tokens import start_session, token_pair
+from retouch.caller.cached import forget_caller
 from retouch.caller.repository import MySQLRefreshTokenRepository
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.errors import AppError
@@ -149,6 +150,7 @@ def verify_email(
         MySQLRefreshTokenRepository(uow).revoke_all_of_user(user.id, at=now)
         refresh_token, session_id = start_session(uow, settings, user=user, client=client, now=now)
         uow.commit()
+    forget_caller(user.public_id)
     logger.info("email verified", extra={"user_id": user.public_id, "granted": granted})
     return token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
 

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 
 from retouch.audit.repository import MySQLAuditRepository
 from retouch.audit.schemas import AuditEntry
+from retouch.caller.cached import forget_caller
 from retouch.core.db import UnitOfWork, get_database
 from retouch.core.identity import User
 from retouch.core.ids import new_public_id
@@ -69,6 +70,7 @@ def _apply(email: str, role: Role, password_hash: str, by: str) -> dict[str, Any
             _audit(uow, "user.role_by_operator", user, before, {"role": role, "by": by})
             outcome = "role changed"
         uow.commit()
+    forget_caller(user.public_id)
     return {"outcome": outcome, "user_id": user.public_id, "role": role}
 
 

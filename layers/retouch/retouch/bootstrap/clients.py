@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from retouch.bootstrap.engine import get_engine
 from retouch.cache.two_level import get_cache
+from retouch.core.caller_cache import get_caller_cache
 from retouch.core.db import forget_databases
 from retouch.core.errortracking import reset_error_tracking
 from retouch.core.lockout import get_lockouts
@@ -27,6 +28,7 @@ def reset_clients() -> None:
     forget_databases()
     get_redis.cache_clear()
     get_rate_limiter.cache_clear()
+    get_caller_cache.cache_clear()
     get_mailer.cache_clear()
     get_lockouts.cache_clear()
     get_cache.cache_clear()

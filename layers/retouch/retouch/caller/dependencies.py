@@ -2,8 +2,9 @@
 
 They are `async def` on purpose: FastAPI runs a plain `def` dependency in a worker thread,
 which under Mangum costs a thread start per invocation (see retouch.http.routing). The work
-inside is synchronous and short (a JWT check and one indexed SELECT), so
-it runs inline on the invocation's loop, like the inline routes.
+inside is synchronous and short (a JWT check and, unless the caller came from the cache the
+rate limiter's round trip read, one indexed SELECT), so it runs inline on the invocation's
+loop, like the inline routes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from retouch.caller.attachments import AttachedRead
 from retouch.caller.service import authenticate, authenticate_with
 from retouch.caller.stream_tokens import authenticate_stream
+from retouch.core.caller_cache import PREFETCH_STATE, Prefetched
 from retouch.core.db import get_database
 from retouch.core.errors import Forbidden, Unauthenticated, raises
 from retouch.core.identity import Principal
@@ -38,8 +40,27 @@ async def current_user(
         database=get_database(),
         config=TokenConfig.from_settings(get_settings()),
         access_token=token,
+        prefetched=_prefetched(request),
     )
     return _noted(request, principal)
+
+
+async def current_user_from_mysql(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """`current_user` read from MySQL whatever the cache holds, with the password hash: for
+    the routes that check the caller's password (the cached record has none)."""
+    principal = authenticate(
+        database=get_database(),
+        config=TokenConfig.from_settings(get_settings()),
+        access_token=_token(credentials),
+    )
+    return _noted(request, principal)
+
+
+def _prefetched(request: Request) -> Prefetched | None:
+    found: Prefetched | None = request.scope.get("state", {}).get(PREFETCH_STATE)
+    return found
 
 
 def current_user_with(
@@ -61,6 +82,7 @@ def current_user_with(
             config=TokenConfig.from_settings(get_settings()),
             access_token=_token(credentials),
             read=read,
+            prefetched=_prefetched(request),
         )
         return _noted(request, principal), attached
 

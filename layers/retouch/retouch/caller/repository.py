@@ -193,6 +193,13 @@ class MySQLCallerRepository:
         rows = self._uow.fetch_all(sql, (session_id, moment, moment, *read.params(), public_id))
         return _caller_record(rows), (read.parse(rows[0]) if rows else None)
 
+    def attached(self, user_id: int, read: AttachedRead[T]) -> T | None:
+        """The row of user `user_id`'s that `read` names, alone: what a request whose caller
+        came from the cache reads (the account by primary key, for the read's join)."""
+        sql = f"SELECT {read.columns()} FROM users u {read.join()} WHERE u.id = %s"  # noqa: S608
+        row = self._uow.fetch_one(sql, (*read.params(), user_id))
+        return None if row is None else read.parse(row)
+
 
 def _caller_record(rows: list[Row]) -> CallerRecord:
     if not rows:

@@ -36,8 +36,10 @@ from functools import cache
 import redis
 
 from retouch.core.breaker import SkipWindow
+from retouch.core.caller_cache import HashRead
 from retouch.core.errors import AppError, ServiceUnavailable
 from retouch.core.logging import logger
+from retouch.core.ratelimit_lua import GCRA_READ_SCRIPT, GCRA_SCRIPT
 from retouch.core.redis import RedisClient, get_redis
 from retouch.core.settings import Settings, get_settings
 
@@ -47,8 +49,9 @@ _MICROSECONDS = 1_000_000
 #: A clock in whole microseconds; tests inject one to move time without sleeping.
 Clock = Callable[[], int]
 
-# The reply of one hit: allowed (0/1), remaining, retry after (µs), reset after (µs).
-_Reply = tuple[int, int, int, int]
+# The reply of one hit: allowed (0/1), remaining, retry after (µs), reset after (µs), and
+# what a `HashRead` read in the same round trip (empty: nothing was read).
+_Reply = tuple[int, int, int, int, tuple[str | None, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class Decision:
     reset_s: int
     retry_after_s: int
     enforced: bool = True
+    read: tuple[str | None, ...] = ()  # the values a `HashRead` read with the step
 
     def headers(self) -> dict[str, str]:
         """`RateLimit-Limit/-Remaining/-Reset`, and `Retry-After` when refused."""
@@ -135,19 +139,29 @@ def storage_key(limit: Limit, key: str) -> str:
 class RateLimiter(ABC):
     """GCRA limiter; backends store the TAT and apply one step atomically (`_apply`)."""
 
-    def hit(self, limit: Limit, key: str, *, cost: int = 1, fail_open: bool = False) -> Decision:
+    def hit(
+        self,
+        limit: Limit,
+        key: str,
+        *,
+        cost: int = 1,
+        fail_open: bool = False,
+        read: HashRead | None = None,
+    ) -> Decision:
         """Count `cost` requests of `key` against `limit` and say whether they may proceed.
 
         Refused requests are not counted. When the store is unreachable: raise
         `RateLimiterUnavailable`, or with `fail_open` allow with an unenforced decision.
+        `read`, in the same round trip, comes back in `Decision.read` (a store that cannot
+        read it answers nothing).
         """
         if not 1 <= cost <= limit.rate:
             raise ValueError(f"cost {cost} outside 1..{limit.rate} for limit {limit.name}")
         # Whole microseconds per request, rounded up: integer arithmetic in Lua and here.
         interval = -(-limit.period_s * _MICROSECONDS // limit.rate)
         try:
-            allowed, remaining, retry_after, reset = self._apply(
-                storage_key(limit, key), interval, interval * limit.rate, cost
+            allowed, remaining, retry_after, reset, values = self._apply(
+                storage_key(limit, key), interval, interval * limit.rate, cost, read
             )
         except RateLimiterUnavailable:
             if not fail_open:
@@ -166,34 +180,14 @@ class RateLimiter(ABC):
             remaining=remaining,
             reset_s=_ceil_seconds(reset),
             retry_after_s=0 if allowed else max(1, _ceil_seconds(retry_after)),
+            read=values,
         )
 
     @abstractmethod
-    def _apply(self, key: str, interval: int, window: int, cost: int) -> _Reply:
+    def _apply(
+        self, key: str, interval: int, window: int, cost: int, read: HashRead | None
+    ) -> _Reply:
         """One GCRA step on `key`, atomically; raise RateLimiterUnavailable if unreachable."""
-
-
-# KEYS[1]: the TAT in µs. ARGV: interval (µs per request), window (µs: burst × interval),
-# cost, and optionally now (µs; tests only). Mirrored by MemoryRateLimiter._apply.
-_GCRA_SCRIPT = """
-if redis.replicate_commands then redis.replicate_commands() end -- Redis < 5: TIME, then SET
-local interval = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-if not now then
-  local clock = redis.call("TIME")
-  now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-end
-local tat = math.max(tonumber(redis.call("GET", KEYS[1])) or now, now)
-local new_tat = tat + cost * interval
-local allow_at = new_tat - window
-if now < allow_at then
-  return {0, math.floor((now - tat + window) / interval), allow_at - now, tat - now}
-end
-redis.call("SET", KEYS[1], string.format("%.0f", new_tat), "PX", math.ceil((new_tat - now) / 1000))
-return {1, math.floor((now - allow_at) / interval), 0, new_tat - now}
-"""
 
 
 class RedisRateLimiter(RateLimiter):
@@ -206,18 +200,25 @@ class RedisRateLimiter(RateLimiter):
         retry_after_failure_s: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
-        self._script = client.register_script(_GCRA_SCRIPT)  # hashes locally, no round trip
+        self._script = client.register_script(GCRA_SCRIPT)  # hashes locally, no round trip
+        self._read_script = client.register_script(GCRA_READ_SCRIPT)
         self._clock = clock
         self._skip = SkipWindow(retry_after_failure_s)
 
-    def _apply(self, key: str, interval: int, window: int, cost: int) -> _Reply:
+    def _apply(
+        self, key: str, interval: int, window: int, cost: int, read: HashRead | None
+    ) -> _Reply:
         if self._skip.is_open():
             raise RateLimiterUnavailable("rate limiter skipped: Redis failed moments ago")
-        args = [interval, window, cost]
-        if self._clock is not None:
-            args.append(self._clock())
+        now = "" if self._clock is None else self._clock()
         try:
-            reply = self._script(keys=[key], args=args)
+            if read is None:
+                reply = self._script(keys=[key], args=[interval, window, cost, now])
+            else:
+                keys = [key, read.hash_key, read.key]
+                reply = self._read_script(
+                    keys=keys, args=[interval, window, cost, now, *read.fields]
+                )
         except redis.RedisError as exc:
             self._skip.trip()
             logger.warning(
@@ -225,8 +226,8 @@ class RedisRateLimiter(RateLimiter):
                 extra={"error": type(exc).__name__, "skip_s": self._skip.seconds},
             )
             raise RateLimiterUnavailable("rate limiter unreachable") from exc
-        allowed, remaining, retry_after, reset = (int(value) for value in reply)
-        return allowed, remaining, retry_after, reset
+        allowed, remaining, retry_after, reset = (int(value) for value in reply[:4])
+        return allowed, remaining, retry_after, reset, tuple(reply[4:])
 
 
 class MemoryRateLimiter(RateLimiter):
@@ -237,16 +238,18 @@ class MemoryRateLimiter(RateLimiter):
         self._tats: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def _apply(self, key: str, interval: int, window: int, cost: int) -> _Reply:
+    def _apply(
+        self, key: str, interval: int, window: int, cost: int, read: HashRead | None
+    ) -> _Reply:
         with self._lock:
             now = self._clock()
             tat = max(self._tats.get(key, now), now)
             new_tat = tat + cost * interval
             allow_at = new_tat - window
             if now < allow_at:
-                return 0, (now - tat + window) // interval, allow_at - now, tat - now
+                return 0, (now - tat + window) // interval, allow_at - now, tat - now, ()
             self._tats[key] = new_tat
-            return 1, (now - allow_at) // interval, 0, new_tat - now
+            return 1, (now - allow_at) // interval, 0, new_tat - now, ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from fastapi import Depends, Path, Request
 
 from retouch.auth.attempts import LoginGuard
 from retouch.auth.hashing import AuthBusy
-from retouch.caller.dependencies import current_user, require_permission
+from retouch.caller.dependencies import current_user_from_mysql, require_permission
 from retouch.core.db import get_database
 from retouch.core.errors import raises
 from retouch.core.identity import Principal
@@ -34,7 +34,7 @@ admin_router = api_router(prefix="/v1/admin/users", tags=["admin"])
 def delete_me(
     body: AccountDeletion,
     request: Request,
-    principal: Annotated[Principal, Depends(current_user)],
+    principal: Annotated[Principal, Depends(current_user_from_mysql)],
 ) -> AccountDeletionRead:
     """Delete the account, confirmed with its password. It stops at once (every session and
     token of it is refused); its tasks, uploads and results are erased within

@@ -19,6 +19,7 @@ from retouch.audit.repository import MySQLAuditRepository
 from retouch.audit.schemas import AuditEntry
 from retouch.auth.attempts import LoginGuard
 from retouch.auth.hashing import hashing_slot
+from retouch.caller.cached import forget_caller
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal
 from retouch.core.logging import logger
@@ -115,6 +116,7 @@ def _delete(
             )
             uow.commit()
             logger.info("account deleted", extra={"user_id": public_id})
+    forget_caller(public_id)
     for ending in ended:
         ending.announce(redis)
     return AccountDeletionRead(erased_within_s=settings.erasure_grace_s + JOB_INTERVAL_S)

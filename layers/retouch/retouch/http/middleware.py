@@ -98,7 +98,7 @@ class RequestContextMiddleware:
 
         try:
             # Before anything else, so that every request counts, refused ones included.
-            enforce_client_limit(scope)
+            enforce_client_limit(scope, headers.get("authorization"))
             limit = get_settings().max_body_bytes
             declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:

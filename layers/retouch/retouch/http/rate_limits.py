@@ -25,6 +25,13 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 from starlette.types import Scope
 
+from retouch.core.caller_cache import (
+    PREFETCH_STATE,
+    HashRead,
+    claimed,
+    prefetch_read,
+    prefetched,
+)
 from retouch.core.ratelimit import (
     Decision,
     Limit,
@@ -34,6 +41,7 @@ from retouch.core.ratelimit import (
     configured_limits,
     get_rate_limiter,
 )
+from retouch.core.settings import get_settings
 
 #: Limits on top of the per-IP one, by "METHOD /route/template"; the key is the route's caller.
 ROUTE_LIMITS: Mapping[str, Callable[[Limits], Limit]] = {
@@ -80,16 +88,28 @@ def _note(scope: Scope, decision: Decision) -> None:
         state[DECISION_STATE] = decision
 
 
-def _enforce(scope: Scope, limit: Limit, key: str) -> None:
-    decision = limiter_for(scope).hit(limit, key, fail_open=True)
+def _enforce(scope: Scope, limit: Limit, key: str, read: HashRead | None = None) -> Decision:
+    decision = limiter_for(scope).hit(limit, key, fail_open=True, read=read)
     _note(scope, decision)
     if not decision.allowed:
         raise RateLimited.from_decision(decision)
+    return decision
 
 
-def enforce_client_limit(scope: Scope) -> None:
-    """Count the request against the per-IP limit; raise RateLimited when it is spent."""
-    _enforce(scope, configured_limits().per_ip, client_address(scope))
+def enforce_client_limit(scope: Scope, authorization: str | None = None) -> None:
+    """Count the request against the per-IP limit; raise RateLimited when it is spent.
+
+    With a bearer token (`authorization`, the header), the same round trip reads the cached
+    record of the caller the token claims (`retouch.core.caller_cache`), kept in the scope's
+    state for the caller dependency, which trusts it only once it has verified the token."""
+    limit, address = configured_limits().per_ip, client_address(scope)
+    claim = claimed(authorization) if get_settings().caller_cache_ttl_s > 0 else None
+    if claim is None:
+        _enforce(scope, limit, address)
+        return
+    decision = _enforce(scope, limit, address, prefetch_read(*claim))
+    if decision.read:  # empty when nothing was read (Redis skipped or failed, a memory limiter)
+        scope["state"][PREFETCH_STATE] = prefetched(*claim, decision.read)
 
 
 def add_rate_limit_headers(headers: RawHeaders, scope: Scope) -> None:

@@ -35,6 +35,10 @@ class OrderRepository(Protocol):
 
     def get(self, public_id: str, *, for_update: bool = False) -> Order | None: ...
 
+    def owner(self, public_id: str) -> str | None:
+        """The public id of the order's user (None: no such order)."""
+        ...
+
     def mark_paid(self, public_id: str, *, transaction_id: str, now: datetime) -> bool:
         """`created` → `paid`; False (nothing changed) when it was paid already."""
         ...
@@ -120,6 +124,14 @@ class MySQLOrderRepository:
     def get(self, public_id: str, *, for_update: bool = False) -> Order | None:
         row = self._uow.fetch_one(_SELECT + (" FOR UPDATE" if for_update else ""), (public_id,))
         return None if row is None else _order(row)
+
+    def owner(self, public_id: str) -> str | None:
+        row = self._uow.fetch_one(
+            "SELECT u.public_id FROM orders o JOIN users u ON u.id = o.user_id "
+            "WHERE o.public_id = %s",
+            (public_id,),
+        )
+        return None if row is None else str(row["public_id"])
 
     def page(
         self, *, user_public_id: str | None, before_id: int | None, limit: int

@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from retouch.caller.cached import forget_caller
 from retouch.core.errors import FieldError, NotFound, ValidationFailed
 from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
@@ -117,7 +118,10 @@ def handle_notification(
             apply_refund(uow, provider_name, notice, now)
         else:
             _apply_payment(uow, provider_name, notice, now)
+        owner = uow.repository(OrderRepository).owner(notice.order_id)
         uow.commit()
+    if owner is not None:  # a plan bought or taken back: the caller's membership changed
+        forget_caller(owner)
     return NotificationAck(code="SUCCESS", message="OK")
 
 

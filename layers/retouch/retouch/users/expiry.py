@@ -20,6 +20,7 @@ from datetime import datetime
 
 from retouch.audit.repository import AuditRepository
 from retouch.audit.schemas import AuditEntry
+from retouch.caller.cached import forget_caller
 from retouch.core.db import get_database
 from retouch.core.logging import logger
 from retouch.core.metrics import emit
@@ -67,7 +68,7 @@ def _expire_batch(database: Transactions, *, batch: int, now: datetime) -> tuple
     with database.unit_of_work() as uow:
         memberships = uow.repository(MembershipRepository)
         due = memberships.due_to_expire(at=now, keep_plan=default, limit=batch)
-        ended = 0
+        ended: list[str] = []
         for row in due:
             if not memberships.mark_expired(row.id, at=now):
                 continue
@@ -87,6 +88,8 @@ def _expire_batch(database: Transactions, *, batch: int, now: datetime) -> tuple
                     },
                 )
             )
-            ended += 1
+            ended.append(row.user_public_id)
         uow.commit()
-    return ended, len(due)
+    for public_id in ended:  # a cached record stops at its expiry already; this is for the rest
+        forget_caller(public_id)
+    return len(ended), len(due)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from retouch.audit.repository import MySQLAuditRepository
 from retouch.audit.schemas import AuditEntry
+from retouch.caller.cached import forget_caller
 from retouch.caller.repository import MySQLRefreshTokenRepository
 from retouch.core.db import Database, UnitOfWork
 from retouch.core.identity import Principal, User, UserStatus
@@ -123,6 +124,7 @@ def update_user(
         )
         after = _locked_user(uow, public_id)  # with its new updated_at
         uow.commit()
+    forget_caller(public_id)
     logger.info("user updated", extra={"target": public_id, "role": role, "status": status})
     return UserAdminRead.of(after)
 
@@ -228,6 +230,7 @@ def change_membership(
             changed = MembershipChangeRead(user_id=target.public_id, membership=read)
             complete(uow, claim, status=200, body=changed.model_dump_json())
             uow.commit()
+        forget_caller(target.public_id)
         logger.info("membership changed", extra={"target": public_id, "plan": change.plan})
         return changed
 
