@@ -26,10 +26,12 @@ from retouch.core.caller_cache import (
 from retouch.core.db import get_database
 from retouch.core.ratelimit import Limit, RedisRateLimiter
 from retouch.core.redis import get_redis
+from retouch.core.settings import get_settings
+from retouch.erasure.unverified import expire_unverified_accounts
 from retouch.http import create_app
 from retouch.users.router import me_router
 from tests.conftest import LogLines
-from tests.integration.identity_support import PASSWORD, Api, bearer, new_client_ip
+from tests.integration.identity_support import PASSWORD, Api, bearer, new_client_ip, new_email
 
 pytestmark = pytest.mark.integration
 
@@ -140,6 +142,34 @@ def test_deleting_the_account_takes_effect_on_the_next_request(api: Api) -> None
             "UPDATE users SET deletion_requested_at = deletion_requested_at + INTERVAL 1 DAY "
             "WHERE public_id = %s",
             (pair["user"]["id"],),
+        )
+        uow.commit()
+
+
+def test_an_unverified_account_expired_by_the_retention_run_is_refused_next(api: Api) -> None:
+    email = new_email()
+    registered = api.auth.post("/v1/auth/register", json={"email": email, "password": PASSWORD})
+    assert registered.status_code == 202, registered.text
+    signed_in = api.login(email)
+    assert signed_in.status_code == 200, signed_in.text
+    token = signed_in.json()["access_token"]
+    public_id = _warm(api, token)
+    with get_database().unit_of_work() as uow:  # signed up eight days ago, never verified
+        uow.execute(
+            "UPDATE users SET created_at = created_at - INTERVAL 8 DAY WHERE public_id = %s",
+            (public_id,),
+        )
+        uow.commit()
+    settings = get_settings().model_copy(update={"unverified_ttl_days": 7})
+
+    expire_unverified_accounts(database=get_database("job"), settings=settings)
+
+    assert api.me(token).status_code == 401
+    with get_database().unit_of_work() as uow:  # (its erasure is the erasure tests' subject)
+        uow.execute(
+            "UPDATE users SET deletion_requested_at = deletion_requested_at + INTERVAL 1 DAY "
+            "WHERE public_id = %s",
+            (public_id,),
         )
         uow.commit()
 

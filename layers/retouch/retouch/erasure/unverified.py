@@ -58,6 +58,7 @@ def _expire(
 ) -> int:
     # imported here, as the erasure imports them: the task endings load the queue and Redis,
     # which the hourly run needs only when an account ends
+    from retouch.caller.cached import forget_caller
     from retouch.erasure.service import cancel_active_tasks
     from retouch.users.service import set_access
 
@@ -83,6 +84,7 @@ def _expire(
             )
         )
         uow.commit()
+    forget_caller(public_id)  # its cached sessions end now, not at the cache's expiry
     if ended:
         from retouch.core.redis import get_redis
 
