@@ -26,7 +26,7 @@ class QueueDepths(Schema):
 
 
 def queue_depths(*, queue: QueuePort) -> QueueDepths:
-    """Every step queue's depth; DeadLettersUnavailable where the backend cannot tell (cmq)."""
+    """Every step queue's depth; DeadLettersUnavailable where the backend cannot tell."""
     answer = []
     for name in STEP_QUEUES:
         try:
