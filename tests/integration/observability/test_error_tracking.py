@@ -214,6 +214,15 @@ def _step_record(message_id: str, body: str) -> dict[str, Any]:
 TASK_A, TASK_B = "tsk_" + "A" * 22, "tsk_" + "B" * 22
 
 
+def _step(task_id: str) -> str:
+    return json.dumps({"task_id": task_id, "step": "prepare"})
+
+
+def _batch(*records: tuple[str, str]) -> dict[str, Any]:
+    """The SQS event of `(message id, body)` records."""
+    return {"Records": [_step_record(message_id, body) for message_id, body in records]}
+
+
 def _step_with_sentry(ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The prepare step function with a DSN set and MySQL unreachable: a step message for a
     task fails (an outage, worth a redelivery)."""
@@ -226,13 +235,8 @@ def test_each_failed_record_of_a_step_batch_is_reported_once_and_the_batch_answe
     # GIVEN a batch of three: a step of a task (MySQL is down: it fails), a message that is
     # not ours (dropped: it succeeds) and a body that is not JSON (it fails)
     step = _step_with_sentry(ingest, monkeypatch)
-    event = {
-        "Records": [
-            _step_record("m-1", json.dumps({"task_id": TASK_A, "step": "prepare"})),
-            _step_record("m-2", json.dumps({"hello": EMAIL})),
-            _step_record("m-3", f"not json {EMAIL}"),
-        ]
-    }
+    not_ours, not_json = json.dumps({"hello": EMAIL}), f"not json {EMAIL}"
+    event = _batch(("m-1", _step(TASK_A)), ("m-2", not_ours), ("m-3", not_json))
 
     # WHEN Lambda runs the step function on it
     response = step.handler(event, LambdaContext(function_name="retouch-prepare"))
@@ -260,12 +264,7 @@ def test_when_every_record_fails_each_is_reported_once_and_the_batch_is_raised(
 ) -> None:
     # GIVEN two step messages while MySQL is down
     step = _step_with_sentry(ingest, monkeypatch)
-    event = {
-        "Records": [
-            _step_record("m-1", json.dumps({"task_id": TASK_A, "step": "prepare"})),
-            _step_record("m-2", json.dumps({"task_id": TASK_B, "step": "prepare"})),
-        ]
-    }
+    event = _batch(("m-1", _step(TASK_A)), ("m-2", _step(TASK_B)))
 
     # WHEN the step function runs it: Powertools raises for a batch whose every record failed
     with pytest.raises(Exception) as raised:
@@ -277,6 +276,34 @@ def test_when_every_record_fails_each_is_reported_once_and_the_batch_is_raised(
     events = ingest.events()
     assert [e["tags"]["message_id"] for e in events] == ["m-1", "m-2"]
     assert [e["tags"]["task_id"] for e in events] == [TASK_A, TASK_B]
+    reset_clients()
+
+
+def test_on_scf_a_failed_record_is_reported_once_and_the_trigger_retries_the_batch(
+    stack: Stack, ingest: Ingest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a CMQ trigger event of two records: a step of a task (MySQL is down: it fails)
+    # and a message that is not ours (dropped)
+    step = _step_with_sentry(ingest, monkeypatch)
+    records = [("c-1", _step(TASK_A)), ("c-2", json.dumps({"hello": "world"}))]
+    event = {
+        "Records": [
+            {"CMQ": {"type": "queue", "queueName": "steps-prepare", "msgId": i, "msgBody": b}}
+            for i, b in records
+        ]
+    }
+
+    # WHEN SCF runs the step function on it
+    with pytest.raises(Exception) as raised:
+        step.main_handler(event, {"function_name": "retouch-steps-prepare", "request_id": "r-7"})
+
+    # THEN the batch is raised for the trigger to deliver again (SCF has no partial answer),
+    # and the failed record alone reached the ingest, once, with its ids
+    assert type(raised.value).__name__ == "BatchFailed"
+    (event_sent,) = ingest.events()
+    assert event_sent["tags"]["message_id"] == "c-1"
+    assert event_sent["tags"]["task_id"] == TASK_A
+    assert event_sent["tags"]["function_request_id"] == "r-7"
     reset_clients()
 
 
