@@ -114,9 +114,11 @@ def error_tracking_on() -> bool:
     return _state["on"]
 
 
-def report_exception(exc: BaseException, *, tags: Mapping[str, str | None] | None = None) -> None:
+def report_exception(
+    exc: BaseException, *, tags: Mapping[str, str | None] | None = None, flush: bool = True
+) -> None:
     """Send `exc` (with its stack trace) tagged with the current request's id and `tags`, if
-    on."""
+    on; `flush=False` leaves it queued for `flush_reports`."""
     if not error_tracking_on():
         return
     import sentry_sdk
@@ -129,7 +131,16 @@ def report_exception(exc: BaseException, *, tags: Mapping[str, str | None] | Non
             if value:
                 scope.set_tag(name, value)
         scope.capture_exception(exc)
-    sentry_sdk.flush(timeout=FLUSH_TIMEOUT_S)
+    if flush:
+        sentry_sdk.flush(timeout=FLUSH_TIMEOUT_S)
+
+
+def flush_reports() -> None:
+    """Wait (at most FLUSH_TIMEOUT_S) until the queued reports are sent; nothing when off."""
+    if _state.get("on"):
+        import sentry_sdk
+
+        sentry_sdk.flush(timeout=FLUSH_TIMEOUT_S)
 
 
 def reporting_errors(handler: F) -> F:
@@ -156,14 +167,17 @@ def reporting_record_errors(
     """Wrap a batch's record handler (Powertools `BatchProcessor`): an exception it raises is
     reported for that record alone (tags `message_id`, and `task_id` / `step` when the body
     names them, beside the function's), marked as reported and raised again, so the batch's
-    partial-failure response is what it was. When every record failed, Powertools raises
-    `BatchProcessingError` over them: `reporting_errors` sends nothing more for it."""
+    partial-failure response is what it was. The reports are queued: the caller sends them
+    with `flush_reports` at the batch's end, so a batch waits for the ingest once, not once
+    per record. When every record failed, Powertools raises `BatchProcessingError` over them:
+    `reporting_errors` sends nothing more for it."""
 
     def wrapped(record: Any) -> Any:
         try:
             return record_handler(record)
         except Exception as exc:
-            report_exception(exc, tags={**function_tags(context), **_record_tags(record)})
+            tags = {**function_tags(context), **_record_tags(record)}
+            report_exception(exc, tags=tags, flush=False)
             setattr(exc, _REPORTED, True)
             raise
 
