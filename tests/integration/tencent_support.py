@@ -1,5 +1,6 @@
-"""A loopback stand-in for the Tencent Cloud API (TDMQ's SendCmqMsg): it checks each request's
-TC3-HMAC-SHA256 signature as the API does and answers in the documented response shape."""
+"""A loopback stand-in for the Tencent Cloud API (TDMQ's SendCmqMsg and DescribeCmqQueueDetail):
+it checks each request's TC3-HMAC-SHA256 signature as the API does and answers in the
+documented response shape (`CmqQueue`'s fields, the SDK's models)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ SERVICE = "tdmq"
 VERSION = "2020-02-17"
 #: The API refuses a request signed more than five minutes away from its clock.
 MAX_CLOCK_SKEW_S = 300
+ACTIONS = ("SendCmqMsg", "DescribeCmqQueueDetail")
 
 
 @dataclass
@@ -31,6 +33,8 @@ class FakeTencentCloud:
     queues: set[str]
     endpoint: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    #: {queue: its `CmqQueue` counts and dead-letter policy}, as DescribeCmqQueueDetail answers.
+    details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def tc3_signature(
@@ -89,11 +93,13 @@ def _answer(cloud: FakeTencentCloud, headers: Any, body: bytes) -> dict[str, Any
     )
     if not hmac.compare_digest(headers.get("Authorization", ""), expected):
         return _error("AuthFailure.SignatureFailure", "the signature does not match")
-    if headers.get("X-TC-Action") != "SendCmqMsg" or headers.get("X-TC-Version") != VERSION:
-        return _error("InvalidAction", "only SendCmqMsg of 2020-02-17 is faked")
+    action = headers.get("X-TC-Action")
+    if action not in ACTIONS or headers.get("X-TC-Version") != VERSION:
+        return _error("InvalidAction", "only SendCmqMsg and DescribeCmqQueueDetail are faked")
     params = json.loads(body)
     cloud.requests.append(
         {
+            "action": action,
             "params": params,
             "region": headers.get("X-TC-Region"),
             "token": headers.get("X-TC-Token"),
@@ -101,6 +107,9 @@ def _answer(cloud: FakeTencentCloud, headers: Any, body: bytes) -> dict[str, Any
     )
     if params.get("QueueName") not in cloud.queues:
         return _error("ResourceNotFound", f"queue {params.get('QueueName')} does not exist")
+    if action == "DescribeCmqQueueDetail":
+        detail = {"QueueName": params["QueueName"], **cloud.details.get(params["QueueName"], {})}
+        return {"Response": {"QueueDescribe": detail, "RequestId": _request_id()}}
     return {"Response": {"Result": True, "MsgId": uuid.uuid4().hex, "RequestId": _request_id()}}
 
 

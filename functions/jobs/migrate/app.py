@@ -9,6 +9,9 @@ it after every deploy.
 The package carries shared/migrations and shared/seed beside this file, and yoyo-migrations
 (requirements/migrate.txt): deploy/tencent.yml says so for SCF, this folder's Makefile for
 `sam build`.
+
+An error that escapes either entry point is reported to error tracking and raised again
+(`reporting_errors`); one the custom resource answers FAILED is reported there.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from retouch.bootstrap.accounts import create_account
 from retouch.bootstrap.custom_resource import serve
 from retouch.bootstrap.migrations import apply_migrations, load_seed, promote_first_admin
+from retouch.core.errortracking import reporting_errors
 from retouch.core.settings import get_settings
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +46,7 @@ def _from_properties(properties: Mapping[str, Any]) -> dict[str, Any]:
     return migrate(properties.get("FirstAdminEmail"))
 
 
+@reporting_errors
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda: app.handler. For CloudFormation (the `Migrations` custom resource's
     ServiceToken, an event with a RequestType) it answers on the request's ResponseURL and
@@ -52,6 +57,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return serve(event, context, _from_properties)
 
 
+@reporting_errors
 def main_handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     """Tencent SCF (synchronous Invoke, whose ClientContext is the event:
     {"first_admin_email": ...}): app.main_handler. Answers what it did.

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from retouch.admin.schemas import STEP_QUEUES
 from retouch.bootstrap.clients import reset_clients
 from retouch.queue.factory import get_queue
 from tests.conftest import Stack
 from tests.integration.admin_support import admin_client, dead_letter, empty_queue
 from tests.integration.identity_support import new_account
+from tests.integration.tencent_support import FakeTencentCloud, fake_tencent_cloud
 
 pytestmark = pytest.mark.integration
 
@@ -54,19 +56,53 @@ def test_a_user_may_not_read_the_depths(client: Any) -> None:
     assert response.json()["code"] == "FORBIDDEN"
 
 
-def test_a_backend_that_cannot_tell_is_a_409_problem(
+def queues_on_cmq(
+    client: Any, headers: Any, fake: FakeTencentCloud, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """`GET /v1/admin/queues` with the cmq backend (prefix `q-`) on the fake TDMQ API, called
+    with the keys `AKIDtest` / `test-secret-key`."""
+    with fake_tencent_cloud(fake) as cloud:
+        monkeypatch.setenv("RETOUCH_QUEUE_BACKEND", "cmq")
+        monkeypatch.setenv("RETOUCH_QUEUE_NAME_PREFIX", "q-")
+        monkeypatch.setenv("RETOUCH_QUEUE_TDMQ_REGION", "ap-guangzhou")
+        monkeypatch.setenv("RETOUCH_QUEUE_TDMQ_ENDPOINT", cloud.endpoint)
+        monkeypatch.setenv("TENCENTCLOUD_SECRETID", "AKIDtest")
+        monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", "test-secret-key")
+        reset_clients()
+        try:
+            return client.get("/v1/admin/queues", headers=headers)
+        finally:
+            monkeypatch.undo()
+            reset_clients()
+
+
+def test_a_backend_that_fails_to_answer_is_a_503_problem(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # GIVEN the cmq backend, whose TDMQ API refuses the call (a key it does not know)
     _, operator = new_account("operator")
-    monkeypatch.setenv("RETOUCH_QUEUE_BACKEND", "cmq")
-    monkeypatch.setenv("RETOUCH_QUEUE_TDMQ_REGION", "ap-guangzhou")
-    reset_clients()
-    try:
-        response = client.get("/v1/admin/queues", headers=operator)
-    finally:
-        monkeypatch.undo()
-        reset_clients()
+    fake = FakeTencentCloud("AKIDother", "other-key", queues=set())
 
-    assert response.status_code == 409, response.text
+    response = queues_on_cmq(client, operator, fake, monkeypatch)
+
+    # THEN the operator gets a 503 problem, not a 500
+    assert response.status_code == 503, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["code"] == "DEAD_LETTERS_UNAVAILABLE"
+    assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+
+
+def test_the_cmq_backend_answers_tdmq_s_counts(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the cmq backend's four step queues on the fake TDMQ API, one with 3 waiting
+    _, operator = new_account("operator")
+    fake = FakeTencentCloud("AKIDtest", "test-secret-key", queues=set())
+    fake.queues.update(f"q-{name}" for name in STEP_QUEUES)
+    fake.details["q-steps-store"] = {"ActiveMsgNum": 2, "InactiveMsgNum": 1}
+
+    response = queues_on_cmq(client, operator, fake, monkeypatch)
+
+    assert response.status_code == 200, response.text
+    waiting = {q["queue"]: (q["waiting"], q["dead"]) for q in response.json()["queues"]}
+    assert waiting["steps-store"] == (3, 0)
+    assert waiting["steps-prepare"] == (0, 0)

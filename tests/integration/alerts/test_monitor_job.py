@@ -17,9 +17,7 @@ from typing import Any
 import pytest
 
 from retouch.alerts.job import monitor_once
-from retouch.alerts.monitor import current_rules
-from retouch.alerts.rules import AlertRule, RuleSet
-from retouch.alerts.service import save_rules
+from retouch.alerts.rules import AlertRule
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
@@ -30,6 +28,7 @@ from scripts.local.lambda_runtime import load_function
 from scripts.local.servers import free_port
 from scripts.simulator.service import SimulatorConfig, running_simulator
 from tests.conftest import Stack
+from tests.integration.alerts.alerts_support import only_rules
 from tests.integration.providers.test_simulator import INPUT, KEY, SECRET, job
 from tests.integration.simulator_support import Recorder, Renderer, image_host, wait_for_end
 
@@ -61,14 +60,7 @@ def sinks(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sinks]:
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("RETOUCH_ALERTS_LANGUAGE", "en")
         reset_clients()
-        database = get_database()
-        with database.unit_of_work() as uow:
-            uow.execute("DELETE FROM alert_states")
-            uow.commit()
-        version, _ = current_rules(database)
-        assert save_rules(
-            database=database, rules=RuleSet(rules=[RULE]), expected_version=version, by=1
-        )
+        only_rules(RULE)
         get_redis().delete(f"breaker:{{{PROVIDER}}}:open", f"breaker:{{{PROVIDER}}}:failures")
         yield Sinks(webhooks, mail)
 

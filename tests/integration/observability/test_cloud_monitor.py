@@ -15,9 +15,8 @@ from retouch.core.metrics import Recorder, get_recorder, reset_recorder
 from retouch.core.metrics_tencent import CloudMonitorError, CloudMonitorSink
 from tests.conftest import FakeLambdaContext, LogLines, Stack, load_event, load_function
 from tests.integration.tencent_monitor_fake import (
-    SECRET_ID,
-    SECRET_KEY,
     FakeCloudMonitor,
+    role_environment,
     running_fake_cloud_monitor,
 )
 
@@ -30,10 +29,7 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 @pytest.fixture
 def monitor(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCloudMonitor]:
     """The fake API, and the role keys and region SCF sets in a function's environment."""
-    monkeypatch.setenv("TENCENTCLOUD_SECRETID", SECRET_ID)
-    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", SECRET_KEY)
-    monkeypatch.setenv("TENCENTCLOUD_SESSIONTOKEN", TOKEN)
-    monkeypatch.setenv("TENCENTCLOUD_REGION", REGION)
+    role_environment(monkeypatch, token=TOKEN, region=REGION)
     with running_fake_cloud_monitor() as fake:
         yield fake
 
@@ -81,6 +77,7 @@ def test_latencies_are_averaged_and_routes_named_in_letters_digits_and_underscor
 
     assert monitor.values() == {
         "Latency_route_GET_v1_tasks_task_id": 30.0,
+        "LatencyP95_route_GET_v1_tasks_task_id": 60,  # nearest-rank p95 of the minute
         "Requests_route_GET_v1_tasks_task_id": 3,
     }
 

@@ -107,6 +107,54 @@ def test_consuming_operations_say_that_scf_triggers_consume() -> None:
             operation()
 
 
+def test_depth_counts_the_queue_and_its_dead_letter_queue_signed(cloud: FakeTencentCloud) -> None:
+    # GIVEN the step queue with 4 visible, 2 in flight and 1 delayed message and a dead-letter
+    # policy naming its dead-letter queue, which holds 3 (one of them being looked at)
+    dead_letters = f"{PREFIX}steps-dead"
+    cloud.queues.add(dead_letters)
+    cloud.details[f"{PREFIX}steps"] = {
+        "ActiveMsgNum": 4,
+        "InactiveMsgNum": 2,
+        "DelayMsgNum": 1,
+        "MinMsgTime": 1_700_000_000,
+        "DeadLetterPolicy": {"DeadLetterQueue": dead_letters, "Policy": 0, "MaxReceiveCount": 5},
+    }
+    cloud.details[dead_letters] = {"ActiveMsgNum": 2, "InactiveMsgNum": 1, "DelayMsgNum": None}
+
+    # WHEN the monitor asks for the depth
+    depth = publisher(cloud).depth("steps")
+
+    # THEN both queues were described by signed calls (the fake checks the signature), in the
+    # region with the role's token, and the counts add up; no message was received
+    assert (depth.waiting, depth.dead, depth.oldest_age_s) == (7, 3, None)
+    assert [(r["action"], r["params"]) for r in cloud.requests] == [
+        ("DescribeCmqQueueDetail", {"QueueName": f"{PREFIX}steps"}),
+        ("DescribeCmqQueueDetail", {"QueueName": dead_letters}),
+    ]
+    assert {(r["region"], r["token"]) for r in cloud.requests} == {(REGION, TOKEN)}
+
+
+def test_depth_without_a_dead_letter_policy_has_no_dead_letters(cloud: FakeTencentCloud) -> None:
+    cloud.details[f"{PREFIX}steps"] = {"ActiveMsgNum": 0, "InactiveMsgNum": 0}
+
+    depth = publisher(cloud).depth("steps")
+
+    assert (depth.waiting, depth.dead) == (0, 0)
+    assert len(cloud.requests) == 1
+
+
+def test_depth_of_an_unknown_queue_or_with_another_key_is_an_error(
+    cloud: FakeTencentCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(UnknownQueue, match=rf"'{PREFIX}missing'"):
+        publisher(cloud).depth("missing")
+
+    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", "not-the-key")
+    with pytest.raises(TencentCloudSDKException) as refused:
+        publisher(cloud).depth("steps")
+    assert refused.value.get_code() == "AuthFailure.SignatureFailure"
+
+
 def test_the_cmq_backend_is_chosen_by_the_settings_and_needs_a_region(
     cloud: FakeTencentCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from retouch.alerts.inputs import InputUnavailable, Observation
+from retouch.alerts.inputs import Observation, read_figure
 from retouch.alerts.rules import RuleKind
 
 #: boto3's CloudWatch client (the project's stubs cover S3, SQS and STS only).
@@ -50,16 +50,13 @@ class CloudWatchInputs:
     def observe(self, kind: RuleKind, *, window_s: int, now: datetime) -> dict[str, Observation]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
-            if kind == "http_5xx_rate":
-                return self._http_5xx_rate(window_s, now)
-            if kind == "http_p95_latency_ms":
-                return self._http_p95(window_s, now)
-            if kind == "backup_failed":
-                return self._backup_failures(window_s, now)
-        except (BotoCoreError, ClientError) as exc:
-            raise InputUnavailable(f"{kind}: cloudwatch {type(exc).__name__}") from None
-        raise InputUnavailable(f"{kind}: not a CloudWatch figure")
+        readers = {
+            "http_5xx_rate": self._http_5xx_rate,
+            "http_p95_latency_ms": self._http_p95,
+            "backup_failed": self._backup_failures,
+        }
+        failures = (BotoCoreError, ClientError)
+        return read_figure("cloudwatch", readers, failures, kind, window_s=window_s, now=now)
 
     def _http_5xx_rate(self, window_s: int, now: datetime) -> dict[str, Observation]:
         routes = self._listed("Requests")

@@ -9,6 +9,7 @@ CloudWatch (`cloudwatch.py`) through `CombinedInputs`; the other kinds stay live
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -48,3 +49,26 @@ class CombinedInputs:
     def observe(self, kind: RuleKind, *, window_s: int, now: datetime) -> dict[str, Observation]:
         source = self._cloud if kind in self._kinds else self._rest
         return source.observe(kind, window_s=window_s, now=now)
+
+
+Reader = Callable[[int, datetime], dict[str, Observation]]
+
+
+def read_figure(
+    source: str,
+    readers: Mapping[str, Reader],
+    failures: tuple[type[Exception], ...],
+    kind: RuleKind,
+    *,
+    window_s: int,
+    now: datetime,
+) -> dict[str, Observation]:
+    """`readers[kind]` over the window; a kind `source` does not answer, or a call that
+    fails with one of `failures`, is InputUnavailable."""
+    reader = readers.get(kind)
+    if reader is None:
+        raise InputUnavailable(f"{kind}: not a {source} figure")
+    try:
+        return reader(window_s, now)
+    except failures as exc:
+        raise InputUnavailable(f"{kind}: {source} {type(exc).__name__}") from None

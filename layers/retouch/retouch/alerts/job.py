@@ -15,11 +15,12 @@ from retouch.alerts.cloudwatch import CLOUDWATCH_KINDS, CloudWatchInputs
 from retouch.alerts.inputs import AlertInputs, CombinedInputs
 from retouch.alerts.live import LiveAlertInputs
 from retouch.alerts.monitor import MonitorRun, run_monitor
+from retouch.alerts.tencent_monitor import CLOUD_MONITOR_KINDS, CloudMonitorInputs
 from retouch.core.db import DatabaseUnavailable, get_database
 from retouch.core.logging import logger
 from retouch.core.metrics import NAMESPACE
 from retouch.core.redis import get_redis
-from retouch.core.settings import get_settings
+from retouch.core.settings import get_settings, running_on_scf, scf_region
 from retouch.core.time import Clock, utc_now
 from retouch.notify.messages import AlertMessage, Language, Notifier, NotifierError
 from retouch.queue.factory import get_queue
@@ -39,6 +40,15 @@ def monitor_once(*, clock: Clock = utc_now) -> dict[str, Any]:
     if settings.metrics_sink in (None, "emf") and os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         # On Lambda the HTTP and backup figures are EMF metrics: CloudWatch has them.
         inputs = CombinedInputs(CloudWatchInputs(namespace=NAMESPACE), CLOUDWATCH_KINDS, inputs)
+    elif settings.metrics_sink == "tencent" or (settings.metrics_sink is None and running_on_scf()):
+        # On SCF they are Cloud Monitor custom metrics (the sink announces NAMESPACE).
+        cloud = CloudMonitorInputs(
+            namespace=settings.alerts_tencent_namespace,
+            instance=NAMESPACE,
+            region=settings.metrics_tencent_region or scf_region(),
+            endpoint=settings.metrics_tencent_endpoint,
+        )
+        inputs = CombinedInputs(cloud, CLOUD_MONITOR_KINDS, inputs)
     with httpx.Client(timeout=settings.alerts_send_timeout_s, follow_redirects=False) as client:
         run = MonitorRun(
             inputs=inputs,

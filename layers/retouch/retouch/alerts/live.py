@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import redis
 
-from retouch.alerts.inputs import InputUnavailable, Observation
+from retouch.alerts.inputs import InputUnavailable, Observation, Reader
 from retouch.alerts.rules import RuleKind
 from retouch.catalog.repository import MySQLProviderRepository
 from retouch.core.db import Database
@@ -24,7 +24,6 @@ from retouch.queue.port import QueuePort
 from retouch.queue.repository import OutboxRepository
 from retouch.queue.steps import STEP_KINDS, step_queue
 
-Reader = Callable[[int, datetime], dict[str, Observation]]
 #: The backup job's failure metrics (written by `functions/jobs/backup` and `verify`).
 BACKUP_METRICS = frozenset({"BackupFailed", "BackupVerifyFailed"})
 _STORE_ERRORS: tuple[type[Exception], ...] = (

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from retouch.core.errortracking import function_tags, report_exception
 from retouch.core.logging import logger
 
 #: CloudFormation refuses an answer over 4096 bytes; the reason is cut to fit well inside.
@@ -87,7 +88,8 @@ def serve(event: Mapping[str, Any], context: Any, action: Action) -> dict[str, A
     """Answer one CloudFormation request: Create and Update run `action` on the resource's
     properties (it must be idempotent: a rollback sends the previous properties again);
     Delete does nothing and succeeds (what the action did stays); any error answers FAILED
-    with the error and the log stream as the reason, so the deploy stops and rolls back."""
+    with the error and the log stream as the reason, so the deploy stops and rolls back; the
+    error is reported to error tracking (`core/errortracking.py`) as a job's would be."""
     response_url(event)  # refuse a request that could not be answered, before any work
     if not all(isinstance(event.get(key), str) for key in ("StackId", "RequestId")):
         raise CustomResourceError("the request has no StackId or RequestId")
@@ -101,6 +103,7 @@ def serve(event: Mapping[str, Any], context: Any, action: Action) -> dict[str, A
             data = action(event.get("ResourceProperties") or {})
     except Exception as error:  # noqa: BLE001 - every failure answers FAILED: the deploy rolls back
         logger.exception("custom resource failed", extra={"request_type": request_type})
+        report_exception(error, tags=function_tags(context))
         stream = getattr(context, "log_stream_name", "")
         reason = f"{type(error).__name__}: {error} (log stream {stream})"
         return answer(event, status="FAILED", physical_id=physical_id, reason=reason)

@@ -13,7 +13,7 @@ from typing import Any
 import aws_lambda_powertools.utilities.batch  # noqa: F401 - must precede pydantic, see above
 
 from retouch.bootstrap.engine import get_engine
-from retouch.core.errortracking import reporting_errors
+from retouch.core.errortracking import flush_reports, reporting_errors, reporting_record_errors
 from retouch.core.logging import invocation_keys, logger
 from retouch.core.metrics import flushing_metrics, record_invocation
 from retouch.queue.scf_events import run_scf_batch
@@ -30,8 +30,9 @@ def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A step function's Lambda handler: Powertools batch processing over the SQS records,
     each a step message; failed records come back after the visibility timeout. Its log lines
     carry the function, the platform's request id and `cold_start`, as the HTTP functions';
-    its metrics leave when it returns (`flushing_metrics`); an error that escapes it (every
-    record failed, or the engine could not start) is reported (`reporting_errors`)."""
+    its metrics leave when it returns (`flushing_metrics`); each record that fails is reported
+    on its own, once (`reporting_record_errors`, the batch's reports sent together at its
+    end), and an error that escapes it (the engine could not start) by `reporting_errors`."""
     global _cold_start
     keys = invocation_keys(context)
     logger.thread_safe_append_keys(cold_start=_cold_start, **keys)
@@ -39,9 +40,13 @@ def handle_step_event(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _cold_start = False
     engine = get_engine()
     try:
-        return process_batch(event, lambda record: engine.handle(record.json_body), context)
+        handle = reporting_record_errors(lambda record: engine.handle(record.json_body), context)
+        return process_batch(event, handle, context)
     finally:
-        engine.flush()  # the batch's outbox marks, in one statement
+        try:
+            engine.flush()  # the batch's outbox marks, in one statement
+        finally:
+            flush_reports()  # the failed records' reports, in one wait
 
 
 def handle_scf_step_event(event: dict[str, Any], context: Any) -> Any:

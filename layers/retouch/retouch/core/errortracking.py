@@ -11,8 +11,10 @@ its handler returns, and a report left in the SDK's queue would go with it.
 The functions without HTTP (steps, jobs, triggers) wrap their handler in `reporting_errors`:
 an exception that escapes it is reported, tagged with the function's name and the platform's
 request id, and raised again, so the platform's retries and failure destinations see it as
-before. Failures a handler deals with itself (a step record given back for redelivery, a
-job's per-table error it logs and moves past) are not reports.
+before. A step batch's record handler is wrapped in `reporting_record_errors`: each record
+that fails (given back for redelivery) is reported once, tagged with its message id and
+task, and still fails alone. Failures a handler deals with itself (a message that is not
+ours, dropped; a job's per-table error it logs and moves past) are not reports.
 
 What leaves: `before_send` (`scrub_event`) passes the whole event through the log redaction
 (`core/redaction.py`: secrets, tokens, passwords, Authorization headers, emails) and replaces
@@ -112,9 +114,11 @@ def error_tracking_on() -> bool:
     return _state["on"]
 
 
-def report_exception(exc: BaseException, *, tags: Mapping[str, str | None] | None = None) -> None:
+def report_exception(
+    exc: BaseException, *, tags: Mapping[str, str | None] | None = None, flush: bool = True
+) -> None:
     """Send `exc` (with its stack trace) tagged with the current request's id and `tags`, if
-    on."""
+    on; `flush=False` leaves it queued for `flush_reports`."""
     if not error_tracking_on():
         return
     import sentry_sdk
@@ -127,7 +131,16 @@ def report_exception(exc: BaseException, *, tags: Mapping[str, str | None] | Non
             if value:
                 scope.set_tag(name, value)
         scope.capture_exception(exc)
-    sentry_sdk.flush(timeout=FLUSH_TIMEOUT_S)
+    if flush:
+        sentry_sdk.flush(timeout=FLUSH_TIMEOUT_S)
+
+
+def flush_reports() -> None:
+    """Wait (at most FLUSH_TIMEOUT_S) until the queued reports are sent; nothing when off."""
+    if _state.get("on"):
+        import sentry_sdk
+
+        sentry_sdk.flush(timeout=FLUSH_TIMEOUT_S)
 
 
 def reporting_errors(handler: F) -> F:
@@ -140,17 +153,67 @@ def reporting_errors(handler: F) -> F:
         try:
             return handler(event, context, *args, **kwargs)
         except Exception as exc:
-            keys = invocation_keys(context)
-            report_exception(
-                exc,
-                tags={
-                    "function": keys["function_name"],
-                    "function_request_id": keys["function_request_id"],
-                },
-            )
+            if not _reported(exc):
+                report_exception(exc, tags=function_tags(context))
+                setattr(exc, _REPORTED, True)  # an outer wrapper does not send it again
             raise
 
     return wrapped  # type: ignore[return-value]
+
+
+def reporting_record_errors(
+    record_handler: Callable[[Any], Any], context: Any = None
+) -> Callable[[Any], Any]:
+    """Wrap a batch's record handler (Powertools `BatchProcessor`): an exception it raises is
+    reported for that record alone (tags `message_id`, and `task_id` / `step` when the body
+    names them, beside the function's), marked as reported and raised again, so the batch's
+    partial-failure response is what it was. The reports are queued: the caller sends them
+    with `flush_reports` at the batch's end, so a batch waits for the ingest once, not once
+    per record. When every record failed, Powertools raises `BatchProcessingError` over them:
+    `reporting_errors` sends nothing more for it."""
+
+    def wrapped(record: Any) -> Any:
+        try:
+            return record_handler(record)
+        except Exception as exc:
+            tags = {**function_tags(context), **_record_tags(record)}
+            report_exception(exc, tags=tags, flush=False)
+            setattr(exc, _REPORTED, True)
+            raise
+
+    return wrapped
+
+
+_REPORTED = "_retouch_reported"
+
+
+def _reported(exc: BaseException) -> bool:
+    """Whether `exc`, or every record failure it gathers, was reported already."""
+    children = getattr(exc, "child_exceptions", None) or []
+    if children:
+        return all(getattr(info[1], _REPORTED, False) for info in children)
+    return bool(getattr(exc, _REPORTED, False))
+
+
+def function_tags(context: Any) -> dict[str, str | None]:
+    """The function's name and the platform's request id of the invocation."""
+    keys = invocation_keys(context)
+    return {"function": keys["function_name"], "function_request_id": keys["function_request_id"]}
+
+
+def _record_tags(record: Any) -> dict[str, str | None]:
+    """A queue record's message id and the task and step its body names (ids only: a body
+    holds no personal data, but nothing else of it is sent)."""
+    tags: dict[str, str | None] = {"message_id": getattr(record, "message_id", None)}
+    try:
+        body = record.json_body
+    except Exception:  # noqa: BLE001 - an unreadable body still gets its message id reported
+        return tags
+    if isinstance(body, dict):
+        for name in ("task_id", "step"):
+            if isinstance(body.get(name), str | int):
+                tags[name] = str(body[name])[:64]
+    return tags
 
 
 def reset_error_tracking() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +34,8 @@ MAX_PER_CALL = 30
 #: The API refuses timestamps older than 300 s; a margin for the call itself.
 MAX_AGE_S = 290
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]+")
+#: A latency's per-minute p95 is reported as `<name>P95` (`LatencyP95_route_…`).
+P95_SUFFIX = "P95"
 
 
 class CloudMonitorError(RuntimeError):
@@ -66,6 +69,7 @@ class CloudMonitorSink:
         self.dropped = 0
         self._clock = clock
         self._buckets: dict[tuple[int, str], list[float]] = {}
+        self._samples: dict[tuple[int, str], list[float]] = {}
         self._client: Any = None
 
     @classmethod
@@ -83,18 +87,26 @@ class CloudMonitorSink:
         bucket[0] += value
         bucket[1] += 1
         bucket[2] = float(unit != "Count")  # averaged, not summed
+        if unit == "Milliseconds":  # and its p95, which the latency alert reads back
+            key = (minute, metric_name(name + P95_SUFFIX, dimensions))
+            self._samples.setdefault(key, []).append(value)
 
     def flush(self) -> None:
         buckets, self._buckets = self._buckets, {}
+        samples, self._samples = self._samples, {}
+        values = {
+            key: (total / count if averaged else total)
+            for key, (total, count, averaged) in buckets.items()
+        }
+        values.update({key: nearest_rank_p95(found) for key, found in samples.items()})
         oldest = self._clock() - MAX_AGE_S
         by_minute: dict[int, list[dict[str, Any]]] = {}
-        for (minute, name), (total, count, averaged) in buckets.items():
+        for (minute, name), value in values.items():
             if minute < oldest:
                 self.dropped += 1
                 continue
             # The API's `Value` is an integer (MetricDatum.Value: Integer).
-            value = round(total / count if averaged else total)
-            by_minute.setdefault(minute, []).append({"MetricName": name, "Value": value})
+            by_minute.setdefault(minute, []).append({"MetricName": name, "Value": round(value)})
         batches = list(_calls(by_minute))
         for index, (minute, metrics) in enumerate(batches):
             try:
@@ -117,32 +129,9 @@ class CloudMonitorSink:
             raise CloudMonitorError(f"{error.get('Code')}: {error.get('Message')}")
 
     def _headers(self, body: bytes) -> dict[str, str]:
-        role = scf_role_credentials()
-        if role is None:
-            raise CloudMonitorError("no Tencent Cloud credentials (TENCENTCLOUD_SECRETID/KEY)")
-        headers = {
-            "content-type": "application/json; charset=utf-8",
-            "host": urlsplit(self.endpoint).netloc,
-        }
-        timestamp = int(time.time())
-        authorization = tc3_authorization(
-            secret_id=role.secret_id,
-            secret_key=role.secret_key.get_secret_value(),
-            service=SERVICE_NAME,
-            timestamp=timestamp,
-            signed=headers,
-            body=body,
+        return tc3_headers(
+            endpoint=self.endpoint, action=ACTION, version=VERSION, region=self.region, body=body
         )
-        token = role.token.get_secret_value()
-        return {
-            **headers,
-            "authorization": authorization,
-            "x-tc-action": ACTION,
-            "x-tc-version": VERSION,
-            "x-tc-timestamp": str(timestamp),
-            "x-tc-region": self.region,
-            **({"x-tc-token": token} if token else {}),
-        }
 
     def _http(self) -> Any:
         if self._client is None:
@@ -152,6 +141,12 @@ class CloudMonitorSink:
         return self._client
 
 
+def nearest_rank_p95(values: list[float]) -> float:
+    """The nearest-rank 95th percentile of `values` (not empty)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
 def _calls(
     by_minute: Mapping[int, list[dict[str, Any]]],
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
@@ -159,6 +154,36 @@ def _calls(
         metrics = by_minute[minute]
         for start in range(0, len(metrics), MAX_PER_CALL):
             yield minute, metrics[start : start + MAX_PER_CALL]
+
+
+def tc3_headers(
+    *, endpoint: str, action: str, version: str, region: str, body: bytes
+) -> dict[str, str]:
+    """Every header of a Cloud Monitor API call (`monitor` service) with JSON `body`,
+    signed with the SCF execution role's keys; CloudMonitorError without keys."""
+    role = scf_role_credentials()
+    if role is None:
+        raise CloudMonitorError("no Tencent Cloud credentials (TENCENTCLOUD_SECRETID/KEY)")
+    headers = {"content-type": "application/json; charset=utf-8", "host": urlsplit(endpoint).netloc}
+    timestamp = int(time.time())
+    authorization = tc3_authorization(
+        secret_id=role.secret_id,
+        secret_key=role.secret_key.get_secret_value(),
+        service=SERVICE_NAME,
+        timestamp=timestamp,
+        signed=headers,
+        body=body,
+    )
+    token = role.token.get_secret_value()
+    return {
+        **headers,
+        "authorization": authorization,
+        "x-tc-action": action,
+        "x-tc-version": version,
+        "x-tc-timestamp": str(timestamp),
+        "x-tc-region": region,
+        **({"x-tc-token": token} if token else {}),
+    }
 
 
 def tc3_authorization(

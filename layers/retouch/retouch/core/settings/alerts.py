@@ -58,3 +58,11 @@ class AlertSettings(SettingsGroup):
     alerts_email_to: str = Field(
         "", description="comma-separated recipients of alert emails; empty: no email"
     )
+    alerts_tencent_namespace: str = Field(
+        "QCE/CUSTOM",
+        min_length=1,
+        max_length=64,
+        description="Cloud Monitor namespace the SCF monitor reads the custom metrics back from "
+        "(GetMonitorData, DescribeBaseMetrics); unverified on a real account: "
+        "docs/deploy-tencent.md",
+    )
