@@ -17,7 +17,8 @@ real 256×192 PNG upload (as scripts/bench/pipeline.py does), then measures ever
   the steps, tests/bench/bare_job.py (a bare Powertools handler with Logger and Metrics) for
   the jobs and the trigger, each on the function's own event. Reported per function: the
   median of the pairs' interpreter start → first response, ours ÷ bare (the target: ≤ 1.25×
-  for an API function, ≤ 2× for the others), and the import alone. With `--before PATH` (a
+  for an API function, ≤ 2× for the others), the import alone, and the child's CPU time
+  (user + system, ours ÷ bare: on a loaded machine the steadier figure). With `--before PATH` (a
   checkout of an earlier commit, e.g. `git worktree add PATH <commit>`), each round also runs
   that tree's function (its `functions/` and its layer) in the same interpreter on the same
   event, the three sides in a rotating order, and the table adds its median and ours ÷ before;
@@ -49,6 +50,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -174,18 +176,26 @@ class Measured:
     ours: list[ColdSample] = field(default_factory=list)
     bare: list[ColdSample] = field(default_factory=list)
     before: list[ColdSample] = field(default_factory=list)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # per side
     statuses: Counter[int] = field(default_factory=Counter)
     imports: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
     bare_memory: dict[str, Any] = field(default_factory=dict)
 
 
-def cold_sample(app: Path, event: Path, work: Path, env: dict[str, str]) -> tuple[ColdSample, int]:
-    """One fresh interpreter importing `app` and answering `event`; a 5xx aborts the run."""
+def cold_sample(
+    app: Path, event: Path, work: Path, env: dict[str, str]
+) -> tuple[ColdSample, int, float]:
+    """One fresh interpreter importing `app` and answering `event`; a 5xx aborts the run. Also
+    the child's CPU time (user + system, start to exit, ms): on a loaded machine the wall
+    clock measures the queue for a core as much as the work, the CPU time far less."""
     result_file = work / "cold.json"
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawned_ns = _run_child(
         ["cold", str(app), str(event), str(result_file)], env, work / "cold.out"
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_ms = 1000 * (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime)
     result = json.loads(result_file.read_text())
     if result["status"] >= 500:
         raise RuntimeError(f"{app}: cold invocation answered {result['status']}: {result['body']}")
@@ -194,7 +204,7 @@ def cold_sample(app: Path, event: Path, work: Path, env: dict[str, str]) -> tupl
         invoke_ms=(result["answered_ns"] - result["imported_ns"]) / 1e6,
         process_ms=(result["answered_ns"] - spawned_ns) / 1e6,
     )
-    return sample, int(result["status"])
+    return sample, int(result["status"]), cpu_ms
 
 
 @dataclass(frozen=True)
@@ -219,10 +229,11 @@ def measure_cold(measured: list[Measured], setup: Prepared, rounds: int) -> None
             sides = _cold_sides(entry, setup)
             shift = round_number % len(sides)
             for side, app, event, env in sides[shift:] + sides[:shift]:
-                sample, status = cold_sample(app, event, setup.work, env)
+                sample, status, cpu_ms = cold_sample(app, event, setup.work, env)
                 if round_number == 0:
                     continue  # writes the .pyc files and warms the page cache
                 getattr(entry, side).append(sample)
+                entry.cpu_ms.setdefault(side, []).append(cpu_ms)
                 if side == "ours":
                     entry.statuses[status] += 1
 
@@ -419,9 +430,10 @@ def cold_table(measured: Sequence[Measured]) -> list[str]:
             "import",
             "bare import",
             "import ratio",
+            "CPU ratio",
             "first response",
         ),
-        _row(*["---", "---"], *["---:"] * 3, "---", "---", *["---:"] * 3, "---"),
+        _row(*["---", "---"], *["---:"] * 3, "---", "---", *["---:"] * 4, "---"),
     ]
     for entry in measured:
         function = entry.function
@@ -441,10 +453,15 @@ def cold_table(measured: Sequence[Measured]) -> list[str]:
                 f"{ours_import:.1f} ms",
                 f"{bare_import:.1f} ms",
                 f"{ours_import / bare_import:.2f}×",
+                f"{_cpu(entry, 'ours') / _cpu(entry, 'bare'):.2f}×",
                 statuses,
             )
         )
     return lines
+
+
+def _cpu(entry: Measured, side: str) -> float:
+    return float(statistics.median(entry.cpu_ms[side]))
 
 
 def before_table(measured: Sequence[Measured]) -> list[str]:
@@ -460,8 +477,11 @@ def before_table(measured: Sequence[Measured]) -> list[str]:
             "import, before",
             "ours",
             "ours ÷ before",
+            "CPU, before",
+            "ours",
+            "ours ÷ before",
         ),
-        _row("---", *["---:"] * 8),
+        _row("---", *["---:"] * 11),
     ]
     for entry in measured:
         before, ours, bare = (
@@ -479,6 +499,9 @@ def before_table(measured: Sequence[Measured]) -> list[str]:
                 f"{before_import:.1f} ms",
                 f"{ours_import:.1f} ms",
                 f"{ours_import / before_import:.2f}×",
+                f"{_cpu(entry, 'before'):.0f} ms",
+                f"{_cpu(entry, 'ours'):.0f} ms",
+                f"{_cpu(entry, 'ours') / _cpu(entry, 'before'):.2f}×",
             )
         )
     return lines

@@ -13,7 +13,7 @@ from fastapi.exceptions import FastAPIError
 
 from retouch.core.lazy import lazy_exports
 from retouch.http.routing import api_router
-from tests.unit.conftest import declare_isolated
+from tests.unit.conftest import UNIT_ENV, declare_isolated
 from tests.unit.processes import Started
 
 ADAPTERS = (
@@ -59,6 +59,22 @@ declare_isolated(
     "from pydantic import v1\n"  # the guard leaves nothing behind: v1 imports as before
     "print(json.dumps({'v1_while_building': during, 'v1_after': v1.BaseModel.__module__}))",
     module=__name__,
+)
+
+# The health function's first invocation, `GET /health` (the process alone: no socket), through
+# the entry point: FastAPI builds the routes again when it matches the first request.
+declare_isolated(
+    "lazy-imports:first-response",
+    "import importlib.util, json, sys\n"
+    "from scripts.local.lambda_runtime import FakeLambdaContext\n"
+    "spec = importlib.util.spec_from_file_location('app', 'functions/http/health/app.py')\n"
+    "app = importlib.util.module_from_spec(spec); spec.loader.exec_module(app)\n"
+    "event = json.load(open('events/health_aws_rest.json'))\n"
+    "event.update(path='/health', resource='/health')\n"
+    "answer = app.handler(event, FakeLambdaContext())\n"
+    "print(json.dumps({'status': answer['statusCode'], 'v1': 'pydantic.v1' in sys.modules}))",
+    module=__name__,
+    env={**UNIT_ENV, "PYTHONPATH": "layers/retouch:."},
 )
 
 
@@ -115,3 +131,10 @@ def test_a_pydantic_v1_model_is_still_refused_as_a_response_model() -> None:
 
     with pytest.raises(FastAPIError):
         router.add_api_route("/legacy", lambda: None, response_model=Legacy)
+
+
+def test_the_first_response_is_answered_without_pydantic_v1(background: Started) -> None:
+    result = background.result("lazy-imports:first-response")
+    assert result.returncode == 0, result.stderr
+
+    assert json.loads(result.stdout.splitlines()[-1]) == {"status": 200, "v1": False}

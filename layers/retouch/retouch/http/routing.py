@@ -8,8 +8,10 @@ a warm request. Endpoints stay plain `def` with blocking I/O; only where they ru
 Building a route, FastAPI asks of each parameter and response model whether it is a pydantic
 v1 model, to refuse it; to ask, it imports `pydantic.v1` (about 20 modules, some 18 ms of CPU on
 every API function's cold start, docs/performance.md). The layer has no v1 model, so a route is
-built with `pydantic.v1` absent: the question is answered "no" without the import (a v1 model
-would still be refused, as a type pydantic cannot build a schema for).
+built with `pydantic.v1` absent: the question is answered "no" without the import. FastAPI
+builds an included router's routes once more when the first request is matched; the function's
+first invocation runs under the same guard (`adapters.make_handler`). A v1 model cannot exist
+unless `pydantic.v1` was imported, and then the guard steps aside and FastAPI refuses it.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ def _inline(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def _without_pydantic_v1() -> Iterator[None]:
+def without_pydantic_v1() -> Iterator[None]:
     """`import pydantic.v1` fails inside, unless something had already imported it."""
     if "pydantic.v1" in sys.modules:
         yield
@@ -53,7 +55,7 @@ class InlineRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = _inline(endpoint)
-        with _without_pydantic_v1():
+        with without_pydantic_v1():
             super().__init__(path, endpoint, **kwargs)
 
 
