@@ -1,7 +1,7 @@
 """Benchmark: the cold start and the memory of every function, each beside its bare baseline.
 
     .venv/bin/python -m scripts.bench.coldstart [--rounds 7] [--memory-calls 1000] \
-        [--only http/health steps/prepare ...]
+        [--only http/health steps/prepare ...] [--before PATH]
 
 Starts a private MariaDB and Redis in a temporary folder (like the other benchmarks), migrates
 and seeds them, registers the users the sample events need and creates `cutout` tasks on a
@@ -17,7 +17,11 @@ real 256×192 PNG upload (as scripts/bench/pipeline.py does), then measures ever
   the steps, tests/bench/bare_job.py (a bare Powertools handler with Logger and Metrics) for
   the jobs and the trigger, each on the function's own event. Reported per function: the
   median of the pairs' interpreter start → first response, ours ÷ bare (the target: ≤ 1.25×
-  for an API function, ≤ 2× for the others), and the import alone;
+  for an API function, ≤ 2× for the others), the import alone, and the child's CPU time
+  (user + system, ours ÷ bare: on a loaded machine the steadier figure). With `--before PATH` (a
+  checkout of an earlier commit, e.g. `git worktree add PATH <commit>`), each round also runs
+  that tree's function (its `functions/` and its layer) in the same interpreter on the same
+  event, the three sides in a rotating order, and the table adds its median and ours ÷ before;
 * import time: one `python -X importtime` of each `app.py`, the sum of the modules' own times
   and the packages that weigh most;
 * memory: one fresh interpreter per function answering its event (the steps: one message per
@@ -40,11 +44,13 @@ Results are in docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -169,18 +175,27 @@ class Measured:
     function: Function
     ours: list[ColdSample] = field(default_factory=list)
     bare: list[ColdSample] = field(default_factory=list)
+    before: list[ColdSample] = field(default_factory=list)
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # per side
     statuses: Counter[int] = field(default_factory=Counter)
     imports: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] = field(default_factory=dict)
     bare_memory: dict[str, Any] = field(default_factory=dict)
 
 
-def cold_sample(app: Path, event: Path, work: Path, env: dict[str, str]) -> tuple[ColdSample, int]:
-    """One fresh interpreter importing `app` and answering `event`; a 5xx aborts the run."""
+def cold_sample(
+    app: Path, event: Path, work: Path, env: dict[str, str]
+) -> tuple[ColdSample, int, float]:
+    """One fresh interpreter importing `app` and answering `event`; a 5xx aborts the run. Also
+    the child's CPU time (user + system, start to exit, ms): on a loaded machine the wall
+    clock measures the queue for a core as much as the work, the CPU time far less."""
     result_file = work / "cold.json"
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     spawned_ns = _run_child(
         ["cold", str(app), str(event), str(result_file)], env, work / "cold.out"
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_ms = 1000 * (after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime)
     result = json.loads(result_file.read_text())
     if result["status"] >= 500:
         raise RuntimeError(f"{app}: cold invocation answered {result['status']}: {result['body']}")
@@ -189,7 +204,7 @@ def cold_sample(app: Path, event: Path, work: Path, env: dict[str, str]) -> tupl
         invoke_ms=(result["answered_ns"] - result["imported_ns"]) / 1e6,
         process_ms=(result["answered_ns"] - spawned_ns) / 1e6,
     )
-    return sample, int(result["status"])
+    return sample, int(result["status"]), cpu_ms
 
 
 @dataclass(frozen=True)
@@ -202,24 +217,40 @@ class Prepared:
     bare_events: dict[str, Path]
     step_events: dict[str, Path]
     work: Path
+    before: Path | None = None
 
 
 def measure_cold(measured: list[Measured], setup: Prepared, rounds: int) -> None:
-    """`rounds` interleaved rounds (one discarded first) over every function and its bare."""
+    """`rounds` interleaved rounds (one discarded first) over every function, its bare and,
+    with `--before`, the earlier tree's function; the order of the sides rotates each round."""
     for round_number in range(rounds + 1):
         print(f"cold start: round {round_number}/{rounds} …", file=sys.stderr)
         for entry in measured:
-            label = entry.function.label
-            env = {**setup.env, "BENCH_PYTHON": setup.pythons[label]}
-            sides = [("ours", entry.function.app, setup.events[label])]
-            sides.append(("bare", entry.function.bare, setup.bare_events[label]))
-            for side, app, event in sides if round_number % 2 else sides[::-1]:
-                sample, status = cold_sample(app, event, setup.work, env)
+            sides = _cold_sides(entry, setup)
+            shift = round_number % len(sides)
+            for side, app, event, env in sides[shift:] + sides[:shift]:
+                sample, status, cpu_ms = cold_sample(app, event, setup.work, env)
                 if round_number == 0:
                     continue  # writes the .pyc files and warms the page cache
                 getattr(entry, side).append(sample)
+                entry.cpu_ms.setdefault(side, []).append(cpu_ms)
                 if side == "ours":
                     entry.statuses[status] += 1
+
+
+def _cold_sides(entry: Measured, setup: Prepared) -> list[tuple[str, Path, Path, dict[str, str]]]:
+    """(side, entry file, event, environment) of each side of a function's round."""
+    label = entry.function.label
+    env = {**setup.env, "BENCH_PYTHON": setup.pythons[label]}
+    sides = [
+        ("ours", entry.function.app, setup.events[label], env),
+        ("bare", entry.function.bare, setup.bare_events[label], env),
+    ]
+    if setup.before is not None:
+        earlier = setup.before / entry.function.app.relative_to(ROOT)
+        layer = str(setup.before / LAYER.relative_to(ROOT))
+        sides.append(("before", earlier, setup.events[label], {**env, "PYTHONPATH": layer}))
+    return sides
 
 
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
@@ -399,9 +430,10 @@ def cold_table(measured: Sequence[Measured]) -> list[str]:
             "import",
             "bare import",
             "import ratio",
+            "CPU ratio",
             "first response",
         ),
-        _row(*["---", "---"], *["---:"] * 3, "---", "---", *["---:"] * 3, "---"),
+        _row(*["---", "---"], *["---:"] * 3, "---", "---", *["---:"] * 4, "---"),
     ]
     for entry in measured:
         function = entry.function
@@ -421,7 +453,55 @@ def cold_table(measured: Sequence[Measured]) -> list[str]:
                 f"{ours_import:.1f} ms",
                 f"{bare_import:.1f} ms",
                 f"{ours_import / bare_import:.2f}×",
+                f"{_cpu(entry, 'ours') / _cpu(entry, 'bare'):.2f}×",
                 statuses,
+            )
+        )
+    return lines
+
+
+def _cpu(entry: Measured, side: str) -> float:
+    return float(statistics.median(entry.cpu_ms[side]))
+
+
+def before_table(measured: Sequence[Measured]) -> list[str]:
+    """With `--before`: the earlier tree beside ours and the bare, medians of the same rounds."""
+    lines = [
+        _row(
+            "function",
+            "before ÷ bare",
+            "ours ÷ bare",
+            "start → first response, before",
+            "ours",
+            "ours ÷ before",
+            "import, before",
+            "ours",
+            "ours ÷ before",
+            "CPU, before",
+            "ours",
+            "ours ÷ before",
+        ),
+        _row("---", *["---:"] * 11),
+    ]
+    for entry in measured:
+        before, ours, bare = (
+            _median(s, "process_ms") for s in (entry.before, entry.ours, entry.bare)
+        )
+        before_import, ours_import = (_median(s, "import_ms") for s in (entry.before, entry.ours))
+        lines.append(
+            _row(
+                entry.function.label,
+                f"{before / bare:.2f}×",
+                f"{ours / bare:.2f}×",
+                f"{before:.1f} ms",
+                f"{ours:.1f} ms",
+                f"{ours / before:.2f}×",
+                f"{before_import:.1f} ms",
+                f"{ours_import:.1f} ms",
+                f"{ours_import / before_import:.2f}×",
+                f"{_cpu(entry, 'before'):.0f} ms",
+                f"{_cpu(entry, 'ours'):.0f} ms",
+                f"{_cpu(entry, 'ours') / _cpu(entry, 'before'):.2f}×",
             )
         )
     return lines
@@ -507,6 +587,7 @@ def report(
             f"{args.memory_calls} calls per function (at most: {fewer})",
             "",
             *([*cold_table(measured), ""] if "cold" in args.parts else []),
+            *([*before_table(measured), ""] if "cold" in args.parts and args.before else []),
             *([*import_table(measured, bares), ""] if "imports" in args.parts else []),
             *([*memory_table(measured), ""] if "memory" in args.parts else []),
             *(
@@ -527,6 +608,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="*", default=[], help="functions, e.g. http/health")
     parser.add_argument(
         "--parts", nargs="*", choices=PARTS, default=list(PARTS), help="what to measure"
+    )
+    parser.add_argument(
+        "--before", type=Path, help="a checkout of an earlier commit, measured beside ours"
     )
     args = parser.parse_args(argv)
     if min(args.rounds, args.memory_calls) < 1:
@@ -551,6 +635,8 @@ def bench_env(servers: dict[str, str], work: Path) -> dict[str, str]:
     env["RETOUCH_ACCESS_TOKEN_TTL_S"] = "86400"  # noqa: S105 - a lifetime, not a secret
     env["RETOUCH_TASK_DEADLINE_S"] = "86400"  # nor may the reaper's runs end the tasks
     env["RETOUCH_PROVIDERS_ALLOW_LOCAL_NETWORK"] = "true"
+    # The backups sign their manifests (read as env:RETOUCH_SECRET_BACKUP_SIGNING_KEYS).
+    env["RETOUCH_SECRET_BACKUP_SIGNING_KEYS"] = json.dumps({"bench-1": "k" * 32})
     return env
 
 
@@ -561,6 +647,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = bench_env({**mariadb.env(), **redis.env()}, work)
         tasks = args.memory_calls if "memory" in args.parts else 0
         setup = prepare(functions, env, work, tasks)
+        if args.before:
+            setup = dataclasses.replace(setup, before=args.before.resolve())
         measured = [Measured(function) for function in functions]
         if "cold" in args.parts:
             measure_cold(measured, setup, args.rounds)

@@ -9,9 +9,6 @@ test (rule `test`, summary "Test notification"). A channel this deploy does not 
 
 from __future__ import annotations
 
-import httpx
-
-from retouch.alerts.channels import build_notifiers
 from retouch.alerts.rules import Channel
 from retouch.audit.repository import AuditRepository
 from retouch.audit.schemas import AuditEntry
@@ -60,6 +57,12 @@ def send_test(
     *, database: Transactions, settings: Settings, actor: Principal, channel: Channel
 ) -> AlertTestRead:
     """Send the test message through `channel`, audit the attempt, answer or raise."""
+    # The HTTP client and the notifiers load with the first test message, not with the admin
+    # function's cold start (docs/performance.md).
+    import httpx
+
+    from retouch.alerts.channels import build_notifiers
+
     message = AlertMessage(
         phase="firing",
         rule="test",

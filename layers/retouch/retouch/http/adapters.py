@@ -21,6 +21,7 @@ from mangum.types import LambdaConfig, LambdaContext, LambdaEvent, Response, Sco
 
 from retouch.core.logging import invocation_keys, logger
 from retouch.core.metrics import record_invocation
+from retouch.http.routing import without_pydantic_v1
 
 # Lambda passes a context object, SCF a dict; both reach Mangum unchanged.
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -122,7 +123,11 @@ def make_handler(app: FastAPI) -> LambdaHandler:
         logger.thread_safe_append_keys(cold_start=cold_start, **keys)
         # Recorded now, flushed with the request's own metrics when the middleware ends it.
         record_invocation(cold_start=cold_start, function=keys["function_name"])
+        if not cold_start:
+            return adapter(event, context)
         cold_start = False
-        return adapter(event, context)
+        # Matching the first request, FastAPI builds the routes again (http/routing.py).
+        with without_pydantic_v1():
+            return adapter(event, context)
 
     return handler

@@ -5,7 +5,9 @@ by an adapter's first call, never by importing this package).
 from retouch.storage import get_storage, upload_key
 """
 
-from retouch.storage.cos import CosStorage
+from typing import TYPE_CHECKING
+
+from retouch.core.lazy import lazy_exports
 from retouch.storage.errors import (
     ObjectNotFound,
     ObjectTooLarge,
@@ -30,8 +32,16 @@ from retouch.storage.keys import (
 )
 from retouch.storage.local import LocalStorage
 from retouch.storage.port import Credentials, ObjectInfo, Storage, UploadTicket
-from retouch.storage.s3 import S3Storage
 from retouch.storage.signing import Signer
+
+if TYPE_CHECKING:  # the cloud adapters, imported on first access (`__getattr__`)
+    from retouch.storage.cos import CosStorage
+    from retouch.storage.s3 import S3Storage
+
+# A process uses one backend: the other adapters' modules stay off its cold start.
+__getattr__ = lazy_exports(
+    globals(), {"CosStorage": "retouch.storage.cos", "S3Storage": "retouch.storage.s3"}
+)
 
 __all__ = [
     "CosStorage",
