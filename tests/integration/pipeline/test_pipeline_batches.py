@@ -218,6 +218,15 @@ def test_the_steps_connection_sends_no_begin_and_keeps_the_unit_of_work_rules(
     bump(job, outbox_id)
     assert attempts(steps, outbox_id) == 3
 
+    # AND a read-only unit inside an open one on the same connection (a provider source
+    # refreshing its configs in the middle of a step) reads in it and does not end it: the
+    # outer unit's write is kept by its commit
+    with steps.unit_of_work() as outer:
+        outer.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = %s", (outbox_id,))
+        assert attempts(steps, outbox_id) == 4
+        outer.commit()
+    assert attempts(get_database(), outbox_id) == 4
+
 
 def test_a_task_and_the_rows_of_its_steps_come_in_one_statement(
     client: TestClient, tmp_path: Path

@@ -44,6 +44,7 @@ from retouch.core.settings import Settings, get_settings
 from retouch.core.units import sql_adapter_of
 
 P = TypeVar("P")
+IN_TRANS = pymysql.constants.SERVER_STATUS.SERVER_STATUS_IN_TRANS
 
 DatabaseUse = Literal["request", "health", "job", "steps"]
 
@@ -154,11 +155,10 @@ class UnitOfWork:
     """One transaction: BEGIN before its first statement (none on an `implicit` connection,
     where that statement starts it), ROLLBACK on exit unless `commit()` was called.
 
-    A `read_only` unit opens no transaction (on an `implicit` connection, its reads share one,
-    rolled back on exit): each statement runs in autocommit and sees the latest committed
-    data, so there is nothing to end, on the reads most requests make. Use it only where no
-    statement needs to see the others' snapshot or hold a lock.
-    """
+    A `read_only` unit opens no transaction (on an `implicit` connection its reads share one,
+    rolled back on exit, unless it runs inside another unit's): each statement runs in
+    autocommit and sees the latest committed data, so there is nothing to end. Use it only
+    where no statement needs to see the others' snapshot or hold a lock."""
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self._database, self._read_only = database, read_only
@@ -193,7 +193,9 @@ class UnitOfWork:
         if not self._in_transaction and (implicit or not self._read_only):
             if not implicit:
                 self._conn.begin()
-            self._in_transaction = True
+            status = self._conn.server_status  # type: ignore[attr-defined]
+            # A read-only unit inside an outer unit's open transaction leaves it to its owner.
+            self._in_transaction = not (self._read_only and status & IN_TRANS)
         if self._read_only and sql.lstrip()[:6].upper() == "SELECT":
             sql = self._database.read_prefix + sql
         cursor: pymysql.cursors.DictCursor = self._conn.cursor()
