@@ -13,6 +13,7 @@ task. A measurement, not a test: always exits 0. Results are in docs/performance
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import cProfile
 import io
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--plain", action="store_true", help="no profiler: the CPU as it is")
+    parser.add_argument(
+        "--statements", action="store_true", help="also each statement's count per task"
+    )
     args = parser.parse_args(argv)
     with temporary_servers("retouch-bench-engine-profile-") as (mariadb, redis, work):
         env = child_env({**mariadb.env(), **redis.env()})
@@ -72,12 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             task_ids = create_tasks(setup, args.tasks)
             consumers = step_consumers(1, "in-process")
             statements = count_statements()
+            server = server_counts()
             profile = cProfile.Profile(time.process_time)
             cpu, wall = time.process_time(), time.perf_counter()
             with contextlib.nullcontext() if args.plain else profile:
                 drain(task_ids, consumers)
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             sent = len(statements)
+            server = {name: count - server[name] for name, count in server_counts().items()}
             statuses = ended(task_ids)
     if not args.plain:
         out = io.StringIO()
@@ -85,13 +91,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         for order in ("cumulative", "tottime"):
             stats.sort_stats(order).print_stats(args.top)
         print(out.getvalue())
+    if args.statements:
+        for sql, count in collections.Counter(statements).most_common():
+            print(f"{count / args.tasks:6.2f}  {' '.join(sql.split())[:150]}")
     print(
         f"{args.tasks} tasks {statuses}: {args.tasks / wall:.1f} tasks/s (one thread"
         f"{'' if args.plain else ', profiled'}), {cpu / args.tasks * 1000:.2f} ms CPU per task"
         f"{'' if args.plain else ' (with the profiler own cost)'}, "
-        f"{sent / args.tasks:.1f} SQL statements per task (BEGIN and COMMIT not counted)"
+        f"{sent / args.tasks:.1f} SQL statements per task (BEGIN and COMMIT not counted); "
+        f"the server counted per task {server['Questions'] / args.tasks:.1f} round trips "
+        f"({server['Com_begin'] / args.tasks:.1f} BEGIN, {server['Com_commit'] / args.tasks:.1f}"
+        f" COMMIT, {server['Com_rollback'] / args.tasks:.1f} ROLLBACK)"
     )
     return 0
+
+
+def server_counts() -> dict[str, int]:
+    """MariaDB's own counts of the statements every client sent (`Questions`: each round
+    trip, BEGIN and COMMIT included), as the drain's figures need them."""
+    from retouch.core.db import get_database
+
+    with get_database("job").read_only() as uow:
+        rows = uow.fetch_all(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN "
+            "('Questions', 'Com_begin', 'Com_commit', 'Com_rollback')"
+        )
+    return {row["Variable_name"]: int(row["Value"]) for row in rows}
 
 
 def count_statements() -> list[str]:

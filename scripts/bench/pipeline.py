@@ -209,7 +209,7 @@ def step_consumers(threads: int, provider: str) -> Any:
     )
     engine = Engine(
         StepContext(
-            database=get_database(),
+            database=get_database("steps"),  # as `bootstrap.engine.get_engine` builds it
             redis=get_redis(),
             queue=get_queue(),
             storage=get_storage(),

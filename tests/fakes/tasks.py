@@ -139,10 +139,15 @@ class FakeTaskRepository:
 
 class FakeStepRepository:
     """`task_of` finds a step's task (for `stale_steps`, which reads only unfinished tasks'
-    steps); a row's last change is the latest `now` the fake was given for it."""
+    steps), `task_named` a task by its public id (for `task_with_steps`); a row's last change
+    is the latest `now` the fake was given for it."""
 
-    def __init__(self, task_of: Callable[[int], Task | None] = lambda _: None) -> None:
-        self.task_of = task_of
+    def __init__(
+        self,
+        task_of: Callable[[int], Task | None] = lambda _: None,
+        task_named: Callable[[str], Task | None] = lambda _: None,
+    ) -> None:
+        self.task_of, self.task_named = task_of, task_named
         self.rows: dict[tuple[int, int], StepRow] = {}
         self.changed_at: dict[int, datetime] = {}
         self.redriven: set[int] = set()
@@ -161,6 +166,12 @@ class FakeStepRepository:
 
     def get(self, *, task_id: int, index: int) -> StepRow | None:
         return self.rows.get((task_id, index))
+
+    def task_with_steps(self, public_id: str) -> tuple[Task, dict[int, StepRow]] | None:
+        task = self.task_named(public_id)
+        if task is None:
+            return None
+        return task, {i: row for (owner, i), row in self.rows.items() if owner == task.id}
 
     def lock(self, *, task_id: int, index: int) -> StepRow | None:
         return self.rows.get((task_id, index))

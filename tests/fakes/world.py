@@ -118,7 +118,10 @@ def task_world(*, plans: list[PlanWrite] | None = None) -> World:
                 UploadRepository: FakeUploadRepository(),
                 TaskRepository: tasks,
                 # A closure, not the bound method: a snapshot must not copy the task table.
-                StepRepository: FakeStepRepository(lambda task_id: tasks.get(task_id)),
+                StepRepository: FakeStepRepository(
+                    lambda task_id: tasks.get(task_id),
+                    lambda public_id: tasks.get_by_public_id(public_id),
+                ),
                 OutboxRepository: FakeOutboxRepository(),
                 IdempotencyRepository: FakeIdempotencyRepository(),
             }

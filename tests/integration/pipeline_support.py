@@ -234,7 +234,7 @@ def make_engine(
 ) -> Engine:
     return Engine(
         StepContext(
-            database=get_database(),
+            database=get_database("steps"),  # as `bootstrap.engine` builds it
             redis=get_redis(),
             queue=queue,
             storage=storage or local_storage(root),

@@ -1,25 +1,31 @@
 """The engine's cheaper paths against real MariaDB and Redis: outbox marks written once per
 batch of messages, a mark that never lands only costing one more delivery (the task's outcome
-and its charge unchanged), and a step's first delivery answered without reading back the row
-it inserted."""
+and its charge unchanged), a step's first delivery answered without reading back the row
+it inserted; the `steps` connection starting its transactions with their first statement (no
+BEGIN) and still rolling back what a failing unit wrote; a message's task and its steps' rows
+in one statement; and two deliveries of one step at the same moment still running it once."""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pymysql.err import OperationalError
 from starlette.testclient import TestClient
 
-from retouch.core.db import get_database
+from retouch.core.db import Database, get_database
 from retouch.core.redis import get_redis
-from retouch.core.time import utc_now
+from retouch.core.time import to_db, utc_now
 from retouch.pipeline.engine import Engine
 from retouch.pipeline.repository import StepRepository
 from retouch.queue.marks import DeferredMarks
 from retouch.queue.outbox import relay
+from retouch.tasks.repository import TaskRepository
 from tests.conftest import Stack
 from tests.integration.engine_support import Run
 from tests.integration.pipeline_support import PNG, ScriptedProvider, drain
@@ -143,3 +149,157 @@ def test_the_rows_of_several_steps_come_in_one_statement(
     assert sorted(rows) == [0, 2]
     assert [rows[0], rows[2]] == single
     assert (rows[0].step, rows[2].step) == ("prepare", "store")
+
+
+#: ER_LOCK_DEADLOCK: the server rolled the victim's transaction back.
+DEADLOCK = 1213
+
+
+def begins(database: Database) -> int:
+    """How many BEGINs this thread's connection of `database` has sent so far."""
+    with database.read_only() as uow:
+        row = uow.fetch_one("SHOW SESSION STATUS LIKE 'Com_begin'")
+    assert row is not None
+    return int(row["Value"])
+
+
+def outbox_row(name: str) -> int:
+    with get_database().unit_of_work() as uow:
+        uow.execute(
+            "INSERT INTO outbox (queue_name, body, delay_s, created_at) VALUES (%s, %s, %s, %s)",
+            (name, '{"n":0}', 0, to_db(utc_now())),
+        )
+        outbox_id = uow.last_insert_id()
+        uow.commit()
+    return outbox_id
+
+
+def attempts(database: Database, outbox_id: int) -> int:
+    with database.read_only() as uow:
+        row = uow.fetch_one(
+            "SELECT published_at, attempts, last_error FROM outbox WHERE id = %s", (outbox_id,)
+        )
+    assert row is not None
+    return int(row["attempts"])
+
+
+def bump(database: Database, outbox_id: int) -> None:
+    with database.unit_of_work() as uow:
+        uow.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = %s", (outbox_id,))
+        uow.commit()
+
+
+def test_the_steps_connection_sends_no_begin_and_keeps_the_unit_of_work_rules(
+    stack: Stack,
+) -> None:
+    steps, job = get_database("steps"), get_database("job")
+    outbox_id = outbox_row("test-implicit-transactions")
+
+    # WHEN one unit of work commits on each connection
+    before = (begins(steps), begins(job))
+    bump(steps, outbox_id)
+    bump(job, outbox_id)
+
+    # THEN the job's sent a BEGIN and the steps' did not, and both writes are kept
+    assert (begins(steps), begins(job)) == (before[0], before[1] + 1)
+    assert attempts(get_database(), outbox_id) == 2
+
+    # WHEN a unit on the steps connection fails after its write
+    with pytest.raises(RuntimeError), steps.unit_of_work() as uow:
+        uow.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = %s", (outbox_id,))
+        raise RuntimeError("the step crashed")
+
+    # THEN its write is rolled back
+    assert attempts(get_database(), outbox_id) == 2
+
+    # AND neither that unit nor a read-only one left a transaction open: the next read on
+    # the steps connection sees a change committed elsewhere in the meantime
+    assert attempts(steps, outbox_id) == 2
+    bump(job, outbox_id)
+    assert attempts(steps, outbox_id) == 3
+
+    # AND a read-only unit inside an open one on the same connection (a provider source
+    # refreshing its configs in the middle of a step) reads in it and does not end it: the
+    # outer unit's write is kept by its commit
+    with steps.unit_of_work() as outer:
+        outer.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = %s", (outbox_id,))
+        assert attempts(steps, outbox_id) == 4
+        outer.commit()
+    assert attempts(get_database(), outbox_id) == 4
+
+
+def test_a_task_and_the_rows_of_its_steps_come_in_one_statement(
+    client: TestClient, tmp_path: Path
+) -> None:
+    run = Run(client, tmp_path, ScriptedProvider("tencent", [PNG]))
+    with get_database().read_only() as uow:
+        assert uow.repository(StepRepository).task_with_steps(run.task_id) is not None
+        unknown = uow.repository(StepRepository).task_with_steps("tsk_" + "0" * 22)
+        before = uow.repository(StepRepository).task_with_steps(run.task_id)
+    run.run()
+
+    with get_database().read_only() as uow:
+        found = uow.repository(StepRepository).task_with_steps(run.task_id)
+        task = uow.repository(TaskRepository).get_by_public_id(run.task_id)
+        assert found is not None and task is not None
+        rows = uow.repository(StepRepository).get_many(task_id=task.id, indexes=[0, 1, 2])
+
+    assert unknown is None
+    assert before is not None and before[1] == {}  # a task no step has run for yet
+    assert found == (task, rows)
+    assert sorted(rows) == [0, 1, 2]
+
+
+def at_once(run: Run, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """`body` delivered twice at the same moment, on two threads (each its own connection);
+    the messages the two deliveries sent. A delivery the database chose as a deadlock's
+    victim raised, so its message comes back, as a queue would bring it: delivered again."""
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        try:
+            run.engine.handle(dict(body))
+        except BaseException as exc:  # noqa: BLE001 - reported below, on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [exc.args[0] for exc in errors if isinstance(exc, OperationalError)] == [DEADLOCK] * len(
+        errors
+    )
+    for _ in errors:
+        run.engine.handle(dict(body))
+    sent = list(run.queue.sent)
+    run.queue.sent.clear()
+    return sent
+
+
+def test_two_deliveries_of_each_step_at_the_same_moment_run_it_once(
+    client: TestClient, tmp_path: Path
+) -> None:
+    provider = ScriptedProvider("tencent", [PNG])
+    run = Run(client, tmp_path, provider)
+    body: dict[str, Any] = {"task_id": run.task_id, "step": "prepare", "attempt": 1}
+
+    # WHEN every step's message is delivered twice at once, on two threads
+    kinds = []
+    for _ in range(4):
+        sent = at_once(run, body)
+        # THEN each step sends its successor once
+        assert len(sent) <= 1, sent
+        if not sent:
+            break
+        body = sent[0][1]
+        kinds.append(body["step"])
+
+    # AND the task went through every step once: one vendor job, one success, one charge
+    assert kinds == ["generate", "store", "finalize"]
+    assert provider.submits == 1
+    assert run.task()["status"] == "succeeded"
+    assert [step["status"] for step in run.steps()] == ["succeeded"] * 3
+    assert run.charged()

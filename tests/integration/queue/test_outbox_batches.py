@@ -16,8 +16,9 @@ from retouch.queue import InvalidMessage
 from retouch.queue.outbox import relay
 from retouch.queue.redis_streams import stream_key
 from retouch.queue.repository import OutboxRepository
+from retouch.queue.sqs_events import consume
 from tests.conftest import Stack
-from tests.integration.queue_support import new_queue, unique_queue
+from tests.integration.queue_support import new_queue, receive_within, unique_queue
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +109,39 @@ def test_marking_many_marks_only_the_unpublished_ones(stack: Stack) -> None:
         uow.commit()
 
     assert [outbox_row(i)["attempts"] for i in ids] == [1, 1, 1]
+
+
+def exec_calls() -> int:
+    """How many MULTI … EXEC blocks the Redis server has run so far."""
+    stats = get_redis().info("commandstats")
+    return int(stats.get("cmdstat_exec", {}).get("calls", 0))
+
+
+def test_a_batch_is_acknowledged_in_one_transaction_and_a_failure_is_delivered_again(
+    stack: Stack,
+) -> None:
+    # GIVEN three messages received in one batch, the second failing in its handler
+    queue, name = new_queue(), unique_queue()
+    for n in range(3):
+        queue.publish(name, {"n": n})
+
+    def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        [_, second, _] = event["Records"]
+        return {"batchItemFailures": [{"itemIdentifier": second["messageId"]}]}
+
+    # WHEN the local consumer runs the batch
+    before = exec_calls()
+    outcome = consume(queue, name, handler, max_messages=10)
+
+    # THEN the two successes are acknowledged together, in one MULTI … EXEC
+    assert (len(outcome.acknowledged), len(outcome.failed)) == (2, 1)
+    assert exec_calls() - before == 1
+    # AND only the failure is left: it is delivered again once its visibility ends
+    assert get_redis().xlen(stream_key(name)) == 1
+    [again], _ = receive_within(queue, name, 5)
+    assert again.message.body == {"n": 1}
+    assert again.message.delivery_count == 2
+    # AND acknowledging a delivery twice counts it once
+    assert queue.ack_many([again]) == 1
+    assert queue.ack_many([again]) == 0
+    assert queue.ack_many([]) == 0

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, cast
 
+import pytest
+
 from retouch.catalog.schemas import PipelineStep
-from retouch.pipeline.context import StepContext, next_message, previous_step
+from retouch.pipeline.context import StepContext, StepRun, next_message, previous_step
 from retouch.pipeline.engine import STEP_FUNCTIONS, dispatch, step_index
 from retouch.pipeline.messages import StepKind, StepMessage
 from retouch.pipeline.repository import StepRepository
@@ -76,8 +78,9 @@ def test_the_table_has_a_function_for_every_step_kind() -> None:
 
 def test_a_message_runs_the_function_of_its_step_kind_at_its_index() -> None:
     recorder = Recorder()
+    database = InMemoryDatabase({StepRepository: FakeStepRepository()})
 
-    dispatch(context(), recorder.table(), task(), StepMessage(TASK_ID, "store", 2), STEPS)
+    dispatch(context(database), recorder.table(), task(), StepMessage(TASK_ID, "store", 2), STEPS)
 
     assert recorder.runs == [("store", 2)]
 
@@ -106,15 +109,25 @@ def test_the_next_message_names_the_next_step_then_finalize() -> None:
     )
 
 
-def test_previous_step_finds_the_latest_earlier_step_of_a_kind() -> None:
+def run_at(index: int, repo: FakeStepRepository, *, read: bool = False) -> StepRun:
+    """A run of the step at `index`, its unit of work over `repo`; `read`: with the task's
+    step rows as the engine reads them beside the task."""
+    uow = InMemoryDatabase({StepRepository: repo}).unit_of_work()
+    rows = {i: row for (_, i), row in repo.rows.items()} if read else None
+    message = StepMessage(TASK_ID, STEPS[min(index, 2)].step, index)  # type: ignore[arg-type]
+    return StepRun(task(), message, index, STEPS, cast(Any, uow), rows)
+
+
+@pytest.mark.parametrize("read", [False, True], ids=["asked for", "read with the task"])
+def test_previous_step_finds_the_latest_earlier_step_of_a_kind(read: bool) -> None:
     repo = FakeStepRepository()
     prepared = repo.begin(task_id=7, index=0, step="prepare", now=NOW, deadline_at=None)
     repo.succeed(prepared.id, state={"inputs": {"image": "work/x/in-image.png"}}, now=NOW)
     repo.begin(task_id=7, index=1, step="generate", now=NOW, deadline_at=None)
 
-    found = previous_step(repo, task(), 2, "prepare", STEPS)
+    found = previous_step(run_at(2, repo, read=read), "prepare")
 
     assert found is not None and found.state == {"inputs": {"image": "work/x/in-image.png"}}
-    assert previous_step(repo, task(), 2, "generate", STEPS) == repo.get(task_id=7, index=1)
-    assert previous_step(repo, task(), 0, "prepare", STEPS) is None  # nothing before it
-    assert previous_step(repo, task(), 3, "store", STEPS) is None  # not run yet
+    assert previous_step(run_at(2, repo, read=read), "generate") == repo.get(task_id=7, index=1)
+    assert previous_step(run_at(0, repo, read=read), "prepare") is None  # nothing before it
+    assert previous_step(run_at(3, repo, read=read), "store") is None  # not run yet

@@ -24,7 +24,8 @@ from retouch.storage.factory import get_storage
 def get_engine() -> Engine:
     """The engine of this instance, built on first use from settings (forgotten by
     `reset_clients`)."""
-    database, client, settings = get_database("job"), get_redis(), get_settings()
+    # `steps`: transactions begin with their first statement (no BEGIN round trip).
+    database, client, settings = get_database("steps"), get_redis(), get_settings()
     return Engine(
         StepContext(
             database=database,

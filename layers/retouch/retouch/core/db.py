@@ -9,10 +9,12 @@ runs that statement again. Connection failures surface as `DatabaseUnavailable` 
 Each use has its own `Database` and timeouts (`get_database(use)`): a user-facing `request`
 waits at most RETOUCH_DB_REQUEST_TIMEOUT_S for any answer, the handshake included, and its
 reads are cut by the server at RETOUCH_DB_STATEMENT_TIMEOUT_S; `health` at most
-RETOUCH_DB_HEALTH_TIMEOUT_S; a `job` (jobs, steps, triggers) RETOUCH_DB_READ_TIMEOUT_S. A
-statement that timed out is not retried on a new connection: a server that does not answer
-is hung, not restarted, and a second wait would double the request's. Every statement is
-timed; slow ones are logged and counted (`core.db_statements`).
+RETOUCH_DB_HEALTH_TIMEOUT_S; a `job` (jobs, triggers) and the engine's `steps`
+RETOUCH_DB_READ_TIMEOUT_S (autocommit off for `steps`: its first statement starts a
+transaction, no `BEGIN` round trip). A statement that timed out is not retried on a new
+connection: a server that does not answer is hung, not restarted, and a second wait would
+double the request's. Every statement is timed; slow ones are logged and counted
+(`core.db_statements`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import pymysql
@@ -43,8 +44,9 @@ from retouch.core.settings import Settings, get_settings
 from retouch.core.units import sql_adapter_of
 
 P = TypeVar("P")
+IN_TRANS = pymysql.constants.SERVER_STATUS.SERVER_STATUS_IN_TRANS
 
-DatabaseUse = Literal["request", "health", "job"]
+DatabaseUse = Literal["request", "health", "job", "steps"]
 
 Params = Sequence[Any] | dict[str, Any] | None
 Row = dict[str, Any]
@@ -62,7 +64,10 @@ class Database:
             "request": settings.db_request_timeout_s,
             "health": settings.db_health_timeout_s,
             "job": settings.db_read_timeout_s,
+            "steps": settings.db_read_timeout_s,
         }[use]
+        #: Transactions start with their first statement (autocommit off; see the module).
+        self.implicit = use == "steps"
         self.slow_s = settings.db_slow_ms / 1000 if settings.db_slow_ms else float("inf")
         #: `SET STATEMENT max_statement_time=… FOR ` before a request's reads, on MariaDB.
         self.read_prefix = ""
@@ -110,6 +115,7 @@ class Database:
             self._settings,
             password,
             timeout_s=self.timeout_s,
+            autocommit=not self.implicit,
             read_limit_s=self._settings.db_statement_timeout_s if self.use == "request" else 0,
         )
         return connection
@@ -146,35 +152,26 @@ class Database:
 
 
 class UnitOfWork:
-    """One transaction: BEGIN before its first statement, ROLLBACK on exit unless `commit()`
-    was called.
+    """One transaction: BEGIN before its first statement (none on an `implicit` connection,
+    where that statement starts it), ROLLBACK on exit unless `commit()` was called.
 
-    A `read_only` unit opens no transaction: each statement runs in autocommit and sees the
-    latest committed data, so there is nothing to end: one round trip less than a
-    transaction's ROLLBACK, on the reads most requests make. Use it only where no statement
-    needs to see the others' snapshot or hold a lock.
-    """
+    A `read_only` unit opens no transaction (on an `implicit` connection its reads share one,
+    rolled back on exit, unless it runs inside another unit's): each statement runs in
+    autocommit and sees the latest committed data, so there is nothing to end. Use it only
+    where no statement needs to see the others' snapshot or hold a lock."""
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
-        self._database = database
-        self._read_only = read_only
+        self._database, self._read_only = database, read_only
         self._connection: pymysql.connections.Connection[Any] | None = None
-        self._statements = 0
-        self._in_transaction = False
+        self._statements, self._in_transaction = 0, False
         self._repositories: dict[type[Any], Any] = {}
 
     def __enter__(self) -> UnitOfWork:
         self._connection = self._database.connection()
-        self._statements = 0
-        self._in_transaction = False
+        self._statements, self._in_transaction = 0, False
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.rollback()
         self._connection = None
 
@@ -192,10 +189,14 @@ class UnitOfWork:
         return self._connection
 
     def _run(self, sql: str, params: Params) -> pymysql.cursors.DictCursor:
-        if not self._read_only and not self._in_transaction:
-            self._conn.begin()
-            self._in_transaction = True
-        elif self._read_only and sql.lstrip()[:6].upper() == "SELECT":
+        implicit = self._database.implicit
+        if not self._in_transaction and (implicit or not self._read_only):
+            if not implicit:
+                self._conn.begin()
+            status = self._conn.server_status  # type: ignore[attr-defined]
+            # A read-only unit inside an outer unit's open transaction leaves it to its owner.
+            self._in_transaction = not (self._read_only and status & IN_TRANS)
+        if self._read_only and sql.lstrip()[:6].upper() == "SELECT":
             sql = self._database.read_prefix + sql
         cursor: pymysql.cursors.DictCursor = self._conn.cursor()
         cursor.execute(sql, params)
@@ -286,7 +287,7 @@ _opened: list[Database] = []
 @cache
 def get_database(use: DatabaseUse = "request") -> Database:
     """The process's database for `use`, created on first use: `request` (routes), `health`
-    (the health check), `job` (jobs, steps, triggers)."""
+    (the health check), `job` (jobs, triggers), `steps` (the engine)."""
     database = Database(get_settings(), use)
     _opened.append(database)
     return database

@@ -58,13 +58,18 @@ def _tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 
 def open_connection(
-    settings: Settings, password: str, *, timeout_s: float, read_limit_s: float
+    settings: Settings,
+    password: str,
+    *,
+    timeout_s: float,
+    read_limit_s: float,
+    autocommit: bool = True,
 ) -> tuple[pymysql.connections.Connection[Any], str]:
-    """A new autocommit connection whose every wait (handshake, reads, writes) is bounded by
-    `timeout_s`, and the prefix that bounds a read on the server at `read_limit_s` (0: none).
-    MariaDB takes the limit per statement (`SET STATEMENT max_statement_time=… FOR SELECT`,
-    the returned prefix); MySQL per session (`max_execution_time`, which it applies to
-    read-only SELECTs only), set here."""
+    """A new connection (autocommit unless told otherwise) whose every wait (handshake,
+    reads, writes) is bounded by `timeout_s`, and the prefix that bounds a read on the server
+    at `read_limit_s` (0: none). MariaDB takes the limit per statement (`SET STATEMENT
+    max_statement_time=… FOR SELECT`, the returned prefix); MySQL per session
+    (`max_execution_time`, which it applies to read-only SELECTs only), set here."""
     tls: dict[str, Any] = {"ssl_disabled": True}
     if settings.db_tls:
         tls = {"ssl": _tls_context(settings.db_tls_ca_file)}
@@ -75,8 +80,9 @@ def open_connection(
         password=password,
         database=settings.db_name,
         charset="utf8mb4",
-        # Transactions are explicit (UnitOfWork sends BEGIN); reads need none.
-        autocommit=True,
+        # Transactions are explicit (UnitOfWork sends BEGIN) unless autocommit is off, where
+        # the first statement starts one (the engine's `steps` connection).
+        autocommit=autocommit,
         connect_timeout=settings.db_connect_timeout_s,
         read_timeout=timeout_s,
         write_timeout=timeout_s,

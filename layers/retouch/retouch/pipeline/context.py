@@ -4,7 +4,7 @@ has committed (`After`: publish its messages, announce an ending)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from retouch.catalog.schemas import PipelineStep
@@ -57,12 +57,16 @@ class StepContext:
 @dataclass(frozen=True, slots=True)
 class StepRun:
     """One step message to run: its task (not ended), the message, the step's place in the
-    task's pipeline and that pipeline's steps."""
+    task's pipeline and that pipeline's steps; the unit of work the task was read in, which
+    the step goes on with and commits (rolled back by the engine unless it does), and the
+    rows of the task's steps read with the task (None: not read, asked for when needed)."""
 
     task: Task
     message: StepMessage
     index: int
     steps: Sequence[PipelineStep]
+    uow: Transaction
+    rows: Mapping[int, StepRow] | None = None
 
 
 #: A step of the engine (`engine.STEP_FUNCTIONS`).
@@ -105,13 +109,23 @@ def next_message(task: Task, index: int, steps: Sequence[PipelineStep]) -> StepM
     return StepMessage(task.public_id, "finalize", len(steps), outcome="succeeded")
 
 
-def previous_step(
-    repo: StepRepository, task: Task, index: int, kind: str, steps: Sequence[PipelineStep]
-) -> StepRow | None:
-    """The row of the latest step of `kind` before `index` (None: the pipeline has none, or
-    it has not run)."""
-    earlier = previous_index(index, kind, steps)
-    return None if earlier is None else repo.get(task_id=task.id, index=earlier)
+def previous_step(run: StepRun, kind: str) -> StepRow | None:
+    """The row of the latest step of `kind` before the run's (None: the pipeline has none,
+    or it has not run)."""
+    [found] = previous_steps(run, (kind,))
+    return found
+
+
+def previous_steps(run: StepRun, kinds: Sequence[str]) -> list[StepRow | None]:
+    """For each of `kinds`, the row of the latest step of that kind before the run's (None:
+    the pipeline has none, or it has not run): those read with the task, or else read in one
+    statement. Earlier steps' rows are committed before the run's message is sent."""
+    indexes = [previous_index(run.index, kind, run.steps) for kind in kinds]
+    wanted = [i for i in indexes if i is not None]
+    rows = run.rows
+    if rows is None:
+        rows = run.uow.repository(StepRepository).get_many(task_id=run.task.id, indexes=wanted)
+    return [None if i is None else rows.get(i) for i in indexes]
 
 
 def previous_index(index: int, kind: str, steps: Sequence[PipelineStep]) -> int | None:

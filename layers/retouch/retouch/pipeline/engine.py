@@ -38,15 +38,16 @@ from typing import Any
 
 from retouch.catalog.schemas import PipelineStep
 from retouch.core.logging import logger
+from retouch.core.units import Transaction
 from retouch.pipeline.context import Fetcher, Normalizer, StepContext, StepFunction, StepRun
 from retouch.pipeline.finalize import run_finalize
 from retouch.pipeline.generate import abandon, run_generate
 from retouch.pipeline.messages import StepKind, StepMessage
 from retouch.pipeline.prepare import run_prepare
+from retouch.pipeline.repository import StepRepository, StepRow
 from retouch.pipeline.store import run_store
 from retouch.queue.messages import InvalidMessage
 from retouch.tasks.records import TERMINAL, Task
-from retouch.tasks.repository import TaskRepository
 
 __all__ = ["STEP_FUNCTIONS", "Engine", "Fetcher", "Normalizer", "StepContext", "dispatch"]
 
@@ -77,18 +78,17 @@ class Engine:
         except InvalidMessage as exc:
             logger.warning("step message dropped", extra={"error": str(exc)})
             return
-        with self.context.database.read_only() as uow:
-            task = uow.repository(TaskRepository).get_by_public_id(message.task_id)
-            pipeline = (
-                None
-                if task is None
-                else self.context.versions.pipeline(uow, task.feature_key, task.pipeline_version)
-            )
-        if task is None:
-            logger.warning("step message for no task", extra={"task": message.task_id})
-            return
-        steps = [] if pipeline is None else list(pipeline.steps)
-        dispatch(self.context, self._table, task, message, steps)
+        # One unit of work from the first read to the step's commit: the task and its steps'
+        # rows in one statement, and no BEGIN on the engine's `steps` connection.
+        with self.context.database.unit_of_work() as uow:
+            found = uow.repository(StepRepository).task_with_steps(message.task_id)
+            if found is None:
+                logger.warning("step message for no task", extra={"task": message.task_id})
+                return
+            task, rows = found
+            pipeline = self.context.versions.pipeline(uow, task.feature_key, task.pipeline_version)
+            steps = [] if pipeline is None else list(pipeline.steps)
+            dispatch(self.context, self._table, task, message, steps, uow=uow, rows=rows)
 
     def flush(self) -> int:
         """The end of a batch of messages: mark the outbox rows its steps published, in one
@@ -105,16 +105,25 @@ def dispatch(
     task: Task,
     message: StepMessage,
     steps: Sequence[PipelineStep],
+    *,
+    uow: Transaction | None = None,
+    rows: Mapping[int, StepRow] | None = None,
 ) -> None:
-    """Run `message`'s step of `task` through `table`; a message for an ended task is
-    dropped (a `generate` one after canceling the vendor job it may still run)."""
-    index = step_index(message, steps)
+    """Run `message`'s step of `task` through `table`, in `uow` (None: a unit of its own),
+    with the `rows` of the task's steps read beside the task (None: read when needed); a
+    message for an ended task is dropped (a `generate` one after canceling the vendor job
+    it may still run)."""
+    if uow is None:
+        with context.database.unit_of_work() as own:
+            return dispatch(context, table, task, message, steps, uow=own, rows=rows)
+    run = StepRun(task, message, step_index(message, steps), steps, uow, rows)
     if task.status in TERMINAL:
         if message.step == "generate":
-            abandon(context, task, index)
+            abandon(context, run)
         logger.debug("step message for an ended task", extra={"task": task.public_id})
-        return
-    table[message.step](context, StepRun(task, message, index, steps))
+        return None
+    table[message.step](context, run)
+    return None
 
 
 def step_index(message: StepMessage, steps: Sequence[PipelineStep]) -> int:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from retouch.pipeline.context import After, StepContext, StepRun, previous_index
-from retouch.pipeline.repository import StepRepository
+from retouch.pipeline.context import After, StepContext, StepRun, previous_steps
 from retouch.tasks.lifecycle import Outcome, end_task
 from retouch.tasks.records import StoredImage
 
@@ -11,24 +10,19 @@ from retouch.tasks.records import StoredImage
 def run_finalize(context: StepContext, run: StepRun) -> None:
     """`finalize`: the task's one ending (`tasks.lifecycle.end_task`), with its charge or
     refund: success with the images `store` kept, or the failure the message names."""
-    task, steps, now = run.task, run.steps, context.clock()
-    with context.database.unit_of_work() as uow:
-        if run.message.outcome == "failed":
-            outcome = Outcome(
-                "failed",
-                error_code=run.message.error_code or "GENERATION_FAILED",
-                error_detail="finalize",
-            )
-        else:
-            # the rows of the last `store` and `generate`, in one statement
-            found = [previous_index(len(steps), kind, steps) for kind in ("store", "generate")]
-            rows = uow.repository(StepRepository).get_many(
-                task_id=task.id, indexes=[i for i in found if i is not None]
-            )
-            store, generate = (rows.get(i) if i is not None else None for i in found)
-            outcome = _success(store.state if store else {}, generate.state if generate else {})
-        after = After(ended=end_task(uow, task, outcome, now=now))
-        uow.commit()
+    task, now, uow = run.task, context.clock(), run.uow
+    if run.message.outcome == "failed":
+        outcome = Outcome(
+            "failed",
+            error_code=run.message.error_code or "GENERATION_FAILED",
+            error_detail="finalize",
+        )
+    else:
+        # the rows of the last `store` and `generate` (read with the task, or in one statement)
+        store, generate = previous_steps(run, ("store", "generate"))
+        outcome = _success(store.state if store else {}, generate.state if generate else {})
+    after = After(ended=end_task(uow, task, outcome, now=now))
+    uow.commit()
     after.run(context)
 
 

@@ -54,7 +54,6 @@ from retouch.providers.port import (
     ProviderRetryable,
 )
 from retouch.tasks.lifecycle import Outcome, end_task
-from retouch.tasks.records import Task
 
 
 def run_generate(context: StepContext, run: StepRun) -> None:
@@ -63,25 +62,24 @@ def run_generate(context: StepContext, run: StepRun) -> None:
     fallback). Completion is polled by delayed messages with growing delay (or prompted by
     a callback) until the step's deadline. Results are kept under `work/` (bytes) or as
     vendor URLs; then `store`."""
-    now = context.clock()
+    now, uow = context.clock(), run.uow
     timeout_s = run.steps[run.index].timeout_s or DEFAULT_TIMEOUT_S
-    with context.database.unit_of_work() as uow:
-        row = uow.repository(StepRepository).begin(
-            task_id=run.task.id,
-            index=run.index,
-            step="generate",
-            now=now,
-            deadline_at=now + timedelta(seconds=timeout_s),
-        )
-        if row.status in ("succeeded", "failed"):
-            after = After()
-        elif run.message.prompt:
-            after = _prompted(context, uow, run, row)
-        elif row.status == "waiting" and row.vendor_handle and row.provider_key:
-            after = _poll(context, uow, run, row)
-        else:
-            after = _submit(context, uow, run, row)
-        uow.commit()  # commit point 2 of 2: the end of the step
+    row = uow.repository(StepRepository).begin(
+        task_id=run.task.id,
+        index=run.index,
+        step="generate",
+        now=now,
+        deadline_at=now + timedelta(seconds=timeout_s),
+    )
+    if row.status in ("succeeded", "failed"):
+        after = After()
+    elif run.message.prompt:
+        after = _prompted(context, uow, run, row)
+    elif row.status == "waiting" and row.vendor_handle and row.provider_key:
+        after = _poll(context, uow, run, row)
+    else:
+        after = _submit(context, uow, run, row)
+    uow.commit()  # commit point 2 of 2: the end of the step
     after.run(context)
 
 
@@ -108,7 +106,7 @@ def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) 
     if not context.guards.acquire(provider.key, holder, limit=limit, hold_s=timeout_s):
         busy = ProviderBusy("concurrency limit reached")
         return _failed(context, uow, run, row, state, provider.key, busy)
-    prepare = previous_step(steps, task, index, "prepare", run.steps)
+    prepare = previous_step(run, "prepare")
     prepared = {} if prepare is None or prepare.status != "succeeded" else prepare.state["inputs"]
     # Each job gets its own callback secret; only its digest is kept, beside the handle.
     token = None if context.callback_base_url is None else new_callback_token()
@@ -133,9 +131,11 @@ def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) 
     if submitted.status is None:
         message = StepMessage(task.public_id, "generate", index)
         return After([send(context, uow, message, delay_s=1)])
-    # A new transaction: the row locked again, as the handle left it.
+    # A new transaction: the row locked again; a second delivery, waiting on its lock until
+    # the commit, may have polled and settled the job meanwhile: then nothing is left to do.
     current = steps.lock(task_id=task.id, index=index)
-    assert current is not None  # noqa: S101 - committed above, and a step row is kept
+    if current is None or current.status != "waiting":
+        return After()
     return _settle_job(context, uow, run, current, provider, submitted.status)
 
 
@@ -272,10 +272,14 @@ def apply(
     return After(ended=end_task(uow, task, outcome, now=context.clock()))
 
 
-def abandon(context: StepContext, task: Task, index: int) -> None:
+def abandon(context: StepContext, run: StepRun) -> None:
     """The task ended (canceled, timed out) while a vendor job may run: cancel it."""
-    with context.database.read_only() as uow:
-        row = uow.repository(StepRepository).get(task_id=task.id, index=index)
+    task, index = run.task, run.index
+    row = (
+        run.uow.repository(StepRepository).get(task_id=task.id, index=index)
+        if run.rows is None
+        else run.rows.get(index)
+    )
     if row is None or row.status != "waiting" or not row.vendor_handle or not row.provider_key:
         return
     provider = context.providers.get(row.provider_key)

@@ -26,32 +26,29 @@ def run_prepare(context: StepContext, run: StepRun) -> None:
     (orientation, format, size) and kept under `work/<task>/`; then the next step. An input
     that is not a ready upload of the owner's, not those bytes, or not an image within the
     cap fails the task (INPUT_UNPROCESSABLE, credits returned) before anything decodes it."""
-    task, now = run.task, context.clock()
+    task, now, uow = run.task, context.clock(), run.uow
     started = False
-    with context.database.unit_of_work() as uow:
-        steps = uow.repository(StepRepository)
-        row = steps.begin(
-            task_id=task.id, index=run.index, step="prepare", now=now, deadline_at=None
+    steps = uow.repository(StepRepository)
+    row = steps.begin(task_id=task.id, index=run.index, step="prepare", now=now, deadline_at=None)
+    after = After()
+    if row.status == "running":
+        form = context.versions.form(uow, task.feature_key, task.form_version)
+        fields = {} if form is None else upload_fields(form, task.inputs)
+        uploads = uow.repository(UploadRepository).ready_uploads(
+            user_id=task.user_id, public_ids=sorted(set(fields.values()))
         )
-        after = After()
-        if row.status == "running":
-            form = context.versions.form(uow, task.feature_key, task.form_version)
-            fields = {} if form is None else upload_fields(form, task.inputs)
-            uploads = uow.repository(UploadRepository).ready_uploads(
-                user_id=task.user_id, public_ids=sorted(set(fields.values()))
-            )
-            try:
-                prepared = {
-                    field: _prepared(context, task, field, uploads.get(upload_id))
-                    for field, upload_id in fields.items()
-                }
-            except ValueError as exc:
-                after.ended = _refused(uow, row.id, task, exc, now=now)
-            else:
-                started = uow.repository(TaskRepository).start(task.public_id, now=now)
-                steps.succeed(row.id, state={"inputs": prepared}, now=now)
-                after.sent.append(send(context, uow, next_message(task, run.index, run.steps)))
-        uow.commit()
+        try:
+            prepared = {
+                field: _prepared(context, task, field, uploads.get(upload_id))
+                for field, upload_id in fields.items()
+            }
+        except ValueError as exc:
+            after.ended = _refused(uow, row.id, task, exc, now=now)
+        else:
+            started = uow.repository(TaskRepository).start(task.public_id, now=now)
+            steps.succeed(row.id, state={"inputs": prepared}, now=now)
+            after.sent.append(send(context, uow, next_message(task, run.index, run.steps)))
+    uow.commit()
     if started:
         announce_status(context.redis, task.public_id, "running")
     after.run(context)

@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from retouch.core.db import UnitOfWork
 from retouch.core.time import to_db, to_millis
 from retouch.core.units import sql_adapter
 from retouch.pipeline.rows import StepRow, fresh_step_row, step_from_row
+
+if TYPE_CHECKING:
+    from retouch.tasks.records import Task
 
 __all__ = ["MySQLStepRepository", "StepRepository", "StepRow", "fresh_step_row"]
 
@@ -22,10 +25,22 @@ def _json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-_STEP_COLUMNS = (
-    "SELECT id, task_id, step_index, step, status, provider_index, provider_key, attempt, "
-    "vendor_handle, polls, deadline_at, submitted_at, state, fallbacks, callback_token_hash "
-    "FROM task_steps "
+_STEP_NAMES = (
+    *("id", "task_id", "step_index", "step", "status", "provider_index", "provider_key"),
+    *("attempt", "vendor_handle", "polls", "deadline_at", "submitted_at", "state", "fallbacks"),
+    "callback_token_hash",
+)
+_STEP_COLUMNS = f"SELECT {', '.join(_STEP_NAMES)} FROM task_steps "  # noqa: S608 - constants
+# The task's columns (`tasks.rows.TASK_COLUMNS`) as they are, its steps' prefixed `s_`
+# (uq_task_steps_index's prefix).
+_TASK_WITH_STEPS = " ".join(
+    (
+        "SELECT t.id, t.public_id, t.user_id, t.feature_key, t.form_version, t.pipeline_version,",
+        "t.status, t.inputs, t.output, t.error_code, t.cost, t.hidden, t.revision, t.created_at,",
+        "t.started_at, t.finished_at,",
+        ", ".join(f"s.{name} AS s_{name}" for name in _STEP_NAMES),
+        "FROM tasks t LEFT JOIN task_steps s ON s.task_id = t.id WHERE t.public_id = %s",
+    )
 )
 
 
@@ -40,6 +55,10 @@ class StepRepository(Protocol):
 
     def lock(self, *, task_id: int, index: int) -> StepRow | None:
         """The step's row locked, if it exists (nothing is created)."""
+
+    def task_with_steps(self, public_id: str) -> tuple[Task, dict[int, StepRow]] | None:
+        """The task `public_id` names (None: no such task) and the rows of its steps that
+        exist, by index: one statement, no lock (the engine's first read of a message)."""
 
     def get(self, *, task_id: int, index: int) -> StepRow | None: ...
 
@@ -125,6 +144,19 @@ class MySQLStepRepository:
             _STEP_COLUMNS + "WHERE task_id = %s AND step_index = %s FOR UPDATE", (task_id, index)
         )
         return None if row is None else step_from_row(row)
+
+    def task_with_steps(self, public_id: str) -> tuple[Task, dict[int, StepRow]] | None:
+        from retouch.tasks.rows import task_from_row  # the engine's path: the jobs never ask
+
+        rows = self._uow.fetch_all(_TASK_WITH_STEPS, (public_id,))
+        if not rows:
+            return None
+        steps = (
+            step_from_row({name: row[f"s_{name}"] for name in _STEP_NAMES})
+            for row in rows
+            if row["s_id"] is not None
+        )
+        return task_from_row(rows[0]), {step.step_index: step for step in steps}
 
     def get(self, *, task_id: int, index: int) -> StepRow | None:
         row = self._uow.fetch_one(

@@ -30,15 +30,12 @@ def run_store(context: StepContext, run: StepRun) -> None:
     checked to be real images (magic bytes, and dimensions within the pixel cap) and copied to
     `outputs/<task>/`; an empty or non-image result sends the task back to `generate` with
     the next provider (a failure of that vendor's)."""
-    now = context.clock()
-    with context.database.unit_of_work() as uow:
-        row = uow.repository(StepRepository).begin(
-            task_id=run.task.id, index=run.index, step="store", now=now, deadline_at=None
-        )
-        after, healthy = (
-            (After(), None) if row.status != "running" else _store(context, uow, run, row)
-        )
-        uow.commit()
+    now, uow = context.clock(), run.uow
+    row = uow.repository(StepRepository).begin(
+        task_id=run.task.id, index=run.index, step="store", now=now, deadline_at=None
+    )
+    after, healthy = (After(), None) if row.status != "running" else _store(context, uow, run, row)
+    uow.commit()
     if healthy is not None:  # the vendor's job counts as healthy once a real image is kept
         key, latency = healthy
         latency_ms = float(latency) if isinstance(latency, int | float) else None
@@ -53,7 +50,7 @@ def _store(
     healthy (with its latency) when they were real images."""
     task, now = run.task, context.clock()
     steps = uow.repository(StepRepository)
-    generate = previous_step(steps, task, run.index, "generate", run.steps)
+    generate = previous_step(run, "generate")
     if generate is None:
         detail = "store without a generate step"
         steps.fail(row.id, code="GENERATION_FAILED", detail=detail, now=now)

@@ -58,3 +58,12 @@ class BatchPublisher(Protocol):
         """Send each (queue, body, delay_s); for each, in order, its message id or the error
         that kept it from being sent (the others are sent all the same)."""
         ...
+
+
+@runtime_checkable
+class BatchAcknowledger(Protocol):
+    """A queue that acknowledges many deliveries in one round trip (the local consumers)."""
+
+    def ack_many(self, deliveries: Sequence[Delivery]) -> int:
+        """`ack` of each delivery; how many were still there to acknowledge."""
+        ...

@@ -166,12 +166,19 @@ class RedisStreamsQueue:
                 return [self._delivery(queue, entry[0], 1, entry[1]) for entry in entries]
 
     def ack(self, delivery: Delivery) -> bool:
-        key = stream_key(delivery.queue)
+        return self.ack_many([delivery]) == 1
+
+    def ack_many(self, deliveries: Sequence[Delivery]) -> int:
+        """`ack` of each, in one MULTI … EXEC (one round trip); how many were still there."""
+        receipts: dict[str, list[str]] = {}
+        for delivery in deliveries:
+            receipts.setdefault(stream_key(delivery.queue), []).append(delivery.receipt)
         with self._client.pipeline(transaction=True) as pipeline:
-            pipeline.xack(key, GROUP, delivery.receipt)
-            pipeline.xdel(key, delivery.receipt)
-            acknowledged, _ = pipeline.execute()
-        return bool(acknowledged)
+            for key, ids in receipts.items():
+                pipeline.xack(key, GROUP, *ids)
+                pipeline.xdel(key, *ids)
+            replies = pipeline.execute() if receipts else []
+        return sum(int(acknowledged) for acknowledged in replies[0::2])
 
     def retry_later(self, delivery: Delivery, delay_s: float = 0) -> bool:
         visibility_ms = _milliseconds(self.config.visibility_timeout_s)

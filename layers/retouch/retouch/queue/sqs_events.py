@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from retouch.core.logging import logger
 from retouch.queue.messages import Delivery
-from retouch.queue.port import QueuePort
+from retouch.queue.port import BatchAcknowledger, QueuePort
 from retouch.queue.sqs_records import ID_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -117,8 +117,11 @@ def consume(
         logger.exception("queue handler failed; the whole batch will be delivered again")
         return BatchOutcome([], every_id)
     failed = _failed_ids(response, every_id)
-    for delivery in deliveries:
-        if delivery.message.id not in failed:
+    done = [delivery for delivery in deliveries if delivery.message.id not in failed]
+    if isinstance(queue, BatchAcknowledger):
+        queue.ack_many(done)  # one round trip for the batch
+    else:
+        for delivery in done:
             queue.ack(delivery)
     return BatchOutcome(
         [i for i in every_id if i not in failed], [i for i in every_id if i in failed]
