@@ -158,10 +158,11 @@ def test_a_new_form_version_is_the_one_the_next_creation_is_checked_against(
     )
 
     # THEN the same instance checks the next request against version 2
-    again = {"feature": feature, "inputs": {"image": new_upload(user["id"])}}
-    refused = client.post("/v1/tasks", json=again, headers=headers)
+    inputs: dict[str, object] = {"image": new_upload(user["id"])}
+    refused = client.post("/v1/tasks", json={"feature": feature, "inputs": inputs}, headers=headers)
     assert refused.status_code == 422
     assert [error["field"] for error in refused.json()["errors"]] == ["body.inputs.refine_edges"]
-    again["inputs"]["refine_edges"] = True
-    assert client.post("/v1/tasks", json=again, headers=headers).status_code == 202
+    inputs["refine_edges"] = True
+    again = client.post("/v1/tasks", json={"feature": feature, "inputs": inputs}, headers=headers)
+    assert again.status_code == 202
     assert task_count(user["id"]) == 2

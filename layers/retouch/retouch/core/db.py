@@ -139,6 +139,8 @@ class Database:
         """Statements that only read, each in autocommit: no transaction to open or end."""
         return UnitOfWork(self, read_only=True)
 
+    autocommit = read_only  # a write standing alone, committed as it runs (see UnitOfWork)
+
     def ping(self) -> None:
         """One real round trip (`SELECT 1`), reconnecting if the old connection is dead."""
         with self.read_only() as uow:
@@ -152,8 +154,7 @@ class UnitOfWork:
     A `read_only` unit opens no transaction: each statement runs in autocommit and sees the
     latest committed data, so there is nothing to end: one round trip less than a
     transaction's ROLLBACK, on the reads most requests make. Use it only where no statement
-    needs to see the others' snapshot or hold a lock.
-    """
+    needs to see the others' snapshot or hold a lock (`autocommit`: a write standing alone)."""
 
     def __init__(self, database: Database, *, read_only: bool = False) -> None:
         self._database = database

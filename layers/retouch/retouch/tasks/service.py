@@ -18,8 +18,9 @@ from retouch.core.settings import Settings
 from retouch.core.time import Clock, to_millis, utc_now
 from retouch.core.units import Transaction, Transactions
 from retouch.idempotency import IdempotencyKey, KeyClaim, complete, run_once
-from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
+from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_all
 from retouch.queue.port import QueuePort
+from retouch.queue.repository import OutboxRepository
 from retouch.queue.steps import step_queue
 from retouch.quota.repository import AccountRepository
 from retouch.quota.reservations import reserve_new_in
@@ -78,7 +79,7 @@ def create_task(
             language=language,
             now=to_millis(clock()),
         )
-        publish_committed(database=database, queue=queue, messages=[message], clock=clock)
+        _publish(database, queue, message, clock=clock)
         logger.info("task created", extra={"task": task.id, "feature": task.feature})
         return task
 
@@ -88,11 +89,21 @@ def create_task(
         key=IdempotencyKey.sent(
             user_id=principal.user.id, operation=CREATE_OPERATION, header=idempotency_key
         ),
-        body=request.model_dump(mode="json"),
+        body={} if idempotency_key is None else request.model_dump(mode="json"),
         run=create,
         replay=TaskRead.model_validate_json,
         clock=clock,
     )
+
+
+def _publish(
+    database: Transactions, queue: QueuePort, message: OutboxMessage, *, clock: Clock
+) -> None:
+    """Publish the committed message, then mark it published in one statement committed on
+    its own (no transaction to open and end for it); a failed publish is left to the relay."""
+    if any(error is None for _, error in publish_all(queue, [message])):
+        with database.autocommit() as uow:
+            uow.repository(OutboxRepository).mark_all_published([message.id], now=clock())
 
 
 def _create(
