@@ -116,13 +116,16 @@ def form_and_pipeline(
     kept = _documents.setdefault(database, {})
     if len(kept) >= _MAX_DOCUMENTS:
         kept.clear()
+    # Locals, not a second look into the table: another thread may empty it in between.
     form_key, pipeline_key = ("form", feature_key, form), ("pipeline", feature_key, pipeline)
-    if form_key not in kept:
-        found = uow.repository(FormRepository).get(feature_key, form)
-        if found is not None:
-            kept[form_key] = found
-    if pipeline_key not in kept:
+    found_form = kept.get(form_key)
+    if found_form is None:
+        found_form = uow.repository(FormRepository).get(feature_key, form)
+        if found_form is not None:
+            kept[form_key] = found_form
+    steps = kept.get(pipeline_key)
+    if steps is None:
         steps = uow.repository(PipelineRepository).get(feature_key, pipeline)
         if steps is not None:
             kept[pipeline_key] = steps
-    return kept.get(form_key), kept.get(pipeline_key)
+    return found_form, steps

@@ -151,9 +151,10 @@ def _create(
             started_at=None,
             finished_at=None,
         )
-        # Our lease may have run out and another request taken the key over: then that one
-        # creates the task, and `complete` refuses ours (IdempotencyKeyInUse).
-        complete(uow, claim, status=202, body=created.model_dump_json())
+        if claim is not None:
+            # Our lease may have run out and another request taken the key over: then that
+            # one creates the task, and `complete` refuses ours (IdempotencyKeyInUse).
+            complete(uow, claim, status=202, body=created.model_dump_json())
         uow.commit()
     return created, message
 
