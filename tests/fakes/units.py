@@ -26,11 +26,18 @@ class InMemoryDatabase:
     def read_only(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self, read_only=True)
 
+    def autocommit(self) -> InMemoryUnitOfWork:
+        """Each write kept as it is made: nothing to commit, nothing rolled back."""
+        return InMemoryUnitOfWork(self, read_only=True, autocommit=True)
+
 
 class InMemoryUnitOfWork:
-    def __init__(self, database: InMemoryDatabase, *, read_only: bool = False) -> None:
+    def __init__(
+        self, database: InMemoryDatabase, *, read_only: bool = False, autocommit: bool = False
+    ) -> None:
         self._database = database
         self._read_only = read_only
+        self._autocommit = autocommit
         self._snapshot: dict[int, dict[str, Any]] | None = None
 
     def __enter__(self) -> InMemoryUnitOfWork:
@@ -64,6 +71,11 @@ class InMemoryUnitOfWork:
 
     def rollback(self) -> None:
         if self._snapshot is None:
+            return
+        if self._autocommit:  # what it wrote stays, committed as it was written
+            snapshot, self._snapshot = self._snapshot, None
+            fakes = self._database.fakes.values()
+            self._database.commits += any(vars(f) != snapshot[id(f)] for f in fakes)
             return
         changed = False
         for fake in self._database.fakes.values():

@@ -24,9 +24,11 @@ from retouch.queue.repository import OutboxRepository
 from retouch.quota.repository import (
     AccountRepository,
     LedgerRepository,
+    PlanRepository,
     ReservationRepository,
 )
 from retouch.quota.schemas import PlanWrite
+from retouch.tasks.creation import CreationReads
 from retouch.tasks.repository import TaskRepository
 from retouch.uploads.repository import UploadRepository
 from tests.fakes.catalog import (
@@ -36,6 +38,7 @@ from tests.fakes.catalog import (
     FakeProviderConfigRepository,
     catalog_fakes,
 )
+from tests.fakes.creation import FakeCreationReads
 from tests.fakes.idempotency import FakeIdempotencyRepository
 from tests.fakes.outbox import FakeOutboxRepository
 from tests.fakes.quota import (
@@ -110,12 +113,16 @@ class World:
 def task_world(*, plans: list[PlanWrite] | None = None) -> World:
     """A fresh in-memory database of every fake a task's life touches."""
     tasks = FakeTaskRepository()
+    catalog, quota, uploads = catalog_fakes(), quota_fakes(plans=plans), FakeUploadRepository()
     return World(
         InMemoryDatabase(
             {
-                **catalog_fakes(),
-                **quota_fakes(plans=plans),
-                UploadRepository: FakeUploadRepository(),
+                **catalog,
+                **quota,
+                UploadRepository: uploads,
+                CreationReads: FakeCreationReads(
+                    lambda: (catalog[FeatureRepository], quota[PlanRepository], uploads)
+                ),
                 TaskRepository: tasks,
                 # A closure, not the bound method: a snapshot must not copy the task table.
                 StepRepository: FakeStepRepository(

@@ -81,3 +81,14 @@ def test_a_port_without_a_fake_is_a_lookup_error() -> None:
 def test_a_read_only_unit_cannot_commit() -> None:
     with InMemoryDatabase({}).read_only() as uow, pytest.raises(RuntimeError):
         uow.commit()
+
+
+def test_an_autocommit_unit_keeps_each_write_as_it_is_made() -> None:
+    counter = FakeCounter()
+    database = InMemoryDatabase({CounterPort: counter})
+    with pytest.raises(RuntimeError), database.autocommit() as uow:
+        uow.repository(CounterPort).add(2)
+        raise RuntimeError("what follows the write fails")
+    assert (counter.total, database.commits, database.rollbacks) == (2, 1, 0)
+    with database.autocommit() as uow, pytest.raises(RuntimeError):
+        uow.commit()  # nothing to commit

@@ -1,10 +1,9 @@
 """MySQL: one lazy connection per thread, transparent reconnect, and the unit of work.
 
-A function instance serves one request at a time, so one connection per instance (per thread,
-for the local gateway's worker threads) is the pool. It is opened on first use and kept across
-warm invocations. When the server restarted or dropped the idle connection, the first
-statement of a unit of work fails; nothing has been written yet, so the unit reconnects and
-runs that statement again. Connection failures surface as `DatabaseUnavailable` (503).
+A function instance serves one request at a time, so one connection per instance (per thread
+on the local gateway), opened on first use and kept warm, is the pool. When the server
+restarted or dropped it, the first statement of a unit of work fails before anything was
+written, so the unit reconnects and runs it again. Failures are `DatabaseUnavailable` (503).
 
 Each use has its own `Database` and timeouts (`get_database(use)`): a user-facing `request`
 waits at most RETOUCH_DB_REQUEST_TIMEOUT_S for any answer, the handshake included, and its
@@ -66,22 +65,18 @@ class Database:
             "job": settings.db_read_timeout_s,
             "steps": settings.db_read_timeout_s,
         }[use]
-        #: Transactions start with their first statement (autocommit off; see the module).
-        self.implicit = use == "steps"
+        self.implicit = use == "steps"  # autocommit off: see the module
         self.slow_s = settings.db_slow_ms / 1000 if settings.db_slow_ms else float("inf")
-        #: `SET STATEMENT max_statement_time=… FOR ` before a request's reads, on MariaDB.
-        self.read_prefix = ""
+        self.read_prefix = ""  # `SET STATEMENT max_statement_time=… FOR ` (MariaDB requests)
 
     def fail_fast(self) -> None:
         """Refuse connects for RETOUCH_DB_RETRY_AFTER_FAILURE_S: the server just failed us."""
         self._down_until = time.monotonic() + self._settings.db_retry_after_failure_s
 
     def _connect(self) -> pymysql.connections.Connection[Any]:
-        """A new connection. The password is read here, at the first connect (from the secret
-        store when RETOUCH_DB_PASSWORD_SECRET is set, then cached): refused, it is read once
-        more (a rotation since it was cached) and the connect tried again. The secrets
-        package is imported here too: a function that never connects never loads it, and one
-        that does pays for it once, not in every cold start's import."""
+        """A new connection. The password is read at the first connect (the secret store's
+        when RETOUCH_DB_PASSWORD_SECRET is set, then cached; refused, read again once: a
+        rotation), and the secrets package imported only then, not in every cold start."""
         from retouch.core.secrets import SecretUnavailable
         from retouch.core.secrets.own import database_password
 
@@ -143,6 +138,12 @@ class Database:
 
     def read_only(self) -> UnitOfWork:
         """Statements that only read, each in autocommit: no transaction to open or end."""
+        return UnitOfWork(self, read_only=True)
+
+    def autocommit(self) -> UnitOfWork:
+        """A write standing alone, committed as it runs; never `implicit` (nothing commits)."""
+        if self.implicit:
+            raise RuntimeError(f"no autocommit unit on the {self.use!r} connection")
         return UnitOfWork(self, read_only=True)
 
     def ping(self) -> None:
@@ -286,8 +287,7 @@ _opened: list[Database] = []
 
 @cache
 def get_database(use: DatabaseUse = "request") -> Database:
-    """The process's database for `use`, created on first use: `request` (routes), `health`
-    (the health check), `job` (jobs, triggers), `steps` (the engine)."""
+    """The process's database for `use` (`request`, `health`, `job`, `steps`), made once."""
     database = Database(get_settings(), use)
     _opened.append(database)
     return database

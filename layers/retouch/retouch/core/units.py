@@ -72,3 +72,7 @@ class Transactions(Protocol):
     def read_only(self) -> Transaction:
         """Reads only: the SQL adapter runs each statement in autocommit."""
         ...
+
+    def autocommit(self) -> Transaction:
+        """A write that stands alone, committed as it runs (no BEGIN or COMMIT)."""
+        ...

@@ -111,10 +111,10 @@ def _claim(
         expires_at=now + timedelta(seconds=settings.idempotency_ttl_s),
     )
     for _ in range(_CLAIM_ATTEMPTS):
-        # Each statement commits on its own, so concurrent twins only ever wait on one row.
-        with database.unit_of_work() as uow:
+        # Each statement commits on its own, so concurrent twins only ever wait on one row
+        # (the insert in autocommit: no BEGIN and COMMIT round trips around it).
+        with database.autocommit() as uow:
             claimed = uow.repository(IdempotencyRepository).insert(claim)
-            uow.commit()
         stored = None
         if not claimed:
             with database.unit_of_work() as uow:

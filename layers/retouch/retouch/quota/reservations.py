@@ -1,9 +1,10 @@
 """Reserve credits for a task, then settle the reservation exactly once.
 
 `reserve_in`, `charge_in` and `refund_in` run in the caller's unit of work (task creation
-reserves in the transaction that writes the task); `reserve`, `charge` and `refund` are the
-same use cases in a transaction of their own. The ledger amounts: reserve -n (the credits
-leave the balance for `reserved`), refund +n, charge 0 (they were already gone).
+reserves with `reserve_new_in`, in the transaction that writes the task); `reserve`, `charge`
+and `refund` are the same use cases in a transaction of their own. The ledger amounts:
+reserve -n (the credits leave the balance for `reserved`), refund +n, charge 0 (they were
+already gone).
 """
 
 from __future__ import annotations
@@ -56,6 +57,41 @@ def reserve_in(
         user_id=user_id, kind="reserve", amount=-amount, ref=task_ref, reason=None, now=now
     )
     return True
+
+
+def reserve_new_in(
+    *,
+    uow: Transaction,
+    user_id: int,
+    amount: int,
+    task_ref: str,
+    now: datetime,
+    under_lock: Callable[[], None],
+) -> None:
+    """`reserve_in` for a `task_ref` this request has just made, as the first statements of
+    the caller's transaction, in fewer of them: the account's conditional update comes
+    first, and it is also the lock that serialises the user's creations, so `under_lock`
+    (called right after it, before anything else is read) sees every creation committed
+    before; then the reservation row and the ledger row. Raises QuotaExceeded, or RefReused
+    when `task_ref` is not new after all; the caller's transaction must then roll back."""
+    require_positive(amount)
+    accounts = uow.repository(AccountRepository)
+    # Usually this one conditional update is all. It matches nothing when the balance is
+    # short, the period has ended (roll it over, then try once more) or there is no account.
+    if accounts.take(user_id=user_id, amount=amount, now=now):
+        under_lock()
+    else:
+        account = locked_account(uow, user_id=user_id, now=now)
+        under_lock()
+        if account.balance < amount or not accounts.take(user_id=user_id, amount=amount, now=now):
+            raise QuotaExceeded(user_id=user_id, amount=amount, balance=account.balance)
+    if not uow.repository(ReservationRepository).add(
+        task_ref=task_ref, user_id=user_id, amount=amount, now=now
+    ):
+        raise RefReused(ref=task_ref)
+    uow.repository(LedgerRepository).add(
+        user_id=user_id, kind="reserve", amount=-amount, ref=task_ref, reason=None, now=now
+    )
 
 
 def charge_in(*, uow: Transaction, task_ref: str, clock: Clock = utc_now) -> bool:

@@ -4,11 +4,12 @@ Reading is in `views`, cancel and delete in `cancel`, the start and the ending i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from retouch.catalog.forms import upload_fields, validate_inputs
-from retouch.catalog.repository import FeatureRepository, FormRepository, PipelineRepository
-from retouch.catalog.schemas import FeatureRead, FormSchema
+from retouch.catalog.schemas import FormSchema
 from retouch.core.errors import FieldError, ValidationFailed
 from retouch.core.identity import Principal
 from retouch.core.ids import new_public_id
@@ -17,15 +18,23 @@ from retouch.core.settings import Settings
 from retouch.core.time import Clock, to_millis, utc_now
 from retouch.core.units import Transaction, Transactions
 from retouch.idempotency import IdempotencyKey, KeyClaim, complete, run_once
-from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_committed
+from retouch.queue.outbox import OutboxMessage, enqueue_in, publish_all
 from retouch.queue.port import QueuePort
+from retouch.queue.repository import OutboxRepository
 from retouch.queue.steps import step_queue
-from retouch.quota.reservations import reserve_in
+from retouch.quota.repository import AccountRepository
+from retouch.quota.reservations import reserve_new_in
+from retouch.tasks.creation import (
+    CreationFacts,
+    CreationReads,
+    form_and_pipeline,
+    upload_candidates,
+)
 from retouch.tasks.errors import (
     FeatureUnavailable,
     UploadsUnusable,
 )
-from retouch.tasks.limits import check_plan, plan_in_force
+from retouch.tasks.limits import check_concurrency, check_resolution
 from retouch.tasks.repository import TaskRepository
 from retouch.tasks.schemas import TaskCreate, TaskRead
 from retouch.uploads.repository import UploadRepository
@@ -70,7 +79,7 @@ def create_task(
             language=language,
             now=to_millis(clock()),
         )
-        publish_committed(database=database, queue=queue, messages=[message], clock=clock)
+        _publish(database, queue, message, clock=clock)
         logger.info("task created", extra={"task": task.id, "feature": task.feature})
         return task
 
@@ -80,11 +89,21 @@ def create_task(
         key=IdempotencyKey.sent(
             user_id=principal.user.id, operation=CREATE_OPERATION, header=idempotency_key
         ),
-        body=request.model_dump(mode="json"),
+        body={} if idempotency_key is None else request.model_dump(mode="json"),
         run=create,
         replay=TaskRead.model_validate_json,
         clock=clock,
     )
+
+
+def _publish(
+    database: Transactions, queue: QueuePort, message: OutboxMessage, *, clock: Clock
+) -> None:
+    """Publish the committed message, then mark it published in one statement committed on
+    its own (no transaction to open and end for it); a failed publish is left to the relay."""
+    if any(error is None for _, error in publish_all(queue, [message])):
+        with database.autocommit() as uow:
+            uow.repository(OutboxRepository).mark_all_published([message.id], now=clock())
 
 
 def _create(
@@ -98,96 +117,135 @@ def _create(
     now: datetime,
 ) -> tuple[TaskRead, OutboxMessage]:
     user_id = principal.user.id
+    judged = _judge(database, principal=principal, request=request, language=language)
+    cost, limit = judged.facts.cost, judged.facts.max_concurrent_tasks
+    public_id = new_public_id("tsk")
     with database.unit_of_work() as uow:
-        plan = plan_in_force(uow, principal)  # first: it locks, then the snapshot is taken
-        feature, form, first_step = _usable_feature(uow, request.feature, principal)
-        inputs = validate_inputs(form=form, inputs=request.inputs, language=language)
-        uploads = _check_uploads(uow, user_id=user_id, form=form, inputs=inputs)
-        check_plan(uow, plan=plan, user_id=user_id, uploads=uploads)
-        public_id = new_public_id("tsk")
-        if feature.cost > 0:
-            reserve_in(
-                uow=uow,
-                user_id=user_id,
-                amount=feature.cost,
-                task_ref=public_id,
-                clock=lambda: now,
-            )
+        _reserve(uow, user_id=user_id, cost=cost, limit=limit, task_ref=public_id, now=now)
         uow.repository(TaskRepository).add(
             public_id=public_id,
             user_id=user_id,
-            feature_key=feature.key,
-            form_version=form.version,
-            pipeline_version=feature.pipeline_version or 0,
-            inputs=inputs,
-            cost=feature.cost,
+            feature_key=request.feature,
+            form_version=judged.form.version,
+            pipeline_version=judged.facts.pipeline_version or 0,
+            inputs=judged.inputs,
+            cost=cost,
             now=now,
             deadline_at=now + timedelta(seconds=settings.task_deadline_s),
         )
         message = enqueue_in(
             uow,
-            step_queue(first_step),
-            {"task_id": public_id, "step": first_step, "attempt": 1},
+            step_queue(judged.first_step),
+            {"task_id": public_id, "step": judged.first_step, "attempt": 1},
             clock=lambda: now,
         )
         created = TaskRead(
             id=public_id,
-            feature=feature.key,
+            feature=request.feature,
             status="queued",
-            inputs=inputs,
+            inputs=judged.inputs,
             output=None,
             error=None,
-            cost=feature.cost,
+            cost=cost,
             created_at=now,
             started_at=None,
             finished_at=None,
         )
-        # Our lease may have run out and another request taken the key over: then that one
-        # creates the task, and `complete` refuses ours (IdempotencyKeyInUse).
-        complete(uow, claim, status=202, body=created.model_dump_json())
+        if claim is not None:
+            # Our lease may have run out and another request taken the key over: then that
+            # one creates the task, and `complete` refuses ours (IdempotencyKeyInUse).
+            complete(uow, claim, status=202, body=created.model_dump_json())
         uow.commit()
     return created, message
 
 
+def _reserve(
+    uow: Transaction, *, user_id: int, cost: int, limit: int | None, task_ref: str, now: datetime
+) -> None:
+    """The creating transaction's first statements: they lock the caller's account
+    (serialising their creations), so the count of unfinished tasks under the lock is exact;
+    then the credits are reserved."""
+    if cost > 0:
+        reserve_new_in(
+            uow=uow,
+            user_id=user_id,
+            amount=cost,
+            task_ref=task_ref,
+            now=now,
+            under_lock=lambda: check_concurrency(uow, limit=limit, user_id=user_id),
+        )
+    else:
+        uow.repository(AccountRepository).get(user_id, for_update=True)
+        check_concurrency(uow, limit=limit, user_id=user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    facts: CreationFacts
+    form: FormSchema
+    first_step: str
+    inputs: dict[str, Any]
+
+
+def _judge(
+    database: Transactions, *, principal: Principal, request: TaskCreate, language: str
+) -> _Judged:
+    """The feature usable by the caller now, the inputs valid for its current form, every
+    upload they name ready, the caller's and within the plan's size: one statement (two the
+    first time an instance meets a form or pipeline version), before the transaction."""
+    candidates = upload_candidates(request.inputs)
+    user_id = principal.user.id
+    with database.read_only() as uow:
+        facts = uow.repository(CreationReads).facts(
+            feature_key=request.feature,
+            plan_code=principal.membership.plan_code,
+            user_id=user_id,
+            upload_ids=candidates or [],
+        )
+        facts, form, first_step = _usable_feature(uow, database, request.feature, facts, principal)
+        inputs = validate_inputs(form=form, inputs=request.inputs, language=language)
+        fields = upload_fields(form, inputs)
+        if candidates is None:  # too many to ask for up front: only the form's fields
+            found = uow.repository(UploadRepository).ready_uploads(
+                user_id=user_id, public_ids=sorted(set(fields.values()))
+            )
+            ready = {key: (up.width or 0) * (up.height or 0) for key, up in found.items()}
+        else:
+            ready = facts.ready_uploads
+    unusable = sorted(name for name, upload_id in fields.items() if upload_id not in ready)
+    if unusable:
+        raise UploadsUnusable(unusable)
+    check_resolution(limit=facts.max_input_pixels, pixels=(ready[u] for u in fields.values()))
+    return _Judged(facts=facts, form=form, first_step=first_step, inputs=inputs)
+
+
 def _usable_feature(
-    uow: Transaction, key: str, principal: Principal
-) -> tuple[FeatureRead, FormSchema, str]:
-    """The feature, its current form and its first step, if the caller may use it now."""
-    feature = uow.repository(FeatureRepository).get(key)
-    if feature is None:
+    uow: Transaction,
+    database: Transactions,
+    key: str,
+    facts: CreationFacts | None,
+    principal: Principal,
+) -> tuple[CreationFacts, FormSchema, str]:
+    """The feature's facts, current form and first step, if the caller may use it now."""
+    if facts is None:
         raise ValidationFailed(
             "No such feature",
             errors=[FieldError("body.feature", "no such feature", "feature_unknown")],
         )
-    if not feature.enabled:
+    if not facts.enabled:
         raise FeatureUnavailable("This feature is switched off for now")
-    if principal.membership.plan_code not in feature.allowed_plans:
+    if principal.membership.plan_code not in facts.allowed_plans:
         raise FeatureUnavailable("This feature is not part of your plan")
-    form = (
-        None
-        if feature.form_version is None
-        else uow.repository(FormRepository).get(key, feature.form_version)
-    )
-    pipeline = (
-        None
-        if feature.pipeline_version is None
-        else uow.repository(PipelineRepository).get(key, feature.pipeline_version)
-    )
+    form = pipeline = None
+    if facts.form_version is not None and facts.pipeline_version is not None:
+        form, pipeline = form_and_pipeline(
+            uow,
+            database,
+            feature_key=key,
+            form=facts.form_version,
+            pipeline=facts.pipeline_version,
+        )
     if form is None or pipeline is None or not pipeline.steps:
         logger.error("feature without form or pipeline", extra={"feature": key})
         raise FeatureUnavailable("This feature is not configured")
-    return feature, form, pipeline.steps[0].step
-
-
-def _check_uploads(
-    uow: Transaction, *, user_id: int, form: FormSchema, inputs: dict[str, object]
-) -> dict[str, str]:
-    """The inputs' uploads (field → public id), all ready and the caller's."""
-    fields = upload_fields(form, inputs)
-    ready = uow.repository(UploadRepository).ready_public_ids(
-        user_id=user_id, public_ids=sorted(set(fields.values()))
-    )
-    unusable = sorted(name for name, upload_id in fields.items() if upload_id not in ready)
-    if unusable:
-        raise UploadsUnusable(unusable)
-    return fields
+    return facts, form, pipeline.steps[0].step
