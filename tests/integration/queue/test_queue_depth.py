@@ -1,7 +1,7 @@
 """`QueuePort.depth` on every adapter, read without receiving anything: Redis Streams counts
 exactly and knows the oldest message's age; SQS (moto) answers from the attributes of the
-queue and of its dead-letter queue; the scf backend counts its dead letters in Redis; the
-cmq publisher, whose dead letters TDMQ keeps, says it cannot."""
+queue and of its dead-letter queue; the scf backend counts its dead letters in Redis. (The cmq
+publisher asks TDMQ: tests/integration/queue/test_queue_cmq.py.)"""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import time
 import pytest
 
 from retouch.core.redis import get_redis
-from retouch.queue import NotSupported
-from retouch.queue.cmq import CmqPublisher
 from retouch.queue.scf_invoke import ScfInvokeQueue
 from retouch.queue.scf_ledger import Envelope, ScfLedger
 from tests.conftest import Stack
@@ -85,8 +83,3 @@ def test_scf_counts_the_dead_letters_it_keeps_and_does_not_know_what_waits(
     assert queue.depth(name).waiting is None
     ledger.unbury(envelopes[0])
     assert queue.depth(name).dead == 2
-
-
-def test_the_cmq_publisher_says_it_cannot_tell() -> None:
-    with pytest.raises(NotSupported, match="depth"):
-        CmqPublisher(region="ap-guangzhou").depth("steps-prepare")
