@@ -3,7 +3,6 @@ of a refund, and what a user's balance, ledger and orders look like after."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any
@@ -12,7 +11,7 @@ import httpx
 
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
-from retouch.payments.fake import fake_key, signature
+from retouch.payments.fake import fake_key, payment_event, signed_notification
 from tests.integration.identity_support import Api, internal_id
 
 NOTIFY = "/v1/payments/notify/fake"
@@ -28,21 +27,13 @@ def notification(
     txn: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """A payment notification body and its headers, signed with the fake's key unless told."""
-    return signed(
-        {
-            "id": f"evt-{secrets.token_hex(4)}",
-            "event_type": "TRANSACTION.SUCCESS",
-            "resource": {
-                "out_trade_no": order_id,
-                "transaction_id": txn or f"42{secrets.token_hex(8)}",
-                "trade_state": "SUCCESS",
-                "amount": {"total": amount, "currency": "CNY"},
-            },
-        },
-        key=key,
-        timestamp=timestamp,
-        nonce=nonce,
+    event = payment_event(
+        order_id=order_id,
+        amount_cents=amount,
+        currency="CNY",
+        transaction_id=txn or f"42{secrets.token_hex(8)}",
     )
+    return signed(event, key=key, timestamp=timestamp, nonce=nonce)
 
 
 def send(api: Api, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
@@ -83,16 +74,12 @@ def signed(
 ) -> tuple[bytes, dict[str, str]]:
     """`event` as a notification body and its headers, signed with the fake's key unless
     told."""
-    body = json.dumps(event).encode()
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    once = nonce or secrets.token_hex(16)
-    sign_key = fake_key(get_settings()) if key is None else key
-    return body, {
-        "Content-Type": "application/json",
-        "Wechatpay-Timestamp": stamp,
-        "Wechatpay-Nonce": once,
-        "Wechatpay-Signature": signature(sign_key, timestamp=stamp, nonce=once, body=body),
-    }
+    return signed_notification(
+        fake_key(get_settings()) if key is None else key,
+        event,
+        timestamp=int(time.time()) if timestamp is None else timestamp,
+        nonce=nonce or secrets.token_hex(16),
+    )
 
 
 def refund_notification(

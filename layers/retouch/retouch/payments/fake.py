@@ -40,6 +40,35 @@ def signature(key: bytes, *, timestamp: str, nonce: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
 
 
+def signed_notification(
+    key: bytes, event: dict[str, Any], *, timestamp: int, nonce: str
+) -> tuple[bytes, dict[str, str]]:
+    """`event` as the fake gateway sends it: the body and its signed headers."""
+    body, stamp = json.dumps(event).encode(), str(timestamp)
+    return body, {
+        "Content-Type": "application/json",
+        "Wechatpay-Timestamp": stamp,
+        "Wechatpay-Nonce": nonce,
+        "Wechatpay-Signature": signature(key, timestamp=stamp, nonce=nonce, body=body),
+    }
+
+
+def payment_event(
+    *, order_id: str, amount_cents: int, currency: str, transaction_id: str
+) -> dict[str, Any]:
+    """The `TRANSACTION.SUCCESS` event of a paid order."""
+    return {
+        "id": f"evt-{transaction_id}",
+        "event_type": "TRANSACTION.SUCCESS",
+        "resource": {
+            "out_trade_no": order_id,
+            "transaction_id": transaction_id,
+            "trade_state": "SUCCESS",
+            "amount": {"total": amount_cents, "currency": currency},
+        },
+    }
+
+
 class FakePaymentProvider:
     name = "fake"
 
