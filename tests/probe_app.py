@@ -7,6 +7,7 @@ from fastapi import FastAPI, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from retouch.core.db import get_database
+from retouch.core.errors import ServiceUnavailable
 from retouch.core.ratelimit import RateLimiter
 from retouch.core.redis import get_redis
 from retouch.http import api_router, create_app
@@ -71,6 +72,19 @@ def cache_read() -> dict[str, str | None]:
 @router.get("/cache-broken")
 def cache_broken() -> None:
     raise redis.exceptions.ConnectionError("Error 111 connecting to 10.0.0.9:6379")
+
+
+@router.get("/busy")
+def busy() -> None:
+    raise ServiceUnavailable("Too many requests are being handled; retry shortly")
+
+
+@router.get("/db-broken")
+def database_broken() -> None:
+    try:
+        raise ConnectionRefusedError("connecting to 10.0.0.8:3306")
+    except ConnectionRefusedError as exc:
+        raise ServiceUnavailable("database unreachable") from exc
 
 
 def build_probe_app(rate_limiter: RateLimiter | None = None) -> FastAPI:

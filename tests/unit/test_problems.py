@@ -241,3 +241,27 @@ def test_cache_outage_is_a_503_without_addresses(client: TestClient) -> None:
 
     assert_problem(response, 503, "SERVICE_UNAVAILABLE")
     assert "10.0.0.9" not in response.text
+
+
+def test_a_refusal_the_code_chose_is_a_warning_without_a_trace(
+    client: TestClient, log_lines: LogLines
+) -> None:
+    response = client.get("/probe/busy")
+
+    assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+    (line,) = log_lines.with_message("request refused")
+    assert (line["level"], line["error_code"]) == ("WARNING", "SERVICE_UNAVAILABLE")
+    assert "exception" not in line
+    assert log_lines.with_message("request failed") == []
+
+
+def test_a_503_caused_by_a_failure_logs_the_failure_with_its_trace(
+    client: TestClient, log_lines: LogLines
+) -> None:
+    response = client.get("/probe/db-broken")
+
+    assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+    assert "10.0.0.8" not in response.text
+    (line,) = log_lines.with_message("request failed")
+    assert line["level"] == "ERROR"
+    assert "ConnectionRefusedError" in line["exception"]

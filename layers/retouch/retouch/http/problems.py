@@ -188,7 +188,10 @@ def to_app_error(exc: BaseException) -> AppError:
 async def handle_exception(request: Request, exc: Exception) -> Response:
     """The single exception handler registered for every error type."""
     error = to_app_error(exc)
-    if error.error_code.status >= 500:
+    if error.error_code.status >= 500 and error is exc and exc.__cause__ is None:
+        # A refusal the code chose (busy, a gateway it cannot reach): no trace to read.
+        logger.warning("request refused", extra={"error_code": error.code})
+    elif error.error_code.status >= 500:
         logger.exception("request failed", extra={"error_code": error.code})
     if error.error_code.status == 500 and error is not exc:
         report_exception(exc)  # a bug, not a refusal: to Sentry when it is on
