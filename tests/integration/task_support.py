@@ -11,6 +11,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from retouch.core.db import get_database
 from retouch.core.ids import new_public_id
 from retouch.core.redis import get_redis
@@ -139,3 +141,22 @@ def when_stream_listens(task_id: str, action: Callable[[], object]) -> threading
     thread = threading.Thread(target=run)
     thread.start()
     return thread
+
+
+def burst(headers: dict[str, str], bodies: list[dict[str, Any]]) -> list[Any]:
+    """Every body sent to `POST /v1/tasks` at once, each from its own client (its own
+    connection); the answers in the order they came."""
+    barrier = threading.Barrier(len(bodies))
+    answers: list[Any] = []
+
+    def send(body: dict[str, Any]) -> None:
+        with TestClient(tasks_app()) as own:
+            barrier.wait()
+            answers.append(own.post("/v1/tasks", json=body, headers=headers))
+
+    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers

@@ -6,7 +6,6 @@ the transaction (feature, form) is read afresh by every request of the same inst
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.integration.catalog_api_support import fresh_feature
 from tests.integration.identity_support import new_account
 from tests.integration.quota_support import assert_ledger_matches
 from tests.integration.task_support import (
+    burst,
     new_upload,
     outbox_rows,
     quota,
@@ -39,24 +39,6 @@ Send = Callable[[dict[str, Any]], Any]
 def client(stack: Stack) -> Iterator[TestClient]:
     with TestClient(tasks_app()) as test_client:
         yield test_client
-
-
-def _burst(headers: dict[str, str], bodies: list[dict[str, Any]]) -> list[Any]:
-    """Every body sent at once, each from its own client (its own connection)."""
-    barrier = threading.Barrier(len(bodies))
-    answers: list[Any] = []
-
-    def send(body: dict[str, Any]) -> None:
-        with TestClient(tasks_app()) as own:
-            barrier.wait()
-            answers.append(own.post("/v1/tasks", json=body, headers=headers))
-
-    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
 
 
 def _set_free_concurrency(limit: int | None) -> None:
@@ -87,7 +69,7 @@ def test_racing_for_the_last_credits_creates_one_task_and_the_rest_are_402(
     feature = fresh_feature(cost=balance)
     bodies = [{"feature": feature, "inputs": {"image": new_upload(user["id"])}} for _ in range(6)]
 
-    answers = _burst(headers, bodies)
+    answers = burst(headers, bodies)
 
     # THEN one task took the credits; every other answer is 402 and wrote nothing
     codes = sorted(answer.status_code for answer in answers)
@@ -112,7 +94,7 @@ def test_a_free_feature_locks_before_it_counts_so_a_burst_stops_at_the_plans_lim
     feature = fresh_feature(cost=0)
     bodies = [{"feature": feature, "inputs": {"image": new_upload(user["id"])}} for _ in range(6)]
 
-    answers = _burst(headers, bodies)
+    answers = burst(headers, bodies)
 
     # THEN exactly 2 were created and the others are PLAN_LIMIT_REACHED
     assert sorted(answer.status_code for answer in answers) == [202, 202, 409, 409, 409, 409]

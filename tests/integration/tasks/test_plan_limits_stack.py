@@ -4,9 +4,7 @@ reserved nothing; an input larger than the plan allows is refused the same way."
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,6 +14,7 @@ from tests.conftest import Stack
 from tests.integration.identity_support import new_account
 from tests.integration.quota_support import assert_ledger_matches
 from tests.integration.task_support import (
+    burst,
     new_upload,
     quota,
     task_count,
@@ -57,19 +56,7 @@ def test_concurrent_creations_stop_at_the_plans_limit(free_limits: SetLimits) ->
     user, headers = new_account()
     before = quota(user["id"])
     bodies = [{"feature": "cutout", "inputs": {"image": new_upload(user["id"])}} for _ in range(8)]
-    barrier = threading.Barrier(8)
-    answers: list[Any] = []
-
-    def send(body: dict[str, Any]) -> None:
-        with TestClient(tasks_app()) as own:
-            barrier.wait()
-            answers.append(own.post("/v1/tasks", json=body, headers=headers))
-
-    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = burst(headers, bodies)
 
     # THEN exactly 3 were created; the others are PLAN_LIMIT_REACHED and reserved nothing
     created = [answer for answer in answers if answer.status_code == 202]
