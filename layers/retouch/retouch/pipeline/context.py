@@ -8,13 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from retouch.catalog.schemas import PipelineStep
+from retouch.catalog.versions import Versions
 from retouch.core.redis import RedisClient
 from retouch.core.time import Clock, utc_now
 from retouch.core.units import Transaction, Transactions
 from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import StepRepository, StepRow
 from retouch.pipeline.sources import ProviderSource
-from retouch.pipeline.versions import Versions
 from retouch.providers.guards import ProviderGuards
 from retouch.providers.metrics import count_provider_job
 from retouch.providers.port import Provider

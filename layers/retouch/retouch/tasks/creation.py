@@ -1,7 +1,8 @@
 """What `POST /v1/tasks` judges before its transaction, read in one statement: the feature's
 terms (switched on, cost, plans, current form and pipeline), the caller's plan limits and the
 named uploads that are ready and the caller's. The form and pipeline documents come from a
-per-instance table: a version is only ever inserted, never changed, so once read it holds.
+per-instance `catalog.versions.Versions`: a version is only ever inserted, never changed, so
+once read it holds.
 
 Nothing here is locked, as nothing of it was before: the feature, the plan and the uploads
 were read from the creating transaction's snapshot, which is no fresher than this read, taken
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
-from retouch.catalog.repository import FormRepository, PipelineRepository
 from retouch.catalog.schemas import FormSchema, PipelineSchema
+from retouch.catalog.versions import Versions
 from retouch.core.db import UnitOfWork
 from retouch.core.units import Transaction, Transactions, sql_adapter
 
@@ -28,8 +29,6 @@ _UPLOAD_ID = re.compile(r"upl_[A-Za-z0-9_-]{22}")
 #: More candidate uploads than this in one body: the uploads are read after the inputs are
 #: checked against the form (a statement of their own), never as one unbounded IN list.
 MAX_CANDIDATES = 16
-#: Documents kept per database, all features together (emptied when full).
-_MAX_DOCUMENTS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,27 +104,16 @@ class MySQLCreationReads:
         )
 
 
-_documents: WeakKeyDictionary[Transactions, dict[tuple[str, str, int], Any]] = WeakKeyDictionary()
+_versions: WeakKeyDictionary[Transactions, Versions] = WeakKeyDictionary()
 
 
 def form_and_pipeline(
     uow: Transaction, database: Transactions, *, feature_key: str, form: int, pipeline: int
 ) -> tuple[FormSchema | None, PipelineSchema | None]:
-    """The feature's form and pipeline versions, from this instance's table of `database`
-    (read through `uow` the first time; a version that does not exist is not remembered)."""
-    kept = _documents.setdefault(database, {})
-    if len(kept) >= _MAX_DOCUMENTS:
-        kept.clear()
-    # Locals, not a second look into the table: another thread may empty it in between.
-    form_key, pipeline_key = ("form", feature_key, form), ("pipeline", feature_key, pipeline)
-    found_form = kept.get(form_key)
-    if found_form is None:
-        found_form = uow.repository(FormRepository).get(feature_key, form)
-        if found_form is not None:
-            kept[form_key] = found_form
-    steps = kept.get(pipeline_key)
-    if steps is None:
-        steps = uow.repository(PipelineRepository).get(feature_key, pipeline)
-        if steps is not None:
-            kept[pipeline_key] = steps
-    return found_form, steps
+    """The feature's form and pipeline versions, from this instance's `Versions` of
+    `database` (read through `uow` the first time; a version that does not exist is not
+    remembered)."""
+    kept = _versions.get(database)
+    if kept is None:
+        kept = _versions.setdefault(database, Versions())
+    return kept.form(uow, feature_key, form), kept.pipeline(uow, feature_key, pipeline)

@@ -7,7 +7,7 @@ from typing import cast
 
 from retouch.catalog.repository import FeatureRepository, FormRepository, PipelineRepository
 from retouch.catalog.schemas import FeatureWrite
-from retouch.pipeline.versions import Versions
+from retouch.catalog.versions import Versions
 from tests.fakes.catalog import FakeFormRepository, FakePipelineRepository, catalog_database
 from tests.fakes.units import InMemoryDatabase
 

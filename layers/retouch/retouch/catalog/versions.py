@@ -1,7 +1,7 @@
-"""The catalog's versions a step reads, kept per function instance: a task names the pipeline
-and form versions it was created with, and a version is only ever inserted, never updated
-(`catalog.repository.versions`), so the first read of one serves every later step of every
-task naming it, with no statement and no model validation."""
+"""Form and pipeline versions kept per function instance: a version is only ever inserted,
+never updated (`catalog.repository.versions`), so the first read of one serves every later
+read naming it — each step of every task created with it (`pipeline.context`), each creation
+against the feature's current one (`tasks.creation`) — with no statement and no validation."""
 
 from __future__ import annotations
 
