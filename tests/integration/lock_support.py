@@ -27,3 +27,22 @@ def open_transactions(stack: Stack) -> list[tuple[Any, ...]]:
             return list(cursor.fetchall())
     finally:
         connection.close()
+
+
+def innodb_status(stack: Stack) -> str:
+    """InnoDB's own account of its transactions, locks and last deadlock, and the lock waits
+    it lists: what a stalled concurrency test prints beside `open_transactions`."""
+    connection = connect(stack, "information_schema")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW ENGINE INNODB STATUS")
+            status = cursor.fetchone()[2]
+            cursor.execute(
+                "SELECT w.requesting_trx_id, w.blocking_trx_id, l.lock_mode, l.lock_type, "
+                "l.lock_table, l.lock_index, l.lock_data FROM INNODB_LOCK_WAITS w "
+                "JOIN INNODB_LOCKS l ON l.lock_id = w.blocking_lock_id LIMIT 100"
+            )
+            waits = cursor.fetchall()
+    finally:
+        connection.close()
+    return f"{status}\nlock waits (requester, blocker, mode, type, table, index, data): {waits}"

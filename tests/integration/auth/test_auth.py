@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -39,6 +40,14 @@ def _user_count(email: str) -> int:
 def _problem(response_json: dict[str, object]) -> dict[str, object]:
     """A problem body without its per-request parts."""
     return {key: value for key, value in response_json.items() if key != "request_id"}
+
+
+def _without_numbers(problem: dict[str, object]) -> dict[str, object]:
+    """A problem body with each number in its texts read as N."""
+    return {
+        key: re.sub(r"\d+", "N", value) if isinstance(value, str) else value
+        for key, value in problem.items()
+    }
 
 
 def test_a_verified_sign_up_answers_a_token_pair_that_works(api: Api) -> None:
@@ -191,9 +200,10 @@ def test_login_brute_force_is_429_with_retry_after_for_real_and_unknown_accounts
         assert refused.json()["code"] == "RATE_LIMITED"
         assert int(refused.headers["retry-after"]) >= 1
         assert refused.headers["ratelimit-remaining"] == "0"
-    # AND the refusal does not tell the two apart
+    # AND the refusal does not tell the two apart (but for the seconds left to wait, which
+    # count down between the two refusals on a slow machine)
     first, second = refusals.values()
-    assert _problem(first.json()) == _problem(second.json())
+    assert _without_numbers(_problem(first.json())) == _without_numbers(_problem(second.json()))
     assert first.headers["ratelimit-limit"] == second.headers["ratelimit-limit"]
 
 

@@ -24,7 +24,7 @@ from retouch.quota.service import grant_credits
 from scripts.bench.generate_tasks import _INSERT_TASKS, _features, task_rows
 from tests.conftest import Stack
 from tests.integration.backup_support import connect, drop_database, local_storage
-from tests.integration.lock_support import open_transactions
+from tests.integration.lock_support import innodb_status, open_transactions
 from tests.integration.quota_support import new_ref, new_user
 
 pytestmark = pytest.mark.integration
@@ -90,6 +90,7 @@ def writers(stack: Stack) -> Iterator[list[int]]:
         while done[0] < WRITERS:  # writers connected and committing
             assert time.monotonic() < deadline, (
                 f"only {done[0]} commits in 120 s; open transactions: {open_transactions(stack)}"
+                f"\n{innodb_status(stack)}"
             )
             assert any(thread.is_alive() for thread in threads), "every writer stopped"
             stop.wait(0.05)
