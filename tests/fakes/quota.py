@@ -230,6 +230,25 @@ class FakeLedgerRepository:
         )
         self.lines.append(LedgerLine(len(self.lines) + 1, user_id, ref, entry))
 
+    def add_once(
+        self,
+        *,
+        user_id: int,
+        kind: LedgerKind,
+        amount: int,
+        balance_after: int,
+        ref: str,
+        reason: str | None,
+        now: datetime,
+    ) -> bool:
+        if self.find(ref=ref, kind=kind) is not None:
+            return False  # the duplicate key refuses this statement only
+        entry = LedgerEntryRead(
+            kind=kind, amount=amount, balance_after=balance_after, reason=reason, created_at=now
+        )
+        self.lines.append(LedgerLine(len(self.lines) + 1, user_id, ref, entry))
+        return True
+
     def find(self, *, ref: str, kind: LedgerKind) -> tuple[int, int] | None:
         for line in self.lines:
             if (line.ref, line.entry.kind) == (ref, kind):

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from retouch.core.db import Database, get_database
+from retouch.core.settings import get_settings
 from retouch.quota.errors import QuotaAccountNotFound, RefReused
 from retouch.quota.repository import MySQLMembershipRepository
 from retouch.quota.reservations import reserve
@@ -69,6 +70,33 @@ def test_an_admin_grant_adds_credits_once_per_ref(database: Database) -> None:
     assert ledger_kinds(database, user_id)[-1] == ("grant", 25)
     assert len(ledger_kinds(database, user_id)) == 2
     assert_ledger_matches(database, user_id)
+
+
+def test_a_grant_never_waits_for_another_users_open_grant_beside_its_ref(stack: Stack) -> None:
+    # GIVEN a grant to one user left open, and a second connection that waits 1 s at most
+    first, second = Database(get_settings(), "job"), Database(get_settings(), "job")
+    users = [new_user(first), new_user(first)]
+    with second.connection().cursor() as cursor:
+        cursor.execute("SET SESSION innodb_lock_wait_timeout = 1")
+    ref = new_ref("gap")  # two refs with no key between them: one gap of the ledger's key
+    clock = FakeClock()
+    try:
+        with first.unit_of_work() as held:
+            grant_credits(uow=held, user_id=users[0], amount=5, reason="t", ref=f"{ref}:1")
+
+            # WHEN another user's grant goes into the same gap meanwhile
+            balance = grant(second, users[1], 7, f"{ref}:2", clock)
+            held.commit()
+    finally:
+        first.close()
+        second.close()
+
+    # THEN it committed without waiting (a lock wait would have ended in 1205), and both count
+    assert balance == 107
+    assert [ledger_kinds(get_database(), user)[-1] for user in users] == [
+        ("grant", 5),
+        ("grant", 7),
+    ]
 
 
 def test_a_grant_ref_reused_for_other_credits_is_refused(database: Database) -> None:

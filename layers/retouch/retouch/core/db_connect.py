@@ -26,6 +26,13 @@ ACCESS_DENIED = 1045
 #: The server cut a statement at its time limit: MariaDB max_statement_time, MySQL
 #: max_execution_time.
 STATEMENT_TIMEOUT_CODES = frozenset({1969, 3024})
+#: ER_DUP_ENTRY: an insert met a row already holding its value of a unique key.
+DUPLICATE_KEY = 1062
+
+
+def is_duplicate(exc: pymysql.err.IntegrityError, key: str) -> bool:
+    """Whether `exc` refused an insert for a duplicate value of the unique key `key`."""
+    return bool(exc.args) and exc.args[0] == DUPLICATE_KEY and key in str(exc.args[-1])
 
 
 class DatabaseUnavailable(ServiceUnavailable):

@@ -135,14 +135,24 @@ def grant_credits(
     # Roll an ended period over first, or its top-up would swallow this grant.
     account = locked_account(uow, user_id=user_id, now=now)
     ledger = uow.repository(LedgerRepository)
-    earlier = ledger.find(ref=ref, kind="grant")
-    if earlier is not None:
-        if earlier != (user_id, amount):
-            raise RefReused(ref=ref)
-        return account.balance
-    uow.repository(AccountRepository).add_credits(user_id=user_id, amount=amount)
-    ledger.add(user_id=user_id, kind="grant", amount=amount, ref=ref, reason=reason, now=now)
-    return account.balance + amount
+    # The ledger row goes first and its key decides "once". Looking the ref up first under a
+    # lock would hold the gap where it is missing, and concurrent grants whose refs fall in
+    # that gap would each wait for the others' inserts: a pile-up InnoDB may never untie.
+    balance = account.balance + amount
+    if ledger.add_once(
+        user_id=user_id,
+        kind="grant",
+        amount=amount,
+        balance_after=balance,
+        ref=ref,
+        reason=reason,
+        now=now,
+    ):
+        uow.repository(AccountRepository).add_credits(user_id=user_id, amount=amount)
+        return balance
+    if ledger.find(ref=ref, kind="grant") != (user_id, amount):
+        raise RefReused(ref=ref)
+    return account.balance
 
 
 def top_up_credits(

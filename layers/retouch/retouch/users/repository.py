@@ -9,12 +9,12 @@ import pymysql
 
 from retouch.caller.repository import user_from_row
 from retouch.core.db import UnitOfWork
+from retouch.core.db_connect import is_duplicate
 from retouch.core.identity import User, UserStatus
 from retouch.core.permissions import Role
 from retouch.core.time import to_db
 from retouch.users.errors import EmailTaken
 
-_DUPLICATE_KEY = 1062
 _BY_EMAIL = (
     "SELECT id, public_id, email, password_hash, role, status, created_at, updated_at, "
     "email_verified_at "
@@ -76,7 +76,7 @@ class MySQLUserRepository:
                 (public_id, email, password_hash, to_db(now), to_db(now), _db_time(verified_at)),
             )
         except pymysql.err.IntegrityError as exc:
-            if exc.args and exc.args[0] == _DUPLICATE_KEY and "uq_users_email" in str(exc.args[-1]):
+            if is_duplicate(exc, "uq_users_email"):
                 raise EmailTaken from None
             raise
         return User(

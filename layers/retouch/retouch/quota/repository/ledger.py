@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+import pymysql
+
 from retouch.core.db import UnitOfWork
+from retouch.core.db_connect import is_duplicate
 from retouch.core.time import from_db, to_db
 from retouch.core.units import sql_adapter
 from retouch.quota.schemas import LedgerEntryRead, LedgerKind, LedgerRow
@@ -26,6 +29,20 @@ class LedgerRepository(Protocol):
     ) -> None:
         """Append a row whose balance_after is the account's balance as this transaction
         left it (nothing when the user has no account)."""
+        ...
+
+    def add_once(
+        self,
+        *,
+        user_id: int,
+        kind: LedgerKind,
+        amount: int,
+        balance_after: int,
+        ref: str,
+        reason: str | None,
+        now: datetime,
+    ) -> bool:
+        """Append the row unless (ref, kind) has one already: False, and nothing written."""
         ...
 
     def find(self, *, ref: str, kind: LedgerKind) -> tuple[int, int] | None:
@@ -65,6 +82,32 @@ class MySQLLedgerRepository:
             "(%s, %s, %s, (SELECT balance FROM quota_accounts WHERE user_id = %s), %s, %s, %s)",
             (user_id, kind, amount, user_id, ref, reason, to_db(now)),
         )
+
+    def add_once(
+        self,
+        *,
+        user_id: int,
+        kind: LedgerKind,
+        amount: int,
+        balance_after: int,
+        ref: str,
+        reason: str | None,
+        now: datetime,
+    ) -> bool:
+        """The insert alone decides "once" through the (ref, kind) key: a duplicate ends
+        this statement only (InnoDB keeps the transaction), and no gap is held locked."""
+        try:
+            self._uow.execute(
+                "INSERT INTO quota_ledger "
+                "(user_id, kind, amount, balance_after, ref, reason, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (user_id, kind, amount, balance_after, ref, reason, to_db(now)),
+            )
+        except pymysql.err.IntegrityError as exc:
+            if is_duplicate(exc, "uq_quota_ledger_ref_kind"):
+                return False
+            raise
+        return True
 
     def find(self, *, ref: str, kind: LedgerKind) -> tuple[int, int] | None:
         """(user_id, amount) of the row written for (ref, kind), read locked and latest."""
