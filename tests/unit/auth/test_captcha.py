@@ -1,6 +1,7 @@
 """The CAPTCHA's parts that need no server: each adapter reading its provider's answers, the
-settings refusing what cannot work at start, and the check's decisions (asked or not,
-required, failed, unavailable) with a working fake behind the port, its log line and metric."""
+settings refusing what cannot work at start, the check's decisions (asked or not, required,
+failed, unavailable) with a working fake behind the port, its log line and metric, and the
+local stack fake's signature check against our signer."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from retouch.auth.captcha import (
     require_captcha,
 )
 from retouch.auth.captcha.hcaptcha import hcaptcha_verdict
-from retouch.auth.captcha.tencent import tencent_verdict
+from retouch.auth.captcha.tencent import ACTION, SERVICE, VERSION, tencent_verdict
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.metrics import Recorder, reset_recorder
+from retouch.core.metrics_tencent import tc3_headers
 from retouch.core.settings import Settings, SettingsError, get_settings
+from scripts.local.captcha_fake import signed_by
 from tests.conftest import LogLines
 from tests.fakes.metrics import MemorySink
 
@@ -283,3 +286,29 @@ def test_tencent_needs_the_randstr_too(monkeypatch: pytest.MonkeyPatch) -> None:
         settings, route="register", token="t", randstr="r", client_ip="x", verifier=fake
     )
     assert fake.asked == [("t", "x", "r")]
+
+
+# --- the local stack fake's signature check --------------------------------------------
+
+
+def test_the_local_fake_accepts_our_signed_call_and_refuses_another_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TENCENTCLOUD_SECRETID", "AKIDlocal")
+    monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", "local-key")
+    body = b'{"CaptchaType":9}'
+    headers = tc3_headers(
+        endpoint="http://127.0.0.1:9",
+        action=ACTION,
+        version=VERSION,
+        region="",
+        body=body,
+        service=SERVICE,
+    )
+
+    assert "x-tc-region" not in headers
+    assert "/captcha/tc3_request" in headers["authorization"]
+    assert signed_by("AKIDlocal", "local-key")(headers, body) is None
+    assert signed_by("AKIDlocal", "other-key")(headers, body) == "signature mismatch"
+    assert signed_by("AKIDlocal", "local-key")(headers, body + b" ") == "signature mismatch"
+    assert signed_by("AKIDlocal", "local-key")({}, body) == "not TC3-signed"
