@@ -203,6 +203,21 @@ def test_a_wrong_secret_is_ours_and_fails_closed_not_blamed_on_the_client(
     assert response.json()["code"] == "CAPTCHA_UNAVAILABLE"
 
 
+def test_a_token_solved_on_another_site_is_refused_when_hostnames_are_named(
+    api: Api, fake: FakeCaptcha, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fake answers hostname app.example.com
+    _enable(monkeypatch, fake, "hcaptcha", RETOUCH_CAPTCHA_HOSTNAMES="shop.example.com")
+    email = new_email("elsewhere")
+    token, _ = fake.solved()
+
+    response = _register(api, email, **{"X-Captcha-Token": token})
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "CAPTCHA_FAILED"
+    assert _users(email) == 0
+
+
 def test_the_sign_up_limits_refuse_before_the_provider_is_asked(
     api: Api, hcaptcha: FakeCaptcha, monkeypatch: pytest.MonkeyPatch
 ) -> None:

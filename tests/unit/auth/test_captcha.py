@@ -312,3 +312,20 @@ def test_the_local_fake_accepts_our_signed_call_and_refuses_another_key(
     assert signed_by("AKIDlocal", "other-key")(headers, body) == "signature mismatch"
     assert signed_by("AKIDlocal", "local-key")(headers, body + b" ") == "signature mismatch"
     assert signed_by("AKIDlocal", "local-key")({}, body) == "not TC3-signed"
+
+
+def test_hcaptcha_with_hostnames_refuses_a_token_solved_on_another_site() -> None:
+    answer = {"success": True, "hostname": "evil.example.net"}
+    ours = {"app.example.com"}
+
+    assert hcaptcha_verdict(answer, hostnames=ours) == Verdict(False, ("hostname-mismatch",))
+    assert hcaptcha_verdict({**answer, "hostname": "app.example.com"}, hostnames=ours).passed
+    assert hcaptcha_verdict(answer).passed  # no hostnames named: any site
+
+
+def test_hostnames_are_read_comma_separated(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(
+        monkeypatch, **HCAPTCHA, RETOUCH_CAPTCHA_HOSTNAMES="app.example.com, m.example.com"
+    )
+
+    assert settings.captcha_hostnames == ["app.example.com", "m.example.com"]

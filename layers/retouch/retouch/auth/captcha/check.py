@@ -89,4 +89,5 @@ def get_captcha() -> CaptchaVerifier:
         secret=secret,
         endpoint=settings.captcha_endpoint,
         timeout_s=settings.captcha_timeout_s,
+        hostnames=settings.captcha_hostnames,
     )

@@ -2,15 +2,17 @@
 (the token), `remoteip` and `sitekey`; the answer is JSON `{"success", "error-codes",
 "hostname", ...}` (https://docs.hcaptcha.com/#verify-the-user-response-server-side).
 
-`success: true` passes. `success: false` refuses with the answer's `error-codes`, except the
-codes that say our own configuration is wrong (a missing or invalid secret, a sitekey that is
-not the secret's): those are no verdict about the client, so they raise `CaptchaUnreachable`
-and the request is refused as unavailable, logged, rather than blamed on its sender.
+`success: true` passes (with `RETOUCH_CAPTCHA_HOSTNAMES`, only for a token solved on one of
+those sites: the answer's `hostname`). `success: false` refuses with the answer's
+`error-codes`, except the codes that say our own configuration is wrong (a missing or invalid
+secret, a sitekey that is not the secret's): those are no verdict about the client, so they
+raise `CaptchaUnreachable` and the request is refused as unavailable, logged, rather than
+blamed on its sender.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
@@ -36,9 +38,12 @@ class HCaptchaVerifier:
         secret: Callable[[], str],
         endpoint: str = ENDPOINT,
         timeout_s: float = 3.0,
+        hostnames: Collection[str] = (),
     ) -> None:
-        """`secret` reads hCaptcha's secret key (through the secrets port, cached there)."""
+        """`secret` reads hCaptcha's secret key (through the secrets port, cached there);
+        `hostnames`, when given, are the sites a token must have been solved on."""
         self._site_key = site_key
+        self._hostnames = frozenset(hostnames)
         self._secret = secret
         self._endpoint = endpoint or ENDPOINT
         self._client = httpx.Client(timeout=timeout_s)
@@ -53,16 +58,19 @@ class HCaptchaVerifier:
             raise CaptchaUnreachable(f"hcaptcha: {type(exc).__name__}") from None
         if response.status_code != 200:
             raise CaptchaUnreachable(f"hcaptcha: HTTP {response.status_code}")
-        return hcaptcha_verdict(_json(response))
+        return hcaptcha_verdict(_json(response), hostnames=self._hostnames)
 
 
-def hcaptcha_verdict(answer: Any) -> Verdict:
-    """The verdict in a siteverify answer; CaptchaUnreachable when it holds none."""
+def hcaptcha_verdict(answer: Any, *, hostnames: Collection[str] = ()) -> Verdict:
+    """The verdict in a siteverify answer; CaptchaUnreachable when it holds none. With
+    `hostnames`, a token solved on another site (its `hostname`) is refused."""
     if not isinstance(answer, dict) or not isinstance(answer.get("success"), bool):
         raise CaptchaUnreachable("hcaptcha: an answer without success")
     codes = answer.get("error-codes") or []
     reasons = tuple(str(code) for code in codes) if isinstance(codes, list) else ()
     if answer["success"]:
+        if hostnames and answer.get("hostname") not in hostnames:
+            return Verdict(passed=False, reasons=("hostname-mismatch",))
         return Verdict(passed=True)
     ours = CONFIGURATION_ERRORS.intersection(reasons)
     if ours:

@@ -57,6 +57,11 @@ class CaptchaSettings(SettingsGroup):
         description="the routes that ask for a token (comma-separated): register, "
         "password_forgot, verify_resend",
     )
+    captcha_hostnames: list[str] = Field(
+        default_factory=list,
+        description="hCaptcha only: the sites a token must have been solved on (its answer's "
+        "hostname; comma-separated, e.g. app.example.com); empty: any",
+    )
     captcha_timeout_s: float = Field(
         3.0, gt=0, le=10, description="timeout of one call to the provider's verification API"
     )
@@ -84,9 +89,9 @@ class CaptchaSettings(SettingsGroup):
             raise ValueError("a CAPTCHA provider needs the reference to its secret")
         return reference
 
-    @field_validator("captcha_routes", mode="before")
+    @field_validator("captcha_routes", "captcha_hostnames", mode="before")
     @classmethod
-    def _parse_routes(cls, value: object) -> object:
+    def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return [route.strip() for route in value.split(",") if route.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
