@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from scripts.deploy_tencent.captcha import captcha_problems
 from scripts.deploy_tencent.mail import is_unset_password, mail_problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,6 +255,7 @@ def _problems(function: Function, layers: Mapping[str, Layer]) -> list[str]:
                 f"{where}: {name} carries a password; set RETOUCH_REDIS_AUTH_SECRET instead"
             )
     problems += mail_problems(where, function.environment)
+    problems += captcha_problems(where, function.environment)
     size = len(json.dumps(function.environment, separators=(",", ":")).encode())
     if size > ENVIRONMENT_LIMIT_BYTES:
         problems.append(

@@ -72,6 +72,10 @@ from starlette.applications import Starlette
 from retouch.bootstrap.clients import reset_clients
 from retouch.core.settings import SettingsError, get_settings
 from scripts.local.alert_sinks import alert_env, mail_env, smtp_sink, webhook_sink
+from scripts.local.captcha_fake import APP_ID as CAPTCHA_APP_ID
+from scripts.local.captcha_fake import SECRET as CAPTCHA_SECRET
+from scripts.local.captcha_fake import SITE_KEY as CAPTCHA_SITE_KEY
+from scripts.local.captcha_fake import running_fake_captcha, signed_by
 from scripts.local.gateway import create_gateway
 from scripts.local.lambda_runtime import ROOT, write_env_file
 from scripts.local.migrate import apply_migrations, load_seed
@@ -247,6 +251,35 @@ def start_mail_sink(background: contextlib.ExitStack, folder: Path) -> None:
          f"read it in {folder}/*.eml")  # fmt: skip
 
 
+def start_captcha_fake(background: contextlib.ExitStack, provider: str) -> None:
+    """`STACK_CAPTCHA=hcaptcha|tencent`: ask sign-ups for a CAPTCHA checked by a loopback fake
+    of that provider (`scripts/local/captcha_fake.py`); `POST <fake>/solve` hands out a solved
+    token, as the widget would. Unset: the CAPTCHA stays as RETOUCH_CAPTCHA_* say (off)."""
+    if not provider:
+        return
+    if provider not in ("hcaptcha", "tencent"):
+        raise RuntimeError(f"STACK_CAPTCHA={provider!r}: hcaptcha or tencent")
+    keys = {"TENCENTCLOUD_SECRETID": "AKIDlocalcaptcha", "TENCENTCLOUD_SECRETKEY": "local-key"}
+    fake = background.enter_context(
+        running_fake_captcha(signed_by(*keys.values()))  # the keys only sign for the fake
+    )
+    tencent = provider == "tencent"
+    os.environ.update(
+        {
+            "RETOUCH_CAPTCHA_PROVIDER": provider,
+            "RETOUCH_CAPTCHA_SITE_KEY": str(CAPTCHA_APP_ID) if tencent else CAPTCHA_SITE_KEY,
+            "RETOUCH_CAPTCHA_SECRET": "env:RETOUCH_SECRET_CAPTCHA",
+            "RETOUCH_SECRET_CAPTCHA": CAPTCHA_SECRET,
+            "RETOUCH_CAPTCHA_ENDPOINT": fake.tencent_url if tencent else fake.hcaptcha_url,
+            **(keys if tencent else {}),
+        }
+    )
+    reset_clients()
+    get_settings()
+    _log(f"captcha: {provider} checked by a fake on {fake.url}; a solved token: curl -X "
+         f"POST {fake.url}/solve, sent in X-Captcha-Token (and X-Captcha-Randstr)")  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = _arguments(argv)
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -333,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              "until an operator enables it (README)")  # fmt: skip
         start_alert_sinks(background, data_dir / "alerts")
         start_mail_sink(background, data_dir / "mail")
+        start_captcha_fake(background, os.environ.get("STACK_CAPTCHA", ""))
         template = load_template()
         app = create_gateway(template, workers=arguments.workers, schedules=True, consumers=True)
         gateway = app.state.gateway

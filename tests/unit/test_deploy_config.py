@@ -70,6 +70,12 @@ MAIL_ENVIRONMENT = {
     "RETOUCH_EMAIL_VERIFICATION_URL": "https://app.example.com/verify-email?token=",
     "RETOUCH_PASSWORD_RESET_URL": "https://app.example.com/reset-password?token=",
 }
+#: The sign-up CAPTCHA as a stage enables it (tests/unit/test_deploy_captcha.py).
+CAPTCHA_ENVIRONMENT = {
+    "RETOUCH_CAPTCHA_PROVIDER": "tencent",
+    "RETOUCH_CAPTCHA_SITE_KEY": "190000001",
+    "RETOUCH_CAPTCHA_SECRET": "tcssm:retouch-dev-captcha-secret",
+}
 
 
 def _environment(**overrides: str) -> dict[str, str]:
@@ -81,7 +87,7 @@ def _environment(**overrides: str) -> dict[str, str]:
         for name in names
         if "SECRET" in name
     }
-    return values | MAIL_ENVIRONMENT | overrides
+    return values | MAIL_ENVIRONMENT | CAPTCHA_ENVIRONMENT | overrides
 
 
 def _edited(tmp_path: Path, edit: Any) -> Path:

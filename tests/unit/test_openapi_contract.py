@@ -89,13 +89,20 @@ def test_route_errors_come_from_dependencies_and_marks(spec: dict[str, Any]) -> 
     # the role dependency of every admin route brings 403; no other route has it but the
     # payment notification, whose forged or replayed signature is 403 SIGNATURE_INVALID, and
     # the account's deletion, whose wrong password is 403 PASSWORD_NOT_CONFIRMED, and task
-    # creation, refused to an unverified address with 403 EMAIL_NOT_VERIFIED
+    # creation, refused to an unverified address with 403 EMAIL_NOT_VERIFIED, and the routes
+    # a CAPTCHA can guard, whose refused token is 403 CAPTCHA_FAILED
     notify = ("POST", "/v1/payments/notify/{provider}")
     delete_me = ("DELETE", "/v1/me")
     assert error_codes(spec, ops[notify])["403"] == {"SIGNATURE_INVALID"}
     assert error_codes(spec, ops[delete_me])["403"] == {"PASSWORD_NOT_CONFIRMED"}
     assert create["403"] == {"EMAIL_NOT_VERIFIED"}
-    guarded = (notify, delete_me, ("POST", "/v1/tasks"))
+    captcha_guarded = tuple(
+        ("POST", f"/v1/auth/{route}") for route in ("register", "password/forgot", "verify/resend")
+    )
+    for route in captcha_guarded:
+        assert error_codes(spec, ops[route])["403"] == {"CAPTCHA_FAILED"}
+        assert error_codes(spec, ops[route])["503"] >= {"CAPTCHA_UNAVAILABLE"}
+    guarded = (notify, delete_me, ("POST", "/v1/tasks"), *captcha_guarded)
     for (method, path), operation in ops.items():
         expected = path.startswith("/v1/admin") or (method, path) in guarded
         assert ("403" in operation["responses"]) == expected, (method, path)

@@ -1,5 +1,5 @@
 """AuthFunction: POST /v1/auth/register, /login, /refresh, /logout, /password/forgot,
-/password/reset, and POST /v1/me/password."""
+/password/reset, GET /v1/auth/captcha, and POST /v1/me/password."""
 
 from retouch.auth.router import me_router, router
 from retouch.http import create_app, make_handler

@@ -30,7 +30,7 @@ from scripts.deploy_tencent.scf import publish_layer
 from scripts.local.sam import load_template
 from tests.integration.cos_fake import SECRET_ID, SECRET_KEY, running_fake_cos
 from tests.integration.tencent_deploy_fake import FakeTencentDeploy, running_fake_tencent_deploy
-from tests.unit.test_deploy_config import MAIL_ENVIRONMENT
+from tests.unit.test_deploy_config import CAPTCHA_ENVIRONMENT, MAIL_ENVIRONMENT
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +62,7 @@ DEPLOY_ENV = {
     "RETOUCH_SECRET_HUNYUAN": "tcssm:retouch-providers-hunyuan",
     "RETOUCH_FIRST_ADMIN_EMAIL": "mei@example.com",
     **MAIL_ENVIRONMENT,
+    **CAPTCHA_ENVIRONMENT,
 }
 
 

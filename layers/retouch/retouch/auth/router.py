@@ -1,5 +1,5 @@
-"""`/v1/auth`: register, email verification, login, refresh, logout, password reset;
-`/v1/me/password`."""
+"""`/v1/auth`: register, email verification, login, refresh, logout, password reset, the
+CAPTCHA a client shows; `/v1/me/password`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,18 @@ from fastapi import Depends, Request, Response
 from retouch.auth import passwords, service, verification
 from retouch.auth import refresh as rotation
 from retouch.auth.attempts import LoginGuard
+from retouch.auth.captcha import (
+    CaptchaFailed,
+    CaptchaRequired,
+    CaptchaUnavailable,
+    captcha_routes,
+    require_captcha,
+)
 from retouch.auth.hashing import AuthBusy
 from retouch.auth.passwords import CurrentPasswordWrong, ResetTokenInvalid
 from retouch.auth.schemas import (
+    CaptchaConfig,
+    CaptchaProof,
     EmailVerification,
     LoginRequest,
     PasswordChange,
@@ -39,6 +48,7 @@ from retouch.core.identity import Principal
 from retouch.core.lockout import get_lockouts
 from retouch.core.ratelimit import RateLimited
 from retouch.core.settings import get_settings
+from retouch.core.settings.captcha import CaptchaRoute
 from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import client_address, limiter_for
 from retouch.http.routing import api_router
@@ -66,14 +76,46 @@ def _client(request: Request) -> str:
     )
 
 
+Captcha = Annotated[CaptchaProof, Depends()]
+_CAPTCHA_ERRORS = (CaptchaRequired, CaptchaFailed, CaptchaUnavailable)
+
+
+def _check_captcha(request: Request, route: CaptchaRoute, captcha: CaptchaProof) -> None:
+    require_captcha(
+        get_settings(),
+        route=route,
+        token=captcha.token,
+        randstr=captcha.randstr,
+        client_ip=client_address(request.scope),
+    )
+
+
+@router.get("/captcha", response_model=CaptchaConfig)
+def captcha(response: Response) -> CaptchaConfig:
+    """Whether a CAPTCHA token is asked for, on which routes, and the kind of CAPTCHA and
+    public site key (hCaptcha sitekey, Tencent CaptchaAppId) the client's widget uses; no sign-in
+    needed. The token goes in `X-Captcha-Token` (Tencent's `randstr` in
+    `X-Captcha-Randstr`)."""
+    response.headers["Cache-Control"] = f"public, max-age={CaptchaConfig.MAX_AGE_S}"
+    settings = get_settings()
+    routes = captcha_routes(settings)
+    if not routes:
+        return CaptchaConfig(kind="off", site_key=None, required_for=[])
+    return CaptchaConfig(
+        kind=settings.captcha_provider, site_key=settings.captcha_site_key, required_for=routes
+    )
+
+
 @router.post("/register", status_code=202, response_model=RegistrationAccepted)
-@raises(RateLimited, AuthBusy)
-def register(body: RegisterRequest, request: Request) -> RegistrationAccepted:
+@raises(RateLimited, AuthBusy, *_CAPTCHA_ERRORS)
+def register(body: RegisterRequest, request: Request, captcha: Captcha) -> RegistrationAccepted:
     """Start an account: a verification link is mailed to the address, or, when it has an
     account already, a notice to its owner. The answer is the same either way. Limited per
-    address, per network and across the service."""
+    address, per network and across the service; then, when `GET /v1/auth/captcha` names
+    `register`, the CAPTCHA token is checked before anything is hashed."""
     settings = get_settings()
     admit_signup(limiter_for(request.scope), settings, client_ip=client_address(request.scope))
+    _check_captcha(request, "register", captcha)
     service.register(
         database=get_database(),
         settings=settings,
@@ -101,12 +143,14 @@ def verify_email(body: EmailVerification, request: Request, response: Response) 
 
 
 @router.post("/verify/resend", status_code=202, response_class=Response)
-@raises(RateLimited)
-def resend_verification(body: VerificationResend, request: Request) -> Response:
+@raises(RateLimited, *_CAPTCHA_ERRORS)
+def resend_verification(body: VerificationResend, request: Request, captcha: Captcha) -> Response:
     """Mail a new verification link if the address has an unverified account. The answer is
-    the same whatever the address."""
+    the same whatever the address. A CAPTCHA token when `GET /v1/auth/captcha` names
+    `verify_resend`."""
     settings = get_settings()
     admit_resend(limiter_for(request.scope), settings, client_ip=client_address(request.scope))
+    _check_captcha(request, "verify_resend", captcha)
     verification.resend(
         database=get_database(),
         settings=settings,
@@ -118,14 +162,16 @@ def resend_verification(body: VerificationResend, request: Request) -> Response:
 
 
 @router.post("/password/forgot", status_code=202, response_class=Response)
-@raises(RateLimited)
-def forgot_password(body: ResetRequest, request: Request) -> Response:
+@raises(RateLimited, *_CAPTCHA_ERRORS)
+def forgot_password(body: ResetRequest, request: Request, captcha: Captcha) -> Response:
     """Mail a password reset link to the address if it has an account. The answer is the
-    same whether it has one or not."""
+    same whether it has one or not. A CAPTCHA token when `GET /v1/auth/captcha` names
+    `password_forgot`."""
     settings = get_settings()
     admit_reset_request(
         limiter_for(request.scope), settings, client_ip=client_address(request.scope)
     )
+    _check_captcha(request, "password_forgot", captcha)
     passwords.request_reset(
         database=get_database(),
         settings=settings,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
+from fastapi import Header
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from retouch.core.schemas import RequestSchema, Schema
+from retouch.core.settings.captcha import CaptchaRoute
 from retouch.users.schemas import Email, UserRead
 
 MIN_PASSWORD_LENGTH = 10
@@ -102,6 +104,53 @@ class RegistrationAccepted(Schema):
     is in the mail."""
 
     status: Literal["verification_sent"] = "verification_sent"
+
+
+class CaptchaConfig(Schema):
+    """The CAPTCHA a client shows before the routes that ask for one (none while off)."""
+
+    #: Browsers and CDNs may reuse the answer this long; a changed setting reaches them after.
+    MAX_AGE_S: ClassVar[int] = 300
+
+    kind: Literal["off", "hcaptcha", "tencent"] = Field(
+        description="off (no token asked), hcaptcha, or tencent (Tencent Cloud Captcha)"
+    )
+    site_key: str | None = Field(
+        description="the widget's public key: hCaptcha's sitekey, Tencent's CaptchaAppId"
+    )
+    required_for: list[CaptchaRoute] = Field(
+        description="the routes that ask for a token: register (POST /v1/auth/register), "
+        "password_forgot (POST /v1/auth/password/forgot), verify_resend "
+        "(POST /v1/auth/verify/resend)"
+    )
+
+
+class CaptchaProof:
+    """The CAPTCHA token a request carries, in headers (the bodies stay the same whether a
+    CAPTCHA is on or off): ignored on a route that asks for none."""
+
+    def __init__(
+        self,
+        token: Annotated[
+            str | None,
+            Header(
+                alias="X-Captcha-Token",
+                max_length=8192,
+                description="the solved CAPTCHA's token (hCaptcha's response, Tencent's "
+                "ticket), when GET /v1/auth/captcha names this route",
+            ),
+        ] = None,
+        randstr: Annotated[
+            str | None,
+            Header(
+                alias="X-Captcha-Randstr",
+                max_length=128,
+                description="Tencent Captcha's randstr, sent with its ticket",
+            ),
+        ] = None,
+    ) -> None:
+        self.token = token
+        self.randstr = randstr
 
 
 class PasswordChange(RequestSchema):

@@ -3,6 +3,7 @@ included (tests, settings reloads); each is built on first use by its own getter
 
 from __future__ import annotations
 
+from retouch.auth.captcha import get_captcha
 from retouch.bootstrap.engine import get_engine
 from retouch.cache.two_level import get_cache
 from retouch.core.caller_cache import get_caller_cache
@@ -21,8 +22,8 @@ from retouch.storage.factory import get_storage
 
 def reset_clients() -> None:
     """Close and forget the database and Redis clients, the rate limiter, the cache, the queue,
-    the storage, the pipeline engine, the secrets read and the settings; flush and forget the
-    metrics recorder; forget whether error tracking is on."""
+    the storage, the pipeline engine, the CAPTCHA verifier, the secrets read and the settings;
+    flush and forget the metrics recorder; forget whether error tracking is on."""
     if get_redis.cache_info().currsize:
         get_redis().close()
     forget_databases()
@@ -30,6 +31,7 @@ def reset_clients() -> None:
     get_rate_limiter.cache_clear()
     get_caller_cache.cache_clear()
     get_mailer.cache_clear()
+    get_captcha.cache_clear()
     get_lockouts.cache_clear()
     get_cache.cache_clear()
     get_queue.cache_clear()

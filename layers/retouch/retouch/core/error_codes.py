@@ -158,4 +158,13 @@ REGISTRY: Mapping[str, ErrorCode] = _codes(
         "The verification link is invalid, used or expired",
     ),
     ErrorCode("EMAIL_NOT_VERIFIED", 403, B, "邮箱尚未验证", "The email address is not verified"),
+    ErrorCode("CAPTCHA_REQUIRED", 400, C, "请先完成人机验证", "A CAPTCHA token is required"),
+    ErrorCode("CAPTCHA_FAILED", 403, C, "人机验证未通过", "The CAPTCHA was not passed"),
+    ErrorCode(
+        "CAPTCHA_UNAVAILABLE",
+        503,
+        S,
+        "人机验证服务暂不可用，请稍后再试",
+        "The CAPTCHA cannot be checked now; retry in a moment",
+    ),
 )

@@ -39,6 +39,13 @@ DETAILS: Mapping[str, str] = {
     "Passwords are being checked for many requests; retry in {retry_after} s": (
         "当前密码校验请求过多，请在 {retry_after} 秒后重试"
     ),
+    "Solve the CAPTCHA and send its token in the X-Captcha-Token header": (
+        "请完成人机验证，并在 X-Captcha-Token 请求头中发送其票据"
+    ),
+    "The CAPTCHA was not passed; solve it again": "人机验证未通过，请重新验证",
+    "The CAPTCHA cannot be checked now; retry in {retry_after} s": (
+        "暂时无法校验人机验证，请在 {retry_after} 秒后重试"
+    ),
     "The reset link is invalid, used or expired; request a new one": (
         "重置链接无效、已使用或已过期，请重新申请"
     ),

@@ -157,10 +157,17 @@ def _calls(
 
 
 def tc3_headers(
-    *, endpoint: str, action: str, version: str, region: str, body: bytes
+    *,
+    endpoint: str,
+    action: str,
+    version: str,
+    region: str,
+    body: bytes,
+    service: str = SERVICE_NAME,
 ) -> dict[str, str]:
-    """Every header of a Cloud Monitor API call (`monitor` service) with JSON `body`,
-    signed with the SCF execution role's keys; CloudMonitorError without keys."""
+    """Every header of a Tencent Cloud API 3.0 call (by default to Cloud Monitor, `monitor`)
+    with JSON `body`, signed with the SCF execution role's keys; CloudMonitorError without
+    keys. An empty `region` sends none (APIs such as Captcha's take no region)."""
     role = scf_role_credentials()
     if role is None:
         raise CloudMonitorError("no Tencent Cloud credentials (TENCENTCLOUD_SECRETID/KEY)")
@@ -169,7 +176,7 @@ def tc3_headers(
     authorization = tc3_authorization(
         secret_id=role.secret_id,
         secret_key=role.secret_key.get_secret_value(),
-        service=SERVICE_NAME,
+        service=service,
         timestamp=timestamp,
         signed=headers,
         body=body,
@@ -181,7 +188,7 @@ def tc3_headers(
         "x-tc-action": action,
         "x-tc-version": version,
         "x-tc-timestamp": str(timestamp),
-        "x-tc-region": region,
+        **({"x-tc-region": region} if region else {}),
         **({"x-tc-token": token} if token else {}),
     }
 

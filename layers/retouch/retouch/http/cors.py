@@ -27,6 +27,8 @@ ALLOWED_HEADERS = (
     "If-None-Match",
     "Accept-Language",
     "Last-Event-ID",  # EventSource sends it when it reconnects to an event stream
+    "X-Captcha-Token",  # the sign-up CAPTCHA's token (retouch.auth.captcha)
+    "X-Captcha-Randstr",
 )
 EXPOSED_HEADERS = (
     "X-Request-ID",

@@ -8,6 +8,7 @@ from retouch.core.settings.accounts import AccountSettings
 from retouch.core.settings.alerts import AlertSettings
 from retouch.core.settings.backup import BackupSettings
 from retouch.core.settings.caller_cache import CallerCacheSettings
+from retouch.core.settings.captcha import CaptchaSettings
 from retouch.core.settings.database import DatabaseSettings
 from retouch.core.settings.erasure import ErasureSettings
 from retouch.core.settings.errortracking import ErrorTrackingSettings
@@ -28,6 +29,7 @@ from retouch.core.settings.verification import VerificationSettings
 # in order, or the reading group comes later: Redis auth reads the service's URL) and which bad
 # variable is reported first.
 class Settings(
+    CaptchaSettings,
     CallerCacheSettings,
     PaymentSettings,
     ErasureSettings,
