@@ -14,6 +14,9 @@
 - No function loads `pydantic.v1`: FastAPI imports it, building a route, only to refuse v1
   models (`http/routing.py` builds routes without it).
 - The admin function loads no HTTP client and no notifier until an alert test is sent.
+- No function builds a settings model at import: each group's model is built when the group
+  is first validated (`core/settings/lazy.py`), by the first `get_settings()` or the first
+  read of one of its fields, and only for the groups the function uses.
 
 (The step functions have their own pin, tests/unit/test_step_imports.py.)
 """
@@ -35,7 +38,7 @@ FUNCTIONS = (
     *(f"http/{name}" for name in ("admin", "auth", "callbacks", "catalog", "health")),
     *(f"http/{name}" for name in ("tasks", "uploads", "users")),
     *(f"jobs/{name}" for name in ("backup", "backup_verify", "monitor", "outbox_relay")),
-    *(f"jobs/{name}" for name in ("reaper", "retention", "rollup")),
+    *(f"jobs/{name}" for name in ("plan_expiry", "reaper", "retention", "rollup")),
     "triggers/upload",
 )
 FORBIDDEN_EVERYWHERE = (
@@ -70,13 +73,16 @@ FORBIDDEN = {
     "http/admin": ("httpx", "retouch.alerts.channels", "retouch.notify.robots"),
 }
 
-# Imports the entry file by path, as the Lambda runtime imports `app.py`; prints the modules.
+# Imports the entry file by path, as the Lambda runtime imports `app.py`; prints the modules
+# and the settings groups whose model was built.
 CHECK = (
     "import importlib.util, json, sys; "
     "spec = importlib.util.spec_from_file_location('app', sys.argv[1]); "
     "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
     "assert callable(module.handler) and callable(module.main_handler); "
-    "print(json.dumps(sorted(sys.modules)))"
+    "lazy = sys.modules.get('retouch.core.settings.lazy'); "
+    "built = sorted(group.__name__ for group in lazy._MODELS) if lazy else ['no lazy module']; "
+    "print(json.dumps({'modules': sorted(sys.modules), 'settings_models': built}))"
 )
 
 
@@ -111,10 +117,12 @@ def test_the_check_names_a_forbidden_package_and_its_modules_only() -> None:
 def test_a_function_imports_only_what_its_path_uses(background: Started, function: str) -> None:
     result = background.result(f"function-imports:{function.replace('/', '-')}")
     assert result.returncode == 0, result.stderr
-    modules = set(json.loads(result.stdout))
+    imported = json.loads(result.stdout)
+    modules = set(imported["modules"])
 
     assert "retouch.core.settings" in modules  # the check saw the function's own imports
     forbidden = FORBIDDEN_EVERYWHERE + FORBIDDEN.get(function, ())
     if function != "jobs/outbox_relay":
         forbidden += SCF_INVOCATION
     assert unwanted(modules, forbidden) == []
+    assert imported["settings_models"] == []
