@@ -2,7 +2,7 @@
 
 This package is the only place that knows environment variable names: the settings groups
 (`service`, `storage`, `pipeline`, ...) declare the `RETOUCH_*` fields, composed into the one
-flat `Settings` (`model`, each group validated by its own model when first needed: `lazy`),
+flat `Settings` (`model`, validated by one validator compiled from the groups: `compiled`),
 and `environment` reads the variables. Nothing is read at import time: `get_settings()` parses
 and validates on first use and caches the result, so a bad value fails the first caller with
 one line naming the variable.

@@ -8,14 +8,12 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from retouch.core.settings.base import SettingsGroup, earlier
+from retouch.core.settings.base import SettingsGroup
 
 
 class PipelineSettings(SettingsGroup):
     """Tasks, pipeline, providers, outbox and queue (`queue_backend` comes before
     `queue_tdmq_region`, whose validator reads it)."""
-
-    reads_earlier = frozenset({"db_password_secret", "jwt_keys_secret"})
 
     # Tasks (retouch.tasks): see docs/architecture.md "Tasks".
     task_deadline_s: int = Field(
@@ -181,7 +179,7 @@ class PipelineSettings(SettingsGroup):
     @field_validator("secrets_tencent_region")
     @classmethod
     def _check_secrets_region(cls, region: str, info: ValidationInfo) -> str:
-        references = (earlier(info, "db_password_secret"), earlier(info, "jwt_keys_secret"))
+        references = (info.data.get("db_password_secret"), info.data.get("jwt_keys_secret"))
         if not region and any(str(ref or "").startswith("tcssm:") for ref in references):
             raise PydanticCustomError("missing", "required by a tcssm: secret reference")
         return region

@@ -8,14 +8,12 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from retouch.core.settings.base import SettingsGroup, earlier
+from retouch.core.settings.base import SettingsGroup
 from retouch.core.settings.service import STORE_REFERENCE
 
 
 class RedisAuthSettings(SettingsGroup):
     """Where the Redis AUTH token is read (after the service's fields: it checks the URL)."""
-
-    reads_earlier = frozenset({"redis_url"})
 
     redis_auth_secret: str = Field(
         "",
@@ -28,7 +26,7 @@ class RedisAuthSettings(SettingsGroup):
     @field_validator("redis_auth_secret")
     @classmethod
     def _check_one_source_of_credentials(cls, reference: str, info: ValidationInfo) -> str:
-        url = str(earlier(info, "redis_url") or "")
+        url = info.data.get("redis_url") or ""
         if reference and (urlsplit(url).password or urlsplit(url).username):
             raise ValueError("RETOUCH_REDIS_URL carries credentials: drop them or this, not both")
         return reference
