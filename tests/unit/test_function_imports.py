@@ -14,6 +14,10 @@
 - No function loads `pydantic.v1`: FastAPI imports it, building a route, only to refuse v1
   models (`http/routing.py` builds routes without it).
 - The admin function loads no HTTP client and no notifier until an alert test is sent.
+- No function compiles the settings' validator at import (the first `get_settings()` does,
+  `core/settings/compiled.py`, without building a pydantic model), and the backups and the
+  trigger, which build no pydantic model on their path, never load `importlib.metadata`
+  (pydantic's plugin discovery, ≈ 20 ms, imports it with the first model a process builds).
 
 (The step functions have their own pin, tests/unit/test_step_imports.py.)
 """
@@ -35,7 +39,7 @@ FUNCTIONS = (
     *(f"http/{name}" for name in ("admin", "auth", "callbacks", "catalog", "health")),
     *(f"http/{name}" for name in ("tasks", "uploads", "users")),
     *(f"jobs/{name}" for name in ("backup", "backup_verify", "monitor", "outbox_relay")),
-    *(f"jobs/{name}" for name in ("reaper", "retention", "rollup")),
+    *(f"jobs/{name}" for name in ("plan_expiry", "reaper", "retention", "rollup")),
     "triggers/upload",
 )
 FORBIDDEN_EVERYWHERE = (
@@ -60,23 +64,27 @@ FORBIDDEN_EVERYWHERE = (
 #: Only the outbox relay releases the SCF backend's delayed messages (`queue.handlers`).
 SCF_INVOCATION = ("retouch.queue.scf_invoke", "retouch.queue.scf_ledger")
 WITHOUT_REDIS = ("redis", "retouch.queue", "retouch.tasks", "asyncio")
+#: redis-py imports it too (its version), as pydantic does on a process's first model.
+WITHOUT_MODELS = (*WITHOUT_REDIS, "importlib.metadata")
 FORBIDDEN = {
-    "jobs/backup": WITHOUT_REDIS,
-    "jobs/backup_verify": WITHOUT_REDIS,
+    "jobs/backup": WITHOUT_MODELS,
+    "jobs/backup_verify": WITHOUT_MODELS,
     "jobs/rollup": WITHOUT_REDIS,
     "jobs/retention": WITHOUT_REDIS,
-    "triggers/upload": WITHOUT_REDIS,
+    "triggers/upload": WITHOUT_MODELS,
     "http/health": ("jwt", "retouch.tasks", "retouch.caller", "retouch.quota", "retouch.queue"),
     "http/admin": ("httpx", "retouch.alerts.channels", "retouch.notify.robots"),
 }
 
-# Imports the entry file by path, as the Lambda runtime imports `app.py`; prints the modules.
+# Imports the entry file by path, as the Lambda runtime imports `app.py`; prints the modules
+# and whether the settings' validator was compiled.
 CHECK = (
     "import importlib.util, json, sys; "
     "spec = importlib.util.spec_from_file_location('app', sys.argv[1]); "
     "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
     "assert callable(module.handler) and callable(module.main_handler); "
-    "print(json.dumps(sorted(sys.modules)))"
+    "compiled = sys.modules['retouch.core.settings'].Settings._validator is not None; "
+    "print(json.dumps({'modules': sorted(sys.modules), 'settings_compiled': compiled}))"
 )
 
 
@@ -111,10 +119,12 @@ def test_the_check_names_a_forbidden_package_and_its_modules_only() -> None:
 def test_a_function_imports_only_what_its_path_uses(background: Started, function: str) -> None:
     result = background.result(f"function-imports:{function.replace('/', '-')}")
     assert result.returncode == 0, result.stderr
-    modules = set(json.loads(result.stdout))
+    imported = json.loads(result.stdout)
+    modules = set(imported["modules"])
 
     assert "retouch.core.settings" in modules  # the check saw the function's own imports
     forbidden = FORBIDDEN_EVERYWHERE + FORBIDDEN.get(function, ())
     if function != "jobs/outbox_relay":
         forbidden += SCF_INVOCATION
     assert unwanted(modules, forbidden) == []
+    assert imported["settings_compiled"] is False

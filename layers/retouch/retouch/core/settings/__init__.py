@@ -1,10 +1,11 @@
 """Every setting the backend reads, parsed once from environment variables.
 
 This package is the only place that knows environment variable names: the settings groups
-(`service`, `storage`, `pipeline`) declare the `RETOUCH_*` fields, composed into the one flat
-`Settings` (`model`), and `environment` reads the variables. Nothing is read at import time:
-`get_settings()` parses and validates on first use and caches the result, so a bad value fails
-the first caller with one line naming the variable.
+(`service`, `storage`, `pipeline`, ...) declare the `RETOUCH_*` fields, composed into the one
+flat `Settings` (`model`, validated by one validator compiled from the groups: `compiled`),
+and `environment` reads the variables. Nothing is read at import time: `get_settings()` parses
+and validates on first use and caches the result, so a bad value fails the first caller with
+one line naming the variable.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
-"""`Settings`: the settings groups composed into one flat model."""
+"""`Settings`: the settings groups composed into one flat, frozen view, validated by one
+pydantic-core validator compiled from their declarations (`compiled`)."""
 
 from __future__ import annotations
-
-from pydantic import BaseModel, ConfigDict
 
 from retouch.core.settings.accounts import AccountSettings
 from retouch.core.settings.alerts import AlertSettings
 from retouch.core.settings.backup import BackupSettings
 from retouch.core.settings.caller_cache import CallerCacheSettings
 from retouch.core.settings.captcha import CaptchaSettings
+from retouch.core.settings.compiled import CompiledSettings
 from retouch.core.settings.database import DatabaseSettings
 from retouch.core.settings.erasure import ErasureSettings
 from retouch.core.settings.errortracking import ErrorTrackingSettings
@@ -22,12 +22,12 @@ from retouch.core.settings.storage import StorageSettings
 from retouch.core.settings.verification import VerificationSettings
 
 
-# pydantic takes the fields of the last base first (it walks the MRO from `object` down), so
-# the bases are listed in reverse: service, storage, pipeline, observability, database, alerts,
-# error tracking, events, then Redis auth fields. That order is the order of validation (a validator
-# reading `info.data` sees only fields declared before it, so each such pair stays in one group,
-# in order, or the reading group comes later: Redis auth reads the service's URL) and which bad
-# variable is reported first.
+# The fields are taken from the last base to the first (as pydantic took a composed model's),
+# so the bases are listed in reverse: service, storage, pipeline, observability, backup,
+# database, alerts, error tracking, events, then Redis auth fields. That order is the order of
+# validation (a validator reading `info.data` sees only fields declared before it, so each such
+# pair stays in one group, in order, or the reading group comes later: Redis auth reads the
+# service's URL) and which bad variable is reported first.
 class Settings(
     CaptchaSettings,
     CallerCacheSettings,
@@ -45,9 +45,7 @@ class Settings(
     PipelineSettings,
     StorageSettings,
     ServiceSettings,
-    BaseModel,
+    CompiledSettings,
 ):
-    """The typed view of the environment. Field `x` is read from `RETOUCH_X`."""
-
-    # An unknown RETOUCH_* variable is a typo or a stale deploy: refuse it by name.
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """The typed view of the environment. Field `x` is read from `RETOUCH_X`; an unknown
+    RETOUCH_* variable is a typo or a stale deploy, refused by name."""
