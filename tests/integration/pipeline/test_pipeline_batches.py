@@ -10,7 +10,10 @@ row is inserted); and a `finalize` twice at once settling its charge (one statem
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +26,8 @@ from starlette.testclient import TestClient
 from retouch.core.db import Database, get_database
 from retouch.core.redis import get_redis
 from retouch.core.time import to_db, utc_now
+from retouch.notify import task_channel
+from retouch.pipeline.context import HeldUntilBatchEnd
 from retouch.pipeline.engine import Engine
 from retouch.pipeline.repository import StepRepository
 from retouch.queue.marks import DeferredMarks
@@ -101,6 +106,82 @@ def test_lost_marks_mean_every_message_again_and_the_outcome_does_not_change(
     assert ran == lost
     assert unpublished(run.task_id) == 0
     assert run.task() == before and run.steps() == steps
+    assert run.charged()
+
+
+def with_held(run: Run) -> HeldUntilBatchEnd:
+    """The run's engine as a step function builds it: what steps leave for after their
+    commit (messages, announcements) held until the batch's end, marks deferred too."""
+    held = HeldUntilBatchEnd(max_age_s=60)
+    context = dataclasses.replace(run.engine.context, marks=DeferredMarks(max_age_s=60))
+    run.engine = Engine(dataclasses.replace(context, held=held))
+    return held
+
+
+def received(events: Any, *, within_s: float, until: int | None = None) -> list[Any]:
+    """The task events `events` (a subscribed pub/sub) receives within `within_s` seconds
+    (or until `until` of them have come)."""
+    found: list[Any] = []
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and (until is None or len(found) < until):
+        message = events.get_message(timeout=0.05)
+        if message is not None:
+            found.append(json.loads(message["data"]))
+    return found
+
+
+def test_a_batch_publishes_its_messages_and_announcements_together_at_its_end(
+    client: TestClient, tmp_path: Path
+) -> None:
+    runs = [Run(client, tmp_path, ScriptedProvider("tencent", [PNG])) for _ in range(3)]
+    held = with_held(runs[0])
+    engine, queue = runs[0].engine, runs[0].queue
+    events = get_redis().pubsub(ignore_subscribe_messages=True)
+    events.subscribe(*(task_channel(run.task_id) for run in runs))
+
+    # WHEN one batch runs the three tasks' `prepare`
+    for run in runs:
+        engine.handle({"task_id": run.task_id, "step": "prepare", "attempt": 1})
+
+    # THEN until the batch ends nothing went out: every task started, no message, no event
+    assert [run.task()["status"] for run in runs] == ["running"] * 3
+    assert queue.published == [] and len(held.held) == 3
+    assert received(events, within_s=0.3) == []
+    assert sum(unpublished(run.task_id) for run in runs) == 3
+
+    # AND at its end every message and announcement went, and the marks were written
+    assert engine.flush() == 3
+    assert sorted(body["task_id"] for _, body, _ in queue.published) == sorted(
+        run.task_id for run in runs
+    )
+    announced = received(events, within_s=2, until=len(runs))
+    assert sorted((e["id"], e["status"]) for e in announced) == sorted(
+        (run.task_id, "running") for run in runs
+    )
+    assert held.held == [] and sum(unpublished(run.task_id) for run in runs) == 0
+    events.close()
+
+
+def test_a_batch_that_dies_before_its_end_loses_no_message(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # GIVEN a task whose step messages were held, and the instance died before the batch's end
+    run = Run(client, tmp_path, ScriptedProvider("tencent", [PNG]))
+    with_held(run)
+    run.engine.handle({"task_id": run.task_id, "step": "prepare", "attempt": 1})
+    assert run.queue.published == [] and unpublished(run.task_id) == 1
+    run.engine = Engine(dataclasses.replace(run.engine.context, held=None, marks=None))
+
+    # WHEN the relay finds the committed message and the engine runs the rest
+    relay(database=get_database("job"), queue=run.queue, min_age_s=0)
+    run.queue.sent = deque(
+        (q, body) for q, body in run.queue.sent if body.get("task_id") == run.task_id
+    )
+    drain(run.engine, run.queue)
+
+    # THEN the task succeeded and was charged once
+    assert run.task()["status"] == "succeeded"
+    assert unpublished(run.task_id) == 0
     assert run.charged()
 
 

@@ -184,8 +184,7 @@ def _settle_job(
     provider: Provider,
     status: JobStatus,
 ) -> After:
-    task, index = run.task, run.index
-    steps = uow.repository(StepRepository)
+    task, index, steps = run.task, run.index, uow.repository(StepRepository)
     if status.state == "pending":
         steps.polled(row.id)
         wait = poll_delay(row.polls, MAX_POLL_DELAY_S)
@@ -197,9 +196,8 @@ def _settle_job(
         error = status.error or ProviderRetryable("the job failed without a reason")
         state = _state(context, run, row)
         return _failed(context, uow, run, row, state, provider.key, error)
-    # The slot goes back and the breaker's count closes now, in one round trip; health
-    # counts the job once `store` has kept a real image from it (a garbage result is a
-    # failure of the vendor's, not a success).
+    # Slot back, breaker count closed (one round trip); health counts the job once `store`
+    # kept a real image from it (a garbage result is the vendor's failure, not a success).
     context.guards.job_succeeded(provider.key, holder)
     outputs = kept_outputs(context, task, row, status)
     latency_ms = (

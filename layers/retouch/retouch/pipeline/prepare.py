@@ -12,7 +12,7 @@ from retouch.images.inspection import NotAnImage, inspect_within
 from retouch.pipeline.context import After, StepContext, StepRun, next_message, send
 from retouch.pipeline.repository import StepRepository
 from retouch.storage import work_key
-from retouch.tasks.lifecycle import Ended, Outcome, announce_status, end_task
+from retouch.tasks.lifecycle import Ended, Outcome, end_task
 from retouch.tasks.records import Task
 from retouch.tasks.repository import TaskRepository
 from retouch.uploads.integrity import UploadChanged, read_inspected
@@ -53,7 +53,7 @@ def run_prepare(context: StepContext, run: StepRun) -> None:
             after.sent.append(send(context, uow, next_message(task, run.index, run.steps)))
     uow.commit()
     if started and after.ended is None:
-        announce_status(context.redis, task.public_id, "running")
+        after.started = task.public_id
     after.run(context)
 
 
