@@ -189,6 +189,7 @@ def step_consumers(threads: int, provider: str) -> Any:
     from retouch.core.redis import get_redis
     from retouch.core.settings import get_settings
     from retouch.images import normalize
+    from retouch.pipeline.context import HeldUntilBatchEnd
     from retouch.pipeline.engine import Engine, StepContext
     from retouch.pipeline.factories import PROVIDER_FACTORIES
     from retouch.pipeline.fetch import fetch_result
@@ -218,6 +219,7 @@ def step_consumers(threads: int, provider: str) -> Any:
             normalize=normalize,
             fetch=fetch_result,
             marks=DeferredMarks(),
+            held=HeldUntilBatchEnd(),
         )
     )
 

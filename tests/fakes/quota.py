@@ -128,14 +128,11 @@ class FakeAccountRepository(SharedTable):
         account = self.accounts.get(user_id)
         if account is None or account.balance < amount or account.period_end <= now:
             return False
-        self._change(user_id, balance=-amount, reserved=amount)
+        self.change(user_id, balance=-amount, reserved=amount)
         return True
 
-    def release(self, *, user_id: int, reserved: int, returned: int) -> None:
-        self._change(user_id, balance=returned, reserved=-reserved)
-
     def add_credits(self, *, user_id: int, amount: int) -> None:
-        self._change(user_id, balance=amount)
+        self.change(user_id, balance=amount)
 
     def start_period(
         self, *, user_id: int, ended: datetime, start: datetime, end: datetime, top_up: int
@@ -144,10 +141,10 @@ class FakeAccountRepository(SharedTable):
         if account is None or account.period_end != ended:
             return False
         self._store(dataclasses.replace(account, period_start=start, period_end=end))
-        self._change(user_id, balance=top_up)
+        self.change(user_id, balance=top_up)
         return True
 
-    def _change(self, user_id: int, *, balance: int = 0, reserved: int = 0) -> None:
+    def change(self, user_id: int, *, balance: int = 0, reserved: int = 0) -> None:
         account = self.accounts.get(user_id)
         if account is None:  # an UPDATE that matches no row
             return
@@ -167,8 +164,9 @@ class FakeAccountRepository(SharedTable):
         self.accounts[account.user_id] = account
 
 
-class FakeReservationRepository:
-    def __init__(self) -> None:
+class FakeReservationRepository(SharedTable):
+    def __init__(self, accounts: FakeAccountRepository) -> None:
+        self.accounts = accounts
         self.reservations: dict[str, Reservation] = {}
         self.settled_at: dict[str, datetime] = {}
 
@@ -186,10 +184,14 @@ class FakeReservationRepository:
     def delete(self, task_ref: str) -> None:
         self.reservations.pop(task_ref, None)
 
-    def settle(self, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
+    def settle_and_release(self, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
         reservation = self.reservations.get(task_ref)
         if reservation is None or reservation.status != "reserved":
             return False
+        if self.accounts.get(reservation.user_id) is None:  # the join matches no row
+            return False
+        returned = reservation.amount if status == "refunded" else 0
+        self.accounts.change(reservation.user_id, balance=returned, reserved=-reservation.amount)
         self.reservations[task_ref] = dataclasses.replace(reservation, status=status)
         self.settled_at[task_ref] = now
         return True
@@ -206,8 +208,11 @@ class LedgerLine:
 
 
 class FakeLedgerRepository:
-    def __init__(self, accounts: FakeAccountRepository) -> None:
+    def __init__(
+        self, accounts: FakeAccountRepository, reservations: FakeReservationRepository
+    ) -> None:
         self.accounts = accounts
+        self.reservations = reservations
         self.lines: list[LedgerLine] = []
 
     def add(
@@ -249,6 +254,15 @@ class FakeLedgerRepository:
         self.lines.append(LedgerLine(len(self.lines) + 1, user_id, ref, entry))
         return True
 
+    def add_settlement(self, *, ref: str, kind: LedgerKind, now: datetime) -> None:
+        reservation = self.reservations.get(ref)
+        if reservation is None:  # the subqueries find no user: NOT NULL refuses the row
+            raise constraint_violated("user_id")
+        amount = reservation.amount if kind == "refund" else 0
+        self.add(
+            user_id=reservation.user_id, kind=kind, amount=amount, ref=ref, reason=None, now=now
+        )
+
     def find(self, *, ref: str, kind: LedgerKind) -> tuple[int, int] | None:
         for line in self.lines:
             if (line.ref, line.entry.kind) == (ref, kind):
@@ -272,12 +286,13 @@ def quota_fakes(*, plans: list[PlanWrite] | None = None) -> dict[type[Any], obje
     """Every quota fake by its port, wired as the tables join."""
     plan_table = FakePlanRepository(plans)
     accounts = FakeAccountRepository()
+    reservations = FakeReservationRepository(accounts)
     return {
         PlanRepository: plan_table,
         MembershipRepository: FakeMembershipRepository(plan_table),
         AccountRepository: accounts,
-        ReservationRepository: FakeReservationRepository(),
-        LedgerRepository: FakeLedgerRepository(accounts),
+        ReservationRepository: reservations,
+        LedgerRepository: FakeLedgerRepository(accounts, reservations),
     }
 
 

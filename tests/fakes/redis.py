@@ -10,7 +10,7 @@ as the Python it stands for). `down = True` makes every command fail as a lost s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis as redis_py
@@ -121,6 +121,14 @@ class FakeRedis:
         slots[holder] = now + int(hold_ms)
         self.values[key] = slots
         return 1
+
+    def register_script(self, script: str) -> Callable[..., int]:
+        """The guards' slot script as `register_script` gives it (EVALSHA)."""
+
+        def run(keys: Sequence[str] = (), args: Sequence[Any] = ()) -> int:
+            return self.eval(script, len(keys), *keys, *args)
+
+        return run
 
     def pipeline(self, transaction: bool = True) -> FakePipeline:
         return FakePipeline(self)

@@ -10,6 +10,7 @@ from retouch.core.db import get_database
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.images import normalize
+from retouch.pipeline.context import HeldUntilBatchEnd
 from retouch.pipeline.engine import Engine, StepContext
 from retouch.pipeline.factories import PROVIDER_FACTORIES
 from retouch.pipeline.fetch import fetch_result
@@ -40,5 +41,6 @@ def get_engine() -> Engine:
             fetch=fetch_result,
             callback_base_url=settings.callback_base_url,
             marks=DeferredMarks(),
+            held=HeldUntilBatchEnd(),
         )
     )

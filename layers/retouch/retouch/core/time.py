@@ -36,3 +36,10 @@ def to_millis(moment: datetime) -> datetime:
 def from_epoch(seconds: float) -> datetime:
     """Seconds since the Unix epoch (presigned URL expiries, STS answers) as aware UTC."""
     return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def from_db_value(value: datetime | str) -> datetime:
+    """A `DATETIME` column's value made aware: as the driver reads it, or as `JSON_OBJECT`
+    renders it in a document (`2026-12-06 07:40:20.123`, UTC)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=timezone.utc)

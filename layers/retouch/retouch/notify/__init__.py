@@ -6,6 +6,6 @@ misses the message, so every stream starts from the task's stored state and clie
 where the runtime cannot stream.
 """
 
-from retouch.notify.channels import publish_task_event, task_channel
+from retouch.notify.channels import publish_task_event, publish_task_events, task_channel
 
-__all__ = ["publish_task_event", "task_channel"]
+__all__ = ["publish_task_event", "publish_task_events", "task_channel"]

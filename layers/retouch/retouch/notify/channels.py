@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -26,3 +27,19 @@ def publish_task_event(client: RedisClient, public_id: str, event: dict[str, Any
             "task event not published", extra={"task": public_id, "error": type(exc).__name__}
         )
         return 0
+
+
+def publish_task_events(client: RedisClient, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """`publish_task_event` for each (task public id, event), in one round trip (a
+    pipeline, not a transaction); a failure is logged, as each one's would be."""
+    if not events:
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for public_id, event in events:
+            pipe.publish(task_channel(public_id), json.dumps(event, default=str))
+        pipe.execute()
+    except redis.RedisError as exc:
+        logger.warning(
+            "task events not published", extra={"events": len(events), "error": type(exc).__name__}
+        )

@@ -4,6 +4,8 @@ has committed (`After`: publish its messages, announce an ending)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -12,6 +14,7 @@ from retouch.catalog.versions import Versions
 from retouch.core.redis import RedisClient
 from retouch.core.time import Clock, utc_now
 from retouch.core.units import Transaction, Transactions
+from retouch.notify import publish_task_events
 from retouch.pipeline.messages import StepMessage, step_queue
 from retouch.pipeline.repository import StepRepository, StepRow
 from retouch.pipeline.sources import ProviderSource
@@ -27,6 +30,8 @@ from retouch.tasks.records import Task
 DEFAULT_TIMEOUT_S = 120
 DEFAULT_RETRIES = 2
 MAX_POLL_DELAY_S = 20
+#: What a step left for its batch's end goes at once when held this long, seconds.
+HELD_MAX_AGE_S = 1.0
 Normalizer = Callable[[bytes], bytes]
 Fetcher = Callable[[str, Provider], bytes]
 
@@ -52,6 +57,9 @@ class StepContext:
     #: Given (the step functions), outbox rows are marked published once per batch of
     #: messages (`Engine.flush`); None: each step marks its own at once.
     marks: DeferredMarks | None = None
+    #: Given (the step functions), steps' messages and announcements go out once per batch
+    #: of messages (`Engine.flush`); None: each step's at once.
+    held: HeldUntilBatchEnd | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,21 +84,76 @@ StepFunction = Callable[[StepContext, StepRun], None]
 @dataclass
 class After:
     """What a step does once its unit of work has committed: publish the messages it wrote
-    to the outbox and announce the task's ending, if it ended the task."""
+    to the outbox, and announce that the task `started` (its public id) or the task's ending,
+    if it ended the task. Given the context's `held`, at the end of the batch."""
 
     sent: list[OutboxMessage] = field(default_factory=list)
     ended: Ended | None = None
+    started: str | None = None
 
     def run(self, context: StepContext) -> None:
-        publish_committed(
-            database=context.database,
-            queue=context.queue,
-            messages=self.sent,
-            clock=context.clock,
-            marks=context.marks,
-        )
-        if self.ended is not None:
-            self.ended.announce(context.redis)
+        if context.held is None:
+            run_all(context, [self])
+        else:
+            context.held.hold(self, context)
+
+
+def run_all(context: StepContext, afters: Sequence[After]) -> None:
+    """What `afters` leave to do, together: their messages published in one go (one round
+    trip where the queue can, and their marks in one statement) and their announcements in
+    one Redis pipeline; then each ending counted and logged."""
+    publish_committed(
+        database=context.database,
+        queue=context.queue,
+        messages=[message for after in afters for message in after.sent],
+        clock=context.clock,
+        marks=context.marks,
+    )
+    ended = [after.ended for after in afters if after.ended is not None]
+    events = [(after.started, "running") for after in afters if after.started is not None]
+    events += [(end.task.public_id, end.outcome.status) for end in ended]
+    publish_task_events(context.redis, [(task, {"id": task, "status": s}) for task, s in events])
+    for end in ended:
+        end.record()
+
+
+class _Held(threading.local):
+    def __init__(self) -> None:
+        self.afters: list[After] = []
+        self.since = 0.0  # time.monotonic() of the oldest held
+
+
+class HeldUntilBatchEnd:
+    """Steps' `After`s held until their batch of messages ends (`Engine.flush`), per thread
+    (each consumer thread of the local runtime runs its own batches), so a batch publishes
+    its messages and announcements in one round trip each instead of one per step. What has
+    been held `max_age_s` goes at once, whatever the batch. A crash before then loses no
+    message (the outbox rows are committed: the relay publishes them) and only live
+    announcements (a stream starts from the stored task)."""
+
+    def __init__(self, max_age_s: float = HELD_MAX_AGE_S) -> None:
+        self.max_age_s = max_age_s
+        self._held = _Held()
+
+    @property
+    def held(self) -> list[After]:
+        """This thread's `After`s not yet run."""
+        return list(self._held.afters)
+
+    def hold(self, after: After, context: StepContext) -> None:
+        held = self._held
+        if not held.afters:
+            held.since = time.monotonic()
+        held.afters.append(after)
+        if time.monotonic() - held.since >= self.max_age_s:
+            self.release(context)
+
+    def release(self, context: StepContext) -> int:
+        """Run this thread's held `After`s together (`run_all`); how many."""
+        afters, self._held.afters = self._held.afters, []
+        if afters:
+            run_all(context, afters)
+        return len(afters)
 
 
 def send(

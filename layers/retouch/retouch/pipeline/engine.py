@@ -91,12 +91,15 @@ class Engine:
             dispatch(self.context, self._table, task, message, steps, uow=uow, rows=rows)
 
     def flush(self) -> int:
-        """The end of a batch of messages: mark the outbox rows its steps published, in one
-        statement (`queue.marks`); how many. Nothing to do without deferred marks."""
-        marks = self.context.marks
-        if marks is None:
+        """The end of a batch of messages: publish what its steps held (`context.held`:
+        their messages and announcements, in one round trip each), then mark the outbox rows
+        its steps published, in one statement (`queue.marks`); how many rows it marked."""
+        context = self.context
+        if context.held is not None:
+            context.held.release(context)
+        if context.marks is None:
             return 0
-        return marks.flush(database=self.context.database, clock=self.context.clock)
+        return context.marks.flush(database=context.database, clock=context.clock)
 
 
 def dispatch(

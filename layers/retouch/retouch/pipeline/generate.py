@@ -184,22 +184,22 @@ def _settle_job(
     provider: Provider,
     status: JobStatus,
 ) -> After:
-    task, index = run.task, run.index
-    steps = uow.repository(StepRepository)
+    task, index, steps = run.task, run.index, uow.repository(StepRepository)
     if status.state == "pending":
         steps.polled(row.id)
         wait = poll_delay(row.polls, MAX_POLL_DELAY_S)
         message = StepMessage(task.public_id, "generate", index)
         return After([send(context, uow, message, delay_s=wait.delay_s)])
-    context.guards.release(provider.key, f"{task.public_id}:{index}")
+    holder = f"{task.public_id}:{index}"
     if status.state == "failed":
+        context.guards.release(provider.key, holder)
         error = status.error or ProviderRetryable("the job failed without a reason")
         state = _state(context, run, row)
         return _failed(context, uow, run, row, state, provider.key, error)
+    # Slot back, breaker count closed (one round trip); health counts the job once `store`
+    # kept a real image from it (a garbage result is the vendor's failure, not a success).
+    context.guards.job_succeeded(provider.key, holder)
     outputs = kept_outputs(context, task, row, status)
-    # The breaker's count closes now; health counts the job once `store` has kept a real
-    # image from it (a garbage result is a failure of the vendor's, not a success).
-    context.guards.succeeded(provider.key)
     latency_ms = (
         None
         if row.submitted_at is None

@@ -12,7 +12,7 @@ from retouch.images.inspection import NotAnImage, inspect_within
 from retouch.pipeline.context import After, StepContext, StepRun, next_message, send
 from retouch.pipeline.repository import StepRepository
 from retouch.storage import work_key
-from retouch.tasks.lifecycle import Ended, Outcome, announce_status, end_task
+from retouch.tasks.lifecycle import Ended, Outcome, end_task
 from retouch.tasks.records import Task
 from retouch.tasks.repository import TaskRepository
 from retouch.uploads.integrity import UploadChanged, read_inspected
@@ -27,7 +27,11 @@ def run_prepare(context: StepContext, run: StepRun) -> None:
     that is not a ready upload of the owner's, not those bytes, or not an image within the
     cap fails the task (INPUT_UNPROCESSABLE, credits returned) before anything decodes it."""
     task, now, uow = run.task, context.clock(), run.uow
-    started = False
+    # The task starts first: its row's lock, taken before the step's row is inserted, queues
+    # a second delivery here. Inserted first, that insert's foreign-key check held a shared
+    # lock on the task's row while it waited for the first delivery's step row, and the
+    # first's start then waited on the second: a deadlock, one delivery rolled back.
+    started = uow.repository(TaskRepository).start(task.public_id, now=now)
     steps = uow.repository(StepRepository)
     row = steps.begin(task_id=task.id, index=run.index, step="prepare", now=now, deadline_at=None)
     after = After()
@@ -45,12 +49,11 @@ def run_prepare(context: StepContext, run: StepRun) -> None:
         except ValueError as exc:
             after.ended = _refused(uow, row.id, task, exc, now=now)
         else:
-            started = uow.repository(TaskRepository).start(task.public_id, now=now)
             steps.succeed(row.id, state={"inputs": prepared}, now=now)
             after.sent.append(send(context, uow, next_message(task, run.index, run.steps)))
     uow.commit()
-    if started:
-        announce_status(context.redis, task.public_id, "running")
+    if started and after.ended is None:
+        after.started = task.public_id
     after.run(context)
 
 

@@ -5,6 +5,7 @@ row is the tasks domain's (`retouch.tasks.repository.TaskRepository`)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -31,17 +32,6 @@ _STEP_NAMES = (
     "callback_token_hash",
 )
 _STEP_COLUMNS = f"SELECT {', '.join(_STEP_NAMES)} FROM task_steps "  # noqa: S608 - constants
-# The task's columns (`tasks.rows.TASK_COLUMNS`) as they are, its steps' prefixed `s_`
-# (uq_task_steps_index's prefix).
-_TASK_WITH_STEPS = " ".join(
-    (
-        "SELECT t.id, t.public_id, t.user_id, t.feature_key, t.form_version, t.pipeline_version,",
-        "t.status, t.inputs, t.output, t.error_code, t.cost, t.hidden, t.revision, t.created_at,",
-        "t.started_at, t.finished_at,",
-        ", ".join(f"s.{name} AS s_{name}" for name in _STEP_NAMES),
-        "FROM tasks t LEFT JOIN task_steps s ON s.task_id = t.id WHERE t.public_id = %s",
-    )
-)
 
 
 class StepRepository(Protocol):
@@ -146,17 +136,19 @@ class MySQLStepRepository:
         return None if row is None else step_from_row(row)
 
     def task_with_steps(self, public_id: str) -> tuple[Task, dict[int, StepRow]] | None:
+        """One JSON document in one column: the task's columns and, under `steps`, each
+        row of its steps (uq_task_steps_index's prefix). pymysql parses every column's
+        descriptor of every result set in Python, which made the 31 columns of the task
+        and its steps side by side the engine's costliest read; the document is one column
+        of one row, parsed in C."""
         from retouch.tasks.rows import task_from_row  # the engine's path: the jobs never ask
 
-        rows = self._uow.fetch_all(_TASK_WITH_STEPS, (public_id,))
-        if not rows:
+        row = self._uow.fetch_one(_task_with_steps_sql(), (public_id,))
+        if row is None:
             return None
-        steps = (
-            step_from_row({name: row[f"s_{name}"] for name in _STEP_NAMES})
-            for row in rows
-            if row["s_id"] is not None
-        )
-        return task_from_row(rows[0]), {step.step_index: step for step in steps}
+        found = json.loads(row["document"])
+        steps = (step_from_row(step) for step in found.pop("steps") or ())
+        return task_from_row(found), {step.step_index: step for step in steps}
 
     def get(self, *, task_id: int, index: int) -> StepRow | None:
         row = self._uow.fetch_one(
@@ -283,3 +275,19 @@ class MySQLStepRepository:
             )
             == 1
         )
+
+
+@functools.cache
+def _task_with_steps_sql() -> str:
+    from retouch.tasks.rows import TASK_COLUMNS
+
+    return " ".join(
+        (
+            "SELECT JSON_OBJECT(",
+            ", ".join(f"'{name}', t.{name}" for name in TASK_COLUMNS),
+            ", 'steps', (SELECT JSON_ARRAYAGG(JSON_OBJECT(",
+            ", ".join(f"'{name}', s.{name}" for name in _STEP_NAMES),
+            ")) FROM task_steps s WHERE s.task_id = t.id)) AS document",
+            "FROM tasks t WHERE t.public_id = %s",
+        )
+    )

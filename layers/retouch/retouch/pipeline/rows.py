@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from retouch.core.db import Row
-from retouch.core.time import from_db
+from retouch.core.time import from_db_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class StepRow:
 
 
 def step_from_row(row: Row) -> StepRow:
+    """A `StepRow` from its columns: a row as read, or a `JSON_OBJECT` document of them."""
     return StepRow(
         id=int(row["id"]),
         task_id=int(row["task_id"]),
@@ -46,10 +47,10 @@ def step_from_row(row: Row) -> StepRow:
         attempt=int(row["attempt"]),
         vendor_handle=row["vendor_handle"],
         polls=int(row["polls"]),
-        deadline_at=None if row["deadline_at"] is None else from_db(row["deadline_at"]),
-        submitted_at=None if row["submitted_at"] is None else from_db(row["submitted_at"]),
-        state=json.loads(row["state"]) if row["state"] else {},
-        fallbacks=json.loads(row["fallbacks"]) if row["fallbacks"] else [],
+        deadline_at=None if row["deadline_at"] is None else from_db_value(row["deadline_at"]),
+        submitted_at=None if row["submitted_at"] is None else from_db_value(row["submitted_at"]),
+        state=_decoded(row["state"]) if row["state"] else {},
+        fallbacks=_decoded(row["fallbacks"]) if row["fallbacks"] else [],
         callback_token_hash=row["callback_token_hash"],
     )
 
@@ -75,3 +76,8 @@ def fresh_step_row(
         state={},
         fallbacks=[],
     )
+
+
+def _decoded(value: str | Any) -> Any:
+    """A `JSON` column's value: text as read, or decoded already (in a `JSON_OBJECT`)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value

@@ -80,6 +80,7 @@ class ProviderGuards:
     def __init__(self, client: RedisClient, config: BreakerConfig | None = None) -> None:
         self._redis = client
         self._config = config or BreakerConfig()
+        self._acquire = client.register_script(_ACQUIRE)  # hashes locally: EVALSHA, no body
 
     # --- breaker ---------------------------------------------------------------------------
 
@@ -124,14 +125,9 @@ class ProviderGuards:
     def acquire(self, provider: str, holder: str, *, limit: int, hold_s: float) -> bool:
         """Take (or renew) a slot for `holder` for `hold_s`; False when `limit` are held."""
         try:
-            taken = self._redis.eval(
-                _ACQUIRE,
-                1,
-                f"slots:{{{provider}}}",
-                int(time.time() * 1000),
-                holder,
-                limit,
-                int(hold_s * 1000),
+            taken = self._acquire(
+                keys=[f"slots:{{{provider}}}"],
+                args=[int(time.time() * 1000), holder, limit, int(hold_s * 1000)],
             )
         except redis.RedisError as exc:
             logger.warning("slot not checked: Redis failed", extra={"error": type(exc).__name__})
@@ -141,6 +137,15 @@ class ProviderGuards:
     def release(self, provider: str, holder: str) -> None:
         with contextlib.suppress(redis.RedisError):
             self._redis.zrem(f"slots:{{{provider}}}", holder)
+
+    def job_succeeded(self, provider: str, holder: str) -> None:
+        """A job of `provider` succeeded: `holder`'s slot back and the breaker's failure
+        count cleared, in one round trip."""
+        with contextlib.suppress(redis.RedisError):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zrem(f"slots:{{{provider}}}", holder)
+            pipe.delete(f"breaker:{{{provider}}}:failures")
+            pipe.execute()
 
     # --- health ----------------------------------------------------------------------------
 

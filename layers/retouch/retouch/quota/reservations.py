@@ -15,14 +15,19 @@ from typing import TypeVar
 
 from retouch.core.time import Clock, utc_now
 from retouch.core.units import Transaction, Transactions
-from retouch.quota.errors import QuotaExceeded, RefReused, ReservationNotFound
+from retouch.quota.errors import (
+    QuotaAccountNotFound,
+    QuotaExceeded,
+    RefReused,
+    ReservationNotFound,
+)
 from retouch.quota.periods import locked_account
 from retouch.quota.repository import (
     AccountRepository,
     LedgerRepository,
     ReservationRepository,
 )
-from retouch.quota.schemas import SettledStatus
+from retouch.quota.schemas import LedgerKind, SettledStatus
 
 T = TypeVar("T")
 
@@ -142,24 +147,16 @@ def _committed(database: Transactions, use_case: Callable[[Transaction], T]) -> 
 
 def _settle(uow: Transaction, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
     reservations = uow.repository(ReservationRepository)
-    # Concurrent settlers queue on the reservation row; the first flips its status, and the
-    # update of every later one matches nothing.
-    settled = reservations.settle(task_ref=task_ref, status=status, now=now)
+    # Concurrent settlers queue on the reservation row; the first flips its status and
+    # releases the account's credits in the same statement, and every later one matches
+    # nothing. The ledger row reads the reservation itself: two statements in all.
+    if reservations.settle_and_release(task_ref=task_ref, status=status, now=now):
+        kind: LedgerKind = "refund" if status == "refunded" else "charge"
+        uow.repository(LedgerRepository).add_settlement(ref=task_ref, kind=kind, now=now)
+        return True
     reservation = reservations.get(task_ref)
     if reservation is None:
         raise ReservationNotFound(task_ref=task_ref)
-    if not settled:
-        return False
-    returned = reservation.amount if status == "refunded" else 0
-    uow.repository(AccountRepository).release(
-        user_id=reservation.user_id, reserved=reservation.amount, returned=returned
-    )
-    uow.repository(LedgerRepository).add(
-        user_id=reservation.user_id,
-        kind="refund" if status == "refunded" else "charge",
-        amount=returned,
-        ref=task_ref,
-        reason=None,
-        now=now,
-    )
-    return True
+    if reservation.status == "reserved":  # still reserved: its account is gone
+        raise QuotaAccountNotFound(user_id=reservation.user_id)
+    return False

@@ -60,8 +60,12 @@ class Ended:
 
     def announce(self, redis: RedisClient) -> None:
         """Publish the new status and count the ending (credits charged or returned)."""
+        announce_status(redis, self.task.public_id, self.outcome.status)
+        self.record()
+
+    def record(self) -> None:
+        """Count the ending and log it (`announce` without the status's publish)."""
         task, outcome = self.task, self.outcome
-        announce_status(redis, task.public_id, outcome.status)
         count_finished(
             feature=task.feature_key,
             status=outcome.status,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from retouch.core.db import Row
-from retouch.core.time import from_db
+from retouch.core.time import from_db_value
 from retouch.tasks.records import StoredImage, Task
 
 #: The columns of a `Task`, in `task_from_row`'s names.
@@ -40,20 +41,27 @@ def output_json(images: Sequence[StoredImage]) -> str:
     )
 
 
-def _images(output: str | None) -> tuple[StoredImage, ...]:
+def json_column(value: str | Any) -> Any:
+    """A `JSON` column's value: text as the driver reads it, or already decoded (a column of
+    a `JSON_OBJECT` document)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _images(output: str | dict[str, Any] | None) -> tuple[StoredImage, ...]:
     if not output:
         return ()
     return tuple(
         StoredImage(key=str(image["key"]), width=int(image["width"]), height=int(image["height"]))
-        for image in json.loads(output).get("images", [])
+        for image in json_column(output).get("images", [])
     )
 
 
-def _optional(value: datetime | None) -> datetime | None:
-    return None if value is None else from_db(value)
+def _optional(value: datetime | str | None) -> datetime | None:
+    return None if value is None else from_db_value(value)
 
 
 def task_from_row(row: Row) -> Task:
+    """A `Task` from its columns: a row as read, or a `JSON_OBJECT` document of them."""
     return Task(
         id=int(row["id"]),
         public_id=row["public_id"],
@@ -62,13 +70,13 @@ def task_from_row(row: Row) -> Task:
         form_version=int(row["form_version"]),
         pipeline_version=int(row["pipeline_version"]),
         status=row["status"],
-        inputs=json.loads(row["inputs"]),
+        inputs=json_column(row["inputs"]),
         images=_images(row["output"]),
         error_code=row["error_code"],
         cost=int(row["cost"]),
         hidden=bool(row["hidden"]),
         revision=int(row["revision"]),
-        created_at=from_db(row["created_at"]),
+        created_at=from_db_value(row["created_at"]),
         started_at=_optional(row["started_at"]),
         finished_at=_optional(row["finished_at"]),
     )

@@ -34,10 +34,6 @@ class AccountRepository(Protocol):
         has not ended; False (nothing changed) otherwise."""
         ...
 
-    def release(self, *, user_id: int, reserved: int, returned: int) -> None:
-        """Drop `reserved` credits from reserved, giving `returned` of them back."""
-        ...
-
     def add_credits(self, *, user_id: int, amount: int) -> None: ...
 
     def start_period(
@@ -61,8 +57,10 @@ class ReservationRepository(Protocol):
 
     def delete(self, task_ref: str) -> None: ...
 
-    def settle(self, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
-        """Mark a still-reserved reservation settled; False if it was settled already."""
+    def settle_and_release(self, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
+        """Mark a still-reserved reservation settled and release its credits from the account's
+        reserved (given back to the balance when `refunded`), in one statement; False, and
+        nothing changed, unless it was still reserved and its account exists."""
         ...
 
 
@@ -128,14 +126,6 @@ class MySQLAccountRepository:
             == 1
         )
 
-    def release(self, *, user_id: int, reserved: int, returned: int) -> None:
-        """Drop `reserved` credits from reserved, giving `returned` of them back."""
-        self._uow.execute(
-            "UPDATE quota_accounts SET reserved = reserved - %s, balance = balance + %s "
-            "WHERE user_id = %s",
-            (reserved, returned, user_id),
-        )
-
     def add_credits(self, *, user_id: int, amount: int) -> None:
         self._uow.execute(
             "UPDATE quota_accounts SET balance = balance + %s WHERE user_id = %s",
@@ -194,13 +184,18 @@ class MySQLReservationRepository:
     def delete(self, task_ref: str) -> None:
         self._uow.execute("DELETE FROM quota_reservations WHERE task_ref = %s", (task_ref,))
 
-    def settle(self, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
-        """Mark a still-reserved reservation settled; False if it was settled already."""
+    def settle_and_release(self, *, task_ref: str, status: SettledStatus, now: datetime) -> bool:
+        """One statement where there were two (the reservation's, then the account's): the
+        reservation's row is locked first (its primary key), then its account's, in the same
+        order as before; both rows change or neither, so 2 changed rows mean this call
+        settled it."""
         return (
             self._uow.execute(
-                "UPDATE quota_reservations SET status = %s, settled_at = %s "
-                "WHERE task_ref = %s AND status = 'reserved'",
-                (status, to_db(now), task_ref),
+                "UPDATE quota_reservations r JOIN quota_accounts a ON a.user_id = r.user_id "
+                "SET r.status = %s, r.settled_at = %s, a.reserved = a.reserved - r.amount, "
+                "a.balance = a.balance + IF(%s, r.amount, 0) "
+                "WHERE r.task_ref = %s AND r.status = 'reserved'",
+                (status, to_db(now), status == "refunded", task_ref),
             )
-            == 1
+            == 2
         )

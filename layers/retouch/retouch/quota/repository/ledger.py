@@ -45,6 +45,11 @@ class LedgerRepository(Protocol):
         """Append the row unless (ref, kind) has one already: False, and nothing written."""
         ...
 
+    def add_settlement(self, *, ref: str, kind: LedgerKind, now: datetime) -> None:
+        """Append the row of reservation `ref` settled (`charge`: 0, `refund`: its amount),
+        its user and amount read from the reservation by the insert itself."""
+        ...
+
     def find(self, *, ref: str, kind: LedgerKind) -> tuple[int, int] | None:
         """(user_id, amount) of the row written for (ref, kind)."""
         ...
@@ -108,6 +113,20 @@ class MySQLLedgerRepository:
                 return False
             raise
         return True
+
+    def add_settlement(self, *, ref: str, kind: LedgerKind, now: datetime) -> None:
+        """`add` for a settled reservation without reading it first: its user, amount and
+        account balance come from subqueries of the one row's `INSERT … VALUES` (both rows
+        are locked by the settling update before)."""
+        self._uow.execute(
+            "INSERT INTO quota_ledger "
+            "(user_id, kind, amount, balance_after, ref, reason, created_at) VALUES ("
+            "(SELECT user_id FROM quota_reservations WHERE task_ref = %s), %s, "
+            "(SELECT IF(%s, amount, 0) FROM quota_reservations WHERE task_ref = %s), "
+            "(SELECT a.balance FROM quota_accounts a JOIN quota_reservations r "
+            "ON a.user_id = r.user_id WHERE r.task_ref = %s), %s, NULL, %s)",
+            (ref, kind, kind == "refund", ref, ref, ref, to_db(now)),
+        )
 
     def find(self, *, ref: str, kind: LedgerKind) -> tuple[int, int] | None:
         """(user_id, amount) of the row written for (ref, kind), read locked and latest."""
