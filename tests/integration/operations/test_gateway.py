@@ -163,6 +163,39 @@ def test_gateway_serves_a_greedy_route_and_decodes_a_binary_response(
     assert response.content == b"\x89PNG\r\n\x1a\n\x00\xff"
 
 
+def test_gateway_passes_an_encoded_newline_in_a_path_parameter_to_the_function(
+    echo_client: TestClient,
+) -> None:
+    event = echoed_event(echo_client.get("/items/a%0Ab"))
+
+    assert event["pathParameters"] == {"id": "a\nb"}
+    assert event["path"] == "/items/a\nb"
+
+
+def test_gateway_answers_a_path_shaped_like_its_own_with_a_problem_from_the_functions(
+    echo_client: TestClient,
+) -> None:
+    # GIVEN paths the gateway serves itself, asked with another method or not routable there
+    for method, path in (("POST", "/openapi.json"), ("GET", "/_storage/a%0Ab")):
+        # WHEN they come in
+        response = echo_client.request(method, path)
+
+        # THEN the template's routes answered them (none matches): problem+json, not Starlette
+        assert response.status_code == 404, (method, path)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "NOT_FOUND"
+
+
+def test_gateway_answers_a_wrong_method_on_a_parameter_route_with_405_and_allow(
+    echo_client: TestClient,
+) -> None:
+    response = echo_client.delete("/items/42")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
 # Two functions written for the next test: Busy answers once a file exists beside it, Quick at
 # once. Busy stands for a function whose requests hold every worker (hashing passwords).
 BUSY_APP = """
