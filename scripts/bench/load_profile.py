@@ -6,10 +6,11 @@
 Starts the local stack with two worker processes as `scripts.bench.load` does (its users,
 tasks, credits and uploads; rate limits raised), warms it for 3 s, then drives it with wrk
 (`scripts/bench/load.lua`: 1,000 connections, the load mix) for `--seconds` while py-spy
-samples every worker process (`py-spy record --gil --nonblocking`: only the thread holding
-the GIL, so what is counted is Python's CPU, never a wait). py-spy is not a dependency of the
-project: install it where you like (`pip install py-spy`) and name it with `--py-spy` if it is
-not on PATH.
+samples every worker process (`py-spy record --nonblocking`: a thread waiting on a socket, a
+lock or the GIL is idle and not sampled, so what is counted is CPU, not waits; `--gil` would
+give an idle process's samples to the last thread that held the GIL, at the call that let it
+go). py-spy is not a dependency of the project: install it where you like (`pip install
+py-spy`) and name it with `--py-spy` if it is not on PATH.
 
 Each sample is given to the innermost part of the request it was in (`PARTS`, matched from
 the leaf towards the root): the gateway's event loop (uvicorn, the gateway's own app, the
@@ -17,7 +18,7 @@ HTTP → event translation and back), the handler thread's Mangum and middleware
 line and metrics, the limiter's call, the caller, FastAPI's own work and the route. Prints a
 Markdown table of samples, shares and, from the CPU the workers used (/proc) over the
 requests answered, µs of CPU per request. A measurement, not a test; results in
-docs/performance.md ("Load: where the CPU goes").
+docs/performance.md ("Where the CPU goes under the load mix").
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def profile(args: argparse.Namespace, work: Path, keep: Path) -> tuple[str, floa
 
 def _spy(args: argparse.Namespace, pid: int, out: Path) -> subprocess.Popen[bytes]:
     command = [args.py_spy, "record", "-p", str(pid), "-r", str(args.rate), "-d"]
-    command += [str(args.seconds), "--gil", "--nonblocking", "-f", "raw", "-o", str(out)]
+    command += [str(args.seconds), "--nonblocking", "-f", "raw", "-o", str(out)]
     return subprocess.Popen(  # noqa: S603 - py-spy with our arguments
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -156,7 +157,7 @@ def _report(
     ]
     for part, count in samples.most_common():
         lines.append(f"| {part} | {count:,} | {count / total:.1%} |")
-    lines.append(f"| all (GIL held, HTTP workers) | {total:,} | 100% |")
+    lines.append(f"| all (threads on CPU, HTTP workers) | {total:,} | 100% |")
     return "\n".join(lines)
 
 
