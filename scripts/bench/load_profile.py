@@ -1,16 +1,18 @@
 """Profile: where the local runtime's CPU goes under the load mix, per part of a request.
 
     .venv/bin/python -m scripts.bench.load_profile [--users 1000] [--seconds 20] \
-        [--think-ms 0] [--rate 200] [--py-spy PATH] [--keep DIR]
+        [--think-ms 0] [--rate 200] [--py-spy PATH] [--keep DIR] [--all-active]
+    .venv/bin/python -m scripts.bench.load_profile --classify DIR
 
 Starts the local stack with two worker processes as `scripts.bench.load` does (its users,
 tasks, credits and uploads; rate limits raised), warms it for 3 s, then drives it with wrk
 (`scripts/bench/load.lua`: 1,000 connections, the load mix) for `--seconds` while py-spy
-samples every worker process (`py-spy record --nonblocking`: a thread waiting on a socket, a
-lock or the GIL is idle and not sampled, so what is counted is CPU, not waits; `--gil` would
-give an idle process's samples to the last thread that held the GIL, at the call that let it
-go). py-spy is not a dependency of the project: install it where you like (`pip install
-py-spy`) and name it with `--py-spy` if it is not on PATH.
+samples every worker process (`py-spy record --gil --nonblocking`: only the thread holding the
+GIL, so what is counted is Python running, not a thread waiting for a socket, a lock or the
+GIL). `--all-active` samples every thread not asleep instead: on a machine loaded beyond its
+cores that also counts threads that are runnable but waiting for a CPU, which inflates the
+parts right after a round trip. py-spy is not a dependency of the project: install it where
+you like (`pip install py-spy`) and name it with `--py-spy` if it is not on PATH.
 
 Each sample is given to the innermost part of the request it was in (`PARTS`, matched from
 the leaf towards the root): the gateway's event loop (uvicorn, the gateway's own app, the
@@ -137,6 +139,8 @@ def profile(args: argparse.Namespace, work: Path, keep: Path) -> tuple[str, floa
 def _spy(args: argparse.Namespace, pid: int, out: Path) -> subprocess.Popen[bytes]:
     command = [args.py_spy, "record", "-p", str(pid), "-r", str(args.rate), "-d"]
     command += [str(args.seconds), "--nonblocking", "-f", "raw", "-o", str(out)]
+    if not args.all_active:
+        command.append("--gil")
     return subprocess.Popen(  # noqa: S603 - py-spy with our arguments
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -157,7 +161,7 @@ def _report(
     ]
     for part, count in samples.most_common():
         lines.append(f"| {part} | {count:,} | {count / total:.1%} |")
-    lines.append(f"| all (threads on CPU, HTTP workers) | {total:,} | 100% |")
+    lines.append(f"| all (HTTP workers) | {total:,} | 100% |")
     return "\n".join(lines)
 
 
@@ -169,11 +173,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=int, default=200, help="py-spy samples per second")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy")
     parser.add_argument("--keep", type=Path, help="keep py-spy's raw samples here")
+    parser.add_argument("--all-active", action="store_true", help="not only the GIL's holder")
+    parser.add_argument("--classify", type=Path, help="only classify the samples kept here")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.classify is not None:  # samples kept by an earlier run, by the parts above
+        samples = classify(line for f in args.classify.glob("*.txt") for line in f.open())
+        total = sum(samples.values()) or 1
+        for part, count in samples.most_common():
+            print(f"| {part} | {count:,} | {count / total:.1%} |")
+        return 0
     if shutil.which(args.py_spy) is None or shutil.which("wrk") is None:
         print("load_profile: needs py-spy (--py-spy) and wrk", file=sys.stderr)
         return 1
