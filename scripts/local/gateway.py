@@ -302,17 +302,17 @@ def lambda_response(result: Mapping[str, Any]) -> tuple[int, list[tuple[bytes, b
     return int(result.get("statusCode", 200)), raw_headers, content
 
 
-async def _body(receive: Receive) -> bytes:
-    """The whole request body, as `Request.body()` reads it."""
+async def _body(receive: Receive) -> bytes | None:
+    """The whole request body, as `Request.body()` reads it; None when the client went away
+    before sending all of it (the function never sees a body cut short)."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
-        if message["type"] != "http.request":  # the client went away
-            break
+        if message["type"] != "http.request":  # http.disconnect
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 class FunctionRoutes:
@@ -487,6 +487,9 @@ class Gateway:
         if app is not None and "text/event-stream" in single.get("accept", ""):
             await StreamingPassThrough(app)(scope, receive, send)
             return
+        body = await _body(receive)
+        if body is None:  # nobody to answer, and half a body is no request
+            return
         client = scope.get("client")
         event = rest_event(
             target=target,
@@ -495,7 +498,7 @@ class Gateway:
             path_parameters=path_parameters,
             headers=headers,
             query=parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True),
-            body=await _body(receive),
+            body=body,
             source_ip=client[0] if client else "127.0.0.1",
             request_id=request_id,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -12,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from scripts.local.gateway import create_gateway
-from scripts.local.sam import load_template
+from scripts.local.sam import Template, load_template
 from scripts.local.servers import serving_app
 from tests.integration.local_runtime import (
     HEALTH_PATHS,
@@ -194,6 +196,50 @@ def test_gateway_answers_a_wrong_method_on_a_parameter_route_with_405_and_allow(
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_gateway_never_hands_a_function_a_body_the_client_cut_short(
+    echo_template: Template,
+) -> None:
+    # GIVEN a client that sends half a JSON body and goes away
+    app = create_gateway(echo_template)
+    halves: list[Message] = [
+        {"type": "http.request", "body": b'{"name": "ca', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    messages = iter(halves)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return next(messages)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/items",
+        "raw_path": b"/items",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("198.51.100.9", 50000),
+        "server": ("local", 80),
+    }
+
+    async def serve() -> None:
+        async with app.state.gateway.lifespan(app):
+            await app(scope, receive, send)
+
+    # WHEN the gateway serves it
+    asyncio.run(serve())
+
+    # THEN the function was never called with the half body: nothing was answered
+    assert sent == []
 
 
 # Two functions written for the next test: Busy answers once a file exists beside it, Quick at
