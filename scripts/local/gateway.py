@@ -5,6 +5,11 @@ a function (static segments beat `{param}`, which beats `{proxy+}`), turned into
 proxy event, handed to that function's real handler, and the Lambda response is turned back
 into HTTP. `/docs` and `/openapi.json` document every function at once.
 
+A request for a function is served straight from the ASGI scope (`FunctionRoutes` in front
+of the gateway's own Starlette routes, `Gateway.serve`): its headers decoded once, the routes
+that may match its first two segments tried (`RouteTable`), the response sent as it came
+back, with no Starlette request, URL or response built on the way.
+
 With `consumers=True`, the lifespan also runs a consumer thread per SQS event of the template
 (`scripts.local.consumers`), so queue-triggered functions receive what is published to Redis.
 
@@ -27,7 +32,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,12 +42,13 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.routing import Route as StarletteRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from retouch.core.errors import AppError, InternalError, MethodNotAllowed, NotFound
 from retouch.core.settings import get_settings
@@ -96,6 +102,20 @@ class RouteTarget:
     def matches_method(self, method: str) -> bool:
         return self.route.method in ("ANY", method)
 
+    def may_match(self, head: tuple[str, ...]) -> bool:
+        """False only when a literal one of the route's first segments differs from the
+        path's (`head`): the route cannot match it. True leaves it to the pattern."""
+        segments = self.route.path.strip("/").split("/")
+        for position, wanted in enumerate(head):
+            if position >= len(segments):
+                return False
+            segment = segments[position]
+            if segment.endswith("+}"):
+                return True
+            if not segment.startswith("{") and segment != wanted:
+                return False
+        return True
+
 
 def compile_path(template_path: str) -> re.Pattern[str]:
     """`/v1/tasks/{id}` → a regex with a group per parameter; `{proxy+}` spans segments."""
@@ -125,6 +145,57 @@ def route_targets(functions: Sequence[LoadedFunction]) -> list[RouteTarget]:
             if key not in targets:
                 targets[key] = RouteTarget(route, function, compile_path(route.path))
     return sorted(targets.values(), key=lambda target: target.specificity)
+
+
+#: Paths of the gateway's own routes; every other request goes straight to `Gateway.serve`.
+_OWN_PATHS = frozenset({"/openapi.json", "/docs"})
+_OWN_PREFIXES = ("/docs/assets/", "/_storage/")
+#: Candidate routes are remembered for this many distinct first segments (a client can send
+#: any path: past the bound they are computed each time, never kept).
+_HEADS_KEPT = 256
+
+
+def path_head(path: str) -> tuple[str, ...]:
+    """A path's first two segments: the key of its candidate routes."""
+    return tuple(path.strip("/").split("/", 2)[:2])
+
+
+class RouteTable:
+    """The targets in API Gateway's order, with the candidates of each path's first two
+    segments remembered, so a request tries the few routes that may match it."""
+
+    def __init__(self, targets: Sequence[RouteTarget]) -> None:
+        self.targets = list(targets)
+        self._candidates: dict[tuple[str, ...], list[RouteTarget]] = {}
+
+    def match(
+        self, method: str, path: str, *, preflight_for: str | None = None
+    ) -> tuple[RouteTarget, dict[str, str]] | AppError:
+        """The route for `method` and `path`. A CORS preflight (`OPTIONS` naming the method it
+        asks about in `preflight_for`) goes to the function that serves that method, whose
+        CORS middleware answers it, as API Gateway's CORS configuration does in the cloud."""
+        wanted = preflight_for if method == "OPTIONS" and preflight_for else method
+        allowed: list[str] = []
+        for target in self.candidates(path):
+            found = target.pattern.fullmatch(path)
+            if found is None:
+                continue
+            if target.matches_method(wanted):
+                return target, found.groupdict()
+            allowed.append(target.route.method)
+        if allowed:
+            return MethodNotAllowed(headers={"Allow": ", ".join(sorted(set(allowed)))})
+        return NotFound(f"No route for {method} {path}")
+
+    def candidates(self, path: str) -> list[RouteTarget]:
+        """The targets that may match `path`, in the targets' order (most specific first)."""
+        head = path_head(path)
+        found = self._candidates.get(head)
+        if found is None:
+            found = [target for target in self.targets if target.may_match(head)]
+            if len(self._candidates) < _HEADS_KEPT:
+                self._candidates[head] = found
+        return found
 
 
 def encode_body(body: bytes, content_type: str | None) -> tuple[str | None, bool]:
@@ -210,9 +281,9 @@ def rest_event(
     }
 
 
-def http_response(result: Mapping[str, Any]) -> Response:
-    """A Lambda proxy response as HTTP. As API Gateway does, `multiValueHeaders` win over
-    `headers` for the same name; the two are merged otherwise."""
+def lambda_response(result: Mapping[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A Lambda proxy response's status, raw headers and body. As API Gateway does,
+    `multiValueHeaders` win over `headers` for the same name; the two are merged otherwise."""
     raw_headers: list[tuple[bytes, bytes]] = []
     multi = result.get("multiValueHeaders") or {}
     multi_names = {name.lower() for name in multi}
@@ -227,9 +298,54 @@ def http_response(result: Mapping[str, Any]) -> Response:
                 raw_headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
     body = result.get("body") or ""
     content = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
-    response = Response(content=content, status_code=int(result.get("statusCode", 200)))
-    response.raw_headers = [*raw_headers, (b"content-length", str(len(content)).encode())]
-    return response
+    raw_headers.append((b"content-length", str(len(content)).encode()))
+    return int(result.get("statusCode", 200)), raw_headers, content
+
+
+async def _body(receive: Receive) -> bytes | None:
+    """The whole request body, as `Request.body()` reads it; None when the client went away
+    before sending all of it (the function never sees a body cut short)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class FunctionRoutes:
+    """ASGI middleware in front of the gateway's Starlette routes: a request for a function
+    goes straight to `Gateway.serve`; the gateway's own paths (the docs, the OpenAPI
+    document, the storage) go on to the routes."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or _is_own(path):
+            await self.app(scope, receive, send)
+            return
+        await self.gateway.serve(scope, receive, send)
+
+
+class _Served:
+    """The catch-all route's endpoint as plain ASGI (Starlette would wrap a method)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.gateway.serve(scope, receive, send)
+
+
+def _is_own(path: str) -> bool:
+    # A newline (`%0A`) stops Starlette's `{path:path}`: such a path goes to the functions,
+    # whose routes answer it (problem+json), never to Starlette's plain-text 404.
+    return (path in _OWN_PATHS or path.startswith(_OWN_PREFIXES)) and "\n" not in path
 
 
 def merged_openapi(functions: Sequence[LoadedFunction]) -> dict[str, Any]:
@@ -293,6 +409,7 @@ class Gateway:
             self.consumers = queue_consumers(template, handlers, settings=get_settings())
         self._workers = workers
         self._executors: dict[str, ThreadPoolExecutor] | None = None
+        self._routes = RouteTable(self.targets)
 
     async def invoke(self, spec: FunctionSpec, event: dict[str, Any]) -> Any:
         """Call a function's handler in a worker thread, with a fresh context."""
@@ -347,60 +464,66 @@ class Gateway:
     def match(
         self, method: str, path: str, *, preflight_for: str | None = None
     ) -> tuple[RouteTarget, dict[str, str]] | AppError:
-        """The route for `method` and `path`. A CORS preflight (`OPTIONS` naming the method it
-        asks about in `preflight_for`) goes to the function that serves that method, whose
-        CORS middleware answers it, as API Gateway's CORS configuration does in the cloud."""
-        wanted = preflight_for if method == "OPTIONS" and preflight_for else method
-        allowed: list[str] = []
-        for target in self.targets:
-            found = target.pattern.fullmatch(path)
-            if found is None:
-                continue
-            if target.matches_method(wanted):
-                return target, found.groupdict()
-            allowed.append(target.route.method)
-        if allowed:
-            return MethodNotAllowed(headers={"Allow": ", ".join(sorted(set(allowed)))})
-        return NotFound(f"No route for {method} {path}")
+        """The route for `method` and `path` (`RouteTable.match`)."""
+        return self._routes.match(method, path, preflight_for=preflight_for)
 
-    async def forward(self, request: Request) -> Response:
-        """Serve one request through the function whose route matches it."""
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request through the function whose route matches it: the ASGI
+        scope read once, no Starlette request or response built on the way."""
         request_id = gateway_request_id()
-        # The decoded path, as API Gateway matches it: `request.url.path` re-parses the URL, so
-        # an encoded `#` or `?` in a path parameter would cut the path short.
-        path: str = request.scope["path"]
-        matched = self.match(
-            request.method,
-            path,
-            preflight_for=request.headers.get("access-control-request-method", "").upper(),
-        )
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]
+        ]
+        single = dict(headers)
+        method: str = scope["method"]
+        path: str = scope["path"]
+        preflight = single.get("access-control-request-method", "").upper()
+        matched = self.match(method, path, preflight_for=preflight)
         if isinstance(matched, AppError):
-            return self._problem(matched, request, request_id)
+            await self._problem(matched, Request(scope), request_id)(scope, receive, send)
+            return
         target, path_parameters = matched
         app = target.function.app
-        if app is not None and "text/event-stream" in request.headers.get("accept", ""):
-            return StreamingPassThrough(app)
+        if app is not None and "text/event-stream" in single.get("accept", ""):
+            await StreamingPassThrough(app)(scope, receive, send)
+            return
+        body = await _body(receive)
+        if body is None:  # nobody to answer, and half a body is no request
+            return
+        client = scope.get("client")
         event = rest_event(
             target=target,
-            method=request.method,
+            method=method,
             path=path,
             path_parameters=path_parameters,
-            headers=[
-                (name.decode("latin-1"), value.decode("latin-1"))
-                for name, value in request.headers.raw
-            ],
-            query=parse_qsl(request.url.query, keep_blank_values=True),
-            body=await request.body(),
-            source_ip=request.client.host if request.client else "127.0.0.1",
+            headers=headers,
+            query=parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True),
+            body=body,
+            source_ip=client[0] if client else "127.0.0.1",
             request_id=request_id,
         )
+        await self._respond(target, event, request_id, scope, receive, send)
+
+    async def _respond(
+        self,
+        target: RouteTarget,
+        event: dict[str, Any],
+        request_id: str,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
         context = FakeLambdaContext.for_function(target.function.spec.logical_id, request_id)
         try:
             result = await self._call(target.function, event, context)
-            return http_response(result)
+            status, raw_headers, content = lambda_response(result)
         except Exception:  # noqa: BLE001 - a crashed function is a 500, as on API Gateway
             traceback.print_exc(file=sys.stderr)
-            return self._problem(InternalError(), request, request_id)
+            problem = self._problem(InternalError(), Request(scope), request_id)
+            await problem(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": content})
 
     def _problem(self, error: AppError, request: Request, request_id: str) -> Response:
         return gateway_problem(error, request, request_id)
@@ -417,13 +540,6 @@ class Gateway:
             swagger_css_url=f"{DOCS_ASSETS_PATH}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS_PATH}/favicon-32x32.png",
         )
-
-
-def _forward_unrouted(gateway: Gateway) -> Callable[[Request, Exception], Awaitable[Response]]:
-    async def forward(request: Request, _exc: Exception) -> Response:
-        return await gateway.forward(request)
-
-    return forward
 
 
 def create_gateway(
@@ -445,12 +561,11 @@ def create_gateway(
             StarletteRoute("/docs", gateway.docs, methods=["GET"]),
             Mount(DOCS_ASSETS_PATH, StaticFiles(directory=SWAGGER_UI_ASSETS, check_dir=False)),
             *storage_routes(storage, on_object_created=gateway.deliver_object_created),
-            StarletteRoute("/{path:path}", gateway.forward, methods=HTTP_METHODS),
+            # The gateway's own paths asked with another method go to the functions too.
+            StarletteRoute("/{path:path}", _Served(gateway), methods=HTTP_METHODS),
         ],
         lifespan=gateway.lifespan,
-        # `{path:path}` is `.*`, which stops at a newline: a path with an encoded one (`%0A`)
-        # still goes to the routes of the template, not to Starlette's plain-text 404.
-        exception_handlers={404: _forward_unrouted(gateway)},
+        middleware=[Middleware(FunctionRoutes, gateway=gateway)],
     )
     app.state.gateway = gateway
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -12,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from starlette.testclient import TestClient
+from starlette.types import Message
 
 from scripts.local.gateway import create_gateway
-from scripts.local.sam import load_template
+from scripts.local.sam import Template, load_template
 from scripts.local.servers import serving_app
 from tests.integration.local_runtime import (
     HEALTH_PATHS,
@@ -161,6 +163,83 @@ def test_gateway_serves_a_greedy_route_and_decodes_a_binary_response(
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.content == b"\x89PNG\r\n\x1a\n\x00\xff"
+
+
+def test_gateway_passes_an_encoded_newline_in_a_path_parameter_to_the_function(
+    echo_client: TestClient,
+) -> None:
+    event = echoed_event(echo_client.get("/items/a%0Ab"))
+
+    assert event["pathParameters"] == {"id": "a\nb"}
+    assert event["path"] == "/items/a\nb"
+
+
+def test_gateway_answers_a_path_shaped_like_its_own_with_a_problem_from_the_functions(
+    echo_client: TestClient,
+) -> None:
+    # GIVEN paths the gateway serves itself, asked with another method or not routable there
+    for method, path in (("POST", "/openapi.json"), ("GET", "/_storage/a%0Ab")):
+        # WHEN they come in
+        response = echo_client.request(method, path)
+
+        # THEN the template's routes answered them (none matches): problem+json, not Starlette
+        assert response.status_code == 404, (method, path)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "NOT_FOUND"
+
+
+def test_gateway_answers_a_wrong_method_on_a_parameter_route_with_405_and_allow(
+    echo_client: TestClient,
+) -> None:
+    response = echo_client.delete("/items/42")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_gateway_never_hands_a_function_a_body_the_client_cut_short(
+    echo_template: Template,
+) -> None:
+    # GIVEN a client that sends half a JSON body and goes away
+    app = create_gateway(echo_template)
+    halves: list[Message] = [
+        {"type": "http.request", "body": b'{"name": "ca', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    messages = iter(halves)
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return next(messages)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/items",
+        "raw_path": b"/items",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("198.51.100.9", 50000),
+        "server": ("local", 80),
+    }
+
+    async def serve() -> None:
+        async with app.state.gateway.lifespan(app):
+            await app(scope, receive, send)
+
+    # WHEN the gateway serves it
+    asyncio.run(serve())
+
+    # THEN the function was never called with the half body: nothing was answered
+    assert sent == []
 
 
 # Two functions written for the next test: Busy answers once a file exists beside it, Quick at
