@@ -61,8 +61,11 @@ FORBIDDEN_EVERYWHERE = (
     "retouch.queue.scf_consumer",
     "retouch.queue.redis_streams",
 )
-#: Only the outbox relay releases the SCF backend's delayed messages (`queue.handlers`).
+#: Only the outbox relay releases the SCF backend's delayed messages (`queue.handlers`), and
+#: it imports the SCF adapter only on that backend, at the run.
 SCF_INVOCATION = ("retouch.queue.scf_invoke", "retouch.queue.scf_ledger")
+#: The reaper and the relay load the Redis client at a run that needs it, never at import.
+REDIS_CLIENT = ("redis", "asyncio")
 WITHOUT_REDIS = ("redis", "retouch.queue", "retouch.tasks", "asyncio")
 #: redis-py imports it too (its version), as pydantic does on a process's first model.
 WITHOUT_MODELS = (*WITHOUT_REDIS, "importlib.metadata")
@@ -70,6 +73,8 @@ FORBIDDEN = {
     "jobs/backup": WITHOUT_MODELS,
     "jobs/backup_verify": WITHOUT_MODELS,
     "jobs/rollup": WITHOUT_REDIS,
+    "jobs/outbox_relay": REDIS_CLIENT,
+    "jobs/reaper": REDIS_CLIENT,
     "jobs/retention": WITHOUT_REDIS,
     "triggers/upload": WITHOUT_MODELS,
     "http/health": ("jwt", "retouch.tasks", "retouch.caller", "retouch.quota", "retouch.queue"),
@@ -123,8 +128,6 @@ def test_a_function_imports_only_what_its_path_uses(background: Started, functio
     modules = set(imported["modules"])
 
     assert "retouch.core.settings" in modules  # the check saw the function's own imports
-    forbidden = FORBIDDEN_EVERYWHERE + FORBIDDEN.get(function, ())
-    if function != "jobs/outbox_relay":
-        forbidden += SCF_INVOCATION
+    forbidden = FORBIDDEN_EVERYWHERE + SCF_INVOCATION + FORBIDDEN.get(function, ())
     assert unwanted(modules, forbidden) == []
     assert imported["settings_compiled"] is False

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -19,13 +20,13 @@ STALE_S = 300
 
 def reap(shop: Shop, *, limit: int = 500) -> tuple[int, int]:
     return time_out_overdue(
-        database=shop.database, redis=as_client(shop.redis), clock=shop.clock, limit=limit
+        database=shop.database, redis=lambda: as_client(shop.redis), clock=shop.clock, limit=limit
     )
 
 
 def redrive(shop: Shop) -> int:
     return redrive_stale_steps(
-        database=shop.database, queue=shop.queue, stale_s=STALE_S, clock=shop.clock
+        database=shop.database, queue=lambda: shop.queue, stale_s=STALE_S, clock=shop.clock
     )
 
 
@@ -143,3 +144,18 @@ def test_a_step_that_is_fresh_or_settled_is_not_sent_again(case: str) -> None:
     shop.clock.advance(STALE_S - 1 if case == "fresh" else STALE_S + 1)
 
     assert redrive(shop) == 0
+
+
+def test_a_run_with_nothing_to_end_or_redrive_never_asks_for_redis_or_the_queue() -> None:
+    shop = Shop.open()
+    shop.create()  # in time, its step fresh
+
+    def refused() -> Any:
+        raise AssertionError("a client was asked for with nothing to do")
+
+    ended = time_out_overdue(database=shop.database, redis=refused, clock=shop.clock)
+    sent = redrive_stale_steps(
+        database=shop.database, queue=refused, stale_s=STALE_S, clock=shop.clock
+    )
+
+    assert (ended, sent) == ((0, 0), 0)

@@ -226,7 +226,7 @@ def test_the_reaper_times_out_only_unfinished_tasks_past_their_deadline(
         uow.commit()
 
     result = time_out_overdue(
-        database=database, redis=cast(RedisClient, Published()), clock=lambda: NOW
+        database=database, redis=lambda: cast(RedisClient, Published()), clock=lambda: NOW
     )
 
     assert result == (1, 1)

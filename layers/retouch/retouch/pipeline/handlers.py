@@ -4,6 +4,7 @@ old callback events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +38,11 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
 
     database, settings = get_database("job"), get_settings()
     overdue, timed_out = time_out_overdue(
-        database=database, redis=get_redis(), clock=clock, limit=REAP_BATCH
+        database=database, redis=get_redis, clock=clock, limit=REAP_BATCH
     )
     redriven = redrive_stale_steps(
         database=database,
-        queue=get_queue(),
+        queue=get_queue,
         stale_s=settings.pipeline_step_stale_s,
         clock=clock,
     )
@@ -84,14 +85,15 @@ def purge_provider_events(
 def redrive_stale_steps(
     *,
     database: Transactions,
-    queue: QueuePort,
+    queue: Callable[[], QueuePort],
     stale_s: float,
     clock: Clock = utc_now,
     limit: int = REAP_BATCH,
 ) -> int:
     """Send once more the message of every step nobody touched for `stale_s`
     (RETOUCH_PIPELINE_STEP_STALE_S: its message was lost, a queue without persistence, a
-    message dead-lettered by crashes). Once per step: a second loss waits for the deadline."""
+    message dead-lettered by crashes). Once per step: a second loss waits for the deadline.
+    `queue` gives the queue, asked only when a step is re-driven."""
     from retouch.pipeline.messages import StepMessage, step_queue  # the reaper's path only
     from retouch.queue.outbox import enqueue_in, publish_committed
 
@@ -105,7 +107,7 @@ def redrive_stale_steps(
                 body = StepMessage(task_id, kind, index).body()  # type: ignore[arg-type]
                 messages.append(enqueue_in(uow, step_queue(kind), body, clock=clock))
         uow.commit()
-    publish_committed(database=database, queue=queue, messages=messages, clock=clock)
     if messages:
+        publish_committed(database=database, queue=queue(), messages=messages, clock=clock)
         logger.warning("stale steps re-driven", extra={"steps": len(messages)})
     return len(messages)

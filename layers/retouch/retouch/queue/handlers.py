@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from retouch.core.db import get_database
 from retouch.core.settings import get_settings
@@ -11,7 +11,6 @@ from retouch.core.time import utc_now
 from retouch.queue.factory import get_queue
 from retouch.queue.metrics import gauge_outbox_backlog
 from retouch.queue.outbox import purge_published, relay
-from retouch.queue.scf_invoke import ScfInvokeQueue
 
 
 def relay_outbox() -> dict[str, Any]:
@@ -38,6 +37,9 @@ def relay_outbox() -> dict[str, Any]:
         "backlog": report.backlog,
         "purged": purged,
     }
-    if isinstance(queue, ScfInvokeQueue):
-        result["released"] = queue.release_due()
+    if settings.queue_backend == "scf":
+        # Only here: the SCF adapter loads the Redis client, which no other backend's run needs.
+        from retouch.queue.scf_invoke import ScfInvokeQueue
+
+        result["released"] = cast(ScfInvokeQueue, queue).release_due()
     return result

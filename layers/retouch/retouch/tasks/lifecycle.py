@@ -13,6 +13,7 @@ import; `tests/unit/test_step_imports.py`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -143,19 +144,21 @@ def finish_task(
 def time_out_overdue(
     *,
     database: Transactions,
-    redis: RedisClient,
+    redis: Callable[[], RedisClient],
     clock: Clock = utc_now,
     limit: int = TIMEOUT_BATCH,
 ) -> tuple[int, int]:
     """Fail every unfinished task past its deadline with TASK_TIMEOUT and return its credits
-    (a task ending meanwhile by other means is left as it ended): (overdue, timed out)."""
+    (a task ending meanwhile by other means is left as it ended): (overdue, timed out).
+    `redis` gives the client that announces the endings, asked only when a task is overdue:
+    a run with nothing to end (most runs) never loads the Redis client."""
     with database.read_only() as uow:
         overdue = uow.repository(TaskRepository).overdue(now=clock(), limit=limit)
     timed_out = 0
     for task_id in overdue:
         try:
             timed_out += finish_task(
-                database=database, redis=redis, task_id=task_id, outcome=TIMED_OUT, clock=clock
+                database=database, redis=redis(), task_id=task_id, outcome=TIMED_OUT, clock=clock
             )
         except Exception:  # noqa: BLE001 - one bad task must not stop the rest; retried next run
             logger.exception("could not time out a task", extra={"task": task_id})
