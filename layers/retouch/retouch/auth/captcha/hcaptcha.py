@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from retouch.auth.captcha.calls import post_for_answer
 from retouch.auth.captcha.port import CaptchaUnreachable, Verdict
 
 ENDPOINT = "https://api.hcaptcha.com/siteverify"
@@ -52,13 +53,8 @@ class HCaptchaVerifier:
         form = {"secret": self._secret(), "response": token, "sitekey": self._site_key}
         if remote_ip and remote_ip != "unknown":
             form["remoteip"] = remote_ip
-        try:
-            response = self._client.post(self._endpoint, data=form)
-        except httpx.HTTPError as exc:
-            raise CaptchaUnreachable(f"hcaptcha: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise CaptchaUnreachable(f"hcaptcha: HTTP {response.status_code}")
-        return hcaptcha_verdict(_json(response), hostnames=self._hostnames)
+        answer = post_for_answer(self._client, self._endpoint, provider=self.provider, data=form)
+        return hcaptcha_verdict(answer, hostnames=self._hostnames)
 
 
 def hcaptcha_verdict(answer: Any, *, hostnames: Collection[str] = ()) -> Verdict:
@@ -76,10 +72,3 @@ def hcaptcha_verdict(answer: Any, *, hostnames: Collection[str] = ()) -> Verdict
     if ours:
         raise CaptchaUnreachable(f"hcaptcha: {', '.join(sorted(ours))}")
     return Verdict(passed=False, reasons=reasons)
-
-
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise CaptchaUnreachable("hcaptcha: an answer that is not JSON") from None

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from retouch.auth.captcha.calls import post_for_answer
 from retouch.auth.captcha.port import CaptchaUnreachable, Verdict
 from retouch.core.metrics_tencent import tc3_headers
 from retouch.core.settings import scf_role_credentials
@@ -74,16 +75,10 @@ class TencentCaptchaVerifier:
             body=body,
             service=SERVICE,
         )
-        try:
-            response = self._client.post(self._endpoint + "/", content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise CaptchaUnreachable(f"tencent: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise CaptchaUnreachable(f"tencent: HTTP {response.status_code}")
-        try:
-            answer = response.json()
-        except ValueError:
-            raise CaptchaUnreachable("tencent: an answer that is not JSON") from None
+        url = self._endpoint + "/"
+        answer = post_for_answer(
+            self._client, url, provider=self.provider, content=body, headers=headers
+        )
         return tencent_verdict(answer)
 
 
