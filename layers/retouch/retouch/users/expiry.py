@@ -55,7 +55,10 @@ def expire_memberships(
     for _ in range(max_batches):
         ended, due = _expire_batch(database, batch=batch, now=now)
         expired += ended
-        if due < batch:
+        # Only an empty batch means done: a short one may be short because a concurrent run
+        # may hold rows its locking read examined but did not return (REPEATABLE READ keeps
+        # them locked), which it will not end either; the next batch finds them free.
+        if not due:
             break
     emit("MembershipsExpired", expired)
     logger.info("memberships expired", extra={"expired": expired})
