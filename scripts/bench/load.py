@@ -8,8 +8,11 @@ Starts the local stack (`python -m scripts.local.stack --processes N` on free po
 MariaDB and Redis in a temporary folder, rate limits raised for the run through
 RETOUCH_RATE_LIMIT_*), adds `--users` accounts with ~50 tasks each (scripts/bench/
 generate_tasks.py), credits and one ready upload each, and signs each an access token with the
-stack's JWT key (no Argon2). Then starts the bare app (scripts/bench/load_bare.py: JWT verify,
-one MySQL read, one Redis GET) with uvicorn and N workers on the same servers, and drives both
+stack's JWT key (no Argon2). Then starts two baselines on the same servers, each with N
+uvicorn workers: the bare app (scripts/bench/load_bare.py: JWT verify, one MySQL read, one
+Redis GET) as a plain ASGI app — the issue's comparison — and the same app as a function behind
+the local runtime's gateway (scripts/bench/load_bare_gateway.py: the REST event, a handler
+thread, Mangum — what ours is served through), and drives all three in turn
 with wrk (scripts/bench/load.lua: `--connections` connections, a user drawn per request; 50 %
 task reads, 20 % event polls, 15 % the list, 10 % the catalogue, 5 % creates):
 
@@ -17,8 +20,8 @@ After a 3-second unrecorded warm-up of each (every worker thread connects):
 
 a. the scenario: after each response a connection waits `--think-ms` × [0.5, 1.5), so
    `--connections` users offer about connections ÷ think-time requests per second, for
-   `--seconds`, ours then the bare app, `--rounds` times;
-b. back to back: no think time, for `--max-seconds`, ours then the bare app.
+   `--seconds`, ours then each baseline, `--rounds` times;
+b. back to back: no think time, for `--max-seconds`, ours then each baseline.
 
 Each row reports requests/s, mean/p50/p99 latency, errors (connect/read/write, non-2xx,
 timeouts over 5 s), the p99 of MariaDB's statement execution time (its query_response_time
@@ -60,6 +63,9 @@ RAISED_LIMITS = {
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WARMUP_S = 3
 GROUPS = ("app", "mariadbd", "redis-server")
+#: Handler threads per function per worker process: the stack's default (`--workers`), and
+#: the bare function's behind the gateway.
+THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,8 @@ def start_stack(work: Path, processes: int) -> tuple[Target, dict[str, str]]:
     command = [sys.executable, "-m", "scripts.local.stack", "--data-dir", str(work / "local")]
     for option in ("--port", "--db-port", "--redis-port", "--simulator-port"):
         command += [option, str(port if option == "--port" else free_port())]
-    process = _spawn([*command, "--processes", str(processes)], env, work / "stack.log")
+    command += ["--processes", str(processes), "--workers", str(THREADS)]
+    process = _spawn(command, env, work / "stack.log")
     url = f"http://127.0.0.1:{port}"
     _wait_until(f"{url}/health", process, work / "stack.log")
     lines = (work / "local" / "env").read_text().splitlines()
@@ -123,13 +130,31 @@ def start_stack(work: Path, processes: int) -> tuple[Target, dict[str, str]]:
 
 def start_bare(work: Path, processes: int, stack_env: dict[str, str]) -> Target:
     """scripts/bench/load_bare.py under uvicorn with `processes` workers."""
+    return _serve_bare("bare", "scripts.bench.load_bare:app", work, processes, stack_env)
+
+
+def start_bare_gateway(work: Path, processes: int, stack_env: dict[str, str]) -> Target:
+    """The same bare app as a function behind the local runtime's gateway, `processes`
+    workers with the stack's handler threads (scripts/bench/load_bare_gateway.py)."""
+    factory = "scripts.bench.load_bare_gateway:worker_app"
+    return _serve_bare("bare behind the gateway", factory, work, processes, stack_env)
+
+
+def _serve_bare(
+    name: str, app: str, work: Path, processes: int, stack_env: dict[str, str]
+) -> Target:
+    from scripts.local.processes import THREADS_VARIABLE  # the layer is on the path by now
+
     port = free_port()
-    env = {**os.environ, **stack_env, "PYTHONPATH": PYTHONPATH}
-    command = [sys.executable, "-m", "uvicorn", "scripts.bench.load_bare:app", "--port", str(port)]
+    env = {**os.environ, **stack_env, "PYTHONPATH": PYTHONPATH, THREADS_VARIABLE: str(THREADS)}
+    command = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
     command += ["--workers", str(processes), "--no-access-log", "--log-level", "warning"]
-    process = _spawn(command, env, work / "bare.log")
-    _wait_until(f"http://127.0.0.1:{port}/v1/features", process, work / "bare.log")
-    return Target("bare", f"http://127.0.0.1:{port}", process)
+    if app.endswith("worker_app"):
+        command.append("--factory")
+    log = work / f"{name.split()[0]}-{port}.log"
+    process = _spawn(command, env, log)
+    _wait_until(f"http://127.0.0.1:{port}/v1/features", process, log)
+    return Target(name, f"http://127.0.0.1:{port}", process)
 
 
 def prepare_users(work: Path, stack_env: dict[str, str], users: int, data_file: Path) -> None:
@@ -324,12 +349,33 @@ def report(rows: Sequence[Row], args: argparse.Namespace) -> str:
             f"| {_statuses(f['statuses'])} | {f['timeout']} | {db} | {cpu['app']:.2f} "
             f"| {cpu['mariadbd']:.2f} | {cpu['redis-server']:.2f} | {cpu['wrk']:.2f} |"
         )
-    lines += ["", "| run | requests/s ours ÷ bare | p99 ours ÷ bare |", "|---|---:|---:|"]
-    for ours, bare in zip(rows[::2], rows[1::2], strict=True):
-        rates = [r.figures["requests"] / r.figures["duration_us"] for r in (ours, bare)]
-        p99 = ours.figures["p99_us"] / max(1, bare.figures["p99_us"])
-        lines.append(f"| {ours.label} | {rates[0] / rates[1]:.2f}× | {p99:.2f}× |")
+    lines += [
+        "",
+        "| run | requests/s ours ÷ bare | p99 ours ÷ bare | requests/s ours ÷ bare behind "
+        "the gateway | p99 ours ÷ bare behind the gateway |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, ours, bare, gateway in _runs(rows):
+        lines.append(
+            f"| {label} | {_rate(ours) / _rate(bare):.2f}× | {_p99(ours) / _p99(bare):.2f}× "
+            f"| {_rate(ours) / _rate(gateway):.2f}× | {_p99(ours) / _p99(gateway):.2f}× |"
+        )
     return "\n".join(lines)
+
+
+def _runs(rows: Sequence[Row]) -> Iterator[tuple[str, Row, Row, Row]]:
+    """Each run's rows (ours, bare, bare behind the gateway), in the order they ran."""
+    for start in range(0, len(rows), 1 + len(BASELINES)):
+        ours, bare, gateway = rows[start : start + 1 + len(BASELINES)]
+        yield ours.label, ours, bare, gateway
+
+
+def _rate(row: Row) -> float:
+    return float(row.figures["requests"]) / float(row.figures["duration_us"])
+
+
+def _p99(row: Row) -> float:
+    return max(1.0, float(row.figures["p99_us"]))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -345,50 +391,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, work: Path) -> list[Row]:
-    """Start both apps, prepare the users, drive the scenario and the back-to-back runs."""
+    """Start the three apps, prepare the users, drive the scenario and the back-to-back runs:
+    each run against ours, the bare app and the bare app behind the gateway in turn."""
     stack, stack_env = start_stack(work, args.processes)
-    bare: Target | None = None
+    targets = [stack]
     try:
         data = work / "users.txt"
         prepare_users(work, stack_env, args.users, data)
-        bare = start_bare(work, args.processes, stack_env)
+        targets += [start(work, args.processes, stack_env) for start in BASELINES]
         times = ResponseTimes(work / "local")
-        for target in (stack, bare):  # warm-up: every worker thread connects, nothing recorded
+        for target in targets:  # warm-up: every worker thread connects, nothing recorded
             run_wrk(target, data, think_ms=0, seconds=WARMUP_S, connections=args.connections)
-        rows = []
         scenario = {"think_ms": args.think_ms, "seconds": args.seconds}
-        for _ in range(args.rounds):
-            for target in (stack, bare):
-                rows.append(
-                    measure(
-                        "scenario",
-                        target,
-                        stack,
-                        data,
-                        times,
-                        connections=args.connections,
-                        **scenario,
-                    )
-                )
-        for target in (stack, bare):
-            rows.append(
-                measure(
-                    "back to back",
-                    target,
-                    stack,
-                    data,
-                    times,
-                    connections=args.connections,
-                    think_ms=0,
-                    seconds=args.max_seconds,
-                )
-            )
-        return rows
+        back_to_back = {"think_ms": 0, "seconds": args.max_seconds}
+        runs = [("scenario", scenario)] * args.rounds + [("back to back", back_to_back)]
+        return [
+            measure(label, target, stack, data, times, connections=args.connections, **wrk)
+            for label, wrk in runs
+            for target in targets
+        ]
     finally:
-        for started in (bare, stack):
-            if started is not None:
-                started.process.send_signal(signal.SIGINT)
-                started.process.wait(60)
+        for started in reversed(targets):
+            started.process.send_signal(signal.SIGINT)
+            started.process.wait(60)
+
+
+#: What each run drives after ours, in turn: the bare app, then the bare app behind the gateway.
+BASELINES = (start_bare, start_bare_gateway)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
