@@ -6,13 +6,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from retouch.bootstrap.clients import reset_clients
+from retouch.core.db import get_database
 from retouch.core.redis import get_redis
+from retouch.core.time import to_db, utc_now
 from retouch.queue import Delivery, QueueConfig, RedisStreamsQueue, process_batch
 
 #: Half a second of visibility: redelivery tests wait about that long, not minutes.
@@ -77,3 +80,16 @@ def failing_tasks_handler(
         return process_batch(event, record_handler, context)
 
     return handler
+
+
+def stored(queue: str, delay_s: int, n: int) -> int:
+    """An outbox row written a minute ago, as a crash would leave it (`delay_s` unchecked:
+    a row from before a rule, or written by hand)."""
+    with get_database().unit_of_work() as uow:
+        uow.execute(
+            "INSERT INTO outbox (queue_name, body, delay_s, created_at) VALUES (%s, %s, %s, %s)",
+            (queue, f'{{"n":{n}}}', delay_s, to_db(utc_now() - timedelta(minutes=1))),
+        )
+        outbox_id = uow.last_insert_id()
+        uow.commit()
+    return outbox_id

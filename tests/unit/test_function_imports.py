@@ -7,6 +7,10 @@
 - The jobs that never touch Redis, the queue or the tasks on their path (the backups, the
   rollups, the retention, the upload trigger) do not load them: `redis` alone is ≈ 40-60 ms,
   since `import redis` also imports `redis.asyncio` and `asyncio`.
+- The reaper's run imports the task endings before it knows whether a task is overdue: they
+  name the Redis client as a type only, so a run with nothing to end loads no redis-py
+  (the relay's run counts what is due before it asks for the queue:
+  tests/integration/queue/test_outbox.py).
 - The health function loads no token code (PyJWT) and no domain package.
 - No function loads a storage or queue adapter its backend does not name: the packages
   re-export them lazily (`core/lazy.py`) and the factories import the chosen one on first use
@@ -66,6 +70,9 @@ FORBIDDEN_EVERYWHERE = (
 SCF_INVOCATION = ("retouch.queue.scf_invoke", "retouch.queue.scf_ledger")
 #: The reaper and the relay load the Redis client at a run that needs it, never at import.
 REDIS_CLIENT = ("redis", "asyncio")
+#: What a function's run imports before it knows whether it needs Redis (the reaper: the task
+#: endings, whose `RedisClient` is a type only), imported by the check after `app.py`.
+RUN_IMPORTS = {"jobs/reaper": ("retouch.tasks.lifecycle",)}
 WITHOUT_REDIS = ("redis", "retouch.queue", "retouch.tasks", "asyncio")
 #: redis-py imports it too (its version), as pydantic does on a process's first model.
 WITHOUT_MODELS = (*WITHOUT_REDIS, "importlib.metadata")
@@ -81,13 +88,15 @@ FORBIDDEN = {
     "http/admin": ("httpx", "retouch.alerts.channels", "retouch.notify.robots"),
 }
 
-# Imports the entry file by path, as the Lambda runtime imports `app.py`; prints the modules
-# and whether the settings' validator was compiled.
+# Imports the entry file by path, as the Lambda runtime imports `app.py`, then the modules
+# named after it (`RUN_IMPORTS`); prints the modules and whether the settings' validator was
+# compiled.
 CHECK = (
-    "import importlib.util, json, sys; "
+    "import importlib, importlib.util, json, sys; "
     "spec = importlib.util.spec_from_file_location('app', sys.argv[1]); "
     "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
     "assert callable(module.handler) and callable(module.main_handler); "
+    "[importlib.import_module(name) for name in sys.argv[2:]]; "
     "compiled = sys.modules['retouch.core.settings'].Settings._validator is not None; "
     "print(json.dumps({'modules': sorted(sys.modules), 'settings_compiled': compiled}))"
 )
@@ -97,7 +106,9 @@ def _check(function: str) -> Callable[[Path], Command]:
     app = ROOT / "functions" / function / "app.py"
     environment = {**UNIT_ENV, "PYTHONPATH": str(ROOT / "layers" / "retouch")}
     return lambda _: Command(
-        args=[sys.executable, "-c", CHECK, str(app)], env=environment, cwd=ROOT
+        args=[sys.executable, "-c", CHECK, str(app), *RUN_IMPORTS.get(function, ())],
+        env=environment,
+        cwd=ROOT,
     )
 
 

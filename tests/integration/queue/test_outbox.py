@@ -17,6 +17,7 @@ from retouch.core.db import get_database
 from scripts.local.lambda_runtime import ROOT
 from tests.conftest import Stack, load_function
 from tests.integration.identity_support import new_account
+from tests.integration.queue_support import stored, unique_queue
 from tests.integration.task_support import inputs_for, outbox_rows, queued_task_ids, quota
 
 pytestmark = pytest.mark.integration
@@ -72,3 +73,41 @@ def test_a_publisher_killed_after_commit_loses_no_task_the_relay_publishes_it(
     assert queued_task_ids().count(task["public_id"]) == 1
     (row,) = outbox_rows(task["public_id"])
     assert row["published_at"] is not None
+
+
+# Runs the relay's `app.py` as the schedule would, once, and prints its answer and whether the
+# queue's client library was loaded.
+RELAY_RUN = (
+    "import json, sys\n"
+    "from scripts.local.lambda_runtime import FakeLambdaContext, load_function\n"
+    "relay = load_function('functions/jobs/outbox_relay/app.py').handler\n"
+    "result = relay({'source': 'aws.events'}, FakeLambdaContext())\n"
+    "print(json.dumps({'result': result, 'redis': 'redis' in sys.modules}))\n"
+)
+
+
+@pytest.mark.parametrize(("min_age_s", "loads_redis"), [("3600", False), ("30", True)])
+def test_a_relay_run_loads_the_queue_client_only_when_a_message_is_due(
+    stack: Stack, min_age_s: str, loads_redis: bool
+) -> None:
+    # GIVEN a message in the outbox that nobody published (its publisher died), a minute old
+    stored(unique_queue(), 0, 1)
+
+    # WHEN the relay runs in a fresh process, with the message too young (nothing due) or due
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers' / 'retouch'}:{ROOT}"}
+    child = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", RELAY_RUN],
+        cwd=ROOT,
+        env={**env, "RETOUCH_OUTBOX_RELAY_MIN_AGE_S": min_age_s},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # THEN a run with nothing due answers without loading redis-py; one with work loads it
+    assert child.returncode == 0, child.stderr[-2000:]
+    ran = json.loads(child.stdout.strip().splitlines()[-1])
+    assert ran["redis"] is loads_redis
+    assert ran["result"]["failed"] == 0
+    assert (ran["result"]["published"] >= 1) is loads_redis

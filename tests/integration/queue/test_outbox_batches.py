@@ -4,21 +4,20 @@ and leaves what failed for its next run, each message sent exactly once."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from retouch.core.db import get_database
 from retouch.core.redis import get_redis
-from retouch.core.time import to_db, utc_now
+from retouch.core.time import utc_now
 from retouch.queue import InvalidMessage
 from retouch.queue.outbox import relay
 from retouch.queue.redis_streams import stream_key
 from retouch.queue.repository import OutboxRepository
 from retouch.queue.sqs_events import consume
 from tests.conftest import Stack
-from tests.integration.queue_support import new_queue, receive_within, unique_queue
+from tests.integration.queue_support import new_queue, receive_within, stored, unique_queue
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +29,6 @@ def outbox_row(outbox_id: int) -> dict[str, Any]:
         )
     assert row is not None
     return row
-
-
-def stored(queue: str, delay_s: int, n: int) -> int:
-    """An outbox row written a minute ago, as a crash would leave it (`delay_s` unchecked:
-    a row from before a rule, or written by hand)."""
-    with get_database().unit_of_work() as uow:
-        uow.execute(
-            "INSERT INTO outbox (queue_name, body, delay_s, created_at) VALUES (%s, %s, %s, %s)",
-            (queue, f'{{"n":{n}}}', delay_s, to_db(utc_now() - timedelta(minutes=1))),
-        )
-        outbox_id = uow.last_insert_id()
-        uow.commit()
-    return outbox_id
 
 
 def test_a_batch_goes_in_one_pipeline_and_a_bad_message_fails_alone(stack: Stack) -> None:

@@ -17,6 +17,7 @@ from retouch.idempotency import purge_expired_keys
 from retouch.pipeline.repository import StepRepository
 
 if TYPE_CHECKING:
+    from retouch.core.redis import RedisClient
     from retouch.queue.port import QueuePort
 
 #: Tasks the reaper ends per run at most; the next run (a minute later) takes the rest.
@@ -31,18 +32,16 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
     re-drive, once, the steps whose message was lost, and forget expired Idempotency-Keys and
     callback events past RETOUCH_PROVIDER_EVENTS_RETENTION_S."""
     # Here, not at import: the retention job imports this module for `purge_provider_events`
-    # and never needs Redis, the queue or the task endings (docs/performance.md, issue 20).
-    from retouch.core.redis import get_redis
-    from retouch.queue.factory import get_queue
+    # and never needs the task endings (docs/performance.md, issue 20).
     from retouch.tasks.lifecycle import time_out_overdue
 
     database, settings = get_database("job"), get_settings()
     overdue, timed_out = time_out_overdue(
-        database=database, redis=get_redis, clock=clock, limit=REAP_BATCH
+        database=database, redis=_redis, clock=clock, limit=REAP_BATCH
     )
     redriven = redrive_stale_steps(
         database=database,
-        queue=get_queue,
+        queue=_queue,
         stale_s=settings.pipeline_step_stale_s,
         clock=clock,
     )
@@ -57,6 +56,20 @@ def reap_overdue(*, clock: Clock = utc_now) -> dict[str, Any]:
         "keys_purged": purged,
         "events_purged": events,
     }
+
+
+def _redis() -> RedisClient:
+    """The Redis client, its library imported on first need: most runs end nothing."""
+    from retouch.core.redis import get_redis
+
+    return get_redis()
+
+
+def _queue() -> QueuePort:
+    """The queue, its client library imported on first need: most runs re-drive nothing."""
+    from retouch.queue.factory import get_queue
+
+    return get_queue()
 
 
 def purge_provider_events(

@@ -16,16 +16,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from retouch.core.logging import logger
-from retouch.core.redis import RedisClient
 from retouch.core.time import Clock, utc_now
 from retouch.core.units import Transaction, Transactions
 from retouch.notify import publish_task_event
 from retouch.tasks.metrics import count_finished
 from retouch.tasks.records import StoredImage, Task, TaskStatus
 from retouch.tasks.repository import TaskRepository
+
+if TYPE_CHECKING:
+    from retouch.core.redis import RedisClient
 
 #: Tasks the reaper times out per run at most; the next run (a minute later) takes the rest.
 TIMEOUT_BATCH = 500
