@@ -10,7 +10,8 @@
 - The reaper's run imports the task endings before it knows whether a task is overdue: they
   name the Redis client as a type only, so a run with nothing to end loads no redis-py
   (the relay's run counts what is due before it asks for the queue:
-  tests/integration/queue/test_outbox.py).
+  tests/integration/queue/test_outbox.py). The plan expiry loads it only to forget the callers
+  whose membership it ended.
 - The health function loads no token code (PyJWT) and no domain package.
 - No function loads a storage or queue adapter its backend does not name: the packages
   re-export them lazily (`core/lazy.py`) and the factories import the chosen one on first use
@@ -82,6 +83,7 @@ FORBIDDEN = {
     "jobs/rollup": WITHOUT_REDIS,
     "jobs/outbox_relay": REDIS_CLIENT,
     "jobs/reaper": REDIS_CLIENT,
+    "jobs/plan_expiry": REDIS_CLIENT,
     "jobs/retention": WITHOUT_REDIS,
     "triggers/upload": WITHOUT_MODELS,
     "http/health": ("jwt", "retouch.tasks", "retouch.caller", "retouch.quota", "retouch.queue"),

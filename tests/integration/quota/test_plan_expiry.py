@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from retouch.core.caller_cache import generation_key
 from retouch.core.db import Database, get_database
+from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
 from retouch.core.time import utc_now
 from retouch.quota.memberships import change_membership
@@ -158,3 +160,18 @@ def test_the_scheduled_function_runs_the_job(database: Database) -> None:
 
     assert set(outcome) == {"expired"} and outcome["expired"] >= 1
     assert len(expiries(database, user_id)) == 1
+
+
+def test_a_run_forgets_the_cached_caller_of_each_membership_it_ends(database: Database) -> None:
+    # GIVEN a lapsed member and one whose membership is still in force
+    lapsed = public_id(database, lapsed_member(database, expired=utc_now() - timedelta(hours=1)))
+    current = public_id(database, lapsed_member(database, expired=utc_now() + timedelta(days=1)))
+    before = {user: get_redis().get(generation_key(user)) for user in (lapsed, current)}
+
+    # WHEN the job runs
+    expire_memberships(database=database)
+
+    # THEN the ended membership's cached caller is invalidated (its generation moved), only it
+    after = {user: get_redis().get(generation_key(user)) for user in (lapsed, current)}
+    assert after[lapsed] != before[lapsed]
+    assert after[current] == before[current]

@@ -20,7 +20,6 @@ from datetime import datetime
 
 from retouch.audit.repository import AuditRepository
 from retouch.audit.schemas import AuditEntry
-from retouch.caller.cached import forget_caller
 from retouch.core.db import get_database
 from retouch.core.logging import logger
 from retouch.core.metrics import emit
@@ -93,6 +92,11 @@ def _expire_batch(database: Transactions, *, batch: int, now: datetime) -> tuple
             )
             ended.append(row.user_public_id)
         uow.commit()
-    for public_id in ended:  # a cached record stops at its expiry already; this is for the rest
-        forget_caller(public_id)
+    if ended:
+        # Here, not at import: the cache's module loads redis-py, which a run that ends no
+        # membership (most runs) never needs (docs/performance.md, issue 20 item 5).
+        from retouch.caller.cached import forget_caller
+
+        for public_id in ended:  # a cached record stops at its expiry already; this is the rest
+            forget_caller(public_id)
     return len(ended), len(due)
