@@ -19,7 +19,7 @@ from retouch.idempotency import IdempotencyKey, IdempotencyRepository, KeyClaim,
 from retouch.notify import publish_task_event
 from retouch.tasks.schemas import TaskCreate
 from retouch.tasks.service import CREATE_OPERATION
-from tests.conftest import Stack, load_event
+from tests.conftest import LogLines, Stack, load_event
 from tests.integration.catalog_api_support import fresh_feature
 from tests.integration.identity_support import new_account
 from tests.integration.quota_support import assert_ledger_matches
@@ -589,3 +589,23 @@ def test_where_the_runtime_cannot_stream_events_are_one_event_and_a_retry(
     assert body.startswith("retry: 3000")
     assert body.count("event: task") == 1
     assert json.loads(body.split("data: ", 1)[1].split("\n", 1)[0])["id"] == task_id
+
+
+def test_a_create_names_its_task_and_feature_on_its_access_line(
+    client: TestClient, log_lines: LogLines
+) -> None:
+    user, headers = new_account()
+
+    response = create(
+        client, headers, {"feature": "cutout", "inputs": inputs_for("cutout", user["id"])}
+    )
+
+    # THEN the one line of the request (no line of its own) says which task it made
+    assert response.status_code == 202, response.text
+    (line,) = [row for row in log_lines.with_message("request") if row["method"] == "POST"]
+    assert (line["task"], line["feature"], line["user_id"]) == (
+        response.json()["id"],
+        "cutout",
+        user["id"],
+    )
+    assert not log_lines.with_message("task created")

@@ -73,11 +73,14 @@ def session_field(session_id: str) -> str:
 @dataclass(frozen=True, slots=True)
 class HashRead:
     """What the limiter's script reads after its GCRA step: `fields` of the hash `hash_key`,
-    then the plain key `key`."""
+    then the plain key `key`; with `step` (a storage key, its interval and window in µs), a
+    second step of cost 1 on that key when the fields are a record and a live session
+    (`ratelimit_lua.GCRA_READ_STEP_SCRIPT`)."""
 
     hash_key: str
     fields: tuple[str, ...]
     key: str
+    step: tuple[str, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +118,19 @@ def claimed(authorization: str | None) -> tuple[str, str] | None:
     return subject, session_id
 
 
-def prefetch_read(subject: str, session_id: str) -> HashRead:
-    """The read of `subject`'s record and session `session_id`'s state, and the generation."""
-    return HashRead(
-        record_key(subject), (RECORD_FIELD, session_field(session_id)), generation_key(subject)
-    )
+def prefetch_read(
+    subject: str, session_id: str, step: tuple[str, int, int] | None = None
+) -> HashRead:
+    """The read of `subject`'s record and session `session_id`'s state, and the generation
+    (and `step`: see `HashRead`)."""
+    fields = (RECORD_FIELD, session_field(session_id))
+    return HashRead(record_key(subject), fields, generation_key(subject), step)
 
 
 def prefetched(subject: str, session_id: str, values: Sequence[str | None]) -> Prefetched:
-    """`values` (the record, the session, the generation) as read by `prefetch_read`."""
-    record, session, generation = values
+    """`values` (the record, the session, the generation) as read by `prefetch_read`; a
+    step's values after them are not the read's."""
+    record, session, generation = values[:3]
     return Prefetched(subject, session_id, record, session, generation or "")
 
 

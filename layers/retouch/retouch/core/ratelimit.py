@@ -29,7 +29,7 @@ import hashlib
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -39,7 +39,7 @@ from retouch.core.breaker import SkipWindow
 from retouch.core.caller_cache import HashRead
 from retouch.core.errors import AppError, ServiceUnavailable
 from retouch.core.logging import logger
-from retouch.core.ratelimit_lua import GCRA_READ_SCRIPT, GCRA_SCRIPT
+from retouch.core.ratelimit_lua import GCRA_READ_SCRIPT, GCRA_READ_STEP_SCRIPT, GCRA_SCRIPT
 from retouch.core.redis import RedisClient, get_redis
 from retouch.core.settings import Settings, get_settings
 
@@ -136,6 +136,22 @@ def storage_key(limit: Limit, key: str) -> str:
     return f"{KEY_PREFIX}:{limit.name}:{digest}"
 
 
+def step_of(limit: Limit, key: str) -> tuple[str, int, int]:
+    """The storage key of `key` under `limit`, its interval and window (µs): whole
+    microseconds per request, rounded up (integer arithmetic in Lua and here)."""
+    interval = -(-limit.period_s * _MICROSECONDS // limit.rate)
+    return storage_key(limit, key), interval, interval * limit.rate
+
+
+def decision_of(limit: Limit, reply: Sequence[int], read: tuple[str | None, ...] = ()) -> Decision:
+    """The decision of one GCRA step's reply: allowed, remaining, retry after, reset (µs)."""
+    allowed, remaining, retry_after, reset = reply
+    retry_after_s = 0 if allowed else max(1, _ceil_seconds(retry_after))
+    return Decision(
+        bool(allowed), limit.rate, remaining, _ceil_seconds(reset), retry_after_s, read=read
+    )
+
+
 class RateLimiter(ABC):
     """GCRA limiter; backends store the TAT and apply one step atomically (`_apply`)."""
 
@@ -157,31 +173,14 @@ class RateLimiter(ABC):
         """
         if not 1 <= cost <= limit.rate:
             raise ValueError(f"cost {cost} outside 1..{limit.rate} for limit {limit.name}")
-        # Whole microseconds per request, rounded up: integer arithmetic in Lua and here.
-        interval = -(-limit.period_s * _MICROSECONDS // limit.rate)
+        key_of, interval, window = step_of(limit, key)
         try:
-            allowed, remaining, retry_after, reset, values = self._apply(
-                storage_key(limit, key), interval, interval * limit.rate, cost, read
-            )
+            *reply, values = self._apply(key_of, interval, window, cost, read)
         except RateLimiterUnavailable:
             if not fail_open:
                 raise
-            return Decision(
-                allowed=True,
-                limit=limit.rate,
-                remaining=limit.rate,
-                reset_s=0,
-                retry_after_s=0,
-                enforced=False,
-            )
-        return Decision(
-            allowed=bool(allowed),
-            limit=limit.rate,
-            remaining=remaining,
-            reset_s=_ceil_seconds(reset),
-            retry_after_s=0 if allowed else max(1, _ceil_seconds(retry_after)),
-            read=values,
-        )
+            return Decision(True, limit.rate, limit.rate, 0, 0, enforced=False)
+        return decision_of(limit, reply, values)
 
     @abstractmethod
     def _apply(
@@ -202,6 +201,7 @@ class RedisRateLimiter(RateLimiter):
     ) -> None:
         self._script = client.register_script(GCRA_SCRIPT)  # hashes locally, no round trip
         self._read_script = client.register_script(GCRA_READ_SCRIPT)
+        self._read_step_script = client.register_script(GCRA_READ_STEP_SCRIPT)
         self._clock = clock
         self._skip = SkipWindow(retry_after_failure_s)
 
@@ -214,11 +214,16 @@ class RedisRateLimiter(RateLimiter):
         try:
             if read is None:
                 reply = self._script(keys=[key], args=[interval, window, cost, now])
-            else:
+            elif read.step is None:
                 keys = [key, read.hash_key, read.key]
                 reply = self._read_script(
                     keys=keys, args=[interval, window, cost, now, *read.fields]
                 )
+            else:
+                step_key, step_interval, step_window = read.step
+                keys = [key, read.hash_key, read.key, step_key]
+                args: list[str | int] = [*read.fields, step_interval, step_window]
+                reply = self._read_step_script(keys=keys, args=[interval, window, cost, now, *args])
         except redis.RedisError as exc:
             self._skip.trip()
             logger.warning(

@@ -58,6 +58,11 @@ def _server_request_id(scope: Scope) -> str:
     return new_request_id()
 
 
+#: scope["state"] entry: what a route adds to its access line (e.g. the task a create made),
+#: instead of a log line of its own.
+ACCESS_KEYS_STATE = "access_keys"
+
+
 def route_template(scope: Scope) -> str:
     route = scope.get("route")
     return getattr(route, "path", None) or UNMATCHED_ROUTE
@@ -157,7 +162,8 @@ def _record(scope: Scope, status: int, started: float) -> None:
     on AWS)."""
     latency_ms = round((time.perf_counter() - started) * 1000, 3)
     route = f"{scope['method']} {route_template(scope)}"
-    user = (scope.get("state") or {}).get("user_id")
+    state = scope.get("state") or {}
+    user = state.get("user_id")
     logger.info(
         "request",
         extra={
@@ -166,6 +172,7 @@ def _record(scope: Scope, status: int, started: float) -> None:
             "status": status,
             "latency_ms": latency_ms,
             **({"user_id": user} if user else {}),
+            **state.get(ACCESS_KEYS_STATE, {}),
         },
     )
     recorder = get_recorder()

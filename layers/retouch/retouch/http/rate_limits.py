@@ -6,6 +6,14 @@ listed in `ROUTE_LIMITS` is also limited per caller — the user, known only onc
 has run — so it declares `Depends(rate_limit(key=<dependency giving the caller's id>))`;
 `create_app` refuses an app where the table and the declarations disagree.
 
+A route's limit is counted in the per-IP round trip when it can be (`_folded_step`): the route
+has no path parameters, the bearer token verifies (signature, expiry, issuer, audience) and
+the caller cache holds that caller's record and the token's session live — the very caller
+the dependency will admit. Otherwise (no cached caller, a token that does not verify, Redis
+unreachable) the route's dependency counts it in a round trip of its own once authentication
+has run, as always: a token that is forged or whose session ended never spends a user's
+allowance.
+
 Both fail open: with Redis unreachable the request proceeds without RateLimit headers and the
 limiter logs a warning (login, which must fail closed, calls the limiter itself). A response
 carries the headers of the request's tightest decision; a 429 carries those of the limit that
@@ -32,6 +40,7 @@ from retouch.core.caller_cache import (
     prefetch_read,
     prefetched,
 )
+from retouch.core.errors import AppError
 from retouch.core.ratelimit import (
     Decision,
     Limit,
@@ -39,7 +48,9 @@ from retouch.core.ratelimit import (
     RateLimited,
     RateLimiter,
     configured_limits,
+    decision_of,
     get_rate_limiter,
+    step_of,
 )
 from retouch.core.settings import get_settings
 
@@ -49,6 +60,8 @@ ROUTE_LIMITS: Mapping[str, Callable[[Limits], Limit]] = {
 }
 
 DECISION_STATE = "rate_limit"  # scope["state"] entry: the request's tightest decision
+#: scope["state"] entry: (storage key, Decision) of the route's limit counted by the middleware
+ROUTE_STEP_STATE = "route_rate_limit"
 UNKNOWN_CLIENT = "unknown"
 _LIMIT_HEADER = b"ratelimit-limit"
 _route_limit_dependencies: set[Callable[..., Awaitable[None]]] = set()
@@ -107,9 +120,33 @@ def enforce_client_limit(scope: Scope, authorization: str | None = None) -> None
     if claim is None:
         _enforce(scope, limit, address)
         return
-    decision = _enforce(scope, limit, address, prefetch_read(*claim))
+    route = _folded_step(scope, authorization or "", claim[0])
+    step = None if route is None else step_of(*route)
+    decision = _enforce(scope, limit, address, prefetch_read(*claim, step))
     if decision.read:  # empty when nothing was read (Redis skipped or failed, a memory limiter)
         scope["state"][PREFETCH_STATE] = prefetched(*claim, decision.read)
+    if route is not None and step is not None and len(decision.read) == 7:
+        counted = decision_of(route[0], [int(value or 0) for value in decision.read[3:]])
+        scope["state"][ROUTE_STEP_STATE] = (step[0], counted)
+
+
+def _folded_step(scope: Scope, authorization: str, subject: str) -> tuple[Limit, str] | None:
+    """The route's per-caller limit and key to count in the per-IP round trip: for a route of
+    ROUTE_LIMITS without path parameters, when the bearer token verifies and names `subject`
+    (the script then counts it only if the cache holds that caller with the token's session
+    live). The token check is remembered (`core.security`): the caller dependency's own check
+    of the same token costs nothing more."""
+    entry = ROUTE_LIMITS.get(f"{scope['method']} {scope['path']}")
+    if entry is None or "{" in scope["path"]:
+        return None
+    from retouch.core.security import TokenConfig, verify_access_token  # not on every route
+
+    try:
+        config = TokenConfig.from_settings(get_settings())
+        claims = verify_access_token(authorization[7:].strip(), config=config)
+    except AppError:  # the dependency refuses it, before any per-caller count
+        return None
+    return (entry(configured_limits()), subject) if claims.subject == subject else None
 
 
 def add_rate_limit_headers(headers: RawHeaders, scope: Scope) -> None:
@@ -132,7 +169,13 @@ def rate_limit(*, key: Callable[..., Any]) -> Callable[..., Awaitable[None]]:
     async def limit_route(request: Request, caller: str = Depends(key)) -> None:
         scope = request.scope
         limit = ROUTE_LIMITS[f"{scope['method']} {scope['route'].path}"](configured_limits())
-        _enforce(scope, limit, caller)
+        counted: tuple[str, Decision] | None = scope["state"].get(ROUTE_STEP_STATE)
+        if counted is None or counted[0] != step_of(limit, caller)[0]:
+            _enforce(scope, limit, caller)
+            return
+        _note(scope, counted[1])  # counted by the middleware, for this very caller
+        if not counted[1].allowed:
+            raise RateLimited.from_decision(counted[1])
 
     _route_limit_dependencies.add(limit_route)
     return limit_route

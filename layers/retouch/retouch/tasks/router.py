@@ -16,6 +16,7 @@ from retouch.core.redis import get_redis
 from retouch.core.security import TokenConfig
 from retouch.core.settings import get_settings
 from retouch.http.dependencies import IdempotencyKeyHeader
+from retouch.http.middleware import ACCESS_KEYS_STATE
 from retouch.http.problems import negotiate_language
 from retouch.http.rate_limits import rate_limit
 from retouch.http.routing import api_router
@@ -77,13 +78,14 @@ async def caller_id(caller: Caller) -> str:
 def create_task(
     request: TaskCreate,
     caller: Caller,
+    http_request: Request,
     idempotency_key: IdempotencyKeyHeader = None,
     accept_language: AcceptLanguage = None,
 ) -> TaskRead:
     """Start a task: `inputs` must satisfy the feature's form and name ready uploads of
     yours; its cost is reserved now and charged only if it succeeds. Send an
     `Idempotency-Key` to retry safely: the same key and body answer the first response."""
-    return service.create_task(
+    task = service.create_task(
         database=get_database(),
         queue=get_queue(),
         settings=get_settings(),
@@ -92,6 +94,9 @@ def create_task(
         idempotency_key=idempotency_key,
         language=negotiate_language(accept_language),
     )
+    # The task and its feature go on the request's access line (no line of their own).
+    http_request.scope["state"][ACCESS_KEYS_STATE] = {"task": task.id, "feature": task.feature}
+    return task
 
 
 @router.get("", response_model=TaskPage)

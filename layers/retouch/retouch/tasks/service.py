@@ -80,7 +80,6 @@ def create_task(
             now=to_millis(clock()),
         )
         _publish(database, queue, message, clock=clock)
-        logger.info("task created", extra={"task": task.id, "feature": task.feature})
         return task
 
     return run_once(
