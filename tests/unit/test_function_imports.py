@@ -18,7 +18,13 @@
   (the unit settings name the local storage and Redis Streams, first used by a request).
 - No function loads `pydantic.v1`: FastAPI imports it, building a route, only to refuse v1
   models (`http/routing.py` builds routes without it).
-- The admin function loads no HTTP client and no notifier until an alert test is sent.
+- An API function's app holds its routes themselves, not included routers, whose routes
+  FastAPI builds a second time at the first request (`http/app.py`); its modules load without
+  the cyclic garbage collector, which is enabled again, with what they built frozen, once the
+  handler exists (`core/coldstart.py`).
+- The admin function loads no HTTP client and no notifier until an alert test is sent; the
+  users function no erasure service (nor the tasks, queue, storage and catalog it loads) until
+  an account is deleted.
 - No function compiles the settings' validator at import (the first `get_settings()` does,
   `core/settings/compiled.py`, without building a pydantic model), and the backups and the
   trigger, which build no pydantic model on their path, never load `importlib.metadata`
@@ -88,11 +94,20 @@ FORBIDDEN = {
     "triggers/upload": WITHOUT_MODELS,
     "http/health": ("jwt", "retouch.tasks", "retouch.caller", "retouch.quota", "retouch.queue"),
     "http/admin": ("httpx", "retouch.alerts.channels", "retouch.notify.robots"),
+    # The erasure's service (and with it the tasks' ending, the queue and the storage) loads
+    # at the first `DELETE /v1/me` or admin deletion, not with the function.
+    "http/users": (
+        "retouch.erasure.service",
+        "retouch.tasks",
+        "retouch.queue",
+        "retouch.storage",
+        "retouch.catalog",
+    ),
 }
 
 # Imports the entry file by path, as the Lambda runtime imports `app.py`, then the modules
-# named after it (`RUN_IMPORTS`); prints the modules and whether the settings' validator was
-# compiled.
+# named after it (`RUN_IMPORTS`); prints the modules, whether the settings' validator was
+# compiled, and the app's routes (an API function).
 CHECK = (
     "import importlib, importlib.util, json, sys; "
     "spec = importlib.util.spec_from_file_location('app', sys.argv[1]); "
@@ -100,7 +115,16 @@ CHECK = (
     "assert callable(module.handler) and callable(module.main_handler); "
     "[importlib.import_module(name) for name in sys.argv[2:]]; "
     "compiled = sys.modules['retouch.core.settings'].Settings._validator is not None; "
-    "print(json.dumps({'modules': sorted(sys.modules), 'settings_compiled': compiled}))"
+    "modules = sorted(sys.modules); "
+    "from starlette.routing import Route; "
+    "app = getattr(module, 'app', None); "
+    "routes = [type(r).__name__ for r in app.router.routes] if app is not None else []; "
+    "unbuilt = [name for name, r in zip(routes, app.router.routes if app else []) "
+    "if not isinstance(r, Route)]; "
+    "import gc; "
+    "collector = {'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count() > 0}; "
+    "print(json.dumps({'modules': modules, 'settings_compiled': compiled, "
+    "'routes': routes, 'unbuilt': unbuilt, 'collector': collector}))"
 )
 
 
@@ -144,3 +168,9 @@ def test_a_function_imports_only_what_its_path_uses(background: Started, functio
     forbidden = FORBIDDEN_EVERYWHERE + SCF_INVOCATION + FORBIDDEN.get(function, ())
     assert unwanted(modules, forbidden) == []
     assert imported["settings_compiled"] is False
+    # An API function serves its routes as built: no included router, whose routes FastAPI
+    # would build a second time at the first request.
+    assert imported["unbuilt"] == []
+    assert bool(imported["routes"]) is function.startswith("http/")
+    if function.startswith("http/"):  # loaded without collections, then frozen (core/coldstart.py)
+        assert imported["collector"] == {"enabled": True, "frozen": True}

@@ -1,6 +1,7 @@
 """Cold start (docs/performance.md, "Cold start and memory of every function"): the packages
 re-export their adapters lazily (`core/lazy.py`), and routes are built without `pydantic.v1`
-(`http/routing.py`), while every name and every refusal stays what it was."""
+(`http/routing.py`), and the DTOs are built on first use (`core/schemas.py`), while every
+name and every refusal stays what it was."""
 
 from __future__ import annotations
 
@@ -138,3 +139,25 @@ def test_the_first_response_is_answered_without_pydantic_v1(background: Started)
     assert result.returncode == 0, result.stderr
 
     assert json.loads(result.stdout.splitlines()[-1]) == {"status": 200, "v1": False}
+
+
+def test_a_schema_is_built_on_first_use_and_validates_as_declared() -> None:
+    from pydantic import ValidationError
+
+    from retouch.core.schemas import RequestSchema, StrictRequestSchema
+
+    class Body(RequestSchema):
+        count: int
+
+    class Grant(StrictRequestSchema):
+        credits: int
+
+    built_when_defined = Body.__pydantic_complete__  # nothing used it yet
+    assert Body.model_validate({"count": "3"}).count == 3  # built now, lax as before
+    assert (built_when_defined, Body.__pydantic_complete__) == (False, True)
+    with pytest.raises(ValidationError, match="extra_forbidden"):
+        Body.model_validate({"count": 1, "role": "admin"})
+    with pytest.raises(ValidationError, match="int_type"):
+        Grant.model_validate({"credits": "5"})
+    with pytest.raises(ValidationError, match="frozen_instance"):
+        Body(count=1).count = 2

@@ -1,8 +1,12 @@
 """UploadsFunction: POST /v1/uploads and POST /v1/uploads/credentials."""
 
-from retouch.http import create_app, make_handler
-from retouch.uploads.router import router
+from retouch.core.coldstart import loading_modules
 
-app = create_app([router], title="Retouch uploads")
-handler = make_handler(app)  # AWS Lambda: app.handler
+with loading_modules():  # no garbage collection while the modules load (core/coldstart.py)
+    from retouch.http import create_app, make_handler
+    from retouch.uploads.router import router
+
+    app = create_app([router], title="Retouch uploads")
+    handler = make_handler(app)  # AWS Lambda: app.handler
+
 main_handler = handler  # Tencent SCF: app.main_handler

@@ -9,9 +9,14 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Schema(BaseModel):
-    """A DTO: immutable once built."""
+    """A DTO: immutable once built.
 
-    model_config = ConfigDict(frozen=True)
+    Its validator and serializer are built on first use (`defer_build`), not when the class is
+    defined: a function imports the models of packages it serves only in part (the tasks
+    function the quota's plan models, say), and builds those its routes and first response use.
+    """
+
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 class RequestSchema(Schema):

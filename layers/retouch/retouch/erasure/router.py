@@ -1,5 +1,9 @@
 """`DELETE /v1/me`: the owner deletes their account; `DELETE /v1/admin/users/{id}`: an
-admin does."""
+admin does.
+
+The erasure's service (which ends the account's tasks, and so loads the tasks, the queue and
+the storage) is imported by the first erasure, not with the users function: a rare route's
+code stays off every cold start (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
-from retouch.auth.attempts import LoginGuard
 from retouch.auth.hashing import AuthBusy
 from retouch.caller.dependencies import current_user_from_mysql, require_permission
 from retouch.core.db import get_database
@@ -18,7 +21,6 @@ from retouch.core.permissions import Permission
 from retouch.core.ratelimit import RateLimited
 from retouch.core.redis import get_redis
 from retouch.core.settings import get_settings
-from retouch.erasure import service
 from retouch.erasure.errors import PasswordNotConfirmed
 from retouch.erasure.schemas import AccountDeletion, AccountDeletionRead
 from retouch.http.rate_limits import client_address, limiter_for
@@ -41,6 +43,9 @@ def delete_me(
     `erased_within_s`, and what accounting must keep (the credit ledger, orders) is kept
     without anything that names the person. Asking again while it is erased answers the
     same. A wrong password counts as a failed sign-in."""
+    from retouch.auth.attempts import LoginGuard
+    from retouch.erasure import service  # the tasks' ending: loaded by an erasure, not at start
+
     return service.delete_account(
         database=get_database(),
         settings=get_settings(),
@@ -60,6 +65,8 @@ def delete_user(
     """Delete an account as its owner's `DELETE /v1/me` does, without its password (admins
     only; audited with the admin as actor). Again while it is erased: the same answer; once
     erased: 404. An admin deletes their own account through `/v1/me`."""
+    from retouch.erasure import service
+
     return service.delete_user(
         database=get_database(),
         settings=get_settings(),

@@ -126,7 +126,7 @@ def make_handler(app: FastAPI) -> LambdaHandler:
         if not cold_start:
             return adapter(event, context)
         cold_start = False
-        # Matching the first request, FastAPI builds the routes again (http/routing.py).
+        # An included router's routes are built again on the first match (http/routing.py).
         with without_pydantic_v1():
             return adapter(event, context)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, request_response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import retouch
@@ -46,8 +47,7 @@ def create_app(
     routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
     check_operation_ids(routes)
     app = FastAPI(title=title, version=retouch.__version__)
-    for router in routers:
-        app.include_router(router)
+    _add_routes(app, routers)
     app.state.rate_limiter = rate_limiter
     app.state.routers = routers
     _serve_contract(app, routes)
@@ -57,6 +57,27 @@ def create_app(
     # Added last, so outermost: the request-context middleware's own answers get CORS headers.
     app.add_middleware(SettingsCorsMiddleware)
     return app
+
+
+def _add_routes(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Serve each router's routes as they were built, not through `include_router`.
+
+    FastAPI (0.162) keeps an included router as one entry and builds every one of its routes
+    a second time (the dependant, the request and response fields) when it matches the first
+    request: a function's cold start paid each route's build twice. A route built by a
+    domain's router already holds what an inclusion without a prefix, tags or dependencies
+    would give it, so a copy of it is bound to the app instead: only its request handler is
+    made again, to read the app's `dependency_overrides`. Each app gets its own copies.
+    """
+    for router in routers:
+        if router.on_startup or router.on_shutdown:
+            raise ValueError(f"{router.prefix}: a router with event handlers must be included")
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                route = copy.copy(route)
+                route.dependency_overrides_provider = app
+                route.app = request_response(route.get_route_handler())
+            app.router.routes.append(route)
 
 
 def _serve_contract(app: FastAPI, routes: list[APIRoute]) -> None:

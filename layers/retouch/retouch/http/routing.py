@@ -9,9 +9,10 @@ Building a route, FastAPI asks of each parameter and response model whether it i
 v1 model, to refuse it; to ask, it imports `pydantic.v1` (about 20 modules, some 18 ms of CPU on
 every API function's cold start, docs/performance.md). The layer has no v1 model, so a route is
 built with `pydantic.v1` absent: the question is answered "no" without the import. FastAPI
-builds an included router's routes once more when the first request is matched; the function's
-first invocation runs under the same guard (`adapters.make_handler`). A v1 model cannot exist
-unless `pydantic.v1` was imported, and then the guard steps aside and FastAPI refuses it.
+builds an included router's routes once more when the first request is matched (`create_app`
+adds the routes themselves, so its apps do not); the function's first invocation runs under the
+same guard (`adapters.make_handler`). A v1 model cannot exist unless `pydantic.v1` was imported,
+and then the guard steps aside and FastAPI refuses it.
 """
 
 from __future__ import annotations
