@@ -20,15 +20,28 @@ import io
 import pstats
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from scripts.bench.health import child_env
 from scripts.bench.pipeline import create_tasks, ended, prepare, stdout_to, step_consumers
 from scripts.local.servers import temporary_servers
 
+ENDED = ("succeeded", "failed", "canceled")
+
 
 def drain(task_ids: Sequence[str], consumers: object) -> None:
     """Every step queue in turn, one batch each, until every task has ended."""
+
+    def all_ended() -> bool:
+        statuses = ended(task_ids)
+        return sum(statuses.get(s, 0) for s in ENDED) == len(task_ids)
+
+    drain_until(consumers, all_ended)
+
+
+def drain_until(consumers: object, finished: Callable[[], bool], idle_s: float = 0.01) -> None:
+    """Every step queue in turn, one batch each; when a pass moved nothing, ask `finished`
+    and, unless it says so, pause `idle_s` before the next pass."""
     from retouch.core.redis import get_redis
     from retouch.queue import RedisStreamsQueue, consume
 
@@ -48,12 +61,9 @@ def drain(task_ids: Sequence[str], consumers: object) -> None:
             )
             moved += len(outcome.acknowledged) + len(outcome.failed)
         if not moved:
-            statuses = ended(task_ids)
-            if sum(statuses.get(s, 0) for s in ("succeeded", "failed", "canceled")) == len(
-                task_ids
-            ):
+            if finished():
                 return
-            time.sleep(0.01)
+            time.sleep(idle_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
