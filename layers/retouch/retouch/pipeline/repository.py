@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from retouch.core.db import UnitOfWork
 from retouch.core.time import to_db, to_millis
 from retouch.core.units import sql_adapter
-from retouch.pipeline.rows import StepRow, fresh_step_row, step_from_row
+from retouch.pipeline.rows import StepJob, StepRow, fresh_step_row, step_from_row
 
 if TYPE_CHECKING:
     from retouch.tasks.records import Task
@@ -43,8 +43,8 @@ class StepRepository(Protocol):
     ) -> StepRow:
         """The step's row, created `running` if this is its first delivery, locked."""
 
-    def lock(self, *, task_id: int, index: int) -> StepRow | None:
-        """The step's row locked, if it exists (nothing is created)."""
+    def lock_job(self, *, task_id: int, index: int) -> StepJob | None:
+        """The step's status, vendor handle and polls, its row locked (None: no such row)."""
 
     def task_with_steps(self, public_id: str) -> tuple[Task, dict[int, StepRow]] | None:
         """The task `public_id` names (None: no such task) and the rows of its steps that
@@ -124,16 +124,20 @@ class MySQLStepRepository:
         )
         if inserted == 1:
             return fresh_step_row(self._uow.last_insert_id(), task_id, index, step, deadline)
-        found = self.lock(task_id=task_id, index=index)
-        if found is None:  # pragma: no cover - the insert above guarantees it
-            raise RuntimeError("task step vanished")
-        return found
-
-    def lock(self, *, task_id: int, index: int) -> StepRow | None:
         row = self._uow.fetch_one(
             _STEP_COLUMNS + "WHERE task_id = %s AND step_index = %s FOR UPDATE", (task_id, index)
         )
-        return None if row is None else step_from_row(row)
+        if row is None:  # pragma: no cover - the insert above guarantees it
+            raise RuntimeError("task step vanished")
+        return step_from_row(row)
+
+    def lock_job(self, *, task_id: int, index: int) -> StepJob | None:
+        row = self._uow.fetch_one(
+            "SELECT status, vendor_handle, polls FROM task_steps "
+            "WHERE task_id = %s AND step_index = %s FOR UPDATE",
+            (task_id, index),
+        )
+        return None if row is None else StepJob(row["status"], row["vendor_handle"], row["polls"])
 
     def task_with_steps(self, public_id: str) -> tuple[Task, dict[int, StepRow]] | None:
         """One JSON document in one column: the task's columns and, under `steps`, each
