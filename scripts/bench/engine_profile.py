@@ -20,15 +20,30 @@ import io
 import pstats
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import pymysql
 
 from scripts.bench.health import child_env
 from scripts.bench.pipeline import create_tasks, ended, prepare, stdout_to, step_consumers
-from scripts.local.servers import temporary_servers
+from scripts.local.servers import MariaDBServer, temporary_servers
+
+ENDED = ("succeeded", "failed", "canceled")
 
 
 def drain(task_ids: Sequence[str], consumers: object) -> None:
     """Every step queue in turn, one batch each, until every task has ended."""
+
+    def all_ended() -> bool:
+        statuses = ended(task_ids)
+        return sum(statuses.get(s, 0) for s in ENDED) == len(task_ids)
+
+    drain_until(consumers, all_ended)
+
+
+def drain_until(consumers: object, finished: Callable[[], bool], idle_s: float = 0.01) -> None:
+    """Every step queue in turn, one batch each; when a pass moved nothing, ask `finished`
+    and, unless it says so, pause `idle_s` before the next pass."""
     from retouch.core.redis import get_redis
     from retouch.queue import RedisStreamsQueue, consume
 
@@ -48,12 +63,9 @@ def drain(task_ids: Sequence[str], consumers: object) -> None:
             )
             moved += len(outcome.acknowledged) + len(outcome.failed)
         if not moved:
-            statuses = ended(task_ids)
-            if sum(statuses.get(s, 0) for s in ("succeeded", "failed", "canceled")) == len(
-                task_ids
-            ):
+            if finished():
                 return
-            time.sleep(0.01)
+            time.sleep(idle_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,8 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--statements", action="store_true", help="also each statement's count per task"
     )
+    parser.add_argument(
+        "--server-time",
+        action="store_true",
+        help="MariaDB with its performance schema: the server's time per statement per task",
+    )
     args = parser.parse_args(argv)
-    with temporary_servers("retouch-bench-engine-profile-") as (mariadb, redis, work):
+    options = ["--performance-schema=ON"] if args.server_time else []
+    with temporary_servers("retouch-bench-engine-profile-", options) as (mariadb, redis, work):
         env = child_env({**mariadb.env(), **redis.env()})
         env["RETOUCH_STORAGE_LOCAL_ROOT"] = str(work / "objects")
         env["RETOUCH_STORAGE_LOCAL_SIGNING_KEY"] = "b" * 40
@@ -76,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             task_ids = create_tasks(setup, args.tasks)
             consumers = step_consumers(1, "in-process")
             statements = count_statements()
+            if args.server_time:
+                server_time(mariadb)  # from here on
             server = server_counts()
             profile = cProfile.Profile(time.process_time)
             cpu, wall = time.process_time(), time.perf_counter()
@@ -85,12 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             sent = len(statements)
             server = {name: count - server[name] for name, count in server_counts().items()}
             statuses = ended(task_ids)
+            by_statement = server_time(mariadb) if args.server_time else []
     if not args.plain:
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out)
         for order in ("cumulative", "tottime"):
             stats.sort_stats(order).print_stats(args.top)
         print(out.getvalue())
+    for digest, count, seconds in by_statement:
+        print(f"{seconds / args.tasks * 1000:7.3f} ms {count / args.tasks:6.2f}x  {digest[:140]}")
     if args.statements:
         for sql, count in collections.Counter(statements).most_common():
             print(f"{count / args.tasks:6.2f}  {' '.join(sql.split())[:150]}")
@@ -117,6 +140,24 @@ def server_counts() -> dict[str, int]:
             "('Questions', 'Com_begin', 'Com_commit', 'Com_rollback')"
         )
     return {row["Variable_name"]: int(row["Value"]) for row in rows}
+
+
+def server_time(mariadb: MariaDBServer) -> list[tuple[str, int, float]]:
+    """The server's time per statement digest since the last call (the performance schema's
+    summary, read and emptied as root): (digest text, count, seconds), the costliest first."""
+    connection = pymysql.connect(unix_socket=str(mariadb.socket_path), user="root")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DIGEST_TEXT, COUNT_STAR, SUM_TIMER_WAIT / 1e12 FROM "
+                "performance_schema.events_statements_summary_by_digest "
+                "ORDER BY SUM_TIMER_WAIT DESC LIMIT 25"
+            )
+            rows = cursor.fetchall()
+            cursor.execute("TRUNCATE TABLE performance_schema.events_statements_summary_by_digest")
+    finally:
+        connection.close()
+    return [(str(text), int(count), float(seconds)) for text, count, seconds in rows]
 
 
 def count_statements() -> list[str]:

@@ -9,7 +9,8 @@ every task with its steps' rows `--reads` times in each form, the two forms alte
 which goes first: the join of `tasks` and `task_steps` (the task's 16 columns beside each
 step's 15, one row per step: what `StepRepository.task_with_steps` sent before) and the one
 JSON document it sends now. Prints the client's CPU per read (`time.process_time`: pymysql's
-parsing, not the server's work) and the ratio per round; the load average beside it. A
+parsing) and the server's (MariaDB's process, `/proc/<pid>/stat`: building the document is its
+work) and their ratios per round; the load average beside it. A
 measurement, not a test: always exits 0. Results are in docs/performance.md.
 """
 
@@ -26,7 +27,13 @@ from typing import Any
 
 from scripts.bench.engine_profile import drain
 from scripts.bench.health import child_env
-from scripts.bench.pipeline import create_tasks, prepare, stdout_to, step_consumers
+from scripts.bench.pipeline import (
+    create_tasks,
+    prepare,
+    process_cpu_s,
+    stdout_to,
+    step_consumers,
+)
 from scripts.local.servers import temporary_servers
 
 
@@ -64,16 +71,20 @@ def document_read(uow: Any, public_id: str) -> object:
     return uow.repository(StepRepository).task_with_steps(public_id)
 
 
-def cpu_per_read(read: Callable[[Any, str], object], task_ids: Sequence[str], reads: int) -> float:
-    """Client CPU per read, µs, over `reads` reads cycling through `task_ids`."""
+def cpu_per_read(
+    read: Callable[[Any, str], object], task_ids: Sequence[str], reads: int, server: int
+) -> tuple[float, float]:
+    """Client and server CPU per read, µs, over `reads` reads cycling through `task_ids`
+    (`server`: MariaDB's process id)."""
     from retouch.core.db import get_database
 
     database = get_database("steps")
     with database.read_only() as uow:
-        started = time.process_time()
+        started, server_started = time.process_time(), process_cpu_s(server)
         for i in range(reads):
             read(uow, task_ids[i % len(task_ids)])
-        return (time.process_time() - started) / reads * 1e6
+        client_s = time.process_time() - started
+        return client_s / reads * 1e6, (process_cpu_s(server) - server_started) / reads * 1e6
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,18 +105,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not same_reads(old, new, task_ids):
             print("the two reads differ", file=sys.stderr)
             return 0
-        print("round  load   join µs/read  document µs/read  document/join")
-        ratios = []
+        assert mariadb.process is not None  # noqa: S101
+        print(
+            "round  load   join µs/read (client + server)  document µs/read (client + server)"
+            "  document/join (client, both)"
+        )
+        ratios, totals = [], []
         for round_ in range(1, args.rounds + 1):
             load = os.getloadavg()[0]
             first, second = (old, new) if round_ % 2 else (new, old)
-            timed = {first: cpu_per_read(first, task_ids, args.reads)}
-            timed[second] = cpu_per_read(second, task_ids, args.reads)
-            ratios.append(timed[new] / timed[old])
+            timed = {first: cpu_per_read(first, task_ids, args.reads, mariadb.process.pid)}
+            timed[second] = cpu_per_read(second, task_ids, args.reads, mariadb.process.pid)
+            (join, join_server), (document, document_server) = timed[old], timed[new]
+            ratios.append(document / join)
+            totals.append((document + document_server) / (join + join_server))
             print(
-                f"{round_:5d} {load:5.1f} {timed[old]:14.1f} {timed[new]:17.1f} {ratios[-1]:14.3f}"
+                f"{round_:5d} {load:5.1f} {join:12.1f} + {join_server:6.1f}"
+                f" {document:22.1f} + {document_server:6.1f} {ratios[-1]:16.3f}, {totals[-1]:.3f}"
             )
-        print(f"median document/join: {statistics.median(ratios):.3f}")
+        print(
+            f"median document/join: client {statistics.median(ratios):.3f}, "
+            f"client and server {statistics.median(totals):.3f}"
+        )
     return 0
 
 

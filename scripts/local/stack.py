@@ -5,16 +5,19 @@ its schedules and a consumer per SQS event reading the queue's Redis stream
 
     python -m scripts.local.stack [--data-dir .local] [--host 127.0.0.1] [--port 8000]
                             [--db-port 3307] [--redis-port 6380] [--processes N] [--workers 4]
+                            [--consumer-processes 1]
                             [--simulator-port 8900] [--simulator-args "--error-rate 0.3 ..."]
 
 With `--processes N` (default: the machine's CPU count) the gateway is served by N worker
 processes, each with its own connections as a function instance has, and the consumers and
 schedules run in a process of their own (`scripts/local/processes.py`); `--processes 1` keeps
 everything in this one process, for a debugger. `--workers` is the handler threads of each
-function in each process.
+function in each process. `--consumer-processes N` runs the queue consumers in N processes, as
+a step function scales out to N instances (the schedules in the first).
 
 Defaults can also come from STACK_DATA_DIR, STACK_HOST, STACK_PORT, STACK_DB_PORT,
-STACK_REDIS_PORT, STACK_PROCESSES, STACK_SIMULATOR_PORT, STACK_SIMULATOR_ARGS. The data of MariaDB
+STACK_REDIS_PORT, STACK_PROCESSES, STACK_CONSUMER_PROCESSES, STACK_SIMULATOR_PORT,
+STACK_SIMULATOR_ARGS. The data of MariaDB
 (`<data-dir>/mariadb`) survives restarts; Redis holds only disposable state. While the stack
 runs, `<data-dir>/env` holds the RETOUCH_* variables that point at it (`scripts/invoke` reads
 them); it is removed on a clean stop.
@@ -140,6 +143,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--workers", type=int, default=4, help="threads per function per process (default 4)"
     )
     parser.add_argument(
+        "--consumer-processes",
+        type=int,
+        default=int(environment.get("STACK_CONSUMER_PROCESSES", "1")),
+        help="processes running the queue consumers, with --processes > 1 (default 1)",
+    )
+    parser.add_argument(
         "--simulator-port",
         type=int,
         default=int(environment.get("STACK_SIMULATOR_PORT", "8900")),
@@ -224,11 +233,14 @@ def serve(app: Starlette, arguments: argparse.Namespace) -> None:
     if arguments.processes > 1:
         reset_clients()  # the workers are spawned: no connection of this process goes along
         _log(f"{arguments.processes} worker processes, consumers and schedules in another")
+        if arguments.consumer_processes > 1:
+            _log(f"queue consumers in {arguments.consumer_processes} processes")
         serve_processes(
             host=arguments.host,
             port=arguments.port,
             processes=arguments.processes,
             threads=arguments.workers,
+            consumer_processes=arguments.consumer_processes,
             **config,
         )
         return

@@ -111,7 +111,10 @@ class FakeRedis:
         self._check()
         if script != guards._ACQUIRE:
             raise NotImplementedError("FakeRedis runs only the slot script")
-        key, now, holder, limit, hold_ms = keys_and_args[:5]
+        keys, (now, holder, limit, hold_ms) = keys_and_args[:numkeys], keys_and_args[numkeys:]
+        if numkeys > 1 and self._get(keys[1]) is not None:
+            return -1  # the breaker is open: no slot touched
+        key = keys[0]
         slots: dict[str, float] = {
             member: score for member, score in (self._get(key) or {}).items() if score > now
         }

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from retouch.pipeline.repository import StepRow, fresh_step_row
+from retouch.pipeline.rows import StepJob
 from retouch.tasks.records import ACTIVE, StoredImage, Task, TaskStatus
 
 
@@ -173,8 +174,9 @@ class FakeStepRepository:
             return None
         return task, {i: row for (owner, i), row in self.rows.items() if owner == task.id}
 
-    def lock(self, *, task_id: int, index: int) -> StepRow | None:
-        return self.rows.get((task_id, index))
+    def lock_job(self, *, task_id: int, index: int) -> StepJob | None:
+        row = self.rows.get((task_id, index))
+        return None if row is None else StepJob(row.status, row.vendor_handle, row.polls)
 
     def get_many(self, *, task_id: int, indexes: Sequence[int]) -> dict[int, StepRow]:
         return {i: self.rows[(task_id, i)] for i in indexes if (task_id, i) in self.rows}

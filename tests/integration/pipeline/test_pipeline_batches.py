@@ -228,7 +228,12 @@ def test_the_rows_of_several_steps_come_in_one_statement(
         rows = steps.get_many(task_id=found["id"], indexes=[2, 0, 9])
         single = [steps.get(task_id=found["id"], index=i) for i in (0, 2)]
         assert steps.get_many(task_id=found["id"], indexes=[]) == {}
-        assert steps.lock(task_id=found["id"], index=9) is None
+        assert steps.lock_job(task_id=found["id"], index=9) is None
+        assert steps.lock_job(task_id=found["id"], index=2) == (
+            rows[2].status,
+            rows[2].vendor_handle,
+            rows[2].polls,
+        )
 
     assert sorted(rows) == [0, 2]
     assert [rows[0], rows[2]] == single

@@ -16,6 +16,7 @@ from retouch.pipeline.chain import (
     backoff,
     first_usable,
     poll_delay,
+    skip,
 )
 from retouch.providers.port import (
     ProviderBusy,
@@ -121,6 +122,20 @@ def test_the_chain_skips_unusable_providers_and_records_why() -> None:
     assert (found.position, found.attempt) == (1, 0)
     assert found.fallbacks == (
         {"provider": "tencent", "code": "UNAVAILABLE", "detail": "breaker open"},
+    )
+
+
+def test_skipping_a_provider_moves_on_at_attempt_zero_and_records_why() -> None:
+    moved = skip(state(attempt=2), "tencent", "breaker open")
+
+    assert (moved.position, moved.attempt) == (1, 0)
+    assert moved.fallbacks == (
+        {"provider": "tencent", "code": "UNAVAILABLE", "detail": "breaker open"},
+    )
+    assert first_usable(["tencent"], skip(state(chain_length=1), "tencent", "open"), str) == Fail(
+        code="GENERATION_FAILED",
+        detail=NO_PROVIDER,
+        fallbacks=({"provider": "tencent", "code": "UNAVAILABLE", "detail": "open"},),
     )
 
 

@@ -210,6 +210,44 @@ def test_a_provider_that_cannot_take_jobs_is_skipped_for_the_next(skip: str) -> 
     assert (fallback["provider"], fallback["code"]) == ("vendor", "UNAVAILABLE")
 
 
+def test_an_open_breaker_takes_no_slot_and_the_next_provider_serves() -> None:
+    shop = Shop.open()
+    task_id = shop.create().id
+    first = vendor(RESULT)
+    second = ScriptedProvider("backup", (PENDING,), polls=(RESULT,))  # the job waits a poll
+    shop.redis.set("breaker:{vendor}:open", "1")
+    engine = shop.engine(first, second)
+
+    shop.run_pipeline(engine=engine, at_most=2)  # prepare, then generate: the job submitted
+
+    assert shop.redis.slots("vendor") == frozenset()
+    assert shop.redis.slots("backup") == frozenset({f"{task_id}:1"})
+    shop.run_pipeline(engine=engine)
+    assert (len(first.jobs), len(second.jobs)) == (0, 1)
+    assert shop.task(task_id).status == "succeeded"
+    assert shop.redis.slots("backup") == frozenset()
+
+
+def test_every_breaker_open_fails_the_task_with_a_refund_and_no_slot_held() -> None:
+    shop = Shop.open()
+    task_id = shop.create().id
+    first, second = vendor(RESULT), backup(RESULT)
+    for key in ("vendor", "backup"):
+        shop.redis.set(f"breaker:{{{key}}}:open", "1")
+
+    shop.run_pipeline(first, second)
+
+    task = shop.task(task_id)
+    assert (task.status, task.error_code) == ("failed", "GENERATION_FAILED")
+    assert (len(first.jobs), len(second.jobs)) == (0, 0)
+    assert shop.redis.slots("vendor") == shop.redis.slots("backup") == frozenset()
+    assert [f["provider"] for f in generate_state(shop, task_id)["fallbacks"]] == [
+        "vendor",
+        "backup",
+    ]
+    assert shop.balance(ALICE) == (10, 0)
+
+
 def test_failures_open_the_breaker_so_later_tasks_skip_the_provider() -> None:
     shop = Shop.open(retries=0, cost=1)
     first, second = vendor(ProviderRetryable("503")), backup(RESULT)

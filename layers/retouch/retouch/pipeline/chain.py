@@ -119,6 +119,15 @@ def first_usable(chain: Sequence[str], state: ChainState, unusable: Unusable) ->
     return Fail(code="GENERATION_FAILED", detail=NO_PROVIDER, fallbacks=tuple(fallbacks))
 
 
+def skip(state: ChainState, key: str, reason: str) -> ChainState:
+    """The step moved past provider `key` at `state.position`, which cannot take the job
+    (`reason`), as `first_usable` records a provider it skips."""
+    record = {"provider": key, "code": "UNAVAILABLE", "detail": reason}
+    return replace(
+        state, position=state.position + 1, attempt=0, fallbacks=(*state.fallbacks, record)
+    )
+
+
 def backoff(attempt: int, jitter: Jitter = random.uniform) -> float:
     """Exponential backoff with full jitter: up to 2, 4, 8… seconds, at most 60."""
     return jitter(0, min(60.0, 2.0 ** max(attempt, 1)))

@@ -41,7 +41,8 @@ from retouch.core.logging import logger
 from retouch.core.units import Transaction
 from retouch.pipeline.context import Fetcher, Normalizer, StepContext, StepFunction, StepRun
 from retouch.pipeline.finalize import run_finalize
-from retouch.pipeline.generate import abandon, run_generate
+from retouch.pipeline.generate import run_generate
+from retouch.pipeline.jobs import abandon
 from retouch.pipeline.messages import StepKind, StepMessage
 from retouch.pipeline.prepare import run_prepare
 from retouch.pipeline.repository import StepRepository, StepRow

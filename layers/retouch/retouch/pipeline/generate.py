@@ -7,6 +7,7 @@ job (its handle), and once at the end of the step."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from datetime import timedelta
 
 from retouch.core.logging import logger
@@ -19,11 +20,9 @@ from retouch.pipeline.chain import (
     Retry,
     Wait,
     after_failure,
-    first_usable,
     poll_delay,
 )
 from retouch.pipeline.context import (
-    DEFAULT_RETRIES,
     DEFAULT_TIMEOUT_S,
     MAX_POLL_DELAY_S,
     After,
@@ -37,14 +36,16 @@ from retouch.pipeline.context import (
 from retouch.pipeline.jobs import (
     callback_token_digest,
     cancel_quietly,
+    chain_state,
     job_input,
     kept_outputs,
     new_callback_token,
-    unusable_reason,
+    provider_with_slot,
 )
 from retouch.pipeline.messages import StepMessage
 from retouch.pipeline.metrics import count_fallback
 from retouch.pipeline.repository import StepRepository, StepRow
+from retouch.pipeline.rows import submitted_row
 from retouch.providers.port import (
     JobStatus,
     Provider,
@@ -87,23 +88,20 @@ def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) 
     """Send the job to the first usable provider of the chain from where the step stands."""
     task, index = run.task, run.index
     chain = run.steps[index].providers or ["local"]
-    found = first_usable(
-        chain, _state(context, run, row), lambda key: unusable_reason(context, key, task)
-    )
+    holder = f"{task.public_id}:{index}"
+    timeout_s = run.steps[index].timeout_s or DEFAULT_TIMEOUT_S
+    found, taken = provider_with_slot(context, run, row, holder=holder, hold_s=timeout_s)
     for skipped in found.fallbacks[len(row.fallbacks) :]:
         count_fallback(provider=skipped["provider"], reason="UNAVAILABLE")
     if isinstance(found, Fail):
-        return apply(context, uow, run, row, found, _state(context, run, row))
+        return apply(context, uow, run, row, found, chain_state(context, run, row))
     state, steps = found, uow.repository(StepRepository)
     if state.position != row.provider_index:
         fallbacks = list(state.fallbacks)
         steps.retry(row.id, provider_index=state.position, attempt=0, fallbacks=fallbacks)
     provider = context.providers.get(chain[state.position])
     assert provider is not None  # noqa: S101 - `first_usable` just found it usable
-    holder = f"{task.public_id}:{index}"
-    timeout_s = run.steps[index].timeout_s or DEFAULT_TIMEOUT_S
-    limit = context.providers.limit(provider.key)
-    if not context.guards.acquire(provider.key, holder, limit=limit, hold_s=timeout_s):
+    if not taken:
         busy = ProviderBusy("concurrency limit reached")
         return _failed(context, uow, run, row, state, provider.key, busy)
     prepare = previous_step(run, "prepare")
@@ -116,12 +114,13 @@ def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) 
     except ProviderError as error:
         context.guards.release(provider.key, holder)
         return _failed(context, uow, run, row, state, provider.key, error)
+    now, digest = context.clock(), None if token is None else callback_token_digest(token)
     steps.submitted(
         row.id,
         provider_key=provider.key,
         handle=submitted.handle,
-        now=context.clock(),
-        callback_token_hash=None if token is None else callback_token_digest(token),
+        now=now,
+        callback_token_hash=digest,
     )
     # Commit point 1 of 2: the vendor's handle is committed the moment `submit` returns,
     # before anything else happens, so a crash cannot orphan a paid job (a redelivered
@@ -131,12 +130,36 @@ def _submit(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) 
     if submitted.status is None:
         message = StepMessage(task.public_id, "generate", index)
         return After([send(context, uow, message, delay_s=1)])
-    # A new transaction: the row locked again; a second delivery, waiting on its lock until
-    # the commit, may have polled and settled the job meanwhile: then nothing is left to do.
-    current = steps.lock(task_id=task.id, index=index)
-    if current is None or current.status != "waiting":
+    written = submitted_row(
+        row,
+        at=state.position,
+        attempt=state.attempt,
+        fallbacks=list(state.fallbacks),
+        provider_key=provider.key,
+        handle=submitted.handle,
+        submitted_at=now,
+        callback_token_hash=digest,
+    )
+    return _settled_at_once(context, uow, run, written, provider, submitted.status)
+
+
+def _settled_at_once(
+    context: StepContext,
+    uow: Transaction,
+    run: StepRun,
+    written: StepRow,
+    provider: Provider,
+    status: JobStatus,
+) -> After:
+    """The vendor answered the submit with the job's end: settle it in a new transaction,
+    the row locked again. A second delivery, waiting on that lock until the handle's commit,
+    may have polled and settled the job meanwhile: then nothing is left to do. The rest of
+    the row is `written`, as this step wrote it: only what may have moved since is read."""
+    job = uow.repository(StepRepository).lock_job(task_id=run.task.id, index=run.index)
+    if job is None or job.status != "waiting" or job.vendor_handle != written.vendor_handle:
         return After()
-    return _settle_job(context, uow, run, current, provider, submitted.status)
+    current = dataclasses.replace(written, polls=job.polls)
+    return _settle_job(context, uow, run, current, provider, status)
 
 
 def _prompted(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) -> After:
@@ -144,7 +167,7 @@ def _prompted(context: StepContext, uow: Transaction, run: StepRun, row: StepRow
     failures and deadlines stay with the job's own chain of polls (a prompt that moved them
     would leave two chains running), and a step not waiting on a job is left alone."""
     provider = context.providers.get(str(row.provider_key))
-    over = row.status != "waiting" or _state(context, run, row).expired
+    over = row.status != "waiting" or chain_state(context, run, row).expired
     if over or not row.vendor_handle or provider is None:
         return After()
     with contextlib.suppress(ProviderError):
@@ -157,7 +180,7 @@ def _prompted(context: StepContext, uow: Transaction, run: StepRun, row: StepRow
 def _poll(context: StepContext, uow: Transaction, run: StepRun, row: StepRow) -> After:
     key = str(row.provider_key)
     provider = context.providers.get(key)
-    state = _state(context, run, row)
+    state = chain_state(context, run, row)
     if provider is None or state.expired:
         if provider is not None:
             cancel_quietly(provider, str(row.vendor_handle))
@@ -194,7 +217,7 @@ def _settle_job(
     if status.state == "failed":
         context.guards.release(provider.key, holder)
         error = status.error or ProviderRetryable("the job failed without a reason")
-        state = _state(context, run, row)
+        state = chain_state(context, run, row)
         return _failed(context, uow, run, row, state, provider.key, error)
     # Slot back, breaker count closed (one round trip); health counts the job once `store`
     # kept a real image from it (a garbage result is the vendor's failure, not a success).
@@ -270,31 +293,3 @@ def apply(
     steps.fail(row.id, code=decision.code, detail=decision.detail, now=context.clock())
     outcome = Outcome(status="failed", error_code=decision.code, error_detail=decision.detail)
     return After(ended=end_task(uow, task, outcome, now=context.clock()))
-
-
-def abandon(context: StepContext, run: StepRun) -> None:
-    """The task ended (canceled, timed out) while a vendor job may run: cancel it."""
-    task, index = run.task, run.index
-    row = (
-        run.uow.repository(StepRepository).get(task_id=task.id, index=index)
-        if run.rows is None
-        else run.rows.get(index)
-    )
-    if row is None or row.status != "waiting" or not row.vendor_handle or not row.provider_key:
-        return
-    provider = context.providers.get(row.provider_key)
-    if provider is not None:
-        cancel_quietly(provider, row.vendor_handle)
-    context.guards.release(row.provider_key, f"{task.public_id}:{index}")
-
-
-def _state(context: StepContext, run: StepRun, row: StepRow) -> ChainState:
-    spec = run.steps[run.index]
-    return ChainState(
-        position=row.provider_index,
-        attempt=row.attempt,
-        fallbacks=tuple(row.fallbacks),
-        chain_length=len(spec.providers or ["local"]),
-        retries=DEFAULT_RETRIES if spec.retries is None else spec.retries,
-        expired=row.deadline_at is not None and context.clock() >= row.deadline_at,
-    )

@@ -9,24 +9,57 @@ import secrets
 from typing import Any
 
 from retouch.core.logging import logger
-from retouch.pipeline.chain import ChainState
-from retouch.pipeline.context import DEFAULT_TIMEOUT_S, StepContext, StepRun
-from retouch.pipeline.repository import StepRow
+from retouch.pipeline.chain import ChainState, Fail, first_usable, skip
+from retouch.pipeline.context import DEFAULT_RETRIES, DEFAULT_TIMEOUT_S, StepContext, StepRun
+from retouch.pipeline.repository import StepRepository, StepRow
 from retouch.providers.port import JobInput, JobStatus, Provider, serves
 from retouch.storage import work_key
 from retouch.tasks.records import Task
 
 
 def unusable_reason(context: StepContext, key: str, task: Task) -> str | None:
-    """Why provider `key` cannot take `task`'s job now (None: it can)."""
+    """Why provider `key` cannot take `task`'s job, as far as the instance knows (None: it
+    can). Its breaker is asked with its slot (`ProviderGuards.take_slot`), one round trip."""
     provider = context.providers.get(key)
     if provider is None:
         return "no adapter, disabled or not built"
     if not serves(provider, task.feature_key):
         return "not configured for the feature"
-    if context.guards.is_open(key):
-        return "breaker open"
     return None
+
+
+def chain_state(context: StepContext, run: StepRun, row: StepRow) -> ChainState:
+    """Where `run`'s `generate` step stands on its provider chain, its row being `row`."""
+    spec = run.steps[run.index]
+    return ChainState(
+        position=row.provider_index,
+        attempt=row.attempt,
+        fallbacks=tuple(row.fallbacks),
+        chain_length=len(spec.providers or ["local"]),
+        retries=DEFAULT_RETRIES if spec.retries is None else spec.retries,
+        expired=row.deadline_at is not None and context.clock() >= row.deadline_at,
+    )
+
+
+def provider_with_slot(
+    context: StepContext, run: StepRun, row: StepRow, *, holder: str, hold_s: float
+) -> tuple[ChainState | Fail, bool]:
+    """The first provider of the chain, from where the step stands (`row`), that can take the
+    job, a slot taken for `holder` — and whether it was (False: its concurrency is full). Its
+    breaker is asked in the slot's round trip: open, it takes no slot and the chain moves on,
+    recorded as a provider `first_usable` skips."""
+    chain, task = run.steps[run.index].providers or ["local"], run.task
+    state = chain_state(context, run, row)
+    while True:
+        found = first_usable(chain, state, lambda key: unusable_reason(context, key, task))
+        if isinstance(found, Fail):
+            return found, False
+        key = chain[found.position]
+        limit = context.providers.limit(key)
+        answer = context.guards.take_slot(key, holder, limit=limit, hold_s=hold_s)
+        if answer != "breaker open":
+            return found, answer == "taken"
+        state = skip(found, key, "breaker open")
 
 
 def new_callback_token() -> str:
@@ -96,3 +129,19 @@ def cancel_quietly(provider: Provider, handle: str) -> None:
         provider.cancel(handle)
     except Exception:  # noqa: BLE001 - best effort: the task has ended either way
         logger.info("vendor cancel failed", extra={"provider": provider.key})
+
+
+def abandon(context: StepContext, run: StepRun) -> None:
+    """The task ended (canceled, timed out) while a vendor job may run: cancel it."""
+    task, index = run.task, run.index
+    row = (
+        run.uow.repository(StepRepository).get(task_id=task.id, index=index)
+        if run.rows is None
+        else run.rows.get(index)
+    )
+    if row is None or row.status != "waiting" or not row.vendor_handle or not row.provider_key:
+        return
+    provider = context.providers.get(row.provider_key)
+    if provider is not None:
+        cancel_quietly(provider, row.vendor_handle)
+    context.guards.release(row.provider_key, f"{task.public_id}:{index}")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from retouch.core.db import UnitOfWork
 from retouch.core.time import to_db, to_millis
 from retouch.core.units import sql_adapter
-from retouch.pipeline.rows import StepRow, fresh_step_row, step_from_row
+from retouch.pipeline.rows import StepJob, StepRow, fresh_step_row, step_from_row
 
 if TYPE_CHECKING:
     from retouch.tasks.records import Task
@@ -43,8 +43,8 @@ class StepRepository(Protocol):
     ) -> StepRow:
         """The step's row, created `running` if this is its first delivery, locked."""
 
-    def lock(self, *, task_id: int, index: int) -> StepRow | None:
-        """The step's row locked, if it exists (nothing is created)."""
+    def lock_job(self, *, task_id: int, index: int) -> StepJob | None:
+        """The step's status, vendor handle and polls, its row locked (None: no such row)."""
 
     def task_with_steps(self, public_id: str) -> tuple[Task, dict[int, StepRow]] | None:
         """The task `public_id` names (None: no such task) and the rows of its steps that
@@ -124,31 +124,34 @@ class MySQLStepRepository:
         )
         if inserted == 1:
             return fresh_step_row(self._uow.last_insert_id(), task_id, index, step, deadline)
-        found = self.lock(task_id=task_id, index=index)
-        if found is None:  # pragma: no cover - the insert above guarantees it
-            raise RuntimeError("task step vanished")
-        return found
-
-    def lock(self, *, task_id: int, index: int) -> StepRow | None:
         row = self._uow.fetch_one(
             _STEP_COLUMNS + "WHERE task_id = %s AND step_index = %s FOR UPDATE", (task_id, index)
         )
-        return None if row is None else step_from_row(row)
+        if row is None:  # pragma: no cover - the insert above guarantees it
+            raise RuntimeError("task step vanished")
+        return step_from_row(row)
+
+    def lock_job(self, *, task_id: int, index: int) -> StepJob | None:
+        row = self._uow.fetch_one(
+            "SELECT status, vendor_handle, polls FROM task_steps "
+            "WHERE task_id = %s AND step_index = %s FOR UPDATE",
+            (task_id, index),
+        )
+        return None if row is None else StepJob(row["status"], row["vendor_handle"], row["polls"])
 
     def task_with_steps(self, public_id: str) -> tuple[Task, dict[int, StepRow]] | None:
-        """One JSON document in one column: the task's columns and, under `steps`, each
-        row of its steps (uq_task_steps_index's prefix). pymysql parses every column's
-        descriptor of every result set in Python, which made the 31 columns of the task
-        and its steps side by side the engine's costliest read; the document is one column
-        of one row, parsed in C."""
+        """Two JSON documents a row: the task's columns, and one step's row (NULL without
+        one), a row per step (`tasks LEFT JOIN task_steps` on uq_task_steps_index's prefix).
+        pymysql parses every column's descriptor in Python, which made the 31 columns side
+        by side the engine's costliest read; one document with the steps aggregated
+        (`JSON_ARRAYAGG`) cost the server three times what it saved the client."""
         from retouch.tasks.rows import task_from_row  # the engine's path: the jobs never ask
 
-        row = self._uow.fetch_one(_task_with_steps_sql(), (public_id,))
-        if row is None:
+        rows = self._uow.fetch_all(_task_with_steps_sql(), (public_id,))
+        if not rows:
             return None
-        found = json.loads(row["document"])
-        steps = (step_from_row(step) for step in found.pop("steps") or ())
-        return task_from_row(found), {step.step_index: step for step in steps}
+        steps = (step_from_row(json.loads(row["step"])) for row in rows if row["step"])
+        return task_from_row(json.loads(rows[0]["task"])), {s.step_index: s for s in steps}
 
     def get(self, *, task_id: int, index: int) -> StepRow | None:
         row = self._uow.fetch_one(
@@ -285,9 +288,9 @@ def _task_with_steps_sql() -> str:
         (
             "SELECT JSON_OBJECT(",
             ", ".join(f"'{name}', t.{name}" for name in TASK_COLUMNS),
-            ", 'steps', (SELECT JSON_ARRAYAGG(JSON_OBJECT(",
+            ") AS task, IF(s.id IS NULL, NULL, JSON_OBJECT(",
             ", ".join(f"'{name}', s.{name}" for name in _STEP_NAMES),
-            ")) FROM task_steps s WHERE s.task_id = t.id)) AS document",
-            "FROM tasks t WHERE t.public_id = %s",
+            ")) AS step FROM tasks t LEFT JOIN task_steps s ON s.task_id = t.id",
+            "WHERE t.public_id = %s",
         )
     )

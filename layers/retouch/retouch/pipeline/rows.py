@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from retouch.core.db import Row
-from retouch.core.time import from_db_value
+from retouch.core.time import from_db_value, to_millis
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,43 @@ def fresh_step_row(
         submitted_at=None,
         state={},
         fallbacks=[],
+    )
+
+
+class StepJob(NamedTuple):
+    """What `generate` checks of its row when it locks it again after a vendor's handle
+    committed: whether it still waits on that job, and how often the job was polled."""
+
+    status: str
+    vendor_handle: str | None
+    polls: int
+
+
+def submitted_row(
+    row: StepRow,
+    *,
+    at: int,
+    attempt: int,
+    fallbacks: list[dict[str, Any]],
+    provider_key: str,
+    handle: str,
+    submitted_at: datetime,
+    callback_token_hash: str | None,
+) -> StepRow:
+    """`row` once provider `at` of its chain took the job `handle`: waiting, not yet polled,
+    as `StepRepository.submitted` stores it (the handle cut to its column's 255 characters,
+    the time to a `DATETIME(3)`'s milliseconds)."""
+    return dataclasses.replace(
+        row,
+        status="waiting",
+        provider_index=at,
+        provider_key=provider_key,
+        attempt=attempt,
+        vendor_handle=handle[:255],
+        polls=0,
+        submitted_at=to_millis(submitted_at),
+        fallbacks=fallbacks,
+        callback_token_hash=callback_token_hash,
     )
 
 

@@ -7,7 +7,9 @@ concurrency limit, and the health figures operators read.
   the first job after that is the trial. A success clears the count.
 - **Concurrency**: a sorted set of the jobs holding a slot (`slots:{p}`, score = the slot's
   expiry, so a crashed holder's slot frees itself); acquiring is one script (drop expired
-  slots, count, add), so two instances never both take the last slot.
+  slots, count, add), so two instances never both take the last slot. `take_slot` asks the
+  breaker in the same script: an open breaker answers before any slot is touched, so the
+  engine learns both in one round trip and an open breaker never holds a slot.
 
 - **Health**: each vendor job's end is counted per minute (`health:{p}:<minute>`, a hash of
   `ok`/`failed`, kept for the window) with its latency, submit to result, in a capped list
@@ -24,6 +26,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import redis
 
@@ -32,6 +35,9 @@ from retouch.core.redis import RedisClient
 from retouch.providers.metrics import count_breaker_opened
 
 _ACQUIRE = """
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+  return -1
+end
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZSCORE', KEYS[1], ARGV[2]) then
@@ -46,6 +52,11 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]) + 1000)
 return 1
 """
 
+
+#: What `take_slot` answers: a slot taken (or renewed), every slot held, or the breaker open
+#: (no slot touched).
+SlotAnswer = Literal["taken", "full", "breaker open"]
+_ANSWERS: dict[int, SlotAnswer] = {1: "taken", 0: "full", -1: "breaker open"}
 
 #: The span of the health figures, seconds; counted in one-minute buckets.
 HEALTH_WINDOW_S = 900
@@ -84,13 +95,6 @@ class ProviderGuards:
 
     # --- breaker ---------------------------------------------------------------------------
 
-    def is_open(self, provider: str) -> bool:
-        try:
-            return bool(self._redis.exists(f"breaker:{{{provider}}}:open"))
-        except redis.RedisError as exc:
-            logger.warning("breaker unknown: Redis failed", extra={"error": type(exc).__name__})
-            return False
-
     def failed(self, provider: str) -> bool:
         """Count a failure; True when this one opened the breaker."""
         config = self._config
@@ -124,15 +128,27 @@ class ProviderGuards:
 
     def acquire(self, provider: str, holder: str, *, limit: int, hold_s: float) -> bool:
         """Take (or renew) a slot for `holder` for `hold_s`; False when `limit` are held."""
+        keys = [f"slots:{{{provider}}}"]
+        return self._slot_script(keys, holder, limit=limit, hold_s=hold_s) == "taken"
+
+    def take_slot(self, provider: str, holder: str, *, limit: int, hold_s: float) -> SlotAnswer:
+        """`acquire`, unless the provider's breaker is open ("breaker open": no slot taken),
+        in the same round trip."""
+        keys = [f"slots:{{{provider}}}", f"breaker:{{{provider}}}:open"]
+        return self._slot_script(keys, holder, limit=limit, hold_s=hold_s)
+
+    def _slot_script(
+        self, keys: list[str], holder: str, *, limit: int, hold_s: float
+    ) -> SlotAnswer:
         try:
-            taken = self._acquire(
-                keys=[f"slots:{{{provider}}}"],
-                args=[int(time.time() * 1000), holder, limit, int(hold_s * 1000)],
+            answer = self._acquire(
+                keys=keys, args=[int(time.time() * 1000), holder, limit, int(hold_s * 1000)]
             )
         except redis.RedisError as exc:
+            # Neither guard is known: the job goes through (the module's rule for Redis down).
             logger.warning("slot not checked: Redis failed", extra={"error": type(exc).__name__})
-            return True
-        return bool(taken)
+            return "taken"
+        return _ANSWERS[int(answer)]
 
     def release(self, provider: str, holder: str) -> None:
         with contextlib.suppress(redis.RedisError):
