@@ -20,9 +20,13 @@ class Schema(BaseModel):
 
 
 class RequestSchema(Schema):
-    """A request body or options document: unknown fields are refused."""
+    """A request body or options document: unknown fields are refused.
 
-    model_config = ConfigDict(extra="forbid")
+    Built with its class, not on first use: FastAPI validates a body through the model
+    annotated with the parameter's name as an alias, and a deferred model, built at the first
+    request, makes pydantic warn there that the alias has no effect (it has none either way)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=False)
 
 
 class StrictRequestSchema(RequestSchema):
