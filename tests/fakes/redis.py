@@ -112,7 +112,7 @@ class FakeRedis:
         if script != guards._ACQUIRE:
             raise NotImplementedError("FakeRedis runs only the slot script")
         keys, (now, holder, limit, hold_ms) = keys_and_args[:numkeys], keys_and_args[numkeys:]
-        if numkeys > 1 and self._get(keys[1]) is not None:
+        if self._get(keys[1]) is not None:
             return -1  # the breaker is open: no slot touched
         key = keys[0]
         slots: dict[str, float] = {

@@ -85,7 +85,7 @@ def test_recorded_jobs_breaker_and_slots_show_in_the_health(admin: TestClient) -
         guards.record(key, ok=True, latency_ms=latency)
     guards.record(key, ok=False)
     guards.failed(key)
-    assert guards.acquire(key, "job-1", limit=3, hold_s=60)
+    assert guards.take_slot(key, "job-1", limit=3, hold_s=60) == "taken"
     get_redis().set(f"breaker:{{{key}}}:open", "1", px=60_000)
 
     item = health(admin, key)

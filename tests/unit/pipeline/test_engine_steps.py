@@ -59,7 +59,9 @@ def test_a_provider_at_its_concurrency_limit_is_asked_again_later_without_a_stri
     provider = vendor()
     engine = shop.engine(provider)
     engine.context.providers.limits["vendor"] = 1  # type: ignore[attr-defined]
-    assert engine.context.guards.acquire("vendor", "another-task:1", limit=1, hold_s=3600)
+    assert (
+        engine.context.guards.take_slot("vendor", "another-task:1", limit=1, hold_s=3600) == "taken"
+    )
 
     ran = shop.run_pipeline(engine=engine, at_most=2)
 

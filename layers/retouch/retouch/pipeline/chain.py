@@ -115,17 +115,20 @@ def first_usable(chain: Sequence[str], state: ChainState, unusable: Unusable) ->
         if reason is None:
             attempt = state.attempt if position == state.position else 0
             return replace(state, position=position, attempt=attempt, fallbacks=tuple(fallbacks))
-        fallbacks.append({"provider": chain[position], "code": "UNAVAILABLE", "detail": reason})
+        fallbacks.append(_unavailable(chain[position], reason))
     return Fail(code="GENERATION_FAILED", detail=NO_PROVIDER, fallbacks=tuple(fallbacks))
 
 
 def skip(state: ChainState, key: str, reason: str) -> ChainState:
     """The step moved past provider `key` at `state.position`, which cannot take the job
     (`reason`), as `first_usable` records a provider it skips."""
-    record = {"provider": key, "code": "UNAVAILABLE", "detail": reason}
-    return replace(
-        state, position=state.position + 1, attempt=0, fallbacks=(*state.fallbacks, record)
-    )
+    fallbacks = (*state.fallbacks, _unavailable(key, reason))
+    return replace(state, position=state.position + 1, attempt=0, fallbacks=fallbacks)
+
+
+def _unavailable(key: str, reason: str) -> dict[str, str]:
+    """The chain's record of provider `key` skipped: it cannot take a job (`reason`)."""
+    return {"provider": key, "code": "UNAVAILABLE", "detail": reason}
 
 
 def backoff(attempt: int, jitter: Jitter = random.uniform) -> float:

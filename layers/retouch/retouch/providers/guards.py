@@ -35,7 +35,7 @@ from retouch.core.redis import RedisClient
 from retouch.providers.metrics import count_breaker_opened
 
 _ACQUIRE = """
-if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+if redis.call('EXISTS', KEYS[2]) == 1 then
   return -1
 end
 local now = tonumber(ARGV[1])
@@ -126,20 +126,10 @@ class ProviderGuards:
 
     # --- concurrency -----------------------------------------------------------------------
 
-    def acquire(self, provider: str, holder: str, *, limit: int, hold_s: float) -> bool:
-        """Take (or renew) a slot for `holder` for `hold_s`; False when `limit` are held."""
-        keys = [f"slots:{{{provider}}}"]
-        return self._slot_script(keys, holder, limit=limit, hold_s=hold_s) == "taken"
-
     def take_slot(self, provider: str, holder: str, *, limit: int, hold_s: float) -> SlotAnswer:
-        """`acquire`, unless the provider's breaker is open ("breaker open": no slot taken),
-        in the same round trip."""
+        """Take (or renew) a slot for `holder` for `hold_s`: "full" when `limit` are held,
+        "breaker open" (no slot touched) when the provider's breaker is; one round trip."""
         keys = [f"slots:{{{provider}}}", f"breaker:{{{provider}}}:open"]
-        return self._slot_script(keys, holder, limit=limit, hold_s=hold_s)
-
-    def _slot_script(
-        self, keys: list[str], holder: str, *, limit: int, hold_s: float
-    ) -> SlotAnswer:
         try:
             answer = self._acquire(
                 keys=keys, args=[int(time.time() * 1000), holder, limit, int(hold_s * 1000)]
